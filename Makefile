@@ -1,0 +1,73 @@
+# Build, run and test ngx_http_credential_module against Debian's nginx.
+#
+#   make          build build/ngx_http_credential_module.so
+#   make run      start nginx on an example config with stand-in partner APIs
+#   make test     run every test in t/ (prove)
+#   make bench    throughput and memory comparisons (bench/)
+#
+# NGINX_SRC may point to any nginx >= 1.22 source tree; by default the
+# headers and configure script of Debian's nginx-dev are used, with the
+# flags the stock /usr/sbin/nginx was built with, so the module loads
+# into it.
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+BUILD       := $(CURDIR)/build
+MODULE      := $(BUILD)/ngx_http_credential_module.so
+SOURCES     := config $(wildcard src/*.c src/*.h)
+
+DEBS        := nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
+               libhiredis-dev libjansson-dev redis-server gcc make perl \
+               libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk
+
+.PHONY: all deps run test unit bench clean
+
+all: $(MODULE)
+
+# install what is missing; apt-get only runs when something is
+deps:
+	@missing=""; for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	fi
+
+$(MODULE): $(SOURCES)
+	@mkdir -p $(BUILD)
+	rm -rf $(BUILD)/nginx && cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && \
+	    flags=""; \
+	    if [ -f conf_flags ]; then \
+	        flags=$$(bash -c '. ./conf_flags; echo "$${NGX_CONF_FLAGS[@]}"'); \
+	    fi; \
+	    ./configure --with-compat $$flags \
+	        --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules \
+	    CFLAGS_EXTRA=
+	cp $(BUILD)/nginx/objs/ngx_http_credential_module.so $(MODULE)
+	@echo "built $(MODULE)"
+
+unit:
+	@mkdir -p $(BUILD)
+	cc -Wall -Wextra -Werror -O1 -g -Isrc -o $(BUILD)/edge_auth_unit \
+	    t/unit/edge_auth_unit.c src/ngx_edge_auth_cidr.c \
+	    src/ngx_edge_auth_lpm.c
+
+test: deps $(MODULE)
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -r -I t/lib t/
+
+run: deps $(MODULE)
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) perl run/run.pl
+
+bench: deps $(MODULE)
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,225 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * Puts a credential's headers into the request headers that the upstream
+ * modules (proxy, fastcgi, grpc, ...) forward, after removing every
+ * client-sent copy of the same names, in any letter case.
+ *
+ * ngx_list_t cannot delete, and the proxy module forwards every element
+ * of r->headers_in.headers, so when something must go the list is
+ * rebuilt.  A subrequest shares its parent's list parts: it always gets
+ * a list of its own.
+ */
+
+
+#include "ngx_http_credential.h"
+
+
+static ngx_uint_t ngx_http_credential_header_removed(ngx_table_elt_t *h,
+    ngx_http_request_t *r, ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred);
+static ngx_uint_t ngx_http_credential_name_eq(ngx_table_elt_t *h,
+    ngx_table_elt_t *tmpl);
+
+
+ngx_int_t
+ngx_http_credential_headers_apply(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+{
+    ngx_uint_t        i, kept, removed, ninject, auth;
+    ngx_list_t        old;
+    ngx_table_elt_t  *h, *t, *tmpl, *authorization;
+    ngx_list_part_t  *part;
+
+    ninject = cred ? cred->headers.nelts : 0;
+    tmpl = cred ? cred->headers.elts : NULL;
+
+    kept = 0;
+    removed = 0;
+    auth = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_credential_header_removed(&h[i], r, cmcf, cred)) {
+            removed++;
+
+            if (h[i].key.len == sizeof("authorization") - 1
+                && ngx_strncmp(h[i].lowcase_key, "authorization",
+                               sizeof("authorization") - 1) == 0)
+            {
+                auth = 1;
+            }
+
+        } else {
+            kept++;
+        }
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "credential \"%V\": %ui header(s) removed, %ui injected",
+                   cred ? &cred->name : &r->uri, removed, ninject);
+
+    if (removed == 0 && ninject == 0) {
+        return NGX_OK;
+    }
+
+    if (removed || r != r->main) {
+
+        /* ngx_list_t points into itself ("last"): build it in place */
+        old = r->headers_in.headers;
+
+        if (ngx_list_init(&r->headers_in.headers, r->pool, kept + ninject + 1,
+                          sizeof(ngx_table_elt_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        part = &old.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (ngx_http_credential_header_removed(&h[i], r, cmcf, cred)) {
+                continue;
+            }
+
+            t = ngx_list_push(&r->headers_in.headers);
+            if (t == NULL) {
+                return NGX_ERROR;
+            }
+
+            *t = h[i];
+        }
+    }
+
+    authorization = NULL;
+
+    for (i = 0; i < ninject; i++) {
+        t = ngx_list_push(&r->headers_in.headers);
+        if (t == NULL) {
+            return NGX_ERROR;
+        }
+
+        *t = tmpl[i];
+
+        if (t->key.len == sizeof("authorization") - 1
+            && ngx_strncmp(t->lowcase_key, "authorization",
+                           sizeof("authorization") - 1) == 0)
+        {
+            authorization = t;
+            auth = 1;
+        }
+
+        /* names only: values are secrets, at every log level */
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "credential \"%V\": injected header \"%V\"",
+                       &cred->name, &t->key);
+    }
+
+    /* modules that read the parsed header must see ours, not the client's */
+
+    if (auth) {
+        r->headers_in.authorization = authorization;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+{
+    u_char           **ours;
+    ngx_uint_t         i;
+    ngx_table_elt_t   *tmpl;
+
+    /* injected by an earlier location of this request or by its parent */
+
+    if (r->internal) {
+        ours = cmcf->injected.elts;
+
+        for (i = 0; i < cmcf->injected.nelts; i++) {
+            if (h->lowcase_key == ours[i]) {
+                return 1;
+            }
+        }
+    }
+
+    if (cred == NULL) {
+        return 0;
+    }
+
+    /* a client-sent copy of a name that this credential sets */
+
+    tmpl = cred->headers.elts;
+
+    for (i = 0; i < cred->headers.nelts; i++) {
+        if (ngx_http_credential_name_eq(h, &tmpl[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Compares lowercase names without trusting the parser's hash, and with
+ * "_" equal to "-": CGI-style upstreams (fastcgi, uwsgi, scgi) turn both
+ * into "_", so "X_Api_Key" would otherwise smuggle a second "x-api-key"
+ * when underscores_in_headers is on.
+ */
+
+static ngx_uint_t
+ngx_http_credential_name_eq(ngx_table_elt_t *h, ngx_table_elt_t *tmpl)
+{
+    u_char      a, b;
+    ngx_uint_t  i;
+
+    if (h->key.len != tmpl->key.len) {
+        return 0;
+    }
+
+    for (i = 0; i < h->key.len; i++) {
+        a = h->lowcase_key[i];
+        b = tmpl->lowcase_key[i];
+
+        if (a == b) {
+            continue;
+        }
+
+        if ((a == '_' || a == '-') && (b == '_' || b == '-')) {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}

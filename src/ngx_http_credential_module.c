@@ -1,0 +1,608 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * Upstream credential injection: "credential NAME { ... }" says what to
+ * add to a proxied request, "credential_inject NAME" says where.  The
+ * credential goes into the request headers in the precontent phase, after
+ * every access check has seen the client's own headers and before any
+ * upstream module builds its request.
+ */
+
+
+#include "ngx_http_credential.h"
+
+
+typedef char *(*ngx_http_credential_set_pt)(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+
+
+/* the directives inside a credential block */
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_uint_t                   nargs;      /* arguments after the name */
+    ngx_http_credential_set_pt   set;
+} ngx_http_credential_directive_t;
+
+
+typedef struct {
+    ngx_edge_auth_ref_t          ref;        /* ngx_http_credential_t */
+} ngx_http_credential_loc_conf_t;
+
+
+static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
+static char *ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_credential_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_credential_basic(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+static char *ngx_http_credential_header(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+static ngx_int_t ngx_http_credential_add_header(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *name, ngx_str_t *value);
+static ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf,
+    ngx_str_t *name);
+static char *ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name);
+static ngx_int_t ngx_http_credential_name_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_credential_add_variables(ngx_conf_t *cf);
+static void *ngx_http_credential_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_credential_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_credential_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_credential_commands[] = {
+
+    { ngx_string("credential"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_credential_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("credential_inject"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_credential_inject,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_credential_module_ctx = {
+    ngx_http_credential_add_variables,     /* preconfiguration */
+    ngx_http_credential_init,              /* postconfiguration */
+
+    ngx_http_credential_create_main_conf,  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_credential_create_loc_conf,   /* create location configuration */
+    ngx_http_credential_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_credential_module = {
+    NGX_MODULE_V1,
+    &ngx_http_credential_module_ctx,       /* module context */
+    ngx_http_credential_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
+    { ngx_string("basic"), 2, ngx_http_credential_basic },
+    { ngx_string("header"), 2, ngx_http_credential_header },
+    { ngx_null_string, 0, NULL }
+};
+
+
+/* framing and hop-by-hop headers belong to nginx, not to a credential */
+
+static ngx_str_t  ngx_http_credential_reserved[] = {
+    ngx_string("host"),
+    ngx_string("content-length"),
+    ngx_string("transfer-encoding"),
+    ngx_string("connection"),
+    ngx_string("keep-alive"),
+    ngx_string("proxy-connection"),
+    ngx_string("te"),
+    ngx_string("trailer"),
+    ngx_string("upgrade"),
+    ngx_string("expect"),
+    ngx_null_string
+};
+
+
+static ngx_http_variable_t  ngx_http_credential_vars[] = {
+
+    { ngx_string("credential_name"), NULL,
+      ngx_http_credential_name_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_credential_handler(ngx_http_request_t *r)
+{
+    ngx_http_credential_t            *cred;
+    ngx_http_credential_loc_conf_t   *clcf;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+
+    cred = clcf->ref.target;
+
+    /* only an internal request can carry an earlier location's credential */
+
+    if (cred == NULL && !r->internal) {
+        return NGX_DECLINED;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+
+    if (ngx_http_credential_headers_apply(r, cmcf, cred) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static char *
+ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_credential_main_conf_t *cmcf = conf;
+
+    char                    *rv;
+    u_char                 **lc;
+    ngx_str_t               *value;
+    ngx_uint_t               i;
+    ngx_conf_t               save;
+    ngx_table_elt_t         *h;
+    ngx_http_credential_t   *cred, **credp;
+
+    value = cf->args->elts;
+
+    if (ngx_http_credential_find(cf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate credential \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cred = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_t));
+    if (cred == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cred->name = value[1];
+    cred->file = cf->conf_file->file.name.data;
+    cred->line = cf->conf_file->line;
+
+    if (ngx_array_init(&cred->headers, cf->pool, 2, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    save = *cf;
+    cf->handler = ngx_http_credential_directive;
+    cf->handler_conf = (char *) cred;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (cred->headers.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\" injects nothing: add \"basic\" "
+                           "or \"header\"", &cred->name);
+        return NGX_CONF_ERROR;
+    }
+
+    credp = ngx_array_push(&cmcf->credentials);
+    if (credp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *credp = cred;
+
+    h = cred->headers.elts;
+
+    for (i = 0; i < cred->headers.nelts; i++) {
+        lc = ngx_array_push(&cmcf->injected);
+        if (lc == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *lc = h[i].lowcase_key;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_credential_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    ngx_http_credential_t *cred = (ngx_http_credential_t *) conf;
+
+    ngx_str_t                        *value;
+    ngx_http_credential_directive_t  *d;
+
+    value = cf->args->elts;
+
+    for (d = ngx_http_credential_directives; d->name.len; d++) {
+
+        if (d->name.len != value[0].len
+            || ngx_strcmp(d->name.data, value[0].data) != 0)
+        {
+            continue;
+        }
+
+        if (cf->args->nelts - 1 != d->nargs) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"%V\" "
+                               "directive of credential \"%V\"",
+                               &value[0], &cred->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return d->set(cf, cred, value);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in credential \"%V\"",
+                       &value[0], &cred->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_credential_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value)
+{
+    u_char     *p;
+    ngx_str_t   user, password, pair, header, name;
+
+    if (cred->basic) {
+        return "is duplicate";
+    }
+
+    if (ngx_edge_auth_secret(cf, &value[1], &user, "basic user") != NGX_OK
+        || ngx_edge_auth_secret(cf, &value[2], &password, "basic password")
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* RFC 7617: the user-id cannot contain a colon */
+
+    if (ngx_strlchr(user.data, user.data + user.len, ':') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "basic user must not contain \":\" (RFC 7617)");
+        return NGX_CONF_ERROR;
+    }
+
+    pair.len = user.len + 1 + password.len;
+    pair.data = ngx_pnalloc(cf->temp_pool, pair.len);
+    if (pair.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(pair.data, user.data, user.len);
+    *p++ = ':';
+    ngx_memcpy(p, password.data, password.len);
+
+    header.len = sizeof("Basic ") - 1 + ngx_base64_encoded_length(pair.len);
+    header.data = ngx_pnalloc(cf->pool, header.len);
+    if (header.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(header.data, "Basic ", sizeof("Basic ") - 1);
+
+    name.len = header.len - (sizeof("Basic ") - 1);
+    name.data = p;
+
+    ngx_encode_base64(&name, &pair);
+
+    /* the user:password pair lives no longer than the configuration run */
+    ngx_explicit_memzero(pair.data, pair.len);
+
+    ngx_str_set(&name, "Authorization");
+
+    cred->basic = 1;
+
+    if (ngx_http_credential_add_header(cf, cred, &name, &header) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_credential_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value)
+{
+    u_char     *what;
+    ngx_str_t   secret;
+
+    if (ngx_http_credential_check_name(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    what = ngx_pnalloc(cf->temp_pool, value[1].len + sizeof("header \"\""));
+    if (what == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_sprintf(what, "header \"%V\"%Z", &value[1]);
+
+    if (ngx_edge_auth_secret(cf, &value[2], &secret, (char *) what)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_credential_add_header(cf, cred, &value[1], &secret)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    u_char           *lowcase;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    lowcase = ngx_pnalloc(cf->pool, name->len);
+    if (lowcase == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(lowcase, name->data, name->len);
+
+    h = cred->headers.elts;
+
+    for (i = 0; i < cred->headers.nelts; i++) {
+        if (h[i].key.len == name->len
+            && ngx_strncmp(h[i].lowcase_key, lowcase, name->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "credential \"%V\" sets header \"%V\" twice%s",
+                               &cred->name, name,
+                               cred->basic ? " (\"basic\" sets "
+                                             "\"Authorization\")"
+                                           : "");
+            return NGX_ERROR;
+        }
+    }
+
+    h = ngx_array_push(&cred->headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(h, sizeof(ngx_table_elt_t));
+
+    h->key = *name;
+    h->lowcase_key = lowcase;
+    h->hash = ngx_hash_key(lowcase, name->len);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+    ngx_str_t  *r;
+
+    /* RFC 9110 token characters */
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\": byte 0x%02xd at "
+                           "offset %ui is not allowed in a header name",
+                           name, (ngx_uint_t) c, i);
+        return NGX_ERROR;
+    }
+
+    for (r = ngx_http_credential_reserved; r->len; r++) {
+        if (r->len == name->len
+            && ngx_strncasecmp(r->data, name->data, name->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "header \"%V\" cannot be injected: nginx "
+                               "manages it for the upstream connection",
+                               name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_credential_loc_conf_t *clcf = conf;
+
+    return ngx_edge_auth_ref_set(cf, &clcf->ref);
+}
+
+
+static void *
+ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                        i;
+    ngx_http_credential_t           **cred;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
+
+    cred = cmcf->credentials.elts;
+
+    for (i = 0; i < cmcf->credentials.nelts; i++) {
+        if (cred[i]->name.len == name->len
+            && ngx_strncmp(cred[i]->name.data, name->data, name->len) == 0)
+        {
+            return cred[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_credential_name_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_credential_t           *cred;
+    ngx_http_credential_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+
+    cred = clcf->ref.target;
+
+    if (cred == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = cred->name.len;
+    v->data = cred->name.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_credential_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_credential_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&cmcf->credentials, cf->pool, 4,
+                       sizeof(ngx_http_credential_t *))
+        != NGX_OK
+        || ngx_array_init(&cmcf->injected, cf->pool, 4, sizeof(u_char *))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return cmcf;
+}
+
+
+static void *
+ngx_http_credential_create_loc_conf(ngx_conf_t *cf)
+{
+    /* ref zeroed: not set */
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_loc_conf_t));
+}
+
+
+static char *
+ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_credential_loc_conf_t *prev = parent;
+    ngx_http_credential_loc_conf_t *conf = child;
+
+    return ngx_edge_auth_ref_merge(cf, &conf->ref, &prev->ref,
+                                   ngx_http_credential_find, "credential");
+}
+
+
+static ngx_int_t
+ngx_http_credential_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_credential_handler;
+
+    return NGX_OK;
+}
