@@ -235,14 +235,14 @@ ngx_edge_auth_secret_check(ngx_conf_t *cf, ngx_str_t *secret,
         if (source_name) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "%s: %s \"%V\" contains the control byte "
-                               "0x%02xd at offset %uz; CR, LF, NUL and other "
+                               "0x%02Xd at offset %uz; CR, LF, NUL and other "
                                "control bytes are not allowed in a value "
                                "that becomes a header",
                                what, source, source_name,
                                (ngx_uint_t) secret->data[i], i);
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s: %s contains the control byte 0x%02xd at "
+                               "%s: %s contains the control byte 0x%02Xd at "
                                "offset %uz; CR, LF, NUL and other control "
                                "bytes are not allowed in a value that "
                                "becomes a header",

@@ -448,7 +448,7 @@ ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name)
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid header name \"%V\": byte 0x%02xd at "
+                           "invalid header name \"%V\": byte 0x%02Xd at "
                            "offset %ui is not allowed in a header name",
                            name, (ngx_uint_t) c, i);
         return NGX_ERROR;

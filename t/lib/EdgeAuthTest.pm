@@ -1,0 +1,325 @@
+package EdgeAuthTest;
+
+# A small harness for the module's tests, on core Perl: a real nginx that
+# loads the built module, an echo upstream that answers with the exact
+# request it received, and a raw HTTP client.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Spec;
+use File::Temp qw(tempdir);
+use POSIX ();
+use IO::Socket::INET;
+use Time::HiRes qw(sleep);
+
+our @EXPORT = qw(free_port nginx_new echo_server http_request
+                 count_header header_values);
+
+my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
+my $MODULE = $ENV{MODULE} || do {
+    my $dir = __FILE__;
+    $dir =~ s{t/lib/EdgeAuthTest\.pm$}{};
+    ($dir || './') . 'build/ngx_http_credential_module.so';
+};
+
+$MODULE = File::Spec->rel2abs($MODULE) if $MODULE !~ m{^/};
+
+my @children;
+
+END {
+    my $rc = $?;
+    kill 'TERM', @children if @children;
+    waitpid($_, 0) for @children;
+    $? = $rc;
+}
+
+
+# a port nobody listens on right now (bound and released)
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+
+sub nginx_new {
+    my (%args) = @_;
+
+    my $dir = tempdir('edge-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+
+    my $self = bless { dir => $dir, env => $args{env} || {} }, __PACKAGE__;
+    $self->write_conf($args{http} // '', %args);
+
+    return $self;
+}
+
+
+sub dir { $_[0]{dir} }
+
+
+sub write_conf {
+    my ($self, $http, %args) = @_;
+
+    my $dir = $self->{dir};
+    my $workers = $args{workers} || 1;
+    my $main = $args{main} || '';
+    my $user = $> == 0 ? "user root;" : "";
+    my $level = $args{log_level} || 'info';
+
+    $http =~ s/%%DIR%%/$dir/g;
+
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!";
+    print $fh <<"CONF";
+load_module $MODULE;
+$user
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/error.log $level;
+$main
+
+events {
+    worker_connections 256;
+}
+
+http {
+    access_log $dir/access.log;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+
+$http
+}
+CONF
+    close $fh;
+}
+
+
+sub write_file {
+    my ($self, $name, $content, $mode) = @_;
+
+    my $path = "$self->{dir}/$name";
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $content;
+    close $fh;
+    chmod($mode // 0600, $path);
+
+    return $path;
+}
+
+
+sub _run {
+    my ($self, @args) = @_;
+
+    local %ENV = (%ENV, %{ $self->{env} });
+
+    my $cmd = join ' ', map { "'$_'" } $NGINX, '-p', "$self->{dir}/",
+        '-c', "$self->{dir}/nginx.conf", '-e', "$self->{dir}/error.log", @args;
+
+    my $out = `$cmd 2>&1`;
+    return ($? == 0, $out);
+}
+
+
+# "nginx -t": (success, everything nginx printed)
+
+sub test_config {
+    my ($self) = @_;
+    return $self->_run('-t');
+}
+
+
+sub start {
+    my ($self, @ports) = @_;
+
+    my ($ok, $out) = $self->_run();
+    die "nginx did not start:\n$out\n" . $self->error_log unless $ok;
+
+    $self->{running} = 1;
+
+    for my $port (@ports) {
+        wait_port($port) or die "nginx does not listen on $port";
+    }
+
+    return $self;
+}
+
+
+sub reload {
+    my ($self) = @_;
+    return $self->_run('-s', 'reload');
+}
+
+
+sub stop {
+    my ($self) = @_;
+
+    return unless $self->{running};
+
+    my $pid = $self->pid;
+    kill 'QUIT', $pid if $pid;
+
+    for (1 .. 200) {
+        last unless $pid && kill 0, $pid;
+        sleep 0.05;
+    }
+
+    $self->{running} = 0;
+}
+
+
+sub pid {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/nginx.pid" or return;
+    my $pid = <$fh>;
+    chomp $pid if defined $pid;
+    return $pid;
+}
+
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/error.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+
+sub access_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/access.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+
+sub DESTROY {
+    my ($self) = @_;
+    $self->stop if $self->{running};
+}
+
+
+sub wait_port {
+    my ($port, $host) = @_;
+
+    for (1 .. 400) {
+        my $s = IO::Socket::INET->new(PeerAddr => $host || '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        if ($s) {
+            close $s;
+            return 1;
+        }
+        sleep 0.025;
+    }
+
+    return 0;
+}
+
+
+# An upstream that answers every request with the request head it got,
+# byte for byte, as its body, so tests can count forwarded headers.
+
+sub echo_server {
+    my ($port) = @_;
+
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                       LocalPort => $port, Proto => 'tcp',
+                                       Listen => 64, ReuseAddr => 1)
+        or die "echo server on $port: $!";
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid) {
+        close $listen;
+        push @children, $pid;
+        return $pid;
+    }
+
+    @children = ();
+    $SIG{TERM} = sub { POSIX::_exit(0) };
+
+    while (my $c = $listen->accept) {
+        my $head = '';
+
+        while (defined(my $line = <$c>)) {
+            $head .= $line;
+            last if $line eq "\r\n";
+        }
+
+        my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
+        my $body = '';
+        read($c, $body, $len) if $len;
+
+        my $out = $head . $body;
+        print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            . "Content-Length: " . length($out) . "\r\n"
+            . "Connection: close\r\n\r\n" . $out;
+        close $c;
+    }
+
+    POSIX::_exit(0);
+}
+
+
+# Sends a raw request (LF line ends become CRLF); returns a hash with
+# status, headers (lowercase names, arrays of values), body and raw.
+
+sub http_request {
+    my ($port, $request, $host) = @_;
+
+    my $class = 'IO::Socket::INET';
+    if (defined $host && $host =~ /:/) {
+        require IO::Socket::IP;
+        $class = 'IO::Socket::IP';
+    }
+
+    my $s = $class->new(PeerAddr => $host || '127.0.0.1', PeerPort => $port,
+                        Proto => 'tcp', Timeout => 10)
+        or die "connect $port: $!";
+
+    $request =~ s/(?<!\r)\n/\r\n/g;
+    print $s $request;
+
+    local $/;
+    my $raw = <$s> // '';
+    close $s;
+
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($status_line, @lines) = split /\r\n/, $head // '';
+    my ($status) = ($status_line // '') =~ m{^HTTP/\d\.\d (\d+)};
+
+    my %headers;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        push @{ $headers{lc $k} }, $v;
+    }
+
+    return { status => $status // 0, headers => \%headers,
+             body => $body // '', raw => $raw };
+}
+
+
+# how many times a header (any case) appears in an echoed request head
+
+sub count_header {
+    my ($text, $name) = @_;
+    my @m = $text =~ /^\Q$name\E:/gmi;
+    return scalar @m;
+}
+
+
+sub header_values {
+    my ($text, $name) = @_;
+    return $text =~ /^\Q$name\E:[ \t]*(.*?)\r?$/gmi;
+}
+
+1;
