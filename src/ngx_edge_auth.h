@@ -53,6 +53,14 @@ ngx_int_t ngx_edge_auth_secret(ngx_conf_t *cf, ngx_str_t *arg,
     ngx_str_t *secret, const char *what);
 
 
+/*
+ * Masks the given secrets in every line that the connection's log chain
+ * writes, if that chain has debug enabled; a no-op otherwise.
+ */
+ngx_int_t ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
+    ngx_array_t *secrets);
+
+
 /* sends {"errorCode": ..., "errorMessage": ..., "errors": []} */
 ngx_int_t ngx_edge_auth_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *code, ngx_str_t *message);

@@ -29,6 +29,9 @@ typedef struct {
      * location injected, so no credential reaches another upstream.
      */
     ngx_array_t             injected;    /* u_char * (lowcase_key) */
+
+    /* every secret value, masked in debug logs */
+    ngx_array_t             secrets;     /* ngx_str_t */
 } ngx_http_credential_main_conf_t;
 
 

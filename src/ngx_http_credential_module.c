@@ -164,6 +164,13 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (cred
+        && ngx_edge_auth_redact_log(r->connection, r->pool, &cmcf->secrets)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     return NGX_DECLINED;
 }
 
@@ -175,7 +182,7 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                    *rv;
     u_char                 **lc;
-    ngx_str_t               *value;
+    ngx_str_t               *value, *secret;
     ngx_uint_t               i;
     ngx_conf_t               save;
     ngx_table_elt_t         *h;
@@ -234,11 +241,23 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 0; i < cred->headers.nelts; i++) {
         lc = ngx_array_push(&cmcf->injected);
-        if (lc == NULL) {
+        secret = ngx_array_push(&cmcf->secrets);
+
+        if (lc == NULL || secret == NULL) {
             return NGX_CONF_ERROR;
         }
 
         *lc = h[i].lowcase_key;
+        *secret = h[i].value;
+
+        /* "Basic <base64>": the base64 part alone may be logged too */
+        if (h[i].value.len > sizeof("Basic ") - 1
+            && ngx_strncmp(h[i].value.data, "Basic ", sizeof("Basic ") - 1)
+               == 0)
+        {
+            secret->data += sizeof("Basic ") - 1;
+            secret->len -= sizeof("Basic ") - 1;
+        }
     }
 
     return NGX_CONF_OK;
@@ -561,6 +580,8 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
                        sizeof(ngx_http_credential_t *))
         != NGX_OK
         || ngx_array_init(&cmcf->injected, cf->pool, 4, sizeof(u_char *))
+           != NGX_OK
+        || ngx_array_init(&cmcf->secrets, cf->pool, 4, sizeof(ngx_str_t))
            != NGX_OK)
     {
         return NULL;
