@@ -16,7 +16,7 @@ BUILD       := $(CURDIR)/build
 MODULE      := $(BUILD)/ngx_http_credential_module.so
 SOURCES     := config $(wildcard src/*.c src/*.h)
 
-DEBS        := nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
+DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk
 
