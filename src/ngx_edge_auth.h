@@ -41,6 +41,16 @@ typedef struct {
 
 
 char *ngx_edge_auth_ref_set(ngx_conf_t *cf, ngx_edge_auth_ref_t *ref);
+/* blocks is an array of pointers to structures that start with ngx_str_t */
+void *ngx_edge_auth_find(ngx_array_t *blocks, ngx_str_t *name);
+/*
+ * The name of the block a location refers to, as a variable; data is the
+ * module, whose location configuration starts with its ngx_edge_auth_ref_t.
+ */
+ngx_int_t ngx_edge_auth_ref_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_edge_auth_add_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 char *ngx_edge_auth_ref_merge(ngx_conf_t *cf, ngx_edge_auth_ref_t *conf,
     ngx_edge_auth_ref_t *prev, ngx_edge_auth_find_pt find, const char *what);
 

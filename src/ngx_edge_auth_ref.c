@@ -71,3 +71,69 @@ ngx_edge_auth_ref_merge(ngx_conf_t *cf, ngx_edge_auth_ref_t *conf,
 
     return NGX_CONF_OK;
 }
+
+
+void *
+ngx_edge_auth_find(ngx_array_t *blocks, ngx_str_t *name)
+{
+    ngx_str_t   **block;
+    ngx_uint_t    i;
+
+    block = blocks->elts;
+
+    for (i = 0; i < blocks->nelts; i++) {
+        if (block[i]->len == name->len
+            && ngx_strncmp(block[i]->data, name->data, name->len) == 0)
+        {
+            return block[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_edge_auth_ref_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_module_t *module = (ngx_module_t *) data;
+
+    ngx_str_t            *name;
+    ngx_edge_auth_ref_t  *ref;
+
+    ref = r->loc_conf[module->ctx_index];
+    name = ref->target;
+
+    if (name == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = name->len;
+    v->data = name->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_edge_auth_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}

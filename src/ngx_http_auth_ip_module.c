@@ -15,7 +15,7 @@
 
 
 typedef struct {
-    ngx_str_t                    name;
+    ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
     ngx_edge_auth_lpm_t          lpm;
     ngx_edge_auth_lpm_entry_t   *entries;
     ngx_uint_t                   nentries;
@@ -46,7 +46,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_edge_auth_ref_t          ref;       /* ngx_http_auth_ip_list_t */
+    ngx_edge_auth_ref_t          ref;       /* first: $auth_ip_list */
 } ngx_http_auth_ip_loc_conf_t;
 
 
@@ -63,8 +63,6 @@ static ngx_int_t ngx_http_auth_ip_list_dedup(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build, ngx_uint_t *n);
 static char *ngx_http_auth_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static void *ngx_http_auth_ip_find(ngx_conf_t *cf, ngx_str_t *name);
-static ngx_int_t ngx_http_auth_ip_list_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_auth_ip_add_variables(ngx_conf_t *cf);
 static void *ngx_http_auth_ip_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_auth_ip_create_loc_conf(ngx_conf_t *cf);
@@ -132,8 +130,8 @@ static ngx_str_t  ngx_http_auth_ip_error_message =
 
 static ngx_http_variable_t  ngx_http_auth_ip_vars[] = {
 
-    { ngx_string("auth_ip_list"), NULL, ngx_http_auth_ip_list_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("auth_ip_list"), NULL, ngx_edge_auth_ref_variable,
+      (uintptr_t) &ngx_http_auth_ip_module, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -602,68 +600,18 @@ ngx_http_auth_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static void *
 ngx_http_auth_ip_find(ngx_conf_t *cf, ngx_str_t *name)
 {
-    ngx_uint_t                     i;
-    ngx_http_auth_ip_list_t      **list;
-    ngx_http_auth_ip_main_conf_t  *amcf;
+    ngx_http_auth_ip_main_conf_t  *mcf;
 
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_ip_module);
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_ip_module);
 
-    list = amcf->lists.elts;
-
-    for (i = 0; i < amcf->lists.nelts; i++) {
-        if (list[i]->name.len == name->len
-            && ngx_strncmp(list[i]->name.data, name->data, name->len) == 0)
-        {
-            return list[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-static ngx_int_t
-ngx_http_auth_ip_list_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_auth_ip_list_t      *list;
-    ngx_http_auth_ip_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_ip_module);
-
-    list = alcf->ref.target;
-
-    if (list == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = list->name.len;
-    v->data = list->name.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_edge_auth_find(&mcf->lists, name);
 }
 
 
 static ngx_int_t
 ngx_http_auth_ip_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_auth_ip_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_edge_auth_add_variables(cf, ngx_http_auth_ip_vars);
 }
 
 

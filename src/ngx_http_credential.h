@@ -12,7 +12,7 @@
 
 
 typedef struct {
-    ngx_str_t               name;
+    ngx_str_t               name;        /* first: ngx_edge_auth_find() */
     ngx_array_t             headers;     /* ngx_table_elt_t to inject */
     u_char                 *file;
     ngx_uint_t              line;

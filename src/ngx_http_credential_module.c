@@ -27,7 +27,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_edge_auth_ref_t          ref;        /* ngx_http_credential_t */
+    ngx_edge_auth_ref_t          ref;        /* first: $credential_name */
 } ngx_http_credential_loc_conf_t;
 
 
@@ -47,8 +47,6 @@ static ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf,
 static char *ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name);
-static ngx_int_t ngx_http_credential_name_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_credential_add_variables(ngx_conf_t *cf);
 static void *ngx_http_credential_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_credential_create_loc_conf(ngx_conf_t *cf);
@@ -135,7 +133,8 @@ static ngx_str_t  ngx_http_credential_reserved[] = {
 static ngx_http_variable_t  ngx_http_credential_vars[] = {
 
     { ngx_string("credential_name"), NULL,
-      ngx_http_credential_name_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_edge_auth_ref_variable, (uintptr_t) &ngx_http_credential_module,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -501,68 +500,18 @@ ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static void *
 ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name)
 {
-    ngx_uint_t                        i;
-    ngx_http_credential_t           **cred;
-    ngx_http_credential_main_conf_t  *cmcf;
+    ngx_http_credential_main_conf_t  *mcf;
 
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
 
-    cred = cmcf->credentials.elts;
-
-    for (i = 0; i < cmcf->credentials.nelts; i++) {
-        if (cred[i]->name.len == name->len
-            && ngx_strncmp(cred[i]->name.data, name->data, name->len) == 0)
-        {
-            return cred[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-static ngx_int_t
-ngx_http_credential_name_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_credential_t           *cred;
-    ngx_http_credential_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
-
-    cred = clcf->ref.target;
-
-    if (cred == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = cred->name.len;
-    v->data = cred->name.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_edge_auth_find(&mcf->credentials, name);
 }
 
 
 static ngx_int_t
 ngx_http_credential_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_credential_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_edge_auth_add_variables(cf, ngx_http_credential_vars);
 }
 
 
