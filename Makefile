@@ -20,7 +20,7 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk
 
-.PHONY: all deps run test unit bench clean
+.PHONY: all deps run test unit bench fuzz clean
 
 all: $(MODULE)
 
@@ -68,6 +68,16 @@ run: deps $(MODULE)
 
 bench: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
+
+# libFuzzer on the address parser and the prefix table (clang from Debian)
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p $(BUILD)/fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	    -o $(BUILD)/cidr_fuzz fuzz/cidr_fuzz.c src/ngx_edge_auth_cidr.c \
+	    src/ngx_edge_auth_lpm.c
+	$(BUILD)/cidr_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=64 \
+	    $(BUILD)/fuzz-corpus fuzz/corpus
 
 clean:
 	rm -rf $(BUILD)
