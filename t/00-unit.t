@@ -1,28 +1,13 @@
 #!/usr/bin/perl
 
-# The pure C parts (address parser, longest-prefix table) compiled with
-# sanitizers and run; the binary prints its own TAP.
+# The pure C parts of IP authentication: the strict address parser and the
+# longest-prefix table, checked against a brute-force scan.
 
 use strict;
 use warnings;
 
-use File::Temp qw(tempdir);
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use EdgeAuthTest;
 
-my $root = "$FindBin::Bin/..";
-my $dir = tempdir(CLEANUP => 1);
-my $bin = "$dir/edge_auth_unit";
-
-my @src = ("$root/t/unit/edge_auth_unit.c", "$root/src/ngx_edge_auth_cidr.c",
-           "$root/src/ngx_edge_auth_lpm.c");
-my @flags = ('-Wall', '-Wextra', '-Werror', '-O1', '-g', "-I$root/src");
-
-my $san = system('cc', @flags, '-fsanitize=address,undefined',
-                 '-fno-sanitize-recover=all', '-o', $bin, @src);
-
-if ($san != 0) {
-    system('cc', @flags, '-o', $bin, @src) == 0
-        or do { print "1..1\nnot ok 1 - unit tests compile\n"; exit 1 };
-}
-
-exec $bin or die "exec $bin: $!";
+run_c_unit('edge_auth_unit', 'ngx_edge_auth_cidr.c', 'ngx_edge_auth_lpm.c');

@@ -15,7 +15,7 @@ use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(free_port nginx_new echo_server http_request
-                 count_header header_values);
+                 count_header header_values run_c_unit);
 
 my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $MODULE = $ENV{MODULE} || do {
@@ -25,6 +25,9 @@ my $MODULE = $ENV{MODULE} || do {
 };
 
 $MODULE = File::Spec->rel2abs($MODULE) if $MODULE !~ m{^/};
+
+my $ROOT = File::Spec->rel2abs(__FILE__);
+$ROOT =~ s{/t/lib/EdgeAuthTest\.pm$}{};
 
 my @children;
 
@@ -320,6 +323,29 @@ sub count_header {
 sub header_values {
     my ($text, $name) = @_;
     return $text =~ /^\Q$name\E:[ \t]*(.*?)\r?$/gmi;
+}
+
+
+# Compiles a C unit test from t/unit/ with the given src/ files, with
+# sanitizers where the compiler has them, and runs it in place of this
+# process: the binary prints its own TAP.
+
+sub run_c_unit {
+    my ($test, @files) = @_;
+
+    my $dir = tempdir(CLEANUP => 1);
+    my $bin = "$dir/$test";
+    my @src = ("$ROOT/t/unit/$test.c", map { "$ROOT/src/$_" } @files);
+    my @flags = ('-Wall', '-Wextra', '-Werror', '-O1', '-g', "-I$ROOT/src");
+
+    if (system('cc', @flags, '-fsanitize=address,undefined',
+               '-fno-sanitize-recover=all', '-o', $bin, @src) != 0)
+    {
+        system('cc', @flags, '-o', $bin, @src) == 0
+            or do { print "1..1\nnot ok 1 - $test compiles\n"; exit 1 };
+    }
+
+    exec $bin or die "exec $bin: $!";
 }
 
 1;
