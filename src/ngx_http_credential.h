@@ -9,34 +9,160 @@
 
 
 #include "ngx_edge_auth.h"
+#include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_store.h"
+
+
+#define NGX_HTTP_CREDENTIAL_BODY_FORM    0
+#define NGX_HTTP_CREDENTIAL_BODY_JSON    1
+
+#define NGX_HTTP_CREDENTIAL_FROM_JSON    0
+#define NGX_HTTP_CREDENTIAL_FROM_HEADER  1
+#define NGX_HTTP_CREDENTIAL_FROM_COOKIE  2
+
+
+/* a header made of the token: PREFIX token SUFFIX */
+
+typedef struct {
+    ngx_str_t                    name;
+    u_char                      *lowcase;
+    ngx_uint_t                   hash;
+    ngx_str_t                    prefix;
+    ngx_str_t                    suffix;
+} ngx_http_credential_tmpl_t;
 
 
 typedef struct {
-    ngx_str_t               name;        /* first: ngx_edge_auth_find() */
-    ngx_array_t             headers;     /* ngx_table_elt_t to inject */
-    u_char                 *file;
-    ngx_uint_t              line;
-    unsigned                basic:1;
+    ngx_uint_t                   from;
+    ngx_str_t                    name;      /* JSON path, header, cookie */
+} ngx_http_credential_source_t;
+
+
+typedef struct {
+    ngx_edge_auth_url_t          url;
+    ngx_edge_auth_http_conf_t    http;
+    ngx_str_t                    trusted_certificate;
+
+    ngx_uint_t                   body_type;
+    ngx_array_t                  params;    /* ngx_keyval_t */
+    ngx_array_t                  headers;   /* ngx_keyval_t */
+    ngx_str_t                    basic;     /* "Basic ..." or empty */
+    ngx_str_t                    request;   /* built once */
+
+    ngx_http_credential_source_t token;
+    ngx_array_t                  expires_in;    /* ngx_str_t JSON paths */
+    ngx_str_t                    expires_at;    /* JSON path, ISO-8601 */
+    ngx_msec_t                   lifetime;
+    ngx_msec_t                   max_lifetime;
+    ngx_msec_t                   idle_timeout;
+    ngx_msec_t                   renew_before;
+    ngx_msec_t                   wait;
+    ngx_msec_t                   backoff_min;
+    ngx_msec_t                   backoff_max;
+
+    ngx_array_t                  inject;    /* ngx_http_credential_tmpl_t */
+
+    u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
+
+    /* at run time */
+    ngx_edge_auth_store_t       *store;
+    ngx_edge_auth_entry_t       *entry;     /* in shared memory */
+    ngx_edge_auth_token_t        copy;      /* this worker's */
+    ngx_table_elt_t             *values;    /* headers built from copy */
+    ngx_edge_auth_http_t        *inflight;  /* this worker's login */
+    ngx_uint_t                   secret;    /* index of 2 slots in secrets */
+} ngx_http_credential_login_t;
+
+
+typedef struct {
+    ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
+    ngx_array_t                  headers;   /* static ngx_table_elt_t */
+    ngx_http_credential_login_t *login;     /* NULL: static credential */
+    u_char                      *file;
+    ngx_uint_t                   line;
+    unsigned                     basic:1;
 } ngx_http_credential_t;
 
 
 typedef struct {
-    ngx_array_t             credentials; /* ngx_http_credential_t * */
+    ngx_array_t                  credentials;   /* ngx_http_credential_t * */
+    ngx_array_t                  logins;        /* ngx_http_credential_t * */
 
     /*
      * Every header any credential injects, by identity of its lowcase_key:
      * a request that is redirected internally drops what an earlier
      * location injected, so no credential reaches another upstream.
      */
-    ngx_array_t             injected;    /* u_char * (lowcase_key) */
+    ngx_array_t                  injected;      /* u_char * */
 
-    /* every secret value, masked in debug logs */
-    ngx_array_t             secrets;     /* ngx_str_t */
+    /* every secret value, and slots for tokens: masked in debug logs */
+    ngx_array_t                  secrets;       /* ngx_str_t */
+
+    ngx_str_t                    store_name;
+    size_t                       store_size;
+    ngx_edge_auth_store_t       *store;
+
+    ngx_event_t                 *timer;         /* this worker's */
 } ngx_http_credential_main_conf_t;
 
 
+typedef struct {
+    ngx_http_credential_t       *cred;
+    ngx_atomic_uint_t            generation;    /* of the injected token */
+    int64_t                      deadline;      /* waiting for a token */
+} ngx_http_credential_ctx_t;
+
+
+extern ngx_module_t  ngx_http_credential_module;
+
+
+/* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_table_elt_t *extra, ngx_uint_t nextra);
+
+/* ngx_http_credential_login.c: directives inside a credential block */
+char *ngx_http_credential_login(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value);
+char *ngx_http_credential_login_body(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_param(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_header(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_basic(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_time(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_size(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_flag(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_cert(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_login_backoff(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_token_from(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_token_expires(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_token_header(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_token_cookie(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+
+ngx_int_t ngx_http_credential_login_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, int64_t now, ngx_str_t *token,
+    int64_t *expires, const char **error);
+
+/* ngx_http_credential_refresh.c */
+ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);
+void ngx_http_credential_refresh_exit(ngx_cycle_t *cycle);
+void ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf);
+ngx_int_t ngx_http_credential_token_current(ngx_http_credential_main_conf_t
+    *cmcf, ngx_http_credential_t *cred, ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_CREDENTIAL_H_INCLUDED_ */

@@ -18,16 +18,20 @@
 
 static ngx_uint_t ngx_http_credential_header_removed(ngx_table_elt_t *h,
     ngx_http_request_t *r, ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_t *cred);
+    ngx_http_credential_t *cred, ngx_table_elt_t *extra, ngx_uint_t nextra);
+static ngx_int_t ngx_http_credential_push(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_table_elt_t *h, ngx_uint_t copy,
+    ngx_table_elt_t **authorization);
 static ngx_uint_t ngx_http_credential_name_eq(ngx_table_elt_t *h,
     ngx_table_elt_t *tmpl);
 
 
 ngx_int_t
 ngx_http_credential_headers_apply(ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_table_elt_t *extra, ngx_uint_t nextra)
 {
-    ngx_uint_t        i, kept, removed, ninject, auth;
+    ngx_uint_t        i, kept, removed, ninject;
     ngx_list_t        old;
     ngx_table_elt_t  *h, *t, *tmpl, *authorization;
     ngx_list_part_t  *part;
@@ -37,7 +41,7 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
 
     kept = 0;
     removed = 0;
-    auth = 0;
+    authorization = r->headers_in.authorization;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -54,14 +58,13 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (ngx_http_credential_header_removed(&h[i], r, cmcf, cred)) {
+        if (ngx_http_credential_header_removed(&h[i], r, cmcf, cred, extra,
+                                               nextra))
+        {
             removed++;
 
-            if (h[i].key.len == sizeof("authorization") - 1
-                && ngx_strncmp(h[i].lowcase_key, "authorization",
-                               sizeof("authorization") - 1) == 0)
-            {
-                auth = 1;
+            if (&h[i] == authorization) {
+                authorization = NULL;
             }
 
         } else {
@@ -69,11 +72,11 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
         }
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "credential \"%V\": %ui header(s) removed, %ui injected",
-                   cred ? &cred->name : &r->uri, removed, ninject);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "credential: %ui header(s) removed, %ui injected",
+                   removed, ninject + nextra);
 
-    if (removed == 0 && ninject == 0) {
+    if (removed == 0 && ninject + nextra == 0) {
         return NGX_OK;
     }
 
@@ -82,8 +85,8 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
         /* ngx_list_t points into itself ("last"): build it in place */
         old = r->headers_in.headers;
 
-        if (ngx_list_init(&r->headers_in.headers, r->pool, kept + ninject + 1,
-                          sizeof(ngx_table_elt_t))
+        if (ngx_list_init(&r->headers_in.headers, r->pool,
+                          kept + ninject + nextra + 1, sizeof(ngx_table_elt_t))
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -104,7 +107,9 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
                 i = 0;
             }
 
-            if (ngx_http_credential_header_removed(&h[i], r, cmcf, cred)) {
+            if (ngx_http_credential_header_removed(&h[i], r, cmcf, cred,
+                                                   extra, nextra))
+            {
                 continue;
             }
 
@@ -117,35 +122,67 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
         }
     }
 
-    authorization = NULL;
+    /* static values live in the configuration; token values may change */
 
     for (i = 0; i < ninject; i++) {
-        t = ngx_list_push(&r->headers_in.headers);
-        if (t == NULL) {
+        if (ngx_http_credential_push(r, cred, &tmpl[i], 0, &authorization)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
+    }
 
-        *t = tmpl[i];
-
-        if (t->key.len == sizeof("authorization") - 1
-            && ngx_strncmp(t->lowcase_key, "authorization",
-                           sizeof("authorization") - 1) == 0)
+    for (i = 0; i < nextra; i++) {
+        if (ngx_http_credential_push(r, cred, &extra[i], 1, &authorization)
+            != NGX_OK)
         {
-            authorization = t;
-            auth = 1;
+            return NGX_ERROR;
         }
-
-        /* names only: values are secrets, at every log level */
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "credential \"%V\": injected header \"%V\"",
-                       &cred->name, &t->key);
     }
 
     /* modules that read the parsed header must see ours, not the client's */
+    r->headers_in.authorization = authorization;
 
-    if (auth) {
-        r->headers_in.authorization = authorization;
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_push(ngx_http_request_t *r, ngx_http_credential_t *cred,
+    ngx_table_elt_t *h, ngx_uint_t copy, ngx_table_elt_t **authorization)
+{
+    u_char           *p;
+    ngx_table_elt_t  *t;
+
+    t = ngx_list_push(&r->headers_in.headers);
+    if (t == NULL) {
+        return NGX_ERROR;
     }
+
+    *t = *h;
+
+    if (copy) {
+        /* the worker's token may be renewed while this request waits */
+        p = ngx_pnalloc(r->pool, h->value.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, h->value.data, h->value.len);
+        t->value.data = p;
+    }
+
+    if (t->key.len == sizeof("authorization") - 1
+        && ngx_strncmp(t->lowcase_key, "authorization",
+                       sizeof("authorization") - 1) == 0)
+    {
+        *authorization = t;
+    }
+
+    /* names only: values are secrets, at every log level */
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "credential \"%V\": injected header \"%V\"",
+                   &cred->name, &t->key);
 
     return NGX_OK;
 }
@@ -153,7 +190,8 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
 
 static ngx_uint_t
 ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_table_elt_t *extra, ngx_uint_t nextra)
 {
     u_char           **ours;
     ngx_uint_t         i;
@@ -181,6 +219,12 @@ ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
 
     for (i = 0; i < cred->headers.nelts; i++) {
         if (ngx_http_credential_name_eq(h, &tmpl[i])) {
+            return 1;
+        }
+    }
+
+    for (i = 0; i < nextra; i++) {
+        if (ngx_http_credential_name_eq(h, &extra[i])) {
             return 1;
         }
     }

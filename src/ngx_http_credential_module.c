@@ -21,7 +21,8 @@ typedef char *(*ngx_http_credential_set_pt)(ngx_conf_t *cf,
 
 typedef struct {
     ngx_str_t                    name;
-    ngx_uint_t                   nargs;      /* arguments after the name */
+    ngx_uint_t                   min;        /* arguments after the name */
+    ngx_uint_t                   max;
     ngx_http_credential_set_pt   set;
 } ngx_http_credential_directive_t;
 
@@ -32,6 +33,20 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_http_credential_ctx_t *ctx);
+static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_block_finish(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+static char *ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_credential_init_process(ngx_cycle_t *cycle);
+static void ngx_http_credential_exit_process(ngx_cycle_t *cycle);
 static char *ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_credential_directive(ngx_conf_t *cf,
@@ -64,6 +79,13 @@ static ngx_command_t  ngx_http_credential_commands[] = {
       0,
       NULL },
 
+    { ngx_string("credential_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_credential_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("credential_inject"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_credential_inject,
@@ -80,7 +102,7 @@ static ngx_http_module_t  ngx_http_credential_module_ctx = {
     ngx_http_credential_init,              /* postconfiguration */
 
     ngx_http_credential_create_main_conf,  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_credential_init_main_conf,    /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -97,19 +119,57 @@ ngx_module_t  ngx_http_credential_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_credential_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_credential_exit_process,      /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
 
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_str_t  ngx_http_credential_unavailable_code =
+    ngx_string("credential-unavailable");
+static ngx_str_t  ngx_http_credential_unavailable_message =
+    ngx_string("The upstream credential is not available at the moment");
+
+
 static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
-    { ngx_string("basic"), 2, ngx_http_credential_basic },
-    { ngx_string("header"), 2, ngx_http_credential_header },
-    { ngx_null_string, 0, NULL }
+    { ngx_string("basic"), 2, 2, ngx_http_credential_basic },
+    { ngx_string("header"), 2, 2, ngx_http_credential_header },
+
+    { ngx_string("login"), 1, 1, ngx_http_credential_login },
+    { ngx_string("login_body"), 1, 1, ngx_http_credential_login_body },
+    { ngx_string("login_param"), 2, 2, ngx_http_credential_login_param },
+    { ngx_string("login_header"), 2, 2, ngx_http_credential_login_header },
+    { ngx_string("login_basic"), 2, 2, ngx_http_credential_login_basic },
+    { ngx_string("login_timeout"), 1, 1, ngx_http_credential_login_time },
+    { ngx_string("login_wait"), 1, 1, ngx_http_credential_login_time },
+    { ngx_string("login_backoff"), 2, 2, ngx_http_credential_login_backoff },
+    { ngx_string("login_max_size"), 1, 1, ngx_http_credential_login_size },
+    { ngx_string("login_ssl_verify"), 1, 1, ngx_http_credential_login_flag },
+    { ngx_string("login_ssl_trusted_certificate"), 1, 1,
+      ngx_http_credential_login_cert },
+
+    { ngx_string("token_from"), 2, 2, ngx_http_credential_token_from },
+    { ngx_string("token_expires_in"), 1, 8,
+      ngx_http_credential_token_expires },
+    { ngx_string("token_expires_at"), 1, 1,
+      ngx_http_credential_token_expires },
+    { ngx_string("token_lifetime"), 1, 1, ngx_http_credential_login_time },
+    { ngx_string("token_max_lifetime"), 1, 1,
+      ngx_http_credential_login_time },
+    { ngx_string("token_idle_timeout"), 1, 1,
+      ngx_http_credential_login_time },
+    { ngx_string("token_renew_before"), 1, 1,
+      ngx_http_credential_login_time },
+    { ngx_string("token_header"), 2, 2, ngx_http_credential_token_header },
+    { ngx_string("token_cookie"), 1, 1, ngx_http_credential_token_cookie },
+
+    { ngx_null_string, 0, 0, NULL }
 };
 
 
@@ -143,7 +203,11 @@ static ngx_http_variable_t  ngx_http_credential_vars[] = {
 static ngx_int_t
 ngx_http_credential_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                         rc;
+    ngx_uint_t                        nextra;
+    ngx_table_elt_t                  *extra;
     ngx_http_credential_t            *cred;
+    ngx_http_credential_ctx_t        *ctx;
     ngx_http_credential_loc_conf_t   *clcf;
     ngx_http_credential_main_conf_t  *cmcf;
 
@@ -159,7 +223,44 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
 
-    if (ngx_http_credential_headers_apply(r, cmcf, cred) != NGX_OK) {
+    extra = NULL;
+    nextra = 0;
+
+    if (cred && cred->login) {
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+        if (ctx == NULL) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+        }
+
+        rc = ngx_http_credential_token_current(cmcf, cred,
+                                               r->connection->log);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            /* never upstream without the credential */
+            return ngx_http_credential_wait(r, cmcf, cred, ctx);
+        }
+
+        ctx->cred = cred;
+        ctx->generation = cred->login->copy.generation;
+
+        extra = cred->login->values;
+        nextra = cred->login->inject.nelts;
+    }
+
+    if (ngx_http_credential_headers_apply(r, cmcf, cred, extra, nextra)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -171,6 +272,147 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_credential_wait(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_http_credential_ctx_t *ctx)
+{
+    int64_t  now;
+
+    now = ngx_edge_auth_now();
+
+    if (ctx->deadline == 0) {
+        ctx->deadline = now + cred->login->wait;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "credential \"%V\": no valid token, waiting",
+                       &cred->name);
+
+        ngx_http_credential_refresh_soon(cmcf);
+    }
+
+    if (now >= ctx->deadline) {
+        return ngx_http_credential_unavailable(r, cred);
+    }
+
+    /* as limit_req delays: poll the shared token with a timer */
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_credential_wait_handler;
+
+    r->connection->write->delayed = 1;
+    ngx_add_timer(r->connection->write,
+                  (ngx_msec_t) ngx_min(ctx->deadline - now, 50));
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_credential_wait_handler(ngx_http_request_t *r)
+{
+    ngx_event_t  *wev;
+
+    wev = r->connection->write;
+
+    if (wev->delayed) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_http_credential_unavailable(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    int64_t           after;
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    after = (cred->login->entry->backoff - ngx_edge_auth_now() + 999) / 1000;
+
+    if (after < 1) {
+        after = 1;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "credential \"%V\": no valid token after waiting %Mms, "
+                  "answering 503", &cred->name, cred->login->wait);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.len = ngx_sprintf(h->value.data, "%L", after) - h->value.data;
+
+    rc = ngx_edge_auth_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  &ngx_http_credential_unavailable_code,
+                                  &ngx_http_credential_unavailable_message);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/* an upstream 401 on token generation G invalidates G, and only G */
+
+static ngx_int_t
+ngx_http_credential_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_credential_ctx_t        *ctx;
+    ngx_http_credential_login_t      *login;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL || ctx->generation == 0 || r->upstream == NULL
+        || r->headers_out.status != NGX_HTTP_UNAUTHORIZED)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    login = ctx->cred->login;
+
+    if (ngx_edge_auth_store_invalidate(login->store, login->entry,
+                                       ctx->generation))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "credential \"%V\": the upstream refused the token "
+                      "with 401; logging in again", &ctx->cred->name);
+
+        cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+        ngx_http_credential_refresh_soon(cmcf);
+    }
+
+    ctx->generation = 0;
+
+    return ngx_http_next_header_filter(r);
 }
 
 
@@ -222,10 +464,16 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    if (cred->headers.nelts == 0) {
+    if (cred->headers.nelts == 0 && cred->login == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\" injects nothing: add \"basic\" "
                            "or \"header\"", &cred->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cred->login
+        && ngx_http_credential_block_finish(cf, cmcf, cred) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -282,7 +530,7 @@ ngx_http_credential_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             continue;
         }
 
-        if (cf->args->nelts - 1 != d->nargs) {
+        if (cf->args->nelts - 1 < d->min || cf->args->nelts - 1 > d->max) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid number of arguments in \"%V\" "
                                "directive of credential \"%V\"",
@@ -531,6 +779,9 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
         || ngx_array_init(&cmcf->injected, cf->pool, 4, sizeof(u_char *))
            != NGX_OK
         || ngx_array_init(&cmcf->secrets, cf->pool, 4, sizeof(ngx_str_t))
+           != NGX_OK
+        || ngx_array_init(&cmcf->logins, cf->pool, 4,
+                          sizeof(ngx_http_credential_t *))
            != NGX_OK)
     {
         return NULL;
@@ -574,5 +825,205 @@ ngx_http_credential_init(ngx_conf_t *cf)
 
     *h = ngx_http_credential_handler;
 
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_credential_header_filter;
+
     return NGX_OK;
+}
+
+
+/* the parts of a credential block's end that concern its token */
+
+static ngx_int_t
+ngx_http_credential_block_finish(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+{
+    u_char                       **lc;
+    ngx_str_t                     *slots;
+    ngx_uint_t                     i, j;
+    ngx_table_elt_t               *h;
+    ngx_http_credential_t        **credp;
+    ngx_http_credential_tmpl_t    *t;
+    ngx_http_credential_login_t   *login;
+
+    if (ngx_http_credential_login_finish(cf, cred) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    login = cred->login;
+    t = login->inject.elts;
+    h = cred->headers.elts;
+
+    for (i = 0; i < login->inject.nelts; i++) {
+
+        if (ngx_http_credential_check_name(cf, &t[i].name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        t[i].lowcase = ngx_pnalloc(cf->pool, t[i].name.len);
+        if (t[i].lowcase == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_strlow(t[i].lowcase, t[i].name.data, t[i].name.len);
+        t[i].hash = ngx_hash_key(t[i].lowcase, t[i].name.len);
+
+        for (j = 0; j < cred->headers.nelts + i; j++) {
+            if ((j < cred->headers.nelts
+                 && h[j].key.len == t[i].name.len
+                 && ngx_strncmp(h[j].lowcase_key, t[i].lowcase,
+                                t[i].name.len) == 0)
+                || (j >= cred->headers.nelts
+                    && t[j - cred->headers.nelts].name.len == t[i].name.len
+                    && ngx_strncmp(t[j - cred->headers.nelts].lowcase,
+                                   t[i].lowcase, t[i].name.len) == 0))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "credential \"%V\" sets header \"%V\" "
+                                   "twice", &cred->name, &t[i].name);
+                return NGX_ERROR;
+            }
+        }
+
+        lc = ngx_array_push(&cmcf->injected);
+        if (lc == NULL) {
+            return NGX_ERROR;
+        }
+
+        *lc = t[i].lowcase;
+    }
+
+    /* two slots for this worker's current and previous token */
+
+    login->secret = cmcf->secrets.nelts;
+
+    slots = ngx_array_push_n(&cmcf->secrets, 2);
+    if (slots == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(slots, 2 * sizeof(ngx_str_t));
+
+    credp = ngx_array_push(&cmcf->logins);
+    if (credp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *credp = cred;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_credential_main_conf_t *cmcf = conf;
+
+    u_char     *p;
+    ssize_t     size;
+    ngx_str_t  *value, s;
+
+    if (cmcf->store_name.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* zone=NAME:SIZE */
+
+    if (ngx_strncmp(value[1].data, "zone=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": expected "
+                           "\"zone=NAME:SIZE\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cmcf->store_name.data = value[1].data + 5;
+
+    p = (u_char *) ngx_strchr(cmcf->store_name.data, ':');
+
+    if (p == NULL || p == cmcf->store_name.data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size in \"%V\": expected "
+                           "\"zone=NAME:SIZE\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cmcf->store_name.len = p - cmcf->store_name.data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\": at least %uzk",
+                           &s, 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    cmcf->store_size = size;
+
+    return NGX_CONF_OK;
+}
+
+
+/* after the http block: the store exists as soon as a token needs it */
+
+static char *
+ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_credential_main_conf_t *cmcf = conf;
+
+    ngx_uint_t                     i;
+    ngx_http_credential_t        **cred;
+    ngx_http_credential_login_t   *login;
+
+    if (cmcf->logins.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (cmcf->store_name.len == 0) {
+        ngx_str_set(&cmcf->store_name, "credential_store");
+        cmcf->store_size = 1024 * 1024;
+    }
+
+    cmcf->store = ngx_edge_auth_store_add(cf, &cmcf->store_name,
+                                          cmcf->store_size,
+                                          &ngx_http_credential_module);
+    if (cmcf->store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cred = cmcf->logins.elts;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        login = cred[i]->login;
+        login->store = cmcf->store;
+
+        if (ngx_edge_auth_store_want(cf, cmcf->store, login->key,
+                                     &login->entry)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_credential_refresh_init(cycle);
+}
+
+
+static void
+ngx_http_credential_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_credential_refresh_exit(cycle);
 }

@@ -135,13 +135,20 @@ C<require_resource> (400 when the request does not carry exactly that).
 =head2 Constructor
 
     MockPartner->start(kind => KIND, port => PORT, tls => 0|1,
-                       cert => CRT, key => KEY, state_dir => DIR,
+                       cert => CRT, key => KEY, tls_tickets => 0|1,
+                       state_dir => DIR,
                        SETTING => VALUE ..., BEHAVIOUR => VALUE ...)
 
 C<port> defaults to a free ephemeral port.  With C<tls> and no C<cert>,
 certificates are made with C<make_certs> in the state directory (see
 C<< ->certs >>).  C<state_dir> defaults to a temporary directory removed
-at exit.  Any setting and any behaviour below may be given too.  Unknown
+at exit.  All connection children share one TLS context, so sessions
+resume (C<tls_session_reused> in the request record, counter
+C<tls_resumed>).  C<tls_tickets> (default 1) set to 0 stops TLS 1.3 session
+tickets: a I<blocking> client (HTTP::Tiny, IO::Socket::SSL) that reads from a
+mock which does not answer (C<hang>) otherwise blocks inside OpenSSL after
+consuming the tickets, whatever its timeout; nginx and curl are not
+affected.  Any setting and any behaviour below may be given too.  Unknown
 arguments die (typos must not pass silently).
 
 =head2 Settings (persistent until changed)
@@ -380,6 +387,7 @@ sub start {
 
     my $port = delete $a{port} // 0;
     my $tls = delete $a{tls} ? 1 : 0;
+    my $tickets = delete $a{tls_tickets} // 1;
     my $cert = delete $a{cert};
     my $key = delete $a{key};
     my $dir = delete $a{state_dir};
@@ -403,6 +411,7 @@ sub start {
 
     my $self = bless {
         kind => $kind, tls => $tls, dir => $dir, owner => $$,
+        tls_tickets => $tickets,
     }, $class;
 
     if ($tls) {
@@ -441,12 +450,17 @@ sub start {
 
     $self->set(%behaviour) if %behaviour;
 
+    my $parent = $$;
     my $pid = fork;
     croak "MockPartner: fork: $!" unless defined $pid;
 
     if ($pid == 0) {
         POSIX::setpgid(0, 0);
-        eval { $self->_serve($listen, $s{max_runtime}) };
+        # never hold the test's stdout/stderr pipes open
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>>', "$dir/server.log";
+        eval { $self->_serve($listen, $parent, $s{max_runtime}) };
         POSIX::_exit(0);
     }
 
@@ -473,14 +487,14 @@ sub stop {
 sub _kill_group {
     my ($pid) = @_;
 
-    kill 'TERM', -$pid;
+    # the server ends its connection children, reaps them and leaves
     kill 'TERM', $pid;
 
     my $end = time + 5;
     while (time < $end) {
         my $r = waitpid($pid, WNOHANG);
         last if $r == $pid || $r == -1;
-        sleep 0.02;
+        sleep 0.005;
     }
 
     if (kill 0, $pid) {
@@ -489,11 +503,7 @@ sub _kill_group {
         waitpid($pid, 0);
     }
 
-    # connection children, if any survived their TERM
-    $end = time + 1;
-    while (time < $end && kill(0, -$pid)) {
-        sleep 0.02;
-    }
+    # anything of the group still there (should not happen)
     kill 'KILL', -$pid if kill 0, -$pid;
 }
 
@@ -581,7 +591,7 @@ sub _mode_entry {
     } else {
         croak "MockPartner: bad sequence element '" . ($e // 'undef') . "'";
     }
-    my $n = delete $m{fail_count};
+    my $n = delete $m{fail_count} // 1;
     return { m => \%m, n => $n };
 }
 
@@ -912,17 +922,32 @@ sub _check_token {
 # ------------------------------------------------------------------ server
 
 sub _serve {
-    my ($self, $listen, $max_runtime) = @_;
+    my ($self, $listen, $ppid, $max_runtime) = @_;
 
     $0 = "mock-partner $self->{kind} 127.0.0.1:$self->{port}";
     $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP ALRM CHLD);
     $SIG{PIPE} = 'IGNORE';
 
-    my $ppid = getppid();
+    if ($self->{tls}) {
+        # one context for every connection child: the session ticket keys
+        # are the same in all of them, so a client can resume
+        my $tickets = $self->{tls_tickets};
+        $self->{ssl_ctx} = IO::Socket::SSL::SSL_Context->new(
+            SSL_server => 1, SSL_cert_file => $self->{cert},
+            SSL_key_file => $self->{key},
+            SSL_create_ctx_callback => sub {
+                Net::SSLeay::CTX_set_num_tickets($_[0], 0)
+                    if !$tickets && defined &Net::SSLeay::CTX_set_num_tickets;
+            })
+            or die "SSL context: " . IO::Socket::SSL::errstr() . "\n";
+    }
+
     my $end = time + ($max_runtime || 3600);
     my $sel = IO::Select->new($listen);
+    my $stop = 0;
+    $SIG{TERM} = sub { $stop = 1 };
 
-    while (1) {
+    while (!$stop) {
         1 while waitpid(-1, WNOHANG) > 0;
         last if getppid() != $ppid || time > $end;
         next unless $sel->can_read(0.5);
@@ -934,6 +959,7 @@ sub _serve {
             next;
         }
         if ($pid == 0) {
+            $SIG{TERM} = 'DEFAULT';
             close $listen;
             eval { $self->_connection($c) };
             if (my $err = $@) {
@@ -945,6 +971,23 @@ sub _serve {
             POSIX::_exit(0);
         }
         close $c;
+    }
+
+    # end the connection children and reap them, so that nothing of the
+    # group is left (not even a zombie) when stop() returns
+    close $listen;
+    $SIG{TERM} = 'IGNORE';
+    kill 'TERM', -$$;
+    my $kill_at = time + 2;
+    while (1) {
+        my $r = waitpid(-1, WNOHANG);
+        last if $r == -1;
+        next if $r > 0;
+        if (time > $kill_at) {
+            kill 'KILL', -$$;
+            $kill_at = time + 3600;
+        }
+        sleep 0.005;
     }
 
     POSIX::_exit(0);
@@ -969,8 +1012,7 @@ sub _connection {
     if ($self->{tls}) {
         require IO::Socket::SSL;
         my $ok = IO::Socket::SSL->start_SSL($c, SSL_server => 1,
-            SSL_cert_file => $self->{cert}, SSL_key_file => $self->{key},
-            Timeout => 10);
+            SSL_reuse_ctx => $self->{ssl_ctx}, Timeout => 10);
         if (!$ok) {
             my $err = IO::Socket::SSL::errstr() // 'handshake failed';
             $self->_txn(sub {
@@ -981,6 +1023,10 @@ sub _connection {
         }
         my $sni = eval { $c->get_servername };
         $conn{sni} = $sni if defined $sni && length $sni;
+        $conn{tls_version} = eval { $c->get_sslversion };
+        $conn{tls_session_reused} = eval { $c->get_session_reused } ? 1 : 0;
+        $self->_txn(sub { $_[0]{counters}{tls_resumed}++ })
+            if $conn{tls_session_reused};
     }
 
     my $req = eval { _read_request($c) };

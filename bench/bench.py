@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""Benchmark of auth_ip against nginx's allow/deny and geo, in one run.
+
+Started by bench/run.sh (make bench), which creates the work directory,
+passes it as the only argument and removes it, and every nginx started
+here, when this script ends. See bench/README.md for what is measured.
+
+Environment (all optional):
+  NGINX_BIN        nginx binary                      /usr/sbin/nginx
+  MODULE           the module's .so (absolute path)  build/ngx_http_credential_module.so
+  BENCH_DURATION   seconds per wrk run               5
+  BENCH_WARMUP     seconds of unmeasured wrk first   1
+  BENCH_ROUNDS     interleaved rounds                3
+  BENCH_CONNS      wrk connections                   32
+  BENCH_BIG        prefixes in the large lists       1000000
+  BENCH_MID        prefixes in the medium lists      100000
+  BENCH_T_RUNS     nginx -t runs per configuration   3
+  BENCH_PIN        1: nginx worker on CPU 1, wrk on CPU 0   0
+"""
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
+MODULE = os.path.abspath(os.environ.get('MODULE') or
+                         os.path.join(ROOT, 'build',
+                                      'ngx_http_credential_module.so'))
+DURATION = int(os.environ.get('BENCH_DURATION', '5'))
+WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
+CONNS = int(os.environ.get('BENCH_CONNS', '32'))
+BIG = int(os.environ.get('BENCH_BIG', '1000000'))
+MID = int(os.environ.get('BENCH_MID', '100000'))
+T_RUNS = int(os.environ.get('BENCH_T_RUNS', '3'))
+PIN = os.environ.get('BENCH_PIN', '0') == '1' and (os.cpu_count() or 1) >= 2
+
+running = []            # Instance objects with a live nginx
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def die(msg):
+    log('bench: ' + msg)
+    sys.exit(1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fmt_n(n):
+    return '{:,}'.format(n)
+
+
+# --------------------------------------------------------------------------
+# nginx instances
+
+CONF = """\
+load_module {module};
+{user}
+worker_processes 1;
+{affinity}
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 60s;
+    default_type text/plain;
+    root {www};
+
+{http}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+{loc}
+        }}
+    }}
+{realip}}}
+"""
+
+REALIP = """
+    # the same location, but the client address is taken from X-Real-IP
+    server {{
+        listen 127.0.0.1:{port};
+        set_real_ip_from 127.0.0.1;
+        real_ip_header X-Real-IP;
+        location / {{
+{loc}
+        }}
+    }}
+"""
+
+
+class Instance:
+    def __init__(self, work, name, http='', loc='', realip=False):
+        self.name = name
+        self.dir = os.path.join(work, name)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.rport = free_port() if realip else None
+        self.conf = os.path.join(self.dir, 'nginx.conf')
+        self.errlog = os.path.join(self.dir, 'error.log')
+        self.master = None
+        sub = dict(dir=self.dir, www=os.path.join(work, 'www'))
+        http = http.format(**sub)
+        loc = loc.format(**sub)
+        with open(self.conf, 'w') as f:
+            f.write(CONF.format(
+                module=MODULE,
+                user='user root;' if os.geteuid() == 0 else '',
+                affinity='worker_cpu_affinity 10;' if PIN else '',
+                http=http, loc=loc, port=self.port,
+                realip=REALIP.format(port=self.rport, loc=loc)
+                if realip else '',
+                **sub))
+
+    def cmd(self, *args):
+        return [NGINX, '-p', self.dir + '/', '-c', self.conf,
+                '-e', self.errlog] + list(args)
+
+    def test(self):
+        """nginx -t: (seconds, peak RSS in KiB) of that one process"""
+        t0 = time.monotonic()
+        p = subprocess.Popen(self.cmd('-t'), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        t = time.monotonic() - t0
+        p.returncode = 0
+        if status != 0:
+            die('nginx -t failed for %s:\n%s' % (self.name,
+                                                 err.decode(errors='replace')))
+        return t, ru.ru_maxrss
+
+    def start(self):
+        r = subprocess.run(self.cmd(), capture_output=True, text=True)
+        if r.returncode != 0:
+            die('nginx %s did not start:\n%s%s' % (self.name, r.stderr,
+                                                   read(self.errlog)))
+        running.append(self)
+        pidfile = os.path.join(self.dir, 'nginx.pid')
+        for _ in range(400):
+            try:
+                self.master = int(read(pidfile).strip())
+                break
+            except ValueError:
+                time.sleep(0.025)
+        else:
+            die('nginx %s wrote no pid' % self.name)
+        for port in (self.port, self.rport):
+            if port and not wait_port(port):
+                die('nginx %s does not listen on %d' % (self.name, port))
+        # the worker is up once it accepts; give it a moment to settle
+        for _ in range(200):
+            if self.worker():
+                break
+            time.sleep(0.025)
+
+    def worker(self):
+        try:
+            kids = read('/proc/%d/task/%d/children'
+                        % (self.master, self.master)).split()
+            if kids:
+                return int(kids[0])
+        except OSError:
+            pass
+        for d in os.listdir('/proc'):
+            if d.isdigit():
+                try:
+                    st = read('/proc/%s/stat' % d)
+                except OSError:
+                    continue
+                if int(st.rsplit(')', 1)[1].split()[1]) == self.master:
+                    return int(d)
+        return None
+
+    def stop(self):
+        if self.master is None:
+            return
+        try:
+            os.kill(self.master, signal.SIGQUIT)
+        except ProcessLookupError:
+            pass
+        for _ in range(200):
+            try:
+                os.kill(self.master, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.025)
+        else:
+            try:
+                os.kill(self.master, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.master = None
+        if self in running:
+            running.remove(self)
+
+    def warnings(self):
+        return [l for l in read(self.errlog).splitlines()
+                if '[warn]' in l or '[emerg]' in l or '[alert]' in l
+                or '[crit]' in l]
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def wait_port(port):
+    for _ in range(400):
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.025)
+    return False
+
+
+def status_kb(pid, field):
+    for line in read('/proc/%d/status' % pid).splitlines():
+        if line.startswith(field + ':'):
+            return int(line.split()[1])
+    return 0
+
+
+def get(port, xrealip=None):
+    req = urllib.request.Request('http://127.0.0.1:%d/f.txt' % port)
+    if xrealip:
+        req.add_header('X-Real-IP', xrealip)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+# --------------------------------------------------------------------------
+# wrk
+
+def wrk(port, seconds, script=None, addr=None):
+    cmd = ['wrk', '-t1', '-c%d' % CONNS, '-d%ds' % seconds, '--timeout', '5s']
+    if script:
+        cmd += ['-s', script]
+    cmd.append('http://127.0.0.1:%d/f.txt' % port)
+    if addr:
+        cmd += ['--', addr]
+    if PIN:
+        cmd = ['taskset', '-c', '0'] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    rps = None
+    bad = 0
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith('Requests/sec:'):
+            rps = float(line.split()[1])
+        elif line.startswith('Non-2xx or 3xx responses:'):
+            bad = int(line.split()[-1])
+        elif line.startswith('Socket errors:'):
+            bad += sum(int(x.rstrip(',')) for x in line.split()[3::2])
+    if r.returncode != 0 or rps is None:
+        die('wrk failed:\n' + out)
+    return rps, bad
+
+
+# --------------------------------------------------------------------------
+
+def main():
+    if len(sys.argv) != 2:
+        die('usage: bench.py WORKDIR')
+    work = sys.argv[1]
+    for path, what in ((NGINX, 'NGINX_BIN'), (MODULE, 'MODULE')):
+        if not os.path.exists(path):
+            die('%s %s does not exist' % (what, path))
+
+    log('ngx_http_credential_module benchmark   %s' % time.strftime('%Y-%m-%d %H:%M'))
+    log('nginx %s, module %s' % (NGINX, MODULE))
+    log('%d CPUs, load average %s, wrk -t1 -c%d -d%ds, %d rounds%s'
+        % (os.cpu_count() or 0, ' '.join(read('/proc/loadavg').split()[:3]),
+           CONNS, DURATION, ROUNDS,
+           ', pinned (nginx CPU 1, wrk CPU 0)' if PIN else ''))
+    log('')
+
+    www = os.path.join(work, 'www')
+    os.makedirs(www)
+    with open(os.path.join(www, 'f.txt'), 'w') as f:
+        f.write('ok\n')
+
+    # -- the lists --------------------------------------------------------
+    t0 = time.monotonic()
+    gen = os.path.join(HERE, 'gen_prefixes.py')
+    L = lambda n: os.path.join(work, n)
+    jobs = [
+        subprocess.Popen([sys.executable, gen, '--count', str(BIG),
+                          '--seed', '1', '--client',
+                          '--authip', L('big.authip'), '--geo', L('big.geo'),
+                          '--addresses', L('big.addr')]),
+        subprocess.Popen([sys.executable, gen, '--count', str(MID),
+                          '--seed', '2', '--client',
+                          '--authip', L('mid.authip')]),
+        subprocess.Popen([sys.executable, gen, '--count', str(MID),
+                          '--seed', '3', '--access', L('mid.access')]),
+    ]
+    for j in jobs:
+        if j.wait() != 0:
+            die('gen_prefixes.py failed')
+    nbig = sum(1 for _ in open(L('big.authip')))
+    nmid = sum(1 for _ in open(L('mid.authip')))
+    log('lists generated in %.1f s: %s and %s IPv4 prefixes (random, '
+        'nested, ~10%% deny; 127.0.0.1 allowed by 127.0.0.0/8 among 510 '
+        'denied ranges of 127.0/16)'
+        % (time.monotonic() - t0, fmt_n(nbig), fmt_n(nmid)))
+    log('')
+
+    # -- the configurations -----------------------------------------------
+    inst = {}
+    inst['a'] = Instance(work, 'a-baseline', realip=True)
+    inst['b'] = Instance(work, 'b-authip-1',
+                         http='    auth_ip_list one {{ 127.0.0.1; }}\n',
+                         loc='            auth_ip one;')
+    inst['c'] = Instance(work, 'c-authip-mid',
+                         http='    auth_ip_list mid {{ include %s; }}\n'
+                         % L('mid.authip'),
+                         loc='            auth_ip mid;')
+    inst['d'] = Instance(work, 'd-authip-big',
+                         http='    auth_ip_list big {{ include %s; }}\n'
+                         % L('big.authip'),
+                         loc='            auth_ip big;', realip=True)
+    inst['e'] = Instance(work, 'e-allow-deny-mid',
+                         loc='            include %s;\n'
+                             '            allow 127.0.0.1;\n'
+                             '            deny all;' % L('mid.access'))
+    inst['f'] = Instance(work, 'f-geo-big',
+                         http='    geo $bench_ok {{\n'
+                              '        default 0;\n'
+                              '        include %s;\n'
+                              '    }}\n' % L('big.geo'),
+                         loc='            if ($bench_ok = 0) {{ return 403; }}',
+                         realip=True)
+
+    # -- 3. nginx -t ------------------------------------------------------
+    log('== nginx -t (median of %d runs, interleaved; peak RSS of the '
+        'nginx -t process) ==' % T_RUNS)
+    tests = {k: [] for k in ('a', 'c', 'd', 'f')}
+    for _ in range(T_RUNS):
+        for k in tests:
+            tests[k].append(inst[k].test())
+    t_med = {k: statistics.median(t for t, _ in v) for k, v in tests.items()}
+    rss_t = {k: max(m for _, m in v) for k, v in tests.items()}
+    labels = {'a': 'empty (module loaded, no list)',
+              'c': 'auth_ip_list, %s prefixes' % fmt_n(nmid),
+              'd': 'auth_ip_list, %s prefixes' % fmt_n(nbig),
+              'f': 'geo, %s prefixes' % fmt_n(nbig)}
+    log('  %-36s %9s %10s %12s %14s' % ('configuration', 'seconds',
+                                        'ratio', 'peak RSS', 'peak B/prefix'))
+    for k in tests:
+        n = {'a': 0, 'c': nmid, 'd': nbig, 'f': nbig}[k]
+        per = ('%14.0f' % ((rss_t[k] - rss_t['a']) * 1024.0 / n)) if n else \
+            '%14s' % '-'
+        log('  %-36s %9.3f %9.1fx %9.0f MiB %s'
+            % (labels[k], t_med[k], t_med[k] / t_med['a'],
+               rss_t[k] / 1024.0, per))
+    log('')
+
+    # -- start ------------------------------------------------------------
+    for k in sorted(inst):
+        inst[k].start()
+    for k in sorted(inst):
+        w = inst[k].warnings()
+        if w:
+            log('  %s: %d warning(s) in error.log, first: %s'
+                % (inst[k].name, len(w), w[0]))
+
+    # -- 2. memory --------------------------------------------------------
+    log('== 2. memory after startup (VmRSS; before any request) ==')
+    mem = {}
+    for k in ('a', 'd', 'f'):
+        m = inst[k].master
+        w = inst[k].worker()
+        mem[k] = (status_kb(m, 'VmRSS'), status_kb(w, 'VmRSS') if w else 0)
+    log('  %-36s %12s %12s %16s' % ('configuration', 'master', 'worker',
+                                    'bytes/prefix'))
+    for k, lab in (('a', 'empty (module loaded, no list)'),
+                   ('d', 'auth_ip_list, %s prefixes' % fmt_n(nbig)),
+                   ('f', 'geo, %s prefixes' % fmt_n(nbig))):
+        ms, ws = mem[k]
+        per = ''
+        if k != 'a':
+            pm = (ms - mem['a'][0]) * 1024.0 / nbig
+            pw = (ws - mem['a'][1]) * 1024.0 / nbig
+            per = '%.1f (worker %.1f)' % (pm, pw)
+        log('  %-36s %8.1f MiB %8.1f MiB   %s'
+            % (lab, ms / 1024.0, ws / 1024.0, per))
+    pd = (mem['d'][0] - mem['a'][0]) * 1024.0 / nbig
+    pf = (mem['f'][0] - mem['a'][0]) * 1024.0 / nbig
+    log('  auth_ip_list: %.1f bytes/prefix (target <= 64), geo: %.1f '
+        'bytes/prefix; geo / auth_ip_list = %.1fx'
+        % (pd, pf, pf / pd if pd > 0 else float('nan')))
+    log('')
+
+    # -- sanity: the access checks really run ---------------------------
+    addrs = [l.strip() for l in open(L('big.addr')) if l.strip()]
+    checks = [
+        ('a', inst['a'].port, None, 200),
+        ('b', inst['b'].port, None, 200),
+        ('c', inst['c'].port, None, 200),
+        ('d', inst['d'].port, None, 200),
+        ('e', inst['e'].port, None, 200),
+        ('f', inst['f'].port, None, 200),
+        ('a realip', inst['a'].rport, '127.0.0.2', 200),
+        ('d realip', inst['d'].rport, '127.0.0.2', 403),
+        ('f realip', inst['f'].rport, '127.0.0.2', 403),
+        ('d realip', inst['d'].rport, '127.0.1.1', 403),
+        ('f realip', inst['f'].rport, '127.0.1.1', 403),
+        ('d realip', inst['d'].rport, '127.1.2.3', 200),
+    ]
+    for a in addrs[:100]:
+        checks.append(('d realip', inst['d'].rport, a, 200))
+        checks.append(('f realip', inst['f'].rport, a, 200))
+    bad = []
+    for name, port, xr, want in checks:
+        code, body = get(port, xr)
+        if code != want:
+            bad.append('%s X-Real-IP %s: %d, expected %d %r'
+                       % (name, xr, code, want, body[:200]))
+
+    # auth_ip and geo hold the same prefixes with the same allow/deny
+    # (geo: 1/0, default 0): they must answer alike, also on the edges of
+    # the prefixes (first and last address, and the ones just outside)
+    import random
+    rnd = random.Random(7)
+    sample = rnd.sample(open(L('big.authip')).read().splitlines(), 150)
+    edge = []
+    for line in sample:
+        p = line.split()[0].rstrip(';')
+        a, n = p.split('/')
+        o = [int(x) for x in a.split('.')]
+        v = (o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]
+        last = v + (1 << (32 - int(n))) - 1
+        for x in (v - 1, v, last, last + 1):
+            x &= 0xffffffff
+            edge.append('%d.%d.%d.%d' % (x >> 24, (x >> 16) & 255,
+                                         (x >> 8) & 255, x & 255))
+    agree = {200: 0, 403: 0}
+    for xr in edge:
+        cd, _ = get(inst['d'].rport, xr)
+        cf, _ = get(inst['f'].rport, xr)
+        if cd != cf:
+            bad.append('X-Real-IP %s: auth_ip %d, geo %d' % (xr, cd, cf))
+        else:
+            agree[cd] = agree.get(cd, 0) + 1
+    if bad:
+        die('sanity checks failed:\n  ' + '\n  '.join(bad[:30]))
+    log('sanity: %d requests answered as expected (200 for allowed '
+        'addresses, JSON 403 for denied ones); auth_ip and geo agree on '
+        '%d edge addresses of %d prefixes (%d allowed, %d denied)'
+        % (len(checks), len(edge), len(sample), agree[200], agree[403]))
+    log('')
+
+    # -- 1. throughput ----------------------------------------------------
+    script = os.path.join(HERE, 'random_client.lua')
+    runs = [
+        ('a', inst['a'].port, False,
+         'a  baseline: static file, no access rules'),
+        ('b', inst['b'].port, False,
+         'b  auth_ip, 1 prefix'),
+        ('c', inst['c'].port, False,
+         'c  auth_ip, %s prefixes' % fmt_n(nmid)),
+        ('d', inst['d'].port, False,
+         'd  auth_ip, %s prefixes' % fmt_n(nbig)),
+        ('e', inst['e'].port, False,
+         'e  allow/deny, %s rules' % fmt_n(MID + 2)),
+        ('f', inst['f'].port, False,
+         'f  geo + if, %s prefixes' % fmt_n(nbig)),
+        ('ar', inst['a'].rport, True,
+         'a\' baseline + realip, random clients'),
+        ('dr', inst['d'].rport, True,
+         'd\' auth_ip %s + realip, random clients' % fmt_n(nbig)),
+        ('fr', inst['f'].rport, True,
+         'f\' geo %s + realip, random clients' % fmt_n(nbig)),
+    ]
+    log('== 1. throughput: wrk -t1 -c%d -d%ds on GET /f.txt (3-byte static '
+        'file), %d interleaved rounds ==' % (CONNS, DURATION, ROUNDS))
+    res = {k: [] for k, *_ in runs}
+    nbad = {k: 0 for k, *_ in runs}
+    for r in range(ROUNDS):
+        order = runs[r % len(runs):] + runs[:r % len(runs)]
+        line = []
+        for k, port, rnd, _ in order:
+            args = (script, L('big.addr')) if rnd else (None, None)
+            if WARMUP:
+                wrk(port, WARMUP, *args)
+            rps, b = wrk(port, DURATION, *args)
+            res[k].append(rps)
+            nbad[k] += b
+            line.append('%s %.0f' % (k, rps))
+        log('  round %d req/s: %s' % (r + 1, ', '.join(line)))
+
+    def ratios(k, base):
+        return [x / y for x, y in zip(res[k], res[base])]
+
+    log('')
+    log('  %-44s %10s %10s %s' % ('configuration', 'req/s', 'ratio',
+                                  'per round'))
+    for k, _, rnd, lab in runs:
+        base = 'ar' if rnd else 'a'
+        rr = ratios(k, base)
+        log('  %-44s %10.0f %9.3f  %s%s'
+            % (lab, statistics.median(res[k]), statistics.median(rr),
+               ' '.join('%.3f' % x for x in rr),
+               '' if not nbad[k] else
+               '   !! %d non-2xx/socket errors' % nbad[k]))
+    log('  (ratio: median over rounds of req/s / baseline req/s of the same '
+        'round; baseline of a\', d\', f\' is a\')')
+    if True:
+        rr = ratios('ar', 'a')
+        log('  a\' / a (cost of realip + the Lua request table in wrk): %.3f'
+            % statistics.median(rr))
+    log('')
+
+    # -- after the load: still the same memory, still alive? ---------------
+    for k in sorted(inst):
+        w = inst[k].warnings()
+        if any('[alert]' in l or '[crit]' in l or '[emerg]' in l for l in w):
+            log('  %s: error.log: %s' % (inst[k].name, w[-1]))
+        if inst[k].worker() is None:
+            log('  %s: no worker process after the run!' % inst[k].name)
+    log('worker VmRSS after the run: %s'
+        % ', '.join('%s %.1f MiB' % (k, status_kb(inst[k].worker(), 'VmRSS')
+                                      / 1024.0)
+                    for k in sorted(inst) if inst[k].worker()))
+
+    for i in list(running):
+        i.stop()
+
+
+def on_signal(sig, frame):
+    raise SystemExit(128 + sig)
+
+
+if __name__ == '__main__':
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        main()
+    finally:
+        for i in list(running):
+            i.stop()

@@ -1,0 +1,855 @@
+#!/usr/bin/perl
+
+# make run: the module at work, on this machine, in one command.
+#
+#     NGINX_BIN=/usr/sbin/nginx MODULE=/abs/build/ngx_http_credential_module.so \
+#         perl run/run.pl [--once]
+#
+# 1. starts stand-ins for the partner APIs (seeds 001, 002, 004):
+#      Critical Mix  HTTP Basic, with its four documented JSON errors
+#      AMEE          HTTP Basic
+#      Nilo          x-api-key, else 401 {"code":401,"message":"Unauthorized"}
+#      internal      a service of ours, for the IP allow lists (seed 003)
+# 2. writes an nginx.conf like the ones in conf.examples/, but with
+#    proxy_pass to the stand-ins over plain http, and the secrets handed
+#    over the two supported ways: an environment variable of the nginx
+#    master (env:) and files (file:);
+# 3. starts nginx in the foreground ("daemon off;") with that file;
+# 4. sends a few requests and prints each with its answer and with what
+#    the stand-in received;
+# 5. prints curl lines to try, then shows the access log, the error log
+#    and the stand-ins' requests as they happen, until Ctrl-C, which stops
+#    nginx and the stand-ins and removes the temporary directory.
+#
+# With --once it stops after step 4 and exits 1 if an answer was not the
+# expected one.
+#
+# Everything listens on 127.0.0.1 only, on ports that were free. Core Perl
+# plus Debian's libhttp-daemon-perl. See conf.examples/ for the real thing.
+
+use strict;
+use warnings;
+use utf8;
+
+use File::Basename qw(dirname);
+use File::Spec;
+use File::Temp qw(tempdir);
+use HTTP::Daemon;
+use HTTP::Response;
+use HTTP::Tiny;
+use IO::Handle;
+use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64 decode_base64);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep);
+
+binmode STDOUT, ':encoding(UTF-8)';
+binmode STDERR, ':encoding(UTF-8)';
+STDOUT->autoflush(1);
+
+my $ONCE = grep { $_ eq '--once' } @ARGV;
+
+my $ROOT   = dirname(dirname(File::Spec->rel2abs(__FILE__)));
+my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
+my $MODULE = File::Spec->rel2abs($ENV{MODULE}
+                                 || "$ROOT/build/ngx_http_credential_module.so");
+
+-x $NGINX  or die "no nginx at $NGINX (set NGINX_BIN)\n";
+-f $MODULE or die "no module at $MODULE: run \"make\" first (or set MODULE)\n";
+
+
+# The demo's secrets. The Critical Mix pair is the example from its
+# documentation (seed 004); the others are made up for the stand-ins.
+
+my %SECRET = (
+    criticalmix_user     => 'criticalmix',
+    criticalmix_password => 'topsecret',      # to nginx as env:CRITICALMIX_PASSWORD
+    amee_user            => 'amee-gateway',
+    amee_password        => 'amee-demo-pw',   # to nginx as file:.../amee.password
+    nilo_key             => 'nilo-demo-key-7f3a9c',   # file:.../nilo.key
+);
+
+my $DIR = tempdir('credential-demo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $DIR;
+
+my $MAIN_PID = $$;
+my (@mocks, $nginx_pid, $stop);
+
+$SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
+
+END {
+    # stop_all() waits for children: keep the exit status of run.pl
+    my $rc = $?;
+    stop_all() if defined $MAIN_PID && $$ == $MAIN_PID;
+    $? = $rc;
+}
+
+
+# ---------------------------------------------------------------------------
+# 1. The stand-ins for the partner APIs
+# ---------------------------------------------------------------------------
+
+# Critical Mix, Supplier API v2 (seed 004): every /api/v2/ endpoint needs
+# HTTP Basic; the error bodies are exactly those of the documentation.
+
+sub critical_mix {
+    my ($req) = @_;
+
+    my $path = $req->uri->path;
+
+    return cm_error(404, 'not-found', 'Resource not found')
+        unless $path =~ m{^/api/v2/};
+
+    my @auth = $req->header('Authorization');
+
+    return cm_error(401, 'authorization-required',
+                    'Authorization is Required')
+        unless @auth;
+
+    # (not in the documentation: two Authorization headers are refused,
+    # so a gateway that forwarded the client's copy as well would show)
+    return cm_error(401, 'invalid-authorization',
+                    'Authorization token cannot be decoded')
+        if @auth > 1;
+
+    my ($scheme, $token) = $auth[0] =~ /^\s*(\S+)\s*(.*?)\s*$/;
+
+    return cm_error(401, 'basic-authorization-required',
+                    'Authorization must be HTTP Basic Authorization')
+        unless defined $scheme && lc $scheme eq 'basic';
+
+    my $pair = ($token =~ m{^[A-Za-z0-9+/]+={0,2}$} && length($token) % 4 == 0)
+             ? decode_base64($token) : '';
+
+    # (the documentation gives no errorMessage for this one)
+    return cm_error(401, 'invalid-authorization',
+                    'Authorization token cannot be decoded')
+        unless $pair =~ /^([^:]*):(.*)$/s;
+
+    return cm_error(403, 'invalid-credentials',
+                    'Invalid Authentication Credentials')
+        unless $1 eq $SECRET{criticalmix_user}
+            && $2 eq $SECRET{criticalmix_password};
+
+    return cm_error(404, 'not-found', 'Member not found')
+        unless $path eq '/api/v2/members/M0001';
+
+    return json(200, <<'JSON', 'Content-Version' => '1.0');
+{
+  "memberId": "M0001",
+  "language": "EN",
+  "email": "m0001@example.com",
+  "firstName": "John",
+  "lastName": "Snow",
+  "birthDate": "1984/01/20",
+  "address": {
+    "country": "US",
+    "streetAddress": null,
+    "postalcode": "10101"
+  }
+}
+JSON
+}
+
+sub cm_error {
+    my ($status, $code, $message) = @_;
+
+    return json($status, <<"JSON");
+{
+  "errorCode": "$code",
+  "errorMessage": "$message",
+  "errors": []
+}
+JSON
+}
+
+
+# AMEE (seed 002): HTTP Basic on every request; 401 otherwise.
+
+sub amee {
+    my ($req) = @_;
+
+    my ($user, $password) = basic_pair($req);
+
+    unless (defined $user && $user eq $SECRET{amee_user}
+            && $password eq $SECRET{amee_password})
+    {
+        return HTTP::Response->new(401, 'UNAUTHORIZED',
+            [ 'Content-Type'     => 'text/plain; charset=UTF-8',
+              'WWW-Authenticate' => 'Basic realm="AMEE"' ],
+            "401 UNAUTHORIZED\n");
+    }
+
+    my $path = $req->uri->path;
+
+    if (($req->header('Accept') // '') =~ /json/) {
+        return json(200, qq({"apiVersion":"1.0","path":"$path",)
+                         . qq("children":{"dataCategories":[)
+                         . qq({"path":"home","name":"Home"},)
+                         . qq({"path":"transport","name":"Transport"}]}}\n));
+    }
+
+    return HTTP::Response->new(200, 'OK',
+        [ 'Content-Type' => 'application/xml; charset=UTF-8' ], <<"XML");
+<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<Resources><DataCategoryResource><Path>$path</Path><Children><DataCategories><DataCategory><Path>home</Path></DataCategory><DataCategory><Path>transport</Path></DataCategory></DataCategories></Children></DataCategoryResource></Resources>
+XML
+}
+
+
+# Nilo (seed 001): the static x-api-key (the Bearer token comes later).
+
+sub nilo {
+    my ($req) = @_;
+
+    my @keys = $req->header('x-api-key');
+
+    return json(401, qq({"code":401,"message":"Unauthorized"}\n))
+        unless @keys == 1 && $keys[0] eq $SECRET{nilo_key};
+
+    my $path = $req->uri->path;
+
+    return json(200, qq({"path":"$path","orders":[{"id":"ORD-1001",)
+                     . qq("status":"delivered"}]}\n));
+}
+
+
+# A service of ours behind the IP allow lists: it shows which client
+# address nginx decided on (X-Real-IP: $remote_addr, after realip).
+
+sub internal {
+    my ($req) = @_;
+
+    my $path = $req->uri->path;
+    my $client = $req->header('X-Real-IP') // '?';
+
+    return json(200, qq({"service":"internal","path":"$path",)
+                     . qq("clientAddress":"$client"}\n));
+}
+
+
+sub json {
+    my ($status, $body, @headers) = @_;
+
+    return HTTP::Response->new($status, undef,
+        [ 'Content-Type' => 'application/json; charset=utf-8', @headers ],
+        $body);
+}
+
+sub basic_pair {
+    my ($req) = @_;
+
+    my @auth = $req->header('Authorization');
+    return unless @auth == 1 && $auth[0] =~ /^Basic\s+([A-Za-z0-9+\/=]+)\s*$/i;
+
+    return decode_base64($1) =~ /^([^:]*):(.*)$/s;
+}
+
+
+# Each stand-in is a forked HTTP::Daemon on 127.0.0.1, on a port the
+# kernel picked. It writes one line per request to mocks.log, with the
+# headers that matter to it, before it answers.
+
+{
+    package Mock::Daemon;
+    our @ISA = ('HTTP::Daemon');
+    sub product_tokens { 'partner-stand-in' }
+}
+
+sub start_mock {
+    my ($name, $shown_headers, $handler) = @_;
+
+    my $d = Mock::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                              ReuseAddr => 1, Listen => 32, Timeout => 1)
+        or die "$name stand-in: $!\n";
+
+    my $port = $d->sockport;
+
+    my $pid = fork // die "fork: $!\n";
+
+    if ($pid) {
+        close $d;
+        push @mocks, $pid;
+        return $port;
+    }
+
+    # the child: serve until stopped, or until run.pl is gone
+    $SIG{INT} = $SIG{TERM} = sub { POSIX::_exit(0) };
+    my $parent = getppid;
+
+    open my $log, '>>:encoding(UTF-8)', "$DIR/mocks.log" or POSIX::_exit(1);
+    $log->autoflush(1);
+
+    while (getppid == $parent) {
+        my $c = $d->accept or next;      # a 1 s timeout, then look again
+
+        while (my $req = $c->get_request) {
+            my $res = eval { $handler->($req) }
+                   // HTTP::Response->new(500, undef, [], "stand-in: $@");
+
+            my @seen;
+            for my $h (@$shown_headers) {
+                my @v = $req->header($h);
+                push @seen, @v ? (map { "$h: $_" } @v) : "no $h";
+            }
+
+            printf $log "%-12s %s %s → %s | %s\n", $name, $req->method,
+                $req->uri, $res->code, join(' | ', @seen);
+
+            $res->header(Connection => 'close');
+            $c->force_last_request;
+            $c->send_response($res);
+        }
+
+        $c->close;
+    }
+
+    POSIX::_exit(0);
+}
+
+
+# ---------------------------------------------------------------------------
+# 2. The nginx configuration
+# ---------------------------------------------------------------------------
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "no free port: $!\n";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub write_file {
+    my ($path, $content, $mode) = @_;
+
+    open my $fh, '>', $path or die "$path: $!\n";
+    print $fh $content;
+    close $fh;
+    chmod $mode, $path;
+
+    return $path;
+}
+
+sub write_conf {
+    my (%port) = @_;
+
+    mkdir "$DIR/secrets", 0700;
+
+    # file: secrets, one line each, readable by their owner only (nginx -t
+    # warns about a secret file that every user can read)
+    write_file("$DIR/secrets/amee.password", "$SECRET{amee_password}\n", 0600);
+    write_file("$DIR/secrets/nilo.key", "$SECRET{nilo_key}\n", 0600);
+
+    # an address file for "include" inside auth_ip_list
+    write_file("$DIR/partners.list", <<'LIST', 0644);
+# addresses a partner registered: single IPv4 addresses or CIDR blocks
+192.0.2.10;
+198.51.100.0/24;
+198.51.100.66 deny;
+LIST
+
+    # workers run as the user who runs this; as root that must be said
+    my $user = $> == 0 ? 'user root;' : '';
+
+    write_file("$DIR/nginx.conf", <<"CONF", 0644);
+# Written by run/run.pl: the configurations of conf.examples/, pointed at
+# local stand-ins over plain http. Real partners: https:// and
+# proxy_ssl_verify on, see conf.examples/.
+
+load_module $MODULE;
+$user
+daemon off;                 # in the foreground, a child of run.pl
+worker_processes 1;
+pid       $DIR/nginx.pid;
+error_log $DIR/error.log notice;
+
+events {
+    worker_connections 128;
+}
+
+http {
+    client_body_temp_path $DIR/body;
+    proxy_temp_path       $DIR/proxy;
+    fastcgi_temp_path     $DIR/fastcgi;
+    uwsgi_temp_path       $DIR/uwsgi;
+    scgi_temp_path        $DIR/scgi;
+
+    # which credential and which list each request used; never a secret
+    log_format demo '\$remote_addr "\$request" \$status '
+                    'credential=\$credential_name auth_ip=\$auth_ip_list '
+                    'upstream=\$upstream_addr';
+    access_log $DIR/access.log demo;
+
+    # --- credentials (conf.examples/critical-mix.conf, amee-basic.conf,
+    #     nilo-api-key.conf) -------------------------------------------
+
+    credential criticalmix {
+        basic criticalmix env:CRITICALMIX_PASSWORD;
+    }
+
+    credential amee {
+        basic $SECRET{amee_user} file:$DIR/secrets/amee.password;
+    }
+
+    credential nilo {
+        header x-api-key file:$DIR/secrets/nilo.key;
+    }
+
+    # --- IP allow lists (conf.examples/ip-allow-list.conf) -------------
+
+    # who may spend the partner credentials: our own hosts
+    auth_ip_list internal {
+        127.0.0.1;
+        10.0.0.0/8;
+        10.6.6.6 deny;
+    }
+
+    # partners calling our API: nobody who can reach 127.0.0.1 is in it
+    auth_ip_list partners {
+        include $DIR/partners.list;
+        2001:db8:42::/48;
+    }
+
+    # --- the gateway ----------------------------------------------------
+
+    server {
+        listen 127.0.0.1:$port{gateway};
+
+        auth_ip internal;                       # every location below ...
+
+        location /criticalmix/ {
+            credential_inject criticalmix;
+            proxy_pass http://127.0.0.1:$port{criticalmix}/;
+        }
+
+        location /amee/ {
+            credential_inject amee;
+            proxy_pass http://127.0.0.1:$port{amee}/;
+        }
+
+        location /nilo/ {
+            credential_inject nilo;
+            proxy_pass http://127.0.0.1:$port{nilo}/;
+        }
+
+        location /internal/ {
+            proxy_pass       http://127.0.0.1:$port{internal};
+            proxy_set_header X-Real-IP \$remote_addr;
+        }
+
+        location /partner-api/ {
+            auth_ip          partners;              # ... but this one
+            proxy_pass       http://127.0.0.1:$port{internal};
+            proxy_set_header X-Real-IP \$remote_addr;
+        }
+
+        location / {
+            return 404;
+        }
+    }
+
+    # --- the same partner API "behind a load balancer" ----------------
+    # Here 127.0.0.1 plays the load balancer: connections from it may say
+    # who the client is in X-Forwarded-For. On the gateway port above
+    # nothing is trusted, so X-Forwarded-For changes nothing there.
+
+    server {
+        listen 127.0.0.1:$port{lb};
+
+        set_real_ip_from  127.0.0.1;
+        real_ip_header    X-Forwarded-For;
+        real_ip_recursive on;
+
+        location /partner-api/ {
+            auth_ip          partners;
+            proxy_pass       http://127.0.0.1:$port{internal};
+            proxy_set_header X-Real-IP \$remote_addr;
+        }
+    }
+}
+CONF
+}
+
+
+# ---------------------------------------------------------------------------
+# 3. nginx in the foreground
+# ---------------------------------------------------------------------------
+
+sub start_nginx {
+    my ($port) = @_;
+
+    $nginx_pid = fork // die "fork: $!\n";
+
+    if ($nginx_pid == 0) {
+        # the env: secret exists in the master's environment only
+        $ENV{CRITICALMIX_PASSWORD} = $SECRET{criticalmix_password};
+
+        exec $NGINX, '-p', "$DIR/", '-c', "$DIR/nginx.conf",
+                     '-e', "$DIR/error.log";
+        warn "exec $NGINX: $!\n";
+        POSIX::_exit(127);
+    }
+
+    # up when it accepts connections; if it exits, show why
+    for (1 .. 200) {
+        if (waitpid($nginx_pid, WNOHANG) == $nginx_pid) {
+            undef $nginx_pid;
+            die "nginx did not start:\n" . slurp("$DIR/error.log");
+        }
+
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp');
+        return if $s;
+
+        sleep 0.05;
+    }
+
+    die "nginx does not listen on 127.0.0.1:$port:\n"
+        . slurp("$DIR/error.log");
+}
+
+sub stop_all {
+    if ($nginx_pid) {
+        # QUIT: finish the requests in flight, then exit
+        kill 'QUIT', $nginx_pid;
+        wait_child($nginx_pid, 10) or kill 'TERM', $nginx_pid;
+        wait_child($nginx_pid, 5) or kill 'KILL', $nginx_pid;
+        wait_child($nginx_pid, 5);
+        undef $nginx_pid;
+    }
+
+    kill 'TERM', @mocks if @mocks;
+    wait_child($_, 5) for @mocks;
+    @mocks = ();
+}
+
+sub wait_child {
+    my ($pid, $seconds) = @_;
+
+    for (1 .. $seconds * 20) {
+        my $rc = waitpid($pid, WNOHANG);
+        return 1 if $rc == $pid || $rc == -1;
+        sleep 0.05;
+    }
+
+    return 0;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    return <$fh>;
+}
+
+
+# new lines of a log since the last call, per file
+
+my %seen;
+
+sub new_lines {
+    my ($path) = @_;
+
+    open my $fh, '<', $path or return;
+    seek $fh, $seen{$path} // 0, 0;
+
+    my @lines;
+    while (my $line = <$fh>) {
+        last unless $line =~ /\n\z/;            # a line still being written
+        chomp $line;
+        utf8::decode($line);
+        push @lines, $line;
+        $seen{$path} = tell $fh;
+    }
+
+    return @lines;
+}
+
+# "2024/11/23 08:50:00 [error] 12#12: *5 auth_ip: ..., client: ..., ..."
+# -> "[error] auth_ip: ..."
+
+sub short_error_line {
+    my ($line) = @_;
+
+    $line =~ s/^\S+ \S+ (\[\w+\]) \d+#\d+: (?:\*\d+ )?/$1 /;
+    $line =~ s/, client: .*$//;
+
+    return $line;
+}
+
+
+# ---------------------------------------------------------------------------
+# 4. The demo
+# ---------------------------------------------------------------------------
+
+my $http = HTTP::Tiny->new(keep_alive => 0, timeout => 5,
+                           agent => 'run.pl-demo');
+my ($step, $unexpected) = (0, 0);
+
+sub curl_line {
+    my ($url, $headers) = @_;
+
+    my @h = map { my $k = $_;
+                  map { "-H '$k: $_'" } ref $headers->{$k}
+                                        ? @{ $headers->{$k} }
+                                        : $headers->{$k} }
+            sort keys %$headers;
+
+    return join ' ', 'curl -s', $url, @h;
+}
+
+sub demo {
+    my (%d) = @_;
+
+    return if $stop;
+
+    $step++;
+    new_lines("$DIR/mocks.log");
+    new_lines("$DIR/error.log");
+
+    my $res = $http->request('GET', $d{url}, { headers => $d{headers} || {} });
+
+    my $body = $res->{content} // '';
+    $body =~ s/\s*\n\s*/ /g;
+    $body =~ s/\s+$//;
+    $body = substr($body, 0, 120) . ' …' if length $body > 122;
+
+    # what the stand-in received: "Authorization: ..." (or nothing at all)
+    my @received;
+    for my $line (new_lines("$DIR/mocks.log")) {
+        my ($who, $what) = $line =~ /^(\S+).*? \| (.*)$/ or next;
+        push @received, [$who, $what];
+    }
+
+    my @wrong;
+    push @wrong, "status $res->{status}, expected $d{expect}"
+        if $res->{status} != $d{expect};
+    push @wrong, "errorCode is not $d{code}"
+        if $d{code} && $body !~ /"errorCode":\s*"\Q$d{code}\E"/;
+    push @wrong, "the stand-in should have received \"$d{received}\""
+        if defined $d{received}
+           && !(@received == 1 && $received[0][1] eq $d{received});
+    push @wrong, "no request should have reached a stand-in"
+        if exists $d{received} && !defined $d{received} && @received;
+    $unexpected++ if @wrong;
+
+    printf "\n%2d. %s\n", $step, $d{title};
+    print "    \$ ", curl_line($d{url}, $d{headers} || {}), "\n";
+    printf "    → %s%s  %s\n", $res->{status},
+        $res->{status} == 599 ? " ($res->{reason})" : '', $body;
+
+    for (@received) {
+        my ($who, $what) = @$_;
+        $what =~ s{(Basic ([A-Za-z0-9+/=]+))}
+                  {"$1 (" . decode_base64($2) . ")"}ge;
+        print "      the $who stand-in received  $what\n";
+    }
+
+    for my $line (new_lines("$DIR/error.log")) {
+        print "      error log: ", short_error_line($line), "\n"
+            if $line =~ /auth_ip:/;
+    }
+
+    print "      $d{note}\n" if $d{note};
+    print "      ✘ UNEXPECTED: $_\n" for @wrong;
+}
+
+
+# ---------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------
+
+my %port;
+
+$port{criticalmix} = start_mock('criticalmix', ['Authorization'],
+                                \&critical_mix);
+$port{amee}        = start_mock('amee', ['Authorization'], \&amee);
+$port{nilo}        = start_mock('nilo', ['x-api-key'], \&nilo);
+$port{internal}    = start_mock('internal', ['X-Real-IP'], \&internal);
+$port{gateway}     = free_port();
+$port{lb}          = free_port();
+
+write_conf(%port);
+start_nginx($port{gateway});
+
+# only what happens from now on
+new_lines("$DIR/$_") for qw(error.log access.log mocks.log);
+
+my $gw = "http://127.0.0.1:$port{gateway}";
+my $lb = "http://127.0.0.1:$port{lb}";
+my $cm = "http://127.0.0.1:$port{criticalmix}";
+my $bad_basic = 'Basic ' . encode_base64('bad:credentials', '');
+my $cm_basic = 'Authorization: Basic '
+    . encode_base64("$SECRET{criticalmix_user}:$SECRET{criticalmix_password}", '');
+
+print <<"TEXT";
+nginx (pid $nginx_pid) runs $DIR/nginx.conf
+with $MODULE
+
+Demo
+====
+TEXT
+
+demo(title  => 'Critical Mix through nginx; the client sends no credentials',
+     url    => "$gw/criticalmix/api/v2/members/M0001",
+     headers => { Accept => 'application/json',
+                  'Accept-Version' => '1.0' },
+     expect => 200, received => $cm_basic);
+
+demo(title  => 'Critical Mix through nginx; the client sends its own '
+               . 'Authorization (bad:credentials)',
+     url    => "$gw/criticalmix/api/v2/members/M0001",
+     headers => { Authorization => $bad_basic },
+     expect => 200, received => $cm_basic,
+     note   => 'the client\'s header was removed, only the gateway\'s '
+               . 'reached Critical Mix');
+
+demo(title  => 'The Critical Mix stand-in itself, without nginx and '
+               . 'without credentials',
+     url    => "$cm/api/v2/members/M0001",
+     expect => 401, code => 'authorization-required');
+
+demo(title  => 'The Critical Mix stand-in itself, with wrong credentials',
+     url    => "$cm/api/v2/members/M0001",
+     headers => { Authorization => $bad_basic },
+     expect => 403, code => 'invalid-credentials');
+
+demo(title  => 'AMEE through nginx (password from a file:)',
+     url    => "$gw/amee/data",
+     headers => { Accept => 'application/json' },
+     expect => 200,
+     received => 'Authorization: Basic '
+                 . encode_base64("$SECRET{amee_user}:$SECRET{amee_password}",
+                                 ''));
+
+demo(title  => 'Nilo through nginx; the client tries a key of its own',
+     url    => "$gw/nilo/orders",
+     headers => { 'X-API-Key' => 'guessed-key' },
+     expect => 200, received => "x-api-key: $SECRET{nilo_key}");
+
+demo(title  => 'The Nilo stand-in itself, without the key',
+     url    => "http://127.0.0.1:$port{nilo}/orders",
+     expect => 401);
+
+demo(title  => 'IP allow list "internal" (127.0.0.1 is in it)',
+     url    => "$gw/internal/status",
+     expect => 200, received => 'X-Real-IP: 127.0.0.1');
+
+demo(title  => 'IP allow list "partners" (127.0.0.1 is not in it)',
+     url    => "$gw/partner-api/orders",
+     expect => 403, code => 'ip-not-allowed', received => undef,
+     note   => 'nginx answered itself: no request reached the service');
+
+demo(title  => 'The same, claiming a partner address in X-Forwarded-For',
+     url    => "$gw/partner-api/orders",
+     headers => { 'X-Forwarded-For' => '192.0.2.10' },
+     expect => 403, code => 'ip-not-allowed', received => undef,
+     note   => 'no set_real_ip_from on this port: the header changes '
+               . 'nothing');
+
+demo(title  => 'Behind the "load balancer" (127.0.0.1 trusted), '
+               . 'a partner address',
+     url    => "$lb/partner-api/orders",
+     headers => { 'X-Forwarded-For' => '192.0.2.10' },
+     expect => 200, received => 'X-Real-IP: 192.0.2.10');
+
+demo(title  => 'Behind the "load balancer", a client that prepended a '
+               . 'partner address',
+     url    => "$lb/partner-api/orders",
+     headers => { 'X-Forwarded-For' => '192.0.2.10, 203.0.113.9' },
+     expect => 403, code => 'ip-not-allowed', received => undef,
+     note   => 'real_ip_recursive skips only trusted hops: the client is '
+               . '203.0.113.9');
+
+print "\n", $unexpected
+    ? "✘ $unexpected of $step answers were not the expected ones\n"
+    : "All $step answers were the expected ones.\n";
+
+# the access log of the demo: $credential_name and $auth_ip_list at work
+# (nginx writes the line just after the answer: give it a moment)
+sleep 0.2;
+print "\nThe access log of these requests (log_format demo):\n",
+      map { "  $_\n" } new_lines("$DIR/access.log");
+new_lines("$DIR/$_") for qw(error.log mocks.log);
+
+if ($ONCE || $stop) {
+    stop_all();
+    exit($unexpected ? 1 : 0);
+}
+
+print <<"TEXT";
+
+Try it yourself
+===============
+nginx (pid $nginx_pid):
+  gateway                        127.0.0.1:$port{gateway}
+  partner API behind an "LB"     127.0.0.1:$port{lb}
+stand-ins:
+  Critical Mix                   127.0.0.1:$port{criticalmix}   (user criticalmix, password topsecret)
+  AMEE                           127.0.0.1:$port{amee}
+  Nilo                           127.0.0.1:$port{nilo}
+  internal service               127.0.0.1:$port{internal}
+files:
+  $DIR/nginx.conf
+  secrets: env CRITICALMIX_PASSWORD, $DIR/secrets/
+
+  # Critical Mix through the gateway: no credentials needed; yours are replaced
+  curl -i $gw/criticalmix/api/v2/members/M0001
+  curl -i -u bad:credentials $gw/criticalmix/api/v2/members/M0001
+
+  # the Critical Mix stand-in directly: its four errors, then success
+  curl -i $cm/api/v2/members/M0001
+  curl -i -H 'Authorization: OAuth YmFkOmNyZWRlbnRpYWxz' $cm/api/v2/members/M0001
+  curl -i -H 'Authorization: Basic !!!' $cm/api/v2/members/M0001
+  curl -i -u bad:credentials $cm/api/v2/members/M0001
+  curl -i -u criticalmix:topsecret $cm/api/v2/members/M0001
+
+  # AMEE and Nilo through the gateway
+  curl -i $gw/amee/data
+  curl -i -H 'Accept: application/json' $gw/amee/data
+  curl -i -H 'x-api-key: guessed-key' $gw/nilo/orders
+
+  # IP allow lists: allowed, denied, a forged X-Forwarded-For, behind the "LB"
+  curl -i $gw/internal/status
+  curl -i $gw/partner-api/orders
+  curl -i -H 'X-Forwarded-For: 192.0.2.10' $gw/partner-api/orders
+  curl -i -H 'X-Forwarded-For: 192.0.2.10' $lb/partner-api/orders
+  curl -i -H 'X-Forwarded-For: 198.51.100.66' $lb/partner-api/orders
+  curl -i -H 'X-Forwarded-For: 192.0.2.10, 203.0.113.9' $lb/partner-api/orders
+
+Below: the access log, nginx's error log and what the stand-ins receive,
+as it happens. Ctrl-C stops nginx and the stand-ins.
+
+TEXT
+
+# in the order things happen to a request: nginx's error log (a denied
+# client), the stand-in (the proxied request), the access log (the end)
+
+my %tag = ('error.log' => 'nginx', 'mocks.log' => 'stand-in',
+           'access.log' => 'access');
+
+until ($stop) {
+    for my $file (qw(error.log mocks.log access.log)) {
+        for my $line (new_lines("$DIR/$file")) {
+            $line = short_error_line($line) if $file eq 'error.log';
+            printf "  %-8s  %s\n", $tag{$file}, $line;
+        }
+    }
+
+    if ($nginx_pid && waitpid($nginx_pid, WNOHANG) == $nginx_pid) {
+        print "nginx exited (status ", $? >> 8, "):\n",
+              map { "  $_\n" } new_lines("$DIR/error.log");
+        undef $nginx_pid;
+        last;
+    }
+
+    sleep 0.1;
+}
+
+print "\nstopping nginx and the stand-ins ...\n";
+stop_all();
+print "stopped; $DIR removed\n";
+
+exit 0;

@@ -1,0 +1,343 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ */
+
+
+#include "ngx_edge_auth_store.h"
+
+
+static ngx_int_t ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_edge_auth_entry_t *ngx_edge_auth_store_find(
+    ngx_edge_auth_store_t *store, u_char *key);
+static u_char *ngx_edge_auth_store_copy(ngx_edge_auth_store_t *store,
+    ngx_str_t *value);
+static void ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p,
+    size_t len);
+
+
+ngx_edge_auth_store_t *
+ngx_edge_auth_store_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    void *tag)
+{
+    ngx_shm_zone_t         *shm_zone;
+    ngx_edge_auth_store_t  *store;
+
+    store = ngx_pcalloc(cf->pool, sizeof(ngx_edge_auth_store_t));
+    if (store == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&store->wanted, cf->pool, 4,
+                       sizeof(ngx_edge_auth_entry_t **))
+        != NGX_OK
+        || ngx_array_init(&store->keys, cf->pool, 4, NGX_EDGE_AUTH_KEY_LEN)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, name, size, tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential store zone \"%V\" is already used",
+                           name);
+        return NULL;
+    }
+
+    shm_zone->init = ngx_edge_auth_store_init_zone;
+    shm_zone->data = store;
+
+    return store;
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_want(ngx_conf_t *cf, ngx_edge_auth_store_t *store,
+    u_char *key, ngx_edge_auth_entry_t **entry)
+{
+    u_char                  *k;
+    ngx_edge_auth_entry_t  ***w;
+
+    w = ngx_array_push(&store->wanted);
+    k = ngx_array_push(&store->keys);
+
+    if (w == NULL || k == NULL) {
+        return NGX_ERROR;
+    }
+
+    *w = entry;
+    ngx_memcpy(k, key, NGX_EDGE_AUTH_KEY_LEN);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_edge_auth_store_t  *ostore = data;
+
+    size_t                   len;
+    u_char                  *key;
+    ngx_uint_t               i;
+    ngx_edge_auth_entry_t   *e, ***wanted;
+    ngx_edge_auth_store_t   *store;
+
+    store = shm_zone->data;
+
+    store->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (ostore) {
+        /* a reload: the tokens are already here */
+        store->sh = ostore->sh;
+
+    } else if (shm_zone->shm.exists) {
+        store->sh = store->shpool->data;
+
+    } else {
+        store->sh = ngx_slab_alloc(store->shpool,
+                                   sizeof(ngx_edge_auth_store_sh_t));
+        if (store->sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        store->shpool->data = store->sh;
+        ngx_queue_init(&store->sh->entries);
+
+        len = sizeof(" in credential store zone \"\"") + shm_zone->shm.name.len;
+
+        store->shpool->log_ctx = ngx_slab_alloc(store->shpool, len);
+        if (store->shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(store->shpool->log_ctx,
+                    " in credential store zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    /* hand every credential its entry, creating the new ones */
+
+    wanted = store->wanted.elts;
+    key = store->keys.elts;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    for (i = 0; i < store->wanted.nelts; i++) {
+        e = ngx_edge_auth_store_find(store, key + i * NGX_EDGE_AUTH_KEY_LEN);
+
+        if (e == NULL) {
+            e = ngx_slab_calloc_locked(store->shpool,
+                                       sizeof(ngx_edge_auth_entry_t));
+            if (e == NULL) {
+                ngx_shmtx_unlock(&store->shpool->mutex);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(e->key, key + i * NGX_EDGE_AUTH_KEY_LEN,
+                       NGX_EDGE_AUTH_KEY_LEN);
+            e->generation = 1;
+
+            ngx_queue_insert_tail(&store->sh->entries, &e->queue);
+        }
+
+        *wanted[i] = e;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static ngx_edge_auth_entry_t *
+ngx_edge_auth_store_find(ngx_edge_auth_store_t *store, u_char *key)
+{
+    ngx_queue_t            *q;
+    ngx_edge_auth_entry_t  *e;
+
+    for (q = ngx_queue_head(&store->sh->entries);
+         q != ngx_queue_sentinel(&store->sh->entries);
+         q = ngx_queue_next(q))
+    {
+        e = ngx_queue_data(q, ngx_edge_auth_entry_t, queue);
+
+        if (ngx_memcmp(e->key, key, NGX_EDGE_AUTH_KEY_LEN) == 0) {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+void
+ngx_edge_auth_store_lock(ngx_edge_auth_store_t *store)
+{
+    ngx_shmtx_lock(&store->shpool->mutex);
+}
+
+
+void
+ngx_edge_auth_store_unlock(ngx_edge_auth_store_t *store)
+{
+    ngx_shmtx_unlock(&store->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
+    int64_t expires)
+{
+    u_char  *t, *r;
+
+    /* both copies first: a failure leaves the entry as it was */
+
+    t = ngx_edge_auth_store_copy(store, token);
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    r = NULL;
+
+    if (refresh && refresh->len) {
+        r = ngx_edge_auth_store_copy(store, refresh);
+        if (r == NULL) {
+            ngx_slab_free_locked(store->shpool, t);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_edge_auth_store_free(store, e->token, e->token_len);
+
+    e->token = t;
+    e->token_len = token->len;
+
+    if (r) {
+        ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
+
+        e->refresh = r;
+        e->refresh_len = refresh->len;
+    }
+
+    e->expires = expires;
+    e->state = NGX_EDGE_AUTH_TOKEN_VALID;
+    e->last_used = ngx_time();
+
+    /* last: a reader that sees the new generation sees all of the above */
+    ngx_memory_barrier();
+    e->generation++;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_edge_auth_store_copy(ngx_edge_auth_store_t *store, ngx_str_t *value)
+{
+    u_char  *p;
+
+    p = ngx_slab_alloc_locked(store->shpool, value->len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, value->data, value->len);
+
+    return p;
+}
+
+
+static void
+ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p, size_t len)
+{
+    if (p) {
+        ngx_explicit_memzero(p, len);
+        ngx_slab_free_locked(store->shpool, p);
+    }
+}
+
+
+ngx_uint_t
+ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation)
+{
+    ngx_uint_t  done;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    done = 0;
+
+    if (e->generation == generation
+        && e->state == NGX_EDGE_AUTH_TOKEN_VALID)
+    {
+        e->state = NGX_EDGE_AUTH_TOKEN_INVALID;
+        e->renew = 0;
+        ngx_memory_barrier();
+        e->generation++;
+        done = 1;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return done;
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_read(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_edge_auth_token_t *copy, ngx_log_t *log)
+{
+    u_char  *p;
+
+    if (copy->generation == e->generation) {
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    copy->generation = e->generation;
+    copy->valid = (e->state == NGX_EDGE_AUTH_TOKEN_VALID);
+    copy->expires = e->expires;
+
+    if (copy->valid) {
+        p = ngx_alloc(e->token_len, log);
+        if (p == NULL) {
+            ngx_shmtx_unlock(&store->shpool->mutex);
+            copy->generation = 0;
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, e->token, e->token_len);
+
+        if (copy->token.data) {
+            ngx_explicit_memzero(copy->token.data, copy->token.len);
+            ngx_free(copy->token.data);
+        }
+
+        copy->token.data = p;
+        copy->token.len = e->token_len;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+int64_t
+ngx_edge_auth_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}

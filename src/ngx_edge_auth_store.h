@@ -1,0 +1,111 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * Tokens in nginx shared memory, shared by every worker and kept across
+ * reloads.  One entry per token credential, found by a fingerprint of
+ * everything that identifies the token (name, login URL and request, the
+ * secrets in it), so a reload with the same configuration finds its token
+ * again and a changed client secret starts afresh.
+ *
+ * Every field is written under the slab mutex.  Requests read only
+ * "generation" without the lock; when it moved they take the lock once
+ * to copy the token into their worker.
+ */
+
+
+#ifndef _NGX_EDGE_AUTH_STORE_H_INCLUDED_
+#define _NGX_EDGE_AUTH_STORE_H_INCLUDED_
+
+
+#include "ngx_edge_auth.h"
+
+
+#define NGX_EDGE_AUTH_KEY_LEN     20
+#define NGX_EDGE_AUTH_TOKEN_MAX   8192
+
+
+typedef enum {
+    NGX_EDGE_AUTH_TOKEN_NONE = 0,
+    NGX_EDGE_AUTH_TOKEN_VALID,
+    NGX_EDGE_AUTH_TOKEN_INVALID
+} ngx_edge_auth_token_state_e;
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
+
+    ngx_atomic_t                 generation;   /* moves with every change */
+    ngx_atomic_t                 last_used;    /* seconds, for idle expiry */
+
+    ngx_uint_t                   state;
+    int64_t                      expires;      /* milliseconds, epoch */
+    int64_t                      renew;        /* log in again from here */
+    int64_t                      backoff;      /* no login before this */
+
+    ngx_pid_t                    lock_owner;   /* a login in flight */
+    int64_t                      lock_deadline;
+
+    ngx_uint_t                   failures;     /* in the current streak */
+    ngx_uint_t                   logins;
+
+    size_t                       token_len;
+    u_char                      *token;
+    size_t                       refresh_len;
+    u_char                      *refresh;
+} ngx_edge_auth_entry_t;
+
+
+typedef struct {
+    ngx_queue_t                  entries;
+} ngx_edge_auth_store_sh_t;
+
+
+typedef struct {
+    ngx_edge_auth_store_sh_t    *sh;
+    ngx_slab_pool_t             *shpool;
+    ngx_array_t                  wanted;       /* ngx_edge_auth_entry_t ** */
+    ngx_array_t                  keys;         /* u_char[KEY_LEN] */
+} ngx_edge_auth_store_t;
+
+
+/* what a worker copied out of an entry */
+
+typedef struct {
+    ngx_atomic_uint_t            generation;
+    ngx_uint_t                   valid;
+    int64_t                      expires;
+    ngx_str_t                    token;
+} ngx_edge_auth_token_t;
+
+
+ngx_edge_auth_store_t *ngx_edge_auth_store_add(ngx_conf_t *cf,
+    ngx_str_t *name, size_t size, void *tag);
+/* *entry is set when the zone is initialized */
+ngx_int_t ngx_edge_auth_store_want(ngx_conf_t *cf,
+    ngx_edge_auth_store_t *store, u_char *key, ngx_edge_auth_entry_t **entry);
+
+void ngx_edge_auth_store_lock(ngx_edge_auth_store_t *store);
+void ngx_edge_auth_store_unlock(ngx_edge_auth_store_t *store);
+
+/* under the lock */
+ngx_int_t ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
+    int64_t expires);
+
+/* compare-and-invalidate: only the token of that generation */
+ngx_uint_t ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation);
+
+/*
+ * Copies the entry into *copy (reusing its buffer) if the generation
+ * moved; returns NGX_ERROR only when out of memory.
+ */
+ngx_int_t ngx_edge_auth_store_read(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_edge_auth_token_t *copy, ngx_log_t *log);
+
+int64_t ngx_edge_auth_now(void);
+
+
+#endif /* _NGX_EDGE_AUTH_STORE_H_INCLUDED_ */

@@ -1,0 +1,549 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * Renewing tokens in the background.  Every worker runs one cancelable
+ * timer; on each tick it looks at every token credential and, when a
+ * token is missing, invalid, due for renewal or about to die idle, tries
+ * to take the login lock in shared memory.  The lock has an owner and a
+ * deadline, so one login runs per token per host and a killed worker
+ * cannot hold it.  Failures back off exponentially with jitter; the token
+ * in use stays in use until its real expiry.
+ */
+
+
+#include "ngx_http_credential.h"
+
+
+#define NGX_HTTP_CREDENTIAL_TICK  1000
+
+
+static void ngx_http_credential_tick(ngx_event_t *ev);
+static void ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log);
+static ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
+    int64_t now);
+static void ngx_http_credential_login_start(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_log_t *log);
+static void ngx_http_credential_login_done(ngx_edge_auth_http_t *hc);
+static int64_t ngx_http_credential_backoff(ngx_http_credential_login_t *login,
+    ngx_uint_t failures, ngx_edge_auth_http_t *hc);
+static ngx_int_t ngx_http_credential_build_values(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_log_t *log);
+
+
+ngx_int_t
+ngx_http_credential_refresh_init(ngx_cycle_t *cycle)
+{
+    ngx_event_t                      *ev;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_credential_module);
+
+    if (cmcf == NULL || cmcf->logins.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ev = ngx_pcalloc(cycle->pool, sizeof(ngx_event_t));
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev->handler = ngx_http_credential_tick;
+    ev->data = cmcf;
+    ev->log = cycle->log;
+
+    /* a pending tick must not keep a worker from shutting down */
+    ev->cancelable = 1;
+
+    cmcf->timer = ev;
+
+    /* the first login at start-up, before traffic needs it */
+    ngx_add_timer(ev, 1);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_credential_refresh_exit(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                        i;
+    ngx_http_credential_t           **cred;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return;
+    }
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_credential_module);
+
+    if (cmcf == NULL) {
+        return;
+    }
+
+    cred = cmcf->logins.elts;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        if (cred[i]->login->inflight) {
+            ngx_edge_auth_http_abort(cred[i]->login->inflight);
+            cred[i]->login->inflight = NULL;
+        }
+    }
+}
+
+
+/* asks for a tick now: a request waits, or a token was refused */
+
+void
+ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf)
+{
+    if (cmcf->timer == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    if (cmcf->timer->timer_set) {
+        ngx_del_timer(cmcf->timer);
+    }
+
+    ngx_add_timer(cmcf->timer, 1);
+}
+
+
+static void
+ngx_http_credential_tick(ngx_event_t *ev)
+{
+    ngx_http_credential_main_conf_t *cmcf = ev->data;
+
+    ngx_uint_t               i;
+    ngx_http_credential_t  **cred;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    cred = cmcf->logins.elts;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        ngx_http_credential_check(cmcf, cred[i], ev->log);
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_TICK);
+}
+
+
+static void
+ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log)
+{
+    int64_t                       now;
+    ngx_pid_t                     owner;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    if (login->inflight) {
+        return;
+    }
+
+    now = ngx_edge_auth_now();
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (!ngx_http_credential_due(login, now) || now < e->backoff) {
+        ngx_edge_auth_store_unlock(login->store);
+        return;
+    }
+
+    owner = e->lock_owner;
+
+    /* another process logs in: wait for it unless it died or overran */
+
+    if (owner && now < e->lock_deadline
+        && (kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+    {
+        ngx_edge_auth_store_unlock(login->store);
+        return;
+    }
+
+    e->lock_owner = ngx_pid;
+    e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000;
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    if (owner && owner != ngx_pid) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "credential \"%V\": took over the login lock of "
+                      "process %P", &cred->name, owner);
+    }
+
+    ngx_http_credential_login_start(cmcf, cred, log);
+}
+
+
+/* under the store lock */
+
+static ngx_uint_t
+ngx_http_credential_due(ngx_http_credential_login_t *login, int64_t now)
+{
+    int64_t                 idle_end;
+    ngx_edge_auth_entry_t  *e;
+
+    e = login->entry;
+
+    if (e->state != NGX_EDGE_AUTH_TOKEN_VALID || now >= e->renew) {
+        return 1;
+    }
+
+    if (login->idle_timeout) {
+        /* renew before the partner ends the idle session */
+        idle_end = (int64_t) e->last_used * 1000 + login->idle_timeout;
+
+        if (now >= idle_end - (int64_t) login->renew_before) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log)
+{
+    ngx_edge_auth_http_t         *hc;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    hc = ngx_edge_auth_http_create(log);
+    if (hc == NULL) {
+        ngx_edge_auth_store_lock(login->store);
+        login->entry->lock_owner = 0;
+        ngx_edge_auth_store_unlock(login->store);
+        return;
+    }
+
+    hc->log->action = "logging in to a credential's login endpoint";
+    hc->url = &login->url;
+    hc->conf = &login->http;
+    hc->request = login->request;
+    hc->done = ngx_http_credential_login_done;
+    hc->data = cred;
+
+    login->inflight = hc;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "credential \"%V\": login to %V", &cred->name,
+                   &login->url.text);
+
+    ngx_edge_auth_http_start(hc);
+}
+
+
+static void
+ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
+{
+    ngx_http_credential_t *cred = hc->data;
+
+    int64_t                           now, expires, delay, valid;
+    ngx_str_t                         token;
+    ngx_uint_t                        failures, status, level;
+    const char                       *error;
+    ngx_edge_auth_entry_t            *e;
+    ngx_http_credential_login_t      *login;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    login = cred->login;
+    e = login->entry;
+    login->inflight = NULL;
+
+    now = ngx_edge_auth_now();
+    error = hc->error;
+    status = hc->answer.status;
+    expires = 0;
+    ngx_str_null(&token);
+
+    if (error == NULL && (status < 200 || status > 299)) {
+        error = "the endpoint refused the login";
+    }
+
+    if (error == NULL) {
+        (void) ngx_http_credential_login_answer(cred, hc, now, &token,
+                                                &expires, &error);
+    }
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (error == NULL
+        && ngx_edge_auth_store_set_token(login->store, e, &token, NULL,
+                                         expires)
+           != NGX_OK)
+    {
+        error = "the credential store zone is full";
+    }
+
+    e->lock_owner = 0;
+    e->logins++;
+
+    if (error == NULL) {
+        failures = e->failures;
+        e->failures = 0;
+        e->backoff = 0;
+
+        /* renew ahead; a short-lived token at half its life */
+        delay = expires - now;
+        e->renew = expires - ngx_min((int64_t) login->renew_before,
+                                     delay / 2);
+
+    } else {
+        failures = ++e->failures;
+        delay = ngx_http_credential_backoff(login, failures, hc);
+        e->backoff = now + delay;
+    }
+
+    valid = (e->state == NGX_EDGE_AUTH_TOKEN_VALID) ? e->expires - now : 0;
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    if (token.data) {
+        ngx_explicit_memzero(token.data, token.len);
+    }
+
+    /* one line per failure streak; the rest at info */
+
+    if (error == NULL) {
+        if (failures) {
+            ngx_log_error(NGX_LOG_NOTICE, hc->log, 0,
+                          "credential \"%V\": login to %V succeeded after "
+                          "%ui failures", &cred->name, &login->url.text,
+                          failures);
+        } else {
+            ngx_log_error(NGX_LOG_INFO, hc->log, 0,
+                          "credential \"%V\": logged in to %V, token valid "
+                          "for %Ls", &cred->name, &login->url.text,
+                          (expires - now) / 1000);
+        }
+
+    } else {
+        level = (failures == 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+        ngx_log_error(level, hc->log, hc->err,
+                      "credential \"%V\": login to %V failed "
+                      "(failure %ui in a row): %s%s%ui; next try in %Lms; "
+                      "%s%Ls%s",
+                      &cred->name, &login->url.text, failures, error,
+                      status ? ", HTTP status " : "", status, delay,
+                      valid > 0 ? "the current token stays in use for "
+                                : "no valid token",
+                      valid > 0 ? valid / 1000 : 0,
+                      valid > 0 ? "s" : "");
+    }
+
+    ngx_edge_auth_http_free(hc);
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+    ngx_http_credential_refresh_soon(cmcf);
+}
+
+
+static int64_t
+ngx_http_credential_backoff(ngx_http_credential_login_t *login,
+    ngx_uint_t failures, ngx_edge_auth_http_t *hc)
+{
+    int64_t                             delay, after;
+    ngx_uint_t                          shift;
+    const ngx_edge_auth_http_header_t  *h;
+
+    shift = ngx_min(failures - 1, 20);
+    delay = (int64_t) login->backoff_min << shift;
+
+    if (delay > (int64_t) login->backoff_max) {
+        delay = login->backoff_max;
+    }
+
+    /* jitter: between half and all of it, so nodes do not march together */
+    delay = delay / 2 + (int64_t) (ngx_random() % (delay / 2 + 1));
+
+    /* a partner that says when to come back is obeyed, within reason */
+
+    if (hc->error == NULL
+        && (hc->answer.status == 429 || hc->answer.status == 503))
+    {
+        h = ngx_edge_auth_http_header(&hc->answer, "Retry-After");
+
+        if (h) {
+            after = ngx_atoi((u_char *) h->value, h->value_len);
+
+            if (after > 0 && after <= 86400) {
+                delay = ngx_max(delay, after * 1000);
+            }
+        }
+    }
+
+    return delay;
+}
+
+
+/*
+ * The hot path: brings this worker's copy of the token up to date (a
+ * lock only when the generation moved) and says whether it is usable.
+ */
+
+ngx_int_t
+ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log)
+{
+    int64_t                       now;
+    ngx_edge_auth_entry_t        *e;
+    ngx_atomic_uint_t             generation;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    generation = login->copy.generation;
+
+    if (ngx_edge_auth_store_read(login->store, e, &login->copy, log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (generation != login->copy.generation && login->copy.valid) {
+        if (ngx_http_credential_build_values(cmcf, cred, log) != NGX_OK) {
+            login->copy.generation = 0;
+            return NGX_ERROR;
+        }
+    }
+
+    if (!login->copy.valid || login->values == NULL) {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_edge_auth_now();
+
+    if (now >= login->copy.expires) {
+        return NGX_DECLINED;
+    }
+
+    if (login->idle_timeout) {
+        if ((now - (int64_t) e->last_used * 1000)
+            >= (int64_t) login->idle_timeout)
+        {
+            return NGX_DECLINED;
+        }
+
+        /* a plain store: a lost race only shortens the idle window */
+        if (e->last_used != (ngx_atomic_uint_t) ngx_time()) {
+            e->last_used = ngx_time();
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_build_values(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log)
+{
+    u_char                       *p;
+    ngx_str_t                    *slots;
+    ngx_uint_t                    i, n;
+    ngx_table_elt_t              *values, *h;
+    ngx_http_credential_tmpl_t   *t;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    n = login->inject.nelts;
+    t = login->inject.elts;
+
+    values = ngx_alloc(n * sizeof(ngx_table_elt_t), log);
+    if (values == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        h = &values[i];
+        ngx_memzero(h, sizeof(ngx_table_elt_t));
+
+        h->key = t[i].name;
+        h->lowcase_key = t[i].lowcase;
+        h->hash = t[i].hash;
+        h->value.len = t[i].prefix.len + login->copy.token.len
+                       + t[i].suffix.len;
+
+        p = ngx_alloc(h->value.len, log);
+        if (p == NULL) {
+            while (i--) {
+                ngx_free(values[i].value.data);
+            }
+
+            ngx_free(values);
+            return NGX_ERROR;
+        }
+
+        h->value.data = p;
+        p = ngx_cpymem(p, t[i].prefix.data, t[i].prefix.len);
+        p = ngx_cpymem(p, login->copy.token.data, login->copy.token.len);
+        ngx_memcpy(p, t[i].suffix.data, t[i].suffix.len);
+    }
+
+    /* the previous headers are no longer handed out */
+
+    if (login->values) {
+        for (i = 0; i < n; i++) {
+            ngx_explicit_memzero(login->values[i].value.data,
+                                 login->values[i].value.len);
+            ngx_free(login->values[i].value.data);
+        }
+
+        ngx_free(login->values);
+    }
+
+    /*
+     * Debug logs mask the current token (slot 0) and the previous one
+     * (slot 1): a request that was slow to read its body may still send
+     * the previous one.
+     */
+
+    slots = cmcf->secrets.elts;
+    slots += login->secret;
+
+    if (slots[1].data) {
+        ngx_explicit_memzero(slots[1].data, slots[1].len);
+        ngx_free(slots[1].data);
+    }
+
+    slots[1] = slots[0];
+
+    slots[0].data = ngx_alloc(login->copy.token.len, log);
+    slots[0].len = slots[0].data ? login->copy.token.len : 0;
+
+    if (slots[0].data) {
+        ngx_memcpy(slots[0].data, login->copy.token.data, slots[0].len);
+    }
+
+    login->values = values;
+
+    return NGX_OK;
+}
