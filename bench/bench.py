@@ -8,9 +8,9 @@ here, when this script ends. See bench/README.md for what is measured.
 Environment (all optional):
   NGINX_BIN        nginx binary                      /usr/sbin/nginx
   MODULE           the module's .so (absolute path)  build/ngx_http_credential_module.so
-  BENCH_DURATION   seconds per wrk run               5
-  BENCH_WARMUP     seconds of unmeasured wrk first   1
-  BENCH_ROUNDS     interleaved rounds                3
+  BENCH_DURATION   seconds per wrk run               3
+  BENCH_WARMUP     seconds of unmeasured wrk per configuration, once  1
+  BENCH_ROUNDS     interleaved rounds                5
   BENCH_CONNS      wrk connections                   32
   BENCH_BIG        prefixes in the large lists       1000000
   BENCH_MID        prefixes in the medium lists      100000
@@ -18,7 +18,9 @@ Environment (all optional):
   BENCH_PIN        1: nginx worker on CPU 1, wrk on CPU 0   0
 """
 
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -34,9 +36,9 @@ NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
 MODULE = os.path.abspath(os.environ.get('MODULE') or
                          os.path.join(ROOT, 'build',
                                       'ngx_http_credential_module.so'))
-DURATION = int(os.environ.get('BENCH_DURATION', '5'))
+DURATION = int(os.environ.get('BENCH_DURATION', '3'))
 WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
-ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '5'))
 CONNS = int(os.environ.get('BENCH_CONNS', '32'))
 BIG = int(os.environ.get('BENCH_BIG', '1000000'))
 MID = int(os.environ.get('BENCH_MID', '100000'))
@@ -117,9 +119,14 @@ REALIP = """
 """
 
 
+LOADED = MODULE         # the copy in the work directory, see main()
+
+
 class Instance:
-    def __init__(self, work, name, http='', loc='', realip=False):
+    def __init__(self, work, name, http='', loc='', realip=False, env=None):
         self.name = name
+        self.env = env
+        self.args = dict(http=http, loc=loc, realip=realip)
         self.dir = os.path.join(work, name)
         os.makedirs(self.dir)
         self.port = free_port()
@@ -132,13 +139,16 @@ class Instance:
         loc = loc.format(**sub)
         with open(self.conf, 'w') as f:
             f.write(CONF.format(
-                module=MODULE,
+                module=LOADED,
                 user='user root;' if os.geteuid() == 0 else '',
                 affinity='worker_cpu_affinity 10;' if PIN else '',
                 http=http, loc=loc, port=self.port,
                 realip=REALIP.format(port=self.rport, loc=loc)
                 if realip else '',
                 **sub))
+
+    def clone(self, work, name, env=None):
+        return Instance(work, name, env=env, **self.args)
 
     def cmd(self, *args):
         return [NGINX, '-p', self.dir + '/', '-c', self.conf,
@@ -159,7 +169,9 @@ class Instance:
         return t, ru.ru_maxrss
 
     def start(self):
-        r = subprocess.run(self.cmd(), capture_output=True, text=True)
+        env = dict(os.environ, **self.env) if self.env else None
+        r = subprocess.run(self.cmd(), capture_output=True, text=True,
+                           env=env)
         if r.returncode != 0:
             die('nginx %s did not start:\n%s%s' % (self.name, r.stderr,
                                                    read(self.errlog)))
@@ -222,6 +234,10 @@ class Instance:
         if self in running:
             running.remove(self)
 
+    def crashes(self):
+        return [l for l in read(self.errlog).splitlines()
+                if 'exited on signal' in l]
+
     def warnings(self):
         return [l for l in read(self.errlog).splitlines()
                 if '[warn]' in l or '[emerg]' in l or '[alert]' in l
@@ -241,6 +257,20 @@ def wait_port(port):
         except OSError:
             time.sleep(0.025)
     return False
+
+
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks"""
+    if not pid:
+        return None
+    try:
+        f = read('/proc/%d/stat' % pid).rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return int(f[11]) + int(f[12])
 
 
 def status_kb(pid, field):
@@ -300,8 +330,35 @@ def main():
         if not os.path.exists(path):
             die('%s %s does not exist' % (what, path))
 
-    log('ngx_http_credential_module benchmark   %s' % time.strftime('%Y-%m-%d %H:%M'))
-    log('nginx %s, module %s' % (NGINX, MODULE))
+    # nginx maps the module file: "make" rewriting it in place under a
+    # running nginx crashes its workers, so the benchmark loads a copy
+    global LOADED
+    LOADED = os.path.join(work, os.path.basename(MODULE))
+    for _ in range(30):
+        st = os.stat(MODULE)
+        if time.time() - st.st_mtime > 2:
+            shutil.copy2(MODULE, LOADED)
+            st2 = os.stat(MODULE)
+            if (st.st_mtime, st.st_size) == (st2.st_mtime, st2.st_size) \
+                    and os.path.getsize(LOADED) == st.st_size:
+                break
+        time.sleep(1)           # being rebuilt right now
+    else:
+        die('%s keeps changing; is a build running?' % MODULE)
+    with open(LOADED, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    nginx_v = subprocess.run([NGINX, '-V'], capture_output=True,
+                             text=True).stderr
+    debug_build = '--with-debug' in nginx_v
+
+    log('ngx_http_credential_module benchmark   %s'
+        % time.strftime('%Y-%m-%d %H:%M'))
+    log('nginx %s (%s)%s' % (NGINX, nginx_v.splitlines()[0].split('/')[-1],
+                             ', --with-debug' if debug_build else ''))
+    log('module %s (built %s, sha256 %s...; a copy is loaded)'
+        % (MODULE, time.strftime('%Y-%m-%d %H:%M',
+                                 time.localtime(os.stat(MODULE).st_mtime)),
+           digest))
     log('%d CPUs, load average %s, wrk -t1 -c%d -d%ds, %d rounds%s'
         % (os.cpu_count() or 0, ' '.join(read('/proc/loadavg').split()[:3]),
            CONNS, DURATION, ROUNDS,
@@ -405,8 +462,8 @@ def main():
         m = inst[k].master
         w = inst[k].worker()
         mem[k] = (status_kb(m, 'VmRSS'), status_kb(w, 'VmRSS') if w else 0)
-    log('  %-36s %12s %12s %16s' % ('configuration', 'master', 'worker',
-                                    'bytes/prefix'))
+    log('  %-36s %12s %12s   %s' % ('configuration', 'master', 'worker',
+                                    'bytes/prefix: master (worker)'))
     for k, lab in (('a', 'empty (module loaded, no list)'),
                    ('d', 'auth_ip_list, %s prefixes' % fmt_n(nbig)),
                    ('f', 'geo, %s prefixes' % fmt_n(nbig))):
@@ -415,14 +472,51 @@ def main():
         if k != 'a':
             pm = (ms - mem['a'][0]) * 1024.0 / nbig
             pw = (ws - mem['a'][1]) * 1024.0 / nbig
-            per = '%.1f (worker %.1f)' % (pm, pw)
+            per = '%.1f (%.1f)' % (pm, pw)
         log('  %-36s %8.1f MiB %8.1f MiB   %s'
             % (lab, ms / 1024.0, ws / 1024.0, per))
     pd = (mem['d'][0] - mem['a'][0]) * 1024.0 / nbig
     pf = (mem['f'][0] - mem['a'][0]) * 1024.0 / nbig
-    log('  auth_ip_list: %.1f bytes/prefix (target <= 64), geo: %.1f '
-        'bytes/prefix; geo / auth_ip_list = %.1fx'
+    log('  => auth_ip_list %.1f bytes/prefix (target <= 64), geo %.1f '
+        'bytes/prefix: geo uses %.1fx the memory'
         % (pd, pf, pf / pd if pd > 0 else float('nan')))
+
+    # where the auth_ip_list bytes go: the same configurations again with
+    # a fixed malloc mmap threshold (every large block freed after the
+    # configuration is read goes back to the kernel), and two costs of
+    # nginx's own configuration parser, counted from the list file
+    tun = {'GLIBC_TUNABLES': 'glibc.malloc.mmap_threshold=131072'}
+    fixed = {}
+    for k, src in (('a', inst['a']), ('d', inst['d'])):
+        i = src.clone(work, src.name + '-mmap', env=tun)
+        i.start()
+        fixed[k] = status_kb(i.master, 'VmRSS')
+        i.stop()
+    pfix = (fixed['d'] - fixed['a']) * 1024.0 / nbig
+    text = os.path.getsize(L('big.authip'))
+    tokens = 0
+    with open(L('big.authip')) as f:
+        for line in f:
+            for t in line.replace(';', ' ').split():
+                tokens += len(t) + 1
+    b_text = text / float(nbig) if debug_build else 0.0
+    b_tok = tokens / float(nbig)
+    log('  auth_ip_list %.1f bytes/prefix, where they go:' % pd)
+    log('    %5.1f  freed parse-time blocks still resident in the malloc '
+        'heap (RSS with' % (pd - pfix))
+    log('           %s: %.1f bytes/prefix)'
+        % (tun['GLIBC_TUNABLES'], pfix))
+    if debug_build:
+        log('    %5.1f  text of the included list file: a --with-debug nginx '
+            'keeps a copy of' % b_text)
+        log('           every configuration file for "nginx -T" '
+            '(ngx_conf_parse); geo pays it too')
+    log('    %5.1f  token strings of every line, allocated by ngx_conf_read_token '
+        'in cf->pool' % b_tok)
+    log('           (geo parses with cf->pool set to a pool it destroys; '
+        'auth_ip_list does not)')
+    log('    %5.1f  the rest: the module\'s entries (19 B) and ranges (4+4 B '
+        'each), index, ...' % (pfix - b_text - b_tok))
     log('')
 
     # -- sanity: the access checks really run ---------------------------
@@ -508,17 +602,30 @@ def main():
     ]
     log('== 1. throughput: wrk -t1 -c%d -d%ds on GET /f.txt (3-byte static '
         'file), %d interleaved rounds ==' % (CONNS, DURATION, ROUNDS))
+    inst_of = {'a': 'a', 'b': 'b', 'c': 'c', 'd': 'd', 'e': 'e', 'f': 'f',
+               'ar': 'a', 'dr': 'd', 'fr': 'f'}
     res = {k: [] for k, *_ in runs}
+    cpu = {k: [] for k, *_ in runs}      # worker CPU seconds per request
     nbad = {k: 0 for k, *_ in runs}
+    if WARMUP:
+        for k, port, rnd, _ in runs:
+            wrk(port, WARMUP, *((script, L('big.addr')) if rnd
+                                else (None, None)))
     for r in range(ROUNDS):
         order = runs[r % len(runs):] + runs[:r % len(runs)]
         line = []
         for k, port, rnd, _ in order:
             args = (script, L('big.addr')) if rnd else (None, None)
-            if WARMUP:
-                wrk(port, WARMUP, *args)
+            w = inst[inst_of[k]].worker()
+            c0 = cpu_ticks(w)
             rps, b = wrk(port, DURATION, *args)
+            c1 = cpu_ticks(w)
             res[k].append(rps)
+            if c0 is not None and c1 is not None and rps > 0:
+                cpu[k].append((c1 - c0) / CLK_TCK / (rps * DURATION))
+            else:
+                cpu[k].append(float('nan'))
+                b += 1
             nbad[k] += b
             line.append('%s %.0f' % (k, rps))
         log('  round %d req/s: %s' % (r + 1, ', '.join(line)))
@@ -526,39 +633,69 @@ def main():
     def ratios(k, base):
         return [x / y for x, y in zip(res[k], res[base])]
 
+    def cpu_ratios(k, base):
+        # baseline CPU per request / this one's: the throughput ratio a
+        # CPU-bound worker would show, whatever else runs on the machine
+        return [y / x for x, y in zip(cpu[k], cpu[base])]
+
     log('')
-    log('  %-44s %10s %10s %s' % ('configuration', 'req/s', 'ratio',
-                                  'per round'))
+    log('  %-42s %8s %7s  %-32s %9s %7s'
+        % ('configuration', 'req/s', 'ratio', 'per round',
+           'us CPU/req', 'ratio'))
     for k, _, rnd, lab in runs:
         base = 'ar' if rnd else 'a'
         rr = ratios(k, base)
-        log('  %-44s %10.0f %9.3f  %s%s'
+        cr = cpu_ratios(k, base)
+        log('  %-42s %8.0f %7.3f  %-32s %9.1f %7.3f%s'
             % (lab, statistics.median(res[k]), statistics.median(rr),
-               ' '.join('%.3f' % x for x in rr),
+               ' '.join('%.2f' % x for x in rr),
+               statistics.median(cpu[k]) * 1e6, statistics.median(cr),
                '' if not nbad[k] else
-               '   !! %d non-2xx/socket errors' % nbad[k]))
-    log('  (ratio: median over rounds of req/s / baseline req/s of the same '
-        'round; baseline of a\', d\', f\' is a\')')
-    if True:
-        rr = ratios('ar', 'a')
-        log('  a\' / a (cost of realip + the Lua request table in wrk): %.3f'
-            % statistics.median(rr))
+               '   !! %d non-2xx, socket errors or lost workers' % nbad[k]))
+    log('  ratio: median over rounds of (req/s / req/s of the baseline in the '
+        'same round);')
+    log('  us CPU/req: nginx worker CPU time per request, its ratio = '
+        'baseline CPU/req / CPU/req')
+    log('  (the throughput a CPU-bound worker would show; less sensitive to '
+        'other load).')
+    log('  Baseline of a\', d\', f\' is a\'; a\' / a = %.3f (realip, and '
+        'wrk replaying 65,536 requests)'
+        % statistics.median(ratios('ar', 'a')))
     log('')
 
-    # -- after the load: still the same memory, still alive? ---------------
+    # -- after the load: still alive, still the same memory? ---------------
+    crashed = False
     for k in sorted(inst):
-        w = inst[k].warnings()
-        if any('[alert]' in l or '[crit]' in l or '[emerg]' in l for l in w):
-            log('  %s: error.log: %s' % (inst[k].name, w[-1]))
+        c = inst[k].crashes()
+        if c:
+            crashed = True
+            log('!! %s: %d worker crash(es), first: %s'
+                % (inst[k].name, len(c), c[0]))
+        w = [l for l in inst[k].warnings()
+             if '[alert]' in l or '[crit]' in l or '[emerg]' in l]
+        if w and not c:
+            log('!! %s: error.log: %s' % (inst[k].name, w[-1]))
         if inst[k].worker() is None:
-            log('  %s: no worker process after the run!' % inst[k].name)
+            crashed = True
+            log('!! %s: no worker process after the run' % inst[k].name)
+    if not crashed:
+        log('no worker crashed (error logs checked for "exited on signal")')
     log('worker VmRSS after the run: %s'
         % ', '.join('%s %.1f MiB' % (k, status_kb(inst[k].worker(), 'VmRSS')
                                       / 1024.0)
                     for k in sorted(inst) if inst[k].worker()))
 
+    before = {k: len(inst[k].crashes()) for k in inst}
     for i in list(running):
         i.stop()
+    for k in sorted(inst):
+        c = inst[k].crashes()
+        if len(c) > before[k]:
+            log('!! %s: worker crashed while stopping (SIGQUIT): %s'
+                % (inst[k].name, c[-1]))
+            crashed = True
+    if crashed:
+        sys.exit(2)
 
 
 def on_signal(sig, frame):

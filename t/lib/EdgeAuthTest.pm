@@ -15,7 +15,7 @@ use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(free_port nginx_new echo_server http_request
-                 count_header header_values run_c_unit);
+                 parallel_requests count_header header_values run_c_unit);
 
 my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $MODULE = $ENV{MODULE} || do {
@@ -308,6 +308,45 @@ sub http_request {
 
     return { status => $status // 0, headers => \%headers,
              body => $body // '', raw => $raw };
+}
+
+
+# Sends the same request from $n processes at once; returns the answers
+# (hashes as http_request gives them) in no particular order.
+
+sub parallel_requests {
+    my ($port, $n, $request) = @_;
+
+    my (@pids, @files);
+    my $dir = tempdir(CLEANUP => 1);
+
+    for my $i (1 .. $n) {
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+
+        if ($pid == 0) {
+            my $r = eval { http_request($port, $request) }
+                || { status => 0, body => "$@", headers => {} };
+            open my $fh, '>', "$dir/$i" or POSIX::_exit(1);
+            print $fh "$r->{status}\n$r->{body}";
+            close $fh;
+            POSIX::_exit(0);
+        }
+
+        push @pids, $pid;
+    }
+
+    waitpid($_, 0) for @pids;
+
+    my @answers;
+    for my $i (1 .. $n) {
+        open my $fh, '<', "$dir/$i" or next;
+        local $/;
+        my ($status, $body) = split /\n/, <$fh>, 2;
+        push @answers, { status => $status, body => $body // '' };
+    }
+
+    return @answers;
 }
 
 

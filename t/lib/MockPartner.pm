@@ -292,6 +292,7 @@ use Time::HiRes qw(time sleep);
 our $VERSION = '1.0';
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+my $JSON_FAST = JSON::PP->new->utf8->allow_nonref;
 
 my %RUNNING;    # server pid => pid of the process that started it
 
@@ -434,10 +435,12 @@ sub start {
     my %s = (%COMMON, %{ $DEFAULTS{$kind} });
     $s{$_} = $settings{$_} // _default($kind, $_) for keys %settings;
 
-    unlink map { "$dir/$_" } 'requests.jsonl', glob("$dir/last-*.json");
+    unlink map { "$dir/$_" } 'requests.jsonl', 'errors.log';
+    unlink glob("$dir/last-*.json"), glob("$dir/tokens/*");
+    make_path("$dir/tokens");
     _write_json("$dir/state.json", {
         kind => $kind, settings => \%s, settings_ep => {}, modes => {},
-        counters => {}, tokens => {}, token_seq => 0, issued => 0,
+        counters => {}, token_seq => 0, issued => 0,
         req_seq => 0, in_flight => {}, max_in_flight => {},
         last_token => undef,
     });
@@ -534,10 +537,10 @@ sub url {
 
 sub _write_json {
     my ($path, $data) = @_;
-    open my $fh, '>', "$path.tmp" or die "$path.tmp: $!";
-    print $fh $JSON->encode($data);
-    close $fh or die "$path.tmp: $!";
-    rename "$path.tmp", $path or die "rename $path: $!";
+    open my $fh, '>', "$path.tmp.$$" or die "$path.tmp.$$: $!";
+    print $fh $JSON_FAST->encode($data);
+    close $fh or die "$path.tmp.$$: $!";
+    rename "$path.tmp.$$", $path or die "rename $path: $!";
 }
 
 sub _read_json {
@@ -546,7 +549,7 @@ sub _read_json {
     local $/;
     my $text = <$fh>;
     return undef unless defined $text && length $text;
-    return $JSON->decode($text);
+    return $JSON_FAST->decode($text);
 }
 
 sub _lock {
@@ -562,7 +565,9 @@ sub _txn {
     my $lk = $self->_lock(LOCK_EX);
     my $st = _read_json("$self->{dir}/state.json")
         or die "MockPartner: state lost in $self->{dir}";
+    $st->{tokens} = MockPartner::TokenStore->new($self->{dir});
     my @r = $code->($st);
+    (delete $st->{tokens})->flush;
     _write_json("$self->{dir}/state.json", $st);
     close $lk;
     return wantarray ? @r : $r[0];
@@ -573,6 +578,7 @@ sub _state {
     my $lk = $self->_lock(LOCK_SH);
     my $st = _read_json("$self->{dir}/state.json");
     close $lk;
+    $st->{tokens} = MockPartner::TokenStore->new($self->{dir}) if $st;
     return $st;
 }
 
@@ -749,7 +755,7 @@ sub expire_tokens {
     my ($self, %o) = @_;
     $self->_txn(sub {
         my ($st) = @_;
-        for my $t (values %{ $st->{tokens} }) {
+        for my $t ($st->{tokens}->all) {
             next if $t->{type} eq 'code';
             next if $t->{type} eq 'refresh' && !$o{refresh};
             $t->{revoked} = 'expired';
@@ -764,7 +770,7 @@ sub revoke_refresh_tokens {
     $self->_txn(sub {
         my ($st) = @_;
         $_->{revoked} = 'revoked'
-            for grep { $_->{type} eq 'refresh' } values %{ $st->{tokens} };
+            for grep { $_->{type} eq 'refresh' } $st->{tokens}->all;
     });
     return $self;
 }
@@ -873,8 +879,8 @@ sub _issue_access {
     my ($st, $S, $type) = @_;
     my $tok = _token_string($st, $S);
     my $now = time;
-    $st->{tokens}{$tok} = { type => $type // 'access', iat => $now,
-        last_used => $now, exp => $now + $S->{token_lifetime} };
+    $st->{tokens}->put($tok, { type => $type // 'access', iat => $now,
+        last_used => $now, exp => $now + $S->{token_lifetime} });
     $st->{last_token} = $tok;
     $st->{issued}++;
     return ($tok, $now);
@@ -884,7 +890,7 @@ sub _issue_access {
 sub _issue_refresh {
     my ($st) = @_;
     my $tok = 'rt-' . (++$st->{token_seq}) . '-' . _rand_hex(12);
-    $st->{tokens}{$tok} = { type => 'refresh', iat => time };
+    $st->{tokens}->put($tok, { type => 'refresh', iat => time });
     return $tok;
 }
 
@@ -893,8 +899,8 @@ sub _new_code {
     my ($st, $redirect_uri) = @_;
     my $code = 'code-' . (++$st->{token_seq}) . '-' . _rand_hex(8);
     my $life = $st->{settings}{code_lifetime} // 60;
-    $st->{tokens}{$code} = { type => 'code', iat => time,
-        exp => time + $life, redirect_uri => $redirect_uri };
+    $st->{tokens}->put($code, { type => 'code', iat => time,
+        exp => time + $life, redirect_uri => $redirect_uri });
     return $code;
 }
 
@@ -903,7 +909,7 @@ sub _new_code {
 sub _check_token {
     my ($st, $S, $tok, $touch) = @_;
     return undef unless defined $tok;
-    my $t = $st->{tokens}{$tok} or return undef;
+    my $t = $st->{tokens}->get($tok) or return undef;
     return undef if $t->{revoked};
     my $now = time;
     if ($t->{type} eq 'session') {
@@ -1002,9 +1008,8 @@ sub _connection {
 
     # hard backstop: SIGALRM's default action ends the child, whatever it
     # is blocked in (also inside OpenSSL)
-    my $st0 = $self->_state;
-    my $hang_max = $st0->{settings}{hang_max} || 60;
-    alarm($hang_max + 60);
+    # (set again once the behaviour is known)
+    alarm(120);
 
     my $peer_port = $c->peerport;
     my %conn = (tls => $self->{tls} ? 1 : 0, peer_port => $peer_port);
@@ -1048,6 +1053,8 @@ sub _connection {
         my ($st) = @_;
         return $self->_handle($st, $ep, $req);
     });
+
+    alarm(($S->{hang_max} || 60) + ($S->{delay_ms} || 0) / 1000 + 60);
 
     $self->_respond($c, $r, $S);
 
@@ -1594,7 +1601,7 @@ sub _octo_refresh {
     return $self->_error($S->{refresh_status} || 400, $ep, $S,
                          'invalid_grant', 'refresh token revoked')
         if $S->{revoke_refresh};
-    my $t = $st->{tokens}{$rt};
+    my $t = !ref $rt ? $st->{tokens}->get($rt) : undef;
     return $self->_error(400, $ep, $S, 'invalid_grant')
         unless $t && $t->{type} eq 'refresh' && !$t->{revoked};
 
@@ -1658,7 +1665,7 @@ sub _h_octorate {
         return $self->_error(401, $ep, $S, 'invalid_client')
             unless _client_ok($p, $S);
         my $code = $p->{code};
-        my $t = defined $code && !ref $code ? $st->{tokens}{$code} : undef;
+        my $t = defined $code && !ref $code ? $st->{tokens}->get($code) : undef;
         return $self->_error(400, $ep, $S, 'invalid_grant',
                              'unknown or used code')
             unless $t && $t->{type} eq 'code' && !$t->{used};
@@ -2007,6 +2014,59 @@ CNF
     chmod 0600, grep { /\.key$/ } values %f;
 
     return \%f;
+}
+
+# ------------------------------------------------------------------ tokens
+# One small file per token (named by its SHA-256), so that the state file
+# stays small however many tokens the tests make.  Only used inside the
+# state lock; records read or made in a transaction are written back at
+# its end when they changed.
+
+package MockPartner::TokenStore;
+
+sub new {
+    my ($class, $dir) = @_;
+    return bless { dir => "$dir/tokens", cache => {}, orig => {} }, $class;
+}
+
+sub _path { "$_[0]{dir}/" . Digest::SHA::sha256_hex($_[1]) }
+
+sub get {
+    my ($self, $tok) = @_;
+    return $self->{cache}{$tok} if exists $self->{cache}{$tok};
+    my $r = MockPartner::_read_json($self->_path($tok));
+    $r = undef if $r && $r->{token} ne $tok;
+    $self->{cache}{$tok} = $r;
+    $self->{orig}{$tok} = $r ? $JSON->encode($r) : '';
+    return $r;
+}
+
+sub put {
+    my ($self, $tok, $rec) = @_;
+    $rec->{token} = $tok;
+    $self->{cache}{$tok} = $rec;
+    $self->{orig}{$tok} = '';
+    return $rec;
+}
+
+sub all {
+    my ($self) = @_;
+    opendir my $dh, $self->{dir} or return;
+    my @r;
+    for my $f (grep { /^[0-9a-f]{64}$/ } readdir $dh) {
+        my $r = MockPartner::_read_json("$self->{dir}/$f") or next;
+        push @r, $self->get($r->{token});
+    }
+    return grep { defined } @r;
+}
+
+sub flush {
+    my ($self) = @_;
+    for my $tok (keys %{ $self->{cache} }) {
+        my $r = $self->{cache}{$tok} or next;
+        next if $JSON->encode($r) eq $self->{orig}{$tok};
+        MockPartner::_write_json($self->_path($tok), $r);
+    }
 }
 
 1;
