@@ -157,7 +157,10 @@ class Instance:
     def test(self):
         """nginx -t: (seconds, peak RSS in KiB) of that one process"""
         t0 = time.monotonic()
-        p = subprocess.Popen(self.cmd('-t'), stdout=subprocess.DEVNULL,
+        # through "sh -c exec": a child forked from python would start
+        # with python's RSS as its peak (Linux keeps maxrss across exec)
+        p = subprocess.Popen(['/bin/sh', '-c', 'exec "$0" "$@"']
+                             + self.cmd('-t'), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         err = p.stderr.read()
         _, status, ru = os.wait4(p.pid, 0)
@@ -639,14 +642,14 @@ def main():
         return [y / x for x, y in zip(cpu[k], cpu[base])]
 
     log('')
-    log('  %-42s %8s %7s  %-32s %9s %7s'
+    log('  %-46s %8s %7s  %-26s %9s %7s'
         % ('configuration', 'req/s', 'ratio', 'per round',
            'us CPU/req', 'ratio'))
     for k, _, rnd, lab in runs:
         base = 'ar' if rnd else 'a'
         rr = ratios(k, base)
         cr = cpu_ratios(k, base)
-        log('  %-42s %8.0f %7.3f  %-32s %9.1f %7.3f%s'
+        log('  %-46s %8.0f %7.3f  %-26s %9.1f %7.3f%s'
             % (lab, statistics.median(res[k]), statistics.median(rr),
                ' '.join('%.2f' % x for x in rr),
                statistics.median(cpu[k]) * 1e6, statistics.median(cr),

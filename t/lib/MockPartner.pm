@@ -228,7 +228,8 @@ default one while it lasts.
     $m->api_calls                requests to the protected API
     $m->count($key)              any counter: 'login', 'api', 'login:200',
                                  'api:401', 'login:hang', 'login:close',
-                                 'tls_error', 'bad_request', ...
+                                 'tls_error', 'tls_resumed', 'bad_request',
+                                 'authorize', ...
     $m->counters                 hash ref of every counter
     $m->max_concurrent([$ep])    most requests of an endpoint (login
                                  endpoints without argument) in progress at
@@ -243,6 +244,7 @@ default one while it lasts.
         'close', 'reset'), token (issued), refresh_token }
     $m->last_token               last access token / session issued
     $m->tokens_issued            how many
+    $m->last_tls_error           why the last TLS handshake failed
     $m->token_valid($token)      would the API accept it now?
     $m->expire_tokens(refresh => 0|1)  every access token / session issued
                                  so far is invalid (API: 401); with
@@ -265,7 +267,15 @@ vouched for by no CA; C<wrong_name_*>: signed by C<ca> for
 "wrong.example" only; C<expired_*>: signed by C<ca>, valid only in 2020.
 Existing files are reused.
 
-=head1 LIMITATIONS
+=head1 NOTES AND LIMITATIONS
+
+The mocks listen on 127.0.0.1 only: to test certificate names, point nginx at
+C<https://127.0.0.1:PORT> with C<proxy_ssl_name localhost> (or the wrong
+name), rather than at "localhost", which may resolve to ::1 first.
+
+C<crlf_token> with amee puts the CR LF into the C<authToken> response
+header itself, so the answer carries a separate C<X-Evil: 1> header line:
+what a hostile partner would send.
 
 No keep-alive (every answer closes).  A TLS client that connects and leaves
 without a handshake counts as C<tls_error>.  State is one JSON file
@@ -629,7 +639,8 @@ sub set {
             unless ref $a{sequence} eq 'ARRAY';
         @queue = map { _mode_entry($_) } @{ $a{sequence} };
     } elsif (%mode && !$a{normal}) {
-        push @queue, { m => \%mode, n => $a{fail_count} };
+        push @queue, { m => \%mode, n => $a{fail_count} }
+            unless defined $a{fail_count} && $a{fail_count} <= 0;
     }
 
     $self->_txn(sub {
@@ -701,6 +712,8 @@ sub errors {
 }
 
 sub tokens_issued { $_[0]->_state->{issued} // 0 }
+
+sub last_tls_error { $_[0]->_state->{last_tls_error} }
 
 
 sub _last {
@@ -1909,6 +1922,10 @@ sub _openssl {
 sub make_certs {
     my ($dir) = @_;
     make_path($dir) unless -d $dir;
+
+    # tests running in parallel may share the directory
+    open my $lk, '>>', "$dir/.lock" or die "$dir/.lock: $!";
+    flock($lk, LOCK_EX) or die "flock: $!";
 
     my %f = (
         ca => "$dir/ca.crt", ca_key => "$dir/ca.key",
