@@ -265,6 +265,17 @@ ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p, size_t len)
 }
 
 
+void
+ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e)
+{
+    ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
+
+    e->refresh = NULL;
+    e->refresh_len = 0;
+}
+
+
 ngx_uint_t
 ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation)

@@ -94,6 +94,10 @@ ngx_int_t ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
     int64_t expires);
 
+/* under the lock: forgets a refresh token that the partner refused */
+void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e);
+
 /* compare-and-invalidate: only the token of that generation */
 ngx_uint_t ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation);

@@ -62,6 +62,11 @@ typedef struct {
 
     ngx_array_t                  inject;    /* ngx_http_credential_tmpl_t */
 
+    /* renewal with a refresh token, when the answer has one */
+    ngx_edge_auth_url_t          refresh_url;
+    ngx_array_t                  refresh_params;   /* ngx_keyval_t */
+    ngx_http_credential_source_t refresh_from;
+
     u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
 
     /* at run time */
@@ -78,6 +83,7 @@ typedef struct {
     ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
     ngx_array_t                  headers;   /* static ngx_table_elt_t */
     ngx_http_credential_login_t *login;     /* NULL: static credential */
+    unsigned                     refreshing:1;  /* this worker's call */
     u_char                      *file;
     ngx_uint_t                   line;
     unsigned                     basic:1;
@@ -155,7 +161,13 @@ ngx_int_t ngx_http_credential_login_finish(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, int64_t now, ngx_str_t *token,
-    int64_t *expires, const char **error);
+    ngx_str_t *refresh, int64_t *expires, const char **error);
+ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
+    ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
+char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value);
+char *ngx_http_credential_refresh_param(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
 
 /* ngx_http_credential_refresh.c */
 ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);

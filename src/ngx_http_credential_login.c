@@ -41,8 +41,8 @@ static ngx_int_t ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body);
 static json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
 static ngx_int_t ngx_http_credential_answer_token(ngx_http_credential_t *cred,
-    ngx_edge_auth_http_t *hc, json_t *root, ngx_str_t *token,
-    const char **error);
+    ngx_edge_auth_http_t *hc, json_t *root,
+    ngx_http_credential_source_t *src, ngx_str_t *token, const char **error);
 static ngx_int_t ngx_http_credential_answer_expires(
     ngx_http_credential_login_t *login, json_t *root, int64_t now,
     int64_t *expires, const char **error);
@@ -88,6 +88,53 @@ ngx_http_credential_login(ngx_conf_t *cf, ngx_http_credential_t *cred,
     /* resolved now, as proxy_pass does; "resolver" re-resolves later */
 
     if (ngx_edge_auth_url_parse(cf, &value[1], &login->url, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value)
+{
+    ngx_http_credential_login_t  *login;
+
+    login = ngx_http_credential_get_login(cf, cred);
+    if (login == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (login->refresh_url.text.len) {
+        return "is duplicate";
+    }
+
+    if (ngx_edge_auth_url_parse(cf, &value[1], &login->refresh_url, 1)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_credential_refresh_param(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value)
+{
+    ngx_http_credential_login_t  *login;
+
+    login = ngx_http_credential_get_login(cf, cred);
+    if (login == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_credential_keyval(cf, &login->refresh_params, &value[1],
+                                   &value[2], "refresh_param")
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -398,34 +445,38 @@ char *
 ngx_http_credential_token_from(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    ngx_http_credential_login_t  *login;
+    ngx_http_credential_login_t   *login;
+    ngx_http_credential_source_t  *src;
 
     login = ngx_http_credential_get_login(cf, cred);
     if (login == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (login->token.name.len) {
+    src = (ngx_strcmp(value[0].data, "token_refresh_from") == 0)
+          ? &login->refresh_from : &login->token;
+
+    if (src->name.len) {
         return "is duplicate";
     }
 
     if (ngx_strcmp(value[1].data, "json") == 0) {
-        login->token.from = NGX_HTTP_CREDENTIAL_FROM_JSON;
+        src->from = NGX_HTTP_CREDENTIAL_FROM_JSON;
 
     } else if (ngx_strcmp(value[1].data, "header") == 0) {
-        login->token.from = NGX_HTTP_CREDENTIAL_FROM_HEADER;
+        src->from = NGX_HTTP_CREDENTIAL_FROM_HEADER;
 
     } else if (ngx_strcmp(value[1].data, "cookie") == 0) {
-        login->token.from = NGX_HTTP_CREDENTIAL_FROM_COOKIE;
+        src->from = NGX_HTTP_CREDENTIAL_FROM_COOKIE;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid token_from \"%V\": expected \"json\", "
-                           "\"header\" or \"cookie\"", &value[1]);
+                           "invalid %V \"%V\": expected \"json\", "
+                           "\"header\" or \"cookie\"", &value[0], &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    login->token.name = value[2];
+    src->name = value[2];
 
     return NGX_CONF_OK;
 }
@@ -585,6 +636,9 @@ ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
            != NGX_OK
         || ngx_array_init(&login->inject, cf->pool, 2,
                           sizeof(ngx_http_credential_tmpl_t))
+           != NGX_OK
+        || ngx_array_init(&login->refresh_params, cf->pool, 2,
+                          sizeof(ngx_keyval_t))
            != NGX_OK)
     {
         return NULL;
@@ -688,6 +742,18 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     if (login->token.name.len == 0) {
         login->token.from = NGX_HTTP_CREDENTIAL_FROM_JSON;
         ngx_str_set(&login->token.name, "access_token");
+    }
+
+    if (login->refresh_from.name.len == 0) {
+        /* RFC 6749 5.1; read only when the answer has one */
+        login->refresh_from.from = NGX_HTTP_CREDENTIAL_FROM_JSON;
+        ngx_str_set(&login->refresh_from.name, "refresh_token");
+    }
+
+    if (login->refresh_url.ssl && login->http.ssl == NULL
+        && ngx_http_credential_login_ssl(cf, login) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (login->expires_in.nelts == 0 && login->expires_at.len == 0) {
@@ -969,7 +1035,7 @@ done:
 ngx_int_t
 ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, int64_t now, ngx_str_t *token,
-    int64_t *expires, const char **error)
+    ngx_str_t *refresh, int64_t *expires, const char **error)
 {
     json_t                       *root;
     ngx_int_t                     rc;
@@ -1000,11 +1066,26 @@ ngx_http_credential_login_answer(ngx_http_credential_t *cred,
         }
     }
 
-    rc = ngx_http_credential_answer_token(cred, hc, root, token, error);
+    rc = ngx_http_credential_answer_token(cred, hc, root, &login->token,
+                                          token, error);
 
     if (rc == NGX_OK) {
         rc = ngx_http_credential_answer_expires(login, root, now, expires,
                                                 error);
+    }
+
+    /* a refresh token is optional: absent means "log in next time" */
+
+    ngx_str_null(refresh);
+
+    if (rc == NGX_OK && login->refresh_url.text.len
+        && ngx_http_credential_answer_token(cred, hc, root,
+                                            &login->refresh_from, refresh,
+                                            error)
+           != NGX_OK)
+    {
+        ngx_str_null(refresh);
+        *error = NULL;
     }
 
     if (root) {
@@ -1017,21 +1098,18 @@ ngx_http_credential_login_answer(ngx_http_credential_t *cred,
 
 static ngx_int_t
 ngx_http_credential_answer_token(ngx_http_credential_t *cred,
-    ngx_edge_auth_http_t *hc, json_t *root, ngx_str_t *token,
-    const char **error)
+    ngx_edge_auth_http_t *hc, json_t *root,
+    ngx_http_credential_source_t *src, ngx_str_t *token, const char **error)
 {
     size_t                              n, len;
     json_t                             *v;
     const u_char                       *p, *end, *semi;
-    ngx_http_credential_login_t        *login;
     const ngx_edge_auth_http_header_t  *h;
 
-    login = cred->login;
-
-    switch (login->token.from) {
+    switch (src->from) {
 
     case NGX_HTTP_CREDENTIAL_FROM_JSON:
-        v = ngx_http_credential_json_path(root, &login->token.name);
+        v = ngx_http_credential_json_path(root, &src->name);
 
         if (v == NULL || !json_is_string(v)) {
             *error = "the answer has no token string where token_from says";
@@ -1052,10 +1130,10 @@ ngx_http_credential_answer_token(ngx_http_credential_t *cred,
         h = NULL;
 
         for (n = 0; n < hc->answer.nheaders; n++) {
-            if (hc->answer.headers[n].name_len == login->token.name.len
+            if (hc->answer.headers[n].name_len == src->name.len
                 && ngx_strncasecmp((u_char *) hc->answer.headers[n].name,
-                                   login->token.name.data,
-                                   login->token.name.len) == 0)
+                                   src->name.data,
+                                   src->name.len) == 0)
             {
                 h = &hc->answer.headers[n];
                 break;
@@ -1073,7 +1151,7 @@ ngx_http_credential_answer_token(ngx_http_credential_t *cred,
 
     default: /* NGX_HTTP_CREDENTIAL_FROM_COOKIE */
 
-        len = login->token.name.len;
+        len = src->name.len;
         token->len = 0;
 
         for (n = 0; n < hc->answer.nheaders; n++) {
@@ -1090,7 +1168,7 @@ ngx_http_credential_answer_token(ngx_http_credential_t *cred,
             end = h->value + h->value_len;
 
             if ((size_t) (end - p) <= len
-                || ngx_strncmp(p, login->token.name.data, len) != 0
+                || ngx_strncmp(p, src->name.data, len) != 0
                 || p[len] != '=')
             {
                 continue;
@@ -1280,6 +1358,100 @@ ngx_http_credential_token_check(ngx_http_credential_t *cred,
             return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The refresh request carries the refresh token, so it is built for each
+ * renewal, in the login's own pool: form fields from refresh_param, then
+ * refresh_token; the login's client authentication and headers as well.
+ */
+
+ngx_int_t
+ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
+    ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request)
+{
+    size_t                        len;
+    u_char                       *p;
+    ngx_str_t                     body;
+    ngx_uint_t                    i;
+    ngx_array_t                   fields;
+    ngx_keyval_t                 *kv, *h;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (ngx_array_init(&fields, pool, login->refresh_params.nelts + 1,
+                       sizeof(ngx_keyval_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    kv = ngx_array_push_n(&fields, login->refresh_params.nelts + 1);
+    if (kv == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(kv, login->refresh_params.elts,
+               login->refresh_params.nelts * sizeof(ngx_keyval_t));
+
+    kv += login->refresh_params.nelts;
+    ngx_str_set(&kv->key, "refresh_token");
+    kv->value = *refresh;
+
+    if (ngx_http_credential_form(pool, &fields, &body) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("POST  HTTP/1.1" CRLF) - 1 + login->refresh_url.uri.len
+          + sizeof("Host: " CRLF) - 1 + login->refresh_url.host_header.len
+          + sizeof("User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF) - 1
+          + sizeof("Accept: application/json, */*" CRLF) - 1
+          + sizeof("Content-Type: application/x-www-form-urlencoded" CRLF)
+          - 1
+          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
+          + sizeof("Connection: close" CRLF CRLF) - 1
+          + body.len;
+
+    if (login->basic.len) {
+        len += sizeof("Authorization: " CRLF) - 1 + login->basic.len;
+    }
+
+    h = login->headers.elts;
+
+    for (i = 0; i < login->headers.nelts; i++) {
+        len += h[i].key.len + sizeof(": " CRLF) - 1 + h[i].value.len;
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    request->data = p;
+
+    p = ngx_sprintf(p, "POST %V HTTP/1.1" CRLF "Host: %V" CRLF
+                    "User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF
+                    "Accept: application/json, */*" CRLF
+                    "Content-Type: application/x-www-form-urlencoded" CRLF
+                    "Content-Length: %uz" CRLF,
+                    &login->refresh_url.uri, &login->refresh_url.host_header,
+                    body.len);
+
+    if (login->basic.len) {
+        p = ngx_sprintf(p, "Authorization: %V" CRLF, &login->basic);
+    }
+
+    for (i = 0; i < login->headers.nelts; i++) {
+        p = ngx_sprintf(p, "%V: %V" CRLF, &h[i].key, &h[i].value);
+    }
+
+    p = ngx_sprintf(p, "Connection: close" CRLF CRLF "%V", &body);
+
+    request->len = p - request->data;
 
     return NGX_OK;
 }

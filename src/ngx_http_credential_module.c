@@ -155,6 +155,10 @@ static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
       ngx_http_credential_login_cert },
 
     { ngx_string("token_from"), 2, 2, ngx_http_credential_token_from },
+    { ngx_string("token_refresh_from"), 2, 2,
+      ngx_http_credential_token_from },
+    { ngx_string("refresh"), 1, 1, ngx_http_credential_refresh },
+    { ngx_string("refresh_param"), 2, 2, ngx_http_credential_refresh_param },
     { ngx_string("token_expires_in"), 1, 8,
       ngx_http_credential_token_expires },
     { ngx_string("token_expires_at"), 1, 1,

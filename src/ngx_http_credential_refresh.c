@@ -25,7 +25,7 @@ static ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
     int64_t now);
 static void ngx_http_credential_login_start(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
-    ngx_log_t *log);
+    ngx_str_t *refresh, ngx_log_t *log);
 static void ngx_http_credential_login_done(ngx_edge_auth_http_t *hc);
 static int64_t ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     ngx_uint_t failures, ngx_edge_auth_http_t *hc);
@@ -151,6 +151,7 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log)
 {
     int64_t                       now;
+    ngx_str_t                     refresh;
     ngx_pid_t                     owner;
     ngx_edge_auth_entry_t        *e;
     ngx_http_credential_login_t  *login;
@@ -161,6 +162,8 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     if (login->inflight) {
         return;
     }
+
+    ngx_str_null(&refresh);
 
     now = ngx_edge_auth_now();
 
@@ -185,6 +188,17 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     e->lock_owner = ngx_pid;
     e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000;
 
+    /* renew with the refresh token where there is one */
+
+    if (login->refresh_url.text.len && e->refresh_len) {
+        refresh.data = ngx_alloc(e->refresh_len, log);
+
+        if (refresh.data) {
+            ngx_memcpy(refresh.data, e->refresh, e->refresh_len);
+            refresh.len = e->refresh_len;
+        }
+    }
+
     ngx_edge_auth_store_unlock(login->store);
 
     if (owner && owner != ngx_pid) {
@@ -193,7 +207,13 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
                       "process %P", &cred->name, owner);
     }
 
-    ngx_http_credential_login_start(cmcf, cred, log);
+    ngx_http_credential_login_start(cmcf, cred, refresh.data ? &refresh : NULL,
+                                    log);
+
+    if (refresh.data) {
+        ngx_explicit_memzero(refresh.data, refresh.len);
+        ngx_free(refresh.data);
+    }
 }
 
 
@@ -226,7 +246,7 @@ ngx_http_credential_due(ngx_http_credential_login_t *login, int64_t now)
 
 static void
 ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_t *cred, ngx_log_t *log)
+    ngx_http_credential_t *cred, ngx_str_t *refresh, ngx_log_t *log)
 {
     ngx_edge_auth_http_t         *hc;
     ngx_http_credential_login_t  *login;
@@ -248,6 +268,22 @@ ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
     hc->done = ngx_http_credential_login_done;
     hc->data = cred;
 
+    cred->refreshing = 0;
+
+    if (refresh) {
+        if (ngx_http_credential_refresh_request(cred, hc->pool, refresh,
+                                                &hc->request)
+            == NGX_OK)
+        {
+            hc->log->action = "renewing a credential with its refresh token";
+            hc->url = &login->refresh_url;
+            cred->refreshing = 1;
+
+        } else {
+            hc->request = login->request;
+        }
+    }
+
     login->inflight = hc;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
@@ -264,7 +300,8 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     ngx_http_credential_t *cred = hc->data;
 
     int64_t                           now, expires, delay, valid;
-    ngx_str_t                         token;
+    ngx_str_t                         token, refresh;
+    ngx_uint_t                        refreshing;
     ngx_uint_t                        failures, status, level;
     const char                       *error;
     ngx_edge_auth_entry_t            *e;
@@ -275,11 +312,38 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     e = login->entry;
     login->inflight = NULL;
 
+    refreshing = cred->refreshing;
+    cred->refreshing = 0;
+
     now = ngx_edge_auth_now();
     error = hc->error;
     status = hc->answer.status;
     expires = 0;
     ngx_str_null(&token);
+    ngx_str_null(&refresh);
+
+    if (refreshing && error == NULL && (status == 400 || status == 401)) {
+
+        /* revoked or rotated elsewhere: a full login, right away */
+
+        ngx_edge_auth_store_lock(login->store);
+        ngx_edge_auth_store_drop_refresh(login->store, e);
+        e->lock_owner = 0;
+        e->backoff = 0;
+        ngx_edge_auth_store_unlock(login->store);
+
+        ngx_log_error(NGX_LOG_WARN, hc->log, 0,
+                      "credential \"%V\": %V refused the refresh token "
+                      "with HTTP status %ui; logging in again",
+                      &cred->name, &login->refresh_url.text, status);
+
+        ngx_edge_auth_http_free(hc);
+
+        cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_credential_module);
+        ngx_http_credential_refresh_soon(cmcf);
+        return;
+    }
 
     if (error == NULL && (status < 200 || status > 299)) {
         error = "the endpoint refused the login";
@@ -287,13 +351,13 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
 
     if (error == NULL) {
         (void) ngx_http_credential_login_answer(cred, hc, now, &token,
-                                                &expires, &error);
+                                                &refresh, &expires, &error);
     }
 
     ngx_edge_auth_store_lock(login->store);
 
     if (error == NULL
-        && ngx_edge_auth_store_set_token(login->store, e, &token, NULL,
+        && ngx_edge_auth_store_set_token(login->store, e, &token, &refresh,
                                          expires)
            != NGX_OK)
     {
@@ -327,6 +391,10 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
         ngx_explicit_memzero(token.data, token.len);
     }
 
+    if (refresh.data) {
+        ngx_explicit_memzero(refresh.data, refresh.len);
+    }
+
     /* one line per failure streak; the rest at info */
 
     if (error == NULL) {
@@ -337,8 +405,12 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
                           failures);
         } else {
             ngx_log_error(NGX_LOG_INFO, hc->log, 0,
-                          "credential \"%V\": logged in to %V, token valid "
-                          "for %Ls", &cred->name, &login->url.text,
+                          "credential \"%V\": %s %V, token valid for %Ls",
+                          &cred->name,
+                          refreshing ? "renewed with its refresh token at"
+                                     : "logged in to",
+                          refreshing ? &login->refresh_url.text
+                                     : &login->url.text,
                           (expires - now) / 1000);
         }
 

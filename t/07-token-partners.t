@@ -161,6 +161,53 @@ CRED
     $n->stop;
 }
 
+# Octorate: renew with the refresh token, rotated ones replace the old;
+# a refused refresh token means a full login, without a failed request
+
+{
+    my $octo = MockPartner->start(kind => 'octorate', client_id => 'oc',
+                                  client_secret => 'os', token_lifetime => 2,
+                                  refresh_token => 1, rotate_refresh => 1);
+
+    my ($n, $port) = gateway($octo, <<'CRED');
+        login              %%URL%%/identity/apilogin;
+        login_param        client_id oc;
+        login_param        client_secret os;
+        refresh            %%URL%%/identity/refresh;
+        refresh_param      client_id oc;
+        refresh_param      client_secret os;
+        token_expires_at   expireDate;
+        token_renew_before 1s;
+        token_header       Authorization "Bearer {token}";
+CRED
+
+    ok($octo->wait_logins(1, 10), 'refresh: logged in');
+    ok($octo->wait_for(sub { $octo->count('refresh:200') >= 2 }, 10),
+       'refresh: renewed twice with rotated refresh tokens');
+    is($octo->logins('login'), 1, 'refresh: no second apilogin');
+
+    my $rec = $octo->last_login('refresh');
+    is($rec->{params}{client_id}, 'oc', 'refresh: refresh_param sent');
+    ok($rec->{params}{refresh_token}, 'refresh: the refresh token sent');
+    is($octo->count('refresh:400'), 0,
+       'refresh: never an old (rotated) refresh token');
+
+    my $r = http_request($port, $GET);
+    is($r->{status}, 200, 'refresh: requests use the renewed token');
+    is($octo->last_api->{bearer}, $octo->last_token,
+       'refresh: the latest token');
+
+    $octo->revoke_refresh_tokens;
+    ok($octo->wait_for(sub { $octo->logins('login') >= 2 }, 10),
+       'refresh token revoked: logged in again');
+    like($n->error_log, qr/\[warn\].*refused the refresh token with HTTP status 400; logging in again/,
+         'refresh token revoked: said in the log');
+
+    $r = http_request($port, $GET);
+    is($r->{status}, 200, 'refresh token revoked: requests still pass');
+    $n->stop;
+}
+
 # OAuth 2.0 client credentials: Basic or body authentication, extra fields
 
 for my $auth ('basic', 'post') {
