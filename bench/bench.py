@@ -155,21 +155,40 @@ class Instance:
                 '-e', self.errlog] + list(args)
 
     def test(self):
-        """nginx -t: (seconds, peak RSS in KiB) of that one process"""
+        """nginx -t: seconds"""
         t0 = time.monotonic()
-        # through "sh -c exec": a child forked from python would start
-        # with python's RSS as its peak (Linux keeps maxrss across exec)
-        p = subprocess.Popen(['/bin/sh', '-c', 'exec "$0" "$@"']
-                             + self.cmd('-t'), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
+        r = subprocess.run(self.cmd('-t'), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
         t = time.monotonic() - t0
-        p.returncode = 0
-        if status != 0:
-            die('nginx -t failed for %s:\n%s' % (self.name,
-                                                 err.decode(errors='replace')))
-        return t, ru.ru_maxrss
+        if r.returncode != 0:
+            die('nginx -t failed for %s:\n%s'
+                % (self.name, r.stderr.decode(errors='replace')))
+        return t
+
+    def peak(self):
+        """VmHWM (KiB) of a master run in the foreground, once it listens:
+        the peak of reading the configuration. (A daemon master is a fork
+        made after that, and the ru_maxrss of "nginx -t" starts at the
+        RSS of whatever forked it, here python.)"""
+        p = subprocess.Popen(self.cmd('-g', 'daemon off;'),
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.master = p.pid
+        running.append(self)
+        try:
+            if not wait_port(self.port, p):
+                die('nginx %s (foreground) did not start:\n%s'
+                    % (self.name, read(self.errlog)[-2000:]))
+            return status_kb(p.pid, 'VmHWM')
+        finally:
+            p.send_signal(signal.SIGQUIT)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            self.master = None
+            running.remove(self)
 
     def start(self):
         env = dict(os.environ, **self.env) if self.env else None
@@ -252,8 +271,10 @@ def read(path):
         return f.read()
 
 
-def wait_port(port):
-    for _ in range(400):
+def wait_port(port, proc=None):
+    for _ in range(800):
+        if proc is not None and proc.poll() is not None:
+            return False
         try:
             socket.create_connection(('127.0.0.1', port), 0.5).close()
             return True
@@ -425,28 +446,34 @@ def main():
                          loc='            if ($bench_ok = 0) {{ return 403; }}',
                          realip=True)
 
-    # -- 3. nginx -t ------------------------------------------------------
-    log('== nginx -t (median of %d runs, interleaved; peak RSS of the '
-        'nginx -t process) ==' % T_RUNS)
+    # -- 3. nginx -t, and the peak memory of reading the configuration ----
+    log('== 3. nginx -t: seconds (median of %d runs, interleaved) and ratio '
+        'to the empty configuration ==' % T_RUNS)
+    log('   peak: VmHWM of a master started in the foreground (the process '
+        'that read the configuration)')
     tests = {k: [] for k in ('a', 'c', 'd', 'f')}
     for _ in range(T_RUNS):
         for k in tests:
             tests[k].append(inst[k].test())
-    t_med = {k: statistics.median(t for t, _ in v) for k, v in tests.items()}
-    rss_t = {k: max(m for _, m in v) for k, v in tests.items()}
+    t_med = {k: statistics.median(v) for k, v in tests.items()}
+    hwm = {k: inst[k].peak() for k in tests}
     labels = {'a': 'empty (module loaded, no list)',
               'c': 'auth_ip_list, %s prefixes' % fmt_n(nmid),
               'd': 'auth_ip_list, %s prefixes' % fmt_n(nbig),
               'f': 'geo, %s prefixes' % fmt_n(nbig)}
-    log('  %-36s %9s %10s %12s %14s' % ('configuration', 'seconds',
-                                        'ratio', 'peak RSS', 'peak B/prefix'))
+    log('  %-36s %9s %8s %12s %14s' % ('configuration', 'seconds',
+                                       'ratio', 'peak RSS', 'peak B/prefix'))
     for k in tests:
         n = {'a': 0, 'c': nmid, 'd': nbig, 'f': nbig}[k]
-        per = ('%14.0f' % ((rss_t[k] - rss_t['a']) * 1024.0 / n)) if n else \
+        per = ('%14.0f' % ((hwm[k] - hwm['a']) * 1024.0 / n)) if n else \
             '%14s' % '-'
-        log('  %-36s %9.3f %9.1fx %9.0f MiB %s'
+        log('  %-36s %9.3f %7.1fx %8.1f MiB %s'
             % (labels[k], t_med[k], t_med[k] / t_med['a'],
-               rss_t[k] / 1024.0, per))
+               hwm[k] / 1024.0, per))
+    log('  => nginx -t with %s auth_ip_list prefixes: %.2f s (target ~1 s), '
+        '%.1fx the empty configuration, %.2fx geo'
+        % (fmt_n(nbig), t_med['d'], t_med['d'] / t_med['a'],
+           t_med['d'] / t_med['f']))
     log('')
 
     # -- start ------------------------------------------------------------
@@ -582,88 +609,126 @@ def main():
     log('')
 
     # -- 1. throughput ----------------------------------------------------
+    #
+    # Other load on the machine moves absolute figures by 2x within a
+    # minute, so every configuration is measured between two runs of its
+    # baseline and compared with their mean: a b a c a d a e a f a, then
+    # a' d' a' f' a' (random client addresses, realip); the order of the
+    # configurations rotates from round to round.
     script = os.path.join(HERE, 'random_client.lua')
-    runs = [
-        ('a', inst['a'].port, False,
-         'a  baseline: static file, no access rules'),
-        ('b', inst['b'].port, False,
-         'b  auth_ip, 1 prefix'),
-        ('c', inst['c'].port, False,
-         'c  auth_ip, %s prefixes' % fmt_n(nmid)),
-        ('d', inst['d'].port, False,
-         'd  auth_ip, %s prefixes' % fmt_n(nbig)),
-        ('e', inst['e'].port, False,
-         'e  allow/deny, %s rules' % fmt_n(MID + 2)),
-        ('f', inst['f'].port, False,
-         'f  geo + if, %s prefixes' % fmt_n(nbig)),
-        ('ar', inst['a'].rport, True,
-         'a\' baseline + realip, random clients'),
-        ('dr', inst['d'].rport, True,
-         'd\' auth_ip %s + realip, random clients' % fmt_n(nbig)),
-        ('fr', inst['f'].rport, True,
-         'f\' geo %s + realip, random clients' % fmt_n(nbig)),
-    ]
-    log('== 1. throughput: wrk -t1 -c%d -d%ds on GET /f.txt (3-byte static '
-        'file), %d interleaved rounds ==' % (CONNS, DURATION, ROUNDS))
-    inst_of = {'a': 'a', 'b': 'b', 'c': 'c', 'd': 'd', 'e': 'e', 'f': 'f',
-               'ar': 'a', 'dr': 'd', 'fr': 'f'}
-    res = {k: [] for k, *_ in runs}
-    cpu = {k: [] for k, *_ in runs}      # worker CPU seconds per request
-    nbad = {k: 0 for k, *_ in runs}
+    addr_file = L('big.addr')
+    label = {
+        'a': 'a  baseline: static file, no access rules',
+        'b': 'b  auth_ip, 1 prefix',
+        'c': 'c  auth_ip, %s prefixes' % fmt_n(nmid),
+        'd': 'd  auth_ip, %s prefixes' % fmt_n(nbig),
+        'e': 'e  allow/deny, %s rules (linear scan)' % fmt_n(MID + 2),
+        'f': 'f  geo + if, %s prefixes' % fmt_n(nbig),
+        'ar': "a' baseline + realip, random clients",
+        'dr': "d' auth_ip %s + realip, random clients" % fmt_n(nbig),
+        'fr': "f' geo %s + realip, random clients" % fmt_n(nbig),
+    }
+    target = {  # instance, port, random clients
+        'a': (inst['a'], inst['a'].port, False),
+        'b': (inst['b'], inst['b'].port, False),
+        'c': (inst['c'], inst['c'].port, False),
+        'd': (inst['d'], inst['d'].port, False),
+        'e': (inst['e'], inst['e'].port, False),
+        'f': (inst['f'], inst['f'].port, False),
+        'ar': (inst['a'], inst['a'].rport, True),
+        'dr': (inst['d'], inst['d'].rport, True),
+        'fr': (inst['f'], inst['f'].rport, True),
+    }
+    families = [('a', ['b', 'c', 'd', 'e', 'f']), ('ar', ['dr', 'fr'])]
+    order = ['a', 'b', 'c', 'd', 'e', 'f', 'ar', 'dr', 'fr']
+
+    def measure(k):
+        i, port, rnd = target[k]
+        w = i.worker()
+        c0 = cpu_ticks(w)
+        rps, bad = wrk(port, DURATION, *((script, addr_file) if rnd
+                                         else (None, None)))
+        c1 = cpu_ticks(w)
+        if c0 is None or c1 is None or rps <= 0:
+            return rps, float('nan'), bad + 1
+        return rps, (c1 - c0) / float(CLK_TCK) / (rps * DURATION), bad
+
+    nruns = ROUNDS * sum(2 * len(x) + 1 for _, x in families)
+    log('== 1. throughput: wrk -t1 -c%d -d%ds, GET /f.txt (3-byte static '
+        'file) ==' % (CONNS, DURATION))
+    log('  %d rounds, each configuration between two runs of its baseline; '
+        '%d runs, ~%d s'
+        % (ROUNDS, nruns, nruns * (DURATION + 0.2) + WARMUP * len(order)))
+
     if WARMUP:
-        for k, port, rnd, _ in runs:
-            wrk(port, WARMUP, *((script, L('big.addr')) if rnd
-                                else (None, None)))
+        for k in order:
+            i, port, rnd = target[k]
+            wrk(port, WARMUP, *((script, addr_file) if rnd else (None, None)))
+
+    rps = {k: [] for k in order}
+    cpu = {k: [] for k in order}
+    ratio = {k: [] for k in order}
+    cratio = {k: [] for k in order}
+    nbad = {k: 0 for k in order}
+
     for r in range(ROUNDS):
-        order = runs[r % len(runs):] + runs[:r % len(runs)]
         line = []
-        for k, port, rnd, _ in order:
-            args = (script, L('big.addr')) if rnd else (None, None)
-            w = inst[inst_of[k]].worker()
-            c0 = cpu_ticks(w)
-            rps, b = wrk(port, DURATION, *args)
-            c1 = cpu_ticks(w)
-            res[k].append(rps)
-            if c0 is not None and c1 is not None and rps > 0:
-                cpu[k].append((c1 - c0) / CLK_TCK / (rps * DURATION))
-            else:
-                cpu[k].append(float('nan'))
-                b += 1
-            nbad[k] += b
-            line.append('%s %.0f' % (k, rps))
-        log('  round %d req/s: %s' % (r + 1, ', '.join(line)))
-
-    def ratios(k, base):
-        return [x / y for x, y in zip(res[k], res[base])]
-
-    def cpu_ratios(k, base):
-        # baseline CPU per request / this one's: the throughput ratio a
-        # CPU-bound worker would show, whatever else runs on the machine
-        return [y / x for x, y in zip(cpu[k], cpu[base])]
+        for base, xs in families:
+            xs = xs[r % len(xs):] + xs[:r % len(xs)]
+            prev = measure(base)
+            rps[base].append(prev[0])
+            cpu[base].append(prev[1])
+            nbad[base] += prev[2]
+            line.append('%s %.0f' % (base, prev[0]))
+            for x in xs:
+                cur = measure(x)
+                nxt = measure(base)
+                rps[x].append(cur[0])
+                cpu[x].append(cur[1])
+                nbad[x] += cur[2]
+                rps[base].append(nxt[0])
+                cpu[base].append(nxt[1])
+                nbad[base] += nxt[2]
+                ratio[x].append(cur[0] / ((prev[0] + nxt[0]) / 2.0))
+                cratio[x].append(((prev[1] + nxt[1]) / 2.0) / cur[1])
+                line.append('%s %.0f' % (x, cur[0]))
+                line.append('%s %.0f' % (base, nxt[0]))
+                prev = nxt
+        log('  round %d req/s: %s' % (r + 1, ' '.join(line)))
 
     log('')
-    log('  %-46s %8s %7s  %-26s %9s %7s'
-        % ('configuration', 'req/s', 'ratio', 'per round',
-           'us CPU/req', 'ratio'))
-    for k, _, rnd, lab in runs:
-        base = 'ar' if rnd else 'a'
-        rr = ratios(k, base)
-        cr = cpu_ratios(k, base)
-        log('  %-46s %8.0f %7.3f  %-26s %9.1f %7.3f%s'
-            % (lab, statistics.median(res[k]), statistics.median(rr),
-               ' '.join('%.2f' % x for x in rr),
-               statistics.median(cpu[k]) * 1e6, statistics.median(cr),
+    log('  %-46s %8s %7s  %-24s %8s %7s'
+        % ('configuration', 'req/s', 'ratio', 'ratio per round',
+           'CPU/req', 'ratio'))
+    summary = {}
+    for k in order:
+        base = k in ('a', 'ar')
+        med_r = 1.0 if base else statistics.median(ratio[k])
+        med_c = 1.0 if base else statistics.median(cratio[k])
+        summary[k] = (med_r, med_c)
+        log('  %-46s %8.0f %7.3f  %-24s %6.1fus %7.3f%s'
+            % (label[k], statistics.median(rps[k]), med_r,
+               '' if base else ' '.join('%.2f' % x for x in ratio[k]),
+               statistics.median(cpu[k]) * 1e6, med_c,
                '' if not nbad[k] else
                '   !! %d non-2xx, socket errors or lost workers' % nbad[k]))
-    log('  ratio: median over rounds of (req/s / req/s of the baseline in the '
-        'same round);')
-    log('  us CPU/req: nginx worker CPU time per request, its ratio = '
-        'baseline CPU/req / CPU/req')
-    log('  (the throughput a CPU-bound worker would show; less sensitive to '
-        'other load).')
-    log('  Baseline of a\', d\', f\' is a\'; a\' / a = %.3f (realip, and '
-        'wrk replaying 65,536 requests)'
-        % statistics.median(ratios('ar', 'a')))
+    log('  ratio: median over rounds of req/s / mean req/s of the two '
+        'baseline runs around it')
+    log('  CPU/req: CPU time of the nginx worker per request; its ratio is '
+        'baseline CPU/req / CPU/req,')
+    log('    the throughput ratio of a CPU-bound worker, much less '
+        'disturbed by other load')
+    log("  baseline of d' and f' is a'; a' / a = %.3f (realip, and wrk "
+        "replaying %s requests)"
+        % (statistics.median(rps['ar']) / statistics.median(rps['a']),
+           fmt_n(len(addrs))))
+    log('')
+    log('  SUMMARY  throughput ratio (CPU-bound ratio) to baseline a:')
+    log('    b %.2f (%.2f)   c %.2f (%.2f)   d %.2f (%.2f)   e allow/deny '
+        '%.2f (%.2f)   f geo %.2f (%.2f)'
+        % tuple(x for k in 'bcdef' for x in summary[k]))
+    log("    random clients, to a': d' auth_ip %.2f (%.2f)   f' geo %.2f "
+        "(%.2f)" % tuple(x for k in ('dr', 'fr') for x in summary[k]))
     log('')
 
     # -- after the load: still alive, still the same memory? ---------------

@@ -119,6 +119,19 @@ typedef struct {
 } ngx_http_credential_ctx_t;
 
 
+/*
+ * What the request sent last, kept in a pool cleanup because internal
+ * redirects wipe module contexts: an "error_page 401" retry must know
+ * which token the partner refused.
+ */
+
+typedef struct {
+    ngx_http_credential_t       *cred;
+    ngx_atomic_uint_t            generation;
+    unsigned                     retried:1;
+} ngx_http_credential_stash_t;
+
+
 extern ngx_module_t  ngx_http_credential_module;
 
 

@@ -40,6 +40,12 @@ static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
+static ngx_http_credential_stash_t *ngx_http_credential_stash(
+    ngx_http_request_t *r);
+static void ngx_http_credential_stash_cleanup(void *data);
+static void ngx_http_credential_retry(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_http_credential_stash_t *stash);
 static ngx_int_t ngx_http_credential_block_finish(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
 static char *ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -212,6 +218,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     ngx_table_elt_t                  *extra;
     ngx_http_credential_t            *cred;
     ngx_http_credential_ctx_t        *ctx;
+    ngx_http_credential_stash_t      *stash;
     ngx_http_credential_loc_conf_t   *clcf;
     ngx_http_credential_main_conf_t  *cmcf;
 
@@ -243,6 +250,15 @@ ngx_http_credential_handler(ngx_http_request_t *r)
             ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
         }
 
+        stash = ngx_http_credential_stash(r);
+        if (stash == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (r->internal && !stash->retried && stash->cred == cred) {
+            ngx_http_credential_retry(r, cmcf, cred, stash);
+        }
+
         rc = ngx_http_credential_token_current(cmcf, cred,
                                                r->connection->log);
 
@@ -257,6 +273,9 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
         ctx->cred = cred;
         ctx->generation = cred->login->copy.generation;
+
+        stash->cred = cred;
+        stash->generation = ctx->generation;
 
         extra = cred->login->values;
         nextra = cred->login->inject.nelts;
@@ -381,6 +400,79 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
+}
+
+
+static ngx_http_credential_stash_t *
+ngx_http_credential_stash(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_credential_stash_t  *stash;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_credential_stash_cleanup) {
+            return cln->data;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_credential_stash_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    stash = cln->data;
+    ngx_memzero(stash, sizeof(ngx_http_credential_stash_t));
+
+    cln->handler = ngx_http_credential_stash_cleanup;
+
+    return stash;
+}
+
+
+static void
+ngx_http_credential_stash_cleanup(void *data)
+{
+    /* nothing to free: the handler only marks the stash */
+}
+
+
+/*
+ * "proxy_intercept_errors on; error_page 401 = @retry;" sends a refused
+ * request once more through a location with the same credential.  The
+ * 401 never reached the header filter, so the refused generation is
+ * invalidated here, and the request waits for the renewed token.
+ */
+
+static void
+ngx_http_credential_retry(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_http_credential_stash_t *stash)
+{
+    ngx_http_upstream_state_t  *state;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return;
+    }
+
+    state = r->upstream_states->elts;
+    state += r->upstream_states->nelts - 1;
+
+    if (state->status != NGX_HTTP_UNAUTHORIZED) {
+        return;
+    }
+
+    stash->retried = 1;
+
+    if (ngx_edge_auth_store_invalidate(cred->login->store, cred->login->entry,
+                                       stash->generation))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "credential \"%V\": the upstream refused the token "
+                      "with 401; logging in again and retrying once",
+                      &cred->name);
+
+        ngx_http_credential_refresh_soon(cmcf);
+    }
 }
 
 

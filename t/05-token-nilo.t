@@ -49,6 +49,19 @@ my $n = nginx_new(workers => 2, log_level => 'debug',
             credential_inject nilo;
             proxy_pass $url;
         }
+
+        # the retry recipe: once more, with the renewed token
+        location /retry/ {
+            credential_inject nilo;
+            proxy_pass $url;
+            proxy_intercept_errors on;
+            error_page 401 = \@nilo_retry;
+        }
+
+        location \@nilo_retry {
+            credential_inject nilo;
+            proxy_pass $url;
+        }
     }
 CONF
 
@@ -102,6 +115,36 @@ isnt($nilo->last_token, $token, 'with the new token');
 is($nilo->last_api->{headers}{authorization}, 'Bearer ' . $nilo->last_token,
    'injected is the new token');
 
+# the retry recipe: a POST whose token was revoked goes through once more
+
+$nilo->expire_tokens;
+my $api401 = $nilo->count('api:401');
+
+$r = http_request($port, "POST /retry/orders HTTP/1.1\nHost: localhost\n"
+                  . "Connection: close\nContent-Type: application/json\n"
+                  . "Content-Length: 15\n\n{\"order\":\"o-1\"}");
+is($r->{status}, 200, 'retry: the client sees the retried answer');
+is($nilo->count('api:401') - $api401, 1, 'retry: the partner refused once');
+is($nilo->logins('login'), 3, 'retry: one new login');
+is($nilo->last_api->{body}, '{"order":"o-1"}', 'retry: the body was replayed');
+is($nilo->last_api->{headers}{authorization}, 'Bearer ' . $nilo->last_token,
+   'retry: with the new token');
+
+# refused again: the 401 goes to the client, no loop
+
+$nilo->set(for => 'api', status => 401);
+my $calls = $nilo->api_calls;
+
+$r = http_request($port, "GET /retry/orders HTTP/1.1\nHost: localhost\n"
+                  . "Connection: close\n\n");
+is($r->{status}, 401, 'retry refused again: 401 to the client');
+is($nilo->api_calls - $calls, 2, 'retry: one retry, not a loop');
+
+$nilo->set(for => 'api', normal => 1);
+ok($nilo->wait_for(sub { http_request($port, $GET)->{status} == 200 }, 10),
+   'retry: back to normal');
+my $logins = $nilo->logins('login');
+
 # a reload keeps the token: no login for nothing
 
 my ($ok, $out) = $n->reload;
@@ -110,7 +153,7 @@ sleep 1.5;
 
 $r = http_request($port, $GET);
 is($r->{status}, 200, 'after the reload');
-is($nilo->logins('login'), 2, 'a reload logs in again for nothing');
+is($nilo->logins('login'), $logins, 'a reload does not log in again');
 
 $n->stop;
 
