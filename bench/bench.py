@@ -179,6 +179,15 @@ class Instance:
             if not wait_port(self.port, p):
                 die('nginx %s (foreground) did not start:\n%s'
                     % (self.name, read(self.errlog)[-2000:]))
+            # a master told to quit while it is still starting its worker
+            # may leave that worker behind: wait for the worker first
+            worker = None
+            for _ in range(400):
+                worker = self.worker()
+                if worker:
+                    break
+                time.sleep(0.025)
+            time.sleep(0.2)
             return status_kb(p.pid, 'VmHWM')
         finally:
             p.send_signal(signal.SIGQUIT)
@@ -187,6 +196,8 @@ class Instance:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if worker:
+                stop_pid(worker)
             self.master = None
             running.remove(self)
 
@@ -237,21 +248,10 @@ class Instance:
     def stop(self):
         if self.master is None:
             return
-        try:
-            os.kill(self.master, signal.SIGQUIT)
-        except ProcessLookupError:
-            pass
-        for _ in range(200):
-            try:
-                os.kill(self.master, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.025)
-        else:
-            try:
-                os.kill(self.master, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        worker = self.worker()
+        stop_pid(self.master)
+        if worker:
+            stop_pid(worker)
         self.master = None
         if self in running:
             running.remove(self)
@@ -264,6 +264,31 @@ class Instance:
         return [l for l in read(self.errlog).splitlines()
                 if '[warn]' in l or '[emerg]' in l or '[alert]' in l
                 or '[crit]' in l]
+
+
+def alive(pid):
+    """the process exists and is not a zombie"""
+    try:
+        st = read('/proc/%d/stat' % pid)
+    except OSError:
+        return False
+    return st.rsplit(')', 1)[1].split()[0] != 'Z'
+
+
+def stop_pid(pid):
+    """QUIT, then KILL after 5 s, a process of ours that may be gone"""
+    try:
+        os.kill(pid, signal.SIGQUIT)
+    except ProcessLookupError:
+        return
+    for _ in range(200):
+        if not alive(pid):
+            return
+        time.sleep(0.025)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def read(path):

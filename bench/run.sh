@@ -28,6 +28,14 @@ chmod 755 "$work"            # workers may run as another user
 
 bench_pid=
 
+# alive and not a zombie
+running() {
+    local st
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    st=${st##*) }
+    [ "${st%% *}" != Z ]
+}
+
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
@@ -36,19 +44,24 @@ cleanup() {
         wait "$bench_pid" 2>/dev/null
     fi
     # whatever nginx is still running from our own pid files
-    local f pid
+    local f pid kids kid
     for f in "$work"/*/nginx.pid; do
         [ -f "$f" ] || continue
         pid=$(cat "$f" 2>/dev/null)
         [ -n "$pid" ] || continue
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -QUIT "$pid" 2>/dev/null
-            for _ in $(seq 1 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.05
-            done
-            kill -KILL "$pid" 2>/dev/null
-        fi
+        [ -d "/proc/$pid" ] || continue
+        # only an nginx master started from this directory
+        grep -qF -- "$work/" "/proc/$pid/cmdline" 2>/dev/null || continue
+        kids=$(cat /proc/$pid/task/*/children 2>/dev/null)
+        kill -QUIT "$pid" 2>/dev/null
+        for _ in $(seq 1 100); do
+            running "$pid" || break
+            sleep 0.05
+        done
+        running "$pid" && kill -KILL "$pid" 2>/dev/null
+        for kid in $kids; do
+            running "$kid" && kill -KILL "$kid" 2>/dev/null
+        done
     done
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         echo "bench: kept $work"

@@ -182,6 +182,71 @@ $out = accepts('secrets from env and file', "credential c {"
 like($out, qr/\[warn\].*secret file "\S+key\.secret" is readable by every user/,
      'a world-readable secret file is warned');
 
+# token credentials
+
+my $L = 'login http://127.0.0.1:9/token; ';
+
+rejects('token directives without login',
+        "credential c { token_header Authorization \"Bearer {token}\"; }",
+        qr/credential "c" has login or token directives but no "login URL"/);
+rejects('login without a way to apply the token', "credential c { $L }",
+        qr/credential "c" logs in but applies no token: add "token_header" or "token_cookie"/);
+rejects('token_header without {token}',
+        "credential c { $L token_header Authorization Bearer; }",
+        qr/token_header "Authorization": the value must contain "\{token\}"/);
+rejects('login URL without scheme',
+        "credential c { login 127.0.0.1/token; token_cookie t; }",
+        qr/invalid URL "127\.0\.0\.1\/token": it must start with "http:\/\/" or "https:\/\/"/);
+rejects('login host that does not resolve',
+        "credential c { login http://no-such-host.invalid/t; token_cookie t; }",
+        qr/no-such-host\.invalid/);
+rejects('bad login_body', "credential c { $L login_body xml; token_cookie t; }",
+        qr/invalid login_body "xml": expected "json" or "form"/);
+rejects('bad token_from', "credential c { $L token_from body x; token_cookie t; }",
+        qr/invalid token_from "body": expected "json", "header" or "cookie"/);
+rejects('bad time', "credential c { $L token_lifetime soon; token_cookie t; }",
+        qr/invalid time "soon" in "token_lifetime"/);
+rejects('backoff upside down',
+        "credential c { $L login_backoff 10s 1s; token_cookie t; }",
+        qr/invalid login_backoff "10s 1s"/);
+rejects('tiny login_max_size',
+        "credential c { $L login_max_size 10; token_cookie t; }",
+        qr/invalid login_max_size "10": from 1k to 16m/);
+rejects('bad cookie name', "credential c { $L token_cookie \"a;b\"; }",
+        qr/invalid cookie name "a;b" in token_cookie/);
+rejects('token header twice',
+        "credential c { $L header Authorization x;"
+        . " token_header authorization \"Bearer {token}\"; }",
+        qr/credential "c" sets header "authorization" twice/);
+rejects('token header that nginx manages',
+        "credential c { $L token_header Host \"{token}\"; }",
+        qr/header "Host" cannot be injected/);
+rejects('login_param secret with CR LF',
+        "credential c { $L login_param client_secret \"$SECRET\\r\\n\"; token_cookie t; }",
+        qr/login_param "client_secret": the value contains the control byte 0x0D/);
+rejects('login_param secret from a missing variable',
+        "credential c { $L login_param client_secret env:EDGE_AUTH_NOPE; token_cookie t; }",
+        qr/login_param "client_secret": environment variable "EDGE_AUTH_NOPE" is not set/);
+rejects('bad credential_store', "credential_store zone=x;",
+        qr/invalid zone size in "zone=x"/);
+rejects('tiny credential_store', "credential_store zone=x:1k;",
+        qr/invalid zone size "1k"/);
+rejects('refresh without scheme',
+        "credential c { $L refresh /identity/refresh; token_cookie t; }",
+        qr/invalid URL "\/identity\/refresh"/);
+
+accepts('a full token credential', "credential_store zone=tokens:1m;"
+    . " credential c { $L login_body json; login_param a b;"
+    . " login_header x-api-key k; login_basic id secret; login_timeout 5s;"
+    . " login_wait 2s; login_backoff 1s 1m; login_max_size 32k;"
+    . " login_ssl_verify on; token_from json data.token;"
+    . " token_expires_in expires_in expiresIn; token_expires_at expireDate;"
+    . " token_lifetime 10m; token_max_lifetime 2h; token_idle_timeout 30m;"
+    . " token_renew_before 1m; token_header Authorization \"Bearer {token}\";"
+    . " token_cookie session; refresh http://127.0.0.1:9/refresh;"
+    . " refresh_param grant_type refresh_token;"
+    . " token_refresh_from json refresh_token; }");
+
 accepts('credential defined after its use',
     "server { listen 127.0.0.1:1; credential_inject later; }"
     . " credential later { header x-key v; }");

@@ -56,7 +56,8 @@ other path is the protected API, C<api>.
 
 C<POST .../login>, JSON body C<{"clientId","clientSecret"}>, header
 C<x-api-key> (wrong or missing key: 403 C<{"message":"Forbidden"}>, as
-the AWS API gateway in front of Nilo does; body not JSON: 400; wrong
+the AWS API gateway in front of Nilo does; body not a JSON object: 400,
+whatever the Content-Type says (it is recorded, for tests to check); wrong
 credentials: 401 C<{"code":401,"message":"Invalid client credentials"}>).
 Success: 200 C<{"access_token","token_type":"Bearer","expires_in":N}>.
 Tokens look like JWTs by default (C<token_style>).  API: needs
@@ -286,8 +287,10 @@ refused" is best asserted as C<< logins == 0 >> plus C<< count('tls_error')
 without a handshake (a port probe) counts as C<tls_error>; a plain one as
 C<empty_connection>.
 
-No keep-alive (every answer closes).  State is one JSON file
-rewritten per request: fine for tests, not for benchmarks.
+No keep-alive (every answer closes).  The state is a small JSON file
+rewritten under the lock a couple of times per request, plus one file per
+token, with JSON::PP: about 15 ms per plain request and 40 ms per TLS one on
+a small machine; fine for tests, not for benchmarks.
 
 =cut
 
