@@ -8,9 +8,9 @@ here, when this script ends. See bench/README.md for what is measured.
 Environment (all optional):
   NGINX_BIN        nginx binary                      /usr/sbin/nginx
   MODULE           the module's .so (absolute path)  build/ngx_http_credential_module.so
-  BENCH_DURATION   seconds per wrk run               3
+  BENCH_DURATION   seconds per wrk run               2
   BENCH_WARMUP     seconds of unmeasured wrk per configuration, once  1
-  BENCH_ROUNDS     interleaved rounds                5
+  BENCH_ROUNDS     interleaved rounds                4
   BENCH_CONNS      wrk connections                   32
   BENCH_BIG        prefixes in the large lists       1000000
   BENCH_MID        prefixes in the medium lists      100000
@@ -36,9 +36,9 @@ NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
 MODULE = os.path.abspath(os.environ.get('MODULE') or
                          os.path.join(ROOT, 'build',
                                       'ngx_http_credential_module.so'))
-DURATION = int(os.environ.get('BENCH_DURATION', '3'))
+DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
-ROUNDS = int(os.environ.get('BENCH_ROUNDS', '5'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '4'))
 CONNS = int(os.environ.get('BENCH_CONNS', '32'))
 BIG = int(os.environ.get('BENCH_BIG', '1000000'))
 MID = int(os.environ.get('BENCH_MID', '100000'))
@@ -408,7 +408,7 @@ def main():
         % (MODULE, time.strftime('%Y-%m-%d %H:%M',
                                  time.localtime(os.stat(MODULE).st_mtime)),
            digest))
-    log('%d CPUs, load average %s, wrk -t1 -c%d -d%ds, %d rounds%s'
+    log('%d CPUs, load average %s, wrk -t1 -c%d -d%ds, %d round(s)%s'
         % (os.cpu_count() or 0, ' '.join(read('/proc/loadavg').split()[:3]),
            CONNS, DURATION, ROUNDS,
            ', pinned (nginx CPU 1, wrk CPU 0)' if PIN else ''))

@@ -10,9 +10,14 @@
 #      AMEE          HTTP Basic
 #      Nilo          x-api-key, else 401 {"code":401,"message":"Unauthorized"}
 #      internal      a service of ours, for the IP allow lists (seed 003)
+#    and, for the token engine, two Nilo stand-ins from the tests
+#    (t/lib/MockPartner.pm): POST /dev/login with the x-api-key and JSON
+#    clientId/clientSecret gives a Bearer token that the API then needs
+#    (with the x-api-key); the second one answers every login with
+#    429 Too many requests, Retry-After: 30;
 # 2. writes an nginx.conf like the ones in conf.examples/, but with
-#    proxy_pass to the stand-ins over plain http, and the secrets handed
-#    over the two supported ways: an environment variable of the nginx
+#    proxy_pass and login to the stand-ins over plain http, and the secrets
+#    handed over the two supported ways: environment variables of the nginx
 #    master (env:) and files (file:);
 # 3. starts nginx in the foreground ("daemon off;") with that file;
 # 4. sends a few requests and prints each with its answer and with what
@@ -25,7 +30,8 @@
 # expected one.
 #
 # Everything listens on 127.0.0.1 only, on ports that were free. Core Perl
-# plus Debian's libhttp-daemon-perl. See conf.examples/ for the real thing.
+# plus Debian's libhttp-daemon-perl. See conf.examples/ for the real thing
+# (nilo.conf for the token engine).
 
 use strict;
 use warnings;
@@ -41,7 +47,14 @@ use IO::Handle;
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use POSIX qw(WNOHANG);
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
+
+my $ROOT;
+BEGIN { $ROOT = dirname(dirname(File::Spec->rel2abs(__FILE__))) }
+
+# the partner stand-ins of the tests, with login endpoints and counters
+use lib "$ROOT/t/lib";
+use MockPartner;
 
 binmode STDOUT, ':encoding(UTF-8)';
 binmode STDERR, ':encoding(UTF-8)';
@@ -49,7 +62,6 @@ STDOUT->autoflush(1);
 
 my $ONCE = grep { $_ eq '--once' } @ARGV;
 
-my $ROOT   = dirname(dirname(File::Spec->rel2abs(__FILE__)));
 my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $MODULE = File::Spec->rel2abs($ENV{MODULE}
                                  || "$ROOT/build/ngx_http_credential_module.so");
@@ -67,6 +79,8 @@ my %SECRET = (
     amee_user            => 'amee-gateway',
     amee_password        => 'amee-demo-pw',   # to nginx as file:.../amee.password
     nilo_key             => 'nilo-demo-key-7f3a9c',   # file:.../nilo.key
+    nilo_client_id       => 'nilo-demo-client',
+    nilo_client_secret   => 'nilo-demo-secret-51c2',  # env:NILO_CLIENT_SECRET
 );
 
 my $DIR = tempdir('credential-demo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -74,6 +88,7 @@ chmod 0755, $DIR;
 
 my $MAIN_PID = $$;
 my (@mocks, $nginx_pid, $stop);
+my %partner;        # name => MockPartner, the stand-ins with a login
 
 $SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
 
@@ -308,6 +323,96 @@ sub start_mock {
 }
 
 
+# The Nilo stand-ins with a login endpoint are those of the tests
+# (t/lib/MockPartner.pm). They keep a record of every request (method,
+# path, header lines in order, body, the token a login issued) that is read
+# back here. Tokens are numbered per stand-in, in the order issued.
+
+my (%partner_seen, %token_no, %tokens_issued);
+
+sub start_partner {
+    my ($name, %args) = @_;
+
+    # runs until stopped, or until run.pl is gone (a week at most)
+    my $m = MockPartner->start(kind => 'nilo', api_key => $SECRET{nilo_key},
+                               max_runtime => 7 * 86400, %args);
+
+    $partner{$name} = $m;
+
+    return $m->port;
+}
+
+sub short_token {
+    my ($token) = @_;
+    return length $token > 20 ? substr($token, 0, 20) . '…' : $token;
+}
+
+sub token_name {
+    my ($name, $token) = @_;
+    my $n = $token_no{$name}{$token} or return 'a token it never issued';
+    return "token $n";
+}
+
+# the requests a stand-in received since the last call, oldest first:
+# { login => 0|1, text => "...", record => {...} }
+
+sub partner_requests {
+    my ($name) = @_;
+
+    my $m = $partner{$name} or return;
+    my @new;
+
+    for my $r (sort { $a->{seq} <=> $b->{seq} } $m->requests) {
+        next if $r->{seq} <= ($partner_seen{$name} // 0);
+        $partner_seen{$name} = $r->{seq};
+
+        my $login = $r->{endpoint} ne 'api';
+
+        if ($login && defined $r->{token}) {
+            $token_no{$name}{ $r->{token} } //= ++$tokens_issued{$name};
+        }
+
+        my $status = $r->{status};
+        my $text;
+
+        if ($login) {
+            my $body = $r->{body} // '';
+            $body =~ s/\s+/ /g;
+            $text = "$r->{method} $r->{path} | "
+                  . join(' | ', shown_headers($r, 'x-api-key')) . " | $body"
+                  . " → $status"
+                  . (defined $r->{token}
+                     ? ", " . token_name($name, $r->{token}) . ' ('
+                       . short_token($r->{token}) . ')'
+                     : '');
+        } else {
+            $text = join ' | ',
+                    shown_headers($r, 'Authorization', 'x-api-key');
+            $text =~ s{(Bearer (\S+))}
+                      {"Bearer " . short_token($2) . " (" . token_name($name, $2) . ")"}ge;
+        }
+
+        push @new, { login => $login, text => $text, record => $r };
+    }
+
+    return @new;
+}
+
+# "Name: value" for every line of these headers, "no Name" when none
+sub shown_headers {
+    my ($r, @names) = @_;
+
+    my @shown;
+    for my $name (@names) {
+        my @v = map { $_->[1] } grep { $_->[0] eq lc $name }
+                @{ $r->{header_lines} || [] };
+        push @shown, @v ? (map { "$name: $_" } @v) : "no $name";
+    }
+
+    return @shown;
+}
+
+
 # ---------------------------------------------------------------------------
 # 2. The nginx configuration
 # ---------------------------------------------------------------------------
@@ -361,7 +466,7 @@ LIST
 load_module $MODULE;
 $user
 daemon off;                 # in the foreground, a child of run.pl
-worker_processes 1;
+worker_processes 2;         # two workers, one token: shared memory
 pid       $DIR/nginx.pid;
 error_log $DIR/error.log notice;
 
@@ -379,7 +484,7 @@ http {
     # which credential and which list each request used; never a secret
     log_format demo '\$remote_addr "\$request" \$status '
                     'credential=\$credential_name auth_ip=\$auth_ip_list '
-                    'upstream=\$upstream_addr';
+                    'upstream=\$upstream_addr worker=\$pid';
     access_log $DIR/access.log demo;
 
     # --- credentials (conf.examples/critical-mix.conf, amee-basic.conf,
@@ -395,6 +500,41 @@ http {
 
     credential nilo {
         header x-api-key file:$DIR/secrets/nilo.key;
+    }
+
+    # --- tokens from a login endpoint (conf.examples/nilo.conf) --------
+    # nginx logs in itself (POST /dev/login, JSON clientId/clientSecret,
+    # the x-api-key on the login call too), keeps the token in the shared
+    # memory zone below for both workers, renews it ahead of its expiry,
+    # and sends it with the x-api-key on every request.
+
+    credential_store zone=demo_tokens:1m;   # optional: 1m by default
+
+    credential nilo_token {
+        header       x-api-key file:$DIR/secrets/nilo.key;
+
+        login        http://127.0.0.1:$port{nilo_token}/dev/login;
+        login_body   json;
+        login_param  clientId $SECRET{nilo_client_id};
+        login_param  clientSecret env:NILO_CLIENT_SECRET;
+        login_header x-api-key file:$DIR/secrets/nilo.key;
+
+        token_header Authorization "Bearer {token}";
+    }
+
+    # a second Nilo account: its stand-in answers every login with
+    # 429 Too many requests, Retry-After: 30
+    credential nilo_busy {
+        header       x-api-key file:$DIR/secrets/nilo.key;
+
+        login        http://127.0.0.1:$port{nilo_busy}/dev/login;
+        login_body   json;
+        login_param  clientId $SECRET{nilo_client_id}-2;
+        login_param  clientSecret env:NILO_CLIENT_SECRET;
+        login_header x-api-key file:$DIR/secrets/nilo.key;
+        login_wait   1s;            # then 503 (default 5s)
+
+        token_header Authorization "Bearer {token}";
     }
 
     # --- IP allow lists (conf.examples/ip-allow-list.conf) -------------
@@ -432,6 +572,16 @@ http {
         location /nilo/ {
             credential_inject nilo;
             proxy_pass http://127.0.0.1:$port{nilo}/;
+        }
+
+        location /nilo-token/ {
+            credential_inject nilo_token;
+            proxy_pass http://127.0.0.1:$port{nilo_token}/dev/;
+        }
+
+        location /nilo-busy/ {
+            credential_inject nilo_busy;
+            proxy_pass http://127.0.0.1:$port{nilo_busy}/dev/;
         }
 
         location /internal/ {
@@ -477,14 +627,18 @@ CONF
 # 3. nginx in the foreground
 # ---------------------------------------------------------------------------
 
+my $NGINX_STARTED;
+
 sub start_nginx {
     my ($port) = @_;
 
+    $NGINX_STARTED = time;
     $nginx_pid = fork // die "fork: $!\n";
 
     if ($nginx_pid == 0) {
-        # the env: secret exists in the master's environment only
+        # the env: secrets exist in the master's environment only
         $ENV{CRITICALMIX_PASSWORD} = $SECRET{criticalmix_password};
+        $ENV{NILO_CLIENT_SECRET}   = $SECRET{nilo_client_secret};
 
         exec $NGINX, '-p', "$DIR/", '-c', "$DIR/nginx.conf",
                      '-e', "$DIR/error.log";
@@ -523,6 +677,9 @@ sub stop_all {
     kill 'TERM', @mocks if @mocks;
     wait_child($_, 5) for @mocks;
     @mocks = ();
+
+    $_->stop for values %partner;
+    %partner = ();
 }
 
 sub wait_child {

@@ -28,7 +28,7 @@ sub gateway {
 
     $credential =~ s/%%URL%%/$url/g;
 
-    my $n = nginx_new(http => <<"CONF");
+    my $n = nginx_new(log_level => 'debug', http => <<"CONF");
     credential partner {
 $credential
     }
@@ -91,6 +91,8 @@ CRED
     }
 
     is($fail, 0, 'AMEE: no failed request across two session lifetimes');
+    unlike($n->error_log, qr/no valid token, waiting/,
+           'AMEE: and no request waited for a renewal');
     ok($amee->logins >= 2, 'AMEE: renewed before the 4 s maximum lifetime');
     is($amee->count('api:401'), 0, 'AMEE: the partner never saw a dead session');
     $n->stop;
@@ -154,6 +156,8 @@ CRED
     }
 
     is($fail, 0, 'Octorate: no failed request over the token lifetime');
+    unlike($n->error_log, qr/no valid token, waiting/,
+           'Octorate: and no request waited for a renewal');
     ok($octo->logins >= 2, 'Octorate: renewed from expireDate (3 s)');
     ok($octo->logins <= 5, 'Octorate: and not more often than needed');
     like($n->error_log, qr/logged in to \S+, token valid for [0-3]s/,
