@@ -45,6 +45,7 @@ use HTTP::Response;
 use HTTP::Tiny;
 use IO::Handle;
 use IO::Socket::INET;
+use JSON::PP ();
 use MIME::Base64 qw(encode_base64 decode_base64);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
@@ -757,6 +758,23 @@ sub curl_line {
     return join ' ', 'curl -s', $url, @h;
 }
 
+# One step of the demo: a request (or "count" of them), its answer, what
+# the stand-ins received, the error-log lines of the module, and checks.
+#
+#   url, headers, expect (status), code (errorCode of the JSON body)
+#   received  what the one line of mocks.log must say; undef: no request
+#             may reach a stand-in (not even one with a login)
+#   count     send the request that many times, one after the other
+#   before, after   code run before the first request / after the last
+#   partner   a stand-in with a login (t/lib/MockPartner.pm): show what it
+#             received since the last step that showed it, then check
+#   bearer    N: each API request carried exactly one Authorization, the
+#             Bearer token of nginx's Nth login there, and the x-api-key
+#   logins    how many logins that stand-in has counted after the step
+#   headers_shown   response headers to print
+#   body      code that turns the answer's body into what is printed
+#   note      text (or code returning text) printed at the end
+
 sub demo {
     my (%d) = @_;
 
@@ -766,9 +784,22 @@ sub demo {
     new_lines("$DIR/mocks.log");
     new_lines("$DIR/error.log");
 
-    my $res = $http->request('GET', $d{url}, { headers => $d{headers} || {} });
+    $d{before}->() if $d{before};
+
+    my $sent = time;
+    my $count = $d{count} || 1;
+    my (@res, $res);
+
+    for (1 .. $count) {
+        $res = $http->request('GET', $d{url},
+                              { headers => $d{headers} || {} });
+        push @res, $res;
+    }
+
+    $d{after}->() if $d{after};
 
     my $body = $res->{content} // '';
+    $body = $d{body}->($body) if $d{body};
     $body =~ s/\s*\n\s*/ /g;
     $body =~ s/\s+$//;
     $body = substr($body, 0, 120) . ' …' if length $body > 122;
@@ -780,22 +811,76 @@ sub demo {
         push @received, [$who, $what];
     }
 
+    # the same for a stand-in with a login, and the logins nginx made
+    my @partner = $d{partner} ? partner_requests($d{partner}) : ();
+    my @api = grep { !$_->{login} } @partner;
+
     my @wrong;
-    push @wrong, "status $res->{status}, expected $d{expect}"
-        if $res->{status} != $d{expect};
+    for my $r (@res) {
+        next if $r->{status} == $d{expect};
+        push @wrong, "status $r->{status}, expected $d{expect}";
+        last;
+    }
     push @wrong, "errorCode is not $d{code}"
         if $d{code} && $body !~ /"errorCode":\s*"\Q$d{code}\E"/;
     push @wrong, "the stand-in should have received \"$d{received}\""
         if defined $d{received}
            && !(@received == 1 && $received[0][1] eq $d{received});
     push @wrong, "no request should have reached a stand-in"
-        if exists $d{received} && !defined $d{received} && @received;
+        if exists $d{received} && !defined $d{received}
+           && (@received || @api);
+
+    if ($d{partner} && defined $d{bearer}) {
+        my $m = $partner{ $d{partner} };
+        my %token = reverse %{ $token_no{ $d{partner} } || {} };
+        my $want = $token{ $d{bearer} };
+
+        push @wrong, "the $d{partner} stand-in should have received "
+                     . "$count request(s), not " . scalar(@api)
+            if @api != $count;
+        push @wrong, "no token $d{bearer} was issued" unless defined $want;
+
+        for my $a (@api) {
+            my $r = $a->{record};
+            my @auth = map { $_->[1] } grep { $_->[0] eq 'authorization' }
+                       @{ $r->{header_lines} };
+            my @key = map { $_->[1] } grep { $_->[0] eq 'x-api-key' }
+                      @{ $r->{header_lines} };
+
+            if (!defined $want || @auth != 1 || $auth[0] ne "Bearer $want"
+                || @key != 1 || $key[0] ne $SECRET{nilo_key})
+            {
+                push @wrong, "the $d{partner} stand-in should have received "
+                             . "exactly the x-api-key and the Bearer token "
+                             . "$d{bearer}";
+                last;
+            }
+        }
+    }
+
+    if ($d{partner} && defined $d{logins}) {
+        my $n = $partner{ $d{partner} }->logins('login');
+        push @wrong, "the $d{partner} stand-in counted $n logins, "
+                     . "expected $d{logins}"
+            if $n != $d{logins};
+    }
+
     $unexpected++ if @wrong;
 
+    my $curl = curl_line($d{url}, $d{headers} || {});
+    $curl = "for i in " . join(' ', 1 .. $count) . "; do $curl; echo; done"
+        if $count > 1;
+
     printf "\n%2d. %s\n", $step, $d{title};
-    print "    \$ ", curl_line($d{url}, $d{headers} || {}), "\n";
-    printf "    → %s%s  %s\n", $res->{status},
+    print "    \$ $curl\n";
+    printf "    → %s%s  %s\n",
+        join(' ', map { $_->{status} } @res),
         $res->{status} == 599 ? " ($res->{reason})" : '', $body;
+
+    for my $h (@{ $d{headers_shown} || [] }) {
+        my $v = $res->{headers}{lc $h};
+        print "      $h: ", (ref $v ? join(', ', @$v) : $v // '(none)'), "\n";
+    }
 
     for (@received) {
         my ($who, $what) = @$_;
@@ -804,13 +889,48 @@ sub demo {
         print "      the $who stand-in received  $what\n";
     }
 
-    for my $line (new_lines("$DIR/error.log")) {
-        print "      error log: ", short_error_line($line), "\n"
-            if $line =~ /auth_ip:/;
+    # identical lines once, with a count
+    my @lines;
+    for my $p (@partner) {
+        my $r = $p->{record};
+        my $line = $p->{login}
+            ? sprintf("nginx %s, %.2f s after it started:  %s",
+                      $r->{status} eq '200' ? 'logged in' : 'tried to log in',
+                      $r->{time} - $NGINX_STARTED, $p->{text})
+            : "the $d{partner} stand-in received  $p->{text}";
+
+        if (@lines && $lines[-1][0] eq $line) {
+            $lines[-1][1]++;
+        } else {
+            push @lines, [$line, 1];
+        }
     }
 
-    print "      $d{note}\n" if $d{note};
+    for (@lines) {
+        my ($line, $n) = @$_;
+        $line =~ s/ received  / received ($n times)  / if $n > 1;
+        print "      $line\n";
+    }
+
+    for my $line (new_lines("$DIR/error.log")) {
+        print "      error log: ", short_error_line($line), "\n"
+            if $line =~ /auth_ip:|credential "/;
+    }
+
+    my $note = ref $d{note} ? $d{note}->(\@partner, $sent) : $d{note};
+    print "      $note\n" if $note;
     print "      ✘ UNEXPECTED: $_\n" for @wrong;
+}
+
+# the Nilo stand-in echoes the request, token included: show the gist
+sub nilo_echo {
+    my ($body) = @_;
+
+    my $j = eval { JSON::PP->new->decode($body) };
+    return $body unless ref $j eq 'HASH' && $j->{ok};
+
+    return qq({"ok":true,"method":"$j->{method}","path":"$j->{path}",)
+         . qq(...}  (the stand-in's echo, shortened));
 }
 
 
@@ -825,6 +945,18 @@ $port{criticalmix} = start_mock('criticalmix', ['Authorization'],
 $port{amee}        = start_mock('amee', ['Authorization'], \&amee);
 $port{nilo}        = start_mock('nilo', ['x-api-key'], \&nilo);
 $port{internal}    = start_mock('internal', ['X-Real-IP'], \&internal);
+
+# Nilo with its login (seed 001); tokens valid 5 minutes, so that the
+# background renewal shows below the demo after 4 minutes
+$port{nilo_token}  = start_partner('nilo-token',
+                         client_id      => $SECRET{nilo_client_id},
+                         client_secret  => $SECRET{nilo_client_secret},
+                         token_lifetime => 300);
+
+# a second account, whose logins Nilo rate-limits ("Rate Limiting:
+# Authentication requests may be rate-limited")
+$port{nilo_busy}   = start_partner('nilo-busy',
+                         status => 429, retry_after => 30);
 $port{gateway}     = free_port();
 $port{lb}          = free_port();
 
@@ -920,6 +1052,85 @@ demo(title  => 'Behind the "load balancer", a client that prepended a '
      note   => 'real_ip_recursive skips only trusted hops: the client is '
                . '203.0.113.9');
 
+# --- the token engine: nginx logs in to Nilo itself --------------------
+
+my $nilo_token = $partner{'nilo-token'};
+my $nt = "http://127.0.0.1:$port{nilo_token}";
+
+demo(title  => 'Nilo with a Bearer token that nginx obtained itself; the '
+               . 'client sends no credentials',
+     url    => "$gw/nilo-token/orders",
+     expect => 200, partner => 'nilo-token', bearer => 1, logins => 1,
+     body   => \&nilo_echo,
+     note   => sub {
+         my ($seen, $sent) = @_;
+         my ($login) = grep { $_->{login} } @$seen;
+         return 'no login was seen' unless $login;
+         return $login->{record}{time} < $sent
+             ? 'nginx logged in at start-up, before any request needed '
+               . 'the token (kept in shared memory, for both workers)'
+             : 'the request waited for nginx\'s first login (login_wait)';
+     });
+
+demo(title  => 'The same; the client sends a forged Bearer token and a key '
+               . 'of its own',
+     url    => "$gw/nilo-token/orders",
+     headers => { Authorization => 'Bearer forged-by-the-client',
+                  'X-API-Key'   => 'guessed-key' },
+     expect => 200, partner => 'nilo-token', bearer => 1, logins => 1,
+     body   => \&nilo_echo,
+     note   => 'the client\'s Authorization and x-api-key were removed; '
+               . 'only nginx\'s reached Nilo');
+
+demo(title  => 'Five more requests',
+     url    => "$gw/nilo-token/orders",
+     count  => 5,
+     expect => 200, partner => 'nilo-token', bearer => 1, logins => 1,
+     body   => \&nilo_echo,
+     note   => sub {
+         sprintf 'the stand-in counted 1 login for the %d requests so far; '
+                 . 'the next one comes ahead of the token\'s expiry '
+                 . '(expires_in 300: after 4 minutes)',
+                 $nilo_token->api_calls;
+     });
+
+demo(title  => 'The Nilo stand-in itself, with the key but without a token',
+     url    => "$nt/dev/orders",
+     headers => { 'x-api-key' => $SECRET{nilo_key} },
+     expect => 401, partner => 'nilo-token', logins => 1,
+     note   => 'Nilo needs both: the Bearer token in the steps above was '
+               . 'nginx\'s doing');
+
+demo(title  => 'Nilo ends the token early (the stand-in revokes it): the '
+               . 'next request gets Nilo\'s 401',
+     url    => "$gw/nilo-token/orders",
+     before => sub { $nilo_token->expire_tokens },
+     after  => sub {
+         # the 401 made nginx log in again, in the background
+         $nilo_token->wait_for(sub { $nilo_token->count('login:200') >= 2 },
+                               10);
+         sleep 0.2;
+     },
+     expect => 401, partner => 'nilo-token', bearer => 1, logins => 2,
+     note   => 'one 401 of the token in use: nginx dropped it and logged '
+               . 'in once more; the caller retries');
+
+demo(title  => 'The caller\'s retry',
+     url    => "$gw/nilo-token/orders",
+     expect => 200, partner => 'nilo-token', bearer => 2, logins => 2,
+     body   => \&nilo_echo,
+     note   => 'with the new token');
+
+demo(title  => 'A second Nilo account, whose logins Nilo rate-limits '
+               . '(429, Retry-After: 30)',
+     url    => "$gw/nilo-busy/orders",
+     expect => 503, code => 'credential-unavailable', received => undef,
+     partner => 'nilo-busy', logins => 1,
+     headers_shown => ['Retry-After'],
+     note   => 'no token: the request waited login_wait (1s), then nginx '
+               . 'answered itself; one login try, the next one when Nilo '
+               . 'said (Retry-After)');
+
 print "\n", $unexpected
     ? "✘ $unexpected of $step answers were not the expected ones\n"
     : "All $step answers were the expected ones.\n";
@@ -947,10 +1158,12 @@ stand-ins:
   Critical Mix                   127.0.0.1:$port{criticalmix}   (user criticalmix, password topsecret)
   AMEE                           127.0.0.1:$port{amee}
   Nilo                           127.0.0.1:$port{nilo}
+  Nilo with its login            127.0.0.1:$port{nilo_token}   (POST /dev/login; client $SECRET{nilo_client_id})
+  Nilo, logins rate-limited      127.0.0.1:$port{nilo_busy}
   internal service               127.0.0.1:$port{internal}
 files:
   $DIR/nginx.conf
-  secrets: env CRITICALMIX_PASSWORD, $DIR/secrets/
+  secrets: env CRITICALMIX_PASSWORD and NILO_CLIENT_SECRET, $DIR/secrets/
 
   # Critical Mix through the gateway: no credentials needed; yours are replaced
   curl -i $gw/criticalmix/api/v2/members/M0001
@@ -967,6 +1180,17 @@ files:
   curl -i $gw/amee/data
   curl -i -H 'Accept: application/json' $gw/amee/data
   curl -i -H 'x-api-key: guessed-key' $gw/nilo/orders
+
+  # Nilo with the token engine: nginx logs in itself, renews the token
+  # every 4 minutes (expires_in 300), and replaces the client's
+  curl -i $gw/nilo-token/orders
+  curl -i -H 'Authorization: Bearer forged' $gw/nilo-token/orders
+  curl -i $gw/nilo-busy/orders          # 503 credential-unavailable, Retry-After
+
+  # the Nilo stand-in directly: log in as nginx does, then use the token
+  curl -s $nt/dev/login -H 'x-api-key: $SECRET{nilo_key}' -H 'Content-Type: application/json' \\
+       -d '{"clientId":"$SECRET{nilo_client_id}","clientSecret":"$SECRET{nilo_client_secret}"}'
+  curl -i $nt/dev/orders -H 'x-api-key: $SECRET{nilo_key}' -H 'Authorization: Bearer TOKEN'
 
   # IP allow lists: allowed, denied, a forged X-Forwarded-For, behind the "LB"
   curl -i $gw/internal/status

@@ -125,6 +125,37 @@ ngx_edge_auth_url_parse(ngx_conf_t *cf, ngx_str_t *text,
 }
 
 
+ngx_int_t
+ngx_edge_auth_url_resolve(ngx_conf_t *cf, ngx_edge_auth_url_t *url,
+    u_char *file, ngx_uint_t line)
+{
+    ngx_url_t  u;
+
+    if (url->addrs) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.host = url->host;
+    u.port = url->port;
+
+    if (ngx_inet_resolve_host(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%s in URL \"%V\" in %s:%ui; configure a \"resolver\" "
+                      "to resolve it at run time",
+                      u.err ? u.err : "host not found", &url->text, file,
+                      line);
+        return NGX_ERROR;
+    }
+
+    url->addrs = u.addrs;
+    url->naddrs = u.naddrs;
+
+    return NGX_OK;
+}
+
+
 ngx_edge_auth_http_t *
 ngx_edge_auth_http_create(ngx_log_t *log)
 {
@@ -184,7 +215,9 @@ ngx_edge_auth_http_start(ngx_edge_auth_http_t *hc)
     temp.name = hc->url->host;
 
     ctx = ngx_resolve_start(hc->conf->resolver, &temp);
-    if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
+
+    /* address literals were resolved with the configuration */
+    if (ctx == NULL || ctx == NGX_NO_RESOLVER || ctx == &temp) {
         ngx_edge_auth_http_fail(hc, "the resolver cannot be used", 0);
         return;
     }

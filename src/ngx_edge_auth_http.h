@@ -76,6 +76,9 @@ struct ngx_edge_auth_http_s {
 
 ngx_int_t ngx_edge_auth_url_parse(ngx_conf_t *cf, ngx_str_t *text,
     ngx_edge_auth_url_t *url, ngx_uint_t resolve);
+/* resolves the host now; file and line name the directive for errors */
+ngx_int_t ngx_edge_auth_url_resolve(ngx_conf_t *cf, ngx_edge_auth_url_t *url,
+    u_char *file, ngx_uint_t line);
 
 ngx_edge_auth_http_t *ngx_edge_auth_http_create(ngx_log_t *log);
 /* done() is always called, never from within this call */

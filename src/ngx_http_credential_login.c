@@ -85,9 +85,9 @@ ngx_http_credential_login(ngx_conf_t *cf, ngx_http_credential_t *cred,
         return "is duplicate";
     }
 
-    /* resolved now, as proxy_pass does; "resolver" re-resolves later */
+    /* resolved after the http block, when a "resolver" is known or not */
 
-    if (ngx_edge_auth_url_parse(cf, &value[1], &login->url, 1) != NGX_OK) {
+    if (ngx_edge_auth_url_parse(cf, &value[1], &login->url, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -110,7 +110,7 @@ ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
         return "is duplicate";
     }
 
-    if (ngx_edge_auth_url_parse(cf, &value[1], &login->refresh_url, 1)
+    if (ngx_edge_auth_url_parse(cf, &value[1], &login->refresh_url, 0)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;

@@ -1074,12 +1074,22 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_credential_main_conf_t *cmcf = conf;
 
     ngx_uint_t                     i;
+    ngx_resolver_t                *resolver;
     ngx_http_credential_t        **cred;
+    ngx_http_core_loc_conf_t      *clcf;
     ngx_http_credential_login_t   *login;
 
     if (cmcf->logins.nelts == 0) {
         return NGX_CONF_OK;
     }
+
+    /*
+     * With a "resolver" in the http block login hosts are resolved for
+     * every login; without one, now, as proxy_pass does.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    resolver = clcf->resolver;
 
     if (cmcf->store_name.len == 0) {
         ngx_str_set(&cmcf->store_name, "credential_store");
@@ -1098,6 +1108,35 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
     for (i = 0; i < cmcf->logins.nelts; i++) {
         login = cred[i]->login;
         login->store = cmcf->store;
+
+        login->http.resolver = resolver;
+        login->http.resolver_timeout =
+                          (clcf->resolver_timeout == NGX_CONF_UNSET_MSEC)
+                          ? 30000 : clcf->resolver_timeout;
+
+        if (resolver == NULL
+            || ngx_inet_addr(login->url.host.data, login->url.host.len)
+               != INADDR_NONE)
+        {
+            if (ngx_edge_auth_url_resolve(cf, &login->url, cred[i]->file,
+                                          cred[i]->line)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (login->refresh_url.text.len
+            && (resolver == NULL
+                || ngx_inet_addr(login->refresh_url.host.data,
+                                 login->refresh_url.host.len)
+                   != INADDR_NONE)
+            && ngx_edge_auth_url_resolve(cf, &login->refresh_url,
+                                         cred[i]->file, cred[i]->line)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
 
         if (ngx_edge_auth_store_want(cf, cmcf->store, login->key,
                                      &login->entry)
