@@ -51,7 +51,9 @@ $(MODULE): $(SOURCES)
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules \
 	    CFLAGS_EXTRA=
-	cp $(BUILD)/nginx/objs/ngx_http_credential_module.so $(MODULE)
+	@# a new file, renamed: a running nginx keeps the one it mapped
+	cp $(BUILD)/nginx/objs/ngx_http_credential_module.so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 	@echo "built $(MODULE)"
 
 unit:

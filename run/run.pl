@@ -831,7 +831,6 @@ sub demo {
            && (@received || @api);
 
     if ($d{partner} && defined $d{bearer}) {
-        my $m = $partner{ $d{partner} };
         my %token = reverse %{ $token_no{ $d{partner} } || {} };
         my $want = $token{ $d{bearer} };
 
@@ -840,8 +839,8 @@ sub demo {
             if @api != $count;
         push @wrong, "no token $d{bearer} was issued" unless defined $want;
 
-        for my $a (@api) {
-            my $r = $a->{record};
+        for my $p (@api) {
+            my $r = $p->{record};
             my @auth = map { $_->[1] } grep { $_->[0] eq 'authorization' }
                        @{ $r->{header_lines} };
             my @key = map { $_->[1] } grep { $_->[0] eq 'x-api-key' }
@@ -963,6 +962,19 @@ $port{lb}          = free_port();
 write_conf(%port);
 start_nginx($port{gateway});
 
+# The token engine logs in at start-up, before any request: wait for both
+# logins (the one that works, the one that gets 429) and for nginx's line
+# about the failed one, so that they show here and not inside a step.
+
+$partner{'nilo-token'}->wait_for(
+    sub { $partner{'nilo-token'}->count('login:200') >= 1 }, 10);
+$partner{'nilo-busy'}->wait_logins(1, 10);
+$partner{'nilo-busy'}->wait_for(
+    sub { slurp("$DIR/error.log") =~ /credential "nilo_busy"/ }, 5);
+
+my @startup = map { short_error_line($_) }
+              grep { /credential "/ } new_lines("$DIR/error.log");
+
 # only what happens from now on
 new_lines("$DIR/$_") for qw(error.log access.log mocks.log);
 
@@ -976,6 +988,13 @@ my $cm_basic = 'Authorization: Basic '
 print <<"TEXT";
 nginx (pid $nginx_pid) runs $DIR/nginx.conf
 with $MODULE
+TEXT
+
+print "\nnginx's error log at start-up, about the logins it made itself:\n",
+      map { "  $_\n" } @startup
+    if @startup;
+
+print <<"TEXT";
 
 Demo
 ====
@@ -1216,6 +1235,20 @@ until ($stop) {
         for my $line (new_lines("$DIR/$file")) {
             $line = short_error_line($line) if $file eq 'error.log';
             printf "  %-8s  %s\n", $tag{$file}, $line;
+        }
+
+        next unless $file eq 'mocks.log';
+
+        # the Nilo stand-ins with a login: logins (nginx's, in the
+        # background, or yours) and API requests
+        for my $name (sort keys %partner) {
+            for my $p (partner_requests($name)) {
+                my $r = $p->{record};
+                printf "  %-8s  %-12s %s\n", 'stand-in', $name,
+                    $p->{login}
+                    ? "login: $p->{text}"
+                    : "$r->{method} $r->{uri} → $r->{status} | $p->{text}";
+            }
         }
     }
 

@@ -250,22 +250,24 @@ ngx_http_credential_login_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_strlchr(user.data, user.data + user.len, ':') != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "login_basic user must not contain \":\" "
-                           "(RFC 7617)");
-        return NGX_CONF_ERROR;
-    }
+    /* RFC 6749 2.3.1: both form-urlencoded before the Basic encoding */
 
-    pair.len = user.len + 1 + password.len;
+    pair.len = user.len + 1 + password.len
+               + 2 * ngx_escape_uri(NULL, user.data, user.len,
+                                    NGX_ESCAPE_URI_COMPONENT)
+               + 2 * ngx_escape_uri(NULL, password.data, password.len,
+                                    NGX_ESCAPE_URI_COMPONENT);
     pair.data = ngx_pnalloc(cf->temp_pool, pair.len);
     if (pair.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_cpymem(pair.data, user.data, user.len);
+    p = (u_char *) ngx_escape_uri(pair.data, user.data, user.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
     *p++ = ':';
-    ngx_memcpy(p, password.data, password.len);
+    p = (u_char *) ngx_escape_uri(p, password.data, password.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    pair.len = p - pair.data;
 
     login->basic.len = sizeof("Basic ") - 1
                        + ngx_base64_encoded_length(pair.len);

@@ -1089,7 +1089,13 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
      */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* without "resolver" the core module leaves one with no name servers */
     resolver = clcf->resolver;
+
+    if (resolver && resolver->connections.nelts == 0) {
+        resolver = NULL;
+    }
 
     if (cmcf->store_name.len == 0) {
         ngx_str_set(&cmcf->store_name, "credential_store");

@@ -302,8 +302,10 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     int64_t                           now, expires, delay, valid;
     ngx_str_t                         token, refresh;
     ngx_uint_t                        refreshing;
+    u_char                           *p, *last;
     ngx_uint_t                        failures, status, level;
     const char                       *error;
+    u_char                            detail[160];
     ngx_edge_auth_entry_t            *e;
     ngx_http_credential_login_t      *login;
     ngx_http_credential_main_conf_t  *cmcf;
@@ -417,16 +419,28 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     } else {
         level = (failures == 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
+        p = detail;
+        last = detail + sizeof(detail);
+
+        if (status) {
+            p = ngx_slprintf(p, last, ", HTTP status %ui", status);
+        }
+
+        p = ngx_slprintf(p, last, "; next try in %Lms; ", delay);
+
+        if (valid > 0) {
+            p = ngx_slprintf(p, last, "the current token stays in use for "
+                             "%Ls", valid / 1000);
+        } else {
+            p = ngx_slprintf(p, last, "no valid token");
+        }
+
         ngx_log_error(level, hc->log, hc->err,
-                      "credential \"%V\": login to %V failed "
-                      "(failure %ui in a row): %s%s%ui; next try in %Lms; "
-                      "%s%Ls%s",
-                      &cred->name, &login->url.text, failures, error,
-                      status ? ", HTTP status " : "", status, delay,
-                      valid > 0 ? "the current token stays in use for "
-                                : "no valid token",
-                      valid > 0 ? valid / 1000 : 0,
-                      valid > 0 ? "s" : "");
+                      "credential \"%V\": login to %V failed (failure %ui "
+                      "in a row): %s%*s",
+                      &cred->name, hc->url ? &hc->url->text
+                                           : &login->url.text,
+                      failures, error, p - detail, detail);
     }
 
     ngx_edge_auth_http_free(hc);

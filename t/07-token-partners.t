@@ -215,14 +215,16 @@ CRED
 # OAuth 2.0 client credentials: Basic or body authentication, extra fields
 
 for my $auth ('basic', 'post') {
+    # reserved characters: RFC 6749 2.3.1 form-encodes before Basic
     my $o = MockPartner->start(kind => 'oauth', client_auth => $auth,
+                               client_secret => 'p\@ss:w+rd&1 %x',
                                require_audience => 'https://api.example',
                                expires_in => 3600);
 
     my $client = $auth eq 'basic'
-        ? 'login_basic oauth-client oauth-secret;'
+        ? 'login_basic oauth-client "p@ss:w+rd&1 %x";'
         : 'login_param client_id oauth-client; '
-          . 'login_param client_secret oauth-secret;';
+          . 'login_param client_secret "p@ss:w+rd&1 %x";';
 
     my ($n, $port) = gateway($o, <<"CRED");
         login              %%URL%%/oauth/token;
