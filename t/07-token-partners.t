@@ -217,7 +217,7 @@ CRED
 for my $auth ('basic', 'post') {
     # reserved characters: RFC 6749 2.3.1 form-encodes before Basic
     my $o = MockPartner->start(kind => 'oauth', client_auth => $auth,
-                               client_secret => 'p\@ss:w+rd&1 %x',
+                               client_secret => 'p@ss:w+rd&1 %x',
                                require_audience => 'https://api.example',
                                expires_in => 3600);
 
