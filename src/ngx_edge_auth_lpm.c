@@ -36,6 +36,7 @@ typedef struct {
     uint32_t             *value;
     size_t                count;
     ngx_edge_auth_u128_t  last;
+    uint32_t              last_value;
 } ngx_edge_auth_lpm_out_t;
 
 
@@ -171,26 +172,32 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
     size_t  i;
 
     if (out->count) {
-        i = out->count - 1;
-
         if (out->last.hi == start.hi && out->last.lo == start.lo) {
             /* a range that begins where a nested prefix begins is empty */
-            out->value[i] = value;
+            out->last_value = value;
 
-            if (i && out->value[i - 1] == value) {
-                out->count--;
-                goto last;
+            if (out->value) {
+                out->value[out->count - 1] = value;
             }
 
             return;
         }
 
-        if (out->value[i] == value) {
+        if (out->last_value == value) {
             return;
         }
     }
 
     i = out->count++;
+
+    out->last = start;
+    out->last_value = value;
+
+    /* without arrays the sweep only counts, to size them exactly */
+
+    if (out->value == NULL) {
+        return;
+    }
 
     if (out->start4) {
         out->start4[i] = (uint32_t) (start.hi >> 32);
@@ -201,22 +208,6 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
     }
 
     out->value[i] = value;
-    out->last = start;
-
-    return;
-
-last:
-
-    i = out->count - 1;
-
-    if (out->start4) {
-        out->last.hi = (uint64_t) out->start4[i] << 32;
-        out->last.lo = 0;
-
-    } else {
-        out->last.hi = out->start6[2 * i];
-        out->last.lo = out->start6[2 * i + 1];
-    }
 }
 
 

@@ -56,6 +56,7 @@ int ngx_edge_auth_lpm_entry_cmp(const void *one, const void *two);
  * ngx_edge_auth_lpm_entry_cmp() and free of duplicate prefixes.
  * "first" is the index of entries[0] in the caller's entry table.
  * Output arrays must hold 2 * n + 1 ranges; returns the number used.
+ * With NULL arrays nothing is written: the count sizes them exactly.
  */
 size_t ngx_edge_auth_lpm_build4(const ngx_edge_auth_lpm_entry_t *entries,
     size_t n, uint32_t first, uint32_t *start, uint32_t *value);

@@ -274,6 +274,7 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                      *rv;
     ngx_str_t                 *value, *file;
+    ngx_pool_t                *pool;
     ngx_conf_t                 save;
     ngx_http_auth_ip_list_t   *list, **listp;
     ngx_http_auth_ip_build_t   build;
@@ -304,23 +305,37 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     build.list = list;
 
-    if (ngx_array_init(&build.parsed, cf->temp_pool, 64,
+    /*
+     * The parser keeps every token it reads in cf->pool; a list of a
+     * million lines is parsed in a pool of its own, destroyed once the
+     * list is compiled, as the geo module does.
+     */
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, cf->log);
+    if (pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = NGX_CONF_ERROR;
+
+    if (ngx_array_init(&build.parsed, pool, 64,
                        sizeof(ngx_http_auth_ip_parsed_t))
         != NGX_OK
-        || ngx_array_init(&build.files, cf->temp_pool, 4, sizeof(ngx_str_t))
+        || ngx_array_init(&build.files, pool, 4, sizeof(ngx_str_t))
            != NGX_OK)
     {
-        return NGX_CONF_ERROR;
+        goto done;
     }
 
     file = ngx_array_push(&build.files);
     if (file == NULL) {
-        return NGX_CONF_ERROR;
+        goto done;
     }
 
     *file = cf->conf_file->file.name;
 
     save = *cf;
+    cf->pool = pool;
     cf->handler = ngx_http_auth_ip_list_entry;
     cf->handler_conf = (char *) &build;
 
@@ -328,15 +343,17 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *cf = save;
 
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    if (rv == NGX_CONF_OK
+        && ngx_http_auth_ip_list_compile(cf, &build) != NGX_OK)
+    {
+        rv = NGX_CONF_ERROR;
     }
 
-    if (ngx_http_auth_ip_list_compile(cf, &build) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
+done:
 
-    return NGX_CONF_OK;
+    ngx_destroy_pool(pool);
+
+    return rv;
 }
 
 
@@ -433,9 +450,7 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 static ngx_int_t
 ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 {
-    size_t                      cap;
-    uint32_t                   *start4, *value4, *value6, *index4;
-    uint64_t                   *start6;
+    uint32_t                   *index4;
     ngx_uint_t                  i, n, n4;
     ngx_edge_auth_lpm_t        *lpm;
     ngx_http_auth_ip_list_t    *list;
@@ -480,27 +495,16 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 
     /* sorted by family: IPv4 entries come first */
 
-    cap = 2 * n + 1;
-
-    start4 = ngx_palloc(cf->temp_pool, cap * sizeof(uint32_t));
-    value4 = ngx_palloc(cf->temp_pool, cap * sizeof(uint32_t));
-    start6 = ngx_palloc(cf->temp_pool, 2 * cap * sizeof(uint64_t));
-    value6 = ngx_palloc(cf->temp_pool, cap * sizeof(uint32_t));
-
-    if (start4 == NULL || value4 == NULL || start6 == NULL || value6 == NULL) {
-        return NGX_ERROR;
-    }
-
-    lpm->n4 = ngx_edge_auth_lpm_build4(list->entries, n4, 0, start4, value4);
+    lpm->n4 = ngx_edge_auth_lpm_build4(list->entries, n4, 0, NULL, NULL);
     lpm->n6 = ngx_edge_auth_lpm_build6(list->entries + n4, n - n4,
-                                       (uint32_t) n4, start6, value6);
+                                       (uint32_t) n4, NULL, NULL);
 
-    /* keep only what lookups need, in the long-lived pool */
+    /* counted first, so built straight into arrays of the right size */
 
     lpm->start4 = ngx_palloc(cf->pool, lpm->n4 * sizeof(uint32_t));
     lpm->value4 = ngx_palloc(cf->pool, lpm->n4 * sizeof(uint32_t));
-    lpm->start6 = ngx_palloc(cf->pool, 2 * lpm->n6 * sizeof(uint64_t));
-    lpm->value6 = ngx_palloc(cf->pool, lpm->n6 * sizeof(uint32_t));
+    lpm->start6 = ngx_palloc(cf->pool, 2 * lpm->n6 * sizeof(uint64_t) + 1);
+    lpm->value6 = ngx_palloc(cf->pool, lpm->n6 * sizeof(uint32_t) + 1);
 
     if (lpm->start4 == NULL || lpm->value4 == NULL
         || lpm->start6 == NULL || lpm->value6 == NULL)
@@ -508,10 +512,10 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(lpm->start4, start4, lpm->n4 * sizeof(uint32_t));
-    ngx_memcpy(lpm->value4, value4, lpm->n4 * sizeof(uint32_t));
-    ngx_memcpy(lpm->start6, start6, 2 * lpm->n6 * sizeof(uint64_t));
-    ngx_memcpy(lpm->value6, value6, lpm->n6 * sizeof(uint32_t));
+    (void) ngx_edge_auth_lpm_build4(list->entries, n4, 0, lpm->start4,
+                                    lpm->value4);
+    (void) ngx_edge_auth_lpm_build6(list->entries + n4, n - n4,
+                                    (uint32_t) n4, lpm->start6, lpm->value6);
 
     if (lpm->n4 >= NGX_EDGE_AUTH_LPM_INDEX4_MIN) {
         index4 = ngx_palloc(cf->pool, 65537 * sizeof(uint32_t));

@@ -212,6 +212,13 @@ run_random(u_char family, size_t count, int use_index, unsigned seed)
 
     if (family == 4) {
         nr = ngx_edge_auth_lpm_build4(e, n, 0, start4, value);
+
+        /* the counting pass sizes the arrays exactly */
+        if (ngx_edge_auth_lpm_build4(e, n, 0, NULL, NULL) != nr) {
+            printf("# IPv4 count differs from build\n");
+            return 0;
+        }
+
         lpm.start4 = start4;
         lpm.value4 = value;
         lpm.n4 = nr;
@@ -222,6 +229,12 @@ run_random(u_char family, size_t count, int use_index, unsigned seed)
 
     } else {
         nr = ngx_edge_auth_lpm_build6(e, n, 0, start6, value);
+
+        if (ngx_edge_auth_lpm_build6(e, n, 0, NULL, NULL) != nr) {
+            printf("# IPv6 count differs from build\n");
+            return 0;
+        }
+
         lpm.start6 = start6;
         lpm.value6 = value;
         lpm.n6 = nr;
