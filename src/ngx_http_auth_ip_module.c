@@ -13,6 +13,14 @@
 #include "ngx_edge_auth_cidr.h"
 #include "ngx_edge_auth_lpm.h"
 
+#if (NGX_LINUX && defined __GLIBC__)
+#include <malloc.h>
+#endif
+
+
+/* from this size on, freed parse memory is handed back at once */
+#define NGX_HTTP_AUTH_IP_TRIM  65536
+
 
 typedef struct {
     ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
@@ -303,6 +311,7 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *listp = list;
 
+    ngx_memzero(&build, sizeof(ngx_http_auth_ip_build_t));
     build.list = list;
 
     /*
@@ -352,6 +361,19 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 done:
 
     ngx_destroy_pool(pool);
+
+#if (NGX_LINUX && defined __GLIBC__)
+
+    /*
+     * The pool's blocks are free but sit below memory that stays, so
+     * glibc keeps them resident: in the master and in every worker.
+     */
+
+    if (build.parsed.nelts >= NGX_HTTP_AUTH_IP_TRIM) {
+        (void) malloc_trim(0);
+    }
+
+#endif
 
     return rv;
 }
