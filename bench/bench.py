@@ -549,15 +549,9 @@ def main():
         i.stop()
     pfix = (fixed['d'] - fixed['a']) * 1024.0 / nbig
     text = os.path.getsize(L('big.authip'))
-    tokens = 0
-    with open(L('big.authip')) as f:
-        for line in f:
-            for t in line.replace(';', ' ').split():
-                tokens += len(t) + 1
     b_text = text / float(nbig) if debug_build else 0.0
-    b_tok = tokens / float(nbig)
     log('  auth_ip_list %.1f bytes/prefix, where they go:' % pd)
-    log('    %5.1f  freed parse-time blocks still resident in the malloc '
+    log('    %5.1f  freed parse-time memory still resident in the malloc '
         'heap (RSS with' % (pd - pfix))
     log('           %s: %.1f bytes/prefix)'
         % (tun['GLIBC_TUNABLES'], pfix))
@@ -566,12 +560,8 @@ def main():
             'keeps a copy of' % b_text)
         log('           every configuration file for "nginx -T" '
             '(ngx_conf_parse); geo pays it too')
-    log('    %5.1f  token strings of every line, allocated by ngx_conf_read_token '
-        'in cf->pool' % b_tok)
-    log('           (geo parses with cf->pool set to a pool it destroys; '
-        'auth_ip_list does not)')
     log('    %5.1f  the rest: the module\'s entries (19 B) and ranges (4+4 B '
-        'each), index, ...' % (pfix - b_text - b_tok))
+        'each), index, ...' % (pfix - b_text))
     log('')
 
     # -- sanity: the access checks really run ---------------------------
