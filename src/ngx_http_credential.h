@@ -141,6 +141,8 @@ ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
     ngx_table_elt_t *extra, ngx_uint_t nextra);
 
 /* ngx_http_credential_login.c: directives inside a credential block */
+ngx_http_credential_login_t *ngx_http_credential_get_login(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
 char *ngx_http_credential_login(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value);
 char *ngx_http_credential_login_body(ngx_conf_t *cf,
@@ -179,8 +181,7 @@ ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
 char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value);
-char *ngx_http_credential_refresh_param(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
+
 
 /* ngx_http_credential_refresh.c */
 ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);

@@ -25,8 +25,6 @@ typedef struct {
 } ngx_http_credential_field_t;
 
 
-static ngx_http_credential_login_t *ngx_http_credential_get_login(
-    ngx_conf_t *cf, ngx_http_credential_t *cred);
 static void *ngx_http_credential_field(ngx_http_credential_login_t *login,
     ngx_str_t *name, ngx_http_credential_field_t *fields);
 static ngx_int_t ngx_http_credential_keyval(ngx_conf_t *cf,
@@ -76,10 +74,7 @@ ngx_http_credential_login(ngx_conf_t *cf, ngx_http_credential_t *cred,
 {
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (login->url.text.len) {
         return "is duplicate";
@@ -101,10 +96,7 @@ ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
 {
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (login->refresh_url.text.len) {
         return "is duplicate";
@@ -121,37 +113,12 @@ ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
 
 
 char *
-ngx_http_credential_refresh_param(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
-{
-    ngx_http_credential_login_t  *login;
-
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_credential_keyval(cf, &login->refresh_params, &value[1],
-                                   &value[2], "refresh_param")
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-char *
 ngx_http_credential_login_body(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (ngx_strcmp(value[1].data, "json") == 0) {
         login->body_type = NGX_HTTP_CREDENTIAL_BODY_JSON;
@@ -170,19 +137,22 @@ ngx_http_credential_login_body(ngx_conf_t *cf, ngx_http_credential_t *cred,
 }
 
 
+/* login_param and refresh_param: body fields, values may be secrets */
+
 char *
 ngx_http_credential_login_param(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
+    ngx_array_t                  *fields;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
-    if (ngx_http_credential_keyval(cf, &login->params, &value[1], &value[2],
-                                   "login_param")
+    fields = (value[0].data[0] == 'r') ? &login->refresh_params
+                                       : &login->params;
+
+    if (ngx_http_credential_keyval(cf, fields, &value[1], &value[2],
+                                   (char *) value[0].data)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -199,10 +169,7 @@ ngx_http_credential_login_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     u_char                       *p;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     for (p = value[1].data; p < value[1].data + value[1].len; p++) {
         if (*p <= 0x20 || *p >= 0x7f || *p == ':') {
@@ -232,10 +199,7 @@ ngx_http_credential_login_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t                     user, password, pair, b64;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (login->basic.len) {
         return "is duplicate";
@@ -292,10 +256,7 @@ ngx_http_credential_login_time(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_msec_t                   *field, t;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     field = ngx_http_credential_field(login, &value[0],
                                       ngx_http_credential_times);
@@ -326,10 +287,7 @@ ngx_http_credential_login_size(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ssize_t                       size;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (login->http.max_size != NGX_CONF_UNSET_SIZE) {
         return "is duplicate";
@@ -357,10 +315,7 @@ ngx_http_credential_login_flag(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_flag_t                   *field;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     field = ngx_http_credential_field(login, &value[0],
                                       ngx_http_credential_flags);
@@ -392,10 +347,7 @@ ngx_http_credential_login_cert(ngx_conf_t *cf, ngx_http_credential_t *cred,
 {
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (login->trusted_certificate.len) {
         return "is duplicate";
@@ -414,10 +366,7 @@ ngx_http_credential_login_backoff(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_msec_t                    min, max;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (login->backoff_min != NGX_CONF_UNSET_MSEC) {
         return "is duplicate";
@@ -450,10 +399,7 @@ ngx_http_credential_token_from(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_http_credential_login_t   *login;
     ngx_http_credential_source_t  *src;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     src = (ngx_strcmp(value[0].data, "token_refresh_from") == 0)
           ? &login->refresh_from : &login->token;
@@ -492,10 +438,7 @@ ngx_http_credential_token_expires(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_uint_t                    i;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     if (ngx_strcmp(value[0].data, "token_expires_at") == 0) {
         if (login->expires_at.len) {
@@ -533,10 +476,7 @@ ngx_http_credential_token_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_http_credential_tmpl_t   *t;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     p = ngx_strlcasestrn(value[2].data, value[2].data + value[2].len,
                          (u_char *) "{token}", sizeof("{token}") - 2);
@@ -581,10 +521,7 @@ ngx_http_credential_token_cookie(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_http_credential_tmpl_t   *t;
     ngx_http_credential_login_t  *login;
 
-    login = ngx_http_credential_get_login(cf, cred);
-    if (login == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    login = cred->login;
 
     for (p = value[1].data; p < value[1].data + value[1].len; p++) {
         if (*p <= 0x20 || *p >= 0x7f || ngx_strchr("()<>@,;:\\\"/[]?={}", *p))
@@ -616,7 +553,9 @@ ngx_http_credential_token_cookie(ngx_conf_t *cf, ngx_http_credential_t *cred,
 }
 
 
-static ngx_http_credential_login_t *
+/* the first login or token directive of a block creates its login part */
+
+ngx_http_credential_login_t *
 ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
     ngx_http_credential_login_t  *login;

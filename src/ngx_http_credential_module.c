@@ -24,6 +24,7 @@ typedef struct {
     ngx_uint_t                   min;        /* arguments after the name */
     ngx_uint_t                   max;
     ngx_http_credential_set_pt   set;
+    ngx_uint_t                   login;      /* needs cred->login */
 } ngx_http_credential_directive_t;
 
 
@@ -144,42 +145,42 @@ static ngx_str_t  ngx_http_credential_unavailable_message =
 
 
 static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
-    { ngx_string("basic"), 2, 2, ngx_http_credential_basic },
-    { ngx_string("header"), 2, 2, ngx_http_credential_header },
+    { ngx_string("basic"), 2, 2, ngx_http_credential_basic, 0 },
+    { ngx_string("header"), 2, 2, ngx_http_credential_header, 0 },
 
-    { ngx_string("login"), 1, 1, ngx_http_credential_login },
-    { ngx_string("login_body"), 1, 1, ngx_http_credential_login_body },
-    { ngx_string("login_param"), 2, 2, ngx_http_credential_login_param },
-    { ngx_string("login_header"), 2, 2, ngx_http_credential_login_header },
-    { ngx_string("login_basic"), 2, 2, ngx_http_credential_login_basic },
-    { ngx_string("login_timeout"), 1, 1, ngx_http_credential_login_time },
-    { ngx_string("login_wait"), 1, 1, ngx_http_credential_login_time },
-    { ngx_string("login_backoff"), 2, 2, ngx_http_credential_login_backoff },
-    { ngx_string("login_max_size"), 1, 1, ngx_http_credential_login_size },
-    { ngx_string("login_ssl_verify"), 1, 1, ngx_http_credential_login_flag },
+    { ngx_string("login"), 1, 1, ngx_http_credential_login, 1 },
+    { ngx_string("login_body"), 1, 1, ngx_http_credential_login_body, 1 },
+    { ngx_string("login_param"), 2, 2, ngx_http_credential_login_param, 1 },
+    { ngx_string("login_header"), 2, 2, ngx_http_credential_login_header, 1 },
+    { ngx_string("login_basic"), 2, 2, ngx_http_credential_login_basic, 1 },
+    { ngx_string("login_timeout"), 1, 1, ngx_http_credential_login_time, 1 },
+    { ngx_string("login_wait"), 1, 1, ngx_http_credential_login_time, 1 },
+    { ngx_string("login_backoff"), 2, 2, ngx_http_credential_login_backoff, 1 },
+    { ngx_string("login_max_size"), 1, 1, ngx_http_credential_login_size, 1 },
+    { ngx_string("login_ssl_verify"), 1, 1, ngx_http_credential_login_flag, 1 },
     { ngx_string("login_ssl_trusted_certificate"), 1, 1,
-      ngx_http_credential_login_cert },
+      ngx_http_credential_login_cert, 1 },
 
-    { ngx_string("token_from"), 2, 2, ngx_http_credential_token_from },
+    { ngx_string("token_from"), 2, 2, ngx_http_credential_token_from, 1 },
     { ngx_string("token_refresh_from"), 2, 2,
-      ngx_http_credential_token_from },
-    { ngx_string("refresh"), 1, 1, ngx_http_credential_refresh },
-    { ngx_string("refresh_param"), 2, 2, ngx_http_credential_refresh_param },
+      ngx_http_credential_token_from, 1 },
+    { ngx_string("refresh"), 1, 1, ngx_http_credential_refresh, 1 },
+    { ngx_string("refresh_param"), 2, 2, ngx_http_credential_login_param, 1 },
     { ngx_string("token_expires_in"), 1, 8,
-      ngx_http_credential_token_expires },
+      ngx_http_credential_token_expires, 1 },
     { ngx_string("token_expires_at"), 1, 1,
-      ngx_http_credential_token_expires },
-    { ngx_string("token_lifetime"), 1, 1, ngx_http_credential_login_time },
+      ngx_http_credential_token_expires, 1 },
+    { ngx_string("token_lifetime"), 1, 1, ngx_http_credential_login_time, 1 },
     { ngx_string("token_max_lifetime"), 1, 1,
-      ngx_http_credential_login_time },
+      ngx_http_credential_login_time, 1 },
     { ngx_string("token_idle_timeout"), 1, 1,
-      ngx_http_credential_login_time },
+      ngx_http_credential_login_time, 1 },
     { ngx_string("token_renew_before"), 1, 1,
-      ngx_http_credential_login_time },
-    { ngx_string("token_header"), 2, 2, ngx_http_credential_token_header },
-    { ngx_string("token_cookie"), 1, 1, ngx_http_credential_token_cookie },
+      ngx_http_credential_login_time, 1 },
+    { ngx_string("token_header"), 2, 2, ngx_http_credential_token_header, 1 },
+    { ngx_string("token_cookie"), 1, 1, ngx_http_credential_token_cookie, 1 },
 
-    { ngx_null_string, 0, 0, NULL }
+    { ngx_null_string, 0, 0, NULL, 0 }
 };
 
 
@@ -624,6 +625,10 @@ ngx_http_credential_directive(ngx_conf_t *cf, ngx_command_t *dummy,
             || ngx_strcmp(d->name.data, value[0].data) != 0)
         {
             continue;
+        }
+
+        if (d->login && ngx_http_credential_get_login(cf, cred) == NULL) {
+            return NGX_CONF_ERROR;
         }
 
         if (cf->args->nelts - 1 < d->min || cf->args->nelts - 1 > d->max) {
