@@ -39,7 +39,7 @@ static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx);
 static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
-    ngx_http_credential_t *cred);
+    ngx_http_credential_t *cred, int64_t waited);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
 static ngx_http_credential_stash_t *ngx_http_credential_stash(
     ngx_http_request_t *r);
@@ -304,12 +304,21 @@ ngx_http_credential_wait(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_http_credential_ctx_t *ctx)
 {
-    int64_t  now;
+    int64_t                 now;
+    ngx_edge_auth_entry_t  *e;
 
     now = ngx_edge_auth_now();
 
     if (ctx->deadline == 0) {
         ctx->deadline = now + cred->login->wait;
+
+        e = cred->login->entry;
+
+        /* backing off past our deadline, nothing in flight: no use waiting */
+
+        if (e->lock_owner == 0 && e->backoff >= ctx->deadline) {
+            return ngx_http_credential_unavailable(r, cred, 0);
+        }
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "credential \"%V\": no valid token, waiting",
@@ -319,7 +328,9 @@ ngx_http_credential_wait(ngx_http_request_t *r,
     }
 
     if (now >= ctx->deadline) {
-        return ngx_http_credential_unavailable(r, cred);
+        return ngx_http_credential_unavailable(r, cred,
+                                               now - ctx->deadline
+                                               + cred->login->wait);
     }
 
     /* as limit_req delays: poll the shared token with a timer */
@@ -364,7 +375,7 @@ ngx_http_credential_wait_handler(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_credential_unavailable(ngx_http_request_t *r,
-    ngx_http_credential_t *cred)
+    ngx_http_credential_t *cred, int64_t waited)
 {
     int64_t           after;
     ngx_int_t         rc;
@@ -377,8 +388,9 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "credential \"%V\": no valid token after waiting %Mms, "
-                  "answering 503", &cred->name, cred->login->wait);
+                  "credential \"%V\": no valid token after waiting %Lms, "
+                  "next login in %Ls; answering 503", &cred->name, waited,
+                  after);
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {

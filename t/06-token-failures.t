@@ -108,6 +108,11 @@ sub oauth {
     ok($m->wait_logins(1, 10), '429: first login');
     sleep 2;
     is($m->logins, 1, '429 Retry-After: 3: no second login within 2 s');
+
+    my $r = http_request($port, $GET);
+    is($r->{status}, 503, '429: meanwhile requests get 503');
+    like($n->error_log, qr/no valid token after waiting 0ms, next login in 1s; answering 503/,
+         '429: the next login is past login_wait: answered without waiting');
     ok($m->wait_for(sub { $m->count('login:200') >= 1 }, 10),
        '429: the login after Retry-After succeeds');
     $n->stop;
