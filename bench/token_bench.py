@@ -11,11 +11,12 @@ Environment (all optional):
   MODULE               the module's .so (absolute path)     build/ngx_http_credential_module.so
   BENCH_DURATION       seconds per wrk run                  3
   BENCH_WARMUP         seconds of unmeasured wrk per proxy, once   1
-  BENCH_ROUNDS         interleaved rounds                   7
+  BENCH_ROUNDS         interleaved rounds                   8
   BENCH_CONNS          wrk connections                      32
   BENCH_WORKERS        worker_processes of the proxies      1
   BENCH_SHORT          expires_in of the short-lived token (s)          4
   BENCH_RENEW_BEFORE   token_renew_before of the short-lived token (s)  2
+  BENCH_CG_REQUESTS    requests counted under callgrind (0: skip)       3000
 """
 
 import base64
@@ -40,11 +41,12 @@ MODULE = os.path.abspath(os.environ.get('MODULE') or
                                       'ngx_http_credential_module.so'))
 DURATION = int(os.environ.get('BENCH_DURATION', '3'))
 WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
-ROUNDS = int(os.environ.get('BENCH_ROUNDS', '7'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '8'))
 CONNS = int(os.environ.get('BENCH_CONNS', '32'))
 WORKERS = int(os.environ.get('BENCH_WORKERS', '1'))
 SHORT = int(os.environ.get('BENCH_SHORT', '4'))
 RENEW_BEFORE = int(os.environ.get('BENCH_RENEW_BEFORE', '2'))
+CG_REQUESTS = int(os.environ.get('BENCH_CG_REQUESTS', '3000'))
 LONG = 3600
 
 # every token is "tok-" + 32 hex digits + "-0123456789ab": 49 bytes,
@@ -91,7 +93,7 @@ load_module @MODULE@;
 @USER@
 worker_processes @WORKERS@;
 pid @DIR@/nginx.pid;
-error_log @DIR@/error.log info;
+error_log @DIR@/error.log @LEVEL@;
 
 events {
     worker_connections 1024;
@@ -193,7 +195,7 @@ def fill(text, strict=False, **kw):
 
 
 class Instance:
-    def __init__(self, work, name, http, workers):
+    def __init__(self, work, name, http, workers, level='info'):
         self.name = name
         self.dir = os.path.join(work, name)
         os.makedirs(self.dir)
@@ -203,7 +205,7 @@ class Instance:
         with open(self.conf, 'w') as f:
             f.write(fill(COMMON, module=LOADED,
                          user='user root;' if os.geteuid() == 0 else '',
-                         workers=workers, dir=self.dir,
+                         workers=workers, dir=self.dir, level=level,
                          http=fill(http, dir=self.dir), strict=True))
 
     def cmd(self, *args):
@@ -304,6 +306,19 @@ def cpu_ns(pids):
     return total
 
 
+def user_sys(pids):
+    """utime, stime of processes, clock ticks"""
+    u = st = 0
+    for pid in pids:
+        try:
+            f = read('/proc/%d/stat' % pid).rsplit(')', 1)[1].split()
+        except OSError:
+            return None
+        u += int(f[11])
+        st += int(f[12])
+    return u, st
+
+
 def get(port, path='/', headers=()):
     """status, body; headers: (name, value) pairs, sent as given (any
     letter case; urllib would capitalize the names)"""
@@ -359,11 +374,12 @@ def wrk(port, secs):
 # the logs of the backend
 
 def login_log(path):
-    """[(msec, status, uri, request_id)] of the login endpoint"""
+    """[(msec, status, uri, request_id)] of the logins (POST) at the login
+    endpoint"""
     out = []
     for line in read(path).splitlines():
         f = line.split()
-        if len(f) == 5:
+        if len(f) == 5 and f[2] == 'POST':
             out.append((float(f[0]), int(f[1]), f[3], f[4]))
     return out
 
@@ -396,6 +412,64 @@ def token_ages(path, issued, lifetime):
     return dict(n=n, unknown=unknown, expired=expired, non200=non200,
                 tokens=len(tokens), max_age=ages[-1] if ages else 0.0,
                 p99_age=ages[int(len(ages) * 0.99)] if ages else 0.0)
+
+
+# --------------------------------------------------------------------------
+# callgrind
+
+def sequential(port, n):
+    """n GETs on one keepalive connection; the number of non-200 answers"""
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    bad = 0
+    try:
+        for _ in range(n):
+            c.request('GET', '/')
+            r = c.getresponse()
+            r.read()
+            bad += r.status != 200
+    finally:
+        c.close()
+    return bad
+
+
+def instructions(i, port, n):
+    """user-space instructions per request of a proxy under callgrind, in
+    one process (master_process off, same configuration, same port),
+    counted over n requests after 300 unmeasured ones: deterministic, where
+    every time measured on a shared machine is not"""
+    out = os.path.join(i.dir, 'callgrind.%p')
+    with open(os.path.join(i.dir, 'valgrind.log'), 'w') as vlog:
+        p = subprocess.Popen(['valgrind', '--tool=callgrind',
+                              '--callgrind-out-file=' + out]
+                             + i.cmd('-g', 'daemon off; master_process off;'),
+                             stdout=vlog, stderr=vlog)
+    i.master = p.pid
+    running.append(i)
+    try:
+        if not wait_port(port):
+            die('%s under callgrind does not listen:\n%s'
+                % (i.name, read(os.path.join(i.dir, 'valgrind.log'))[-2000:]))
+        bad = sequential(port, 300)
+        ctl = ['callgrind_control']
+        subprocess.run(ctl + ['-z', str(p.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bad += sequential(port, n)
+        subprocess.run(ctl + ['-d', str(p.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dump = out.replace('%p', str(p.pid)) + '.1'
+        m = re.search(r'^summary: (\d+)', read(dump), re.M)
+        if not m:
+            die('no summary in %s' % dump)
+        return int(m.group(1)) / float(n), bad
+    finally:
+        stop_pid(p.pid)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        i.master = None
+        running.remove(i)
 
 
 # --------------------------------------------------------------------------
@@ -455,7 +529,7 @@ def main():
                        token_re=TOKEN_RE) for k in names)
     backend = Instance(work, 'backend', fill(
         BACKEND, upstreams=ups, login_port=login_port, basic=BASIC,
-        tail=TOKEN_TAIL, long=LONG, short=SHORT), 1)
+        tail=TOKEN_TAIL, long=LONG, short=SHORT), 1, 'warn')
 
     # -- the proxies ------------------------------------------------------
     port = {k: free_port() for k in names}
@@ -549,13 +623,20 @@ def main():
     nbad = {k: 0 for k in names}
     nreqs = {k: 0 for k in names}
 
+    ticks = {k: [0, 0] for k in names}  # user, system of the workers
+
     def measure(k):
         w = inst[k].workers()
         c0 = cpu_ns(w)
+        us0 = user_sys(w)
         t0 = time.time()
         rps, p99, bad, nreq = wrk(port[k], DURATION)
         t1 = time.time()
         c1 = cpu_ns(w)
+        us1 = user_sys(w)
+        if us0 and us1:
+            ticks[k][0] += us1[0] - us0[0]
+            ticks[k][1] += us1[1] - us0[1]
         if k == 'S':
             windows.append((t0, t1))
         nbad[k] += bad
@@ -593,17 +674,17 @@ def main():
                '' if not nbad[k] else
                '   !! %d non-2xx or socket errors' % nbad[k]))
     log('')
-    log('  %-10s %-12s %6s  %-34s %6s  %6s' % ('', '', 'req/s', 'per round',
-                                               'p99', 'CPU'))
+    log('  %-7s %-6s %7s   %s' % ('ratio', '', 'median', 'per round'))
     summary = {}
     for x, base in (('B', 'A'), ('S', 'B')):
         q = ratio[x]
         summary[x] = tuple(statistics.median(q[m])
                            for m in ('rps', 'p99', 'cpu'))
-        log('  %-10s %-12s %6.3f  %-34s %6.3f  %6.3f'
-            % ('%s / %s' % (x, base), '(ratio)', summary[x][0],
-               ' '.join('%.2f' % v for v in q['rps']), summary[x][1],
-               summary[x][2]))
+        for j, m in enumerate(('req/s', 'p99', 'CPU')):
+            v = q[('rps', 'p99', 'cpu')[j]]
+            log('  %-7s %-6s %7.3f   %s'
+                % ('%s / %s' % (x, base) if j == 0 else '', m,
+                   summary[x][j], ' '.join('%.2f' % y for y in v)))
     log('  req/s: median over rounds of req/s / mean req/s of the two '
         'baseline runs around it (>1: faster)')
     log('  p99: the same for the 99th percentile latency of wrk --latency '
@@ -628,7 +709,7 @@ def main():
     mod_b = len(inst['B'].lines('credential "tok": logged in'))
     gaps = [b[0] - a[0] for a, b in zip(short, short[1:])]
     log('== renewals ==')
-    log('  login endpoint: %d answers (%d not 200), %d for the long token, '
+    log('  login endpoint: %d logins (%d not 200), %d for the long token, '
         '%d for the short one'
         % (len(logins), len(logins) - len(ok_logins), len(long_),
            len(short)))
@@ -680,9 +761,44 @@ def main():
     log('non-2xx or socket errors seen by wrk: %s'
         % ', '.join('%s %d (of %d)' % (k, nbad[k], nreqs[k]) for k in names))
     log('')
+
+    # -- instructions per request under callgrind --------------------------
+    cg = None
+    if CG_REQUESTS and shutil.which('valgrind') and \
+            shutil.which('callgrind_control'):
+        for k in names:
+            inst[k].stop()
+        log('== user-space instructions per request (callgrind, one process '
+            'with master_process off; %d sequential keepalive requests after '
+            '300 unmeasured) ==' % CG_REQUESTS)
+        ir = {}
+        for k in ('A', 'B'):
+            ir[k], bad = instructions(inst[k], port[k], CG_REQUESTS)
+            if bad:
+                log('!! %s under callgrind: %d non-200 answers' % (k, bad))
+                problems += 1
+            log('  %-52s %8.0f' % (label[k], ir[k]))
+        tk = ticks['A']
+        user = tk[0] / float(tk[0] + tk[1]) if tk[0] + tk[1] else 1.0
+        d = ir['B'] / ir['A'] - 1.0
+        cg = (ir['B'] - ir['A'], d, user, 1.0 / (1.0 + user * d))
+        log('  B executes %+.0f instructions per request (%+.1f%%) in user '
+            'space; the kernel (sockets,' % (cg[0], 100 * cg[1]))
+        log('  epoll) is the same for A and B and took %.0f%% of the A '
+            'worker\'s CPU time during the wrk runs:' % (100 * (1 - user)))
+        log('  at equal cycles per instruction, CPU-bound ratio B / A ~ '
+            '%.3f (an estimate, free of the noise)' % cg[3])
+        log('')
+    elif CG_REQUESTS:
+        log('(no valgrind: instruction counts skipped)')
+        log('')
+
     log('SUMMARY (ratios; proxies with %d worker(s)):' % WORKERS)
     log('  B / A  credential_inject vs proxy_set_header: req/s %.3f, p99 '
         '%.2f, CPU-bound %.3f  (target req/s >= 0.98)' % summary['B'])
+    if cg:
+        log('         user-space instructions/request %+.1f%%; estimated '
+            'CPU-bound ratio from them %.3f' % (100 * cg[1], cg[3]))
     log('  S / B  renewal every ~%d s under load vs none: req/s %.3f, p99 '
         '%.2f, CPU-bound %.3f; %d renewals during the measurement, '
         '%d non-2xx'
