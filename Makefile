@@ -71,15 +71,25 @@ run: deps $(MODULE)
 bench: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
 
-# libFuzzer on the address parser and the prefix table (clang from Debian)
+# libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60
+FUZZERS      := cidr:ngx_edge_auth_cidr.c+ngx_edge_auth_lpm.c \
+                http_parse:ngx_edge_auth_http_parse.c \
+                iso8601:ngx_edge_auth_iso8601.c
 fuzz:
-	@mkdir -p $(BUILD)/fuzz-corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-	    -o $(BUILD)/cidr_fuzz fuzz/cidr_fuzz.c src/ngx_edge_auth_cidr.c \
-	    src/ngx_edge_auth_lpm.c
-	$(BUILD)/cidr_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=64 \
-	    $(BUILD)/fuzz-corpus fuzz/corpus
+	@mkdir -p $(BUILD)
+	@set -e; for f in $(FUZZERS); do \
+	    name=$${f%%:*}; srcs=$$(echo $${f#*:} | sed 's#+# src/#g'); \
+	    echo "== $$name"; \
+	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	        -o $(BUILD)/$${name}_fuzz fuzz/$${name}_fuzz.c src/$$srcs; \
+	    mkdir -p $(BUILD)/fuzz-$$name; \
+	    $(BUILD)/$${name}_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=4096 $(BUILD)/fuzz-$$name fuzz/corpus-$$name \
+	        > $(BUILD)/fuzz-$$name.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz-$$name.log; exit 1; }; \
+	    tail -1 $(BUILD)/fuzz-$$name.log; \
+	done
 
 clean:
 	rm -rf $(BUILD)
