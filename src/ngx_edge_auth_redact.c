@@ -23,6 +23,15 @@ typedef struct {
 } ngx_edge_auth_redact_ctx_t;
 
 
+typedef struct {
+    ngx_log_t            *log;        /* the connection's own */
+    ngx_log_writer_pt     writer;
+    void                 *wdata;
+    ngx_log_t            *next;
+} ngx_edge_auth_redact_saved_t;
+
+
+static void ngx_edge_auth_redact_restore(void *data);
 static void ngx_edge_auth_redact_writer(ngx_log_t *log, ngx_uint_t level,
     u_char *buf, size_t len);
 static size_t ngx_edge_auth_redact(u_char *buf, size_t len, u_char *out,
@@ -33,8 +42,10 @@ ngx_int_t
 ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_array_t *secrets)
 {
-    ngx_log_t                   *log, *copy, *prev, *next;
-    ngx_edge_auth_redact_ctx_t  *ctx;
+    ngx_log_t                     *log, *copy, *prev, *next;
+    ngx_pool_cleanup_t            *cln;
+    ngx_edge_auth_redact_ctx_t    *ctx;
+    ngx_edge_auth_redact_saved_t  *saved;
 
     if (secrets->nelts == 0 || c->log->writer == ngx_edge_auth_redact_writer)
     {
@@ -54,9 +65,23 @@ ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
 
     /*
      * c->log is the connection's own; the rest of the chain belongs to the
-     * configuration and is copied.  ngx_set_connection_log() puts the
-     * configured chain back for the next request on the connection.
+     * configuration and is copied.  All of it lives in the request's pool,
+     * and the connection logs after the request is freed ("close http
+     * connection"): the pool's cleanup puts c->log back as it was.
      */
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_edge_auth_redact_saved_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    saved = cln->data;
+    saved->log = c->log;
+    saved->writer = c->log->writer;
+    saved->wdata = c->log->wdata;
+    saved->next = c->log->next;
+
+    cln->handler = ngx_edge_auth_redact_restore;
 
     prev = NULL;
 
@@ -90,6 +115,21 @@ ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
     }
 
     return NGX_OK;
+}
+
+
+static void
+ngx_edge_auth_redact_restore(void *data)
+{
+    ngx_edge_auth_redact_saved_t *saved = data;
+
+    /* unless the connection has moved on to another request's chain */
+
+    if (saved->log->writer == ngx_edge_auth_redact_writer) {
+        saved->log->writer = saved->writer;
+        saved->log->wdata = saved->wdata;
+        saved->log->next = saved->next;
+    }
 }
 
 
