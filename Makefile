@@ -3,7 +3,8 @@
 #   make          build build/ngx_http_credential_module.so
 #   make run      start nginx on an example config with stand-in partner APIs
 #   make test     run every test in t/ (prove)
-#   make bench    throughput and memory comparisons (bench/)
+#   make bench    IP lists and token injection, as ratios (bench/)
+#   make fuzz     libFuzzer on every parser
 #
 # NGINX_SRC may point to any nginx >= 1.22 source tree; by default the
 # headers and configure script of Debian's nginx-dev are used, with the
@@ -70,6 +71,7 @@ run: deps $(MODULE)
 
 bench: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/token.sh
 
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60
