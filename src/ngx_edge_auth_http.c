@@ -685,6 +685,11 @@ ngx_edge_auth_http_abort(ngx_edge_auth_http_t *hc)
 void
 ngx_edge_auth_http_free(ngx_edge_auth_http_t *hc)
 {
+    /* the answer holds tokens */
+    if (hc->in) {
+        ngx_explicit_memzero(hc->in->start, hc->in->end - hc->in->start);
+    }
+
     ngx_destroy_pool(hc->pool);
 }
 

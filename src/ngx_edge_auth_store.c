@@ -15,6 +15,7 @@ static u_char *ngx_edge_auth_store_copy(ngx_edge_auth_store_t *store,
     ngx_str_t *value);
 static void ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p,
     size_t len);
+static void ngx_edge_auth_store_reclaim(ngx_edge_auth_store_t *store);
 
 
 ngx_edge_auth_store_t *
@@ -150,9 +151,57 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         *wanted[i] = e;
     }
 
+    ngx_edge_auth_store_reclaim(store);
+
     ngx_shmtx_unlock(&store->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * Entries that no credential wants any more (a rotated secret is a new
+ * fingerprint) keep their small structure, in case old workers still use
+ * them during a reload; their tokens are freed once expired.
+ */
+
+static void
+ngx_edge_auth_store_reclaim(ngx_edge_auth_store_t *store)
+{
+    int64_t                  now;
+    ngx_uint_t               i;
+    ngx_queue_t             *q;
+    ngx_edge_auth_entry_t   *e, ***wanted;
+
+    now = ngx_edge_auth_now();
+    wanted = store->wanted.elts;
+
+    for (q = ngx_queue_head(&store->sh->entries);
+         q != ngx_queue_sentinel(&store->sh->entries);
+         q = ngx_queue_next(q))
+    {
+        e = ngx_queue_data(q, ngx_edge_auth_entry_t, queue);
+
+        for (i = 0; i < store->wanted.nelts; i++) {
+            if (*wanted[i] == e) {
+                break;
+            }
+        }
+
+        if (i < store->wanted.nelts || e->token == NULL || now < e->expires) {
+            continue;
+        }
+
+        ngx_edge_auth_store_free(store, e->token, e->token_len);
+        ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
+
+        e->token = NULL;
+        e->token_len = 0;
+        e->refresh = NULL;
+        e->refresh_len = 0;
+        e->state = NGX_EDGE_AUTH_TOKEN_NONE;
+        e->generation++;
+    }
 }
 
 
@@ -228,6 +277,7 @@ ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
     }
 
     e->expires = expires;
+    e->issued = ngx_edge_auth_now();
     e->state = NGX_EDGE_AUTH_TOKEN_VALID;
     e->last_used = ngx_time();
 

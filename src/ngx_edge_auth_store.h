@@ -41,6 +41,7 @@ typedef struct {
 
     ngx_uint_t                   state;
     int64_t                      expires;      /* milliseconds, epoch */
+    int64_t                      issued;
     int64_t                      renew;        /* log in again from here */
     int64_t                      backoff;      /* no login before this */
 
@@ -48,6 +49,7 @@ typedef struct {
     int64_t                      lock_deadline;
 
     ngx_uint_t                   failures;     /* in the current streak */
+    ngx_uint_t                   refusals;     /* fresh tokens refused */
     ngx_uint_t                   logins;
 
     size_t                       token_len;

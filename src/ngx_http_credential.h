@@ -135,6 +135,9 @@ typedef struct {
 extern ngx_module_t  ngx_http_credential_module;
 
 
+/* ngx_http_credential_module.c: a header name a credential may set */
+ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
+
 /* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
@@ -187,6 +190,9 @@ char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
 ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_exit(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf);
+void ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_atomic_uint_t generation,
+    ngx_log_t *log);
 ngx_int_t ngx_http_credential_token_current(ngx_http_credential_main_conf_t
     *cmcf, ngx_http_credential_t *cred, ngx_log_t *log);
 

@@ -36,7 +36,7 @@ static ngx_int_t ngx_http_credential_login_request(ngx_conf_t *cf,
 static ngx_int_t ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body);
 static ngx_int_t ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a,
-    ngx_str_t *body);
+    ngx_str_t *body, ngx_log_t *log);
 static json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
 static ngx_int_t ngx_http_credential_answer_token(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, json_t *root,
@@ -166,18 +166,21 @@ char *
 ngx_http_credential_login_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    u_char                       *p;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
 
-    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
-        if (*p <= 0x20 || *p >= 0x7f || *p == ':') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid header name \"%V\" in login_header",
-                               &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    /* the login request's framing is the module's own */
+
+    if (ngx_http_credential_check_name(cf, &value[1]) != NGX_OK
+        || (value[1].len == sizeof("Content-Type") - 1
+            && ngx_strncasecmp(value[1].data, (u_char *) "Content-Type",
+                               value[1].len) == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "header \"%V\" cannot be set by login_header",
+                           &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_http_credential_keyval(cf, &login->headers, &value[1], &value[2],
@@ -691,7 +694,7 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         ngx_str_set(&login->refresh_from.name, "refresh_token");
     }
 
-    if (login->refresh_url.ssl && login->http.ssl == NULL
+    if (login->refresh_url.ssl && !login->url.ssl
         && ngx_http_credential_login_ssl(cf, login) != NGX_OK)
     {
         return NGX_ERROR;
@@ -803,7 +806,7 @@ ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
     if (login->body_type == NGX_HTTP_CREDENTIAL_BODY_JSON) {
         ngx_str_set(&type, "application/json");
 
-        if (ngx_http_credential_json(cf->pool, &login->params, &body)
+        if (ngx_http_credential_json(cf->pool, &login->params, &body, cf->log)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -913,10 +916,11 @@ ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body)
 
 
 static ngx_int_t
-ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body)
+ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body,
+    ngx_log_t *log)
 {
     char          *text;
-    json_t        *obj;
+    json_t        *obj, *v;
     ngx_int_t      rc;
     ngx_uint_t     i;
     ngx_keyval_t  *kv;
@@ -931,10 +935,17 @@ ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body)
     kv = a->elts;
 
     for (i = 0; i < a->nelts; i++) {
+        v = json_stringn((char *) kv[i].value.data, kv[i].value.len);
+
+        if (v == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "login_param \"%V\": a JSON body needs the value "
+                          "in UTF-8", &kv[i].key);
+            goto done;
+        }
+
         if (json_object_setn_new_nocheck(obj, (char *) kv[i].key.data,
-                                         kv[i].key.len,
-                                         json_stringn((char *) kv[i].value.data,
-                                                      kv[i].value.len))
+                                         kv[i].key.len, v)
             != 0)
         {
             goto done;
@@ -1156,22 +1167,29 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
             continue;
         }
 
+        /* seconds, checked before they become milliseconds */
+
         if (json_is_integer(v)) {
-            lifetime = json_integer_value(v) * 1000;
+            lifetime = json_integer_value(v);
 
         } else if (json_is_real(v)) {
-            lifetime = (int64_t) (json_real_value(v) * 1000);
+            lifetime = (json_real_value(v) >= 0
+                        && json_real_value(v) <= 366.0 * 86400)
+                       ? (int64_t) json_real_value(v) : -2;
 
         } else if (json_is_string(v)) {
             s = json_string_value(v);
             lifetime = ngx_atoi((u_char *) s, ngx_strlen(s));
-            lifetime = (lifetime == NGX_ERROR) ? -2 : lifetime * 1000;
+            lifetime = (lifetime == NGX_ERROR) ? -2 : lifetime;
 
         } else {
             lifetime = -2;
         }
 
-        if (lifetime < 0 || lifetime > (int64_t) 366 * 86400 * 1000) {
+        if (lifetime >= 0 && lifetime <= (int64_t) 366 * 86400) {
+            lifetime *= 1000;
+
+        } else {
             *error = "the answer has an invalid expiry in seconds";
             return NGX_ERROR;
         }

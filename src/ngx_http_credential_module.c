@@ -42,7 +42,7 @@ static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_credential_t *cred, int64_t waited);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
 static ngx_http_credential_stash_t *ngx_http_credential_stash(
-    ngx_http_request_t *r);
+    ngx_http_request_t *r, ngx_uint_t create);
 static void ngx_http_credential_stash_cleanup(void *data);
 static void ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
@@ -64,8 +64,6 @@ static char *ngx_http_credential_header(ngx_conf_t *cf,
     ngx_http_credential_t *cred, ngx_str_t *value);
 static ngx_int_t ngx_http_credential_add_header(ngx_conf_t *cf,
     ngx_http_credential_t *cred, ngx_str_t *name, ngx_str_t *value);
-static ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf,
-    ngx_str_t *name);
 static char *ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name);
@@ -238,6 +236,16 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     extra = NULL;
     nextra = 0;
 
+    /* a 401 sent elsewhere by error_page still refuses the token */
+
+    if (r->internal && r == r->main && cmcf->logins.nelts) {
+        stash = ngx_http_credential_stash(r, 0);
+
+        if (stash && stash->cred && !stash->retried) {
+            ngx_http_credential_retry(r, cmcf, stash->cred, stash);
+        }
+    }
+
     if (cred && cred->login) {
 
         ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
@@ -251,13 +259,9 @@ ngx_http_credential_handler(ngx_http_request_t *r)
             ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
         }
 
-        stash = ngx_http_credential_stash(r);
+        stash = ngx_http_credential_stash(r, 1);
         if (stash == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (r->internal && !stash->retried && stash->cred == cred) {
-            ngx_http_credential_retry(r, cmcf, cred, stash);
         }
 
         rc = ngx_http_credential_token_current(cmcf, cred,
@@ -314,9 +318,16 @@ ngx_http_credential_wait(ngx_http_request_t *r,
 
         e = cred->login->entry;
 
-        /* backing off past our deadline, nothing in flight: no use waiting */
+        /*
+         * Backing off past our deadline with nothing in flight: no use
+         * waiting.  A subrequest cannot wait on the connection's write
+         * event: the wake-up would go to the main request (mirror).
+         */
 
-        if (e->lock_owner == 0 && e->backoff >= ctx->deadline) {
+        if ((e->lock_owner == 0 && e->backoff >= ctx->deadline)
+            || r != r->main)
+        {
+            ngx_http_credential_refresh_soon(cmcf);
             return ngx_http_credential_unavailable(r, cred, 0);
         }
 
@@ -417,7 +428,7 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
 
 
 static ngx_http_credential_stash_t *
-ngx_http_credential_stash(ngx_http_request_t *r)
+ngx_http_credential_stash(ngx_http_request_t *r, ngx_uint_t create)
 {
     ngx_pool_cleanup_t           *cln;
     ngx_http_credential_stash_t  *stash;
@@ -426,6 +437,10 @@ ngx_http_credential_stash(ngx_http_request_t *r)
         if (cln->handler == ngx_http_credential_stash_cleanup) {
             return cln->data;
         }
+    }
+
+    if (!create) {
+        return NULL;
     }
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_credential_stash_t));
@@ -476,16 +491,8 @@ ngx_http_credential_retry(ngx_http_request_t *r,
 
     stash->retried = 1;
 
-    if (ngx_edge_auth_store_invalidate(cred->login->store, cred->login->entry,
-                                       stash->generation))
-    {
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "credential \"%V\": the upstream refused the token "
-                      "with 401; logging in again and retrying once",
-                      &cred->name);
-
-        ngx_http_credential_refresh_soon(cmcf);
-    }
+    ngx_http_credential_refused(cmcf, cred, stash->generation,
+                                r->connection->log);
 }
 
 
@@ -495,29 +502,32 @@ static ngx_int_t
 ngx_http_credential_header_filter(ngx_http_request_t *r)
 {
     ngx_http_credential_ctx_t        *ctx;
-    ngx_http_credential_login_t      *login;
     ngx_http_credential_main_conf_t  *cmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
 
+    /*
+     * A subrequest's 401 (auth_request) speaks of the client, not of
+     * our token; a cached 401 was about an old one.
+     */
+
     if (ctx == NULL || ctx->generation == 0 || r->upstream == NULL
-        || r->headers_out.status != NGX_HTTP_UNAUTHORIZED)
+        || r != r->main
+        || r->headers_out.status != NGX_HTTP_UNAUTHORIZED
+#if (NGX_HTTP_CACHE)
+        || r->upstream->cache_status == NGX_HTTP_CACHE_HIT
+        || r->upstream->cache_status == NGX_HTTP_CACHE_STALE
+        || r->upstream->cache_status == NGX_HTTP_CACHE_UPDATING
+#endif
+        )
     {
         return ngx_http_next_header_filter(r);
     }
 
-    login = ctx->cred->login;
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
 
-    if (ngx_edge_auth_store_invalidate(login->store, login->entry,
-                                       ctx->generation))
-    {
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "credential \"%V\": the upstream refused the token "
-                      "with 401; logging in again", &ctx->cred->name);
-
-        cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
-        ngx_http_credential_refresh_soon(cmcf);
-    }
+    ngx_http_credential_refused(cmcf, ctx->cred, ctx->generation,
+                                r->connection->log);
 
     ctx->generation = 0;
 
@@ -807,7 +817,7 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name)
 {
     u_char      c;
@@ -1137,7 +1147,10 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
                           (clcf->resolver_timeout == NGX_CONF_UNSET_MSEC)
                           ? 30000 : clcf->resolver_timeout;
 
+        /* address literals need no resolver; nginx's takes no IPv6 ones */
+
         if (resolver == NULL
+            || login->url.host.data[0] == '['
             || ngx_inet_addr(login->url.host.data, login->url.host.len)
                != INADDR_NONE)
         {
@@ -1151,6 +1164,7 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
 
         if (login->refresh_url.text.len
             && (resolver == NULL
+                || login->refresh_url.host.data[0] == '['
                 || ngx_inet_addr(login->refresh_url.host.data,
                                  login->refresh_url.host.len)
                    != INADDR_NONE)

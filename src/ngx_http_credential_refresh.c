@@ -15,7 +15,10 @@
 #include "ngx_http_credential.h"
 
 
-#define NGX_HTTP_CREDENTIAL_TICK  1000
+#define NGX_HTTP_CREDENTIAL_TICK   1000
+
+/* a token refused within this time of its issue counts as a failure */
+#define NGX_HTTP_CREDENTIAL_FRESH  10000
 
 
 static void ngx_http_credential_tick(ngx_event_t *ev);
@@ -99,10 +102,22 @@ ngx_http_credential_refresh_exit(ngx_cycle_t *cycle)
     cred = cmcf->logins.elts;
 
     for (i = 0; i < cmcf->logins.nelts; i++) {
-        if (cred[i]->login->inflight) {
-            ngx_edge_auth_http_abort(cred[i]->login->inflight);
-            cred[i]->login->inflight = NULL;
+        if (cred[i]->login->inflight == NULL) {
+            continue;
         }
+
+        ngx_edge_auth_http_abort(cred[i]->login->inflight);
+        cred[i]->login->inflight = NULL;
+
+        /* the others need not wait for this lock to time out */
+
+        ngx_edge_auth_store_lock(cred[i]->login->store);
+
+        if (cred[i]->login->entry->lock_owner == ngx_pid) {
+            cred[i]->login->entry->lock_owner = 0;
+        }
+
+        ngx_edge_auth_store_unlock(cred[i]->login->store);
     }
 }
 
@@ -186,7 +201,9 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     }
 
     e->lock_owner = ngx_pid;
-    e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000;
+    e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000
+                       + (login->http.resolver ? login->http.resolver_timeout
+                                               : 0);
 
     /* renew with the refresh token where there is one */
 
@@ -232,10 +249,12 @@ ngx_http_credential_due(ngx_http_credential_login_t *login, int64_t now)
     }
 
     if (login->idle_timeout) {
-        /* renew before the partner ends the idle session */
+        /* renew before the partner ends the idle session, at half of it */
         idle_end = (int64_t) e->last_used * 1000 + login->idle_timeout;
 
-        if (now >= idle_end - (int64_t) login->renew_before) {
+        if (now >= idle_end - (int64_t) ngx_min(login->renew_before,
+                                                login->idle_timeout / 2))
+        {
             return 1;
         }
     }
@@ -317,6 +336,11 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     refreshing = cred->refreshing;
     cred->refreshing = 0;
 
+    if (refreshing) {
+        /* built for this call in its pool: it carries the refresh token */
+        ngx_explicit_memzero(hc->request.data, hc->request.len);
+    }
+
     now = ngx_edge_auth_now();
     error = hc->error;
     status = hc->answer.status;
@@ -330,7 +354,11 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
 
         ngx_edge_auth_store_lock(login->store);
         ngx_edge_auth_store_drop_refresh(login->store, e);
-        e->lock_owner = 0;
+
+        if (e->lock_owner == ngx_pid) {
+            e->lock_owner = 0;
+        }
+
         e->backoff = 0;
         ngx_edge_auth_store_unlock(login->store);
 
@@ -366,7 +394,11 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
         error = "the credential store zone is full";
     }
 
-    e->lock_owner = 0;
+    /* a process that took over an overrun lock owns it now */
+    if (e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+
     e->logins++;
 
     if (error == NULL) {
@@ -486,6 +518,72 @@ ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     }
 
     return delay;
+}
+
+
+/*
+ * The upstream refused token generation G with 401: invalidate G only.
+ * A token refused right after it was issued (a wrong scope, say) counts
+ * as a failed login, so a partner that refuses every token is not logged
+ * in to once per request.
+ */
+
+void
+ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_atomic_uint_t generation,
+    ngx_log_t *log)
+{
+    int64_t                       now, delay, age;
+    ngx_uint_t                    refusals, level;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    if (!ngx_edge_auth_store_invalidate(login->store, e, generation)) {
+        return;
+    }
+
+    now = ngx_edge_auth_now();
+    delay = 0;
+
+    ngx_edge_auth_store_lock(login->store);
+
+    age = now - e->issued;
+
+    if (age < NGX_HTTP_CREDENTIAL_FRESH) {
+        refusals = ++e->refusals;
+
+        if (refusals > 1) {
+            delay = (int64_t) login->backoff_min
+                    << ngx_min(refusals - 2, 20);
+            delay = ngx_min(delay, (int64_t) login->backoff_max);
+            e->backoff = now + delay;
+        }
+
+    } else {
+        refusals = 0;
+        e->refusals = 0;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    if (refusals > 1) {
+        level = (refusals == 2) ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+        ngx_log_error(level, log, 0,
+                      "credential \"%V\": the upstream refused a token "
+                      "issued %Lms ago with 401 (%ui in a row); next login "
+                      "in %Lms", &cred->name, age, refusals, delay);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "credential \"%V\": the upstream refused the token "
+                      "with 401; logging in again", &cred->name);
+    }
+
+    ngx_http_credential_refresh_soon(cmcf);
 }
 
 

@@ -227,6 +227,9 @@ rejects('login_param secret with CR LF',
 rejects('login_param secret from a missing variable',
         "credential c { $L login_param client_secret env:EDGE_AUTH_NOPE; token_cookie t; }",
         qr/login_param "client_secret": environment variable "EDGE_AUTH_NOPE" is not set/);
+rejects('login_header that frames the login request',
+        "credential c { $L login_header Content-Length 5; token_cookie t; }",
+        qr/header "Content-Length" cannot be injected/);
 rejects('bad credential_store', "credential_store zone=x;",
         qr/invalid zone size in "zone=x"/);
 rejects('tiny credential_store', "credential_store zone=x:1k;",
