@@ -21,6 +21,8 @@ static void ngx_edge_auth_http_ssl_start(ngx_edge_auth_http_t *hc);
 static void ngx_edge_auth_http_ssl_handshake(ngx_connection_t *c);
 #endif
 static void ngx_edge_auth_http_send(ngx_edge_auth_http_t *hc);
+static void ngx_edge_auth_http_next(ngx_edge_auth_http_t *hc,
+    const char *error, ngx_err_t err);
 static void ngx_edge_auth_http_fail(ngx_edge_auth_http_t *hc,
     const char *error, ngx_err_t err);
 static void ngx_edge_auth_http_finish(ngx_edge_auth_http_t *hc);
@@ -326,7 +328,7 @@ ngx_edge_auth_http_connect(ngx_edge_auth_http_t *hc)
     rc = ngx_event_connect_peer(&hc->peer);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_edge_auth_http_fail(hc, "connect() failed", ngx_socket_errno);
+        ngx_edge_auth_http_next(hc, "connect() failed", ngx_socket_errno);
         return;
     }
 
@@ -356,7 +358,7 @@ ngx_edge_auth_http_write_handler(ngx_event_t *wev)
     hc = c->data;
 
     if (wev->timedout) {
-        ngx_edge_auth_http_fail(hc, "the endpoint timed out", NGX_ETIMEDOUT);
+        ngx_edge_auth_http_next(hc, "the endpoint timed out", NGX_ETIMEDOUT);
         return;
     }
 
@@ -440,7 +442,7 @@ ngx_edge_auth_http_ssl_handshake(ngx_connection_t *c)
     c->log->action = NULL;
 
     if (!c->ssl->handshaked) {
-        ngx_edge_auth_http_fail(hc, c->write->timedout
+        ngx_edge_auth_http_next(hc, c->write->timedout
                                     ? "the TLS handshake timed out"
                                     : "the TLS handshake failed", 0);
         return;
@@ -488,7 +490,7 @@ ngx_edge_auth_http_send(ngx_edge_auth_http_t *hc)
                     hc->request.len - hc->sent);
 
         if (n == NGX_ERROR) {
-            ngx_edge_auth_http_fail(hc, "the request could not be sent",
+            ngx_edge_auth_http_next(hc, "the request could not be sent",
                                     ngx_socket_errno);
             return;
         }
@@ -561,6 +563,14 @@ ngx_edge_auth_http_read_handler(ngx_event_t *rev)
         }
 
         if (n == NGX_ERROR) {
+            /* a refused connect shows on the read side first */
+
+            if (hc->sent < hc->request.len && b->last == b->pos) {
+                ngx_edge_auth_http_next(hc, "connect() failed",
+                                        ngx_socket_errno);
+                return;
+            }
+
             ngx_edge_auth_http_fail(hc, "the answer could not be read",
                                     ngx_socket_errno);
             return;
@@ -603,6 +613,31 @@ ngx_edge_auth_http_read_handler(ngx_event_t *rev)
     if (!rev->timer_set) {
         ngx_add_timer(rev, hc->conf->timeout);
     }
+}
+
+
+/* nothing was received yet: the next address, as proxy_pass does */
+
+static void
+ngx_edge_auth_http_next(ngx_edge_auth_http_t *hc, const char *error,
+    ngx_err_t err)
+{
+    if (hc->naddr + 1 >= hc->naddrs) {
+        ngx_edge_auth_http_fail(hc, error, err);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, hc->log, err,
+                  "login endpoint %V: %s, trying the next address",
+                  &hc->addrs[hc->naddr].name, error);
+
+    ngx_edge_auth_http_close(hc);
+
+    hc->naddr++;
+    hc->sent = 0;
+    hc->in->last = hc->in->pos;
+
+    ngx_edge_auth_http_connect(hc);
 }
 
 

@@ -16,7 +16,11 @@ use MockPartner;
 
 my $m = MockPartner->start(kind => 'oauth', token_lifetime => 2,
                            expires_in => 2);
-my $dns = MockDNS->start(names => { 'login.partner.test' => '127.0.0.1' });
+# 127.0.0.2 is loopback too, and nothing listens there: refused
+my $dns = MockDNS->start(names => {
+    'login.partner.test' => '127.0.0.1',
+    'two.partner.test'   => ['127.0.0.2', '127.0.0.1'],
+});
 
 my $port = free_port();
 my $login = 'http://login.partner.test:' . $m->port . '/oauth/token';
@@ -73,6 +77,35 @@ my $r = http_request($port, "GET /x HTTP/1.1\nHost: a\nConnection: close\n\n");
 is($r->{status}, 200, 'requests pass with the token');
 
 $n->stop;
+
+# two addresses, the first refuses: the next one is tried
+
+{
+    my $port3 = free_port();
+    my $two = nginx_new(http => <<"CONF");
+    resolver 127.0.0.1:${\ $dns->port} ipv6=off;
+
+    credential oauth {
+        login        http://two.partner.test:${\ $m->port}/oauth/token;
+        login_param  grant_type client_credentials;
+        login_basic  oauth-client oauth-secret;
+        token_header Authorization "Bearer {token}";
+    }
+
+    server {
+        listen 127.0.0.1:$port3;
+        location / { credential_inject oauth; proxy_pass ${\ $m->url}; }
+    }
+CONF
+
+    $two->start($port3);
+
+    my $r = http_request($port3, "GET /x HTTP/1.1\nHost: a\nConnection: close\n\n");
+    is($r->{status}, 200, 'first address refused: logged in through the second');
+    like($two->error_log, qr/login endpoint 127\.0\.0\.2:\d+: connect\(\) failed|login endpoint 127\.0\.0\.2:\d+: the request could not be sent.*trying the next address/,
+         'the fallback is logged');
+    $two->stop;
+}
 
 # a name the resolver does not know: a failed login, clearly logged
 

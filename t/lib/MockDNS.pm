@@ -1,7 +1,8 @@
 package MockDNS;
 
 # A DNS server for tests, on 127.0.0.1 over UDP, core Perl only: it answers
-# A questions for the names it is given (127.0.0.1 by default), NXDOMAIN
+# A questions for the names it is given (one address or an array of them,
+# in that order), NXDOMAIN
 # for others, no records for other types, and counts the A questions per
 # name in a file, so that the test process sees what its child answered.
 #
@@ -77,8 +78,11 @@ sub _answer {
 
     if (defined $addr && $type == 1) {
         $self->_count($name);
-        push @answers, pack('n n n N n', 0xc00c, 1, 1, 1, 4)
-                       . pack('C4', split /\./, $addr);
+
+        for my $a (ref $addr ? @$addr : ($addr)) {
+            push @answers, pack('n n n N n', 0xc00c, 1, 1, 1, 4)
+                           . pack('C4', split /\./, $a);
+        }
     }
 
     # QR, opcode 0, AA, RD copied, RA
