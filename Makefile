@@ -19,7 +19,8 @@ SOURCES     := config $(wildcard src/*.c src/*.h)
 
 DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
-               libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk
+               libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk \
+               libnginx-mod-http-lua
 
 .PHONY: all deps run test unit bench fuzz clean
 

@@ -24,6 +24,9 @@ ngx_edge_auth_send_error(ngx_http_request_t *r, ngx_uint_t status,
     len = sizeof("{\"errorCode\":\"\",\"errorMessage\":\"\",\"errors\":[]}")
           - 1 + code->len + message->len + sizeof("\n") - 1;
 
+    /* no "100 Continue" invites a body only to throw it away */
+    r->expect_tested = 1;
+
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {

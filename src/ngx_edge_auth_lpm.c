@@ -9,8 +9,8 @@
 #include "ngx_edge_auth_lpm.h"
 
 
-/* nested prefixes have strictly growing lengths: depth <= 128 + 1 */
-#define NGX_EDGE_AUTH_LPM_DEPTH  129
+/* nested prefixes have strictly growing lengths: /0 to /128 is 129 deep */
+#define NGX_EDGE_AUTH_LPM_DEPTH  130
 
 
 /*

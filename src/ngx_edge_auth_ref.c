@@ -41,17 +41,21 @@ char *
 ngx_edge_auth_ref_merge(ngx_conf_t *cf, ngx_edge_auth_ref_t *conf,
     ngx_edge_auth_ref_t *prev, ngx_edge_auth_find_pt find, const char *what)
 {
+    ngx_uint_t            i;
     ngx_edge_auth_ref_t  *ref;
 
-    if (!conf->set) {
-        /* the http level is never merged into anything: resolve it here */
-        ref = prev;
+    /*
+     * The http level is never merged into anything: it is resolved as a
+     * parent, even when every child sets its own.
+     */
 
-    } else {
-        ref = conf;
-    }
+    for (i = 0; i < 2; i++) {
+        ref = i ? conf : prev;
 
-    if (ref->set && !ref->resolved) {
+        if (!ref->set || ref->resolved) {
+            continue;
+        }
+
         ref->target = find(cf, &ref->name);
 
         if (ref->target == NULL) {

@@ -59,6 +59,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_auth_ip_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_auth_ip_recheck(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_ip_deny(ngx_http_request_t *r,
     ngx_http_auth_ip_list_t *list, uint32_t value);
 static char *ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -128,6 +129,10 @@ ngx_module_t  ngx_http_auth_ip_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* the request's context once its address was checked: no allocation */
+static ngx_uint_t  ngx_http_auth_ip_checked;
 
 
 static ngx_str_t  ngx_http_auth_ip_error_code =
@@ -204,11 +209,41 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
                        "auth_ip: %V allowed by list \"%V\"",
                        &r->connection->addr_text, &list->name);
 
+        ngx_http_set_ctx(r, &ngx_http_auth_ip_checked, ngx_http_auth_ip_module);
+
         /* a gate, not a grant: other access checks still apply */
         return NGX_DECLINED;
     }
 
     return ngx_http_auth_ip_deny(r, list, value);
+}
+
+
+/*
+ * Under "satisfy any" an access module that runs before this one and
+ * allows the request ends the access phase: a dynamic module loaded after
+ * this one does.  The list is a gate, so an unchecked request is checked
+ * here, before anything is proxied.
+ */
+
+static ngx_int_t
+ngx_http_auth_ip_recheck(ngx_http_request_t *r)
+{
+    ngx_http_auth_ip_loc_conf_t  *alcf;
+
+    if (r != r->main
+        || ngx_http_get_module_ctx(r, ngx_http_auth_ip_module) != NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_ip_module);
+
+    if (alcf->ref.target == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_auth_ip_handler(r);
 }
 
 
@@ -697,6 +732,13 @@ ngx_http_auth_ip_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_auth_ip_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_auth_ip_recheck;
 
     return NGX_OK;
 }

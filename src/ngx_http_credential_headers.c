@@ -140,7 +140,7 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
         }
     }
 
-    /* modules that read the parsed header must see ours, not the client's */
+    /* the client's, if still there; never a removed or injected one */
     r->headers_in.authorization = authorization;
 
     return NGX_OK;
@@ -172,11 +172,16 @@ ngx_http_credential_push(ngx_http_request_t *r, ngx_http_credential_t *cred,
         t->value.data = p;
     }
 
+    /*
+     * r->headers_in.authorization is not pointed at ours: $remote_user
+     * would decode the partner's user into the access log.
+     */
+
     if (t->key.len == sizeof("authorization") - 1
         && ngx_strncmp(t->lowcase_key, "authorization",
                        sizeof("authorization") - 1) == 0)
     {
-        *authorization = t;
+        *authorization = NULL;
     }
 
     /* names only: values are secrets, at every log level */

@@ -34,6 +34,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_http_credential_ctx_t *ctx);
@@ -296,6 +297,35 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         && ngx_edge_auth_redact_log(r->connection, r->pool, &cmcf->secrets)
            != NGX_OK)
     {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * After an internal redirect the new location's rewrite and access phases
+ * must not see the credential injected by the previous location (an
+ * auth_basic there would check the partner's user; $http_* would show it).
+ */
+
+static ngx_int_t
+ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
+{
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    if (!r->internal) {
+        return NGX_DECLINED;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+
+    if (cmcf->injected.nelts == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_credential_headers_apply(r, cmcf, NULL, NULL, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -947,6 +977,13 @@ ngx_http_credential_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_credential_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_credential_rewrite_handler;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_credential_header_filter;

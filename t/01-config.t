@@ -79,6 +79,10 @@ rejects('duplicate list', list('10.0.0.0/8;') . list('10.0.0.0/8;'),
         qr/duplicate auth_ip_list "l"/);
 rejects('unknown list', "server { listen 127.0.0.1:1; auth_ip nope; }",
         qr/unknown auth_ip_list "nope" in \S+nginx\.conf:\d+/);
+rejects('unknown list at http level, every server setting its own',
+        list('10.0.0.0/8;') . "auth_ip typo;"
+        . " server { listen 127.0.0.1:1; auth_ip l; }",
+        qr/unknown auth_ip_list "typo" in \S+nginx\.conf:\d+/);
 rejects('auth_ip twice', list('10.0.0.0/8;')
         . "server { listen 127.0.0.1:1; auth_ip l; auth_ip l; }",
         qr/"auth_ip" directive is duplicate/);

@@ -21,7 +21,7 @@ my $ENV_PW = 'topsecret';
 
 my $n = nginx_new(env => { EDGE_AUTH_CM_PASSWORD => $ENV_PW },
                   log_level => 'debug', http => <<"CONF");
-    log_format cred '\$request_uri cred=\$credential_name list=\$auth_ip_list';
+    log_format cred '\$request_uri cred=\$credential_name list=\$auth_ip_list user=\$remote_user';
     access_log %%DIR%%/cred.log cred;
     underscores_in_headers on;
 
@@ -71,6 +71,15 @@ my $n = nginx_new(env => { EDGE_AUTH_CM_PASSWORD => $ENV_PW },
         location /try/ {
             credential_inject nilo;
             try_files /nonexistent \@plain;
+        }
+
+        location /leak/ {
+            credential_inject nilo;
+            try_files /nonexistent /show;
+        }
+
+        location = /show {
+            return 200 "key=\$http_x_api_key\n";
         }
 
         location \@plain {
@@ -182,6 +191,10 @@ $r = get('/try/a');
 is(count_header($r->{body}, 'x-api-key'), 0,
    'try_files fallback to a location with off: no credential leaks');
 
+$r = get('/leak/a');
+is($r->{body}, "key=\n",
+   'after a redirect, the rewrite phase no longer sees the injected key');
+
 $r = get('/rewrite-nilo/a');
 is_deeply([header_values($r->{body}, 'x-api-key')], [$SECRET_KEY],
           'rewrite ... last: the final location\'s credential');
@@ -200,7 +213,8 @@ is(count_header($r->{body}, 'Authorization'), 1, 'POST: one Authorization');
 $n->stop;
 
 my $log = do { local $/; open my $fh, '<', $n->dir . '/cred.log'; <$fh> };
-like($log, qr{^/cm/a cred=criticalmix list=-$}m, '$credential_name logged');
+like($log, qr{^/cm/a cred=criticalmix list=- user=-$}m,
+     '$credential_name logged; $remote_user does not show the partner\'s user');
 like($log, qr{^/off/a cred=- }m, '$credential_name empty when off');
 
 my $err = $n->error_log;
