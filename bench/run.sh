@@ -1,13 +1,16 @@
 #!/bin/bash
-# Benchmarks of auth_ip (see bench/README.md). Run by "make bench":
+# Benchmarks (see bench/README.md). Run by "make bench":
 #
 #   NGINX_BIN=/usr/sbin/nginx MODULE=/abs/path/ngx_http_credential_module.so \
-#       bash bench/run.sh
+#       bash bench/run.sh [bench.py | token_bench.py]
+#
+# bench.py (the default) measures auth_ip; token_bench.py (bench/token.sh)
+# credential_inject with a token from a login endpoint.
 #
 # Everything lives in one temporary directory: configurations, generated
 # lists, pid files, logs. Every nginx started here binds to 127.0.0.1 only
 # and is stopped on exit, whatever happens; the directory is removed
-# (BENCH_KEEP=1 keeps it). Tunables: see the top of bench/bench.py.
+# (BENCH_KEEP=1 keeps it). Tunables: see the top of each Python bench.
 
 set -u
 
@@ -23,7 +26,8 @@ for tool in wrk python3 "$NGINX_BIN"; do
 done
 [ -f "$MODULE" ] || { echo "bench: module $MODULE not found (make)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/edge-auth-bench.XXXXXX")
+bench=${1:-bench.py}
+work=$(mktemp -d "${TMPDIR:-/tmp}/edge-auth-${bench%.py}.XXXXXX")
 chmod 755 "$work"            # workers may run as another user
 
 bench_pid=
@@ -76,7 +80,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-python3 "$here/bench.py" "$work" &
+python3 "$here/$bench" "$work" &
 bench_pid=$!
 wait "$bench_pid"
 rc=$?
