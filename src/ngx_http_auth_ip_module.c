@@ -68,6 +68,7 @@ static char *ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf);
 static ngx_int_t ngx_http_auth_ip_list_compile(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build);
+static int ngx_http_auth_ip_parsed_cmp(const void *one, const void *two);
 static ngx_int_t ngx_http_auth_ip_list_dedup(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build, ngx_uint_t *n);
 static char *ngx_http_auth_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -518,9 +519,8 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 
     parsed = build->parsed.elts;
 
-    /* the entry is the first member: compare by it */
     ngx_qsort(parsed, build->parsed.nelts, sizeof(ngx_http_auth_ip_parsed_t),
-              ngx_edge_auth_lpm_entry_cmp);
+              ngx_http_auth_ip_parsed_cmp);
 
     if (ngx_http_auth_ip_list_dedup(cf, build, &n) != NGX_OK) {
         return NGX_ERROR;
@@ -589,6 +589,30 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
                    &list->name, n, lpm->n4, lpm->n6, lpm->index4 != NULL);
 
     return NGX_OK;
+}
+
+
+/* by prefix, then where it was written: duplicates name their first line */
+
+static int
+ngx_http_auth_ip_parsed_cmp(const void *one, const void *two)
+{
+    int                               rc;
+    const ngx_http_auth_ip_parsed_t  *a, *b;
+
+    a = one;
+    b = two;
+
+    rc = ngx_edge_auth_lpm_entry_cmp(&a->entry, &b->entry);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (a->file != b->file) {
+        return (a->file < b->file) ? -1 : 1;
+    }
+
+    return (a->line < b->line) ? -1 : (a->line > b->line);
 }
 
 

@@ -101,6 +101,11 @@ $out = accepts('duplicates are warned, not refused',
     list("10.0.0.0/8;\n 10.0.0.0/8;\n ::ffff:10.0.0.0/104;"));
 like($out, qr/\[warn\].*duplicate entry "10\.0\.0\.0\/8" in \S+nginx\.conf:\d+, first in \S+nginx\.conf:\d+/,
      'duplicate warning names both places');
+
+my @dups = $out =~ /duplicate entry "10\.0\.0\.0\/8" in \S+nginx\.conf:(\d+), first in \S+nginx\.conf:(\d+)/g;
+ok(@dups == 4 && $dups[1] < $dups[0] && $dups[3] < $dups[2]
+   && $dups[1] == $dups[3],
+   'every duplicate names the same, earlier, first line');
 like($out, qr/duplicate entry.*duplicate entry/s,
      'an IPv4-mapped entry is the same IPv4 prefix');
 
