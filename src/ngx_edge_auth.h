@@ -64,6 +64,15 @@ ngx_int_t ngx_edge_auth_secret(ngx_conf_t *cf, ngx_str_t *arg,
 
 
 /*
+ * "Basic base64(user:password)" in cf->pool (RFC 7617); with "escape" both
+ * are form-urlencoded first, as OAuth 2.0 client authentication wants
+ * (RFC 6749 2.3.1).
+ */
+ngx_int_t ngx_edge_auth_basic(ngx_conf_t *cf, ngx_str_t *user,
+    ngx_str_t *password, ngx_uint_t escape, ngx_str_t *value);
+
+
+/*
  * Masks the given secrets in every line that the connection's log chain
  * writes, if that chain has debug enabled; a no-op otherwise.
  */

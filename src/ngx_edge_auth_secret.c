@@ -254,3 +254,57 @@ ngx_edge_auth_secret_check(ngx_conf_t *cf, ngx_str_t *secret,
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_edge_auth_basic(ngx_conf_t *cf, ngx_str_t *user, ngx_str_t *password,
+    ngx_uint_t escape, ngx_str_t *value)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   pair, b64;
+    uintptr_t   type;
+
+    type = NGX_ESCAPE_URI_COMPONENT;
+    len = user->len + 1 + password->len;
+
+    if (escape) {
+        len += 2 * ngx_escape_uri(NULL, user->data, user->len, type)
+               + 2 * ngx_escape_uri(NULL, password->data, password->len,
+                                    type);
+    }
+
+    pair.data = ngx_pnalloc(cf->temp_pool, len);
+    if (pair.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (escape) {
+        p = (u_char *) ngx_escape_uri(pair.data, user->data, user->len,
+                                      type);
+        *p++ = ':';
+        p = (u_char *) ngx_escape_uri(p, password->data, password->len,
+                                      type);
+
+    } else {
+        p = ngx_cpymem(pair.data, user->data, user->len);
+        *p++ = ':';
+        p = ngx_cpymem(p, password->data, password->len);
+    }
+
+    pair.len = p - pair.data;
+
+    value->len = sizeof("Basic ") - 1 + ngx_base64_encoded_length(pair.len);
+    value->data = ngx_pnalloc(cf->pool, value->len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    b64.data = ngx_cpymem(value->data, "Basic ", sizeof("Basic ") - 1);
+    ngx_encode_base64(&b64, &pair);
+
+    /* the pair lives no longer than the configuration run */
+    ngx_explicit_memzero(pair.data, pair.len);
+
+    return NGX_OK;
+}

@@ -33,6 +33,9 @@ static ngx_int_t ngx_http_credential_login_ssl(ngx_conf_t *cf,
     ngx_http_credential_login_t *login);
 static ngx_int_t ngx_http_credential_login_request(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_post(ngx_pool_t *pool,
+    ngx_http_credential_login_t *login, ngx_edge_auth_url_t *url,
+    ngx_str_t *type, ngx_str_t *body, ngx_str_t *request);
 static ngx_int_t ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body);
 static ngx_int_t ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a,
@@ -148,8 +151,8 @@ ngx_http_credential_login_param(ngx_conf_t *cf, ngx_http_credential_t *cred,
 
     login = cred->login;
 
-    fields = (value[0].data[0] == 'r') ? &login->refresh_params
-                                       : &login->params;
+    fields = (ngx_strcmp(value[0].data, "refresh_param") == 0)
+             ? &login->refresh_params : &login->params;
 
     if (ngx_http_credential_keyval(cf, fields, &value[1], &value[2],
                                    (char *) value[0].data)
@@ -198,8 +201,7 @@ char *
 ngx_http_credential_login_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    u_char                       *p;
-    ngx_str_t                     user, password, pair, b64;
+    ngx_str_t                     user, password;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -219,34 +221,11 @@ ngx_http_credential_login_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
 
     /* RFC 6749 2.3.1: both form-urlencoded before the Basic encoding */
 
-    pair.len = user.len + 1 + password.len
-               + 2 * ngx_escape_uri(NULL, user.data, user.len,
-                                    NGX_ESCAPE_URI_COMPONENT)
-               + 2 * ngx_escape_uri(NULL, password.data, password.len,
-                                    NGX_ESCAPE_URI_COMPONENT);
-    pair.data = ngx_pnalloc(cf->temp_pool, pair.len);
-    if (pair.data == NULL) {
+    if (ngx_edge_auth_basic(cf, &user, &password, 1, &login->basic)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
-
-    p = (u_char *) ngx_escape_uri(pair.data, user.data, user.len,
-                                  NGX_ESCAPE_URI_COMPONENT);
-    *p++ = ':';
-    p = (u_char *) ngx_escape_uri(p, password.data, password.len,
-                                  NGX_ESCAPE_URI_COMPONENT);
-    pair.len = p - pair.data;
-
-    login->basic.len = sizeof("Basic ") - 1
-                       + ngx_base64_encoded_length(pair.len);
-    login->basic.data = ngx_pnalloc(cf->pool, login->basic.len);
-    if (login->basic.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    b64.data = ngx_cpymem(login->basic.data, "Basic ", sizeof("Basic ") - 1);
-    ngx_encode_base64(&b64, &pair);
-
-    ngx_explicit_memzero(pair.data, pair.len);
 
     return NGX_CONF_OK;
 }
@@ -794,11 +773,7 @@ ngx_http_credential_login_ssl(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
-    size_t                        len;
-    u_char                       *p;
     ngx_str_t                     body, type;
-    ngx_uint_t                    i;
-    ngx_keyval_t                 *h;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -822,14 +797,34 @@ ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
         }
     }
 
-    len = sizeof("POST  HTTP/1.1" CRLF) - 1 + login->url.uri.len
-          + sizeof("Host: " CRLF) - 1 + login->url.host_header.len
+    return ngx_http_credential_post(cf->pool, login, &login->url, &type,
+                                    &body, &login->request);
+}
+
+
+/*
+ * A POST to a login or refresh URL: the login's client authentication and
+ * extra headers, then the body; one request per connection.
+ */
+
+static ngx_int_t
+ngx_http_credential_post(ngx_pool_t *pool, ngx_http_credential_login_t *login,
+    ngx_edge_auth_url_t *url, ngx_str_t *type, ngx_str_t *body,
+    ngx_str_t *request)
+{
+    size_t         len;
+    u_char        *p;
+    ngx_uint_t     i;
+    ngx_keyval_t  *h;
+
+    len = sizeof("POST  HTTP/1.1" CRLF) - 1 + url->uri.len
+          + sizeof("Host: " CRLF) - 1 + url->host_header.len
           + sizeof("User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF) - 1
           + sizeof("Accept: application/json, */*" CRLF) - 1
-          + sizeof("Content-Type: " CRLF) - 1 + type.len
+          + sizeof("Content-Type: " CRLF) - 1 + type->len
           + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
           + sizeof("Connection: close" CRLF CRLF) - 1
-          + body.len;
+          + body->len;
 
     if (login->basic.len) {
         len += sizeof("Authorization: " CRLF) - 1 + login->basic.len;
@@ -841,19 +836,18 @@ ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
         len += h[i].key.len + sizeof(": " CRLF) - 1 + h[i].value.len;
     }
 
-    p = ngx_pnalloc(cf->pool, len);
+    p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    login->request.data = p;
+    request->data = p;
 
     p = ngx_sprintf(p, "POST %V HTTP/1.1" CRLF "Host: %V" CRLF
                     "User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF
                     "Accept: application/json, */*" CRLF
                     "Content-Type: %V" CRLF "Content-Length: %uz" CRLF,
-                    &login->url.uri, &login->url.host_header, &type,
-                    body.len);
+                    &url->uri, &url->host_header, type, body->len);
 
     if (login->basic.len) {
         p = ngx_sprintf(p, "Authorization: %V" CRLF, &login->basic);
@@ -863,9 +857,9 @@ ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
         p = ngx_sprintf(p, "%V: %V" CRLF, &h[i].key, &h[i].value);
     }
 
-    p = ngx_sprintf(p, "Connection: close" CRLF CRLF "%V", &body);
+    p = ngx_sprintf(p, "Connection: close" CRLF CRLF "%V", body);
 
-    login->request.len = p - login->request.data;
+    request->len = p - request->data;
 
     return NGX_OK;
 }
@@ -1332,12 +1326,10 @@ ngx_int_t
 ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request)
 {
-    size_t                        len;
-    u_char                       *p;
-    ngx_str_t                     body;
-    ngx_uint_t                    i;
+    ngx_int_t                     rc;
+    ngx_str_t                     body, type;
     ngx_array_t                   fields;
-    ngx_keyval_t                 *kv, *h;
+    ngx_keyval_t                 *kv;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -1365,52 +1357,13 @@ ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
         return NGX_ERROR;
     }
 
-    len = sizeof("POST  HTTP/1.1" CRLF) - 1 + login->refresh_url.uri.len
-          + sizeof("Host: " CRLF) - 1 + login->refresh_url.host_header.len
-          + sizeof("User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF) - 1
-          + sizeof("Accept: application/json, */*" CRLF) - 1
-          + sizeof("Content-Type: application/x-www-form-urlencoded" CRLF)
-          - 1
-          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
-          + sizeof("Connection: close" CRLF CRLF) - 1
-          + body.len;
+    ngx_str_set(&type, "application/x-www-form-urlencoded");
 
-    if (login->basic.len) {
-        len += sizeof("Authorization: " CRLF) - 1 + login->basic.len;
-    }
+    rc = ngx_http_credential_post(pool, login, &login->refresh_url, &type,
+                                  &body, request);
 
-    h = login->headers.elts;
+    /* the body holds the refresh token; the request is zeroed after use */
+    ngx_explicit_memzero(body.data, body.len);
 
-    for (i = 0; i < login->headers.nelts; i++) {
-        len += h[i].key.len + sizeof(": " CRLF) - 1 + h[i].value.len;
-    }
-
-    p = ngx_pnalloc(pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    request->data = p;
-
-    p = ngx_sprintf(p, "POST %V HTTP/1.1" CRLF "Host: %V" CRLF
-                    "User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF
-                    "Accept: application/json, */*" CRLF
-                    "Content-Type: application/x-www-form-urlencoded" CRLF
-                    "Content-Length: %uz" CRLF,
-                    &login->refresh_url.uri, &login->refresh_url.host_header,
-                    body.len);
-
-    if (login->basic.len) {
-        p = ngx_sprintf(p, "Authorization: %V" CRLF, &login->basic);
-    }
-
-    for (i = 0; i < login->headers.nelts; i++) {
-        p = ngx_sprintf(p, "%V: %V" CRLF, &h[i].key, &h[i].value);
-    }
-
-    p = ngx_sprintf(p, "Connection: close" CRLF CRLF "%V", &body);
-
-    request->len = p - request->data;
-
-    return NGX_OK;
+    return rc;
 }

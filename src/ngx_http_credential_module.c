@@ -706,8 +706,7 @@ static char *
 ngx_http_credential_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    u_char     *p;
-    ngx_str_t   user, password, pair, header, name;
+    ngx_str_t  user, password, header, name;
 
     if (cred->basic) {
         return "is duplicate";
@@ -728,31 +727,9 @@ ngx_http_credential_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
         return NGX_CONF_ERROR;
     }
 
-    pair.len = user.len + 1 + password.len;
-    pair.data = ngx_pnalloc(cf->temp_pool, pair.len);
-    if (pair.data == NULL) {
+    if (ngx_edge_auth_basic(cf, &user, &password, 0, &header) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-
-    p = ngx_cpymem(pair.data, user.data, user.len);
-    *p++ = ':';
-    ngx_memcpy(p, password.data, password.len);
-
-    header.len = sizeof("Basic ") - 1 + ngx_base64_encoded_length(pair.len);
-    header.data = ngx_pnalloc(cf->pool, header.len);
-    if (header.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_cpymem(header.data, "Basic ", sizeof("Basic ") - 1);
-
-    name.len = header.len - (sizeof("Basic ") - 1);
-    name.data = p;
-
-    ngx_encode_base64(&name, &pair);
-
-    /* the user:password pair lives no longer than the configuration run */
-    ngx_explicit_memzero(pair.data, pair.len);
 
     ngx_str_set(&name, "Authorization");
 
