@@ -56,6 +56,7 @@ BEGIN { $ROOT = dirname(dirname(File::Spec->rel2abs(__FILE__))) }
 # the partner stand-ins of the tests, with login endpoints and counters
 use lib "$ROOT/t/lib";
 use MockPartner;
+use EdgeAuthTest qw(free_port);
 
 binmode STDOUT, ':encoding(UTF-8)';
 binmode STDERR, ':encoding(UTF-8)';
@@ -417,15 +418,6 @@ sub shown_headers {
 # ---------------------------------------------------------------------------
 # 2. The nginx configuration
 # ---------------------------------------------------------------------------
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
 
 sub write_file {
     my ($path, $content, $mode) = @_;
