@@ -61,6 +61,9 @@ char *ngx_edge_auth_ref_merge(ngx_conf_t *cf, ngx_edge_auth_ref_t *conf,
  */
 ngx_int_t ngx_edge_auth_secret(ngx_conf_t *cf, ngx_str_t *arg,
     ngx_str_t *secret, const char *what);
+/* the same for key material: any bytes, a file exactly as it is */
+ngx_int_t ngx_edge_auth_secret_bytes(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_str_t *secret, const char *what);
 
 
 /*

@@ -11,10 +11,12 @@
 #include "ngx_edge_auth.h"
 
 
+static ngx_int_t ngx_edge_auth_secret_read(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_str_t *secret, const char *what, ngx_uint_t binary);
 static ngx_int_t ngx_edge_auth_secret_env(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *secret, const char *what);
+    ngx_str_t *secret, const char *what, ngx_uint_t binary);
 static ngx_int_t ngx_edge_auth_secret_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *secret, const char *what);
+    ngx_str_t *secret, const char *what, ngx_uint_t binary);
 static ngx_int_t ngx_edge_auth_secret_check(ngx_conf_t *cf, ngx_str_t *secret,
     const char *what, const char *source, ngx_str_t *source_name);
 
@@ -22,6 +24,24 @@ static ngx_int_t ngx_edge_auth_secret_check(ngx_conf_t *cf, ngx_str_t *secret,
 ngx_int_t
 ngx_edge_auth_secret(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *secret,
     const char *what)
+{
+    return ngx_edge_auth_secret_read(cf, arg, secret, what, 0);
+}
+
+
+/* key material: any bytes, the file as it is */
+
+ngx_int_t
+ngx_edge_auth_secret_bytes(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *secret,
+    const char *what)
+{
+    return ngx_edge_auth_secret_read(cf, arg, secret, what, 1);
+}
+
+
+static ngx_int_t
+ngx_edge_auth_secret_read(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *secret,
+    const char *what, ngx_uint_t binary)
 {
     ngx_str_t  name;
 
@@ -39,14 +59,14 @@ ngx_edge_auth_secret(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *secret,
         name.len = arg->len - 4;
         name.data = arg->data + 4;
 
-        return ngx_edge_auth_secret_env(cf, &name, secret, what);
+        return ngx_edge_auth_secret_env(cf, &name, secret, what, binary);
     }
 
     if (arg->len > 5 && ngx_strncmp(arg->data, "file:", 5) == 0) {
         name.len = arg->len - 5;
         name.data = arg->data + 5;
 
-        return ngx_edge_auth_secret_file(cf, &name, secret, what);
+        return ngx_edge_auth_secret_file(cf, &name, secret, what, binary);
     }
 
     if (arg->len == 4 && ngx_strncmp(arg->data, "env:", 4) == 0) {
@@ -64,13 +84,17 @@ ngx_edge_auth_secret(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *secret,
 
     *secret = *arg;
 
+    if (binary) {
+        return NGX_OK;
+    }
+
     return ngx_edge_auth_secret_check(cf, secret, what, "the value", NULL);
 }
 
 
 static ngx_int_t
 ngx_edge_auth_secret_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret,
-    const char *what)
+    const char *what, ngx_uint_t binary)
 {
     u_char  *var, *value;
 
@@ -99,6 +123,10 @@ ngx_edge_auth_secret_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret,
 
     ngx_memcpy(secret->data, value, secret->len);
 
+    if (binary) {
+        return NGX_OK;
+    }
+
     return ngx_edge_auth_secret_check(cf, secret, what,
                                       "environment variable", name);
 }
@@ -106,7 +134,7 @@ ngx_edge_auth_secret_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret,
 
 static ngx_int_t
 ngx_edge_auth_secret_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret,
-    const char *what)
+    const char *what, ngx_uint_t binary)
 {
     off_t            size;
     ssize_t          n;
@@ -182,6 +210,11 @@ ngx_edge_auth_secret_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret,
     }
 
     secret->len = (size_t) n;
+
+    if (binary) {
+        rc = NGX_OK;
+        goto done;
+    }
 
     /* one trailing newline is how editors and "echo" end a file */
 

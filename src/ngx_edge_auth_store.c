@@ -6,6 +6,8 @@
 
 #include "ngx_edge_auth_store.h"
 
+#include <openssl/rand.h>
+
 
 static ngx_int_t ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
@@ -245,6 +247,22 @@ ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
     int64_t expires)
 {
+    u_char  version[NGX_EDGE_AUTH_VERSION_LEN];
+
+    if (RAND_bytes(version, NGX_EDGE_AUTH_VERSION_LEN) != 1) {
+        return NGX_ERROR;
+    }
+
+    return ngx_edge_auth_store_adopt(store, e, token, refresh, expires,
+                                     ngx_edge_auth_now(), version);
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
+    int64_t expires, int64_t issued, u_char *version)
+{
     u_char  *t, *r;
 
     /* both copies first: a failure leaves the entry as it was */
@@ -277,7 +295,8 @@ ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
     }
 
     e->expires = expires;
-    e->issued = ngx_edge_auth_now();
+    e->issued = issued;
+    ngx_memcpy(e->version, version, NGX_EDGE_AUTH_VERSION_LEN);
     e->state = NGX_EDGE_AUTH_TOKEN_VALID;
     e->last_used = ngx_time();
 

@@ -23,6 +23,8 @@
 
 #define NGX_EDGE_AUTH_KEY_LEN     20
 #define NGX_EDGE_AUTH_TOKEN_MAX   8192
+/* names one issued token across nodes */
+#define NGX_EDGE_AUTH_VERSION_LEN 16
 
 
 typedef enum {
@@ -56,6 +58,10 @@ typedef struct {
     u_char                      *token;
     size_t                       refresh_len;
     u_char                      *refresh;
+
+    /* the fleet (Redis) */
+    u_char                       version[NGX_EDGE_AUTH_VERSION_LEN];
+    int64_t                      synced;       /* last look at Redis */
 } ngx_edge_auth_entry_t;
 
 
@@ -95,6 +101,14 @@ void ngx_edge_auth_store_unlock(ngx_edge_auth_store_t *store);
 ngx_int_t ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
     int64_t expires);
+
+/*
+ * Under the lock: a token another node obtained, with its issue time and
+ * version; set_token() makes a new version.
+ */
+ngx_int_t ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
+    int64_t expires, int64_t issued, u_char *version);
 
 /* under the lock: forgets a refresh token that the partner refused */
 void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,

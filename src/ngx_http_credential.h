@@ -11,6 +11,8 @@
 #include "ngx_edge_auth.h"
 #include "ngx_edge_auth_http.h"
 #include "ngx_edge_auth_store.h"
+#include "ngx_edge_auth_redis.h"
+#include "ngx_edge_auth_seal.h"
 
 
 #define NGX_HTTP_CREDENTIAL_BODY_FORM    0
@@ -76,6 +78,13 @@ typedef struct {
     ngx_table_elt_t             *values;    /* headers built from copy */
     ngx_edge_auth_http_t        *inflight;  /* this worker's login */
     ngx_uint_t                   secret;    /* index of 2 slots in secrets */
+
+    /* the fleet (Redis) */
+    ngx_str_t                    redis_token;   /* key names */
+    ngx_str_t                    redis_lease;
+    unsigned                     redis_busy:1;  /* this worker's call */
+    unsigned                     leased:1;      /* this worker's lease */
+    unsigned                     redis_bad:1;   /* logged: cannot open */
 } ngx_http_credential_login_t;
 
 
@@ -109,6 +118,14 @@ typedef struct {
     ngx_edge_auth_store_t       *store;
 
     ngx_event_t                 *timer;         /* this worker's */
+
+    /* Redis, shared by the gateway nodes; NULL: shared memory only */
+    ngx_edge_auth_redis_conf_t  *redis_conf;
+    u_char                       redis_key[NGX_EDGE_AUTH_SEAL_KEY_LEN];
+    ngx_uint_t                   redis_key_set;
+    ngx_str_t                    redis_prefix;
+    ngx_edge_auth_redis_t       *redis;         /* this worker's client */
+    ngx_str_t                    redis_owner;   /* this worker's lease id */
 } ngx_http_credential_main_conf_t;
 
 
@@ -195,6 +212,32 @@ void ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     ngx_log_t *log);
 ngx_int_t ngx_http_credential_token_current(ngx_http_credential_main_conf_t
     *cmcf, ngx_http_credential_t *cred, ngx_log_t *log);
+/* under the store lock: the token needs a login */
+ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
+    int64_t now);
+/* with the node's login lock held: renew or log in now */
+void ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log);
+
+/* ngx_http_credential_redis.c: the fleet */
+ngx_int_t ngx_http_credential_redis_param(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, ngx_str_t *value);
+ngx_int_t ngx_http_credential_redis_check(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf);
+ngx_int_t ngx_http_credential_redis_names(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_redis_init(ngx_cycle_t *cycle,
+    ngx_http_credential_main_conf_t *cmcf);
+void ngx_http_credential_redis_exit(ngx_http_credential_main_conf_t *cmcf);
+ngx_uint_t ngx_http_credential_redis_usable(
+    ngx_http_credential_main_conf_t *cmcf);
+ngx_int_t ngx_http_credential_redis_lease(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_msec_t ttl);
+void ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred);
+void ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_uint_t store);
 
 
 #endif /* _NGX_HTTP_CREDENTIAL_H_INCLUDED_ */

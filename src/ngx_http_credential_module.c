@@ -86,7 +86,7 @@ static ngx_command_t  ngx_http_credential_commands[] = {
       NULL },
 
     { ngx_string("credential_store"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_credential_store,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -1057,9 +1057,11 @@ ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_credential_main_conf_t *cmcf = conf;
 
-    u_char     *p;
-    ssize_t     size;
-    ngx_str_t  *value, s;
+    u_char      *p;
+    ssize_t      size;
+    ngx_int_t    rc;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
 
     if (cmcf->store_name.len) {
         return "is duplicate";
@@ -1102,6 +1104,26 @@ ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cmcf->store_size = size;
+
+    /* Redis, for a fleet of gateways */
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rc = ngx_http_credential_redis_param(cf, cmcf, &value[i]);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_credential_redis_check(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1192,6 +1214,12 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
         if (ngx_edge_auth_store_want(cf, cmcf->store, login->key,
                                      &login->entry)
             != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        if (cmcf->redis_conf
+            && ngx_http_credential_redis_names(cf, cmcf, cred[i]) != NGX_OK)
         {
             return NGX_CONF_ERROR;
         }

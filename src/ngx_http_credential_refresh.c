@@ -24,8 +24,6 @@
 static void ngx_http_credential_tick(ngx_event_t *ev);
 static void ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log);
-static ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
-    int64_t now);
 static void ngx_http_credential_login_start(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_str_t *refresh, ngx_log_t *log);
@@ -74,6 +72,10 @@ ngx_http_credential_refresh_init(ngx_cycle_t *cycle)
 
     cmcf->timer = ev;
 
+    if (ngx_http_credential_redis_init(cycle, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* the first login at start-up, before traffic needs it */
     ngx_add_timer(ev, 1);
 
@@ -98,6 +100,8 @@ ngx_http_credential_refresh_exit(ngx_cycle_t *cycle)
     if (cmcf == NULL) {
         return;
     }
+
+    ngx_http_credential_redis_exit(cmcf);
 
     cred = cmcf->logins.elts;
 
@@ -166,7 +170,7 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log)
 {
     int64_t                       now;
-    ngx_str_t                     refresh;
+    ngx_uint_t                    sync;
     ngx_pid_t                     owner;
     ngx_edge_auth_entry_t        *e;
     ngx_http_credential_login_t  *login;
@@ -174,18 +178,31 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     login = cred->login;
     e = login->entry;
 
-    if (login->inflight) {
+    if (login->inflight || login->redis_busy) {
         return;
     }
-
-    ngx_str_null(&refresh);
 
     now = ngx_edge_auth_now();
 
     ngx_edge_auth_store_lock(login->store);
 
     if (!ngx_http_credential_due(login, now) || now < e->backoff) {
+
+        /* one worker per node and tick looks at the fleet's token */
+
+        sync = 0;
+
+        if (cmcf->redis && now - e->synced >= NGX_HTTP_CREDENTIAL_TICK / 2) {
+            e->synced = now;
+            sync = 1;
+        }
+
         ngx_edge_auth_store_unlock(login->store);
+
+        if (sync) {
+            ngx_http_credential_redis_sync(cmcf, cred);
+        }
+
         return;
     }
 
@@ -205,7 +222,43 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
                        + (login->http.resolver ? login->http.resolver_timeout
                                                : 0);
 
+    ngx_edge_auth_store_unlock(login->store);
+
+    if (owner && owner != ngx_pid) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "credential \"%V\": took over the login lock of "
+                      "process %P", &cred->name, owner);
+    }
+
+    /* the fleet's lease first, for as long as this node's lock */
+
+    if (ngx_http_credential_redis_lease(cmcf, cred,
+                                        (ngx_msec_t) (e->lock_deadline - now))
+        == NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_credential_login_now(cmcf, cred, log);
+}
+
+
+void
+ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log)
+{
+    ngx_str_t                     refresh;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    ngx_str_null(&refresh);
+
     /* renew with the refresh token where there is one */
+
+    ngx_edge_auth_store_lock(login->store);
 
     if (login->refresh_url.text.len && e->refresh_len) {
         refresh.data = ngx_alloc(e->refresh_len, log);
@@ -217,12 +270,6 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     }
 
     ngx_edge_auth_store_unlock(login->store);
-
-    if (owner && owner != ngx_pid) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "credential \"%V\": took over the login lock of "
-                      "process %P", &cred->name, owner);
-    }
 
     ngx_http_credential_login_start(cmcf, cred, refresh.data ? &refresh : NULL,
                                     log);
@@ -236,7 +283,7 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
 
 /* under the store lock */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_credential_due(ngx_http_credential_login_t *login, int64_t now)
 {
     int64_t                 idle_end;
@@ -277,6 +324,8 @@ ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
         ngx_edge_auth_store_lock(login->store);
         login->entry->lock_owner = 0;
         ngx_edge_auth_store_unlock(login->store);
+
+        ngx_http_credential_redis_publish(cmcf, cred, 0);
         return;
     }
 
@@ -371,6 +420,9 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
 
         cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                    ngx_http_credential_module);
+
+        /* the lease goes back: the full login takes it again */
+        ngx_http_credential_redis_publish(cmcf, cred, 0);
         ngx_http_credential_refresh_soon(cmcf);
         return;
     }
@@ -479,6 +531,9 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
 
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_credential_module);
+
+    /* the new token to the fleet, and the lease back */
+    ngx_http_credential_redis_publish(cmcf, cred, error == NULL);
     ngx_http_credential_refresh_soon(cmcf);
 }
 

@@ -1,0 +1,740 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ */
+
+
+#include "ngx_edge_auth_redis.h"
+
+
+#define NGX_EDGE_AUTH_REDIS_PAUSE_MIN  1000
+#define NGX_EDGE_AUTH_REDIS_PAUSE_MAX  30000
+
+
+struct ngx_edge_auth_redis_s {
+    ngx_edge_auth_redis_conf_t  *conf;
+    ngx_log_t                   *log;
+
+    ngx_peer_connection_t        peer;
+    ngx_uint_t                   naddr;
+    redisReader                 *reader;
+    ngx_uint_t                   connected;  /* something was sent */
+    ngx_uint_t                   ready;      /* AUTH and SELECT done */
+    u_char                       error[128];
+
+    ngx_queue_t                  calls;      /* waiting to be sent */
+    ngx_edge_auth_redis_call_t  *current;    /* sent, answers pending */
+    size_t                       sent;
+
+    int64_t                      pause_until;
+    ngx_msec_t                   pause;
+    ngx_uint_t                   failing;    /* logged this streak */
+
+    ngx_event_t                  posted;     /* fails calls out of line */
+    ngx_queue_t                  failed;
+};
+
+
+static void ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd);
+static ngx_int_t ngx_edge_auth_redis_hello(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call);
+static void ngx_edge_auth_redis_next(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_write_handler(ngx_event_t *wev);
+static void ngx_edge_auth_redis_read_handler(ngx_event_t *rev);
+static void ngx_edge_auth_redis_refused(ngx_edge_auth_redis_t *rd,
+    ngx_err_t err);
+static void ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd,
+    const char *error, ngx_err_t err);
+static void ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_posted(ngx_event_t *ev);
+
+
+ngx_edge_auth_redis_t *
+ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
+    ngx_edge_auth_redis_conf_t *conf)
+{
+    ngx_edge_auth_redis_t  *rd;
+
+    rd = ngx_pcalloc(cycle->pool, sizeof(ngx_edge_auth_redis_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->conf = conf;
+    rd->log = cycle->log;
+    rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
+
+    ngx_queue_init(&rd->calls);
+    ngx_queue_init(&rd->failed);
+
+    rd->posted.handler = ngx_edge_auth_redis_posted;
+    rd->posted.data = rd;
+    rd->posted.log = rd->log;
+
+    return rd;
+}
+
+
+ngx_uint_t
+ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd)
+{
+    int64_t      now;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+    now = (int64_t) tp->sec * 1000 + tp->msec;
+
+    return now >= rd->pause_until;
+}
+
+
+ngx_edge_auth_redis_call_t *
+ngx_edge_auth_redis_call_create(ngx_edge_auth_redis_t *rd)
+{
+    ngx_pool_t                  *pool;
+    ngx_edge_auth_redis_call_t  *call;
+
+    pool = ngx_create_pool(1024, rd->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    call = ngx_pcalloc(pool, sizeof(ngx_edge_auth_redis_call_t));
+    if (call == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    call->pool = pool;
+
+    return call;
+}
+
+
+ngx_int_t
+ngx_edge_auth_redis_command(ngx_edge_auth_redis_call_t *call,
+    ngx_uint_t argc, ngx_str_t *argv)
+{
+    int          len;
+    char        *cmd;
+    u_char      *p;
+    size_t       lens[8];
+    const char  *args[8];
+    ngx_uint_t   i;
+
+    if (argc > 8 || call->ncommands == NGX_EDGE_AUTH_REDIS_MAX_COMMANDS) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < argc; i++) {
+        args[i] = (const char *) argv[i].data;
+        lens[i] = argv[i].len;
+    }
+
+    len = redisFormatCommandArgv(&cmd, (int) argc, args, lens);
+    if (len < 0) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(call->pool, call->out.len + len);
+    if (p == NULL) {
+        redisFreeCommand(cmd);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, call->out.data, call->out.len);
+    ngx_memcpy(p + call->out.len, cmd, len);
+
+    /* commands may carry a password */
+    ngx_explicit_memzero(cmd, len);
+    redisFreeCommand(cmd);
+
+    if (call->out.data) {
+        ngx_explicit_memzero(call->out.data, call->out.len);
+    }
+
+    call->out.data = p;
+    call->out.len += len;
+    call->ncommands++;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_edge_auth_redis_send(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_call_t *call)
+{
+    ngx_queue_insert_tail(&rd->calls, &call->queue);
+
+    if (rd->peer.connection == NULL) {
+        if (!ngx_edge_auth_redis_usable(rd)) {
+            ngx_edge_auth_redis_fail(rd, "Redis is paused after a failure",
+                                     0);
+            return;
+        }
+
+        rd->naddr = 0;
+        ngx_edge_auth_redis_connect(rd);
+        return;
+    }
+
+    if (rd->ready && rd->current == NULL) {
+        ngx_edge_auth_redis_next(rd);
+    }
+}
+
+
+void
+ngx_edge_auth_redis_call_free(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < call->nreplies; i++) {
+        freeReplyObject(call->replies[i]);
+    }
+
+    if (call->out.data) {
+        ngx_explicit_memzero(call->out.data, call->out.len);
+    }
+
+    ngx_destroy_pool(call->pool);
+}
+
+
+static void
+ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
+{
+    ngx_int_t          rc;
+    ngx_addr_t        *addr;
+    ngx_connection_t  *c;
+
+    addr = &rd->conf->addrs[rd->naddr];
+
+    ngx_memzero(&rd->peer, sizeof(ngx_peer_connection_t));
+
+    rd->peer.sockaddr = addr->sockaddr;
+    rd->peer.socklen = addr->socklen;
+    rd->peer.name = &addr->name;
+    rd->peer.get = ngx_event_get_peer;
+    rd->peer.log = rd->log;
+    rd->peer.log_error = NGX_ERROR_INFO;
+
+    rc = ngx_event_connect_peer(&rd->peer);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        rd->peer.connection = NULL;
+        ngx_edge_auth_redis_refused(rd, ngx_socket_errno);
+        return;
+    }
+
+    c = rd->peer.connection;
+    c->data = rd;
+    c->log_error = NGX_ERROR_INFO;
+
+    c->read->handler = ngx_edge_auth_redis_read_handler;
+    c->write->handler = ngx_edge_auth_redis_write_handler;
+
+    rd->connected = 0;
+    rd->reader = redisReaderCreate();
+
+    if (rd->reader == NULL || ngx_edge_auth_redis_hello(rd) != NGX_OK) {
+        ngx_edge_auth_redis_fail(rd, "out of memory", 0);
+        return;
+    }
+
+    ngx_add_timer(c->write, rd->conf->timeout);
+
+    if (rc == NGX_OK) {
+        ngx_edge_auth_redis_write_handler(c->write);
+    }
+}
+
+
+/* AUTH and SELECT go first on every new connection */
+
+static ngx_int_t
+ngx_edge_auth_redis_hello(ngx_edge_auth_redis_t *rd)
+{
+    u_char                      *p;
+    ngx_str_t                    argv[3];
+    ngx_uint_t                   argc;
+    ngx_edge_auth_redis_call_t  *call;
+
+    rd->ready = 0;
+
+    call = ngx_edge_auth_redis_call_create(rd);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->done = ngx_edge_auth_redis_hello_done;
+    call->data = rd;
+
+    if (rd->conf->password.len) {
+        argc = 0;
+        ngx_str_set(&argv[argc], "AUTH"); argc++;
+
+        if (rd->conf->user.len) {
+            argv[argc++] = rd->conf->user;
+        }
+
+        argv[argc++] = rd->conf->password;
+
+        if (ngx_edge_auth_redis_command(call, argc, argv) != NGX_OK) {
+            goto failed;
+        }
+    }
+
+    ngx_str_set(&argv[0], "SELECT");
+
+    p = ngx_pnalloc(call->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    argv[1].data = p;
+    argv[1].len = ngx_sprintf(p, "%ui", rd->conf->db) - p;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        goto failed;
+    }
+
+    /* first on the wire, before the calls that waited for the connection */
+    rd->current = call;
+    rd->sent = 0;
+
+    return NGX_OK;
+
+failed:
+
+    ngx_edge_auth_redis_call_free(call);
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_edge_auth_redis_t *rd = call->data;
+
+    u_char       *p, *last;
+    ngx_uint_t    i;
+    redisReply   *reply;
+
+    for (i = 0; i < call->nreplies; i++) {
+        reply = call->replies[i];
+
+        if (reply->type != REDIS_REPLY_ERROR) {
+            continue;
+        }
+
+        /* Redis's own words ("WRONGPASS ..."); they never echo a password */
+
+        p = rd->error;
+        last = rd->error + sizeof(rd->error) - 1;
+        p = ngx_slprintf(p, last, "%s refused: %*s",
+                         (i == 0 && rd->conf->password.len) ? "AUTH"
+                                                            : "SELECT",
+                         ngx_min(reply->len, 80), reply->str);
+        *p = '\0';
+
+        ngx_edge_auth_redis_call_free(call);
+        ngx_edge_auth_redis_fail(rd, (char *) rd->error, 0);
+        return;
+    }
+
+    ngx_edge_auth_redis_call_free(call);
+
+    rd->ready = 1;
+    rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
+
+    if (rd->failing) {
+        rd->failing = 0;
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "redis %V: connected again", &rd->conf->text);
+    }
+
+    ngx_edge_auth_redis_next(rd);
+}
+
+
+/* the next waiting call goes out */
+
+static void
+ngx_edge_auth_redis_next(ngx_edge_auth_redis_t *rd)
+{
+    ngx_queue_t  *q;
+
+    if (ngx_queue_empty(&rd->calls)) {
+        return;
+    }
+
+    q = ngx_queue_head(&rd->calls);
+    ngx_queue_remove(q);
+
+    rd->current = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
+    rd->sent = 0;
+
+    ngx_edge_auth_redis_write_handler(rd->peer.connection->write);
+}
+
+
+static void
+ngx_edge_auth_redis_write_handler(ngx_event_t *wev)
+{
+    ssize_t                      n;
+    ngx_connection_t            *c;
+    ngx_edge_auth_redis_t       *rd;
+    ngx_edge_auth_redis_call_t  *call;
+
+    c = wev->data;
+    rd = c->data;
+
+    if (wev->timedout) {
+        ngx_edge_auth_redis_fail(rd, "Redis timed out", NGX_ETIMEDOUT);
+        return;
+    }
+
+    call = rd->current;
+
+    if (call == NULL || rd->sent == call->out.len) {
+        if (wev->timer_set) {
+            ngx_del_timer(wev);
+        }
+
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_edge_auth_redis_fail(rd, "the connection failed", 0);
+        }
+
+        return;
+    }
+
+    while (rd->sent < call->out.len) {
+        n = c->send(c, call->out.data + rd->sent, call->out.len - rd->sent);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR) {
+            if (!rd->connected) {
+                ngx_edge_auth_redis_refused(rd, ngx_socket_errno);
+                return;
+            }
+
+            ngx_edge_auth_redis_fail(rd, "the command could not be sent",
+                                     ngx_socket_errno);
+            return;
+        }
+
+        rd->connected = 1;
+        rd->sent += n;
+    }
+
+    if (rd->sent < call->out.len) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_edge_auth_redis_fail(rd, "the connection failed", 0);
+            return;
+        }
+
+        ngx_add_timer(wev, rd->conf->timeout);
+        return;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    /* sent: the answers must come within the timeout */
+    ngx_add_timer(c->read, rd->conf->timeout);
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_edge_auth_redis_fail(rd, "the connection failed", 0);
+    }
+}
+
+
+static void
+ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
+{
+    void                        *reply;
+    ssize_t                      n;
+    u_char                       buf[4096];
+    ngx_connection_t            *c;
+    ngx_edge_auth_redis_t       *rd;
+    ngx_edge_auth_redis_call_t  *call;
+
+    c = rev->data;
+    rd = c->data;
+
+    if (rev->timedout) {
+        ngx_edge_auth_redis_fail(rd, "Redis timed out", NGX_ETIMEDOUT);
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR && !rd->connected) {
+            ngx_edge_auth_redis_refused(rd, ngx_socket_errno);
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            if (rd->current == NULL) {
+                /* an idle connection closed (a restart): reconnect later */
+                ngx_log_error(NGX_LOG_INFO, rd->log, 0,
+                              "redis %V: the idle connection closed",
+                              &rd->conf->text);
+                ngx_edge_auth_redis_disconnect(rd);
+                return;
+            }
+
+            ngx_edge_auth_redis_fail(rd, n == 0 ? "Redis closed the "
+                                                  "connection"
+                                                : "the answer could not be "
+                                                  "read",
+                                     n == 0 ? 0 : ngx_socket_errno);
+            return;
+        }
+
+        if (redisReaderFeed(rd->reader, (const char *) buf, n) != REDIS_OK) {
+            ngx_edge_auth_redis_fail(rd, "out of memory", 0);
+            return;
+        }
+
+        ngx_explicit_memzero(buf, n);
+
+        for ( ;; ) {
+            call = rd->current;
+
+            if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
+                ngx_edge_auth_redis_fail(rd, "an invalid answer", 0);
+                return;
+            }
+
+            if (reply == NULL) {
+                break;
+            }
+
+            if (call == NULL || call->nreplies == call->ncommands) {
+                freeReplyObject(reply);
+                ngx_edge_auth_redis_fail(rd, "an answer to no command", 0);
+                return;
+            }
+
+            call->replies[call->nreplies++] = reply;
+
+            if (call->nreplies < call->ncommands) {
+                continue;
+            }
+
+            rd->current = NULL;
+
+            if (rev->timer_set) {
+                ngx_del_timer(rev);
+            }
+
+            /* done() may send the next call or close everything */
+            call->done(call);
+
+            if (rd->peer.connection == NULL) {
+                return;
+            }
+
+            if (rd->current == NULL) {
+                ngx_edge_auth_redis_next(rd);
+            }
+
+            if (rd->peer.connection == NULL) {
+                return;
+            }
+        }
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_edge_auth_redis_fail(rd, "the connection failed", 0);
+    }
+}
+
+
+/* a connection that was never established: the next address, if any */
+
+static void
+ngx_edge_auth_redis_refused(ngx_edge_auth_redis_t *rd, ngx_err_t err)
+{
+    ngx_edge_auth_redis_call_t  *call;
+
+    if (rd->naddr + 1 >= rd->conf->naddrs) {
+        ngx_edge_auth_redis_fail(rd, "connect() failed", err);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rd->log, err,
+                  "redis %V: connect() to %V failed, trying the next address",
+                  &rd->conf->text, &rd->conf->addrs[rd->naddr].name);
+
+    /* the greeting is made again for the next connection */
+    call = rd->current;
+    rd->current = NULL;
+
+    if (call) {
+        ngx_edge_auth_redis_call_free(call);
+    }
+
+    ngx_edge_auth_redis_disconnect(rd);
+
+    rd->naddr++;
+    ngx_edge_auth_redis_connect(rd);
+}
+
+
+/*
+ * Every call pending fails (done() runs from a posted event, so never
+ * inside a caller's ngx_edge_auth_redis_send()); the client pauses.
+ */
+
+static void
+ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd, const char *error,
+    ngx_err_t err)
+{
+    int64_t                      now;
+    ngx_uint_t                   level;
+    ngx_queue_t                 *q;
+    ngx_time_t                  *tp;
+    ngx_edge_auth_redis_call_t  *call;
+
+    if (rd->peer.connection || rd->current) {
+        call = rd->current;
+        rd->current = NULL;
+
+        ngx_edge_auth_redis_disconnect(rd);
+
+        if (call) {
+            if (call->done == ngx_edge_auth_redis_hello_done) {
+                ngx_edge_auth_redis_call_free(call);
+
+            } else {
+                ngx_queue_insert_tail(&rd->failed, &call->queue);
+            }
+        }
+    }
+
+    while (!ngx_queue_empty(&rd->calls)) {
+        q = ngx_queue_head(&rd->calls);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
+        call->error = error;
+        ngx_queue_insert_tail(&rd->failed, q);
+    }
+
+    for (q = ngx_queue_head(&rd->failed);
+         q != ngx_queue_sentinel(&rd->failed);
+         q = ngx_queue_next(q))
+    {
+        call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
+        call->error = error;
+    }
+
+    if (!ngx_queue_empty(&rd->failed) && !rd->posted.posted) {
+        ngx_post_event(&rd->posted, &ngx_posted_events);
+    }
+
+    tp = ngx_timeofday();
+    now = (int64_t) tp->sec * 1000 + tp->msec;
+
+    if (now < rd->pause_until) {
+        return;
+    }
+
+    /* one line per failure streak, then quiet until it recovers */
+
+    level = rd->failing ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, rd->log, err,
+                  "redis %V: %s; tokens stay in shared memory and each "
+                  "node logs in for itself until Redis is back (next try "
+                  "in %Mms)", &rd->conf->text, error, rd->pause);
+
+    rd->failing = 1;
+    rd->pause_until = now + rd->pause;
+    rd->pause = ngx_min(rd->pause * 2, NGX_EDGE_AUTH_REDIS_PAUSE_MAX);
+}
+
+
+static void
+ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd)
+{
+    if (rd->reader) {
+        redisReaderFree(rd->reader);
+        rd->reader = NULL;
+    }
+
+    if (rd->peer.connection) {
+        ngx_close_connection(rd->peer.connection);
+        rd->peer.connection = NULL;
+    }
+
+    rd->ready = 0;
+}
+
+
+static void
+ngx_edge_auth_redis_posted(ngx_event_t *ev)
+{
+    ngx_edge_auth_redis_t *rd = ev->data;
+
+    ngx_queue_t                 *q;
+    ngx_edge_auth_redis_call_t  *call;
+
+    while (!ngx_queue_empty(&rd->failed)) {
+        q = ngx_queue_head(&rd->failed);
+        ngx_queue_remove(q);
+
+        call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
+        call->done(call);
+    }
+}
+
+
+void
+ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
+{
+    ngx_queue_t                 *q;
+    ngx_edge_auth_redis_call_t  *call;
+
+    if (rd->posted.posted) {
+        ngx_delete_posted_event(&rd->posted);
+    }
+
+    if (rd->current) {
+        call = rd->current;
+        rd->current = NULL;
+
+        if (call->done == ngx_edge_auth_redis_hello_done) {
+            ngx_edge_auth_redis_call_free(call);
+
+        } else {
+            ngx_queue_insert_tail(&rd->failed, &call->queue);
+        }
+    }
+
+    ngx_edge_auth_redis_disconnect(rd);
+
+    ngx_queue_add(&rd->failed, &rd->calls);
+    ngx_queue_init(&rd->calls);
+
+    while (!ngx_queue_empty(&rd->failed)) {
+        q = ngx_queue_head(&rd->failed);
+        ngx_queue_remove(q);
+
+        call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
+        call->error = "the worker is exiting";
+        call->done(call);
+    }
+}

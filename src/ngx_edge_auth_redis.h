@@ -1,0 +1,76 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * A Redis client on nginx's event loop: hiredis encodes the commands and
+ * decodes the answers (redisFormatCommandArgv, redisReader); the
+ * connection, its timeouts and its reconnection belong to nginx.  One
+ * connection per worker; calls (a few pipelined commands each) go out one
+ * after the other.  After a failure the client refuses calls for a while,
+ * doubling the pause, so callers fall back to what they have at once.
+ */
+
+
+#ifndef _NGX_EDGE_AUTH_REDIS_H_INCLUDED_
+#define _NGX_EDGE_AUTH_REDIS_H_INCLUDED_
+
+
+#include "ngx_edge_auth.h"
+#include <hiredis/hiredis.h>
+
+
+#define NGX_EDGE_AUTH_REDIS_MAX_COMMANDS  4
+
+
+typedef struct ngx_edge_auth_redis_s       ngx_edge_auth_redis_t;
+typedef struct ngx_edge_auth_redis_call_s  ngx_edge_auth_redis_call_t;
+
+typedef void (*ngx_edge_auth_redis_done_pt)(ngx_edge_auth_redis_call_t *call);
+
+
+typedef struct {
+    ngx_str_t                    text;       /* as configured, for logs */
+    ngx_addr_t                  *addrs;
+    ngx_uint_t                   naddrs;
+    ngx_str_t                    user;       /* empty: "default" */
+    ngx_str_t                    password;   /* empty: no AUTH */
+    ngx_uint_t                   db;
+    ngx_msec_t                   timeout;
+} ngx_edge_auth_redis_conf_t;
+
+
+struct ngx_edge_auth_redis_call_s {
+    ngx_queue_t                  queue;
+    ngx_pool_t                  *pool;
+    ngx_str_t                    out;        /* the encoded commands */
+    ngx_uint_t                   ncommands;
+
+    /* for done(): either error or every reply, in order */
+    const char                  *error;
+    redisReply                  *replies[NGX_EDGE_AUTH_REDIS_MAX_COMMANDS];
+    ngx_uint_t                   nreplies;
+
+    ngx_edge_auth_redis_done_pt  done;
+    void                        *data;
+};
+
+
+ngx_edge_auth_redis_t *ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
+    ngx_edge_auth_redis_conf_t *conf);
+/* 0 while pausing after a failure: do without Redis for now */
+ngx_uint_t ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd);
+
+ngx_edge_auth_redis_call_t *ngx_edge_auth_redis_call_create(
+    ngx_edge_auth_redis_t *rd);
+ngx_int_t ngx_edge_auth_redis_command(ngx_edge_auth_redis_call_t *call,
+    ngx_uint_t argc, ngx_str_t *argv);
+/* done() is always called, never from within this call */
+void ngx_edge_auth_redis_send(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_call_t *call);
+void ngx_edge_auth_redis_call_free(ngx_edge_auth_redis_call_t *call);
+
+/* at worker exit: fails what is pending and closes */
+void ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd);
+
+
+#endif /* _NGX_EDGE_AUTH_REDIS_H_INCLUDED_ */

@@ -1,0 +1,928 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The fleet: gateway nodes share one token per credential through Redis.
+ * Requests never wait for Redis; they read shared memory as before.  The
+ * renewal timer talks to Redis:
+ *
+ *   - before a login, a lease (SET NX PX) read together with the stored
+ *     token: a fresher token is adopted instead of logging in, and only
+ *     the lease holder logs in;
+ *   - after a login, the sealed token is stored (TTL: its remaining
+ *     lifetime) and the lease released by compare-and-delete;
+ *   - every tick, one worker per node reads the stored token, adopts a
+ *     newer one (a renewal, or a new token after a 401 elsewhere) and
+ *     stores its own when Redis lost it.
+ *
+ * When Redis cannot be reached every node carries on alone: one login
+ * per node, as without Redis.  Values are AES-256-GCM sealed, bound to
+ * their key name; key names are HMACs of the credential's fingerprint.
+ */
+
+
+#include "ngx_http_credential.h"
+#include "ngx_edge_auth_redis.h"
+#include "ngx_edge_auth_seal.h"
+
+#include <openssl/rand.h>
+
+
+#define NGX_HTTP_CREDENTIAL_BLOB_FORMAT  1
+#define NGX_HTTP_CREDENTIAL_BLOB_HEAD    (1 + NGX_EDGE_AUTH_VERSION_LEN + 16)
+
+/* a stored refresh token outlives its access token by this much */
+#define NGX_HTTP_CREDENTIAL_REFRESH_KEEP  (7 * 86400 * 1000LL)
+
+
+typedef struct {
+    u_char                       version[NGX_EDGE_AUTH_VERSION_LEN];
+    int64_t                      issued;
+    int64_t                      expires;
+    ngx_str_t                    token;
+    ngx_str_t                    refresh;
+} ngx_http_credential_blob_t;
+
+
+static ngx_int_t ngx_http_credential_redis_key(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, const char *kind, u_char *name,
+    ngx_str_t *key);
+static void ngx_http_credential_redis_lease_done(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_redis_sync_done(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call);
+static ngx_int_t ngx_http_credential_redis_apply(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    redisReply *reply, ngx_log_t *log);
+static ngx_int_t ngx_http_credential_redis_store(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_edge_auth_redis_call_t *call);
+static ngx_int_t ngx_http_credential_redis_release(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_edge_auth_redis_call_t *call);
+static ngx_int_t ngx_http_credential_blob_decode(u_char *p, size_t len,
+    ngx_http_credential_blob_t *blob);
+static void ngx_http_credential_unlock_login(ngx_http_credential_t *cred);
+static u_char *ngx_http_credential_put(u_char *p, uint64_t v, ngx_uint_t n);
+static uint64_t ngx_http_credential_get(u_char *p, ngx_uint_t n);
+
+
+static const char  ngx_http_credential_release_script[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('del', KEYS[1]) end return 0";
+
+
+/* the "redis..." parameters of credential_store */
+
+ngx_int_t
+ngx_http_credential_redis_param(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, ngx_str_t *value)
+{
+    u_char                      *eq;
+    ngx_int_t                    n;
+    ngx_str_t                    name, v;
+    ngx_url_t                    u;
+    ngx_msec_t                   ms;
+    ngx_edge_auth_redis_conf_t  *rc;
+
+    if (value->len < 5 || ngx_strncmp(value->data, "redis", 5) != 0) {
+        return NGX_DECLINED;
+    }
+
+    eq = (u_char *) ngx_strlchr(value->data, value->data + value->len, '=');
+    if (eq == NULL) {
+        return NGX_DECLINED;
+    }
+
+    name.data = value->data;
+    name.len = eq - value->data;
+    v.data = eq + 1;
+    v.len = value->data + value->len - v.data;
+
+    if (v.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs a value", &name);
+        return NGX_ERROR;
+    }
+
+    rc = cmcf->redis_conf;
+
+    if (rc == NULL) {
+        rc = ngx_pcalloc(cf->pool, sizeof(ngx_edge_auth_redis_conf_t));
+        if (rc == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc->timeout = 1000;
+        ngx_str_set(&cmcf->redis_prefix, "nginx:credential:");
+        cmcf->redis_conf = rc;
+    }
+
+    if (name.len == 5) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = v;
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis address \"%V\": %s", &v,
+                               u.err ? u.err : "cannot be parsed");
+            return NGX_ERROR;
+        }
+
+        if (u.naddrs == 0 || (u.uri.len && u.family != AF_UNIX)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis address \"%V\": expected "
+                               "\"host:port\" or \"unix:/path\"", &v);
+            return NGX_ERROR;
+        }
+
+        rc->text = v;
+        rc->addrs = u.addrs;
+        rc->naddrs = u.naddrs;
+        return NGX_OK;
+    }
+
+    if (name.len == 10 && ngx_strncmp(name.data, "redis_user", 10) == 0) {
+        return ngx_edge_auth_secret(cf, &v, &rc->user, "redis_user");
+    }
+
+    if (name.len == 14 && ngx_strncmp(name.data, "redis_password", 14) == 0) {
+        return ngx_edge_auth_secret(cf, &v, &rc->password, "redis_password");
+    }
+
+    if (name.len == 8 && ngx_strncmp(name.data, "redis_db", 8) == 0) {
+        n = ngx_atoi(v.data, v.len);
+
+        if (n == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis database number \"%V\"", &v);
+            return NGX_ERROR;
+        }
+
+        rc->db = n;
+        return NGX_OK;
+    }
+
+    if (name.len == 12 && ngx_strncmp(name.data, "redis_prefix", 12) == 0) {
+        cmcf->redis_prefix = v;
+        return NGX_OK;
+    }
+
+    if (name.len == 13 && ngx_strncmp(name.data, "redis_timeout", 13) == 0) {
+        ms = ngx_parse_time(&v, 0);
+
+        if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis timeout \"%V\"", &v);
+            return NGX_ERROR;
+        }
+
+        rc->timeout = ms;
+        return NGX_OK;
+    }
+
+    if (name.len == 9 && ngx_strncmp(name.data, "redis_key", 9) == 0) {
+        if (ngx_edge_auth_seal_key(cf, &v, cmcf->redis_key, "redis_key")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        cmcf->redis_key_set = 1;
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* after every parameter of credential_store was read */
+
+ngx_int_t
+ngx_http_credential_redis_check(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    if (cmcf->redis_conf == NULL) {
+        return NGX_OK;
+    }
+
+    if (cmcf->redis_conf->naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "Redis parameters need \"redis=ADDRESS\"");
+        return NGX_ERROR;
+    }
+
+    if (!cmcf->redis_key_set) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis=\" needs \"redis_key=file:PATH\": tokens "
+                           "are stored in Redis encrypted with that key");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Key names from the credential's fingerprint (its name, login request
+ * and secrets), so they say nothing of the client and change with its
+ * secret; every node with the same credential block finds the same keys.
+ */
+
+ngx_int_t
+ngx_http_credential_redis_names(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+{
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (ngx_http_credential_redis_key(cf, cmcf, "token:", login->key,
+                                      &login->redis_token)
+        != NGX_OK
+        || ngx_http_credential_redis_key(cf, cmcf, "lease:", login->key,
+                                         &login->redis_lease)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_redis_key(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf, const char *kind, u_char *name,
+    ngx_str_t *key)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = cmcf->redis_prefix.len + ngx_strlen(kind)
+          + NGX_EDGE_AUTH_SEAL_NAME_LEN;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = len;
+
+    p = ngx_cpymem(p, cmcf->redis_prefix.data, cmcf->redis_prefix.len);
+    p = ngx_cpymem(p, kind, ngx_strlen(kind));
+
+    return ngx_edge_auth_seal_name(cmcf->redis_key, name,
+                                   NGX_EDGE_AUTH_KEY_LEN, p);
+}
+
+
+ngx_int_t
+ngx_http_credential_redis_init(ngx_cycle_t *cycle,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    u_char  *p;
+    u_char   id[8];
+
+    if (cmcf->redis_conf == NULL) {
+        return NGX_OK;
+    }
+
+    cmcf->redis = ngx_edge_auth_redis_create(cycle, cmcf->redis_conf);
+    if (cmcf->redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the lease's owner: this worker, unique across the fleet */
+
+    p = ngx_pnalloc(cycle->pool, 2 * sizeof(id) + 1 + NGX_INT64_LEN);
+    if (p == NULL || RAND_bytes(id, sizeof(id)) != 1) {
+        return NGX_ERROR;
+    }
+
+    cmcf->redis_owner.data = p;
+    p = ngx_hex_dump(p, id, sizeof(id));
+    p = ngx_sprintf(p, ":%P", ngx_pid);
+    cmcf->redis_owner.len = p - cmcf->redis_owner.data;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_credential_redis_exit(ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_edge_auth_redis_t  *rd;
+
+    rd = cmcf->redis;
+
+    if (rd == NULL) {
+        return;
+    }
+
+    /* callbacks see no client and only release what they hold */
+    cmcf->redis = NULL;
+    ngx_edge_auth_redis_close(rd);
+}
+
+
+ngx_uint_t
+ngx_http_credential_redis_usable(ngx_http_credential_main_conf_t *cmcf)
+{
+    return cmcf->redis && ngx_edge_auth_redis_usable(cmcf->redis);
+}
+
+
+/*
+ * This worker holds the node's login lock for a token that is due: ask
+ * Redis for the fleet's lease and its token in one round trip.
+ * NGX_DECLINED: no Redis now, log in alone.
+ */
+
+ngx_int_t
+ngx_http_credential_redis_lease(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_msec_t ttl)
+{
+    u_char                       *p;
+    ngx_str_t                     argv[6];
+    ngx_edge_auth_redis_call_t   *call;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (!ngx_http_credential_redis_usable(cmcf)) {
+        return NGX_DECLINED;
+    }
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(call->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    ngx_str_set(&argv[0], "SET");
+    argv[1] = login->redis_lease;
+    argv[2] = cmcf->redis_owner;
+    ngx_str_set(&argv[3], "NX");
+    ngx_str_set(&argv[4], "PX");
+    argv[5].data = p;
+    argv[5].len = ngx_sprintf(p, "%M", ttl) - p;
+
+    if (ngx_edge_auth_redis_command(call, 6, argv) != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = login->redis_token;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        goto failed;
+    }
+
+    call->done = ngx_http_credential_redis_lease_done;
+    call->data = cred;
+
+    login->redis_busy = 1;
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_edge_auth_redis_call_free(call);
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_t *cred = call->data;
+
+    int64_t                           now;
+    ngx_log_t                        *log;
+    ngx_uint_t                        leased, due;
+    ngx_http_credential_login_t      *login;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+    login = cred->login;
+    log = ngx_cycle->log;
+
+    login->redis_busy = 0;
+
+    if (call->error) {
+        ngx_edge_auth_redis_call_free(call);
+
+        if (cmcf->redis == NULL || ngx_exiting || ngx_terminate) {
+            ngx_http_credential_unlock_login(cred);
+            return;
+        }
+
+        /* Redis is away: this node logs in for itself */
+        ngx_http_credential_login_now(cmcf, cred, log);
+        return;
+    }
+
+    leased = (call->replies[0]->type == REDIS_REPLY_STATUS);
+
+    (void) ngx_http_credential_redis_apply(cmcf, cred, call->replies[1],
+                                           log);
+
+    ngx_edge_auth_redis_call_free(call);
+
+    now = ngx_edge_auth_now();
+
+    ngx_edge_auth_store_lock(login->store);
+    due = ngx_http_credential_due(login, now);
+    ngx_edge_auth_store_unlock(login->store);
+
+    if (leased && due) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "credential \"%V\": took the fleet's lease",
+                       &cred->name);
+
+        login->leased = 1;
+        ngx_http_credential_login_now(cmcf, cred, log);
+        return;
+    }
+
+    ngx_http_credential_unlock_login(cred);
+
+    if (leased) {
+        /* a fresher token was there: nothing to do after all */
+        ngx_http_credential_redis_publish(cmcf, cred, 0);
+        return;
+    }
+
+    /* another node logs in; its token is taken at a next tick */
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "credential \"%V\": another node holds the lease%s",
+                   &cred->name, due ? "" : ", its token adopted");
+}
+
+
+/* one worker per node and tick: is there a newer token in Redis? */
+
+void
+ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred)
+{
+    ngx_str_t                     argv[2];
+    ngx_edge_auth_redis_call_t   *call;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (!ngx_http_credential_redis_usable(cmcf) || login->redis_busy) {
+        return;
+    }
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = login->redis_token;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_redis_sync_done;
+    call->data = cred;
+
+    login->redis_busy = 1;
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+}
+
+
+static void
+ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_t *cred = call->data;
+
+    ngx_int_t                         rc;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+
+    cred->login->redis_busy = 0;
+
+    if (call->error || cmcf->redis == NULL) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    rc = ngx_http_credential_redis_apply(cmcf, cred, call->replies[0],
+                                         ngx_cycle->log);
+
+    ngx_edge_auth_redis_call_free(call);
+
+    /* Redis lost it (a restart) or holds an older one: ours goes there */
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_credential_redis_publish(cmcf, cred, 1);
+    }
+}
+
+
+/*
+ * After a login, or when Redis lacks this node's token: stores the token
+ * (when "store" is set and it is valid) and releases the lease (when this
+ * worker holds it), in one round trip.
+ */
+
+void
+ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_uint_t store)
+{
+    ngx_int_t                     rc;
+    ngx_edge_auth_redis_call_t   *call;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (cmcf->redis == NULL || (!store && !login->leased)) {
+        login->leased = 0;
+        return;
+    }
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        login->leased = 0;
+        return;
+    }
+
+    rc = store ? ngx_http_credential_redis_store(cmcf, cred, call)
+               : NGX_DECLINED;
+
+    if (rc == NGX_ERROR
+        || (login->leased
+            && ngx_http_credential_redis_release(cmcf, cred, call) != NGX_OK))
+    {
+        ngx_edge_auth_redis_call_free(call);
+        login->leased = 0;
+        return;
+    }
+
+    login->leased = 0;
+
+    if (call->ncommands == 0) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_redis_sent;
+    call->data = cred;
+
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+}
+
+
+static void
+ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_t *cred = call->data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < call->nreplies; i++) {
+        if (call->replies[i]->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "credential \"%V\": Redis refused to store the "
+                          "token: %*s", &cred->name,
+                          ngx_min(call->replies[i]->len, 80),
+                          call->replies[i]->str);
+        }
+    }
+
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+/* SET token-key sealed-value PX remaining-lifetime; NGX_DECLINED: none */
+
+static ngx_int_t
+ngx_http_credential_redis_store(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call)
+{
+    u_char                       *p, *plain;
+    int64_t                       now, ttl;
+    ngx_int_t                     rc;
+    ngx_str_t                     argv[5], text;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+    now = ngx_edge_auth_now();
+    plain = NULL;
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (e->state != NGX_EDGE_AUTH_TOKEN_VALID || e->token == NULL) {
+        ngx_edge_auth_store_unlock(login->store);
+        return NGX_DECLINED;
+    }
+
+    ttl = e->expires - now;
+
+    if (e->refresh_len) {
+        ttl = ngx_max(ttl, NGX_HTTP_CREDENTIAL_REFRESH_KEEP);
+    }
+
+    if (ttl <= 0) {
+        ngx_edge_auth_store_unlock(login->store);
+        return NGX_DECLINED;
+    }
+
+    text.len = NGX_HTTP_CREDENTIAL_BLOB_HEAD + 8 + e->token_len
+               + e->refresh_len;
+
+    plain = ngx_alloc(text.len, ngx_cycle->log);
+    if (plain == NULL) {
+        ngx_edge_auth_store_unlock(login->store);
+        return NGX_ERROR;
+    }
+
+    /* format, version, issued, expires, then each string with its length */
+
+    p = plain;
+    *p++ = NGX_HTTP_CREDENTIAL_BLOB_FORMAT;
+    p = ngx_cpymem(p, e->version, NGX_EDGE_AUTH_VERSION_LEN);
+    p = ngx_http_credential_put(p, (uint64_t) e->issued, 8);
+    p = ngx_http_credential_put(p, (uint64_t) e->expires, 8);
+    p = ngx_http_credential_put(p, e->token_len, 4);
+    p = ngx_cpymem(p, e->token, e->token_len);
+    p = ngx_http_credential_put(p, e->refresh_len, 4);
+    ngx_memcpy(p, e->refresh, e->refresh_len);
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    text.data = plain;
+    rc = NGX_ERROR;
+
+    argv[2].len = text.len + NGX_EDGE_AUTH_SEAL_OVERHEAD;
+    argv[2].data = ngx_pnalloc(call->pool, argv[2].len);
+    argv[4].data = ngx_pnalloc(call->pool, NGX_INT64_LEN);
+
+    if (argv[2].data == NULL || argv[4].data == NULL
+        || ngx_edge_auth_seal(cmcf->redis_key, &login->redis_token, &text,
+                              argv[2].data)
+           != NGX_OK)
+    {
+        goto done;
+    }
+
+    ngx_str_set(&argv[0], "SET");
+    argv[1] = login->redis_token;
+    ngx_str_set(&argv[3], "PX");
+    argv[4].len = ngx_sprintf(argv[4].data, "%L", ttl) - argv[4].data;
+
+    rc = ngx_edge_auth_redis_command(call, 5, argv);
+
+done:
+
+    ngx_explicit_memzero(plain, text.len);
+    ngx_free(plain);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_credential_redis_release(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call)
+{
+    ngx_str_t  argv[5];
+
+    ngx_str_set(&argv[0], "EVAL");
+    argv[1].data = (u_char *) ngx_http_credential_release_script;
+    argv[1].len = sizeof(ngx_http_credential_release_script) - 1;
+    ngx_str_set(&argv[2], "1");
+    argv[3] = cred->login->redis_lease;
+    argv[4] = cmcf->redis_owner;
+
+    return ngx_edge_auth_redis_command(call, 5, argv);
+}
+
+
+/*
+ * A stored token: adopted when it is newer than this node's.
+ * NGX_OK adopted, NGX_DONE the same token, NGX_DECLINED none or older,
+ * NGX_ERROR unusable.
+ */
+
+static ngx_int_t
+ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, redisReply *reply, ngx_log_t *log)
+{
+    u_char                       *plain;
+    size_t                        len;
+    int64_t                       now;
+    ngx_int_t                     rc;
+    ngx_str_t                     sealed;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_blob_t    blob;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        return NGX_DECLINED;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "credential \"%V\": Redis answered GET with type %d",
+                      &cred->name, reply->type);
+        return NGX_ERROR;
+    }
+
+    sealed.data = (u_char *) reply->str;
+    sealed.len = reply->len;
+
+    plain = ngx_alloc(sealed.len, log);
+    if (plain == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_edge_auth_unseal(cmcf->redis_key, &login->redis_token, &sealed,
+                              plain, &len);
+
+    if (rc != NGX_OK
+        || ngx_http_credential_blob_decode(plain, len, &blob) != NGX_OK)
+    {
+        if (!login->redis_bad) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "credential \"%V\": the token in Redis cannot be "
+                          "opened with this node's redis_key (another key, "
+                          "or a damaged value); it is not used",
+                          &cred->name);
+            login->redis_bad = 1;
+        }
+
+        ngx_explicit_memzero(plain, sealed.len);
+        ngx_free(plain);
+        return NGX_ERROR;
+    }
+
+    login->redis_bad = 0;
+    now = ngx_edge_auth_now();
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (ngx_memcmp(blob.version, e->version, NGX_EDGE_AUTH_VERSION_LEN)
+        == 0)
+    {
+        rc = NGX_DONE;
+
+    } else if ((blob.issued > e->issued
+                || (e->state == NGX_EDGE_AUTH_TOKEN_NONE
+                    && e->refresh == NULL))
+               && (blob.expires > now || blob.refresh.len))
+    {
+        rc = ngx_edge_auth_store_adopt(login->store, e, &blob.token,
+                                       &blob.refresh, blob.expires,
+                                       blob.issued, blob.version);
+
+        if (rc == NGX_OK) {
+            /* every node renews at the same moment: one of them logs in */
+            e->renew = blob.expires
+                       - ngx_min((int64_t) login->renew_before,
+                                 (blob.expires - blob.issued) / 2);
+            e->failures = 0;
+            e->backoff = 0;
+        }
+
+    } else {
+        rc = NGX_DECLINED;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    ngx_explicit_memzero(plain, sealed.len);
+    ngx_free(plain);
+
+    if (rc == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "credential \"%V\": took the token another node "
+                      "stored in Redis, valid for %Ls", &cred->name,
+                      (blob.expires - now) / 1000);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_credential_blob_decode(u_char *p, size_t len,
+    ngx_http_credential_blob_t *blob)
+{
+    u_char  *last;
+
+    last = p + len;
+
+    if (len < NGX_HTTP_CREDENTIAL_BLOB_HEAD + 8
+        || p[0] != NGX_HTTP_CREDENTIAL_BLOB_FORMAT)
+    {
+        return NGX_ERROR;
+    }
+
+    p++;
+    ngx_memcpy(blob->version, p, NGX_EDGE_AUTH_VERSION_LEN);
+    p += NGX_EDGE_AUTH_VERSION_LEN;
+
+    blob->issued = (int64_t) ngx_http_credential_get(p, 8);
+    blob->expires = (int64_t) ngx_http_credential_get(p + 8, 8);
+    p += 16;
+
+    blob->token.len = ngx_http_credential_get(p, 4);
+    p += 4;
+
+    if (blob->token.len == 0 || blob->token.len > NGX_EDGE_AUTH_TOKEN_MAX
+        || (size_t) (last - p) < blob->token.len + 4)
+    {
+        return NGX_ERROR;
+    }
+
+    blob->token.data = p;
+    p += blob->token.len;
+
+    blob->refresh.len = ngx_http_credential_get(p, 4);
+    p += 4;
+
+    if (blob->refresh.len > NGX_EDGE_AUTH_TOKEN_MAX
+        || (size_t) (last - p) != blob->refresh.len)
+    {
+        return NGX_ERROR;
+    }
+
+    blob->refresh.data = p;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_credential_unlock_login(ngx_http_credential_t *cred)
+{
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (login->entry->lock_owner == ngx_pid) {
+        login->entry->lock_owner = 0;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+}
+
+
+/* integers in the sealed value: n bytes, big-endian */
+
+static u_char *
+ngx_http_credential_put(u_char *p, uint64_t v, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = n; i--; /* void */) {
+        p[i] = (u_char) v;
+        v >>= 8;
+    }
+
+    return p + n;
+}
+
+
+static uint64_t
+ngx_http_credential_get(u_char *p, ngx_uint_t n)
+{
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    v = 0;
+
+    for (i = 0; i < n; i++) {
+        v = v << 8 | p[i];
+    }
+
+    return v;
+}
