@@ -446,12 +446,13 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
     due = ngx_http_credential_due(login, now);
     ngx_edge_auth_store_unlock(login->store);
 
+    login->leased = leased;
+
     if (leased && due) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                        "credential \"%V\": took the fleet's lease",
                        &cred->name);
 
-        login->leased = 1;
         ngx_http_credential_login_now(cmcf, cred, log);
         return;
     }

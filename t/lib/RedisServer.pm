@@ -1,0 +1,156 @@
+package RedisServer;
+
+# A real redis-server for the tests, on a free loopback port, with no
+# persistence: a restart starts empty, as a Redis that lost its data.
+# A tiny RESP client (core Perl) reads and writes keys.
+#
+#   my $r = RedisServer->start(password => 'pw');
+#   $r->cmd('KEYS', '*');       # array ref, string, integer or undef
+#   $r->stop; $r->start_again;  # same port, empty
+
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use Time::HiRes qw(sleep);
+use EdgeAuthTest ();
+
+
+sub start {
+    my ($class, %o) = @_;
+
+    my $bin = -x '/usr/bin/redis-server' ? '/usr/bin/redis-server'
+                                         : 'redis-server';
+    my $self = bless {
+        bin => $bin,
+        port => $o{port} // EdgeAuthTest::free_port(),
+        password => $o{password},
+        user => $o{user},
+        dir => tempdir('edge-auth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
+    }, $class;
+
+    $self->start_again;
+    return $self;
+}
+
+
+sub port { $_[0]{port} }
+sub address { "127.0.0.1:$_[0]{port}" }
+
+
+sub start_again {
+    my ($self) = @_;
+
+    my @args = ('--port', $self->{port}, '--bind', '127.0.0.1',
+                '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
+                '--daemonize', 'no', '--loglevel', 'warning',
+                '--logfile', "$self->{dir}/redis.log");
+
+    push @args, '--requirepass', $self->{password}
+        if defined $self->{password} && !defined $self->{user};
+
+    if (defined $self->{user}) {
+        push @args, '--user', "$self->{user} on >$self->{password} ~* &* +\@all",
+                    '--user', 'default off';
+    }
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec $self->{bin}, @args or exit 127;
+    }
+
+    $self->{pid} = $pid;
+    EdgeAuthTest::wait_port($self->{port}) or die "redis-server does not listen";
+
+    return $self;
+}
+
+
+sub stop {
+    my ($self) = @_;
+
+    local $?;
+    return unless $self->{pid};
+
+    kill 'KILL', $self->{pid};
+    waitpid $self->{pid}, 0;
+    delete $self->{pid};
+
+    # the port is free again once the kernel says so
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $self->{port});
+        last unless $s;
+        sleep 0.05;
+    }
+}
+
+
+sub DESTROY { $_[0]->stop }
+
+
+# one command; authenticates first when there is a password
+
+sub cmd {
+    my ($self, @args) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->{port}, Timeout => 5)
+        or die "redis: $!";
+
+    if (defined $self->{password}) {
+        _send($s, 'AUTH', (defined $self->{user} ? ($self->{user}) : ()),
+              $self->{password});
+        my $ok = _read($s);
+        die "redis AUTH: $ok" unless defined $ok && $ok eq 'OK';
+    }
+
+    _send($s, @args);
+    return _read($s);
+}
+
+
+sub _send {
+    my ($s, @args) = @_;
+    my $out = '*' . scalar(@args) . "\r\n";
+    $out .= '$' . length($_) . "\r\n$_\r\n" for @args;
+    print {$s} $out;
+}
+
+
+sub _read {
+    my ($s) = @_;
+
+    my $line = <$s>;
+    die "redis: connection closed" unless defined $line;
+    $line =~ s/\r\n\z//;
+
+    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
+
+    return $v if $t eq '+' || $t eq ':';
+    return "ERR:$v" if $t eq '-';
+
+    if ($t eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        while (length($buf) < $v + 2) {
+            my $n = read($s, $buf, $v + 2 - length($buf), length($buf));
+            die "redis: short read" unless $n;
+        }
+        return substr($buf, 0, $v);
+    }
+
+    if ($t eq '*') {
+        return undef if $v < 0;
+        return [ map { _read($s) } 1 .. $v ];
+    }
+
+    die "redis: unexpected answer '$line'";
+}
+
+
+1;
