@@ -261,12 +261,48 @@ for my $g ([A => $a], [B => $b]) {
     unlike($log, qr/\Q$tok_a2\E|\Q$ta\E/, "$g->[0]: no token in the log");
 }
 
-for my $g ([A => $a], [B => $b]) {
+$a->stop;
+$b->stop;
+
+
+# short-lived tokens renewed under traffic: one login per renewal for the
+# fleet, never two logins for the same renewal
+
+$nilo->reset_counters;
+$nilo->set(token_lifetime => 4);
+$redis->cmd('FLUSHALL');
+
+my ($c, $port_c) = gateway();
+my ($d, $port_d) = gateway(hex => 1);
+$c->start($port_c);
+$d->start($port_d);
+
+my ($ok, $fail) = (0, 0);
+my $until = time + 9;
+while (time < $until) {
+    for my $port ($port_c, $port_d) {
+        my ($s) = api($port);
+        $s == 200 ? $ok++ : $fail++;
+    }
+    sleep 0.05;
+}
+
+my @logins = map { $_->{time} } $nilo->requests('login');
+ok(@logins >= 3, 'tokens were renewed (' . scalar(@logins) . ' logins)');
+ok(@logins <= 6, 'about one login per half lifetime for the fleet, not '
+                 . 'one per gateway');
+my @gaps = map { $logins[$_] - $logins[$_ - 1] } 1 .. $#logins;
+ok(!grep({ $_ < 0.8 } @gaps), 'never two logins for the same renewal')
+    or diag "gaps: @gaps";
+ok($ok > 50, "traffic ran ($ok)");
+is($fail, 0, 'no request failed across renewals');
+
+for my $g ([A => $a], [B => $b], [C => $c], [D => $d]) {
     unlike($g->[1]->error_log, qr/exited on signal|\[alert\]|\[crit\]/,
            "$g->[0]: no crash, no alert");
 }
 
-$a->stop;
-$b->stop;
+$c->stop;
+$d->stop;
 
 done_testing();

@@ -1,0 +1,194 @@
+#!/usr/bin/perl
+
+# Redis goes away and comes back empty while two gateways serve traffic:
+# no request fails while the token is valid, a renewal during the outage
+# is one login per node, the token goes back into Redis when it returns,
+# and the nodes agree on one token again.  A wrong Redis password gives a
+# clear log line and the shared-memory fallback.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use EdgeAuthTest;
+use MockPartner;
+use RedisServer;
+
+my $ID = 'nilo-outage-client';
+my $SECRET = 'nilo-outage-secret-Pk5-never-logged';
+my $KEY = 'nilo-outage-api-key';
+my $REDIS_PW = 'redis-outage-pw-Jd4';
+
+my $redis = RedisServer->start(password => $REDIS_PW);
+my $nilo = MockPartner->start(kind => 'nilo', client_id => $ID,
+                              client_secret => $SECRET, api_key => $KEY,
+                              token_lifetime => 3600);
+my $url = $nilo->url;
+my $seal_key = unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
+
+sub gateway {
+    my (%o) = @_;
+    my $port = free_port();
+
+    my $n = nginx_new(workers => 2,
+                      env => { NILO_SECRET => $SECRET,
+                               REDIS_PW => $o{password} // $REDIS_PW },
+                      http => <<"CONF");
+    credential_store zone=tokens:1m redis=${\ $redis->address }
+                     redis_password=env:REDIS_PW
+                     redis_key=file:%%DIR%%/seal.key redis_timeout=500ms;
+
+    credential nilo {
+        header       x-api-key $KEY;
+        login        $url/login;
+        login_body   json;
+        login_param  clientId $ID;
+        login_param  clientSecret env:NILO_SECRET;
+        login_header x-api-key $KEY;
+        token_header Authorization "Bearer {token}";
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location / {
+            credential_inject nilo;
+            proxy_pass $url;
+        }
+    }
+CONF
+    $n->write_file('seal.key', "$seal_key\n");
+    $n->start($port);
+    return ($n, $port);
+}
+
+sub api {
+    my ($port) = @_;
+    my $r = http_request($port, "GET /api/x HTTP/1.1\nHost: x\n"
+                                . "Connection: close\n\n");
+    my ($tok) = $r->{body} =~ /"token"\s*:\s*"([^"]*)"/;
+    return ($r->{status}, $tok // '');
+}
+
+sub token_key {
+    my $keys = $redis->cmd('KEYS', '*token:*');
+    return ref $keys && @$keys ? $keys->[0] : undef;
+}
+
+my ($a, $port_a) = gateway();
+ok($nilo->wait_logins(1, 10), 'A logged in');
+my ($b, $port_b) = gateway();
+
+my ($sa, $ta, $sb, $tb);
+ok($nilo->wait_for(sub {
+    ($sa, $ta) = api($port_a);
+    ($sb, $tb) = api($port_b);
+    $sa == 200 && $sb == 200;
+}, 10), 'both gateways work');
+is($tb, $ta, 'with one token');
+is($nilo->logins, 1, 'from one login');
+
+
+# traffic on both gateways while Redis stops and comes back empty
+
+my $dir = $a->dir;
+my $traffic = fork // die;
+
+if ($traffic == 0) {
+    my ($ok, $bad) = (0, 0);
+    until (-e "$dir/stop-traffic") {
+        for my $port ($port_a, $port_b) {
+            my ($st) = eval { api($port) };
+            ($st // 0) == 200 ? $ok++ : $bad++;
+        }
+        sleep 0.02;
+    }
+    open my $fh, '>', "$dir/traffic" or die;
+    print $fh "$ok $bad\n";
+    close $fh;
+    POSIX::_exit(0);
+}
+
+sleep 1;
+$redis->stop;
+sleep 3;
+
+ok(defined $ta, 'Redis stopped during traffic');
+
+$redis->start_again;
+ok($nilo->wait_for(sub { defined token_key() }, 20),
+   'the token is stored again in the restarted, empty Redis');
+
+sleep 1;
+open my $fh, '>', "$dir/stop-traffic" or die;
+close $fh;
+waitpid $traffic, 0;
+
+open $fh, '<', "$dir/traffic" or die "no traffic result";
+my ($ok, $bad) = split ' ', <$fh>;
+close $fh;
+
+ok($ok > 20, "traffic ran ($ok requests)");
+is($bad, 0, 'no request failed while Redis was away');
+is($nilo->logins, 1, 'and no gateway logged in again');
+
+like($a->error_log, qr/\[error\].*redis \Q${\ $redis->address }\E: .*each node logs in for itself/,
+     'the outage is logged, with what it means');
+my $errors = () = $a->error_log =~ /\[error\].*redis /g;
+ok($errors <= 2, "one error line per worker for the outage ($errors)");
+like($a->error_log, qr/redis \Q${\ $redis->address }\E: connected again/,
+     'the recovery is logged');
+
+
+# a renewal while Redis is away: one login per node
+
+$redis->stop;
+$nilo->reset_counters;
+$nilo->expire_tokens;
+
+($sa) = api($port_a);
+is($sa, 401, 'the partner refuses the old token (A)');
+($sb) = api($port_b);
+is($sb, 401, 'the partner refuses the old token (B)');
+
+ok($nilo->wait_for(sub {
+    ($sa, $ta) = api($port_a);
+    ($sb, $tb) = api($port_b);
+    $sa == 200 && $sb == 200;
+}, 15), 'both gateways log in for themselves without Redis');
+is($nilo->logins, 2, 'one login per node');
+isnt($ta, $tb, 'each node has its own token');
+
+$redis->start_again;
+
+ok($nilo->wait_for(sub {
+    ($sa, $ta) = api($port_a);
+    ($sb, $tb) = api($port_b);
+    $sa == 200 && $sb == 200 && $ta eq $tb;
+}, 40), 'once Redis is back, the nodes agree on one token');
+is($nilo->logins, 2, 'without another login');
+
+
+# a wrong Redis password: a clear line, and the gateway works alone
+
+my ($w, $port_w) = gateway(password => 'not-the-password');
+my $sw;
+ok($nilo->wait_for(sub { ($sw) = api($port_w); $sw == 200 }, 10),
+   'a gateway with a wrong Redis password still works');
+like($w->error_log, qr/\[error\].*redis \Q${\ $redis->address }\E: AUTH refused: WRONGPASS/,
+     'and says that Redis refused its password');
+unlike($w->error_log, qr/not-the-password/, 'without printing it');
+is($nilo->logins, 3, 'it logged in for itself');
+
+for my $g ([A => $a], [B => $b], [W => $w]) {
+    unlike($g->[1]->error_log, qr/exited on signal|\[alert\]|\[crit\]/,
+           "$g->[0]: no crash, no alert");
+}
+
+$_->stop for $a, $b, $w;
+
+done_testing();
