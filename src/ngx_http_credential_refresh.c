@@ -220,7 +220,9 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     e->lock_owner = ngx_pid;
     e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000
                        + (login->http.resolver ? login->http.resolver_timeout
-                                               : 0);
+                                               : 0)
+                       + (cmcf->redis_conf ? 2 * cmcf->redis_conf->timeout
+                                           : 0);
 
     ngx_edge_auth_store_unlock(login->store);
 
