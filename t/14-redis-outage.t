@@ -33,12 +33,14 @@ my $seal_key = unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
 sub gateway {
     my (%o) = @_;
     my $port = free_port();
+    my $r = $o{redis} // $redis;
+    my $user = $o{user} ? "redis_user=$o{user} redis_db=3" : '';
 
     my $n = nginx_new(workers => 2,
                       env => { NILO_SECRET => $SECRET,
                                REDIS_PW => $o{password} // $REDIS_PW },
                       http => <<"CONF");
-    credential_store zone=tokens:1m redis=${\ $redis->address }
+    credential_store zone=tokens:1m redis=${\ $r->address } $user
                      redis_password=env:REDIS_PW
                      redis_key=file:%%DIR%%/seal.key redis_timeout=500ms;
 
@@ -184,11 +186,26 @@ like($w->error_log, qr/\[error\].*redis \Q${\ $redis->address }\E: AUTH refused:
 unlike($w->error_log, qr/not-the-password/, 'without printing it');
 is($nilo->logins, 3, 'it logged in for itself');
 
-for my $g ([A => $a], [B => $b], [W => $w]) {
+
+# an ACL user and another database
+
+my $acl = RedisServer->start(user => 'gateway', password => 'acl-pw-Tt3');
+my ($u, $port_u) = gateway(redis => $acl, user => 'gateway',
+                           password => 'acl-pw-Tt3');
+my $su;
+ok($nilo->wait_for(sub { ($su) = api($port_u); $su == 200 }, 10),
+   'a gateway with a Redis ACL user works');
+ok($nilo->wait_for(sub {
+       my $k = $acl->in_db(3);
+       $k && @$k;
+   }, 10), 'and stores its token in the database it was given');
+unlike($u->error_log, qr/\[error\].*redis/, 'without a Redis error');
+
+for my $g ([A => $a], [B => $b], [W => $w], [U => $u]) {
     unlike($g->[1]->error_log, qr/exited on signal|\[alert\]|\[crit\]/,
            "$g->[0]: no crash, no alert");
 }
 
-$_->stop for $a, $b, $w;
+$_->stop for $a, $b, $w, $u;
 
 done_testing();

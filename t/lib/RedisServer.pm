@@ -42,18 +42,23 @@ sub address { "127.0.0.1:$_[0]{port}" }
 sub start_again {
     my ($self) = @_;
 
-    my @args = ('--port', $self->{port}, '--bind', '127.0.0.1',
-                '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
-                '--daemonize', 'no', '--loglevel', 'warning',
-                '--logfile', "$self->{dir}/redis.log");
-
-    push @args, '--requirepass', $self->{password}
-        if defined $self->{password} && !defined $self->{user};
+    # a file: ACL rules are several words, which arguments cannot carry
+    open my $fh, '>', "$self->{dir}/redis.conf" or die "redis.conf: $!";
+    print $fh "port $self->{port}\nbind 127.0.0.1\nsave \"\"\n"
+        . "appendonly no\ndir $self->{dir}\ndaemonize no\n"
+        . "loglevel warning\nlogfile $self->{dir}/redis.log\n";
 
     if (defined $self->{user}) {
-        push @args, '--user', "$self->{user} on >$self->{password} ~* &* +\@all",
-                    '--user', 'default off';
+        print $fh "user $self->{user} on >$self->{password} ~* &* +\@all\n"
+            . "user default off\n";
+
+    } elsif (defined $self->{password}) {
+        print $fh "requirepass $self->{password}\n";
     }
+
+    close $fh;
+
+    my @args = ("$self->{dir}/redis.conf");
 
     my $pid = fork // die "fork: $!";
 
@@ -110,6 +115,28 @@ sub cmd {
     }
 
     _send($s, @args);
+    return _read($s);
+}
+
+
+# the keys of database N (cmd() works on database 0)
+
+sub in_db {
+    my ($self, $db) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->{port}, Timeout => 5)
+        or die "redis: $!";
+
+    if (defined $self->{password}) {
+        _send($s, 'AUTH', (defined $self->{user} ? ($self->{user}) : ()),
+              $self->{password});
+        _read($s);
+    }
+
+    _send($s, 'SELECT', $db);
+    _read($s);
+    _send($s, 'KEYS', '*');
     return _read($s);
 }
 
