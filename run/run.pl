@@ -15,6 +15,8 @@
 #    clientId/clientSecret gives a Bearer token that the API then needs
 #    (with the x-api-key); the second one answers every login with
 #    429 Too many requests, Retry-After: 30;
+#    and a redis-server, through which a second nginx ("gateway B", the
+#    same nilo token credential) shares the first one's token;
 # 2. writes an nginx.conf like the ones in conf.examples/, but with
 #    proxy_pass and login to the stand-ins over plain http, and the secrets
 #    handed over the two supported ways: environment variables of the nginx
@@ -56,7 +58,8 @@ BEGIN { $ROOT = dirname(dirname(File::Spec->rel2abs(__FILE__))) }
 # the partner stand-ins of the tests, with login endpoints and counters
 use lib "$ROOT/t/lib";
 use MockPartner;
-use EdgeAuthTest qw(free_port);
+use RedisServer;
+use EdgeAuthTest qw(free_port nginx_new);
 
 binmode STDOUT, ':encoding(UTF-8)';
 binmode STDERR, ':encoding(UTF-8)';
@@ -83,13 +86,14 @@ my %SECRET = (
     nilo_key             => 'nilo-demo-key-7f3a9c',   # file:.../nilo.key
     nilo_client_id       => 'nilo-demo-client',
     nilo_client_secret   => 'nilo-demo-secret-51c2',  # env:NILO_CLIENT_SECRET
+    redis_password       => 'redis-demo-pw-0c41',     # env:REDIS_PASSWORD
 );
 
 my $DIR = tempdir('credential-demo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $DIR;
 
 my $MAIN_PID = $$;
-my (@mocks, $nginx_pid, $stop);
+my (@mocks, $nginx_pid, $stop, $redis, $gateway_b);
 my %partner;        # name => MockPartner, the stand-ins with a login
 
 $SIG{INT} = $SIG{TERM} = sub { $stop = 1 };
@@ -440,6 +444,11 @@ sub write_conf {
     write_file("$DIR/secrets/amee.password", "$SECRET{amee_password}\n", 0600);
     write_file("$DIR/secrets/nilo.key", "$SECRET{nilo_key}\n", 0600);
 
+    # the AES-256 key that seals tokens in Redis, the same for gateway B
+    write_file("$DIR/secrets/redis.key",
+               unpack('H*', join '', map { chr int rand 256 } 1 .. 32) . "\n",
+               0600);
+
     # an address file for "include" inside auth_ip_list
     write_file("$DIR/partners.list", <<'LIST', 0644);
 # addresses a partner registered: single IPv4 addresses or CIDR blocks
@@ -501,7 +510,11 @@ http {
     # memory zone below for both workers, renews it ahead of its expiry,
     # and sends it with the x-api-key on every request.
 
-    credential_store zone=demo_tokens:1m;   # optional: 1m by default
+    # shared with gateway B (another nginx) through Redis
+    # (conf.examples/redis-fleet.conf): one login for both gateways
+    credential_store zone=demo_tokens:1m redis=127.0.0.1:$port{redis}
+                     redis_password=env:REDIS_PASSWORD
+                     redis_key=file:$DIR/secrets/redis.key;
 
     credential nilo_token {
         header       x-api-key file:$DIR/secrets/nilo.key;
@@ -632,6 +645,7 @@ sub start_nginx {
         # the env: secrets exist in the master's environment only
         $ENV{CRITICALMIX_PASSWORD} = $SECRET{criticalmix_password};
         $ENV{NILO_CLIENT_SECRET}   = $SECRET{nilo_client_secret};
+        $ENV{REDIS_PASSWORD}       = $SECRET{redis_password};
 
         exec $NGINX, '-p', "$DIR/", '-c', "$DIR/nginx.conf",
                      '-e', "$DIR/error.log";
@@ -657,6 +671,69 @@ sub start_nginx {
         . slurp("$DIR/error.log");
 }
 
+# Gateway B: another nginx (run by the test harness, in the background)
+# with the same nilo_token credential and the same Redis and key.
+
+sub start_gateway_b {
+    my (%port) = @_;
+
+    my $b = nginx_new(workers => 2,
+                      env => { NILO_CLIENT_SECRET => $SECRET{nilo_client_secret},
+                               REDIS_PASSWORD => $SECRET{redis_password} },
+                      http => <<"CONF");
+    credential_store zone=demo_tokens:1m redis=127.0.0.1:$port{redis}
+                     redis_password=env:REDIS_PASSWORD
+                     redis_key=file:$DIR/secrets/redis.key;
+
+    credential nilo_token {
+        header       x-api-key file:$DIR/secrets/nilo.key;
+
+        login        http://127.0.0.1:$port{nilo_token}/dev/login;
+        login_body   json;
+        login_param  clientId $SECRET{nilo_client_id};
+        login_param  clientSecret env:NILO_CLIENT_SECRET;
+        login_header x-api-key file:$DIR/secrets/nilo.key;
+
+        token_header Authorization "Bearer {token}";
+    }
+
+    server {
+        listen 127.0.0.1:$port{gateway_b};
+
+        location /nilo-token/ {
+            credential_inject nilo_token;
+            proxy_pass http://127.0.0.1:$port{nilo_token}/dev/;
+        }
+    }
+CONF
+
+    $b->start($port{gateway_b});
+
+    # its first tick takes the token from Redis
+    my $until = time + 5;
+    sleep 0.1 until $b->error_log =~ /took the token another node/
+                    || time > $until;
+
+    return $b;
+}
+
+# what Redis holds: names that say nothing, values nobody can read
+sub show_redis {
+    my $keys = $redis->cmd('KEYS', '*');
+
+    print "\n   What Redis holds (redis-cli KEYS '*'):\n";
+
+    for my $k (sort @$keys) {
+        my $v = $redis->cmd('GET', $k) // '';
+        my $ttl = $redis->cmd('PTTL', $k);
+        printf "     %s  %d bytes, TTL %ds: %s...\n", $k, length $v,
+               $ttl / 1000, unpack('H*', substr($v, 0, 12));
+    }
+
+    print "     (AES-256-GCM sealed; the name is an HMAC, it does not name "
+        . "Nilo or the client)\n";
+}
+
 sub stop_all {
     if ($nginx_pid) {
         # QUIT: finish the requests in flight, then exit
@@ -673,6 +750,11 @@ sub stop_all {
 
     $_->stop for values %partner;
     %partner = ();
+
+    $gateway_b->stop if $gateway_b;
+    undef $gateway_b;
+    $redis->stop if $redis;
+    undef $redis;
 }
 
 sub wait_child {
@@ -950,7 +1032,11 @@ $port{nilo_busy}   = start_partner('nilo-busy',
                          status => 429, retry_after => 30);
 $port{gateway}     = free_port();
 $port{lb}          = free_port();
+$port{gateway_b}   = free_port();
 
+# Redis, shared by the two gateways; the key that seals tokens in it
+$redis = RedisServer->start(password => $SECRET{redis_password});
+$port{redis} = $redis->port;
 write_conf(%port);
 start_nginx($port{gateway});
 
@@ -1131,6 +1217,20 @@ demo(title  => 'The caller\'s retry',
      expect => 200, partner => 'nilo-token', bearer => 2, logins => 2,
      body   => \&nilo_echo,
      note   => 'with the new token');
+
+# --- a fleet: gateway B, another nginx, shares the token through Redis --
+
+$gateway_b = start_gateway_b(%port);
+my $gb = "http://127.0.0.1:$port{gateway_b}";
+
+demo(title  => 'Gateway B (a second nginx, sharing Redis with the first)',
+     url    => "$gb/nilo-token/orders",
+     expect => 200, partner => 'nilo-token', bearer => 2, logins => 2,
+     body   => \&nilo_echo,
+     note   => 'gateway B took the token gateway A stored in Redis: no '
+               . 'login of its own, the same token');
+
+show_redis();
 
 demo(title  => 'A second Nilo account, whose logins Nilo rate-limits '
                . '(429, Retry-After: 30)',
