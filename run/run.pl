@@ -504,30 +504,10 @@ http {
         header x-api-key file:$DIR/secrets/nilo.key;
     }
 
-    # --- tokens from a login endpoint (conf.examples/nilo.conf) --------
-    # nginx logs in itself (POST /dev/login, JSON clientId/clientSecret,
-    # the x-api-key on the login call too), keeps the token in the shared
-    # memory zone below for both workers, renews it ahead of its expiry,
-    # and sends it with the x-api-key on every request.
+    # --- tokens from a login endpoint (conf.examples/nilo.conf), shared
+    #     with gateway B through Redis (conf.examples/redis-fleet.conf) --
 
-    # shared with gateway B (another nginx) through Redis
-    # (conf.examples/redis-fleet.conf): one login for both gateways
-    credential_store zone=demo_tokens:1m redis=127.0.0.1:$port{redis}
-                     redis_password=env:REDIS_PASSWORD
-                     redis_key=file:$DIR/secrets/redis.key;
-
-    credential nilo_token {
-        header       x-api-key file:$DIR/secrets/nilo.key;
-
-        login        http://127.0.0.1:$port{nilo_token}/dev/login;
-        login_body   json;
-        login_param  clientId $SECRET{nilo_client_id};
-        login_param  clientSecret env:NILO_CLIENT_SECRET;
-        login_header x-api-key file:$DIR/secrets/nilo.key;
-
-        token_header Authorization "Bearer {token}";
-    }
-
+${\ nilo_token_conf(%port) }
     # a second Nilo account: its stand-in answers every login with
     # 429 Too many requests, Retry-After: 30
     credential nilo_busy {
@@ -671,16 +651,16 @@ sub start_nginx {
         . slurp("$DIR/error.log");
 }
 
-# Gateway B: another nginx (run by the test harness, in the background)
-# with the same nilo_token credential and the same Redis and key.
+# The Nilo token credential and its store, the same in both gateways:
+# nginx logs in itself (POST /dev/login, JSON clientId/clientSecret, the
+# x-api-key on the login call too), keeps the token in shared memory for
+# its workers and in Redis for the other gateway, renews it ahead of its
+# expiry, and sends it with the x-api-key on every request.
 
-sub start_gateway_b {
+sub nilo_token_conf {
     my (%port) = @_;
 
-    my $b = nginx_new(workers => 2,
-                      env => { NILO_CLIENT_SECRET => $SECRET{nilo_client_secret},
-                               REDIS_PASSWORD => $SECRET{redis_password} },
-                      http => <<"CONF");
+    return <<"CONF";
     credential_store zone=demo_tokens:1m redis=127.0.0.1:$port{redis}
                      redis_password=env:REDIS_PASSWORD
                      redis_key=file:$DIR/secrets/redis.key;
@@ -696,7 +676,20 @@ sub start_gateway_b {
 
         token_header Authorization "Bearer {token}";
     }
+CONF
+}
 
+# Gateway B: another nginx (run by the test harness, in the background)
+# with the same nilo_token credential and the same Redis and key.
+
+sub start_gateway_b {
+    my (%port) = @_;
+
+    my $b = nginx_new(workers => 2,
+                      env => { NILO_CLIENT_SECRET => $SECRET{nilo_client_secret},
+                               REDIS_PASSWORD => $SECRET{redis_password} },
+                      http => <<"CONF");
+${\ nilo_token_conf(%port) }
     server {
         listen 127.0.0.1:$port{gateway_b};
 

@@ -17,6 +17,7 @@ use Time::HiRes qw(sleep);
 use EdgeAuthTest;
 use MockPartner;
 use RedisServer;
+use Fleet;
 
 my $ID = 'nilo-fleet-client-31';
 my $SECRET = 'nilo-fleet-secret-Hq2-never-logged';
@@ -27,56 +28,18 @@ my $redis = RedisServer->start(password => $REDIS_PW);
 my $nilo = MockPartner->start(kind => 'nilo', client_id => $ID,
                               client_secret => $SECRET, api_key => $KEY,
                               token_lifetime => 3600);
-my $url = $nilo->url;
 
 # the same key, written raw on one node and in hex on the other
 my $seal_key = join '', map { chr int rand 256 } 1 .. 32;
 
 sub gateway {
     my (%o) = @_;
-    my $port = free_port();
-    my $pw = $o{password} // $REDIS_PW;
-    my $redis_addr = $o{redis} // $redis->address;
-    my $prefix = $o{prefix} ? "redis_prefix=$o{prefix}" : '';
-
-    my $n = nginx_new(workers => 2, log_level => $o{log_level} // 'info',
-                      env => { NILO_SECRET => $SECRET, REDIS_PW => $pw },
-                      http => <<"CONF");
-    credential_store zone=tokens:1m redis=$redis_addr
-                     redis_password=env:REDIS_PW redis_key=file:%%DIR%%/seal.key
-                     redis_timeout=500ms $prefix;
-
-    credential nilo {
-        header       x-api-key $KEY;
-        login        $url/login;
-        login_body   json;
-        login_param  clientId $ID;
-        login_param  clientSecret env:NILO_SECRET;
-        login_header x-api-key $KEY;
-        token_header Authorization "Bearer {token}";
-    }
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location / {
-            credential_inject nilo;
-            proxy_pass $url;
-        }
-    }
-CONF
-    $n->write_file('seal.key', $o{hex} ? unpack('H*', $seal_key) . "\n"
-                                       : $seal_key);
-    return ($n, $port);
+    return Fleet::gateway(redis => $redis, nilo => $nilo, id => $ID,
+                          secret => $SECRET, api_key => $KEY,
+                          seal_key => $seal_key, password => $REDIS_PW, %o);
 }
 
-sub api {
-    my ($port) = @_;
-    my $r = http_request($port, "GET /api/orders HTTP/1.1\nHost: x\n"
-                                . "Connection: close\n\n");
-    my ($tok) = $r->{body} =~ /"token"\s*:\s*"([^"]*)"/;
-    return ($r->{status}, $tok // '');
-}
+sub api { Fleet::api(@_) }
 
 # a token the gateway injects that the partner accepts, within a while
 sub wait_ok {

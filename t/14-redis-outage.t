@@ -17,6 +17,7 @@ use Time::HiRes qw(sleep);
 use EdgeAuthTest;
 use MockPartner;
 use RedisServer;
+use Fleet;
 
 my $ID = 'nilo-outage-client';
 my $SECRET = 'nilo-outage-secret-Pk5-never-logged';
@@ -27,54 +28,19 @@ my $redis = RedisServer->start(password => $REDIS_PW);
 my $nilo = MockPartner->start(kind => 'nilo', client_id => $ID,
                               client_secret => $SECRET, api_key => $KEY,
                               token_lifetime => 3600);
-my $url = $nilo->url;
-my $seal_key = unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
+my $seal_key = join '', map { chr int rand 256 } 1 .. 32;
 
 sub gateway {
     my (%o) = @_;
-    my $port = free_port();
-    my $r = $o{redis} // $redis;
-    my $user = $o{user} ? "redis_user=$o{user} redis_db=3" : '';
-
-    my $n = nginx_new(workers => 2,
-                      env => { NILO_SECRET => $SECRET,
-                               REDIS_PW => $o{password} // $REDIS_PW },
-                      http => <<"CONF");
-    credential_store zone=tokens:1m redis=${\ $r->address } $user
-                     redis_password=env:REDIS_PW
-                     redis_key=file:%%DIR%%/seal.key redis_timeout=500ms;
-
-    credential nilo {
-        header       x-api-key $KEY;
-        login        $url/login;
-        login_body   json;
-        login_param  clientId $ID;
-        login_param  clientSecret env:NILO_SECRET;
-        login_header x-api-key $KEY;
-        token_header Authorization "Bearer {token}";
-    }
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location / {
-            credential_inject nilo;
-            proxy_pass $url;
-        }
-    }
-CONF
-    $n->write_file('seal.key', "$seal_key\n");
+    my ($n, $port) = Fleet::gateway(redis => $redis, nilo => $nilo,
+                                    id => $ID, secret => $SECRET,
+                                    api_key => $KEY, seal_key => $seal_key,
+                                    password => $REDIS_PW, hex => 1, %o);
     $n->start($port);
     return ($n, $port);
 }
 
-sub api {
-    my ($port) = @_;
-    my $r = http_request($port, "GET /api/x HTTP/1.1\nHost: x\n"
-                                . "Connection: close\n\n");
-    my ($tok) = $r->{body} =~ /"token"\s*:\s*"([^"]*)"/;
-    return ($r->{status}, $tok // '');
-}
+sub api { Fleet::api(@_) }
 
 sub token_key {
     my $keys = $redis->cmd('KEYS', '*token:*');
@@ -190,7 +156,7 @@ is($nilo->logins, 3, 'it logged in for itself');
 # an ACL user and another database
 
 my $acl = RedisServer->start(user => 'gateway', password => 'acl-pw-Tt3');
-my ($u, $port_u) = gateway(redis => $acl, user => 'gateway',
+my ($u, $port_u) = gateway(redis => $acl, user => 'gateway', db => 3,
                            password => 'acl-pw-Tt3');
 my $su;
 ok($nilo->wait_for(sub { ($su) = api($port_u); $su == 200 }, 10),

@@ -98,10 +98,32 @@ sub stop {
 sub DESTROY { $_[0]->stop }
 
 
-# one command; authenticates first when there is a password
+# one command (on database 0); authenticates first when there is a password
 
 sub cmd {
     my ($self, @args) = @_;
+
+    my $s = $self->_connect;
+    _send($s, @args);
+    return _read($s);
+}
+
+
+# the keys of database N
+
+sub in_db {
+    my ($self, $db) = @_;
+
+    my $s = $self->_connect;
+    _send($s, 'SELECT', $db);
+    _read($s);
+    _send($s, 'KEYS', '*');
+    return _read($s);
+}
+
+
+sub _connect {
+    my ($self) = @_;
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $self->{port}, Timeout => 5)
@@ -114,30 +136,7 @@ sub cmd {
         die "redis AUTH: $ok" unless defined $ok && $ok eq 'OK';
     }
 
-    _send($s, @args);
-    return _read($s);
-}
-
-
-# the keys of database N (cmd() works on database 0)
-
-sub in_db {
-    my ($self, $db) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $self->{port}, Timeout => 5)
-        or die "redis: $!";
-
-    if (defined $self->{password}) {
-        _send($s, 'AUTH', (defined $self->{user} ? ($self->{user}) : ()),
-              $self->{password});
-        _read($s);
-    }
-
-    _send($s, 'SELECT', $db);
-    _read($s);
-    _send($s, 'KEYS', '*');
-    return _read($s);
+    return $s;
 }
 
 
