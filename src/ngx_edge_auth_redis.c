@@ -17,6 +17,7 @@ struct ngx_edge_auth_redis_s {
 
     ngx_peer_connection_t        peer;
     ngx_uint_t                   naddr;
+    ngx_log_t                    quiet;      /* for connect() errors */
     redisReader                 *reader;
     ngx_uint_t                   connected;  /* something was sent */
     ngx_uint_t                   ready;      /* AUTH and SELECT done */
@@ -62,6 +63,13 @@ ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
 
     rd->conf = conf;
     rd->log = cycle->log;
+
+    /*
+     * ngx_event_connect_peer() logs a refused unix socket at "crit", on
+     * every try; an outage is logged here, once.
+     */
+    rd->quiet = *cycle->log;
+    rd->quiet.log_level = NGX_LOG_ALERT;
     rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
 
     ngx_queue_init(&rd->calls);
@@ -217,7 +225,7 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
     rd->peer.socklen = addr->socklen;
     rd->peer.name = &addr->name;
     rd->peer.get = ngx_event_get_peer;
-    rd->peer.log = rd->log;
+    rd->peer.log = &rd->quiet;
     rd->peer.log_error = NGX_ERROR_INFO;
 
     rc = ngx_event_connect_peer(&rd->peer);
@@ -230,6 +238,9 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
 
     c = rd->peer.connection;
     c->data = rd;
+    c->log = rd->log;
+    c->read->log = rd->log;
+    c->write->log = rd->log;
     c->log_error = NGX_ERROR_INFO;
 
     c->read->handler = ngx_edge_auth_redis_read_handler;
@@ -392,6 +403,11 @@ ngx_edge_auth_redis_write_handler(ngx_event_t *wev)
     rd = c->data;
 
     if (wev->timedout) {
+        if (!rd->connected) {
+            ngx_edge_auth_redis_refused(rd, NGX_ETIMEDOUT);
+            return;
+        }
+
         ngx_edge_auth_redis_fail(rd, "Redis timed out", NGX_ETIMEDOUT);
         return;
     }

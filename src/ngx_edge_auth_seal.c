@@ -11,15 +11,20 @@
 #include <openssl/rand.h>
 
 
+static ngx_int_t ngx_edge_auth_seal_derive(u_char *key,
+    ngx_edge_auth_seal_keys_t *keys);
+
+
 ngx_int_t
-ngx_edge_auth_seal_key(ngx_conf_t *cf, ngx_str_t *arg, u_char *key,
-    const char *what)
+ngx_edge_auth_seal_key(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_edge_auth_seal_keys_t *keys, const char *what)
 {
     size_t      len;
     ngx_int_t   rc, n;
     ngx_str_t   v, decoded;
     ngx_uint_t  i;
     u_char      buf[64];
+    u_char      key[NGX_EDGE_AUTH_SEAL_KEY_LEN];
 
     if (ngx_strncmp(arg->data, "file:", 5) != 0
         && ngx_strncmp(arg->data, "env:", 4) != 0)
@@ -35,7 +40,8 @@ ngx_edge_auth_seal_key(ngx_conf_t *cf, ngx_str_t *arg, u_char *key,
     }
 
     if (ngx_process == NGX_PROCESS_SIGNALLER) {
-        ngx_memzero(key, NGX_EDGE_AUTH_SEAL_KEY_LEN);
+        ngx_memzero(keys, sizeof(ngx_edge_auth_seal_keys_t));
+        ngx_explicit_memzero(v.data, v.len);
         return NGX_OK;
     }
 
@@ -95,9 +101,37 @@ done:
                            "%s: the key must be 32 bytes, or 64 hex digits, "
                            "or 32 bytes in base64 (\"openssl rand -hex 32\")",
                            what);
+        return NGX_ERROR;
     }
 
+    rc = ngx_edge_auth_seal_derive(key, keys);
+    ngx_explicit_memzero(key, sizeof(key));
+
     return rc;
+}
+
+
+/* HKDF-Expand (RFC 5869) with one block each: the key is already random */
+
+static ngx_int_t
+ngx_edge_auth_seal_derive(u_char *key, ngx_edge_auth_seal_keys_t *keys)
+{
+    static u_char  seal[] = "ngx_http_credential seal\x01";
+    static u_char  name[] = "ngx_http_credential name\x01";
+
+    unsigned int  n;
+
+    if (HMAC(EVP_sha256(), key, NGX_EDGE_AUTH_SEAL_KEY_LEN, seal,
+             sizeof(seal) - 1, keys->seal, &n)
+        == NULL
+        || HMAC(EVP_sha256(), key, NGX_EDGE_AUTH_SEAL_KEY_LEN, name,
+                sizeof(name) - 1, keys->name, &n)
+           == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -25,12 +25,20 @@
 #define NGX_EDGE_AUTH_SEAL_NAME_LEN  32
 
 
+/* two keys derived from the configured one: one use each */
+
+typedef struct {
+    u_char                       seal[NGX_EDGE_AUTH_SEAL_KEY_LEN];
+    u_char                       name[NGX_EDGE_AUTH_SEAL_KEY_LEN];
+} ngx_edge_auth_seal_keys_t;
+
+
 /*
  * "file:/path" or "env:NAME": 32 bytes as they are, or written as 64 hex
  * digits or in base64 ("openssl rand -hex 32").
  */
 ngx_int_t ngx_edge_auth_seal_key(ngx_conf_t *cf, ngx_str_t *arg,
-    u_char *key, const char *what);
+    ngx_edge_auth_seal_keys_t *keys, const char *what);
 
 /* out has room for plain->len + NGX_EDGE_AUTH_SEAL_OVERHEAD */
 ngx_int_t ngx_edge_auth_seal(u_char *key, ngx_str_t *aad, ngx_str_t *plain,

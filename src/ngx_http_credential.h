@@ -22,6 +22,10 @@
 #define NGX_HTTP_CREDENTIAL_FROM_HEADER  1
 #define NGX_HTTP_CREDENTIAL_FROM_COOKIE  2
 
+/* ngx_http_credential_redis_publish(): SET the token, or SET ... NX */
+#define NGX_HTTP_CREDENTIAL_STORE        1
+#define NGX_HTTP_CREDENTIAL_STORE_NEW    2
+
 
 /* a header made of the token: PREFIX token SUFFIX */
 
@@ -85,6 +89,8 @@ typedef struct {
     unsigned                     redis_busy:1;  /* this worker's call */
     unsigned                     leased:1;      /* this worker's lease */
     unsigned                     redis_bad:1;   /* logged: cannot open */
+    unsigned                     redis_error:1; /* logged: an error reply */
+    unsigned                     fleet:1;       /* shared through Redis */
 } ngx_http_credential_login_t;
 
 
@@ -121,7 +127,7 @@ typedef struct {
 
     /* Redis, shared by the gateway nodes; NULL: shared memory only */
     ngx_edge_auth_redis_conf_t  *redis_conf;
-    u_char                       redis_key[NGX_EDGE_AUTH_SEAL_KEY_LEN];
+    ngx_edge_auth_seal_keys_t    redis_key;
     ngx_uint_t                   redis_key_set;
     ngx_str_t                    redis_prefix;
     ngx_edge_auth_redis_t       *redis;         /* this worker's client */

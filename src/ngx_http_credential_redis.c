@@ -52,12 +52,17 @@ static void ngx_http_credential_redis_lease_done(
 static void ngx_http_credential_redis_sync_done(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_redis_released(
+    ngx_edge_auth_redis_call_t *call);
+static ngx_uint_t ngx_http_credential_redis_refused(ngx_http_credential_t *cred,
+    ngx_edge_auth_redis_call_t *call, const char *command, ngx_uint_t i,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_credential_redis_apply(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     redisReply *reply, ngx_log_t *log);
 static ngx_int_t ngx_http_credential_redis_store(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
-    ngx_edge_auth_redis_call_t *call);
+    ngx_edge_auth_redis_call_t *call, ngx_uint_t store);
 static ngx_int_t ngx_http_credential_redis_release(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call);
@@ -185,7 +190,7 @@ ngx_http_credential_redis_param(ngx_conf_t *cf,
     }
 
     if (name.len == 9 && ngx_strncmp(name.data, "redis_key", 9) == 0) {
-        if (ngx_edge_auth_seal_key(cf, &v, cmcf->redis_key, "redis_key")
+        if (ngx_edge_auth_seal_key(cf, &v, &cmcf->redis_key, "redis_key")
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -215,6 +220,12 @@ ngx_http_credential_redis_check(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (cmcf->redis_conf->user.len && cmcf->redis_conf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis_user=\" needs \"redis_password=\"");
+        return NGX_ERROR;
+    }
+
     if (!cmcf->redis_key_set) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"redis=\" needs \"redis_key=file:PATH\": tokens "
@@ -239,6 +250,7 @@ ngx_http_credential_redis_names(ngx_conf_t *cf,
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
+    login->fleet = 1;
 
     if (ngx_http_credential_redis_key(cf, cmcf, "token:", login->key,
                                       &login->redis_token)
@@ -276,7 +288,7 @@ ngx_http_credential_redis_key(ngx_conf_t *cf,
     p = ngx_cpymem(p, cmcf->redis_prefix.data, cmcf->redis_prefix.len);
     p = ngx_cpymem(p, kind, ngx_strlen(kind));
 
-    return ngx_edge_auth_seal_name(cmcf->redis_key, name,
+    return ngx_edge_auth_seal_name(cmcf->redis_key.name, name,
                                    NGX_EDGE_AUTH_KEY_LEN, p);
 }
 
@@ -420,19 +432,28 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
 
     login->redis_busy = 0;
 
-    if (call->error) {
+    if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
         ngx_edge_auth_redis_call_free(call);
+        ngx_http_credential_unlock_login(cred);
+        return;
+    }
 
-        if (cmcf->redis == NULL || ngx_exiting || ngx_terminate) {
-            ngx_http_credential_unlock_login(cred);
-            return;
-        }
+    /*
+     * Redis away, or refusing the lease (READONLY after a failover, OOM,
+     * NOPERM, ...): this node logs in for itself.  Only a nil answer
+     * means that another node holds the lease.
+     */
 
-        /* Redis is away: this node logs in for itself */
+    if (call->error
+        || ngx_http_credential_redis_refused(cred, call, "SET lease", 0, log)
+        || ngx_http_credential_redis_refused(cred, call, "GET", 1, log))
+    {
+        ngx_edge_auth_redis_call_free(call);
         ngx_http_credential_login_now(cmcf, cred, log);
         return;
     }
 
+    login->redis_error = 0;
     leased = (call->replies[0]->type == REDIS_REPLY_STATUS);
 
     (void) ngx_http_credential_redis_apply(cmcf, cred, call->replies[1],
@@ -523,7 +544,10 @@ ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
 
     cred->login->redis_busy = 0;
 
-    if (call->error || cmcf->redis == NULL) {
+    if (call->error || cmcf->redis == NULL
+        || ngx_http_credential_redis_refused(cred, call, "GET", 0,
+                                             ngx_cycle->log))
+    {
         ngx_edge_auth_redis_call_free(call);
         return;
     }
@@ -533,18 +557,61 @@ ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
 
     ngx_edge_auth_redis_call_free(call);
 
-    /* Redis lost it (a restart) or holds an older one: ours goes there */
+    /*
+     * Redis lost it (a restart): ours goes there, unless another node's
+     * came first; Redis holds an older one: ours replaces it.
+     */
 
     if (rc == NGX_DECLINED) {
-        ngx_http_credential_redis_publish(cmcf, cred, 1);
+        ngx_http_credential_redis_publish(cmcf, cred,
+                                          NGX_HTTP_CREDENTIAL_STORE_NEW);
+
+    } else if (rc == NGX_ABORT) {
+        ngx_http_credential_redis_publish(cmcf, cred,
+                                          NGX_HTTP_CREDENTIAL_STORE);
     }
 }
 
 
 /*
+ * An error answer to a command: logged once until Redis answers again
+ * (login->redis_error), with the command's name and Redis's words.
+ */
+
+static ngx_uint_t
+ngx_http_credential_redis_refused(ngx_http_credential_t *cred,
+    ngx_edge_auth_redis_call_t *call, const char *command, ngx_uint_t i,
+    ngx_log_t *log)
+{
+    redisReply  *reply;
+
+    if (i >= call->nreplies) {
+        return 0;
+    }
+
+    reply = call->replies[i];
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    if (!cred->login->redis_error) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "credential \"%V\": Redis refused %s: %*s; this node "
+                      "goes on with its own token", &cred->name, command,
+                      ngx_min(reply->len, 80), reply->str);
+        cred->login->redis_error = 1;
+    }
+
+    return 1;
+}
+
+
+/*
  * After a login, or when Redis lacks this node's token: stores the token
- * (when "store" is set and it is valid) and releases the lease (when this
- * worker holds it), in one round trip.
+ * (with "store", when it is valid) and releases the lease (when this
+ * worker holds it), in one round trip.  A paused client sends nothing:
+ * the lease then runs out by itself.
  */
 
 void
@@ -552,42 +619,37 @@ ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_uint_t store)
 {
     ngx_int_t                     rc;
+    ngx_uint_t                    leased;
     ngx_edge_auth_redis_call_t   *call;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
+    leased = login->leased;
+    login->leased = 0;
 
-    if (cmcf->redis == NULL || (!store && !login->leased)) {
-        login->leased = 0;
+    if ((!store && !leased) || !ngx_http_credential_redis_usable(cmcf)) {
         return;
     }
 
     call = ngx_edge_auth_redis_call_create(cmcf->redis);
     if (call == NULL) {
-        login->leased = 0;
         return;
     }
 
-    rc = store ? ngx_http_credential_redis_store(cmcf, cred, call)
+    rc = store ? ngx_http_credential_redis_store(cmcf, cred, call, store)
                : NGX_DECLINED;
 
     if (rc == NGX_ERROR
-        || (login->leased
-            && ngx_http_credential_redis_release(cmcf, cred, call) != NGX_OK))
+        || (leased
+            && ngx_http_credential_redis_release(cmcf, cred, call) != NGX_OK)
+        || call->ncommands == 0)
     {
         ngx_edge_auth_redis_call_free(call);
-        login->leased = 0;
         return;
     }
 
-    login->leased = 0;
-
-    if (call->ncommands == 0) {
-        ngx_edge_auth_redis_call_free(call);
-        return;
-    }
-
-    call->done = ngx_http_credential_redis_sent;
+    call->done = (rc == NGX_OK) ? ngx_http_credential_redis_sent
+                                : ngx_http_credential_redis_released;
     call->data = cred;
 
     ngx_edge_auth_redis_send(cmcf->redis, call);
@@ -599,17 +661,24 @@ ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
-    ngx_uint_t  i;
+    (void) ngx_http_credential_redis_refused(cred, call, "SET token", 0,
+                                             ngx_cycle->log);
+    (void) ngx_http_credential_redis_refused(cred, call,
+                                             "EVAL (lease release)", 1,
+                                             ngx_cycle->log);
 
-    for (i = 0; i < call->nreplies; i++) {
-        if (call->replies[i]->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "credential \"%V\": Redis refused to store the "
-                          "token: %*s", &cred->name,
-                          ngx_min(call->replies[i]->len, 80),
-                          call->replies[i]->str);
-        }
-    }
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+static void
+ngx_http_credential_redis_released(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_t *cred = call->data;
+
+    (void) ngx_http_credential_redis_refused(cred, call,
+                                             "EVAL (lease release)", 0,
+                                             ngx_cycle->log);
 
     ngx_edge_auth_redis_call_free(call);
 }
@@ -619,12 +688,13 @@ ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call)
 
 static ngx_int_t
 ngx_http_credential_redis_store(ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call)
+    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call,
+    ngx_uint_t store)
 {
     u_char                       *p, *plain;
     int64_t                       now, ttl;
     ngx_int_t                     rc;
-    ngx_str_t                     argv[5], text;
+    ngx_str_t                     argv[6], text;
     ngx_edge_auth_entry_t        *e;
     ngx_http_credential_login_t  *login;
 
@@ -682,7 +752,7 @@ ngx_http_credential_redis_store(ngx_http_credential_main_conf_t *cmcf,
     argv[4].data = ngx_pnalloc(call->pool, NGX_INT64_LEN);
 
     if (argv[2].data == NULL || argv[4].data == NULL
-        || ngx_edge_auth_seal(cmcf->redis_key, &login->redis_token, &text,
+        || ngx_edge_auth_seal(cmcf->redis_key.seal, &login->redis_token, &text,
                               argv[2].data)
            != NGX_OK)
     {
@@ -693,8 +763,11 @@ ngx_http_credential_redis_store(ngx_http_credential_main_conf_t *cmcf,
     argv[1] = login->redis_token;
     ngx_str_set(&argv[3], "PX");
     argv[4].len = ngx_sprintf(argv[4].data, "%L", ttl) - argv[4].data;
+    ngx_str_set(&argv[5], "NX");
 
-    rc = ngx_edge_auth_redis_command(call, 5, argv);
+    rc = ngx_edge_auth_redis_command(call,
+                                     store == NGX_HTTP_CREDENTIAL_STORE_NEW
+                                     ? 6 : 5, argv);
 
 done:
 
@@ -723,20 +796,23 @@ ngx_http_credential_redis_release(ngx_http_credential_main_conf_t *cmcf,
 
 
 /*
- * A stored token: adopted when it is newer than this node's.
- * NGX_OK adopted, NGX_DONE the same token, NGX_DECLINED none or older,
- * NGX_ERROR unusable.
+ * A stored token: adopted when it is newer than this node's (the later
+ * issue, then the larger version: every node decides alike).  NGX_OK
+ * adopted, NGX_DONE the same token, NGX_ABORT this node's is newer and
+ * alive, NGX_DECLINED none usable on either side, NGX_ERROR unusable.
  */
 
 static ngx_int_t
 ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, redisReply *reply, ngx_log_t *log)
 {
+    int                           cmp;
     u_char                       *plain;
     size_t                        len;
     int64_t                       now;
     ngx_int_t                     rc;
     ngx_str_t                     sealed;
+    ngx_uint_t                    mine;
     ngx_edge_auth_entry_t        *e;
     ngx_http_credential_blob_t    blob;
     ngx_http_credential_login_t  *login;
@@ -748,10 +824,17 @@ ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
         return NGX_DECLINED;
     }
 
+    /* error answers were reported by the caller */
+
     if (reply->type != REDIS_REPLY_STRING) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "credential \"%V\": Redis answered GET with type %d",
-                      &cred->name, reply->type);
+        if (!login->redis_bad) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "credential \"%V\": Redis answered GET with "
+                          "type %d, not a string; it is not used",
+                          &cred->name, reply->type);
+            login->redis_bad = 1;
+        }
+
         return NGX_ERROR;
     }
 
@@ -763,8 +846,8 @@ ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
         return NGX_ERROR;
     }
 
-    rc = ngx_edge_auth_unseal(cmcf->redis_key, &login->redis_token, &sealed,
-                              plain, &len);
+    rc = ngx_edge_auth_unseal(cmcf->redis_key.seal, &login->redis_token,
+                              &sealed, plain, &len);
 
     if (rc != NGX_OK
         || ngx_http_credential_blob_decode(plain, len, &blob) != NGX_OK)
@@ -788,15 +871,21 @@ ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
 
     ngx_edge_auth_store_lock(login->store);
 
-    if (ngx_memcmp(blob.version, e->version, NGX_EDGE_AUTH_VERSION_LEN)
-        == 0)
-    {
+    cmp = ngx_memcmp(blob.version, e->version, NGX_EDGE_AUTH_VERSION_LEN);
+
+    mine = (e->state == NGX_EDGE_AUTH_TOKEN_VALID && e->expires > now);
+
+    if (cmp == 0) {
         rc = NGX_DONE;
 
-    } else if ((blob.issued > e->issued
-                || (e->state == NGX_EDGE_AUTH_TOKEN_NONE
-                    && e->refresh == NULL))
-               && (blob.expires > now || blob.refresh.len))
+    } else if (blob.expires <= now && (mine || blob.refresh.len == 0)) {
+
+        /* a dead token never replaces a live one */
+        rc = mine ? NGX_ABORT : NGX_DECLINED;
+
+    } else if ((e->state == NGX_EDGE_AUTH_TOKEN_NONE && e->refresh == NULL)
+               || blob.issued > e->issued
+               || (blob.issued == e->issued && cmp > 0))
     {
         rc = ngx_edge_auth_store_adopt(login->store, e, &blob.token,
                                        &blob.refresh, blob.expires,
@@ -812,7 +901,8 @@ ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
         }
 
     } else {
-        rc = NGX_DECLINED;
+        /* ours is newer: it replaces the stored one, if it is usable */
+        rc = mine ? NGX_ABORT : NGX_DECLINED;
     }
 
     ngx_edge_auth_store_unlock(login->store);

@@ -218,7 +218,10 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     }
 
     e->lock_owner = ngx_pid;
-    e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000
+    /* every address may take its three timeouts */
+    e->lock_deadline = now + 3 * (int64_t) login->http.timeout
+                             * ngx_max(login->url.naddrs, 1)
+                       + 1000
                        + (login->http.resolver ? login->http.resolver_timeout
                                                : 0)
                        + (cmcf->redis_conf ? 2 * cmcf->redis_conf->timeout
@@ -297,7 +300,13 @@ ngx_http_credential_due(ngx_http_credential_login_t *login, int64_t now)
         return 1;
     }
 
-    if (login->idle_timeout) {
+    /*
+     * In a fleet one node's idle clock says nothing of the others' use:
+     * the session is kept alive by the nodes that use it, and a partner
+     * that ended it anyway answers 401.
+     */
+
+    if (login->idle_timeout && !login->fleet) {
         /* renew before the partner ends the idle session, at half of it */
         idle_end = (int64_t) e->last_used * 1000 + login->idle_timeout;
 
@@ -686,7 +695,7 @@ ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
         return NGX_DECLINED;
     }
 
-    if (login->idle_timeout) {
+    if (login->idle_timeout && !login->fleet) {
         if ((now - (int64_t) e->last_used * 1000)
             >= (int64_t) login->idle_timeout)
         {

@@ -167,11 +167,53 @@ ok($nilo->wait_for(sub {
    }, 10), 'and stores its token in the database it was given');
 unlike($u->error_log, qr/\[error\].*redis/, 'without a Redis error');
 
-for my $g ([A => $a], [B => $b], [W => $w], [U => $u]) {
+
+# Redis refuses writes (as after a failover, READONLY, or out of memory):
+# the lease is refused, the node logs in for itself, once, and says so once
+
+$nilo->reset_counters;
+is($redis->cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction'), 'OK',
+   'Redis set to refuse writes ...');
+is($redis->cmd('CONFIG', 'SET', 'maxmemory', '1'), 'OK', '... when full');
+$nilo->expire_tokens;
+
+($sa) = api($port_a);
+is($sa, 401, 'the partner refuses the old token');
+ok($nilo->wait_for(sub { ($sa) = api($port_a); $sa == 200 }, 10),
+   'A logs in for itself although Redis refuses the lease');
+like($a->error_log, qr/\[error\].*credential "nilo": Redis refused SET lease: OOM/,
+     'and says that Redis refused the lease, with Redis\'s words');
+sleep 2.5;
+my $refusals = () = $a->error_log =~ /Redis refused/g;
+ok($refusals <= 2, "one line per worker, not one per tick ($refusals)");
+$redis->cmd('CONFIG', 'SET', 'maxmemory', '0');
+
+
+# a unix socket: works, and an outage there is not logged at "crit" per try
+
+my ($x, $port_x) = Fleet::gateway(redis => $redis, nilo => $nilo, id => $ID,
+                                  secret => $SECRET, api_key => $KEY,
+                                  seal_key => $seal_key,
+                                  password => $REDIS_PW,
+                                  address => $redis->unix_address);
+$x->start($port_x);
+my $sx;
+ok($nilo->wait_for(sub { ($sx) = api($port_x); $sx == 200 }, 10),
+   'a gateway that reaches Redis over a unix socket works');
+like($x->error_log, qr/took the token another node stored in Redis/,
+     'and takes the fleet\'s token from there');
+$redis->stop;
+sleep 4;
+unlike($x->error_log, qr/\[crit\]/, 'a vanished socket is not logged at crit');
+like($x->error_log, qr/\[error\].*redis unix:.*each node logs in for itself/,
+     'the outage is logged once');
+$redis->start_again;
+
+for my $g ([A => $a], [B => $b], [W => $w], [U => $u], [X => $x]) {
     unlike($g->[1]->error_log, qr/exited on signal|\[alert\]|\[crit\]/,
            "$g->[0]: no crash, no alert");
 }
 
-$_->stop for $a, $b, $w, $u;
+$_->stop for $a, $b, $w, $u, $x;
 
 done_testing();

@@ -7,7 +7,7 @@ package Fleet;
 #   my ($n, $port) = Fleet::gateway(redis => $redis, nilo => $nilo,
 #       id => ..., secret => ..., api_key => ..., seal_key => 32 bytes,
 #       password => ..., [hex => 1, prefix => ..., user => ..., db => N,
-#       log_level => ...]);
+#       address => 'unix:/path', log_level => ...]);
 #   $n->start($port);
 #   my ($status, $token) = Fleet::api($port);
 
@@ -31,7 +31,7 @@ sub gateway {
                       env => { NILO_SECRET => $o{secret},
                                REDIS_PW => $o{password} },
                       http => <<"CONF");
-    credential_store zone=tokens:1m redis=${\ $o{redis}->address }
+    credential_store zone=tokens:1m redis=${\ ($o{address} // $o{redis}->address) }
                      redis_password=env:REDIS_PW
                      redis_key=file:%%DIR%%/seal.key
                      redis_timeout=500ms $extra;

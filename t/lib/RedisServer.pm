@@ -37,6 +37,7 @@ sub start {
 
 sub port { $_[0]{port} }
 sub address { "127.0.0.1:$_[0]{port}" }
+sub unix_address { "unix:$_[0]{dir}/redis.sock" }
 
 
 sub start_again {
@@ -46,7 +47,8 @@ sub start_again {
     open my $fh, '>', "$self->{dir}/redis.conf" or die "redis.conf: $!";
     print $fh "port $self->{port}\nbind 127.0.0.1\nsave \"\"\n"
         . "appendonly no\ndir $self->{dir}\ndaemonize no\n"
-        . "loglevel warning\nlogfile $self->{dir}/redis.log\n";
+        . "loglevel warning\nlogfile $self->{dir}/redis.log\n"
+        . "unixsocket $self->{dir}/redis.sock\nunixsocketperm 700\n";
 
     if (defined $self->{user}) {
         print $fh "user $self->{user} on >$self->{password} ~* &* +\@all\n"
