@@ -147,6 +147,13 @@ static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
     { ngx_string("basic"), 2, 2, ngx_http_credential_basic, 0 },
     { ngx_string("header"), 2, 2, ngx_http_credential_header, 0 },
 
+    { ngx_string("body_json"), 2, 3, ngx_http_credential_body_json, 0 },
+    { ngx_string("answer_code"), 1, 1, ngx_http_credential_answer_code, 0 },
+    { ngx_string("answer_retry"), 2, 9, ngx_http_credential_answer_retry, 0 },
+    { ngx_string("answer_fail"), 1, 8, ngx_http_credential_answer_fail, 0 },
+    { ngx_string("answer_max_size"), 1, 1,
+      ngx_http_credential_answer_max_size, 0 },
+
     { ngx_string("login"), 1, 1, ngx_http_credential_login, 1 },
     { ngx_string("login_body"), 1, 1, ngx_http_credential_login_body, 1 },
     { ngx_string("login_param"), 2, 2, ngx_http_credential_login_param, 1 },
@@ -300,7 +307,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_DECLINED;
+    return ngx_http_credential_body_handler(r, cred);
 }
 
 
@@ -613,10 +620,16 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    if (cred->headers.nelts == 0 && cred->login == NULL) {
+    if (cred->headers.nelts == 0 && cred->login == NULL
+        && cred->body == NULL)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential \"%V\" injects nothing: add \"basic\" "
-                           "or \"header\"", &cred->name);
+                           "credential \"%V\" injects nothing: add \"basic\", "
+                           "\"header\" or \"body_json\"", &cred->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_credential_body_finish(cf, cmcf, cred) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -965,7 +978,7 @@ ngx_http_credential_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_credential_header_filter;
 
-    return NGX_OK;
+    return ngx_http_credential_answer_init(cf);
 }
 
 
