@@ -820,7 +820,10 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         p += size;
     }
 
-    root = json_loadb((char *) text, len, JSON_ALLOW_NUL, &err);
+    /* only checked, never encoded again: no integer is too big */
+
+    root = json_loadb((char *) text, len,
+                      JSON_ALLOW_NUL|JSON_DECODE_INT_AS_REAL, &err);
 
     if (root == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
