@@ -34,7 +34,8 @@ C<{"id": ID, "athrzt": {"id": AUTH_ID, "key": KEY}}>: C<55>
 =back
 
 C<exctnFdbck.id> is a number, or a string with C<< code_as_string => 1 >>.
-C<raw> replaces every answer's body.  State lives in files of a temporary
+C<raw> replaces every answer's body, C<status> its HTTP status (200), and
+C<< chunked => 1 >> sends it chunked, without a length.  State lives in files of a temporary
 directory, so the test process sees what the server process counted.
 
 =cut
@@ -221,12 +222,27 @@ sub _serve {
 
     close $lock;
 
-    my $out = $s->{raw} // encode_json({
+    my $out = $s->{raw} // JSON::PP->new->canonical->encode({
         exctnFdbck => { id => $s->{code_as_string} ? "$code" : $code + 0 },
         seen => [sort keys %seen],
     });
 
-    print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    my $status = $s->{status} // 200;
+
+    if ($s->{chunked}) {
+        # no length: the gateway learns the size only as the body comes
+        print $c "HTTP/1.1 $status Mock\r\nContent-Type: application/json\r\n"
+            . "Transfer-Encoding: chunked\r\n"
+            . "X-Octamile: mock\r\nConnection: close\r\n\r\n";
+        for (my $i = 0; $i < length $out; $i += 1000) {
+            my $part = substr($out, $i, 1000);
+            printf $c "%x\r\n%s\r\n", length $part, $part;
+        }
+        print $c "0\r\n\r\n";
+        return;
+    }
+
+    print $c "HTTP/1.1 $status Mock\r\nContent-Type: application/json\r\n"
         . "Content-Length: " . length($out) . "\r\n"
         . "X-Octamile: mock\r\nConnection: close\r\n\r\n" . $out;
 }
