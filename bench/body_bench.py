@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""Benchmark of body_json (Octamile's userInfo in the JSON request body).
+
+Started by bench/body.sh (through run.sh, which creates the work directory,
+passes it as the only argument, and stops every nginx started here). See
+bench/README.md ("JSON request bodies").
+
+Three proxies in one nginx (worker_processes 1) send the same POST body to
+the same backend (another nginx, answering a fixed 75):
+  A  proxy_pass alone: the baseline
+  B  body_json: userInfo injected (three fields)
+  C  B plus answer_code / answer_retry / answer_fail: every request is sent
+     as a subrequest and its answer held and inspected
+for a 1 KB and a 64 KB body, in interleaved rounds; the figure is requests
+per second as a ratio to A with the same body.
+
+Environment (all optional):
+  NGINX_BIN       nginx binary                    /usr/sbin/nginx
+  MODULE          the module's .so                build/ngx_http_credential_module.so
+  BENCH_DURATION  seconds per wrk run             2
+  BENCH_ROUNDS    interleaved rounds              3
+  BENCH_CONNS     wrk connections                 32
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
+MODULE = os.path.abspath(os.environ.get('MODULE') or
+                         os.path.join(ROOT, 'build',
+                                      'ngx_http_credential_module.so'))
+DURATION = int(os.environ.get('BENCH_DURATION', '2'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
+CONNS = int(os.environ.get('BENCH_CONNS', '32'))
+
+ID = 'ac346b72-e8fe-4677-b9e2-dc6a763fba82'
+AID = '0f8fad5b-d9cb-469f-a165-70867728950e'
+KEY = 'b2N0YW1pbGUta2V5LTAxMjM0NTY3ODk+/w=='
+USERINFO = ('"userInfo":{"id":"%s","athrzt":{"id":"%s","key":"%s"}}'
+            % (ID, AID, KEY))
+
+CONF = """\
+load_module @MODULE@;
+@USER@
+worker_processes 1;
+pid @DIR@/nginx.pid;
+error_log @DIR@/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path @DIR@/body;
+    proxy_temp_path @DIR@/proxy;
+    fastcgi_temp_path @DIR@/fastcgi;
+    uwsgi_temp_path @DIR@/uwsgi;
+    scgi_temp_path @DIR@/scgi;
+    keepalive_requests 10000000;
+    client_max_body_size 1m;
+    client_body_buffer_size 128k;
+
+@HTTP@
+}
+"""
+
+BACKEND = """\
+    log_format len '$server_port $content_length';
+
+    server {
+        listen 127.0.0.1:@PORT@;
+        access_log @DIR@/backend.log len buffer=64k flush=1s;
+        location / {
+            default_type application/json;
+            return 200 '{"exctnFdbck":{"id":75}}';
+        }
+    }
+"""
+
+PROXY = """\
+    credential octamile {
+        body_json userInfo.id @ID@ uuid;
+        body_json userInfo.athrzt.id @AID@ uuid;
+        body_json userInfo.athrzt.key @KEY@;
+    }
+
+    credential octamile_codes {
+        body_json userInfo.id @ID@ uuid;
+        body_json userInfo.athrzt.id @AID@ uuid;
+        body_json userInfo.athrzt.key @KEY@;
+        answer_code exctnFdbck.id;
+        answer_retry 35 2s 4s 8s;
+        answer_fail 55;
+    }
+
+    upstream backend {
+        server 127.0.0.1:@BPORT@;
+        keepalive 32;
+    }
+
+    server {
+        listen 127.0.0.1:@PA@;
+        listen 127.0.0.1:@PB@;
+        listen 127.0.0.1:@PC@;
+
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+
+        location / {
+            if ($server_port = @PB@) { rewrite ^ /b last; }
+            if ($server_port = @PC@) { rewrite ^ /c last; }
+            proxy_pass http://backend;
+        }
+
+        location = /b {
+            credential_inject octamile;
+            proxy_pass http://backend;
+        }
+
+        location = /c {
+            credential_inject octamile_codes;
+            proxy_pass http://backend;
+        }
+    }
+"""
+
+running = []
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def die(msg):
+    log('bench: ' + msg)
+    sys.exit(1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fill(text, strict=False, **kw):
+    for k, v in kw.items():
+        text = text.replace('@%s@' % k.upper(), str(v))
+    left = re.findall(r'@[A-Z]+@', text)
+    if strict and left:
+        die('unfilled placeholders %s' % left)
+    return text
+
+
+def wait_port(port):
+    for _ in range(400):
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.025)
+    return False
+
+
+def start(work, name, http, module, ports):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    conf = os.path.join(d, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write(fill(CONF, strict=True, module=module, dir=d,
+                     user='user root;' if os.geteuid() == 0 else '',
+                     http=http.replace('@DIR@', d)))
+    r = subprocess.run([NGINX, '-p', d + '/', '-c', conf, '-e',
+                        os.path.join(d, 'error.log')],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        die('nginx %s did not start:\n%s' % (name, r.stderr))
+    for _ in range(400):
+        try:
+            with open(os.path.join(d, 'nginx.pid')) as f:
+                running.append(int(f.read().strip()))
+            break
+        except (OSError, ValueError):
+            time.sleep(0.025)
+    for p in ports:
+        if not wait_port(p):
+            die('nginx %s does not listen on %d' % (name, p))
+    return d
+
+
+def stop_all():
+    for pid in running:
+        try:
+            os.kill(pid, signal.SIGQUIT)
+        except ProcessLookupError:
+            pass
+
+
+def body_of(size):
+    """a JSON object of about size bytes, shaped like an Octamile command"""
+    rows, n = [], 0
+    head = '{"cmmnd":{"cmmnd":"dump ipck_vhcl-tprt-1111*PRMM","seed":' \
+           '{"insrncDrtn":"1y","premium":0.1}},"rows":['
+    text = head + ']}'
+    while len(text) < size:
+        rows.append('{"n":%d,"v":"%s"}' % (n, 'x' * 40))
+        n += 1
+        text = head + ','.join(rows) + ']}'
+    json.loads(text)
+    return text
+
+
+def lua(work, name, body):
+    path = os.path.join(work, name + '.lua')
+    with open(path, 'w') as f:
+        f.write('wrk.method = "POST"\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                'wrk.body = [==[%s]==]\n' % body)
+    return path
+
+
+def wrk(port, script, secs):
+    cmd = ['wrk', '-t1', '-c%d' % CONNS, '-d%ds' % secs, '--timeout', '5s',
+           '-s', script, 'http://127.0.0.1:%d/' % port]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    m = re.search(r'Requests/sec:\s+([\d.]+)', out)
+    if r.returncode != 0 or not m:
+        die('wrk failed:\n' + out)
+    if 'Non-2xx' in out or 'Socket errors' in out:
+        die('errors under load:\n' + out)
+    return float(m.group(1))
+
+
+def post(port, body):
+    c = socket.create_connection(('127.0.0.1', port), 5)
+    c.sendall(('POST / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n'
+               'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n'
+               % len(body)).encode() + body.encode())
+    data = b''
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    c.close()
+    return data.decode(errors='replace')
+
+
+def main():
+    if len(sys.argv) != 2:
+        die('usage: body_bench.py WORKDIR')
+    work = sys.argv[1]
+    module = os.path.join(work, 'module.so')
+    shutil.copy(MODULE, module)
+
+    bport = free_port()
+    ports = {k: free_port() for k in 'ABC'}
+
+    log('ngx_http_credential_module body_json benchmark   %s'
+        % time.strftime('%Y-%m-%d %H:%M'))
+    log('%d CPUs, load average %s; wrk -t1 -c%d -d%ds, %d round(s); '
+        'proxy and backend: worker_processes 1'
+        % (os.cpu_count() or 0, ' '.join(open('/proc/loadavg')
+                                          .read().split()[:3]),
+           CONNS, DURATION, ROUNDS))
+    log('')
+
+    backend = start(work, 'backend', fill(BACKEND, port=bport), module,
+                    [bport])
+    start(work, 'proxy', fill(PROXY, id=ID, aid=AID, key=KEY, bport=bport,
+                              pa=ports['A'], pb=ports['B'], pc=ports['C']),
+          module, ports.values())
+
+    sizes = {'1 KB': body_of(1024), '64 KB': body_of(64 * 1024)}
+    scripts = {s: lua(work, s.replace(' ', ''), b) for s, b in sizes.items()}
+
+    # correctness: the backend must see the body grow by userInfo, exactly
+    for s, b in sizes.items():
+        for k in 'ABC':
+            out = post(ports[k], b)
+            if '"id":75' not in out:
+                die('proxy %s, %s: unexpected answer\n%s' % (k, s, out))
+    time.sleep(1.5)
+    seen = open(os.path.join(backend, 'backend.log')).read().split()
+    lengths = [int(x) for x in seen[1::2]]
+    want = []
+    for b in sizes.values():
+        want += [len(b), len(b) + len(USERINFO) + 1,
+                 len(b) + len(USERINFO) + 1]
+    if lengths[:6] != want:
+        die('backend saw lengths %s, expected %s' % (lengths[:6], want))
+    log('check: the backend saw each body grow by exactly userInfo (%d '
+        'bytes + 1 comma) through B and C, unchanged through A'
+        % len(USERINFO))
+    log('')
+
+    for s in sizes:
+        for k in 'ABC':
+            wrk(ports[k], scripts[s], 1)          # warm-up, unmeasured
+
+    rps = {(s, k): [] for s in sizes for k in 'ABC'}
+    for _ in range(ROUNDS):
+        for s in sizes:
+            for k in 'ABC':
+                rps[(s, k)].append(wrk(ports[k], scripts[s], DURATION))
+
+    log('%-6s  %-34s %12s %8s' % ('body', 'proxy', 'req/s', 'ratio'))
+    for s in sizes:
+        base = statistics.median(rps[(s, 'A')])
+        for k, what in (('A', 'A proxy_pass (baseline)'),
+                        ('B', 'B body_json'),
+                        ('C', 'C body_json + answer codes')):
+            med = statistics.median(rps[(s, k)])
+            log('%-6s  %-34s %12.0f %8.2f' % (s, what, med, med / base))
+    log('')
+    log('medians of %d rounds; ratios to A with the same body' % ROUNDS)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    finally:
+        stop_all()
