@@ -14,6 +14,7 @@
 
 
 #include "ngx_http_credential.h"
+#include "ngx_edge_auth_json_scan.h"
 
 
 /* without client_max_body_size ("0"), a body read into memory stops here */
@@ -38,13 +39,19 @@ static ngx_int_t ngx_http_credential_body_inject(ngx_http_request_t *r,
     ngx_http_credential_body_t *body, ngx_str_t *message);
 static ngx_int_t ngx_http_credential_body_replace(ngx_http_request_t *r,
     u_char *data, size_t len);
-static u_char *ngx_http_credential_body_splice(ngx_http_credential_body_t *body,
-    u_char *p, u_char *end, u_char *out);
+static void ngx_http_credential_body_member(void *data, const u_char *key,
+    size_t key_len, const u_char *end);
 static ngx_uint_t ngx_http_credential_body_owned(
-    ngx_http_credential_body_t *body, u_char *key, u_char *end);
-static u_char *ngx_http_credential_json_skip(u_char *p, u_char *end);
-static u_char *ngx_http_credential_json_space(u_char *p, u_char *end);
+    ngx_http_credential_body_t *body, const u_char *key, size_t len);
 static void ngx_http_credential_body_zero(void *data);
+
+
+/* the new body as the checker walks the client's */
+
+typedef struct {
+    ngx_http_credential_body_t  *body;
+    u_char                      *out;
+} ngx_http_credential_splice_t;
 
 
 static ngx_str_t  ngx_http_credential_invalid_body =
@@ -753,17 +760,16 @@ static ngx_int_t
 ngx_http_credential_body_inject(ngx_http_request_t *r,
     ngx_http_credential_body_t *body, ngx_str_t *message)
 {
-    u_char                    *text, *p, *out, *last;
-    off_t                      limit;
-    size_t                     len, size;
-    ssize_t                    n;
-    json_t                    *root;
-    ngx_buf_t                 *b;
-    ngx_uint_t                 object;
-    ngx_chain_t               *cl;
-    json_error_t               err;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_core_loc_conf_t  *clcf;
+    u_char                        *text, *p, *out, *last;
+    off_t                          limit;
+    size_t                         len, size;
+    ssize_t                        n;
+    ngx_int_t                      rc;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_credential_splice_t   splice;
 
     len = 0;
 
@@ -820,32 +826,6 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         p += size;
     }
 
-    /* only checked, never encoded again: no integer is too big */
-
-    root = json_loadb((char *) text, len,
-                      JSON_ALLOW_NUL|JSON_DECODE_INT_AS_REAL, &err);
-
-    if (root == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "credential: the request body is not JSON "
-                      "(line %d, column %d); answering 400",
-                      err.line, err.column);
-        ngx_str_set(message, "The request body must be a JSON object; "
-                             "it is not JSON");
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    object = json_is_object(root);
-    json_decref(root);
-
-    if (!object) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "credential: the request body is JSON but not an "
-                      "object; answering 400");
-        ngx_str_set(message, "The request body must be a JSON object");
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
     out = ngx_pnalloc(r->pool, len + body->members.len + 2);
     if (out == NULL) {
         return NGX_ERROR;
@@ -858,11 +838,37 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    last = ngx_http_credential_body_splice(body, text, text + len, out);
+    /* the credential's members first, then the client's that remain */
+
+    splice.body = body;
+    splice.out = ngx_cpymem(out, "{", 1);
+    splice.out = ngx_cpymem(splice.out, body->members.data,
+                            body->members.len);
+
+    rc = ngx_edge_auth_json_scan(text, len, ngx_http_credential_body_member,
+                                 &splice);
+
+    last = ngx_cpymem(splice.out, "}", 1);
 
     ((ngx_str_t *) cln->data)->data = out;
     ((ngx_str_t *) cln->data)->len = last - out;
     cln->handler = ngx_http_credential_body_zero;
+
+    if (rc != NGX_EDGE_AUTH_JSON_OBJECT) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "credential: the request body is %s; answering 400",
+                      rc == NGX_EDGE_AUTH_JSON_INVALID
+                      ? "not JSON" : "JSON but not an object");
+
+        if (rc == NGX_EDGE_AUTH_JSON_INVALID) {
+            ngx_str_set(message, "The request body must be a JSON object; "
+                                 "it is not JSON");
+        } else {
+            ngx_str_set(message, "The request body must be a JSON object");
+        }
+
+        return NGX_HTTP_BAD_REQUEST;
+    }
 
     return ngx_http_credential_body_replace(r, out, last - out);
 }
@@ -936,70 +942,38 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, u_char *data,
 }
 
 
-/* {members, client's members not owned} from a body jansson accepted */
-
-static u_char *
-ngx_http_credential_body_splice(ngx_http_credential_body_t *body, u_char *p,
-    u_char *end, u_char *out)
+static void
+ngx_http_credential_body_member(void *data, const u_char *key,
+    size_t key_len, const u_char *end)
 {
-    u_char  *key, *colon, *next;
+    ngx_http_credential_splice_t *splice = data;
 
-    p = ngx_http_credential_json_space(p, end) + 1;      /* '{' */
-
-    *out++ = '{';
-    out = ngx_cpymem(out, body->members.data, body->members.len);
-
-    for ( ;; ) {
-        p = ngx_http_credential_json_space(p, end);
-
-        if (p >= end || *p == '}') {
-            break;
-        }
-
-        key = p;
-        colon = ngx_http_credential_json_skip(key, end);
-
-        p = ngx_http_credential_json_space(colon, end) + 1;   /* ':' */
-        p = ngx_http_credential_json_space(p, end);
-        next = ngx_http_credential_json_skip(p, end);
-
-        if (!ngx_http_credential_body_owned(body, key, colon)) {
-            *out++ = ',';
-            out = ngx_cpymem(out, key, next - key);
-        }
-
-        p = ngx_http_credential_json_space(next, end);
-
-        if (p < end && *p == ',') {
-            p++;
-        }
+    if (!ngx_http_credential_body_owned(splice->body, key, key_len)) {
+        *splice->out++ = ',';
+        splice->out = ngx_cpymem(splice->out, key, end - key);
     }
-
-    *out++ = '}';
-
-    return out;
 }
 
 
 /* is this key (a JSON string, quotes included) one the credential writes */
 
 static ngx_uint_t
-ngx_http_credential_body_owned(ngx_http_credential_body_t *body, u_char *key,
-    u_char *end)
+ngx_http_credential_body_owned(ngx_http_credential_body_t *body,
+    const u_char *key, size_t len)
 {
     json_t      *decoded;
     ngx_str_t    k, *name;
     ngx_uint_t   i, owned;
 
-    k.data = key + 1;
-    k.len = end - key - 2;
+    k.data = (u_char *) key + 1;
+    k.len = len - 2;
 
     decoded = NULL;
 
     /* "user\u0049nfo" is "userInfo" too */
 
     if (ngx_strlchr(k.data, k.data + k.len, '\\') != NULL) {
-        decoded = json_loadb((char *) key, end - key,
+        decoded = json_loadb((char *) key, len,
                              JSON_DECODE_ANY|JSON_ALLOW_NUL, NULL);
 
         if (decoded == NULL || !json_is_string(decoded)) {
@@ -1031,77 +1005,6 @@ ngx_http_credential_body_owned(ngx_http_credential_body_t *body, u_char *key,
     }
 
     return owned;
-}
-
-
-/* past one JSON value that starts at p; the text is known to be valid */
-
-static u_char *
-ngx_http_credential_json_skip(u_char *p, u_char *end)
-{
-    ngx_uint_t  depth;
-
-    depth = 0;
-
-    for ( /* void */ ; p < end; p++) {
-
-        switch (*p) {
-
-        case '"':
-            for (p++; p < end && *p != '"'; p++) {
-                if (*p == '\\') {
-                    p++;
-                }
-            }
-
-            if (depth == 0) {
-                return p + 1;
-            }
-
-            break;
-
-        case '{':
-        case '[':
-            depth++;
-            break;
-
-        case '}':
-        case ']':
-            if (--depth == 0) {
-                return p + 1;
-            }
-
-            break;
-
-        default:
-            if (depth == 0) {
-                /* a number or a literal */
-                while (p < end && *p != ',' && *p != '}' && *p != ']'
-                       && *p != ' ' && *p != '\t' && *p != '\r'
-                       && *p != '\n')
-                {
-                    p++;
-                }
-
-                return p;
-            }
-        }
-    }
-
-    return end;
-}
-
-
-static u_char *
-ngx_http_credential_json_space(u_char *p, u_char *end)
-{
-    while (p < end
-           && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-    {
-        p++;
-    }
-
-    return p;
 }
 
 
