@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -136,43 +135,12 @@ PROXY = """\
     }
 """
 
-running = []
+running = []            # nginx master pids
 
-
-def log(*a):
-    print(*a, flush=True)
-
-
-def die(msg):
-    log('bench: ' + msg)
-    sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def fill(text, strict=False, **kw):
-    for k, v in kw.items():
-        text = text.replace('@%s@' % k.upper(), str(v))
-    left = re.findall(r'@[A-Z]+@', text)
-    if strict and left:
-        die('unfilled placeholders %s' % left)
-    return text
-
-
-def wait_port(port):
-    for _ in range(400):
-        try:
-            socket.create_connection(('127.0.0.1', port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.025)
-    return False
+# the helpers of the token bench: one copy of them
+sys.path.insert(0, HERE)
+from token_bench import (log, die, free_port, fill, wait_port,  # noqa
+                         stop_pid, cpu_ns)
 
 
 def start(work, name, http, module, ports):
@@ -203,10 +171,7 @@ def start(work, name, http, module, ports):
 
 def stop_all():
     for pid in running:
-        try:
-            os.kill(pid, signal.SIGQUIT)
-        except ProcessLookupError:
-            pass
+        stop_pid(pid)
 
 
 def body_of(size):
@@ -232,17 +197,26 @@ def lua(work, name, body):
     return path
 
 
-def wrk(port, script, secs):
+def workers(master):
+    with open('/proc/%d/task/%d/children' % (master, master)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def wrk(port, script, secs, pids):
+    """req/s, and CPU ns of the proxy's workers per request"""
     cmd = ['wrk', '-t1', '-c%d' % CONNS, '-d%ds' % secs, '--timeout', '5s',
            '-s', script, 'http://127.0.0.1:%d/' % port]
+    cpu = cpu_ns(pids)
     r = subprocess.run(cmd, capture_output=True, text=True)
+    cpu = cpu_ns(pids) - cpu
     out = r.stdout + r.stderr
     m = re.search(r'Requests/sec:\s+([\d.]+)', out)
-    if r.returncode != 0 or not m:
+    n = re.search(r'(\d+) requests in', out)
+    if r.returncode != 0 or not m or not n:
         die('wrk failed:\n' + out)
     if 'Non-2xx' in out or 'Socket errors' in out:
         die('errors under load:\n' + out)
-    return float(m.group(1))
+    return float(m.group(1)), cpu / int(n.group(1))
 
 
 def post(port, body):
@@ -281,7 +255,7 @@ def main():
 
     backend = start(work, 'backend', fill(BACKEND, port=bport), module,
                     [bport])
-    start(work, 'proxy', fill(PROXY, id=ID, aid=AID, key=KEY, bport=bport,
+    proxy = start(work, 'proxy', fill(PROXY, id=ID, aid=AID, key=KEY, bport=bport,
                               pa=ports['A'], pb=ports['B'], pc=ports['C']),
           module, ports.values())
 
@@ -308,26 +282,45 @@ def main():
         % len(USERINFO))
     log('')
 
+    with open(os.path.join(proxy, 'nginx.pid')) as f:
+        pids = workers(int(f.read().strip()))
+
     for s in sizes:
         for k in 'ABC':
-            wrk(ports[k], scripts[s], 1)          # warm-up, unmeasured
+            wrk(ports[k], scripts[s], 1, pids)    # warm-up, unmeasured
 
-    rps = {(s, k): [] for s in sizes for k in 'ABC'}
+    # per round A B C A: each x against the mean of the A runs around it
+    rps = {(s, k): [] for s in sizes for k in 'BC'}
+    cpu = {(s, k): [] for s in sizes for k in 'BC'}
+    base = {s: [] for s in sizes}
     for _ in range(ROUNDS):
         for s in sizes:
-            for k in 'ABC':
-                rps[(s, k)].append(wrk(ports[k], scripts[s], DURATION))
+            a1 = wrk(ports['A'], scripts[s], DURATION, pids)
+            x = {k: wrk(ports[k], scripts[s], DURATION, pids) for k in 'BC'}
+            a2 = wrk(ports['A'], scripts[s], DURATION, pids)
+            a = ((a1[0] + a2[0]) / 2, (a1[1] + a2[1]) / 2)
+            base[s].append(a)
+            for k in 'BC':
+                rps[(s, k)].append(x[k][0] / a[0])
+                cpu[(s, k)].append(a[1] / x[k][1])
 
-    log('%-6s  %-34s %12s %8s' % ('body', 'proxy', 'req/s', 'ratio'))
+    log('%-6s  %-30s %10s %10s %12s' % ('body', 'proxy', 'req/s', 'ratio',
+                                       'CPU ratio'))
     for s in sizes:
-        base = statistics.median(rps[(s, 'A')])
-        for k, what in (('A', 'A proxy_pass (baseline)'),
-                        ('B', 'B body_json'),
+        a_rps = statistics.median(x[0] for x in base[s])
+        a_cpu = statistics.median(x[1] for x in base[s])
+        log('%-6s  %-30s %10.0f %10s %12s   (%.1f us CPU/request)'
+            % (s, 'A proxy_pass (baseline)', a_rps, '1.00', '1.00',
+               a_cpu / 1000))
+        for k, what in (('B', 'B body_json'),
                         ('C', 'C body_json + answer codes')):
-            med = statistics.median(rps[(s, k)])
-            log('%-6s  %-34s %12.0f %8.2f' % (s, what, med, med / base))
+            log('%-6s  %-30s %10s %10.2f %12.2f'
+                % (s, what, '', statistics.median(rps[(s, k)]),
+                   statistics.median(cpu[(s, k)])))
     log('')
-    log('medians of %d rounds; ratios to A with the same body' % ROUNDS)
+    log('medians of %d rounds of A B C A; each ratio against the mean of the '
+        'A runs around it; CPU ratio: A\'s worker CPU time per request over '
+        'x\'s (> 1 would be cheaper)' % ROUNDS)
 
 
 if __name__ == '__main__':

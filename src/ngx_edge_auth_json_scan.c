@@ -198,6 +198,14 @@ ngx_edge_auth_json_string(const u_char *p, const u_char *end)
 
     for (p++; p < end; /* void */ ) {
 
+        /* most of a body: printable ASCII, one test each */
+
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            if (++p == end) {
+                return NULL;
+            }
+        }
+
         if (*p == '"') {
             return p + 1;
         }

@@ -154,8 +154,10 @@ typedef struct {
 extern ngx_module_t  ngx_http_credential_module;
 
 
-/* ngx_http_credential_module.c: a header name a credential may set */
+/* ngx_http_credential_module.c: header names, secrets named in messages */
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
+ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
 
 /* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,

@@ -26,6 +26,8 @@
 static ngx_http_credential_body_t *ngx_http_credential_get_body(
     ngx_conf_t *cf, ngx_http_credential_t *cred);
 static void ngx_http_credential_body_free(void *data);
+static char *ngx_http_credential_body_twice(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *directive);
 static ngx_int_t ngx_http_credential_check_path(ngx_conf_t *cf,
     ngx_str_t *path, ngx_str_t *directive);
 static ngx_int_t ngx_http_credential_check_code(ngx_conf_t *cf,
@@ -121,7 +123,6 @@ char *
 ngx_http_credential_body_json(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    u_char                           *what;
     ngx_str_t                         secret, *s;
     ngx_uint_t                        uuid, offset;
     const char                       *error;
@@ -150,14 +151,8 @@ ngx_http_credential_body_json(ngx_conf_t *cf, ngx_http_credential_t *cred,
         uuid = 1;
     }
 
-    what = ngx_pnalloc(cf->temp_pool, value[1].len + sizeof("body_json \"\""));
-    if (what == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_sprintf(what, "body_json \"%V\"%Z", &value[1]);
-
-    if (ngx_edge_auth_secret(cf, &value[2], &secret, (char *) what)
+    if (ngx_http_credential_secret(cf, &value[0], &value[1], &value[2],
+                                   &secret)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -170,8 +165,9 @@ ngx_http_credential_body_json(ngx_conf_t *cf, ngx_http_credential_t *cred,
 
         if (error) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s: the value is not a UUID v4: %s "
-                               "(offset %ui)", what, error, offset);
+                               "body_json \"%V\": the value is not a "
+                               "UUID v4: %s (offset %ui)",
+                               &value[1], error, offset);
             return NGX_CONF_ERROR;
         }
     }
@@ -192,6 +188,18 @@ ngx_http_credential_body_json(ngx_conf_t *cf, ngx_http_credential_t *cred,
     *s = secret;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_credential_body_twice(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *directive)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate \"%V\" in credential \"%V\"",
+                       directive, &cred->name);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -401,10 +409,7 @@ ngx_http_credential_answer_code(ngx_conf_t *cf, ngx_http_credential_t *cred,
     }
 
     if (body->code.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate \"answer_code\" in credential \"%V\"",
-                           &cred->name);
-        return NGX_CONF_ERROR;
+        return ngx_http_credential_body_twice(cf, cred, &value[0]);
     }
 
     if (ngx_http_credential_check_path(cf, &value[1], &value[0]) != NGX_OK) {
@@ -431,10 +436,7 @@ ngx_http_credential_answer_retry(ngx_conf_t *cf, ngx_http_credential_t *cred,
     }
 
     if (body->retry.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate \"answer_retry\" in credential \"%V\"",
-                           &cred->name);
-        return NGX_CONF_ERROR;
+        return ngx_http_credential_body_twice(cf, cred, &value[0]);
     }
 
     if (ngx_http_credential_check_code(cf, &value[1], &value[0]) != NGX_OK) {
@@ -479,10 +481,7 @@ ngx_http_credential_answer_fail(ngx_conf_t *cf, ngx_http_credential_t *cred,
     }
 
     if (body->fail.nelts) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate \"answer_fail\" in credential \"%V\"",
-                           &cred->name);
-        return NGX_CONF_ERROR;
+        return ngx_http_credential_body_twice(cf, cred, &value[0]);
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
@@ -517,10 +516,7 @@ ngx_http_credential_answer_max_size(ngx_conf_t *cf,
     }
 
     if (body->max_size != NGX_CONF_UNSET_SIZE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate \"answer_max_size\" in credential "
-                           "\"%V\"", &cred->name);
-        return NGX_CONF_ERROR;
+        return ngx_http_credential_body_twice(cf, cred, &value[0]);
     }
 
     size = ngx_parse_size(&value[1]);
@@ -796,14 +792,24 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    text = ngx_pnalloc(r->pool, len);
-    if (text == NULL) {
-        return NGX_ERROR;
+    cl = r->request_body->bufs;
+
+    /* one buffer in memory (client_body_buffer_size): read in place */
+
+    if (cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
+        text = cl->buf->pos;
+        cl = NULL;
+
+    } else {
+        text = ngx_pnalloc(r->pool, len);
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     p = text;
 
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+    for ( /* void */ ; cl; cl = cl->next) {
         b = cl->buf;
         size = (size_t) ngx_buf_size(b);
 

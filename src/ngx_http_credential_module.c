@@ -760,21 +760,14 @@ static char *
 ngx_http_credential_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    u_char     *what;
-    ngx_str_t   secret;
+    ngx_str_t  secret;
 
     if (ngx_http_credential_check_name(cf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    what = ngx_pnalloc(cf->temp_pool, value[1].len + sizeof("header \"\""));
-    if (what == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_sprintf(what, "header \"%V\"%Z", &value[1]);
-
-    if (ngx_edge_auth_secret(cf, &value[2], &secret, (char *) what)
+    if (ngx_http_credential_secret(cf, &value[0], &value[1], &value[2],
+                                   &secret)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -834,6 +827,26 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+/* a secret argument, named in messages as: DIRECTIVE "NAME" */
+
+ngx_int_t
+ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret)
+{
+    u_char  *what;
+
+    what = ngx_pnalloc(cf->temp_pool,
+                       directive->len + name->len + sizeof(" \"\""));
+    if (what == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(what, "%V \"%V\"%Z", directive, name);
+
+    return ngx_edge_auth_secret(cf, arg, secret, (char *) what);
 }
 
 
