@@ -79,7 +79,8 @@ bench: deps $(MODULE)
 FUZZ_SECONDS ?= 60
 FUZZERS      := cidr:ngx_edge_auth_cidr.c+ngx_edge_auth_lpm.c \
                 http_parse:ngx_edge_auth_http_parse.c \
-                iso8601:ngx_edge_auth_iso8601.c
+                iso8601:ngx_edge_auth_iso8601.c \
+                json_scan:ngx_edge_auth_json_scan.c
 fuzz:
 	@mkdir -p $(BUILD)
 	@set -e; for f in $(FUZZERS); do \
