@@ -49,33 +49,9 @@ KEY = 'b2N0YW1pbGUta2V5LTAxMjM0NTY3ODk+/w=='
 USERINFO = ('"userInfo":{"id":"%s","athrzt":{"id":"%s","key":"%s"}}'
             % (ID, AID, KEY))
 
-CONF = """\
-load_module @MODULE@;
-@USER@
-worker_processes 1;
-pid @DIR@/nginx.pid;
-error_log @DIR@/error.log warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    client_body_temp_path @DIR@/body;
-    proxy_temp_path @DIR@/proxy;
-    fastcgi_temp_path @DIR@/fastcgi;
-    uwsgi_temp_path @DIR@/uwsgi;
-    scgi_temp_path @DIR@/scgi;
-    keepalive_requests 10000000;
+BACKEND = """\
     client_max_body_size 1m;
     client_body_buffer_size 128k;
-
-@HTTP@
-}
-"""
-
-BACKEND = """\
     log_format len '$server_port $content_length';
 
     server {
@@ -103,6 +79,9 @@ PROXY = """\
         answer_retry 35 2s 4s 8s;
         answer_fail 55;
     }
+
+    client_max_body_size 1m;
+    client_body_buffer_size 128k;
 
     upstream backend {
         server 127.0.0.1:@BPORT@;
@@ -140,7 +119,7 @@ running = []            # nginx master pids
 # the helpers of the token bench: one copy of them
 sys.path.insert(0, HERE)
 from token_bench import (log, die, free_port, fill, wait_port,  # noqa
-                         stop_pid, cpu_ns)
+                         stop_pid, cpu_ns, COMMON)
 
 
 def start(work, name, http, module, ports):
@@ -148,8 +127,9 @@ def start(work, name, http, module, ports):
     os.makedirs(d)
     conf = os.path.join(d, 'nginx.conf')
     with open(conf, 'w') as f:
-        f.write(fill(CONF, strict=True, module=module, dir=d,
+        f.write(fill(COMMON, strict=True, module=module, dir=d,
                      user='user root;' if os.geteuid() == 0 else '',
+                     workers=1, level='warn',
                      http=http.replace('@DIR@', d)))
     r = subprocess.run([NGINX, '-p', d + '/', '-c', conf, '-e',
                         os.path.join(d, 'error.log')],

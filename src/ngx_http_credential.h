@@ -154,7 +154,8 @@ typedef struct {
 extern ngx_module_t  ngx_http_credential_module;
 
 
-/* ngx_http_credential_module.c: header names, secrets named in messages */
+/* ngx_http_credential_module.c */
+ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);

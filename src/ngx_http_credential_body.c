@@ -646,15 +646,9 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
-
+    ctx = ngx_http_credential_ctx(r);
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     bctx = ctx->body;

@@ -256,15 +256,9 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     if (cred && cred->login) {
 
-        ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
-
+        ctx = ngx_http_credential_ctx(r);
         if (ctx == NULL) {
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         stash = ngx_http_credential_stash(r, 1);
@@ -308,6 +302,28 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_credential_body_handler(r, cred);
+}
+
+
+/* the request's context, created on first use */
+
+ngx_http_credential_ctx_t *
+ngx_http_credential_ctx(ngx_http_request_t *r)
+{
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+    }
+
+    return ctx;
 }
 
 

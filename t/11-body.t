@@ -11,6 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Socket::INET;
 use EdgeAuthTest;
 use MockOctamile;
 
@@ -55,6 +56,12 @@ my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
         }
 
         location /plain/ {
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /unbuffered/ {
+            proxy_request_buffering off;
+            credential_inject octamile;
             proxy_pass http://127.0.0.1:$echo;
         }
     }
@@ -198,6 +205,39 @@ is($o->requests, 0, 'over client_max_body_size: not forwarded');
 
 $r = post('/small/x', '{"a":1}');
 is($r->{status}, 200, 'under client_max_body_size: forwarded');
+
+# proxy_request_buffering off: the body is read whole anyway, and injected
+
+$r = post('/unbuffered/x', $large);
+($head, $body, $len) = echoed($r);
+ok($body eq '{' . $USERINFO . ',' . substr($large, 1),
+   'proxy_request_buffering off: injected');
+is($len, length $body, 'proxy_request_buffering off: Content-Length');
+
+# Expect: 100-continue is answered, then the body is read and injected
+
+{
+    my $b = '{"e":100}';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    print $s "POST /echo/e HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nExpect: 100-continue\r\n"
+        . "Content-Length: " . length($b) . "\r\n\r\n";
+    my $line = <$s>;
+    like($line // '', qr{^HTTP/1.1 100 Continue}, '100-continue: invited');
+    <$s>;
+    print $s $b;
+    local $/;
+    my $rest = <$s> // '';
+    like($rest, qr/\Q{$USERINFO,"e":100}\E$/, '100-continue: injected');
+}
+
+# HTTP/1.0, no keep-alive
+
+$r = http_request($port, "POST /echo/h HTTP/1.0\nContent-Length: 7\n\n"
+    . '{"v":0}');
+($head, $body) = echoed($r);
+is($body, '{' . $USERINFO . ',"v":0}', 'HTTP/1.0: injected');
 
 # no credential: the body passes untouched
 
