@@ -33,12 +33,12 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 
-NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
-MODULE = os.path.abspath(os.environ.get('MODULE') or
-                         os.path.join(ROOT, 'build',
-                                      'ngx_http_credential_module.so'))
+# the helpers of the token bench: one copy of them
+sys.path.insert(0, HERE)
+from token_bench import (NGINX, MODULE, COMMON, log, die,  # noqa: E402
+                         free_port, fill, wait_port, stop_pid, cpu_ns)
+
 DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
 CONNS = int(os.environ.get('BENCH_CONNS', '32'))
@@ -115,11 +115,6 @@ PROXY = """\
 """
 
 running = []            # nginx master pids
-
-# the helpers of the token bench: one copy of them
-sys.path.insert(0, HERE)
-from token_bench import (log, die, free_port, fill, wait_port,  # noqa
-                         stop_pid, cpu_ns, COMMON)
 
 
 def start(work, name, http, module, ports):
