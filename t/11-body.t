@@ -59,6 +59,17 @@ my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
             proxy_pass http://127.0.0.1:$echo;
         }
 
+        location /mirrored/ {
+            mirror /to-octamile;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location = /to-octamile {
+            internal;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock/mirror;
+        }
+
         location /unbuffered/ {
             proxy_request_buffering off;
             credential_inject octamile;
@@ -238,6 +249,19 @@ $r = http_request($port, "POST /echo/h HTTP/1.0\nContent-Length: 7\n\n"
     . '{"v":0}');
 ($head, $body) = echoed($r);
 is($body, '{' . $USERINFO . ',"v":0}', 'HTTP/1.0: injected');
+
+# a subrequest (mirror) gets its own injected body; the main request's
+# upstream gets the client's body untouched
+
+$o->reset;
+$r = post('/mirrored/x', '{"userInfo":{"id":"mine"},"m":1}');
+($head, $body) = echoed($r);
+is($body, '{"userInfo":{"id":"mine"},"m":1}',
+   'mirror: the main request\'s body is untouched');
+for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
+is($o->requests, 1, 'mirror: the mirror subrequest reached the partner');
+is($o->last_body, '{' . $USERINFO . ',"m":1}',
+   'mirror: the subrequest\'s body is injected');
 
 # no credential: the body passes untouched
 

@@ -249,6 +249,23 @@ is($o->requests, 1, 'client gone during the wait: no retry after it');
 like($n->access_log, qr{"POST /slow/a HTTP/1.1" 499 },
      'client gone during the wait: logged as 499');
 
+# a client that leaves while an attempt is at the partner
+
+fresh(delay => 1);
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp') or die;
+    my $req = request_text('/slow/b', $CMD);
+    $req =~ s/\n/\r\n/g;
+    print $s $req;
+    sleep 0.3;
+    close $s;
+}
+sleep 1.5;
+is($o->requests, 1, 'client gone during an attempt: one request');
+like($n->access_log, qr{"POST /slow/b HTTP/1.1" 499 },
+     'client gone during an attempt: logged as 499');
+
 fresh();
 $r = post('/aims/a', $CMD);
 is($r->{body}, answer(75), 'still serving afterwards');

@@ -35,7 +35,8 @@ C<{"id": ID, "athrzt": {"id": AUTH_ID, "key": KEY}}>: C<55>
 
 C<exctnFdbck.id> is a number, or a string with C<< code_as_string => 1 >>.
 C<raw> replaces every answer's body, C<status> its HTTP status (200), and
-C<< chunked => 1 >> sends it chunked, without a length.  State lives in files of a temporary
+C<< chunked => 1 >> sends it chunked, without a length; C<delay> (seconds)
+waits before answering.  State lives in files of a temporary
 directory, so the test process sees what the server process counted.
 
 =cut
@@ -228,6 +229,8 @@ sub _serve {
     });
 
     my $status = $s->{status} // 200;
+
+    select(undef, undef, undef, $s->{delay}) if $s->{delay};
 
     if ($s->{chunked}) {
         # no length: the gateway learns the size only as the body comes
