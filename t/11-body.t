@@ -59,6 +59,12 @@ my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
             proxy_pass http://127.0.0.1:$echo;
         }
 
+        location /unlimited/ {
+            client_max_body_size 0;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+
         location /mirrored/ {
             mirror /to-octamile;
             proxy_pass http://127.0.0.1:$echo;
@@ -216,6 +222,17 @@ is($o->requests, 0, 'over client_max_body_size: not forwarded');
 
 $r = post('/small/x', '{"a":1}');
 is($r->{status}, 200, 'under client_max_body_size: forwarded');
+
+# client_max_body_size 0: the module still stops at 1 MiB, with JSON
+
+$o->reset;
+$r = post('/unlimited/x', '{"pad":"' . ('u' x (1024 * 1024)) . '"}');
+is($r->{status}, 413, 'unlimited, over 1 MiB: 413');
+like($r->{body}, qr/"errorCode":"body-too-large"/, 'unlimited: JSON error');
+is($o->requests, 0, 'unlimited, over 1 MiB: not forwarded');
+
+$r = post('/unlimited/x', '{"pad":"' . ('u' x (1000 * 1024)) . '"}');
+like($r->{body}, qr/"id":75/, 'unlimited, under 1 MiB: forwarded');
 
 # proxy_request_buffering off: the body is read whole anyway, and injected
 
