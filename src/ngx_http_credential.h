@@ -234,7 +234,7 @@ char *ngx_http_credential_answer_fail(ngx_conf_t *cf,
 char *ngx_http_credential_answer_max_size(ngx_conf_t *cf,
     ngx_http_credential_t *cred, ngx_str_t *value);
 ngx_int_t ngx_http_credential_body_finish(ngx_conf_t *cf,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+    ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
 

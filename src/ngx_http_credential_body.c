@@ -537,8 +537,7 @@ ngx_http_credential_answer_max_size(ngx_conf_t *cf,
 /* at the end of the block: the members as text, and what they replace */
 
 ngx_int_t
-ngx_http_credential_body_finish(ngx_conf_t *cf,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
+ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
     char                        *text;
     size_t                       len;

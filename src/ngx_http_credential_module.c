@@ -645,7 +645,7 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_credential_body_finish(cf, cmcf, cred) != NGX_OK) {
+    if (ngx_http_credential_body_finish(cf, cred) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
