@@ -193,6 +193,21 @@ is($r->{headers}{'content-length'}[0], length $big,
    'larger than answer_max_size: its length');
 is($o->requests, 1, 'larger than answer_max_size: a 35 not retried');
 
+# the boundary: exactly answer_max_size (4k) is inspected, one byte more not
+
+for my $extra (0, 1) {
+    my $head = '{"exctnFdbck":{"id":35},"pad":"';
+    my $text = $head . ('q' x (4096 + $extra - length($head) - 2)) . '"}';
+    for my $chunked (0, 1) {
+        fresh(raw => $text, chunked => $chunked);
+        $r = post('/aims/a', $CMD);
+        my $how = ($chunked ? 'chunked, ' : '') . length($text) . ' bytes';
+        is($o->requests, $extra ? 1 : 4,
+           "$how: " . ($extra ? 'passed on' : 'inspected and retried'));
+        ok(dechunk_if($r) eq $text, "$how: the body whole");
+    }
+}
+
 fresh(raw => $big, chunked => 1);
 $r = post('/aims/a', $CMD);
 ok($r->{body} eq $big || dechunk($r->{body}) eq $big,
