@@ -3,7 +3,7 @@
 #   make          build build/ngx_http_credential_module.so
 #   make run      start nginx on an example config with stand-in partner APIs
 #   make test     run every test in t/ (prove)
-#   make bench    IP lists and token injection, as ratios (bench/)
+#   make bench    IP lists, token and body injection, as ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #
 # NGINX_SRC may point to any nginx >= 1.22 source tree; by default the
@@ -73,12 +73,14 @@ run: deps $(MODULE)
 bench: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/token.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/body.sh
 
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60
 FUZZERS      := cidr:ngx_edge_auth_cidr.c+ngx_edge_auth_lpm.c \
                 http_parse:ngx_edge_auth_http_parse.c \
-                iso8601:ngx_edge_auth_iso8601.c
+                iso8601:ngx_edge_auth_iso8601.c \
+                json_scan:ngx_edge_auth_json_scan.c
 fuzz:
 	@mkdir -p $(BUILD)
 	@set -e; for f in $(FUZZERS); do \

@@ -14,6 +14,8 @@
 #include "ngx_edge_auth_redis.h"
 #include "ngx_edge_auth_seal.h"
 
+#include <jansson.h>
+
 
 #define NGX_HTTP_CREDENTIAL_BODY_FORM    0
 #define NGX_HTTP_CREDENTIAL_BODY_JSON    1
@@ -94,10 +96,26 @@ typedef struct {
 } ngx_http_credential_login_t;
 
 
+/* fields written into a JSON request body, and the answer's codes */
+
+typedef struct {
+    json_t                      *tree;      /* while the block is read */
+    ngx_str_t                    members;   /* "k":{...},... built once */
+    ngx_array_t                  names;     /* ngx_str_t: top-level keys */
+    ngx_str_t                    code;      /* JSON path in the answer */
+    ngx_str_t                    retry;     /* the code that is retried */
+    ngx_array_t                  delays;    /* ngx_msec_t */
+    ngx_array_t                  fail;      /* ngx_str_t codes */
+    size_t                       max_size;
+    ngx_uint_t                   refused;   /* this worker's count */
+} ngx_http_credential_body_t;
+
+
 typedef struct {
     ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
     ngx_array_t                  headers;   /* static ngx_table_elt_t */
     ngx_http_credential_login_t *login;     /* NULL: static credential */
+    ngx_http_credential_body_t  *body;      /* NULL: headers only */
     unsigned                     refreshing:1;  /* this worker's call */
     u_char                      *file;
     ngx_uint_t                   line;
@@ -139,6 +157,7 @@ typedef struct {
     ngx_http_credential_t       *cred;
     ngx_atomic_uint_t            generation;    /* of the injected token */
     int64_t                      deadline;      /* waiting for a token */
+    void                        *body;          /* body_ctx_t */
 } ngx_http_credential_ctx_t;
 
 
@@ -158,8 +177,11 @@ typedef struct {
 extern ngx_module_t  ngx_http_credential_module;
 
 
-/* ngx_http_credential_module.c: a header name a credential may set */
+/* ngx_http_credential_module.c */
+ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
+ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
 
 /* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
@@ -207,6 +229,47 @@ ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
 char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value);
+
+
+#define NGX_HTTP_CREDENTIAL_BODY_READING  1
+#define NGX_HTTP_CREDENTIAL_BODY_READ     2
+#define NGX_HTTP_CREDENTIAL_BODY_PASS     3    /* injected: on to proxy */
+#define NGX_HTTP_CREDENTIAL_BODY_ANSWER   4    /* answer.c sends it */
+
+
+typedef struct ngx_http_credential_answer_s  ngx_http_credential_answer_t;
+
+typedef struct {
+    ngx_uint_t                    state;
+    ngx_http_credential_answer_t *answer;
+} ngx_http_credential_body_ctx_t;
+
+
+/* ngx_http_credential_body.c: JSON request bodies */
+char *ngx_http_credential_body_json(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_answer_code(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_answer_retry(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_answer_fail(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_answer_max_size(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+ngx_int_t ngx_http_credential_body_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+
+/* ngx_http_credential_answer.c: the partner's answer codes */
+ngx_int_t ngx_http_credential_answer_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_credential_answer_start(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_http_credential_body_ctx_t *bctx);
+ngx_int_t ngx_http_credential_answer_resume(ngx_http_request_t *r,
+    ngx_http_credential_body_ctx_t *bctx);
+
+/* ngx_http_credential_login.c: "a.b.c" in nested objects */
+json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
 
 
 /* ngx_http_credential_refresh.c */

@@ -40,7 +40,6 @@ static ngx_int_t ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body);
 static ngx_int_t ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body, ngx_log_t *log);
-static json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
 static ngx_int_t ngx_http_credential_answer_token(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, json_t *root,
     ngx_http_credential_source_t *src, ngx_str_t *token, const char **error);
@@ -1231,7 +1230,7 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
 }
 
 
-static json_t *
+json_t *
 ngx_http_credential_json_path(json_t *root, ngx_str_t *path)
 {
     u_char  *p, *dot, *end;

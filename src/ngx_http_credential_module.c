@@ -147,6 +147,13 @@ static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
     { ngx_string("basic"), 2, 2, ngx_http_credential_basic, 0 },
     { ngx_string("header"), 2, 2, ngx_http_credential_header, 0 },
 
+    { ngx_string("body_json"), 2, 3, ngx_http_credential_body_json, 0 },
+    { ngx_string("answer_code"), 1, 1, ngx_http_credential_answer_code, 0 },
+    { ngx_string("answer_retry"), 2, 9, ngx_http_credential_answer_retry, 0 },
+    { ngx_string("answer_fail"), 1, 8, ngx_http_credential_answer_fail, 0 },
+    { ngx_string("answer_max_size"), 1, 1,
+      ngx_http_credential_answer_max_size, 0 },
+
     { ngx_string("login"), 1, 1, ngx_http_credential_login, 1 },
     { ngx_string("login_body"), 1, 1, ngx_http_credential_login_body, 1 },
     { ngx_string("login_param"), 2, 2, ngx_http_credential_login_param, 1 },
@@ -249,15 +256,9 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     if (cred && cred->login) {
 
-        ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
-
+        ctx = ngx_http_credential_ctx(r);
         if (ctx == NULL) {
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         stash = ngx_http_credential_stash(r, 1);
@@ -300,7 +301,29 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_DECLINED;
+    return ngx_http_credential_body_handler(r, cred);
+}
+
+
+/* the request's context, created on first use */
+
+ngx_http_credential_ctx_t *
+ngx_http_credential_ctx(ngx_http_request_t *r)
+{
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+    }
+
+    return ctx;
 }
 
 
@@ -613,10 +636,16 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    if (cred->headers.nelts == 0 && cred->login == NULL) {
+    if (cred->headers.nelts == 0 && cred->login == NULL
+        && cred->body == NULL)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential \"%V\" injects nothing: add \"basic\" "
-                           "or \"header\"", &cred->name);
+                           "credential \"%V\" injects nothing: add \"basic\", "
+                           "\"header\" or \"body_json\"", &cred->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_credential_body_finish(cf, cred) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -747,21 +776,14 @@ static char *
 ngx_http_credential_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value)
 {
-    u_char     *what;
-    ngx_str_t   secret;
+    ngx_str_t  secret;
 
     if (ngx_http_credential_check_name(cf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    what = ngx_pnalloc(cf->temp_pool, value[1].len + sizeof("header \"\""));
-    if (what == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_sprintf(what, "header \"%V\"%Z", &value[1]);
-
-    if (ngx_edge_auth_secret(cf, &value[2], &secret, (char *) what)
+    if (ngx_http_credential_secret(cf, &value[0], &value[1], &value[2],
+                                   &secret)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -821,6 +843,26 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+/* a secret argument, named in messages as: DIRECTIVE "NAME" */
+
+ngx_int_t
+ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret)
+{
+    u_char  *what;
+
+    what = ngx_pnalloc(cf->temp_pool,
+                       directive->len + name->len + sizeof(" \"\""));
+    if (what == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(what, "%V \"%V\"%Z", directive, name);
+
+    return ngx_edge_auth_secret(cf, arg, secret, (char *) what);
 }
 
 
@@ -965,7 +1007,7 @@ ngx_http_credential_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_credential_header_filter;
 
-    return NGX_OK;
+    return ngx_http_credential_answer_init(cf);
 }
 
 

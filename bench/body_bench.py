@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Benchmark of body_json (Octamile's userInfo in the JSON request body).
+
+Started by bench/body.sh (through run.sh, which creates the work directory,
+passes it as the only argument, and stops every nginx started here). See
+bench/README.md ("JSON request bodies").
+
+Three proxies in one nginx (worker_processes 1) send the same POST body to
+the same backend (another nginx, answering a fixed 75):
+  A  proxy_pass alone: the baseline
+  B  body_json: userInfo injected (three fields)
+  C  B plus answer_code / answer_retry / answer_fail: every request is sent
+     as a subrequest and its answer held and inspected
+for a 1 KB and a 64 KB body, in interleaved rounds; the figure is requests
+per second as a ratio to A with the same body.
+
+Environment (all optional):
+  NGINX_BIN       nginx binary                    /usr/sbin/nginx
+  MODULE          the module's .so                build/ngx_http_credential_module.so
+  BENCH_DURATION  seconds per wrk run             2
+  BENCH_ROUNDS    interleaved rounds              3
+  BENCH_CONNS     wrk connections                 32
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# the helpers of the token bench: one copy of them
+sys.path.insert(0, HERE)
+from token_bench import (NGINX, MODULE, COMMON, log, die,  # noqa: E402
+                         free_port, fill, wait_port, stop_pid, cpu_ns)
+
+DURATION = int(os.environ.get('BENCH_DURATION', '2'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
+CONNS = int(os.environ.get('BENCH_CONNS', '32'))
+
+ID = 'ac346b72-e8fe-4677-b9e2-dc6a763fba82'
+AID = '0f8fad5b-d9cb-469f-a165-70867728950e'
+KEY = 'b2N0YW1pbGUta2V5LTAxMjM0NTY3ODk+/w=='
+USERINFO = ('"userInfo":{"id":"%s","athrzt":{"id":"%s","key":"%s"}}'
+            % (ID, AID, KEY))
+
+BACKEND = """\
+    client_max_body_size 1m;
+    client_body_buffer_size 128k;
+    log_format len '$server_port $content_length';
+
+    server {
+        listen 127.0.0.1:@PORT@;
+        access_log @DIR@/backend.log len buffer=64k flush=1s;
+        location / {
+            default_type application/json;
+            return 200 '{"exctnFdbck":{"id":75}}';
+        }
+    }
+"""
+
+PROXY = """\
+    credential octamile {
+        body_json userInfo.id @ID@ uuid;
+        body_json userInfo.athrzt.id @AID@ uuid;
+        body_json userInfo.athrzt.key @KEY@;
+    }
+
+    credential octamile_codes {
+        body_json userInfo.id @ID@ uuid;
+        body_json userInfo.athrzt.id @AID@ uuid;
+        body_json userInfo.athrzt.key @KEY@;
+        answer_code exctnFdbck.id;
+        answer_retry 35 2s 4s 8s;
+        answer_fail 55;
+    }
+
+    client_max_body_size 1m;
+    client_body_buffer_size 128k;
+
+    upstream backend {
+        server 127.0.0.1:@BPORT@;
+        keepalive 32;
+    }
+
+    server {
+        listen 127.0.0.1:@PA@;
+        listen 127.0.0.1:@PB@;
+        listen 127.0.0.1:@PC@;
+
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+
+        location / {
+            if ($server_port = @PB@) { rewrite ^ /b last; }
+            if ($server_port = @PC@) { rewrite ^ /c last; }
+            proxy_pass http://backend;
+        }
+
+        location = /b {
+            credential_inject octamile;
+            proxy_pass http://backend;
+        }
+
+        location = /c {
+            credential_inject octamile_codes;
+            proxy_pass http://backend;
+        }
+    }
+"""
+
+running = []            # nginx master pids
+
+
+def start(work, name, http, module, ports):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    conf = os.path.join(d, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write(fill(COMMON, strict=True, module=module, dir=d,
+                     user='user root;' if os.geteuid() == 0 else '',
+                     workers=1, level='warn',
+                     http=http.replace('@DIR@', d)))
+    r = subprocess.run([NGINX, '-p', d + '/', '-c', conf, '-e',
+                        os.path.join(d, 'error.log')],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        die('nginx %s did not start:\n%s' % (name, r.stderr))
+    for _ in range(400):
+        try:
+            with open(os.path.join(d, 'nginx.pid')) as f:
+                running.append(int(f.read().strip()))
+            break
+        except (OSError, ValueError):
+            time.sleep(0.025)
+    for p in ports:
+        if not wait_port(p):
+            die('nginx %s does not listen on %d' % (name, p))
+    return d
+
+
+def stop_all():
+    for pid in running:
+        stop_pid(pid)
+
+
+def body_of(size):
+    """a JSON object of about size bytes, shaped like an Octamile command"""
+    rows, n = [], 0
+    head = '{"cmmnd":{"cmmnd":"dump ipck_vhcl-tprt-1111*PRMM","seed":' \
+           '{"insrncDrtn":"1y","premium":0.1}},"rows":['
+    text = head + ']}'
+    while len(text) < size:
+        rows.append('{"n":%d,"v":"%s"}' % (n, 'x' * 40))
+        n += 1
+        text = head + ','.join(rows) + ']}'
+    json.loads(text)
+    return text
+
+
+def lua(work, name, body):
+    path = os.path.join(work, name + '.lua')
+    with open(path, 'w') as f:
+        f.write('wrk.method = "POST"\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                'wrk.body = [==[%s]==]\n' % body)
+    return path
+
+
+def workers(master):
+    with open('/proc/%d/task/%d/children' % (master, master)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def wrk(port, script, secs, pids):
+    """req/s, and CPU ns of the proxy's workers per request"""
+    cmd = ['wrk', '-t1', '-c%d' % CONNS, '-d%ds' % secs, '--timeout', '5s',
+           '-s', script, 'http://127.0.0.1:%d/' % port]
+    cpu = cpu_ns(pids)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    cpu = cpu_ns(pids) - cpu
+    out = r.stdout + r.stderr
+    m = re.search(r'Requests/sec:\s+([\d.]+)', out)
+    n = re.search(r'(\d+) requests in', out)
+    if r.returncode != 0 or not m or not n:
+        die('wrk failed:\n' + out)
+    if 'Non-2xx' in out or 'Socket errors' in out:
+        die('errors under load:\n' + out)
+    return float(m.group(1)), cpu / int(n.group(1))
+
+
+def post(port, body):
+    c = socket.create_connection(('127.0.0.1', port), 5)
+    c.sendall(('POST / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n'
+               'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n'
+               % len(body)).encode() + body.encode())
+    data = b''
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    c.close()
+    return data.decode(errors='replace')
+
+
+def main():
+    if len(sys.argv) != 2:
+        die('usage: body_bench.py WORKDIR')
+    work = sys.argv[1]
+    module = os.path.join(work, 'module.so')
+    shutil.copy(MODULE, module)
+
+    bport = free_port()
+    ports = {k: free_port() for k in 'ABC'}
+
+    log('ngx_http_credential_module body_json benchmark   %s'
+        % time.strftime('%Y-%m-%d %H:%M'))
+    log('%d CPUs, load average %s; wrk -t1 -c%d -d%ds, %d round(s); '
+        'proxy and backend: worker_processes 1'
+        % (os.cpu_count() or 0, ' '.join(open('/proc/loadavg')
+                                          .read().split()[:3]),
+           CONNS, DURATION, ROUNDS))
+    log('')
+
+    backend = start(work, 'backend', fill(BACKEND, port=bport), module,
+                    [bport])
+    proxy = start(work, 'proxy', fill(PROXY, id=ID, aid=AID, key=KEY, bport=bport,
+                              pa=ports['A'], pb=ports['B'], pc=ports['C']),
+          module, ports.values())
+
+    sizes = {'1 KB': body_of(1024), '64 KB': body_of(64 * 1024)}
+    scripts = {s: lua(work, s.replace(' ', ''), b) for s, b in sizes.items()}
+
+    # correctness: the backend must see the body grow by userInfo, exactly
+    for s, b in sizes.items():
+        for k in 'ABC':
+            out = post(ports[k], b)
+            if '"id":75' not in out:
+                die('proxy %s, %s: unexpected answer\n%s' % (k, s, out))
+    time.sleep(1.5)
+    seen = open(os.path.join(backend, 'backend.log')).read().split()
+    lengths = [int(x) for x in seen[1::2]]
+    want = []
+    for b in sizes.values():
+        want += [len(b), len(b) + len(USERINFO) + 1,
+                 len(b) + len(USERINFO) + 1]
+    if lengths[:6] != want:
+        die('backend saw lengths %s, expected %s' % (lengths[:6], want))
+    log('check: the backend saw each body grow by exactly userInfo (%d '
+        'bytes + 1 comma) through B and C, unchanged through A'
+        % len(USERINFO))
+    log('')
+
+    with open(os.path.join(proxy, 'nginx.pid')) as f:
+        pids = workers(int(f.read().strip()))
+
+    for s in sizes:
+        for k in 'ABC':
+            wrk(ports[k], scripts[s], 1, pids)    # warm-up, unmeasured
+
+    # per round A B C A: each x against the mean of the A runs around it
+    rps = {(s, k): [] for s in sizes for k in 'BC'}
+    cpu = {(s, k): [] for s in sizes for k in 'BC'}
+    base = {s: [] for s in sizes}
+    for _ in range(ROUNDS):
+        for s in sizes:
+            a1 = wrk(ports['A'], scripts[s], DURATION, pids)
+            x = {k: wrk(ports[k], scripts[s], DURATION, pids) for k in 'BC'}
+            a2 = wrk(ports['A'], scripts[s], DURATION, pids)
+            a = ((a1[0] + a2[0]) / 2, (a1[1] + a2[1]) / 2)
+            base[s].append(a)
+            for k in 'BC':
+                rps[(s, k)].append(x[k][0] / a[0])
+                cpu[(s, k)].append(a[1] / x[k][1])
+
+    log('%-6s  %-30s %10s %10s %12s' % ('body', 'proxy', 'req/s', 'ratio',
+                                       'CPU ratio'))
+    for s in sizes:
+        a_rps = statistics.median(x[0] for x in base[s])
+        a_cpu = statistics.median(x[1] for x in base[s])
+        log('%-6s  %-30s %10.0f %10s %12s   (%.1f us CPU/request)'
+            % (s, 'A proxy_pass (baseline)', a_rps, '1.00', '1.00',
+               a_cpu / 1000))
+        for k, what in (('B', 'B body_json'),
+                        ('C', 'C body_json + answer codes')):
+            log('%-6s  %-30s %10s %10.2f %12.2f'
+                % (s, what, '', statistics.median(rps[(s, k)]),
+                   statistics.median(cpu[(s, k)])))
+    log('')
+    log('medians of %d rounds of A B C A; each ratio against the mean of the '
+        'A runs around it; CPU ratio: A\'s worker CPU time per request over '
+        'x\'s (> 1 would be cheaper)' % ROUNDS)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    finally:
+        stop_all()

@@ -1,0 +1,646 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The partner's answer codes (Octamile: HTTP 200 always, "exctnFdbck.id"
+ * 75 ok, 55 bad credential, 35 at capacity).  A retry needs the request
+ * again, and the upstream module cannot send one twice, so the main
+ * request sends each attempt as a subrequest to its own URI (the body it
+ * read is shared).  Filters hold the attempt's answer back, in one buffer
+ * of answer_max_size per request; when the attempt ends, the code decides:
+ * retry after a timer, or hand the answer to the main request, which
+ * sends it.  A larger answer, one that is not a 200, or one in a file goes
+ * on to the client as it comes, uninspected.
+ */
+
+
+#include "ngx_http_credential.h"
+
+
+#define NGX_HTTP_CREDENTIAL_ANSWER_RUNNING  0
+#define NGX_HTTP_CREDENTIAL_ANSWER_WAITING  1
+#define NGX_HTTP_CREDENTIAL_ANSWER_DELIVER  2    /* held back: main sends */
+#define NGX_HTTP_CREDENTIAL_ANSWER_SENT     3    /* streamed by the attempt */
+#define NGX_HTTP_CREDENTIAL_ANSWER_FAILED   4
+
+#define NGX_HTTP_CREDENTIAL_CODE_LEN  32
+
+
+struct ngx_http_credential_answer_s {
+    ngx_http_credential_t          *cred;
+    ngx_http_request_t             *sr;         /* the attempt */
+    ngx_http_post_subrequest_t      ps;
+    ngx_event_t                     timer;
+    ngx_msec_t                      delay;
+    ngx_uint_t                      retries;    /* done so far */
+    ngx_uint_t                      state;
+    ngx_int_t                       status;     /* FAILED: for the client */
+    u_char                         *start;      /* answer_max_size */
+    u_char                         *last;
+    unsigned                        streaming:1;
+    unsigned                        exhausted:1;
+};
+
+
+static ngx_int_t ngx_http_credential_answer_send(ngx_http_request_t *r,
+    ngx_http_credential_answer_t *a);
+static ngx_int_t ngx_http_credential_answer_done(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+static void ngx_http_credential_answer_inspect(
+    ngx_http_credential_answer_t *a, ngx_log_t *log);
+static void ngx_http_credential_answer_timer(ngx_event_t *ev);
+static void ngx_http_credential_answer_cleanup(void *data);
+static ngx_int_t ngx_http_credential_answer_deliver(ngx_http_request_t *r,
+    ngx_http_credential_answer_t *a);
+static ngx_int_t ngx_http_credential_answer_header(ngx_http_request_t *r,
+    ngx_http_request_t *sr, off_t length);
+static ngx_http_credential_answer_t *ngx_http_credential_answer_get(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_answer_header_filter(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_credential_answer_stream(ngx_http_request_t *sr,
+    ngx_http_credential_answer_t *a, ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+ngx_int_t
+ngx_http_credential_answer_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_credential_answer_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_credential_answer_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* the body is read and injected: the first attempt */
+
+ngx_int_t
+ngx_http_credential_answer_start(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_http_credential_body_ctx_t *bctx)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_credential_answer_t  *a;
+
+    a = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_answer_t));
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    a->start = ngx_pnalloc(r->pool, cred->body->max_size);
+    if (a->start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a client that goes away while a retry waits takes the timer along */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_credential_answer_cleanup;
+    cln->data = a;
+
+    a->cred = cred;
+    a->ps.handler = ngx_http_credential_answer_done;
+    a->ps.data = a;
+
+    a->timer.handler = ngx_http_credential_answer_timer;
+    a->timer.data = r;
+    a->timer.log = r->connection->log;
+
+    bctx->answer = a;
+
+    if (ngx_http_credential_answer_send(r, a) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the main request is woken when an attempt ends */
+
+ngx_int_t
+ngx_http_credential_answer_resume(ngx_http_request_t *r,
+    ngx_http_credential_body_ctx_t *bctx)
+{
+    ngx_int_t                      rc;
+    ngx_http_credential_answer_t  *a;
+
+    a = bctx->answer;
+
+    switch (a->state) {
+
+    case NGX_HTTP_CREDENTIAL_ANSWER_RUNNING:
+        return NGX_AGAIN;
+
+    case NGX_HTTP_CREDENTIAL_ANSWER_WAITING:
+        if (!a->timer.timer_set) {
+            ngx_add_timer(&a->timer, a->delay);
+        }
+
+        /* as limit_req delays: notice a client that closes */
+        r->read_event_handler = ngx_http_test_reading;
+
+        return NGX_AGAIN;
+
+    case NGX_HTTP_CREDENTIAL_ANSWER_DELIVER:
+        rc = ngx_http_credential_answer_deliver(r, a);
+        break;
+
+    case NGX_HTTP_CREDENTIAL_ANSWER_SENT:
+        rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+        break;
+
+    default: /* NGX_HTTP_CREDENTIAL_ANSWER_FAILED */
+        rc = a->status;
+        break;
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_credential_answer_send(ngx_http_request_t *r,
+    ngx_http_credential_answer_t *a)
+{
+    ngx_http_request_t              *sr;
+    ngx_http_credential_ctx_t       *ctx;
+    ngx_http_credential_body_ctx_t  *bctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+    bctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_body_ctx_t));
+
+    if (ctx == NULL || bctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, &a->ps, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    sr->method = r->method;
+    sr->method_name = r->method_name;
+
+    /* the body is in place already: the attempt goes straight upstream */
+
+    bctx->state = NGX_HTTP_CREDENTIAL_BODY_PASS;
+    ctx->body = bctx;
+    ngx_http_set_ctx(sr, ctx, ngx_http_credential_module);
+
+    a->sr = sr;
+    a->state = NGX_HTTP_CREDENTIAL_ANSWER_RUNNING;
+    a->last = a->start;
+    a->streaming = 0;
+
+    return NGX_OK;
+}
+
+
+/* post_subrequest: may run more than once for one attempt */
+
+static ngx_int_t
+ngx_http_credential_answer_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_credential_answer_t *a = data;
+
+    if (a->sr != sr || a->state != NGX_HTTP_CREDENTIAL_ANSWER_RUNNING) {
+        return rc;
+    }
+
+    if (a->streaming) {
+        a->state = NGX_HTTP_CREDENTIAL_ANSWER_SENT;
+        return rc;
+    }
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+
+        if (sr->connection->error) {
+            a->state = NGX_HTTP_CREDENTIAL_ANSWER_FAILED;
+            a->status = NGX_ERROR;
+            return rc;
+        }
+
+        /*
+         * Nothing has gone to the client: the main request answers with
+         * the status (its own error_page applies), not the subrequest.
+         */
+
+        a->state = NGX_HTTP_CREDENTIAL_ANSWER_FAILED;
+        a->status = (rc == NGX_ERROR) ? NGX_HTTP_BAD_GATEWAY : rc;
+
+        return NGX_OK;
+    }
+
+    a->state = NGX_HTTP_CREDENTIAL_ANSWER_DELIVER;
+
+    ngx_http_credential_answer_inspect(a, sr->connection->log);
+
+    return rc;
+}
+
+
+static void
+ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
+    ngx_log_t *log)
+{
+    u_char                      buf[NGX_HTTP_CREDENTIAL_CODE_LEN];
+    json_t                     *root, *v;
+    ngx_str_t                   code, *fail;
+    ngx_uint_t                  i;
+    ngx_msec_t                 *delay;
+    ngx_http_credential_t      *cred;
+    ngx_http_credential_body_t *body;
+
+    cred = a->cred;
+    body = cred->body;
+
+    root = json_loadb((char *) a->start, a->last - a->start, 0, NULL);
+
+    if (root == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "credential \"%V\": the answer is not JSON, "
+                       "passed on", &cred->name);
+        return;
+    }
+
+    v = ngx_http_credential_json_path(root, &body->code);
+
+    code.len = 0;
+    code.data = buf;
+
+    if (v && json_is_integer(v)) {
+        code.len = ngx_sprintf(buf, "%L", (int64_t) json_integer_value(v))
+                   - buf;
+
+    } else if (v && json_is_string(v)
+               && json_string_length(v) <= NGX_HTTP_CREDENTIAL_CODE_LEN)
+    {
+        code.len = json_string_length(v);
+        ngx_memcpy(buf, json_string_value(v), code.len);
+    }
+
+    json_decref(root);
+
+    if (code.len == 0) {
+        return;
+    }
+
+    if (code.len == body->retry.len
+        && ngx_strncmp(code.data, body->retry.data, code.len) == 0)
+    {
+        if (a->retries < body->delays.nelts) {
+            delay = body->delays.elts;
+
+            a->delay = delay[a->retries++];
+            a->state = NGX_HTTP_CREDENTIAL_ANSWER_WAITING;
+
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "credential \"%V\": answer %V %V, retry %ui of "
+                          "%ui in %Mms", &cred->name, &body->code, &code,
+                          a->retries, body->delays.nelts, a->delay);
+            return;
+        }
+
+        a->exhausted = 1;
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "credential \"%V\": answer %V %V after %ui retries, "
+                      "retries ran out; passing the answer on", &cred->name,
+                      &body->code, &code, a->retries);
+        return;
+    }
+
+    fail = body->fail.elts;
+
+    for (i = 0; i < body->fail.nelts; i++) {
+        if (code.len == fail[i].len
+            && ngx_strncmp(code.data, fail[i].data, code.len) == 0)
+        {
+            body->refused++;
+
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "credential \"%V\": the partner refused it "
+                          "(answer %V %V), %ui times in this worker; "
+                          "not retried", &cred->name, &body->code, &code,
+                          body->refused);
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_credential_answer_timer(ngx_event_t *ev)
+{
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_credential_ctx_t       *ctx;
+    ngx_http_credential_body_ctx_t  *bctx;
+
+    r = ev->data;
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+    bctx = ctx->body;
+
+    r->read_event_handler = ngx_http_block_reading;
+
+    if (ngx_http_credential_answer_send(r, bctx->answer) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_credential_answer_cleanup(void *data)
+{
+    ngx_http_credential_answer_t *a = data;
+
+    if (a->timer.timer_set) {
+        ngx_del_timer(&a->timer);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_credential_answer_deliver(ngx_http_request_t *r,
+    ngx_http_credential_answer_t *a)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    if (a->exhausted) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "X-Credential-Retries-Exhausted");
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%ui", a->retries)
+                       - h->value.data;
+    }
+
+    rc = ngx_http_credential_answer_header(r, a->sr, a->last - a->start);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (a->last == a->start) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = a->start;
+    b->last = a->last;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the attempt's status and headers become the main request's */
+
+static ngx_int_t
+ngx_http_credential_answer_header(ngx_http_request_t *r,
+    ngx_http_request_t *sr, off_t length)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *ho;
+
+    r->headers_out.status = sr->headers_out.status;
+    r->headers_out.status_line = sr->headers_out.status_line;
+    r->headers_out.content_type = sr->headers_out.content_type;
+    r->headers_out.content_type_len = sr->headers_out.content_type_len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset = sr->headers_out.charset;
+    r->headers_out.content_length_n = length;
+
+    part = &sr->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        /* the length is the main request's, set above */
+
+        if (h[i].hash == 0
+            || (h[i].key.len == sizeof("Content-Length") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Length",
+                                   sizeof("Content-Length") - 1) == 0))
+        {
+            continue;
+        }
+
+        ho = ngx_list_push(&r->headers_out.headers);
+        if (ho == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ho = h[i];
+    }
+
+    return ngx_http_send_header(r);
+}
+
+
+/* the attempt in flight, when r is it */
+
+static ngx_http_credential_answer_t *
+ngx_http_credential_answer_get(ngx_http_request_t *r)
+{
+    ngx_http_credential_ctx_t       *ctx;
+    ngx_http_credential_body_ctx_t  *bctx;
+
+    if (r == r->main) {
+        return NULL;
+    }
+
+    /* the main request's context: an attempt's own may be wiped */
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_credential_module);
+
+    if (ctx == NULL || ctx->body == NULL) {
+        return NULL;
+    }
+
+    bctx = ctx->body;
+
+    if (bctx->answer == NULL || bctx->answer->sr != r) {
+        return NULL;
+    }
+
+    return bctx->answer;
+}
+
+
+static ngx_int_t
+ngx_http_credential_answer_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_credential_answer_t  *a;
+
+    a = ngx_http_credential_answer_get(r);
+
+    if (a == NULL || a->streaming) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (a->state == NGX_HTTP_CREDENTIAL_ANSWER_RUNNING
+        && (r->headers_out.status != NGX_HTTP_OK
+            || r->headers_out.content_length_n
+               > (off_t) a->cred->body->max_size))
+    {
+        if (ngx_http_credential_answer_stream(r, a, NULL) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* held back until the code is known */
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    size_t                         size;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl;
+    ngx_http_credential_answer_t  *a;
+
+    a = ngx_http_credential_answer_get(r);
+
+    if (a == NULL || a->streaming) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (a->state != NGX_HTTP_CREDENTIAL_ANSWER_RUNNING) {
+        /* an attempt that failed: its error page is not the client's */
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        return NGX_OK;
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+        size = (size_t) ngx_buf_size(b);
+
+        if (size == 0) {
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(b)
+            || size > (size_t) (a->start + a->cred->body->max_size - a->last))
+        {
+            return ngx_http_credential_answer_stream(r, a, cl);
+        }
+
+        a->last = ngx_cpymem(a->last, b->pos, size);
+        b->pos = b->last;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Too large, or not inspectable: what is held goes out first, then the
+ * rest of the attempt's answer as it comes.
+ */
+
+static ngx_int_t
+ngx_http_credential_answer_stream(ngx_http_request_t *sr,
+    ngx_http_credential_answer_t *a, ngx_chain_t *in)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "credential \"%V\": answer passed on uninspected",
+                   &a->cred->name);
+
+    a->streaming = 1;
+
+    rc = ngx_http_credential_answer_header(sr->main, sr,
+                                           sr->headers_out.content_length_n);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (in == NULL) {
+        return NGX_OK;
+    }
+
+    if (a->last > a->start) {
+        b = ngx_calloc_buf(sr->pool);
+        cl = ngx_alloc_chain_link(sr->pool);
+
+        if (b == NULL || cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = a->start;
+        b->last = a->last;
+        b->memory = 1;
+
+        cl->buf = b;
+        cl->next = in;
+        in = cl;
+    }
+
+    return ngx_http_next_body_filter(sr, in);
+}

@@ -1,0 +1,311 @@
+#!/usr/bin/perl
+
+# Octamile (seed 000): userInfo is written into the JSON request body.  The
+# upstream gets exactly the configured userInfo first and the rest of the
+# client's body byte for byte; what the client sent as userInfo is gone;
+# bodies that are not a JSON object never leave nginx.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Socket::INET;
+use EdgeAuthTest;
+use MockOctamile;
+
+my $ID  = 'ac346b72-e8fe-4677-b9e2-dc6a763fba82';
+my $AID = '0F8FAD5BD9CB469FA16570867728950E';
+my $KEY = 'b2N0YW1pbGUta2V5LTAxMjM0NTY3ODk+/w==';
+
+my $port = free_port();
+my $echo = free_port();
+echo_server($echo);
+
+my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
+my $mock = $o->port;
+
+my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
+                  log_level => 'debug', http => <<"CONF");
+    credential octamile {
+        body_json userInfo.id env:OCTAMILE_PARTNER_ID uuid;
+        body_json userInfo.athrzt.id file:%%DIR%%/auth.id uuid;
+        body_json userInfo.athrzt.key file:%%DIR%%/auth.key;
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+        client_body_buffer_size 1k;
+        client_max_body_size 200k;
+
+        location /echo/ {
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /aims/ {
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+
+        location /small/ {
+            client_max_body_size 100;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+
+        location /plain/ {
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /unlimited/ {
+            client_max_body_size 0;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+
+        location /mirrored/ {
+            mirror /to-octamile;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location = /to-octamile {
+            internal;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock/mirror;
+        }
+
+        location /unbuffered/ {
+            proxy_request_buffering off;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+    }
+CONF
+
+$n->write_file('auth.id', "$AID\n");
+$n->write_file('auth.key', $KEY);
+$n->start($port);
+
+my $USERINFO = qq("userInfo":{"id":"$ID","athrzt":{"id":"$AID","key":"$KEY"}});
+
+sub post {
+    my ($uri, $body, @headers) = @_;
+    my $req = "POST $uri HTTP/1.1\nHost: localhost\nConnection: close\n"
+        . "Content-Type: application/json\n"
+        . join('', map { "$_\n" } @headers);
+    $req .= defined $body ? "Content-Length: " . length($body) . "\n\n$body"
+                          : "\n";
+    return http_request($port, $req);
+}
+
+# the body the echo upstream received, and its Content-Length
+
+sub echoed {
+    my ($r) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $r->{body}, 2;
+    my ($len) = header_values($head, 'Content-Length');
+    return ($head, $body // '', $len);
+}
+
+my ($r, $head, $body, $len);
+
+# byte for byte: ours first, then the client's members as sent
+
+my $sent = '{"cmmnd":{"cmmnd":"dump ipck_vhcl-tprt-1111*PRMM",'
+    . '"seed":{"insrncDrtn":"1y"}},"premium":0.1,'
+    . '"big":123456789012345678901234567890,"t":"\u00e9\n/"}';
+$r = post('/echo/a', $sent);
+($head, $body, $len) = echoed($r);
+is($r->{status}, 200, 'injected: proxied');
+is($body, '{' . $USERINFO . ',' . substr($sent, 1),
+   'injected: userInfo first, the rest byte for byte');
+is($len, length $body, 'injected: Content-Length is the new length');
+is(count_header($head, 'Content-Length'), 1, 'one Content-Length');
+
+# what the client sent as userInfo is replaced, never merged
+
+$r = post('/echo/a', '{"a":1,"userInfo":{"id":"evil","athrzt":{"id":"x",'
+    . '"key":"y","extra":1},"more":2},"b":[1,{"userInfo":2}],'
+    . '"userInfo":"again","user\u0049nfo":{"id":"escaped"}}');
+($head, $body) = echoed($r);
+is($body, '{' . $USERINFO . ',"a":1,"b":[1,{"userInfo":2}]}',
+   'client userInfo dropped wherever and however written at the top');
+
+# white space inside members is the client's; between them, none
+
+$r = post('/echo/a', qq( \n{ "a" : [1, 2] ,\n "b":"x y" , "c":{ } } \n));
+($head, $body, $len) = echoed($r);
+is($body, '{' . $USERINFO . ',"a" : [1, 2],"b":"x y","c":{ }}',
+   'members kept as written');
+is($len, length $body, 'Content-Length after white space');
+
+$r = post('/echo/a', '{}');
+($head, $body) = echoed($r);
+is($body, "{$USERINFO}", 'empty object: userInfo alone');
+
+# the mock checks the three values
+
+$o->reset;
+$r = post('/aims/x', '{"cmmnd":{"cmmnd":"dump"}}');
+is($r->{status}, 200, 'mock: 200');
+like($r->{body}, qr/"id":75/, 'mock: the injected userInfo is accepted (75)');
+like($r->{body}, qr/"seen":\["cmmnd"\]/, 'mock: the rest arrived');
+is($o->requests, 1, 'mock: one request');
+
+# bodies that are not a JSON object: 400, JSON error, not forwarded
+
+$o->reset;
+
+for my $bad (['not json', 'not JSON'], ['[1,2]', 'an array'],
+             ['"string"', 'a string'], ['42', 'a number'],
+             ['{"a":1} x', 'trailing bytes'], ['{"a":1', 'cut short'],
+             ['', 'empty'], [' ', 'blank'], ['null', 'null'])
+{
+    my ($text, $what) = @$bad;
+    $r = post('/aims/x', $text);
+    is($r->{status}, 400, "$what: 400");
+    like($r->{body}, qr/"errorCode":"invalid-json-body"/,
+         "$what: JSON error");
+    is($r->{headers}{'content-type'}[0], 'application/json',
+       "$what: application/json");
+}
+
+$r = post('/aims/x', undef);
+is($r->{status}, 400, 'no body at all: 400');
+like($r->{body}, qr/it is empty/, 'no body at all: says so');
+is($o->requests, 0, 'no invalid body reached the partner');
+
+# chunked request bodies arrive with a Content-Length
+
+my $part = '{"cmmnd":{"cmmnd":"dump"},' . '"pad":"' . ('x' x 3000) . '"}';
+my $chunked = '';
+for (my $i = 0; $i < length $part; $i += 700) {
+    my $c = substr($part, $i, 700);
+    $chunked .= sprintf("%x\r\n%s\r\n", length $c, $c);
+}
+$chunked .= "0\r\n\r\n";
+
+$r = http_request($port, "POST /echo/c HTTP/1.1\r\nHost: localhost\r\n"
+    . "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n$chunked");
+($head, $body, $len) = echoed($r);
+ok($body eq '{' . $USERINFO . ',' . substr($part, 1),
+   'chunked: body injected');
+is($len, length $body, 'chunked: Content-Length sent');
+is(count_header($head, 'Transfer-Encoding'), 0, 'chunked: no longer chunked');
+
+# large bodies: in client_body_temp_path (buffer 1k), 64 KB
+
+my $large = '{"cmmnd":{"cmmnd":"dump"},"rows":['
+    . join(',', map { qq({"n":$_,"v":"@{[ 'y' x 50 ]}"}) } 1 .. 1000) . ']}';
+ok(length $large > 60000, 'large body is ' . length($large) . ' bytes');
+
+$r = post('/echo/l', $large);
+($head, $body, $len) = echoed($r);
+ok($body eq '{' . $USERINFO . ',' . substr($large, 1),
+   'large: injected, from file');
+like($n->error_log, qr/request body is buffered to a temporary file/,
+     'large: the body really was in a file');
+is($len, length $body, 'large: Content-Length');
+
+$o->reset;
+$r = post('/aims/l', $large);
+like($r->{body}, qr/"id":75/, 'large: the partner accepts it');
+
+# above client_max_body_size: nginx's 413, nothing forwarded
+
+$o->reset;
+$r = post('/small/x', '{"pad":"' . ('z' x 200) . '"}');
+is($r->{status}, 413, 'over client_max_body_size: 413');
+is($o->requests, 0, 'over client_max_body_size: not forwarded');
+
+$r = post('/small/x', '{"a":1}');
+is($r->{status}, 200, 'under client_max_body_size: forwarded');
+
+# client_max_body_size 0: the module still stops at 1 MiB, with JSON
+
+$o->reset;
+$r = post('/unlimited/x', '{"pad":"' . ('u' x (1024 * 1024)) . '"}');
+is($r->{status}, 413, 'unlimited, over 1 MiB: 413');
+like($r->{body}, qr/"errorCode":"body-too-large"/, 'unlimited: JSON error');
+is($o->requests, 0, 'unlimited, over 1 MiB: not forwarded');
+
+$r = post('/unlimited/x', '{"pad":"' . ('u' x (1000 * 1024)) . '"}');
+like($r->{body}, qr/"id":75/, 'unlimited, under 1 MiB: forwarded');
+
+# proxy_request_buffering off: the body is read whole anyway, and injected
+
+$r = post('/unbuffered/x', $large);
+($head, $body, $len) = echoed($r);
+ok($body eq '{' . $USERINFO . ',' . substr($large, 1),
+   'proxy_request_buffering off: injected');
+is($len, length $body, 'proxy_request_buffering off: Content-Length');
+
+# Expect: 100-continue is answered, then the body is read and injected
+
+{
+    my $b = '{"e":100}';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    print $s "POST /echo/e HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nExpect: 100-continue\r\n"
+        . "Content-Length: " . length($b) . "\r\n\r\n";
+    my $line = <$s>;
+    like($line // '', qr{^HTTP/1.1 100 Continue}, '100-continue: invited');
+    <$s>;
+    print $s $b;
+    local $/;
+    my $rest = <$s> // '';
+    like($rest, qr/\Q{$USERINFO,"e":100}\E$/, '100-continue: injected');
+}
+
+# HTTP/1.0, no keep-alive
+
+$r = http_request($port, "POST /echo/h HTTP/1.0\nContent-Length: 7\n\n"
+    . '{"v":0}');
+($head, $body) = echoed($r);
+is($body, '{' . $USERINFO . ',"v":0}', 'HTTP/1.0: injected');
+
+# a subrequest (mirror) gets its own injected body; the main request's
+# upstream gets the client's body untouched
+
+$o->reset;
+$r = post('/mirrored/x', '{"userInfo":{"id":"mine"},"m":1}');
+($head, $body) = echoed($r);
+is($body, '{"userInfo":{"id":"mine"},"m":1}',
+   'mirror: the main request\'s body is untouched');
+for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
+is($o->requests, 1, 'mirror: the mirror subrequest reached the partner');
+is($o->last_body, '{' . $USERINFO . ',"m":1}',
+   'mirror: the subrequest\'s body is injected');
+
+# no credential: the body passes untouched
+
+$r = post('/plain/x', '{"userInfo":{"id":"mine"}}');
+($head, $body) = echoed($r);
+is($body, '{"userInfo":{"id":"mine"}}', 'no credential: body untouched');
+
+# keep-alive: a second request on the same connection is injected too
+
+{
+    my $b1 = '{"n":1}';
+    my $b2 = '{"n":2}';
+    my $req = "POST /echo/k HTTP/1.1\nHost: localhost\n"
+        . "Content-Length: " . length($b1) . "\n\n$b1"
+        . "POST /echo/k HTTP/1.1\nHost: localhost\nConnection: close\n"
+        . "Content-Length: " . length($b2) . "\n\n$b2";
+    $r = http_request($port, $req);
+    is(scalar(() = $r->{raw} =~ /"userInfo":\{"id":"\Q$ID\E"/g), 2,
+       'pipelined: both requests injected');
+    like($r->{raw}, qr/"n":2\}/, 'pipelined: second body intact');
+}
+
+# no value in any log line, debug included
+
+my $log = $n->error_log;
+ok(length $log > 1000, 'the debug log was written');
+unlike($log, qr/\Q$KEY\E/, 'the key is not in the debug log');
+unlike($log, qr/\Q$AID\E/i, 'the authorization id is not in the debug log');
+
+done_testing();
