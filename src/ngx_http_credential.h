@@ -38,6 +38,13 @@ typedef struct {
 } ngx_http_credential_source_t;
 
 
+/* the authorization-code flow of a credential: ngx_http_credential_oauth.c */
+typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
+
+/* a credential_connect or credential_callback location */
+typedef struct ngx_http_credential_endpoint_s  ngx_http_credential_endpoint_t;
+
+
 typedef struct {
     ngx_edge_auth_url_t          url;
     ngx_edge_auth_http_conf_t    http;
@@ -66,6 +73,9 @@ typedef struct {
     ngx_edge_auth_url_t          refresh_url;
     ngx_array_t                  refresh_params;   /* ngx_keyval_t */
     ngx_http_credential_source_t refresh_from;
+
+    /* NULL: logs in by itself; else only an operator's connect step does */
+    ngx_http_credential_oauth_t *oauth;
 
     u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
 
@@ -109,7 +119,16 @@ typedef struct {
     ngx_edge_auth_store_t       *store;
 
     ngx_event_t                 *timer;         /* this worker's */
+
+    /* credential_connect and credential_callback locations */
+    ngx_array_t                  endpoints;     /* endpoint_t * */
 } ngx_http_credential_main_conf_t;
+
+
+typedef struct {
+    ngx_edge_auth_ref_t              ref;       /* first: $credential_name */
+    ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
+} ngx_http_credential_loc_conf_t;
 
 
 typedef struct {
@@ -182,11 +201,32 @@ ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_str_t *refresh, int64_t *expires, const char **error);
 ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
+ngx_int_t ngx_http_credential_code_request(ngx_http_credential_t *cred,
+    ngx_pool_t *pool, ngx_str_t *code, ngx_str_t *request);
 char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value);
 
 
+/* ngx_http_credential_oauth.c: the authorization-code flow */
+char *ngx_http_credential_authorize(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_oauth_set(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_credential_oauth_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_endpoints_resolve(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf);
+ngx_int_t ngx_http_credential_needs_auth(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+
+
 /* ngx_http_credential_refresh.c */
+ngx_uint_t ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
+    int64_t now, ngx_pid_t *owner);
+ngx_uint_t ngx_http_credential_login_ok(ngx_http_credential_login_t *login,
+    int64_t now, int64_t expires);
 ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_exit(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf);

@@ -24,12 +24,16 @@
 static void ngx_http_credential_tick(ngx_event_t *ev);
 static void ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log);
+static void ngx_http_credential_unconnected(ngx_http_credential_t *cred,
+    int64_t now, ngx_log_t *log);
 static ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
     int64_t now);
 static void ngx_http_credential_login_start(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_str_t *refresh, ngx_log_t *log);
 static void ngx_http_credential_login_done(ngx_edge_auth_http_t *hc);
+static void ngx_http_credential_refresh_refused(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc);
 static int64_t ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     ngx_uint_t failures, ngx_edge_auth_http_t *hc);
 static ngx_int_t ngx_http_credential_build_values(
@@ -184,26 +188,24 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
 
     ngx_edge_auth_store_lock(login->store);
 
-    if (!ngx_http_credential_due(login, now) || now < e->backoff) {
+    /* only an operator's connect step helps: no login, no loop */
+
+    if (e->state == NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH) {
         ngx_edge_auth_store_unlock(login->store);
         return;
     }
 
-    owner = e->lock_owner;
+    if (login->oauth && e->refresh_len == 0) {
+        ngx_http_credential_unconnected(cred, now, log);
+        return;
+    }
 
-    /* another process logs in: wait for it unless it died or overran */
-
-    if (owner && now < e->lock_deadline
-        && (kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+    if (!ngx_http_credential_due(login, now) || now < e->backoff
+        || !ngx_http_credential_lock_take(login, now, &owner))
     {
         ngx_edge_auth_store_unlock(login->store);
         return;
     }
-
-    e->lock_owner = ngx_pid;
-    e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000
-                       + (login->http.resolver ? login->http.resolver_timeout
-                                               : 0);
 
     /* renew with the refresh token where there is one */
 
@@ -214,6 +216,13 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
             ngx_memcpy(refresh.data, e->refresh, e->refresh_len);
             refresh.len = e->refresh_len;
         }
+    }
+
+    if (login->oauth && refresh.data == NULL) {
+        /* out of memory: never the code request without a code */
+        e->lock_owner = 0;
+        ngx_edge_auth_store_unlock(login->store);
+        return;
     }
 
     ngx_edge_auth_store_unlock(login->store);
@@ -231,6 +240,95 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
         ngx_explicit_memzero(refresh.data, refresh.len);
         ngx_free(refresh.data);
     }
+}
+
+
+/*
+ * Under the store lock, which this releases: a credential of the
+ * authorization-code flow without a refresh token cannot log in by
+ * itself; its token, if any, lives out its life, then it needs the
+ * connect step.
+ */
+
+static void
+ngx_http_credential_unconnected(ngx_http_credential_t *cred, int64_t now,
+    ngx_log_t *log)
+{
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    if (e->state == NGX_EDGE_AUTH_TOKEN_VALID && now < e->expires) {
+        ngx_edge_auth_store_unlock(login->store);
+        return;
+    }
+
+    ngx_edge_auth_store_needs_auth(login->store, e);
+    ngx_edge_auth_store_unlock(login->store);
+
+    /* once per host: the state changed under the lock */
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "credential \"%V\" has no token and no refresh token: "
+                  "run its connect step (credential_connect) in a browser",
+                  &cred->name);
+}
+
+
+/*
+ * Under the store lock: takes the login lock unless another process holds
+ * it, alive and within its deadline (a killed worker cannot hold it).
+ */
+
+ngx_uint_t
+ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
+    int64_t now, ngx_pid_t *owner)
+{
+    ngx_edge_auth_entry_t  *e;
+
+    e = login->entry;
+    *owner = e->lock_owner;
+
+    if (*owner && now < e->lock_deadline
+        && (kill(*owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+    {
+        return 0;
+    }
+
+    e->lock_owner = ngx_pid;
+    e->lock_deadline = now + 3 * (int64_t) login->http.timeout + 1000
+                       + (login->http.resolver ? login->http.resolver_timeout
+                                               : 0);
+
+    return 1;
+}
+
+
+/*
+ * Under the store lock, after a new token was stored: the failure streak
+ * ends and the next renewal is planned ahead of expiry (a short-lived
+ * token at half its life).  Returns the failures that preceded it.
+ */
+
+ngx_uint_t
+ngx_http_credential_login_ok(ngx_http_credential_login_t *login, int64_t now,
+    int64_t expires)
+{
+    ngx_uint_t              failures;
+    ngx_edge_auth_entry_t  *e;
+
+    e = login->entry;
+
+    failures = e->failures;
+    e->failures = 0;
+    e->backoff = 0;
+
+    e->renew = expires - ngx_min((int64_t) login->renew_before,
+                                 (expires - now) / 2);
+
+    return failures;
 }
 
 
@@ -348,6 +446,13 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     ngx_str_null(&token);
     ngx_str_null(&refresh);
 
+    if (refreshing && error == NULL && (status == 400 || status == 401)
+        && login->oauth)
+    {
+        ngx_http_credential_refresh_refused(cred, hc);
+        return;
+    }
+
     if (refreshing && error == NULL && (status == 400 || status == 401)) {
 
         /* revoked or rotated elsewhere: a full login, right away */
@@ -402,14 +507,8 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     e->logins++;
 
     if (error == NULL) {
-        failures = e->failures;
-        e->failures = 0;
-        e->backoff = 0;
-
-        /* renew ahead; a short-lived token at half its life */
-        delay = expires - now;
-        e->renew = expires - ngx_min((int64_t) login->renew_before,
-                                     delay / 2);
+        failures = ngx_http_credential_login_ok(login, now, expires);
+        delay = 0;
 
     } else {
         failures = ++e->failures;
@@ -480,6 +579,45 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_credential_module);
     ngx_http_credential_refresh_soon(cmcf);
+}
+
+
+/*
+ * Only the owner of the grant can renew it: the credential needs the
+ * connect step again.  One line says so; the timer leaves the entry alone
+ * from now on, so nothing retries in a loop.
+ */
+
+static void
+ngx_http_credential_refresh_refused(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc)
+{
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    ngx_edge_auth_store_lock(login->store);
+
+    ngx_edge_auth_store_needs_auth(login->store, e);
+
+    if (e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+
+    e->logins++;
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    ngx_log_error(NGX_LOG_ERR, hc->log, 0,
+                  "credential \"%V\": %V refused the refresh token with "
+                  "HTTP status %ui (revoked?); the credential needs "
+                  "authorization: run its connect step (credential_connect) "
+                  "again in a browser", &cred->name,
+                  &login->refresh_url.text, hc->answer.status);
+
+    ngx_edge_auth_http_free(hc);
 }
 
 
