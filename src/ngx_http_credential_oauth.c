@@ -89,6 +89,8 @@ static void ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc);
 static void ngx_http_credential_exchange_cleanup(void *data);
 static ngx_int_t ngx_http_credential_state_mac(ngx_http_credential_t *cred,
     u_char *issued, u_char *nonce, u_char *mac);
+static ngx_int_t ngx_http_credential_mask_request_line(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 static void ngx_http_credential_error_code(u_char *text, size_t len,
@@ -253,7 +255,11 @@ ngx_http_credential_oauth_set(ngx_conf_t *cf, ngx_http_credential_t *cred,
         return NGX_CONF_ERROR;
     }
 
-    if (field == &oauth->key && field->len < 16) {
+    /* "nginx -s reload" reads no secrets, only placeholders */
+
+    if (field == &oauth->key && field->len < 16
+        && ngx_process != NGX_PROCESS_SIGNALLER)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "state_key must be at least 16 bytes long, "
                            "random (openssl rand -hex 32)");
@@ -758,6 +764,10 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
     cred = lcf->endpoint->cred;
 
+    if (ngx_http_credential_mask_request_line(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* the state cookie has served, whatever happens now */
 
     if (ngx_http_credential_set_cookie(r, cred->login->oauth, NULL)
@@ -1150,7 +1160,7 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
 
         p = ngx_slprintf(text, text + sizeof(text),
                          "Connected: credential \"%V\" has an access token "
-                         "valid for %Ls s%s\n", &cred->name,
+                         "valid for %Ls%s\n", &cred->name,
                          (expires - now) / 1000,
                          refresh.len ? " and a refresh token; nginx renews "
                                        "it from now on. You may close this "
@@ -1216,6 +1226,40 @@ ngx_http_credential_state_mac(ngx_http_credential_t *cred, u_char *issued,
         ngx_ssl_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "HMAC() failed");
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Every error line of a request shows its request line, and the default
+ * access log format too ($request): without the query, they show neither
+ * the code nor the state.
+ */
+
+static ngx_int_t
+ngx_http_credential_mask_request_line(ngx_http_request_t *r)
+{
+    u_char     *p, *q;
+    ngx_str_t  *line;
+
+    line = &r->request_line;
+
+    q = ngx_strlchr(line->data, line->data + line->len, '?');
+    if (q == NULL) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, line->len + sizeof("[hidden]"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    line->len = ngx_sprintf(p, "%*s?[hidden]%s%V", (size_t) (q - line->data),
+                            line->data, r->http_protocol.len ? " " : "",
+                            &r->http_protocol)
+                - p;
+    line->data = p;
 
     return NGX_OK;
 }
