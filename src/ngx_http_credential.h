@@ -201,8 +201,9 @@ ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_str_t *refresh, int64_t *expires, const char **error);
 ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
-ngx_int_t ngx_http_credential_code_request(ngx_http_credential_t *cred,
-    ngx_pool_t *pool, ngx_str_t *code, ngx_str_t *request);
+ngx_int_t ngx_http_credential_form_request(ngx_http_credential_login_t *login,
+    ngx_pool_t *pool, ngx_edge_auth_url_t *url, ngx_array_t *params,
+    ngx_str_t *name, ngx_str_t *value, ngx_str_t *request);
 char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value);
 
@@ -227,6 +228,9 @@ ngx_uint_t ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
     int64_t now, ngx_pid_t *owner);
 ngx_uint_t ngx_http_credential_login_ok(ngx_http_credential_login_t *login,
     int64_t now, int64_t expires);
+const char *ngx_http_credential_token_store(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, const char *error, int64_t now,
+    int64_t *expires, ngx_uint_t *refreshed);
 ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_exit(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf);

@@ -38,10 +38,6 @@ static ngx_int_t ngx_http_credential_post(ngx_pool_t *pool,
     ngx_str_t *type, ngx_str_t *body, ngx_str_t *request);
 static ngx_int_t ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body);
-static ngx_int_t ngx_http_credential_form_request(
-    ngx_http_credential_login_t *login, ngx_pool_t *pool,
-    ngx_edge_auth_url_t *url, ngx_array_t *params, ngx_str_t *name,
-    ngx_str_t *value, ngx_str_t *request);
 static ngx_int_t ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body, ngx_log_t *log);
 static json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
@@ -1346,29 +1342,11 @@ ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
 
 
 /*
- * The authorization-code exchange: the login fields (client_id,
- * client_secret, redirect_uri, grant_type and any login_param), then the
- * code, to the login (token) URL.
+ * A form POST of the fields plus one value that is never kept: the
+ * refresh token of a renewal, the code of an authorization-code exchange.
  */
 
 ngx_int_t
-ngx_http_credential_code_request(ngx_http_credential_t *cred,
-    ngx_pool_t *pool, ngx_str_t *code, ngx_str_t *request)
-{
-    ngx_str_t  name;
-
-    ngx_str_set(&name, "code");
-
-    return ngx_http_credential_form_request(cred->login, pool,
-                                            &cred->login->url,
-                                            &cred->login->params, &name,
-                                            code, request);
-}
-
-
-/* a form POST of the fields plus one value that is never kept */
-
-static ngx_int_t
 ngx_http_credential_form_request(ngx_http_credential_login_t *login,
     ngx_pool_t *pool, ngx_edge_auth_url_t *url, ngx_array_t *params,
     ngx_str_t *name, ngx_str_t *value, ngx_str_t *request)

@@ -78,6 +78,8 @@ static ngx_int_t ngx_http_credential_state_key(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 static ngx_int_t ngx_http_credential_client_field(ngx_conf_t *cf,
     ngx_array_t *a, const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_credential_endpoint_start(ngx_http_request_t *r,
+    ngx_http_credential_t **cred);
 static ngx_int_t ngx_http_credential_connect_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_check(ngx_http_request_t *r,
@@ -594,6 +596,32 @@ ngx_http_credential_needs_auth(ngx_http_request_t *r,
 }
 
 
+/* what both steps do first: a browser's GET, for its credential */
+
+static ngx_int_t
+ngx_http_credential_endpoint_start(ngx_http_request_t *r,
+    ngx_http_credential_t **cred)
+{
+    ngx_int_t                        rc;
+    ngx_http_credential_loc_conf_t  *lcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+    *cred = lcf->endpoint->cred;
+
+    return NGX_OK;
+}
+
+
 /* the browser goes to the authorization server, with a signed state */
 
 static ngx_int_t
@@ -612,20 +640,13 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
     ngx_table_elt_t                 *h;
     ngx_http_credential_t           *cred;
     ngx_http_credential_oauth_t     *oauth;
-    ngx_http_credential_loc_conf_t  *lcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_credential_endpoint_start(r, &cred);
 
     if (rc != NGX_OK) {
         return rc;
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
-    cred = lcf->endpoint->cred;
     oauth = cred->login->oauth;
 
     if (RAND_bytes(nonce, NGX_HTTP_CREDENTIAL_NONCE) != 1) {
@@ -749,20 +770,12 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
     ngx_uint_t                       status;
     const char                      *why;
     ngx_http_credential_t           *cred;
-    ngx_http_credential_loc_conf_t  *lcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_credential_endpoint_start(r, &cred);
 
     if (rc != NGX_OK) {
         return rc;
     }
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
-    cred = lcf->endpoint->cred;
 
     if (ngx_http_credential_mask_request_line(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -985,12 +998,16 @@ static ngx_int_t
 ngx_http_credential_exchange(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_str_t *code)
 {
+    ngx_str_t                        name;
     ngx_http_cleanup_t              *cln;
     ngx_edge_auth_http_t            *hc;
     ngx_http_credential_login_t     *login;
     ngx_http_credential_exchange_t  *ex;
 
     login = cred->login;
+
+    /* the login fields: client_id, client_secret, redirect_uri, grant_type */
+    ngx_str_set(&name, "code");
 
     /* the cycle's log: the exchange may outlive the client's connection */
 
@@ -1003,7 +1020,8 @@ ngx_http_credential_exchange(ngx_http_request_t *r,
     cln = ngx_http_cleanup_add(r, 0);
 
     if (ex == NULL || cln == NULL
-        || ngx_http_credential_code_request(cred, hc->pool, code,
+        || ngx_http_credential_form_request(login, hc->pool, &login->url,
+                                            &login->params, &name, code,
                                             &hc->request)
            != NGX_OK)
     {
@@ -1071,8 +1089,7 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
     u_char                        detail[128], code[64];
     int64_t                       now, expires;
     ngx_int_t                     rc;
-    ngx_str_t                     token, refresh;
-    ngx_uint_t                    status, http;
+    ngx_uint_t                    status, http, refreshed;
     const char                   *error;
     ngx_connection_t             *c;
     ngx_http_request_t           *r;
@@ -1092,8 +1109,6 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
     status = hc->answer.status;
     expires = 0;
     code[0] = '\0';
-    ngx_str_null(&token);
-    ngx_str_null(&refresh);
 
     if (error == NULL && (status < 200 || status > 299)) {
         error = "the token endpoint refused the code";
@@ -1101,41 +1116,15 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
                                        code, sizeof(code));
     }
 
-    if (error == NULL) {
-        (void) ngx_http_credential_login_answer(cred, hc, now, &token,
-                                                &refresh, &expires, &error);
-    }
-
-    ngx_edge_auth_store_lock(login->store);
-
-    if (error == NULL
-        && ngx_edge_auth_store_set_token(login->store, e, &token, &refresh,
-                                         expires)
-           != NGX_OK)
-    {
-        error = "the credential store zone is full";
-    }
+    error = ngx_http_credential_token_store(cred, hc, error, now, &expires,
+                                            &refreshed);
 
     if (error == NULL) {
         (void) ngx_http_credential_login_ok(login, now, expires);
         e->refusals = 0;
     }
 
-    if (e->lock_owner == ngx_pid) {
-        e->lock_owner = 0;
-    }
-
-    e->logins++;
-
     ngx_edge_auth_store_unlock(login->store);
-
-    if (token.data) {
-        ngx_explicit_memzero(token.data, token.len);
-    }
-
-    if (refresh.data) {
-        ngx_explicit_memzero(refresh.data, refresh.len);
-    }
 
     /* the reason, for the log and the page: never a value */
 
@@ -1153,7 +1142,7 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
                       "credential \"%V\": connected with the "
                       "authorization-code flow, token valid for %Ls%s",
                       &cred->name, (expires - now) / 1000,
-                      refresh.len ? "" : "; the answer had no refresh "
+                      refreshed ? "" : "; the answer had no refresh "
                                          "token: connect again before it "
                                          "expires");
         http = NGX_HTTP_OK;
@@ -1162,7 +1151,7 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
                          "Connected: credential \"%V\" has an access token "
                          "valid for %Ls%s\n", &cred->name,
                          (expires - now) / 1000,
-                         refresh.len ? " and a refresh token; nginx renews "
+                         refreshed ? " and a refresh token; nginx renews "
                                        "it from now on. You may close this "
                                        "page."
                                      : ", but no refresh token: run the "
@@ -1431,10 +1420,8 @@ static ngx_int_t
 ngx_http_credential_page(ngx_http_request_t *r, ngx_uint_t status,
     u_char *text, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_str_t     value;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
+    ngx_str_t   value;
 
     ngx_str_set(&value, "no-store");
 
@@ -1459,24 +1446,8 @@ ngx_http_credential_page(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     b->last = ngx_cpymem(b->last, text, len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
+    ngx_str_set(&value, "text/plain; charset=utf-8");
 
-    ngx_str_set(&r->headers_out.content_type, "text/plain; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_edge_auth_send(r, status, &value, b);
 }

@@ -307,6 +307,65 @@ ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
 
 
 /*
+ * Reads the token of a successful answer (error NULL so far) and stores
+ * it, as every way to a token must, so that what the store does with it
+ * covers them all.  Takes the store lock and leaves it held for the
+ * caller's bookkeeping; the login lock is released.  Returns the error,
+ * if any.
+ */
+
+const char *
+ngx_http_credential_token_store(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, const char *error, int64_t now,
+    int64_t *expires, ngx_uint_t *refreshed)
+{
+    ngx_str_t                     token, refresh;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    ngx_str_null(&token);
+    ngx_str_null(&refresh);
+
+    if (error == NULL) {
+        (void) ngx_http_credential_login_answer(cred, hc, now, &token,
+                                                &refresh, expires, &error);
+    }
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (error == NULL
+        && ngx_edge_auth_store_set_token(login->store, e, &token, &refresh,
+                                         *expires)
+           != NGX_OK)
+    {
+        error = "the credential store zone is full";
+    }
+
+    /* a process that took over an overrun lock owns it now */
+    if (e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+
+    e->logins++;
+
+    *refreshed = (refresh.len != 0);
+
+    if (token.data) {
+        ngx_explicit_memzero(token.data, token.len);
+    }
+
+    if (refresh.data) {
+        ngx_explicit_memzero(refresh.data, refresh.len);
+    }
+
+    return error;
+}
+
+
+/*
  * Under the store lock, after a new token was stored: the failure streak
  * ends and the next renewal is planned ahead of expiry (a short-lived
  * token at half its life).  Returns the failures that preceded it.
@@ -417,8 +476,7 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     ngx_http_credential_t *cred = hc->data;
 
     int64_t                           now, expires, delay, valid;
-    ngx_str_t                         token, refresh;
-    ngx_uint_t                        refreshing;
+    ngx_uint_t                        refreshing, refreshed;
     u_char                           *p, *last;
     ngx_uint_t                        failures, status, level;
     const char                       *error;
@@ -443,8 +501,6 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     error = hc->error;
     status = hc->answer.status;
     expires = 0;
-    ngx_str_null(&token);
-    ngx_str_null(&refresh);
 
     if (refreshing && error == NULL && (status == 400 || status == 401)
         && login->oauth)
@@ -484,27 +540,8 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
         error = "the endpoint refused the login";
     }
 
-    if (error == NULL) {
-        (void) ngx_http_credential_login_answer(cred, hc, now, &token,
-                                                &refresh, &expires, &error);
-    }
-
-    ngx_edge_auth_store_lock(login->store);
-
-    if (error == NULL
-        && ngx_edge_auth_store_set_token(login->store, e, &token, &refresh,
-                                         expires)
-           != NGX_OK)
-    {
-        error = "the credential store zone is full";
-    }
-
-    /* a process that took over an overrun lock owns it now */
-    if (e->lock_owner == ngx_pid) {
-        e->lock_owner = 0;
-    }
-
-    e->logins++;
+    error = ngx_http_credential_token_store(cred, hc, error, now, &expires,
+                                            &refreshed);
 
     if (error == NULL) {
         failures = ngx_http_credential_login_ok(login, now, expires);
@@ -519,14 +556,6 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     valid = (e->state == NGX_EDGE_AUTH_TOKEN_VALID) ? e->expires - now : 0;
 
     ngx_edge_auth_store_unlock(login->store);
-
-    if (token.data) {
-        ngx_explicit_memzero(token.data, token.len);
-    }
-
-    if (refresh.data) {
-        ngx_explicit_memzero(refresh.data, refresh.len);
-    }
 
     /* one line per failure streak; the rest at info */
 
