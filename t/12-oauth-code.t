@@ -151,7 +151,7 @@ my $n = nginx_new(workers => 2, http => <<"CONF");
         client_secret      $SECRET;
         redirect_uri       $cb;
         code_grant_type    code;
-        state_lifetime     1s;
+        state_lifetime     3s;
         login_timeout      1s;
         login_wait         300ms;
         token_expires_at   expireDate;
@@ -205,7 +205,7 @@ is($s->{connect}{status}, 302, 'connect: 302');
 like($s->{authorize}, qr{^\Q$url\E/octobook/identity/oauth\.xhtml\?client_id=oc-id&redirect_uri=\Q${\ uri_escape($cb)}\E&state=[A-Za-z0-9_-]{54}$},
      'connect: authorize URL with client_id, encoded redirect_uri, state');
 my $sc = join "\n", @{ $s->{connect}{headers}{'set-cookie'} || [] };
-like($sc, qr/^credential_state=[A-Za-z0-9_-]{22}; Path=\/octorate\/callback; Max-Age=1; HttpOnly; SameSite=Lax$/m,
+like($sc, qr/^credential_state=[A-Za-z0-9_-]{22}; Path=\/octorate\/callback; Max-Age=3; HttpOnly; SameSite=Lax$/m,
      'connect: state cookie, HttpOnly, SameSite=Lax, callback path only');
 unlike($sc, qr/Secure/, 'connect: not Secure for an http redirect_uri');
 is($s->{connect}{headers}{'cache-control'}[0], 'no-store',
@@ -264,10 +264,10 @@ like($r->{body}, qr/answered error="access_denied\?b\?"/,
      'the owner refused: its error code, sanitized');
 is($octo->count('token'), 1, 'no exchange for any of them');
 
-# an expired state (state_lifetime 1s)
+# an expired state (state_lifetime 3s)
 
 my $s4 = connect_step($port);
-sleep 1.3;
+sleep 3.3;
 $r = callback($port, $s4);
 is($r->{status}, 403, 'expired state: 403');
 like($r->{body}, qr/expired/, 'expired state: says why');
@@ -333,6 +333,25 @@ $r = callback($port, $s);
 is($r->{status}, 200, 'connect again: 200');
 $r = http_request($port, $GET);
 is($r->{status}, 200, 'connect again: requests pass');
+
+# a renewal in flight: the callback waits its turn (503, the state stays
+# unused), and reloading the page then connects
+
+$octo->set(for => 'refresh', delay_ms => 1500, fail_count => 1);
+my $busy = $octo->count('refresh');
+my $burnt = $octo->count('refresh:400');
+ok($octo->wait_for(sub { $octo->count('refresh') > $busy }, 10),
+   'busy: a renewal is in flight');
+$s = connect_step($port);
+$r = callback($port, $s);
+is($r->{status}, 503, 'busy: the callback answers 503');
+like($r->{body}, qr/renewal of this credential is in flight: reload this page/,
+     'busy: and says to reload the page');
+my $tries = 0;
+do { sleep 0.2; $r = callback($port, $s); $tries++ }
+    while $r->{status} == 503 && $tries < 25;
+is($r->{status}, 200, 'busy: reloading the page later connects');
+is($octo->count('refresh:400'), $burnt, 'busy: no refresh token burnt');
 
 # the token endpoint fails or hangs: the page says why, nothing hangs
 
