@@ -76,8 +76,8 @@ static ngx_http_credential_oauth_t *ngx_http_credential_get_oauth(
     ngx_conf_t *cf, ngx_http_credential_t *cred);
 static ngx_int_t ngx_http_credential_state_key(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
-static ngx_int_t ngx_http_credential_client_field(ngx_conf_t *cf,
-    ngx_array_t *a, const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_credential_client_field(ngx_array_t *a,
+    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_credential_endpoint_start(ngx_http_request_t *r,
     ngx_http_credential_t **cred);
 static ngx_int_t ngx_http_credential_connect_handler(ngx_http_request_t *r);
@@ -350,18 +350,18 @@ ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 
     ngx_conf_init_msec_value(oauth->state_lifetime, 600000);
 
-    if (ngx_http_credential_client_field(cf, &login->params, "client_id",
+    if (ngx_http_credential_client_field(&login->params, "client_id",
                                          &oauth->client_id)
         != NGX_OK
-        || ngx_http_credential_client_field(cf, &login->params,
+        || ngx_http_credential_client_field(&login->params,
                                             "client_secret",
                                             &oauth->client_secret)
            != NGX_OK
-        || ngx_http_credential_client_field(cf, &login->params,
+        || ngx_http_credential_client_field(&login->params,
                                             "redirect_uri",
                                             &oauth->redirect_uri)
            != NGX_OK
-        || ngx_http_credential_client_field(cf, &login->params, "grant_type",
+        || ngx_http_credential_client_field(&login->params, "grant_type",
                                             &oauth->grant_type)
            != NGX_OK)
     {
@@ -370,10 +370,10 @@ ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 
     /* the client authenticates its refreshes too (RFC 6749 6) */
 
-    if (ngx_http_credential_client_field(cf, &login->refresh_params,
+    if (ngx_http_credential_client_field(&login->refresh_params,
                                          "client_id", &oauth->client_id)
         != NGX_OK
-        || ngx_http_credential_client_field(cf, &login->refresh_params,
+        || ngx_http_credential_client_field(&login->refresh_params,
                                             "client_secret",
                                             &oauth->client_secret)
            != NGX_OK)
@@ -388,8 +388,8 @@ ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 /* adds name=value unless empty or already there (a login_param wins) */
 
 static ngx_int_t
-ngx_http_credential_client_field(ngx_conf_t *cf, ngx_array_t *a,
-    const char *name, ngx_str_t *value)
+ngx_http_credential_client_field(ngx_array_t *a, const char *name,
+    ngx_str_t *value)
 {
     size_t         len;
     ngx_uint_t     i;
@@ -1006,7 +1006,7 @@ ngx_http_credential_exchange(ngx_http_request_t *r,
 
     login = cred->login;
 
-    /* the login fields: client_id, client_secret, redirect_uri, grant_type */
+    /* after the login fields: client_id, client_secret, redirect_uri... */
     ngx_str_set(&name, "code");
 
     /* the cycle's log: the exchange may outlive the client's connection */
