@@ -79,7 +79,7 @@ static ngx_int_t ngx_http_credential_state_key(ngx_conf_t *cf,
 static ngx_int_t ngx_http_credential_client_field(ngx_array_t *a,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_credential_endpoint_start(ngx_http_request_t *r,
-    ngx_http_credential_t **cred);
+    ngx_uint_t methods, ngx_http_credential_t **cred);
 static ngx_int_t ngx_http_credential_connect_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_check(ngx_http_request_t *r,
@@ -599,13 +599,13 @@ ngx_http_credential_needs_auth(ngx_http_request_t *r,
 /* what both steps do first: a browser's GET, for its credential */
 
 static ngx_int_t
-ngx_http_credential_endpoint_start(ngx_http_request_t *r,
+ngx_http_credential_endpoint_start(ngx_http_request_t *r, ngx_uint_t methods,
     ngx_http_credential_t **cred)
 {
     ngx_int_t                        rc;
     ngx_http_credential_loc_conf_t  *lcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+    if (!(r->method & methods)) {
         return NGX_HTTP_NOT_ALLOWED;
     }
 
@@ -641,7 +641,8 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
     ngx_http_credential_t           *cred;
     ngx_http_credential_oauth_t     *oauth;
 
-    rc = ngx_http_credential_endpoint_start(r, &cred);
+    rc = ngx_http_credential_endpoint_start(r, NGX_HTTP_GET|NGX_HTTP_HEAD,
+                                            &cred);
 
     if (rc != NGX_OK) {
         return rc;
@@ -771,7 +772,9 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
     const char                      *why;
     ngx_http_credential_t           *cred;
 
-    rc = ngx_http_credential_endpoint_start(r, &cred);
+    /* not HEAD: a link preview must not spend the code */
+
+    rc = ngx_http_credential_endpoint_start(r, NGX_HTTP_GET, &cred);
 
     if (rc != NGX_OK) {
         return rc;

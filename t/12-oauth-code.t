@@ -258,6 +258,11 @@ like($r->{body}, qr/no state cookie/, 'no state cookie: says why');
 $r = callback($port, $s3, path => (split_url($nostate))[1]);
 is($r->{status}, 400, 'no state: 400');
 
+my $head = http_request($port, "HEAD " . (split_url($s3->{callback}))[1]
+    . " HTTP/1.1\nHost: 127.0.0.1\nCookie: $s3->{cookie}\n"
+    . "Connection: close\n\n");
+is($head->{status}, 405, 'HEAD on the callback: 405, the code unspent');
+
 $r = get($port, '/octorate/callback?error=access_denied%3Cb%3E&state=x');
 is($r->{status}, 400, 'the owner refused: 400');
 like($r->{body}, qr/answered error="access_denied\?b\?"/,
