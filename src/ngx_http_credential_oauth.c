@@ -82,6 +82,11 @@ static ngx_int_t ngx_http_credential_endpoint_start(ngx_http_request_t *r,
     ngx_uint_t methods, ngx_http_credential_t **cred);
 static ngx_int_t ngx_http_credential_connect_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_callback_step(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_callback_wait(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static void ngx_http_credential_callback_poll(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_check(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_str_t *code, ngx_uint_t *status,
     u_char *reason, const char **why);
@@ -763,14 +768,8 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_credential_callback_handler(ngx_http_request_t *r)
 {
-    u_char                          *p;
-    u_char                           text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
-    u_char                           reason[NGX_HTTP_CREDENTIAL_REASON];
-    ngx_int_t                        rc;
-    ngx_str_t                        code;
-    ngx_uint_t                       status;
-    const char                      *why;
-    ngx_http_credential_t           *cred;
+    ngx_int_t               rc;
+    ngx_http_credential_t  *cred;
 
     /* not HEAD: a link preview must not spend the code */
 
@@ -791,6 +790,24 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    return ngx_http_credential_callback_step(r, cred);
+}
+
+
+/* checks the callback and exchanges its code, or waits for a renewal */
+
+static ngx_int_t
+ngx_http_credential_callback_step(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    u_char       *p;
+    u_char        text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
+    u_char        reason[NGX_HTTP_CREDENTIAL_REASON];
+    ngx_int_t     rc;
+    ngx_str_t     code;
+    ngx_uint_t    status;
+    const char   *why;
 
     status = NGX_HTTP_OK;
     why = NULL;
@@ -814,6 +831,12 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_credential_callback_wait(r, cred) == NGX_OK)
+    {
+        return NGX_DONE;
+    }
+
     /* refused: one line for the operator's log, the reason on the page */
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -825,6 +848,78 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
                      &cred->name, why);
 
     return ngx_http_credential_page(r, status, text, p - text);
+}
+
+
+/*
+ * A renewal holds the login lock: the callback waits for it up to
+ * login_wait, polling with a timer as requests wait for a token, so the
+ * owner's browser need not be told to reload.
+ */
+
+static ngx_int_t
+ngx_http_credential_callback_wait(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    int64_t                     now;
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+    }
+
+    now = ngx_edge_auth_now();
+
+    if (ctx->deadline == 0) {
+        ctx->deadline = now + cred->login->wait;
+    }
+
+    if (now >= ctx->deadline) {
+        return NGX_DECLINED;
+    }
+
+    r->main->count++;
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_credential_callback_poll;
+
+    r->connection->write->delayed = 1;
+    ngx_add_timer(r->connection->write,
+                  (ngx_msec_t) ngx_min(ctx->deadline - now, 100));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_credential_callback_poll(ngx_http_request_t *r)
+{
+    ngx_event_t                     *wev;
+    ngx_http_credential_loc_conf_t  *lcf;
+
+    wev = r->connection->write;
+
+    if (wev->delayed) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+
+    ngx_http_finalize_request(r, ngx_http_credential_callback_step(r,
+                                                   lcf->endpoint->cred));
 }
 
 
@@ -982,8 +1077,8 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
     if (!ngx_http_credential_lock_take(login, now, &owner)) {
         ngx_edge_auth_store_unlock(login->store);
         *status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        *why = "a token renewal of this credential is in flight: reload "
-               "this page in a few seconds";
+        *why = "a token renewal of this credential is still in flight: "
+               "reload this page in a few seconds";
         return NGX_DECLINED;
     }
 

@@ -160,8 +160,8 @@ my $n = nginx_new(workers => 2, http => <<"CONF");
         client_secret      $SECRET;
         redirect_uri       $cb;
         code_grant_type    code;
-        state_lifetime     3s;
-        login_timeout      3s;
+        state_lifetime     5s;
+        login_timeout      4s;
         login_wait         2s;
         token_expires_at   expireDate;
         token_renew_before 2s;
@@ -214,7 +214,7 @@ is($s->{connect}{status}, 302, 'connect: 302');
 like($s->{authorize}, qr{^\Q$url\E/octobook/identity/oauth\.xhtml\?client_id=oc-id&redirect_uri=\Q${\ uri_escape($cb)}\E&state=[A-Za-z0-9_-]{54}$},
      'connect: authorize URL with client_id, encoded redirect_uri, state');
 my $sc = join "\n", @{ $s->{connect}{headers}{'set-cookie'} || [] };
-like($sc, qr/^credential_state=[A-Za-z0-9_-]{22}; Path=\/octorate\/callback; Max-Age=3; HttpOnly; SameSite=Lax$/m,
+like($sc, qr/^credential_state=[A-Za-z0-9_-]{22}; Path=\/octorate\/callback; Max-Age=5; HttpOnly; SameSite=Lax$/m,
      'connect: state cookie, HttpOnly, SameSite=Lax, callback path only');
 unlike($sc, qr/Secure/, 'connect: not Secure for an http redirect_uri');
 is($s->{connect}{headers}{'cache-control'}[0], 'no-store',
@@ -278,10 +278,10 @@ like($r->{body}, qr/answered error="access_denied\?b\?"/,
      'the owner refused: its error code, sanitized');
 is($octo->count('token'), 1, 'no exchange for any of them');
 
-# an expired state (state_lifetime 3s)
+# an expired state (state_lifetime 5s)
 
 my $s4 = connect_step($port);
-sleep 3.3;
+sleep 5.3;
 $r = callback($port, $s4);
 is($r->{status}, 403, 'expired state: 403');
 like($r->{body}, qr/expired/, 'expired state: says why');
@@ -309,7 +309,10 @@ is($rec->{params}{client_id}, 'oc-id', 'refresh: client_id sent');
 is($rec->{params}{client_secret}, $SECRET, 'refresh: client_secret sent');
 $r = http_request($port, $GET);
 is($r->{status}, 200, 'refresh: requests pass');
-is($octo->last_api->{bearer}, $octo->last_token, 'refresh: the newest token');
+# the newest one may be on its way from the mock: a renewed one, then
+my $bearer = $octo->last_api->{bearer};
+isnt($bearer, $ex->{token}, 'refresh: a renewed token, not the first one');
+ok($octo->token_valid($bearer), 'refresh: and a valid one');
 
 # a reload keeps the tokens (same fingerprint): no connect step again
 
@@ -348,22 +351,30 @@ is($r->{status}, 200, 'connect again: 200');
 $r = http_request($port, $GET);
 is($r->{status}, 200, 'connect again: requests pass');
 
-# a renewal in flight: the callback waits its turn (503, the state stays
-# unused), and reloading the page then connects
+# a renewal in flight holds the login lock: the callback waits for it (up
+# to login_wait), then exchanges; past login_wait it answers 503 without
+# using its state, and reloading the page then connects
 
-$octo->set(for => 'refresh', delay_ms => 1500, fail_count => 1);
 my $burnt = $octo->count('refresh:400');
+$octo->set(for => 'refresh', delay_ms => 1200, fail_count => 1);
 ok($octo->wait_for(sub { $octo->in_flight('refresh') > 0 }, 10),
    'busy: a renewal is in flight');
 $s = connect_step($port);
 $r = callback($port, $s, once => 1);
-is($r->{status}, 503, 'busy: the callback answers 503');
-like($r->{body}, qr/renewal of this credential is in flight: reload this page/,
-     'busy: and says to reload the page');
+is($r->{status}, 200, 'busy: the callback waited for the renewal, then connected');
+
+$octo->set(for => 'refresh', delay_ms => 3000, fail_count => 1);
+ok($octo->wait_for(sub { $octo->in_flight('refresh') > 0 }, 10),
+   'busy too long: a renewal is in flight');
+$s = connect_step($port);
+$r = callback($port, $s, once => 1);
+is($r->{status}, 503, 'busy too long: 503 after login_wait');
+like($r->{body}, qr/renewal of this credential is still in flight: reload this page/,
+     'busy too long: and says to reload the page');
 my $tries = 0;
 do { sleep 0.2; $r = callback($port, $s, once => 1); $tries++ }
     while $r->{status} == 503 && $tries < 25;
-is($r->{status}, 200, 'busy: reloading the page later connects');
+is($r->{status}, 200, 'busy too long: reloading the page later connects');
 is($octo->count('refresh:400'), $burnt, 'busy: no refresh token burnt');
 
 # the token endpoint fails or hangs: the page says why, nothing hangs
