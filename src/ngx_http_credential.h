@@ -156,6 +156,10 @@ extern ngx_module_t  ngx_http_credential_module;
 
 /* ngx_http_credential_module.c: a header name a credential may set */
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
+/* ngx_http_credential_module.c: waiting with a timer, as limit_req does */
+void ngx_http_credential_poll(ngx_http_request_t *r,
+    ngx_http_event_handler_pt handler, ngx_msec_t delay);
+ngx_int_t ngx_http_credential_polled(ngx_http_request_t *r);
 
 /* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,

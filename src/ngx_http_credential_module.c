@@ -398,14 +398,10 @@ ngx_http_credential_wait(ngx_http_request_t *r,
                                                + cred->login->wait);
     }
 
-    /* as limit_req delays: poll the shared token with a timer */
+    /* poll the shared token */
 
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_credential_wait_handler;
-
-    r->connection->write->delayed = 1;
-    ngx_add_timer(r->connection->write,
-                  (ngx_msec_t) ngx_min(ctx->deadline - now, 50));
+    ngx_http_credential_poll(r, ngx_http_credential_wait_handler,
+                             (ngx_msec_t) ngx_min(ctx->deadline - now, 50));
 
     return NGX_AGAIN;
 }
@@ -413,6 +409,38 @@ ngx_http_credential_wait(ngx_http_request_t *r,
 
 static void
 ngx_http_credential_wait_handler(ngx_http_request_t *r)
+{
+    if (ngx_http_credential_polled(r) != NGX_OK) {
+        return;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * A request waits with a timer on its write event, as limit_req delays:
+ * nothing is blocked, and a client that leaves is noticed.
+ */
+
+void
+ngx_http_credential_poll(ngx_http_request_t *r,
+    ngx_http_event_handler_pt handler, ngx_msec_t delay)
+{
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = handler;
+
+    r->connection->write->delayed = 1;
+    ngx_add_timer(r->connection->write, delay);
+}
+
+
+/* in the handler: NGX_OK once the timer fired; else the event is handled */
+
+ngx_int_t
+ngx_http_credential_polled(ngx_http_request_t *r)
 {
     ngx_event_t  *wev;
 
@@ -423,18 +451,17 @@ ngx_http_credential_wait_handler(ngx_http_request_t *r)
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
 
-        return;
+        return NGX_AGAIN;
     }
 
     if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_ERROR;
     }
 
     r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
 
-    ngx_http_core_run_phases(r);
+    return NGX_OK;
 }
 
 

@@ -886,12 +886,9 @@ ngx_http_credential_callback_wait(ngx_http_request_t *r,
     }
 
     r->main->count++;
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_credential_callback_poll;
 
-    r->connection->write->delayed = 1;
-    ngx_add_timer(r->connection->write,
-                  (ngx_msec_t) ngx_min(ctx->deadline - now, 100));
+    ngx_http_credential_poll(r, ngx_http_credential_callback_poll,
+                             (ngx_msec_t) ngx_min(ctx->deadline - now, 100));
 
     return NGX_OK;
 }
@@ -900,20 +897,12 @@ ngx_http_credential_callback_wait(ngx_http_request_t *r,
 static void
 ngx_http_credential_callback_poll(ngx_http_request_t *r)
 {
-    ngx_event_t                     *wev;
     ngx_http_credential_loc_conf_t  *lcf;
 
-    wev = r->connection->write;
-
-    if (wev->delayed) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
+    if (ngx_http_credential_polled(r) != NGX_OK) {
         return;
     }
 
-    r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
