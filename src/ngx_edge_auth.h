@@ -83,6 +83,10 @@ ngx_int_t ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_array_t *secrets);
 
 
+/* sends the buffer as the whole answer, of the given type */
+ngx_int_t ngx_edge_auth_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
+
 /* sends {"errorCode": ..., "errorMessage": ..., "errors": []} */
 ngx_int_t ngx_edge_auth_send_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *code, ngx_str_t *message);

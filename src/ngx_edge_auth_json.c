@@ -17,7 +17,7 @@ ngx_edge_auth_send_error(ngx_http_request_t *r, ngx_uint_t status,
     size_t        len;
     ngx_int_t     rc;
     ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_str_t     type;
 
     /* code and message are the module's own constants: nothing to escape */
 
@@ -41,14 +41,28 @@ ngx_edge_auth_send_error(ngx_http_request_t *r, ngx_uint_t status,
     b->last = ngx_sprintf(b->last,
                           "{\"errorCode\":\"%V\",\"errorMessage\":\"%V\","
                           "\"errors\":[]}\n", code, message);
+
+    ngx_str_set(&type, "application/json");
+
+    return ngx_edge_auth_send(r, status, &type, b);
+}
+
+
+ngx_int_t
+ngx_edge_auth_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *type,
+    ngx_buf_t *b)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
 
     ngx_http_clear_accept_ranges(r);

@@ -345,6 +345,24 @@ ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
 }
 
 
+void
+ngx_edge_auth_store_needs_auth(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e)
+{
+    ngx_edge_auth_store_free(store, e->token, e->token_len);
+    ngx_edge_auth_store_drop_refresh(store, e);
+
+    e->token = NULL;
+    e->token_len = 0;
+    e->state = NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH;
+    e->renew = 0;
+    e->backoff = 0;
+
+    ngx_memory_barrier();
+    e->generation++;
+}
+
+
 ngx_uint_t
 ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation)

@@ -30,7 +30,9 @@
 typedef enum {
     NGX_EDGE_AUTH_TOKEN_NONE = 0,
     NGX_EDGE_AUTH_TOKEN_VALID,
-    NGX_EDGE_AUTH_TOKEN_INVALID
+    NGX_EDGE_AUTH_TOKEN_INVALID,
+    /* no token and nothing to renew with: an operator must connect again */
+    NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH
 } ngx_edge_auth_token_state_e;
 
 
@@ -53,6 +55,9 @@ typedef struct {
     ngx_uint_t                   failures;     /* in the current streak */
     ngx_uint_t                   refusals;     /* fresh tokens refused */
     ngx_uint_t                   logins;
+
+    /* authorization-code flow: issue time of the newest state accepted */
+    int64_t                      state_used;
 
     size_t                       token_len;
     u_char                      *token;
@@ -112,6 +117,14 @@ ngx_int_t ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
 
 /* under the lock: forgets a refresh token that the partner refused */
 void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e);
+
+/*
+ * Under the lock: drops the token and the refresh token; requests get
+ * "credential-needs-authorization" and the renewal timer leaves the entry
+ * alone until a token is set again.
+ */
+void ngx_edge_auth_store_needs_auth(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e);
 
 /* compare-and-invalidate: only the token of that generation */

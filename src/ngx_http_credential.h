@@ -46,6 +46,13 @@ typedef struct {
 } ngx_http_credential_source_t;
 
 
+/* the authorization-code flow of a credential: ngx_http_credential_oauth.c */
+typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
+
+/* a credential_connect or credential_callback location */
+typedef struct ngx_http_credential_endpoint_s  ngx_http_credential_endpoint_t;
+
+
 typedef struct {
     ngx_edge_auth_url_t          url;
     ngx_edge_auth_http_conf_t    http;
@@ -74,6 +81,9 @@ typedef struct {
     ngx_edge_auth_url_t          refresh_url;
     ngx_array_t                  refresh_params;   /* ngx_keyval_t */
     ngx_http_credential_source_t refresh_from;
+
+    /* NULL: logs in by itself; else only an operator's connect step does */
+    ngx_http_credential_oauth_t *oauth;
 
     u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
 
@@ -150,7 +160,16 @@ typedef struct {
     ngx_str_t                    redis_prefix;
     ngx_edge_auth_redis_t       *redis;         /* this worker's client */
     ngx_str_t                    redis_owner;   /* this worker's lease id */
+
+    /* credential_connect and credential_callback locations */
+    ngx_array_t                  endpoints;     /* endpoint_t * */
 } ngx_http_credential_main_conf_t;
+
+
+typedef struct {
+    ngx_edge_auth_ref_t              ref;       /* first: $credential_name */
+    ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
+} ngx_http_credential_loc_conf_t;
 
 
 typedef struct {
@@ -182,6 +201,10 @@ ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
+/* ngx_http_credential_module.c: waiting with a timer, as limit_req does */
+void ngx_http_credential_poll(ngx_http_request_t *r,
+    ngx_http_event_handler_pt handler, ngx_msec_t delay);
+ngx_int_t ngx_http_credential_polled(ngx_http_request_t *r);
 
 /* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
@@ -227,6 +250,9 @@ ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_str_t *refresh, int64_t *expires, const char **error);
 ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
+ngx_int_t ngx_http_credential_form_request(ngx_http_credential_login_t *login,
+    ngx_pool_t *pool, ngx_edge_auth_url_t *url, ngx_array_t *params,
+    ngx_str_t *name, ngx_str_t *value, ngx_str_t *request);
 char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
     ngx_str_t *value);
 
@@ -271,8 +297,29 @@ ngx_int_t ngx_http_credential_answer_resume(ngx_http_request_t *r,
 /* ngx_http_credential_login.c: "a.b.c" in nested objects */
 json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
 
+/* ngx_http_credential_oauth.c: the authorization-code flow */
+char *ngx_http_credential_authorize(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_oauth_set(ngx_conf_t *cf,
+    ngx_http_credential_t *cred, ngx_str_t *value);
+char *ngx_http_credential_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_credential_oauth_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_endpoints_resolve(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf);
+ngx_int_t ngx_http_credential_needs_auth(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+
 
 /* ngx_http_credential_refresh.c */
+ngx_uint_t ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
+    int64_t now, ngx_pid_t *owner);
+ngx_uint_t ngx_http_credential_login_ok(ngx_http_credential_login_t *login,
+    int64_t now, int64_t expires);
+const char *ngx_http_credential_token_store(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, const char *error, int64_t now,
+    int64_t *expires, ngx_uint_t *refreshed);
 ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_exit(ngx_cycle_t *cycle);
 void ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf);

@@ -635,6 +635,10 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 
     login = cred->login;
 
+    if (login->oauth && ngx_http_credential_oauth_finish(cf, cred) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (login->url.text.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\" has login or token directives "
@@ -1325,32 +1329,49 @@ ngx_int_t
 ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request)
 {
-    ngx_int_t                     rc;
-    ngx_str_t                     body, type;
-    ngx_array_t                   fields;
-    ngx_keyval_t                 *kv;
-    ngx_http_credential_login_t  *login;
+    ngx_str_t  name;
 
-    login = cred->login;
+    ngx_str_set(&name, "refresh_token");
 
-    if (ngx_array_init(&fields, pool, login->refresh_params.nelts + 1,
+    return ngx_http_credential_form_request(cred->login, pool,
+                                            &cred->login->refresh_url,
+                                            &cred->login->refresh_params,
+                                            &name, refresh, request);
+}
+
+
+/*
+ * A form POST of the fields plus one value that is never kept: the
+ * refresh token of a renewal, the code of an authorization-code exchange.
+ */
+
+ngx_int_t
+ngx_http_credential_form_request(ngx_http_credential_login_t *login,
+    ngx_pool_t *pool, ngx_edge_auth_url_t *url, ngx_array_t *params,
+    ngx_str_t *name, ngx_str_t *value, ngx_str_t *request)
+{
+    ngx_int_t      rc;
+    ngx_str_t      body, type;
+    ngx_array_t    fields;
+    ngx_keyval_t  *kv;
+
+    if (ngx_array_init(&fields, pool, params->nelts + 1,
                        sizeof(ngx_keyval_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    kv = ngx_array_push_n(&fields, login->refresh_params.nelts + 1);
+    kv = ngx_array_push_n(&fields, params->nelts + 1);
     if (kv == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(kv, login->refresh_params.elts,
-               login->refresh_params.nelts * sizeof(ngx_keyval_t));
+    ngx_memcpy(kv, params->elts, params->nelts * sizeof(ngx_keyval_t));
 
-    kv += login->refresh_params.nelts;
-    ngx_str_set(&kv->key, "refresh_token");
-    kv->value = *refresh;
+    kv += params->nelts;
+    kv->key = *name;
+    kv->value = *value;
 
     if (ngx_http_credential_form(pool, &fields, &body) != NGX_OK) {
         return NGX_ERROR;
@@ -1358,10 +1379,9 @@ ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
 
     ngx_str_set(&type, "application/x-www-form-urlencoded");
 
-    rc = ngx_http_credential_post(pool, login, &login->refresh_url, &type,
-                                  &body, request);
+    rc = ngx_http_credential_post(pool, login, url, &type, &body, request);
 
-    /* the body holds the refresh token; the request is zeroed after use */
+    /* the body holds the value; the request is zeroed after use */
     ngx_explicit_memzero(body.data, body.len);
 
     return rc;

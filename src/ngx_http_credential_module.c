@@ -28,11 +28,6 @@ typedef struct {
 } ngx_http_credential_directive_t;
 
 
-typedef struct {
-    ngx_edge_auth_ref_t          ref;        /* first: $credential_name */
-} ngx_http_credential_loc_conf_t;
-
-
 static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
@@ -95,6 +90,20 @@ static ngx_command_t  ngx_http_credential_commands[] = {
     { ngx_string("credential_inject"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_credential_inject,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("credential_connect"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_credential_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("credential_callback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_credential_endpoint,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -185,6 +194,15 @@ static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
       ngx_http_credential_login_time, 1 },
     { ngx_string("token_header"), 2, 2, ngx_http_credential_token_header, 1 },
     { ngx_string("token_cookie"), 1, 1, ngx_http_credential_token_cookie, 1 },
+
+    { ngx_string("authorize"), 1, 1, ngx_http_credential_authorize, 1 },
+    { ngx_string("authorize_param"), 2, 2, ngx_http_credential_oauth_set, 1 },
+    { ngx_string("client_id"), 1, 1, ngx_http_credential_oauth_set, 1 },
+    { ngx_string("client_secret"), 1, 1, ngx_http_credential_oauth_set, 1 },
+    { ngx_string("redirect_uri"), 1, 1, ngx_http_credential_oauth_set, 1 },
+    { ngx_string("code_grant_type"), 1, 1, ngx_http_credential_oauth_set, 1 },
+    { ngx_string("state_key"), 1, 1, ngx_http_credential_oauth_set, 1 },
+    { ngx_string("state_lifetime"), 1, 1, ngx_http_credential_oauth_set, 1 },
 
     { ngx_null_string, 0, 0, NULL, 0 }
 };
@@ -364,6 +382,12 @@ ngx_http_credential_wait(ngx_http_request_t *r,
     int64_t                 now;
     ngx_edge_auth_entry_t  *e;
 
+    /* no use waiting: only an operator's connect step helps */
+
+    if (cred->login->entry->state == NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH) {
+        return ngx_http_credential_needs_auth(r, cred);
+    }
+
     now = ngx_edge_auth_now();
 
     if (ctx->deadline == 0) {
@@ -397,14 +421,10 @@ ngx_http_credential_wait(ngx_http_request_t *r,
                                                + cred->login->wait);
     }
 
-    /* as limit_req delays: poll the shared token with a timer */
+    /* poll the shared token */
 
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_credential_wait_handler;
-
-    r->connection->write->delayed = 1;
-    ngx_add_timer(r->connection->write,
-                  (ngx_msec_t) ngx_min(ctx->deadline - now, 50));
+    ngx_http_credential_poll(r, ngx_http_credential_wait_handler,
+                             (ngx_msec_t) ngx_min(ctx->deadline - now, 50));
 
     return NGX_AGAIN;
 }
@@ -412,6 +432,38 @@ ngx_http_credential_wait(ngx_http_request_t *r,
 
 static void
 ngx_http_credential_wait_handler(ngx_http_request_t *r)
+{
+    if (ngx_http_credential_polled(r) != NGX_OK) {
+        return;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * A request waits with a timer on its write event, as limit_req delays:
+ * nothing is blocked, and a client that leaves is noticed.
+ */
+
+void
+ngx_http_credential_poll(ngx_http_request_t *r,
+    ngx_http_event_handler_pt handler, ngx_msec_t delay)
+{
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = handler;
+
+    r->connection->write->delayed = 1;
+    ngx_add_timer(r->connection->write, delay);
+}
+
+
+/* in the handler: NGX_OK once the timer fired; else the event is handled */
+
+ngx_int_t
+ngx_http_credential_polled(ngx_http_request_t *r)
 {
     ngx_event_t  *wev;
 
@@ -422,18 +474,17 @@ ngx_http_credential_wait_handler(ngx_http_request_t *r)
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
 
-        return;
+        return NGX_AGAIN;
     }
 
     if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_ERROR;
     }
 
     r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
 
-    ngx_http_core_run_phases(r);
+    return NGX_OK;
 }
 
 
@@ -954,6 +1005,9 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&cmcf->logins, cf->pool, 4,
                           sizeof(ngx_http_credential_t *))
+           != NGX_OK
+        || ngx_array_init(&cmcf->endpoints, cf->pool, 2,
+                          sizeof(ngx_http_credential_endpoint_t *))
            != NGX_OK)
     {
         return NULL;
@@ -1183,6 +1237,10 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_credential_t        **cred;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_credential_login_t   *login;
+
+    if (ngx_http_credential_endpoints_resolve(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (cmcf->logins.nelts == 0) {
         return NGX_CONF_OK;

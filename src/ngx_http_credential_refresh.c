@@ -24,10 +24,14 @@
 static void ngx_http_credential_tick(ngx_event_t *ev);
 static void ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log);
+static void ngx_http_credential_unconnected(ngx_http_credential_t *cred,
+    int64_t now, ngx_log_t *log);
 static void ngx_http_credential_login_start(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_str_t *refresh, ngx_log_t *log);
 static void ngx_http_credential_login_done(ngx_edge_auth_http_t *hc);
+static void ngx_http_credential_refresh_refused(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc);
 static int64_t ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     ngx_uint_t failures, ngx_edge_auth_http_t *hc);
 static ngx_int_t ngx_http_credential_build_values(
@@ -186,46 +190,35 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
 
     ngx_edge_auth_store_lock(login->store);
 
+    /*
+     * Only an operator's connect step helps, here or on another node of
+     * the fleet: no login, no loop.
+     */
+
+    if (e->state == NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH) {
+        goto sync;
+    }
+
+    if (login->oauth && e->refresh_len == 0) {
+
+        /* a node that starts looks at the fleet's token first */
+
+        if (login->fleet && e->synced == 0) {
+            goto sync;
+        }
+
+        ngx_http_credential_unconnected(cred, now, log);
+        return;
+    }
+
     if (!ngx_http_credential_due(login, now) || now < e->backoff) {
-
-        /* one worker per node and tick looks at the fleet's token */
-
-        sync = 0;
-
-        if (cmcf->redis && now - e->synced >= NGX_HTTP_CREDENTIAL_TICK / 2) {
-            e->synced = now;
-            sync = 1;
-        }
-
-        ngx_edge_auth_store_unlock(login->store);
-
-        if (sync) {
-            ngx_http_credential_redis_sync(cmcf, cred);
-        }
-
-        return;
+        goto sync;
     }
 
-    owner = e->lock_owner;
-
-    /* another process logs in: wait for it unless it died or overran */
-
-    if (owner && now < e->lock_deadline
-        && (kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH))
-    {
+    if (!ngx_http_credential_lock_take(login, now, &owner)) {
         ngx_edge_auth_store_unlock(login->store);
         return;
     }
-
-    e->lock_owner = ngx_pid;
-    /* every address may take its three timeouts */
-    e->lock_deadline = now + 3 * (int64_t) login->http.timeout
-                             * ngx_max(login->url.naddrs, 1)
-                       + 1000
-                       + (login->http.resolver ? login->http.resolver_timeout
-                                               : 0)
-                       + (cmcf->redis_conf ? 2 * cmcf->redis_conf->timeout
-                                           : 0);
 
     ngx_edge_auth_store_unlock(login->store);
 
@@ -245,6 +238,25 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     }
 
     ngx_http_credential_login_now(cmcf, cred, log);
+
+    return;
+
+sync:
+
+    /* one worker per node and tick looks at the fleet's token */
+
+    sync = 0;
+
+    if (cmcf->redis && now - e->synced >= NGX_HTTP_CREDENTIAL_TICK / 2) {
+        e->synced = now;
+        sync = 1;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    if (sync) {
+        ngx_http_credential_redis_sync(cmcf, cred);
+    }
 }
 
 
@@ -274,6 +286,21 @@ ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
         }
     }
 
+    if (login->oauth && refresh.data == NULL) {
+        /*
+         * Out of memory, or the fleet's token just lost its refresh
+         * token: never the code request without a code.
+         */
+        if (e->lock_owner == ngx_pid) {
+            e->lock_owner = 0;
+        }
+
+        ngx_edge_auth_store_unlock(login->store);
+
+        ngx_http_credential_redis_publish(cmcf, cred, 0);
+        return;
+    }
+
     ngx_edge_auth_store_unlock(login->store);
 
     ngx_http_credential_login_start(cmcf, cred, refresh.data ? &refresh : NULL,
@@ -283,6 +310,164 @@ ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
         ngx_explicit_memzero(refresh.data, refresh.len);
         ngx_free(refresh.data);
     }
+}
+
+
+/*
+ * Under the store lock, which this releases: a credential of the
+ * authorization-code flow without a refresh token cannot log in by
+ * itself; its token, if any, lives out its life, then it needs the
+ * connect step.
+ */
+
+static void
+ngx_http_credential_unconnected(ngx_http_credential_t *cred, int64_t now,
+    ngx_log_t *log)
+{
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    if (e->state == NGX_EDGE_AUTH_TOKEN_VALID && now < e->expires) {
+        ngx_edge_auth_store_unlock(login->store);
+        return;
+    }
+
+    ngx_edge_auth_store_needs_auth(login->store, e);
+    ngx_edge_auth_store_unlock(login->store);
+
+    /* once per host: the state changed under the lock */
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "credential \"%V\" has no token and no refresh token: "
+                  "run its connect step (credential_connect) in a browser",
+                  &cred->name);
+}
+
+
+/*
+ * Under the store lock: takes the login lock unless another process holds
+ * it, alive and within its deadline (a killed worker cannot hold it).
+ */
+
+ngx_uint_t
+ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
+    int64_t now, ngx_pid_t *owner)
+{
+    ngx_edge_auth_entry_t            *e;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    e = login->entry;
+    *owner = e->lock_owner;
+
+    if (*owner && now < e->lock_deadline
+        && (kill(*owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+    {
+        return 0;
+    }
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+
+    /* every address may take its three timeouts; Redis its round trips */
+
+    e->lock_owner = ngx_pid;
+    e->lock_deadline = now + 3 * (int64_t) login->http.timeout
+                             * ngx_max(login->url.naddrs, 1)
+                       + 1000
+                       + (login->http.resolver ? login->http.resolver_timeout
+                                               : 0)
+                       + (cmcf->redis_conf ? 2 * cmcf->redis_conf->timeout
+                                           : 0);
+
+    return 1;
+}
+
+
+/*
+ * Reads the token of a successful answer (error NULL so far) and stores
+ * it, as every way to a token must, so that what the store does with it
+ * covers them all.  Takes the store lock and leaves it held for the
+ * caller's bookkeeping; the login lock is released.  Returns the error,
+ * if any.
+ */
+
+const char *
+ngx_http_credential_token_store(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, const char *error, int64_t now,
+    int64_t *expires, ngx_uint_t *refreshed)
+{
+    ngx_str_t                     token, refresh;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    ngx_str_null(&token);
+    ngx_str_null(&refresh);
+
+    if (error == NULL) {
+        (void) ngx_http_credential_login_answer(cred, hc, now, &token,
+                                                &refresh, expires, &error);
+    }
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (error == NULL
+        && ngx_edge_auth_store_set_token(login->store, e, &token, &refresh,
+                                         *expires)
+           != NGX_OK)
+    {
+        error = "the credential store zone is full";
+    }
+
+    /* a process that took over an overrun lock owns it now */
+    if (e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+
+    e->logins++;
+
+    *refreshed = (refresh.len != 0);
+
+    if (token.data) {
+        ngx_explicit_memzero(token.data, token.len);
+    }
+
+    if (refresh.data) {
+        ngx_explicit_memzero(refresh.data, refresh.len);
+    }
+
+    return error;
+}
+
+
+/*
+ * Under the store lock, after a new token was stored: the failure streak
+ * ends and the next renewal is planned ahead of expiry (a short-lived
+ * token at half its life).  Returns the failures that preceded it.
+ */
+
+ngx_uint_t
+ngx_http_credential_login_ok(ngx_http_credential_login_t *login, int64_t now,
+    int64_t expires)
+{
+    ngx_uint_t              failures;
+    ngx_edge_auth_entry_t  *e;
+
+    e = login->entry;
+
+    failures = e->failures;
+    e->failures = 0;
+    e->backoff = 0;
+
+    e->renew = expires - ngx_min((int64_t) login->renew_before,
+                                 (expires - now) / 2);
+
+    return failures;
 }
 
 
@@ -379,8 +564,7 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     ngx_http_credential_t *cred = hc->data;
 
     int64_t                           now, expires, delay, valid;
-    ngx_str_t                         token, refresh;
-    ngx_uint_t                        refreshing;
+    ngx_uint_t                        refreshing, refreshed;
     u_char                           *p, *last;
     ngx_uint_t                        failures, status, level;
     const char                       *error;
@@ -405,8 +589,13 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     error = hc->error;
     status = hc->answer.status;
     expires = 0;
-    ngx_str_null(&token);
-    ngx_str_null(&refresh);
+
+    if (refreshing && error == NULL && (status == 400 || status == 401)
+        && login->oauth)
+    {
+        ngx_http_credential_refresh_refused(cred, hc);
+        return;
+    }
 
     if (refreshing && error == NULL && (status == 400 || status == 401)) {
 
@@ -442,37 +631,12 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
         error = "the endpoint refused the login";
     }
 
-    if (error == NULL) {
-        (void) ngx_http_credential_login_answer(cred, hc, now, &token,
-                                                &refresh, &expires, &error);
-    }
-
-    ngx_edge_auth_store_lock(login->store);
-
-    if (error == NULL
-        && ngx_edge_auth_store_set_token(login->store, e, &token, &refresh,
-                                         expires)
-           != NGX_OK)
-    {
-        error = "the credential store zone is full";
-    }
-
-    /* a process that took over an overrun lock owns it now */
-    if (e->lock_owner == ngx_pid) {
-        e->lock_owner = 0;
-    }
-
-    e->logins++;
+    error = ngx_http_credential_token_store(cred, hc, error, now, &expires,
+                                            &refreshed);
 
     if (error == NULL) {
-        failures = e->failures;
-        e->failures = 0;
-        e->backoff = 0;
-
-        /* renew ahead; a short-lived token at half its life */
-        delay = expires - now;
-        e->renew = expires - ngx_min((int64_t) login->renew_before,
-                                     delay / 2);
+        failures = ngx_http_credential_login_ok(login, now, expires);
+        delay = 0;
 
     } else {
         failures = ++e->failures;
@@ -483,14 +647,6 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     valid = (e->state == NGX_EDGE_AUTH_TOKEN_VALID) ? e->expires - now : 0;
 
     ngx_edge_auth_store_unlock(login->store);
-
-    if (token.data) {
-        ngx_explicit_memzero(token.data, token.len);
-    }
-
-    if (refresh.data) {
-        ngx_explicit_memzero(refresh.data, refresh.len);
-    }
 
     /* one line per failure streak; the rest at info */
 
@@ -546,6 +702,51 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     /* the new token to the fleet, and the lease back */
     ngx_http_credential_redis_publish(cmcf, cred, error == NULL);
     ngx_http_credential_refresh_soon(cmcf);
+}
+
+
+/*
+ * Only the owner of the grant can renew it: the credential needs the
+ * connect step again.  One line says so; the timer leaves the entry alone
+ * from now on, so nothing retries in a loop.
+ */
+
+static void
+ngx_http_credential_refresh_refused(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc)
+{
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    ngx_edge_auth_store_lock(login->store);
+
+    ngx_edge_auth_store_needs_auth(login->store, e);
+
+    if (e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+
+    e->logins++;
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    ngx_log_error(NGX_LOG_ERR, hc->log, 0,
+                  "credential \"%V\": %V refused the refresh token with "
+                  "HTTP status %ui (revoked?); the credential needs "
+                  "authorization: run its connect step (credential_connect) "
+                  "again in a browser", &cred->name,
+                  &login->refresh_url.text, hc->answer.status);
+
+    ngx_edge_auth_http_free(hc);
+
+    /* the fleet's lease goes back; the other nodes find the same answer */
+    ngx_http_credential_redis_publish(
+        ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                            ngx_http_credential_module),
+        cred, 0);
 }
 
 

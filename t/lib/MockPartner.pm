@@ -235,6 +235,9 @@ default one while it lasts.
     $m->max_concurrent([$ep])    most requests of an endpoint (login
                                  endpoints without argument) in progress at
                                  once
+    $m->in_flight([$ep])         requests of an endpoint (login endpoints
+                                 without argument) in progress now, e.g. a
+                                 refresh held by delay_ms
     $m->last_login([$ep]), $m->last_api, $m->requests([$ep])
         request records: { seq, endpoint, time, method, uri, path, query,
         version, headers => {lowercased name => value, repeated ones
@@ -710,6 +713,11 @@ sub max_concurrent {
     my $m = $self->_state->{max_in_flight};
     return $m->{$ep} // 0 if defined $ep;
     return $m->{'*login'} // 0;
+}
+
+sub in_flight {
+    my ($self, $ep) = @_;
+    return $self->_state->{in_flight}{ $ep // '*login' } // 0;
 }
 
 sub last_token { $_[0]->_state->{last_token} }

@@ -1,0 +1,1549 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The OAuth 2.0 authorization-code flow (RFC 6749 4.1), as Octorate asks
+ * for access to a property: an operator connects once in a browser, the
+ * gateway keeps the refresh token and renews the access token for ever.
+ *
+ *   credential_connect   redirects the browser to the "authorize" URL with
+ *                        client_id, redirect_uri and a state, and sets a
+ *                        cookie with a random nonce on the same browser;
+ *   credential_callback  checks the state against the cookie (HMAC-SHA256,
+ *                        time-limited, single use), exchanges the code at
+ *                        the "login" (token) URL and stores the tokens
+ *                        through the store, as a renewal does.
+ *
+ * state = base64url(issued ms, 8 bytes || HMAC(key, name, issued, nonce)),
+ * cookie = base64url(nonce): a state is worthless without the cookie of
+ * the browser that started the connect step.
+ */
+
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_credential.h"
+
+
+#define NGX_HTTP_CREDENTIAL_NONCE      16
+#define NGX_HTTP_CREDENTIAL_MAC        32
+#define NGX_HTTP_CREDENTIAL_STATE      (8 + NGX_HTTP_CREDENTIAL_MAC)
+#define NGX_HTTP_CREDENTIAL_CODE_MAX   4096
+#define NGX_HTTP_CREDENTIAL_PAGE_MAX   1024
+#define NGX_HTTP_CREDENTIAL_REASON     128
+
+/* a state from the future beyond this clock skew is not ours */
+#define NGX_HTTP_CREDENTIAL_SKEW       60000
+
+
+struct ngx_http_credential_oauth_s {
+    ngx_str_t                    authorize;      /* URL, as configured */
+    ngx_array_t                  params;         /* ngx_keyval_t */
+    ngx_str_t                    client_id;
+    ngx_str_t                    client_secret;
+    ngx_str_t                    redirect_uri;
+    ngx_str_t                    cookie_path;
+    ngx_str_t                    grant_type;
+    ngx_str_t                    key;            /* of the state HMAC */
+    ngx_msec_t                   state_lifetime;
+    unsigned                     secure:1;       /* an https redirect_uri */
+};
+
+
+struct ngx_http_credential_endpoint_s {
+    ngx_str_t                    name;
+    u_char                      *file;
+    ngx_uint_t                   line;
+    ngx_uint_t                   callback;       /* else connect */
+    ngx_http_credential_t       *cred;
+};
+
+
+/* lives in the client's pool: the exchange may outlive the request */
+
+typedef struct {
+    ngx_http_request_t          *request;        /* NULL once it is gone */
+    ngx_http_cleanup_t          *cleanup;
+    ngx_http_credential_t       *cred;
+} ngx_http_credential_exchange_t;
+
+
+static ngx_http_credential_oauth_t *ngx_http_credential_get_oauth(
+    ngx_conf_t *cf, ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_state_key(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_client_field(ngx_array_t *a,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_credential_endpoint_start(ngx_http_request_t *r,
+    ngx_uint_t methods, ngx_http_credential_t **cred);
+static ngx_int_t ngx_http_credential_connect_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_callback_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_callback_step(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_callback_wait(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static void ngx_http_credential_callback_poll(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_callback_check(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_str_t *code, ngx_uint_t *status,
+    u_char *reason, const char **why);
+static ngx_int_t ngx_http_credential_exchange(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_str_t *code);
+static void ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc);
+static void ngx_http_credential_exchange_cleanup(void *data);
+static ngx_int_t ngx_http_credential_state_mac(ngx_http_credential_t *cred,
+    u_char *issued, u_char *nonce, u_char *mac);
+static ngx_int_t ngx_http_credential_mask_request_line(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_arg(ngx_http_request_t *r, char *name,
+    ngx_str_t *value);
+static void ngx_http_credential_error_code(u_char *text, size_t len,
+    u_char *out, size_t size);
+static ngx_int_t ngx_http_credential_set_cookie(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth, ngx_str_t *nonce);
+static ngx_int_t ngx_http_credential_header_out(ngx_http_request_t *r,
+    char *name, ngx_str_t *value, ngx_table_elt_t **out);
+static ngx_int_t ngx_http_credential_page(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *text, size_t len);
+
+
+static ngx_str_t  ngx_http_credential_needs_auth_code =
+    ngx_string("credential-needs-authorization");
+static ngx_str_t  ngx_http_credential_needs_auth_message =
+    ngx_string("The upstream credential needs authorization: an operator "
+               "must run its connect step");
+
+static ngx_str_t  ngx_http_credential_cookie_var =
+    ngx_string("cookie_credential_state");
+
+
+/* directives inside a credential block */
+
+char *
+ngx_http_credential_authorize(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value)
+{
+    ngx_edge_auth_url_t           url;
+    ngx_http_credential_oauth_t  *oauth;
+
+    oauth = ngx_http_credential_get_oauth(cf, cred);
+    if (oauth == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (oauth->authorize.len) {
+        return "is duplicate";
+    }
+
+    /* the browser goes there, never nginx: parsed only to be checked */
+
+    if (ngx_edge_auth_url_parse(cf, &value[1], &url, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '#')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid authorize URL \"%V\": it must not have "
+                           "a fragment", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    oauth->authorize = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * authorize_param, client_id, client_secret, redirect_uri,
+ * code_grant_type, state_key, state_lifetime
+ */
+
+char *
+ngx_http_credential_oauth_set(ngx_conf_t *cf, ngx_http_credential_t *cred,
+    ngx_str_t *value)
+{
+    u_char                       *p;
+    ngx_str_t                    *field;
+    ngx_msec_t                    t;
+    ngx_keyval_t                 *kv;
+    ngx_edge_auth_url_t           url;
+    ngx_http_credential_oauth_t  *oauth;
+
+    oauth = ngx_http_credential_get_oauth(cf, cred);
+    if (oauth == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(value[0].data, "authorize_param") == 0) {
+        kv = ngx_array_push(&oauth->params);
+        if (kv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        kv->key = value[1];
+
+        if (ngx_edge_auth_secret(cf, &value[2], &kv->value,
+                                 "authorize_param")
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[0].data, "state_lifetime") == 0) {
+        if (oauth->state_lifetime != NGX_CONF_UNSET_MSEC) {
+            return "is duplicate";
+        }
+
+        t = ngx_parse_time(&value[1], 0);
+
+        if (t == (ngx_msec_t) NGX_ERROR || t < 1000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid state_lifetime \"%V\": at least 1s",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        oauth->state_lifetime = t;
+        return NGX_CONF_OK;
+    }
+
+    field = (ngx_strcmp(value[0].data, "client_id") == 0)
+            ? &oauth->client_id
+            : (ngx_strcmp(value[0].data, "client_secret") == 0)
+            ? &oauth->client_secret
+            : (ngx_strcmp(value[0].data, "redirect_uri") == 0)
+            ? &oauth->redirect_uri
+            : (ngx_strcmp(value[0].data, "code_grant_type") == 0)
+            ? &oauth->grant_type : &oauth->key;
+
+    if (field->len) {
+        return "is duplicate";
+    }
+
+    if (field == &oauth->redirect_uri) {
+        if (ngx_edge_auth_url_parse(cf, &value[1], &url, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the state cookie goes back to the callback's path only */
+
+        oauth->secure = url.ssl;
+        oauth->cookie_path = url.uri;
+
+        p = ngx_strlchr(url.uri.data, url.uri.data + url.uri.len, '?');
+        if (p) {
+            oauth->cookie_path.len = p - url.uri.data;
+        }
+
+        for (p = url.uri.data; p < url.uri.data + url.uri.len; p++) {
+            if (*p == ';' || *p == ',' || *p == '"' || *p == '#') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redirect_uri \"%V\": it must "
+                                   "not contain \";\", \",\", \"\"\" or "
+                                   "\"#\"", &value[1]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        *field = value[1];
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_edge_auth_secret(cf, &value[1], field, (char *) value[0].data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* "nginx -s reload" reads no secrets, only placeholders */
+
+    if (field == &oauth->key && field->len < 16
+        && ngx_process != NGX_PROCESS_SIGNALLER)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "state_key must be at least 16 bytes long, "
+                           "random (openssl rand -hex 32)");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_credential_oauth_t *
+ngx_http_credential_get_oauth(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    ngx_http_credential_oauth_t  *oauth;
+
+    oauth = cred->login->oauth;
+
+    if (oauth) {
+        return oauth;
+    }
+
+    oauth = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_oauth_t));
+    if (oauth == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&oauth->params, cf->pool, 2, sizeof(ngx_keyval_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    oauth->state_lifetime = NGX_CONF_UNSET_MSEC;
+
+    cred->login->oauth = oauth;
+
+    return oauth;
+}
+
+
+/*
+ * At the end of the block, before the login request is built: the code
+ * exchange's fields become the login fields (and so part of the token's
+ * fingerprint: another client or redirect_uri is another grant).
+ */
+
+ngx_int_t
+ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    ngx_http_credential_oauth_t  *oauth;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    oauth = login->oauth;
+
+    if (oauth->authorize.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\" has authorization-code "
+                           "directives but no \"authorize URL\"",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    if (login->url.text.len == 0 || oauth->client_id.len == 0
+        || oauth->redirect_uri.len == 0 || login->refresh_url.text.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\" has \"authorize\" and so needs "
+                           "\"login URL\" (the token endpoint of the code "
+                           "exchange), \"client_id\", \"redirect_uri\" and "
+                           "\"refresh URL\"", &cred->name);
+        return NGX_ERROR;
+    }
+
+    if (login->body_type != NGX_HTTP_CREDENTIAL_BODY_FORM) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\": the code exchange is a form "
+                           "(RFC 6749 4.1.3); remove \"login_body json\"",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    if (oauth->grant_type.len == 0) {
+        ngx_str_set(&oauth->grant_type, "authorization_code");
+    }
+
+    ngx_conf_init_msec_value(oauth->state_lifetime, 600000);
+
+    if (ngx_http_credential_client_field(&login->params, "client_id",
+                                         &oauth->client_id)
+        != NGX_OK
+        || ngx_http_credential_client_field(&login->params,
+                                            "client_secret",
+                                            &oauth->client_secret)
+           != NGX_OK
+        || ngx_http_credential_client_field(&login->params,
+                                            "redirect_uri",
+                                            &oauth->redirect_uri)
+           != NGX_OK
+        || ngx_http_credential_client_field(&login->params, "grant_type",
+                                            &oauth->grant_type)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the client authenticates its refreshes too (RFC 6749 6) */
+
+    if (ngx_http_credential_client_field(&login->refresh_params,
+                                         "client_id", &oauth->client_id)
+        != NGX_OK
+        || ngx_http_credential_client_field(&login->refresh_params,
+                                            "client_secret",
+                                            &oauth->client_secret)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_credential_state_key(cf, cred);
+}
+
+
+/* adds name=value unless empty or already there (a login_param wins) */
+
+static ngx_int_t
+ngx_http_credential_client_field(ngx_array_t *a, const char *name,
+    ngx_str_t *value)
+{
+    size_t         len;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(name);
+    kv = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (kv[i].key.len == len
+            && ngx_strncmp(kv[i].key.data, name, len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    kv = ngx_array_push(a);
+    if (kv == NULL) {
+        return NGX_ERROR;
+    }
+
+    kv->key.data = (u_char *) name;
+    kv->key.len = len;
+    kv->value = *value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The state key: state_key if configured; else derived from the client
+ * secret (the same on every node and across reloads); else random for
+ * this start, which breaks states across nodes and reloads.
+ */
+
+static ngx_int_t
+ngx_http_credential_state_key(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    u_char                       *secret;
+    size_t                        len;
+    unsigned int                  mdlen;
+    ngx_http_credential_oauth_t  *oauth;
+
+    static u_char  label[] = "ngx_http_credential_module state key";
+
+    oauth = cred->login->oauth;
+
+    if (oauth->key.len) {
+        return NGX_OK;
+    }
+
+    secret = oauth->client_secret.len ? oauth->client_secret.data
+                                      : cred->login->basic.data;
+    len = oauth->client_secret.len ? oauth->client_secret.len
+                                   : cred->login->basic.len;
+
+    oauth->key.data = ngx_pnalloc(cf->pool, EVP_MAX_MD_SIZE);
+    if (oauth->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (len) {
+        if (HMAC(EVP_sha256(), secret, (int) len, label, sizeof(label) - 1,
+                 oauth->key.data, &mdlen)
+            == NULL)
+        {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0, "HMAC() failed");
+            return NGX_ERROR;
+        }
+
+        oauth->key.len = mdlen;
+        return NGX_OK;
+    }
+
+    if (RAND_bytes(oauth->key.data, 32) != 1) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0, "RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    oauth->key.len = 32;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "credential \"%V\" has no \"state_key\" and no client "
+                       "secret: states are signed with a key random for "
+                       "this start, so a connect step must end on the node "
+                       "and in the configuration where it began",
+                       &cred->name);
+
+    return NGX_OK;
+}
+
+
+/* credential_connect NAME, credential_callback NAME: content handlers */
+
+char *
+ngx_http_credential_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_credential_loc_conf_t *lcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_credential_endpoint_t    *ep, **epp;
+    ngx_http_credential_main_conf_t   *cmcf;
+
+    if (lcf->endpoint) {
+        return "is duplicate: a location is one connect or callback step";
+    }
+
+    value = cf->args->elts;
+
+    ep = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_endpoint_t));
+    if (ep == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ep->name = value[1];
+    ep->file = cf->conf_file->file.name.data;
+    ep->line = cf->conf_file->line;
+    ep->callback = (ngx_strcmp(value[0].data, "credential_callback") == 0);
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
+
+    epp = ngx_array_push(&cmcf->endpoints);
+    if (epp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *epp = ep;
+    lcf->endpoint = ep;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ep->callback ? ngx_http_credential_callback_handler
+                                 : ngx_http_credential_connect_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* after the http block: credentials may be defined after their use */
+
+ngx_int_t
+ngx_http_credential_endpoints_resolve(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_uint_t                        i;
+    ngx_http_credential_t            *cred;
+    ngx_http_credential_endpoint_t  **ep;
+
+    ep = cmcf->endpoints.elts;
+
+    for (i = 0; i < cmcf->endpoints.nelts; i++) {
+        cred = ngx_edge_auth_find(&cmcf->credentials, &ep[i]->name);
+
+        if (cred == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown credential \"%V\" in %s:%ui: no such "
+                          "block is defined in the http block",
+                          &ep[i]->name, ep[i]->file, ep[i]->line);
+            return NGX_ERROR;
+        }
+
+        if (cred->login == NULL || cred->login->oauth == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "credential \"%V\" in %s:%ui has no \"authorize\": "
+                          "%s needs the authorization-code flow",
+                          &ep[i]->name, ep[i]->file, ep[i]->line,
+                          ep[i]->callback ? "credential_callback"
+                                          : "credential_connect");
+            return NGX_ERROR;
+        }
+
+        ep[i]->cred = cred;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the 503 of a credential that waits for an operator */
+
+ngx_int_t
+ngx_http_credential_needs_auth(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    ngx_int_t  rc;
+
+    /* the one error line was written when it happened */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "credential \"%V\" needs authorization; answering 503",
+                  &cred->name);
+
+    rc = ngx_edge_auth_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  &ngx_http_credential_needs_auth_code,
+                                  &ngx_http_credential_needs_auth_message);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/* what both steps do first: a browser's GET, for its credential */
+
+static ngx_int_t
+ngx_http_credential_endpoint_start(ngx_http_request_t *r, ngx_uint_t methods,
+    ngx_http_credential_t **cred)
+{
+    ngx_int_t                        rc;
+    ngx_http_credential_loc_conf_t  *lcf;
+
+    if (!(r->method & methods)) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+    *cred = lcf->endpoint->cred;
+
+    return NGX_OK;
+}
+
+
+/* the browser goes to the authorization server, with a signed state */
+
+static ngx_int_t
+ngx_http_credential_connect_handler(ngx_http_request_t *r)
+{
+    size_t                           len;
+    u_char                          *p, *sep;
+    u_char                           raw[NGX_HTTP_CREDENTIAL_STATE];
+    u_char                           nonce[NGX_HTTP_CREDENTIAL_NONCE];
+    u_char                           text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
+    uint64_t                         issued;
+    ngx_int_t                        rc;
+    ngx_str_t                        state, cookie, src, location;
+    ngx_uint_t                       i;
+    ngx_keyval_t                    *kv;
+    ngx_table_elt_t                 *h;
+    ngx_http_credential_t           *cred;
+    ngx_http_credential_oauth_t     *oauth;
+
+    rc = ngx_http_credential_endpoint_start(r, NGX_HTTP_GET|NGX_HTTP_HEAD,
+                                            &cred);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    oauth = cred->login->oauth;
+
+    if (RAND_bytes(nonce, NGX_HTTP_CREDENTIAL_NONCE) != 1) {
+        ngx_ssl_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "RAND_bytes() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* milliseconds, big-endian: also what makes a state single use */
+
+    issued = (uint64_t) ngx_edge_auth_now();
+
+    for (i = 0; i < 8; i++) {
+        raw[i] = (u_char) (issued >> (56 - 8 * i));
+    }
+
+    if (ngx_http_credential_state_mac(cred, raw, nonce, raw + 8) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    state.data = ngx_pnalloc(r->pool,
+                             ngx_base64_encoded_length(sizeof(raw)));
+    cookie.data = ngx_pnalloc(r->pool,
+                              ngx_base64_encoded_length(sizeof(nonce)));
+
+    if (state.data == NULL || cookie.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    src.data = raw;
+    src.len = sizeof(raw);
+    ngx_encode_base64url(&state, &src);
+
+    src.data = nonce;
+    src.len = sizeof(nonce);
+    ngx_encode_base64url(&cookie, &src);
+
+    ngx_explicit_memzero(nonce, sizeof(nonce));
+
+    /* authorize?client_id=..&redirect_uri=..[&param=..]&state=.. */
+
+    kv = oauth->params.elts;
+
+    len = oauth->authorize.len + sizeof("?client_id=&redirect_uri=&state=")
+          + 3 * oauth->client_id.len + 3 * oauth->redirect_uri.len
+          + state.len;
+
+    for (i = 0; i < oauth->params.nelts; i++) {
+        len += 3 * kv[i].key.len + 3 * kv[i].value.len + 2;
+    }
+
+    location.data = ngx_pnalloc(r->pool, len);
+    if (location.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sep = ngx_strlchr(oauth->authorize.data,
+                      oauth->authorize.data + oauth->authorize.len, '?');
+
+    p = ngx_cpymem(location.data, oauth->authorize.data,
+                   oauth->authorize.len);
+    p = ngx_cpymem(p, sep ? "&client_id=" : "?client_id=",
+                   sizeof("?client_id=") - 1);
+    p = (u_char *) ngx_escape_uri(p, oauth->client_id.data,
+                                  oauth->client_id.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    p = ngx_cpymem(p, "&redirect_uri=", sizeof("&redirect_uri=") - 1);
+    p = (u_char *) ngx_escape_uri(p, oauth->redirect_uri.data,
+                                  oauth->redirect_uri.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+
+    for (i = 0; i < oauth->params.nelts; i++) {
+        *p++ = '&';
+        p = (u_char *) ngx_escape_uri(p, kv[i].key.data, kv[i].key.len,
+                                      NGX_ESCAPE_URI_COMPONENT);
+        *p++ = '=';
+        p = (u_char *) ngx_escape_uri(p, kv[i].value.data, kv[i].value.len,
+                                      NGX_ESCAPE_URI_COMPONENT);
+    }
+
+    p = ngx_cpymem(p, "&state=", sizeof("&state=") - 1);
+    p = ngx_cpymem(p, state.data, state.len);
+
+    location.len = p - location.data;
+
+    if (ngx_http_credential_set_cookie(r, oauth, &cookie) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_clear_location(r);
+
+    if (ngx_http_credential_header_out(r, "Location", &location, &h)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.location = h;
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "credential \"%V\": connect step started, the browser "
+                  "goes to %V", &cred->name, &oauth->authorize);
+
+    p = ngx_slprintf(text, text + sizeof(text),
+                     "Redirecting to the authorization server of credential "
+                     "\"%V\".\n", &cred->name);
+
+    return ngx_http_credential_page(r, NGX_HTTP_MOVED_TEMPORARILY, text,
+                                    p - text);
+}
+
+
+static ngx_int_t
+ngx_http_credential_callback_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_credential_t  *cred;
+
+    /* not HEAD: a link preview must not spend the code */
+
+    rc = ngx_http_credential_endpoint_start(r, NGX_HTTP_GET, &cred);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_credential_mask_request_line(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the state cookie has served, whatever happens now */
+
+    if (ngx_http_credential_set_cookie(r, cred->login->oauth, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_credential_callback_step(r, cred);
+}
+
+
+/* checks the callback and exchanges its code, or waits for a renewal */
+
+static ngx_int_t
+ngx_http_credential_callback_step(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    u_char       *p;
+    u_char        text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
+    u_char        reason[NGX_HTTP_CREDENTIAL_REASON];
+    ngx_int_t     rc;
+    ngx_str_t     code;
+    ngx_uint_t    status;
+    const char   *why;
+
+    status = NGX_HTTP_OK;
+    why = NULL;
+
+    rc = ngx_http_credential_callback_check(r, cred, &code, &status, reason,
+                                            &why);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_credential_exchange(r, cred, &code);
+
+        ngx_explicit_memzero(code.data, code.len);
+
+        if (rc == NGX_OK) {
+            return NGX_DONE;
+        }
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_credential_callback_wait(r, cred) == NGX_OK)
+    {
+        return NGX_DONE;
+    }
+
+    /* refused: one line for the operator's log, the reason on the page */
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "credential \"%V\": callback refused: %s",
+                  &cred->name, why);
+
+    p = ngx_slprintf(text, text + sizeof(text),
+                     "Not connected: credential \"%V\": %s\n",
+                     &cred->name, why);
+
+    return ngx_http_credential_page(r, status, text, p - text);
+}
+
+
+/*
+ * A renewal holds the login lock: the callback waits for it up to
+ * login_wait, polling with a timer as requests wait for a token, so the
+ * owner's browser need not be told to reload.
+ */
+
+static ngx_int_t
+ngx_http_credential_callback_wait(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    int64_t                     now;
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+    }
+
+    now = ngx_edge_auth_now();
+
+    if (ctx->deadline == 0) {
+        ctx->deadline = now + cred->login->wait;
+    }
+
+    if (now >= ctx->deadline) {
+        return NGX_DECLINED;
+    }
+
+    r->main->count++;
+
+    ngx_http_credential_poll(r, ngx_http_credential_callback_poll,
+                             (ngx_msec_t) ngx_min(ctx->deadline - now, 100));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_credential_callback_poll(ngx_http_request_t *r)
+{
+    ngx_http_credential_loc_conf_t  *lcf;
+
+    if (ngx_http_credential_polled(r) != NGX_OK) {
+        return;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+
+    ngx_http_finalize_request(r, ngx_http_credential_callback_step(r,
+                                                   lcf->endpoint->cred));
+}
+
+
+/*
+ * NGX_OK with the code when the callback may exchange it (the login lock
+ * is then ours and the state used); NGX_DECLINED with a status and a
+ * reason otherwise.
+ */
+
+static ngx_int_t
+ngx_http_credential_callback_check(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_str_t *code, ngx_uint_t *status,
+    u_char *reason, const char **why)
+{
+    u_char                        *p;
+    u_char                         mac[NGX_HTTP_CREDENTIAL_MAC];
+    u_char                         raw[NGX_HTTP_CREDENTIAL_STATE + 4];
+    u_char                         nonce[NGX_HTTP_CREDENTIAL_NONCE + 4];
+    int64_t                        now, issued;
+    ngx_str_t                      state, error, src, dst, name;
+    ngx_uint_t                     i, key;
+    ngx_pid_t                      owner;
+    ngx_edge_auth_entry_t         *e;
+    ngx_http_variable_value_t     *vv;
+    ngx_http_credential_oauth_t   *oauth;
+    ngx_http_credential_login_t   *login;
+
+    login = cred->login;
+    oauth = login->oauth;
+    e = login->entry;
+
+    *status = NGX_HTTP_BAD_REQUEST;
+
+    if (ngx_http_credential_arg(r, "error", &error) == NGX_OK) {
+        /* the owner said no, or the server failed: its word, sanitized */
+
+        ngx_http_credential_error_code(error.data, error.len, mac,
+                                       sizeof(mac));
+        ngx_snprintf(reason, NGX_HTTP_CREDENTIAL_REASON - 1,
+                     "the authorization server answered error=\"%s\"%Z",
+                     mac);
+        *why = (const char *) reason;
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_credential_arg(r, "state", &state) != NGX_OK) {
+        *why = "the callback has no state: start at the connect step";
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_credential_arg(r, "code", code) != NGX_OK) {
+        *why = "the callback has no code";
+        return NGX_DECLINED;
+    }
+
+    if (code->len > NGX_HTTP_CREDENTIAL_CODE_MAX) {
+        *why = "the code is too long";
+        return NGX_DECLINED;
+    }
+
+    for (p = code->data; p < code->data + code->len; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            *why = "the code contains a control byte, a space or a "
+                   "non-ASCII byte";
+            return NGX_DECLINED;
+        }
+    }
+
+    *status = NGX_HTTP_FORBIDDEN;
+
+    name = ngx_http_credential_cookie_var;
+    key = ngx_hash_key(name.data, name.len);
+
+    vv = ngx_http_get_variable(r, &name, key);
+
+    if (vv == NULL || vv->not_found || vv->len == 0) {
+        *why = "this browser has no state cookie: run the connect step in "
+               "this browser (the cookie goes to this callback only, and "
+               "needs cookies enabled)";
+        return NGX_DECLINED;
+    }
+
+    src.data = vv->data;
+    src.len = vv->len;
+    dst.data = nonce;
+
+    if (src.len != ngx_base64_encoded_length(NGX_HTTP_CREDENTIAL_NONCE) - 2
+        || ngx_decode_base64url(&dst, &src) != NGX_OK
+        || dst.len != NGX_HTTP_CREDENTIAL_NONCE)
+    {
+        *why = "the state cookie is malformed";
+        return NGX_DECLINED;
+    }
+
+    src = state;
+    dst.data = raw;
+
+    if (src.len != ngx_base64_encoded_length(NGX_HTTP_CREDENTIAL_STATE) - 2
+        || ngx_decode_base64url(&dst, &src) != NGX_OK
+        || dst.len != NGX_HTTP_CREDENTIAL_STATE)
+    {
+        *why = "the state is malformed (forged?)";
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_credential_state_mac(cred, raw, nonce, mac) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_explicit_memzero(nonce, sizeof(nonce));
+
+    if (CRYPTO_memcmp(mac, raw + 8, NGX_HTTP_CREDENTIAL_MAC) != 0) {
+        *why = "the state does not match this browser's connect step: "
+               "forged, signed with another key, or begun in another "
+               "browser";
+        return NGX_DECLINED;
+    }
+
+    issued = 0;
+
+    for (i = 0; i < 8; i++) {
+        issued = (issued << 8) | raw[i];
+    }
+
+    now = ngx_edge_auth_now();
+
+    if (issued > now + NGX_HTTP_CREDENTIAL_SKEW) {
+        *why = "the state was issued in the future: check the clocks";
+        return NGX_DECLINED;
+    }
+
+    if (now - issued >= (int64_t) oauth->state_lifetime) {
+        ngx_snprintf(reason, NGX_HTTP_CREDENTIAL_REASON - 1,
+                     "the state has expired (it lives %Ms): run the "
+                     "connect step again%Z", oauth->state_lifetime / 1000);
+        *why = (const char *) reason;
+        return NGX_DECLINED;
+    }
+
+    /*
+     * One exchange or renewal at a time: a renewal in flight with the old
+     * refresh token must not race the new grant.  A busy answer leaves
+     * the state unused, so reloading the page works.
+     */
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (issued <= e->state_used) {
+        ngx_edge_auth_store_unlock(login->store);
+        *why = "the state was already used (a replayed or reloaded "
+               "callback): run the connect step again";
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_http_credential_lock_take(login, now, &owner)) {
+        ngx_edge_auth_store_unlock(login->store);
+        *status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        *why = "a token renewal of this credential is still in flight: "
+               "reload this page in a few seconds";
+        return NGX_DECLINED;
+    }
+
+    e->state_used = issued;
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    *status = NGX_HTTP_OK;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_exchange(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_str_t *code)
+{
+    ngx_str_t                        name;
+    ngx_http_cleanup_t              *cln;
+    ngx_edge_auth_http_t            *hc;
+    ngx_http_credential_login_t     *login;
+    ngx_http_credential_exchange_t  *ex;
+
+    login = cred->login;
+
+    /* after the login fields: client_id, client_secret, redirect_uri... */
+    ngx_str_set(&name, "code");
+
+    /* the cycle's log: the exchange may outlive the client's connection */
+
+    hc = ngx_edge_auth_http_create(ngx_cycle->log);
+    if (hc == NULL) {
+        goto failed;
+    }
+
+    ex = ngx_pcalloc(hc->pool, sizeof(ngx_http_credential_exchange_t));
+    cln = ngx_http_cleanup_add(r, 0);
+
+    if (ex == NULL || cln == NULL
+        || ngx_http_credential_form_request(login, hc->pool, &login->url,
+                                            &login->params, &name, code,
+                                            &hc->request)
+           != NGX_OK)
+    {
+        ngx_edge_auth_http_free(hc);
+        goto failed;
+    }
+
+    ex->request = r;
+    ex->cleanup = cln;
+    ex->cred = cred;
+
+    cln->handler = ngx_http_credential_exchange_cleanup;
+    cln->data = ex;
+
+    hc->log->action = "exchanging an authorization code";
+    hc->url = &login->url;
+    hc->conf = &login->http;
+    hc->done = ngx_http_credential_exchange_done;
+    hc->data = ex;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "credential \"%V\": exchanging the code", &cred->name);
+
+    /* the request waits for done(); a client that leaves is noticed */
+
+    r->main->count++;
+    r->read_event_handler = ngx_http_test_reading;
+
+    ngx_edge_auth_http_start(hc);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_edge_auth_store_lock(login->store);
+
+    if (login->entry->lock_owner == ngx_pid) {
+        login->entry->lock_owner = 0;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    return NGX_ERROR;
+}
+
+
+/* the client left: the exchange goes on, its result is only logged */
+
+static void
+ngx_http_credential_exchange_cleanup(void *data)
+{
+    ngx_http_credential_exchange_t *ex = data;
+
+    ex->request = NULL;
+}
+
+
+static void
+ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
+{
+    ngx_http_credential_exchange_t *ex = hc->data;
+
+    u_char                       *p, *last;
+    u_char                        text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
+    u_char                        detail[128], code[64];
+    int64_t                       now, expires;
+    ngx_int_t                     rc;
+    ngx_uint_t                    status, http, refreshed;
+    const char                   *error;
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_t        *cred;
+    ngx_http_credential_login_t  *login;
+
+    cred = ex->cred;
+    login = cred->login;
+    e = login->entry;
+
+    /* it carries the code and the client secret */
+    ngx_explicit_memzero(hc->request.data, hc->request.len);
+
+    now = ngx_edge_auth_now();
+    error = hc->error;
+    status = hc->answer.status;
+    expires = 0;
+    code[0] = '\0';
+
+    if (error == NULL && (status < 200 || status > 299)) {
+        error = "the token endpoint refused the code";
+        ngx_http_credential_error_code(hc->answer.body, hc->answer.body_len,
+                                       code, sizeof(code));
+    }
+
+    error = ngx_http_credential_token_store(cred, hc, error, now, &expires,
+                                            &refreshed);
+
+    if (error == NULL) {
+        (void) ngx_http_credential_login_ok(login, now, expires);
+        e->refusals = 0;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    /* the other nodes of a fleet take it from Redis */
+
+    if (error == NULL) {
+        ngx_http_credential_redis_publish(
+            ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                ngx_http_credential_module),
+            cred, NGX_HTTP_CREDENTIAL_STORE);
+    }
+
+    /* the reason, for the log and the page: never a value */
+
+    p = detail;
+    last = detail + sizeof(detail);
+
+    if (status && error) {
+        p = ngx_slprintf(p, last, " (HTTP status %ui", status);
+        p = code[0] ? ngx_slprintf(p, last, ", error \"%s\")", code)
+                    : ngx_slprintf(p, last, ")");
+    }
+
+    if (error == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, hc->log, 0,
+                      "credential \"%V\": connected with the "
+                      "authorization-code flow, token valid for %Ls%s",
+                      &cred->name, (expires - now) / 1000,
+                      refreshed ? "" : "; the answer had no refresh "
+                                         "token: connect again before it "
+                                         "expires");
+        http = NGX_HTTP_OK;
+
+        p = ngx_slprintf(text, text + sizeof(text),
+                         "Connected: credential \"%V\" has an access token "
+                         "valid for %Ls%s\n", &cred->name,
+                         (expires - now) / 1000,
+                         refreshed ? " and a refresh token; nginx renews "
+                                       "it from now on. You may close this "
+                                       "page."
+                                     : ", but no refresh token: run the "
+                                       "connect step again before it "
+                                       "expires.");
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, hc->log, hc->err,
+                      "credential \"%V\": the code exchange at %V failed: "
+                      "%s%*s", &cred->name, &login->url.text, error,
+                      p - detail, detail);
+        http = NGX_HTTP_BAD_GATEWAY;
+
+        p = ngx_slprintf(text, text + sizeof(text),
+                         "Not connected: credential \"%V\": the code "
+                         "exchange at %V failed: %s%*s. Run the connect "
+                         "step again.\n", &cred->name, &login->url.text,
+                         error, (size_t) (p - detail), detail);
+    }
+
+    r = ex->request;
+
+    if (r) {
+        ex->cleanup->handler = NULL;
+        c = r->connection;
+
+        rc = ngx_http_credential_page(r, http, text, p - text);
+
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(c);
+    }
+
+    ngx_edge_auth_http_free(hc);
+}
+
+
+static ngx_int_t
+ngx_http_credential_state_mac(ngx_http_credential_t *cred, u_char *issued,
+    u_char *nonce, u_char *mac)
+{
+    u_char                       *p;
+    u_char                        data[256];
+    unsigned int                  len;
+    ngx_http_credential_oauth_t  *oauth;
+
+    oauth = cred->login->oauth;
+
+    /* bound to the credential: a state of another one does not fit */
+
+    p = ngx_cpymem(data, "credential-state", sizeof("credential-state"));
+    p = ngx_cpymem(p, cred->name.data,
+                   ngx_min(cred->name.len, sizeof(data) - 64));
+    *p++ = '\0';
+    p = ngx_cpymem(p, issued, 8);
+    p = ngx_cpymem(p, nonce, NGX_HTTP_CREDENTIAL_NONCE);
+
+    if (HMAC(EVP_sha256(), oauth->key.data, (int) oauth->key.len, data,
+             p - data, mac, &len)
+        == NULL || len != NGX_HTTP_CREDENTIAL_MAC)
+    {
+        ngx_ssl_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "HMAC() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Every error line of a request shows its request line, and the default
+ * access log format too ($request): without the query, they show neither
+ * the code nor the state.
+ */
+
+static ngx_int_t
+ngx_http_credential_mask_request_line(ngx_http_request_t *r)
+{
+    u_char     *p, *q;
+    ngx_str_t  *line;
+
+    line = &r->request_line;
+
+    q = ngx_strlchr(line->data, line->data + line->len, '?');
+    if (q == NULL) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, line->len + sizeof("[hidden]"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    line->len = ngx_sprintf(p, "%*s?[hidden]%s%V", (size_t) (q - line->data),
+                            line->data, r->http_protocol.len ? " " : "",
+                            &r->http_protocol)
+                - p;
+    line->data = p;
+
+    return NGX_OK;
+}
+
+
+/* a query argument, percent-decoded in the request pool */
+
+static ngx_int_t
+ngx_http_credential_arg(ngx_http_request_t *r, char *name, ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
+        || raw.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    value->data = ngx_pnalloc(r->pool, raw.len);
+    if (value->data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    dst = value->data;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    return value->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * An RFC 6749 error code, from a JSON answer's "error" field or given
+ * as is, reduced to the characters such codes have: it goes on a page
+ * and into the log, and must carry nothing else.
+ */
+
+static void
+ngx_http_credential_error_code(u_char *text, size_t len, u_char *out,
+    size_t size)
+{
+    u_char        c;
+    size_t        n, i;
+    json_t       *root, *v;
+    const char   *s;
+    json_error_t  jerr;
+
+    root = NULL;
+    s = (const char *) text;
+    n = len;
+
+    if (len && text[0] == '{') {
+        root = json_loadb((const char *) text, len, 0, &jerr);
+        v = root ? json_object_get(root, "error") : NULL;
+
+        if (v == NULL || !json_is_string(v)) {
+            out[0] = '\0';
+            goto done;
+        }
+
+        s = json_string_value(v);
+        n = json_string_length(v);
+    }
+
+    for (i = 0; i < n && i < size - 1; i++) {
+        c = s[i];
+
+        out[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '_' || c == '-'
+                  || c == '.')
+                 ? c : '?';
+    }
+
+    out[i] = '\0';
+
+done:
+
+    if (root) {
+        json_decref(root);
+    }
+}
+
+
+/* the state cookie: a nonce, or an empty value that clears it */
+
+static ngx_int_t
+ngx_http_credential_set_cookie(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth, ngx_str_t *nonce)
+{
+    size_t      len;
+    u_char     *p;
+    ngx_str_t   value;
+    ngx_uint_t  secure;
+
+    secure = oauth->secure;
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        secure = 1;
+    }
+#endif
+
+    len = sizeof("credential_state=; Path=; Max-Age=; HttpOnly; "
+                 "SameSite=Lax; Secure") - 1
+          + (nonce ? nonce->len : 0) + oauth->cookie_path.len + NGX_INT_T_LEN;
+
+    value.data = ngx_pnalloc(r->pool, len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (nonce) {
+        p = ngx_sprintf(value.data, "credential_state=%V; Path=%V; "
+                        "Max-Age=%M; HttpOnly; SameSite=Lax", nonce,
+                        &oauth->cookie_path,
+                        (oauth->state_lifetime + 999) / 1000);
+
+    } else {
+        p = ngx_sprintf(value.data, "credential_state=; Path=%V; "
+                        "Max-Age=0; HttpOnly; SameSite=Lax",
+                        &oauth->cookie_path);
+    }
+
+    if (secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    value.len = p - value.data;
+
+    return ngx_http_credential_header_out(r, "Set-Cookie", &value, NULL);
+}
+
+
+static ngx_int_t
+ngx_http_credential_header_out(ngx_http_request_t *r, char *name,
+    ngx_str_t *value, ngx_table_elt_t **out)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+    h->lowcase_key = NULL;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    if (out) {
+        *out = h;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a short plain-text page for the operator; never cached */
+
+static ngx_int_t
+ngx_http_credential_page(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *text, size_t len)
+{
+    ngx_buf_t  *b;
+    ngx_str_t   value;
+
+    ngx_str_set(&value, "no-store");
+
+    if (ngx_http_credential_header_out(r, "Cache-Control", &value, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&value, "nosniff");
+
+    if (ngx_http_credential_header_out(r, "X-Content-Type-Options", &value,
+                                       NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, text, len);
+
+    ngx_str_set(&value, "text/plain; charset=utf-8");
+
+    return ngx_edge_auth_send(r, status, &value, b);
+}
