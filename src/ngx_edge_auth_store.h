@@ -67,6 +67,7 @@ typedef struct {
     /* the fleet (Redis) */
     u_char                       version[NGX_EDGE_AUTH_VERSION_LEN];
     int64_t                      synced;       /* last look at Redis */
+    ngx_uint_t                   looked;       /* a look was answered */
 } ngx_edge_auth_entry_t;
 
 

@@ -548,14 +548,20 @@ ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
         || ngx_http_credential_redis_refused(cred, call, "GET", 0,
                                              ngx_cycle->log))
     {
-        ngx_edge_auth_redis_call_free(call);
-        return;
+        rc = NGX_ERROR;
+
+    } else {
+        rc = ngx_http_credential_redis_apply(cmcf, cred, call->replies[0],
+                                             ngx_cycle->log);
     }
 
-    rc = ngx_http_credential_redis_apply(cmcf, cred, call->replies[0],
-                                         ngx_cycle->log);
-
     ngx_edge_auth_redis_call_free(call);
+
+    /* answered or not: a starting node may now conclude from what it has */
+
+    ngx_edge_auth_store_lock(cred->login->store);
+    cred->login->entry->looked = 1;
+    ngx_edge_auth_store_unlock(cred->login->store);
 
     /*
      * Redis lost it (a restart): ours goes there, unless another node's

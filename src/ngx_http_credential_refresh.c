@@ -203,7 +203,9 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
 
         /* a node that starts looks at the fleet's token first */
 
-        if (login->fleet && e->synced == 0) {
+        if (login->fleet && !e->looked
+            && ngx_http_credential_redis_usable(cmcf))
+        {
             goto sync;
         }
 

@@ -21,6 +21,7 @@ use IO::Socket::INET;
 use IO::Select;
 use EdgeAuthTest;
 use MockPartner;
+use OAuthBrowser;
 
 my $SECRET = 'octo-secret-7f3a91c2';
 my $GET = "GET /api/x HTTP/1.1\nHost: localhost\nConnection: close\n\n";
@@ -77,69 +78,6 @@ like(conf_error(<<'CONF'), qr/state_key must be at least 16 bytes/,
     }
 CONF
      'config: a short state_key');
-
-
-# ------------------------------------------------------------ the browser
-
-# GET on 127.0.0.1:port; returns the answer (http_request's hash)
-sub get {
-    my ($port, $path, $cookie) = @_;
-    my $req = "GET $path HTTP/1.1\nHost: 127.0.0.1:$port\nConnection: close\n";
-    $req .= "Cookie: $cookie\n" if defined $cookie;
-    return http_request($port, "$req\n");
-}
-
-sub split_url {
-    my ($url) = @_;
-    my ($port, $path) = $url =~ m{^https?://127\.0\.0\.1:(\d+)(/.*)$}
-        or die "unexpected URL $url";
-    return ($port, $path);
-}
-
-sub query {
-    my ($path) = @_;
-    my (undef, $q) = split /\?/, $path, 2;
-    my %p;
-    for (split /&/, $q // '') {
-        my ($k, $v) = split /=/, $_, 2;
-        $v //= '';
-        $v =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
-        $p{$k} = $v;
-    }
-    return \%p;
-}
-
-# the connect step up to the callback URL: what a browser would carry
-sub connect_step {
-    my ($port, $connect) = @_;
-    my $r = get($port, $connect // '/octorate/connect');
-    my ($cookie) = map { /^(credential_state=[^;]*)/ ? $1 : () }
-        @{ $r->{headers}{'set-cookie'} || [] };
-    my $loc = $r->{headers}{location}[0] // '';
-    my %s = (connect => $r, cookie => $cookie, authorize => $loc);
-    return \%s unless $loc;
-    my ($aport, $apath) = split_url($loc);
-    my $a = get($aport, $apath);
-    $s{callback} = $a->{headers}{location}[0] // '';
-    $s{params} = query($s{callback});
-    return \%s;
-}
-
-# a background renewal may be in flight: the page then says to reload it,
-# and a browser's user would (only the busy test sees that answer)
-sub callback {
-    my ($port, $s, %o) = @_;
-    my (undef, $path) = split_url($s->{callback});
-    $path = $o{path} if defined $o{path};
-    my $cookie = exists $o{cookie} ? $o{cookie} : $s->{cookie};
-    my $r;
-    for (1 .. ($o{once} ? 1 : 50)) {
-        $r = get($port, $path, $cookie);
-        last unless $r->{status} == 503 && $r->{body} =~ /in flight/;
-        sleep 0.1;
-    }
-    return $r;
-}
 
 
 # ------------------------------------------------------------ the gateway
