@@ -352,6 +352,7 @@ ngx_int_t ngx_http_credential_redis_lease(
     ngx_msec_t ttl);
 void ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred);
+ngx_uint_t ngx_http_credential_redis_alone(ngx_http_credential_t *cred);
 void ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_uint_t store);
 

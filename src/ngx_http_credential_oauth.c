@@ -101,6 +101,7 @@ static ngx_int_t ngx_http_credential_mask_request_line(
 static ngx_int_t ngx_http_credential_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 static void ngx_http_credential_error_code(u_char *text, size_t len,
+    ngx_uint_t json,
     u_char *out, size_t size);
 static ngx_int_t ngx_http_credential_set_cookie(ngx_http_request_t *r,
     ngx_http_credential_oauth_t *oauth, ngx_str_t *nonce);
@@ -771,24 +772,18 @@ ngx_http_credential_callback_handler(ngx_http_request_t *r)
     ngx_int_t               rc;
     ngx_http_credential_t  *cred;
 
+    /* the code and state stay out of every log line, 405s included */
+
+    if (ngx_http_credential_mask_request_line(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* not HEAD: a link preview must not spend the code */
 
     rc = ngx_http_credential_endpoint_start(r, NGX_HTTP_GET, &cred);
 
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    if (ngx_http_credential_mask_request_line(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the state cookie has served, whatever happens now */
-
-    if (ngx_http_credential_set_cookie(r, cred->login->oauth, NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_credential_callback_step(r, cred);
@@ -816,6 +811,22 @@ ngx_http_credential_callback_step(ngx_http_request_t *r,
                                             &why);
 
     if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /*
+     * The state cookie has served once the state is used or refused for
+     * good; a busy answer keeps it, so that reloading the page works.
+     */
+
+    if ((rc == NGX_OK || status != NGX_HTTP_SERVICE_UNAVAILABLE)
+        && ngx_http_credential_set_cookie(r, cred->login->oauth, NULL)
+           != NGX_OK)
+    {
+        if (rc == NGX_OK) {
+            ngx_explicit_memzero(code.data, code.len);
+        }
+
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -945,7 +956,7 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
     if (ngx_http_credential_arg(r, "error", &error) == NGX_OK) {
         /* the owner said no, or the server failed: its word, sanitized */
 
-        ngx_http_credential_error_code(error.data, error.len, mac,
+        ngx_http_credential_error_code(error.data, error.len, 0, mac,
                                        sizeof(mac));
         ngx_snprintf(reason, NGX_HTTP_CREDENTIAL_REASON - 1,
                      "the authorization server answered error=\"%s\"%Z",
@@ -1199,8 +1210,9 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
 
     if (error == NULL && (status < 200 || status > 299)) {
         error = "the token endpoint refused the code";
-        ngx_http_credential_error_code(hc->answer.body, hc->answer.body_len,
-                                       code, sizeof(code));
+        ngx_http_credential_error_code(hc->answer.body,
+                                       hc->answer.body_len, 1, code,
+                                       sizeof(code));
     }
 
     error = ngx_http_credential_token_store(cred, hc, error, now, &expires,
@@ -1209,6 +1221,15 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
     if (error == NULL) {
         (void) ngx_http_credential_login_ok(login, now, expires);
         e->refusals = 0;
+
+        /*
+         * A new grant: the previous grant's refresh token must not renew
+         * it (another account, or a property the owner no longer grants).
+         */
+
+        if (!refreshed) {
+            ngx_edge_auth_store_drop_refresh(login->store, e);
+        }
     }
 
     ngx_edge_auth_store_unlock(login->store);
@@ -1387,8 +1408,8 @@ ngx_http_credential_arg(ngx_http_request_t *r, char *name, ngx_str_t *value)
  */
 
 static void
-ngx_http_credential_error_code(u_char *text, size_t len, u_char *out,
-    size_t size)
+ngx_http_credential_error_code(u_char *text, size_t len, ngx_uint_t json,
+    u_char *out, size_t size)
 {
     u_char        c;
     size_t        n, i;
@@ -1396,16 +1417,26 @@ ngx_http_credential_error_code(u_char *text, size_t len, u_char *out,
     const char   *s;
     json_error_t  jerr;
 
+    /*
+     * Of an answer, only the "error" member of JSON (RFC 6749 5.2): a body
+     * in another form might echo the code, and goes neither to the log
+     * nor to the page.
+     */
+
+    out[0] = '\0';
     root = NULL;
     s = (const char *) text;
     n = len;
 
-    if (len && text[0] == '{') {
+    if (json) {
+        if (len == 0 || text[0] != '{') {
+            return;
+        }
+
         root = json_loadb((const char *) text, len, 0, &jerr);
         v = root ? json_object_get(root, "error") : NULL;
 
         if (v == NULL || !json_is_string(v)) {
-            out[0] = '\0';
             goto done;
         }
 

@@ -449,7 +449,11 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
         || ngx_http_credential_redis_refused(cred, call, "GET", 1, log))
     {
         ngx_edge_auth_redis_call_free(call);
-        ngx_http_credential_login_now(cmcf, cred, log);
+
+        if (ngx_http_credential_redis_alone(cred)) {
+            ngx_http_credential_login_now(cmcf, cred, log);
+        }
+
         return;
     }
 
@@ -491,6 +495,42 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                    "credential \"%V\": another node holds the lease%s",
                    &cred->name, due ? "" : ", its token adopted");
+}
+
+
+/*
+ * Without the fleet's lease, may this node renew alone?  Not a grant of
+ * the authorization-code flow while its access token lives: with rotating
+ * refresh tokens two nodes renewing alone burn the grant for all.  When
+ * it does not, this releases the node's login lock.
+ */
+
+ngx_uint_t
+ngx_http_credential_redis_alone(ngx_http_credential_t *cred)
+{
+    ngx_uint_t                    alive;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+
+    if (!login->fleet || !login->oauth) {
+        return 1;
+    }
+
+    ngx_edge_auth_store_lock(login->store);
+
+    alive = (e->state == NGX_EDGE_AUTH_TOKEN_VALID
+             && ngx_edge_auth_now() < e->expires);
+
+    if (alive && e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+
+    return !alive;
 }
 
 

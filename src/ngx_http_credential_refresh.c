@@ -234,7 +234,8 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
 
     if (ngx_http_credential_redis_lease(cmcf, cred,
                                         (ngx_msec_t) (e->lock_deadline - now))
-        == NGX_OK)
+        == NGX_OK
+        || !ngx_http_credential_redis_alone(cred))
     {
         return;
     }
@@ -544,6 +545,23 @@ ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
             hc->log->action = "renewing a credential with its refresh token";
             hc->url = &login->refresh_url;
             cred->refreshing = 1;
+
+        } else if (login->oauth) {
+
+            /* out of memory: never the code request without a code */
+
+            ngx_edge_auth_http_free(hc);
+
+            ngx_edge_auth_store_lock(login->store);
+
+            if (login->entry->lock_owner == ngx_pid) {
+                login->entry->lock_owner = 0;
+            }
+
+            ngx_edge_auth_store_unlock(login->store);
+
+            ngx_http_credential_redis_publish(cmcf, cred, 0);
+            return;
 
         } else {
             hc->request = login->request;
