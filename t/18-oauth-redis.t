@@ -175,6 +175,26 @@ is($st, 200, 'A works again');
 ($st) = wait_api($port_b, 200, 15);
 is($st, 200, 'B takes the new tokens from Redis');
 
+# Redis away: no node renews a live grant alone (two nodes renewing with
+# one rotating refresh token would burn it); once the token is dead, they
+# do
+
+$octo->set(token_lifetime => 8);
+$s = connect_step($port_a);
+$r = callback($port_a, $s);
+is($r->{status}, 200, 'connected with 8 s tokens');
+($st) = wait_api($port_b, 200, 15);
+is($st, 200, 'B has them');
+
+$redis->stop;
+$octo->reset_counters;
+sleep 6;    # past the renewal point (half the lifetime), before expiry
+is($octo->count('refresh'), 0,
+   'Redis away: the live grant is not renewed without the lease');
+ok($octo->wait_for(sub { $octo->count('refresh:200') >= 1 }, 15),
+   'once the token is dead, it is renewed alone');
+$redis->start_again;
+
 for my $g ([A => $a], [B => $b]) {
     my $log = $g->[1]->error_log;
     unlike($log, qr/exited on signal|\[alert\]|\[crit\]/,
