@@ -806,12 +806,25 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         b = cl->buf;
         size = (size_t) ngx_buf_size(b);
 
+        /* a chunked body read into memory ends with an empty buffer */
+
+        if (size == 0) {
+            continue;
+        }
+
         if (ngx_buf_in_memory(b)) {
             p = ngx_cpymem(p, b->pos, size);
             continue;
         }
 
         /* a large body is in client_body_temp_path */
+
+        if (!b->in_file || b->file == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "credential: a request body buffer is neither "
+                          "in memory nor in a file");
+            return NGX_ERROR;
+        }
 
         n = ngx_read_file(b->file, p, size, b->file_pos);
 

@@ -195,6 +195,37 @@ ok($body eq '{' . $USERINFO . ',' . substr($part, 1),
 is($len, length $body, 'chunked: Content-Length sent');
 is(count_header($head, 'Transfer-Encoding'), 0, 'chunked: no longer chunked');
 
+# a small chunked body is read into memory, and nginx ends it with an
+# empty buffer that is in no file: it used to crash the worker
+
+$r = http_request($port, "POST /echo/s HTTP/1.1\r\nHost: localhost\r\n"
+    . "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    . "7\r\n{\"a\":1}\r\n0\r\n\r\n");
+($head, $body, $len) = echoed($r);
+is($r->{status}, 200, 'small chunked: proxied');
+is($body, '{' . $USERINFO . ',"a":1}', 'small chunked: injected');
+is($len, length $body, 'small chunked: Content-Length sent');
+
+# as curl -T - sends it: chunked, after 100-continue
+
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    print $s "POST /echo/s HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nExpect: 100-continue\r\n"
+        . "Transfer-Encoding: chunked\r\n\r\n";
+    my $line = <$s>;
+    like($line // '', qr{^HTTP/1.1 100 Continue}, 'chunked 100-continue: '
+         . 'invited');
+    <$s>;
+    print $s "3\r\n{\"c\r\n4\r\n\":2}\r\n0\r\n\r\n";
+    local $/;
+    my $rest = <$s> // '';
+    like($rest, qr/\Q{$USERINFO,"c":2}\E$/, 'chunked 100-continue: injected');
+}
+
+unlike($n->error_log, qr/exited on signal/, 'small chunked: no worker died');
+
 # large bodies: in client_body_temp_path (buffer 1k), 64 KB
 
 my $large = '{"cmmnd":{"cmmnd":"dump"},"rows":['
