@@ -5,8 +5,8 @@
  * The partner's answer codes (Octamile: HTTP 200 always, "exctnFdbck.id"
  * 75 ok, 55 bad credential, 35 at capacity).  A retry needs the request
  * again, and the upstream module cannot send one twice, so the main
- * request sends each attempt as a subrequest to its own URI (the body it
- * read is shared).  Filters hold the attempt's answer back, in one buffer
+ * request sends each attempt as a subrequest in its own location, from
+ * the content phase (the body it read is shared).  Filters hold the attempt's answer back, in one buffer
  * of answer_max_size per request; when the attempt ends, the code decides:
  * retry after a timer, or hand the answer to the main request, which
  * sends it.  A larger answer, one that is not a 200, or one in a file goes
@@ -177,7 +177,10 @@ static ngx_int_t
 ngx_http_credential_answer_send(ngx_http_request_t *r,
     ngx_http_credential_answer_t *a)
 {
+    ngx_uint_t                       i;
     ngx_http_request_t              *sr;
+    ngx_http_phase_handler_t        *ph;
+    ngx_http_core_main_conf_t       *cmcf;
     ngx_http_credential_ctx_t       *ctx;
     ngx_http_credential_body_ctx_t  *bctx;
 
@@ -188,12 +191,30 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, &a->ps, 0) != NGX_OK) {
+    /*
+     * A clone runs in the main request's location: a fresh lookup of the
+     * URI would miss a "rewrite ... break", a named location reached by
+     * error_page or try_files, and could take the secrets elsewhere.
+     */
+
+    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, &a->ps,
+                            NGX_HTTP_SUBREQUEST_CLONE)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    sr->method = r->method;
-    sr->method_name = r->method_name;
+    /* and it starts at the content phase: the rest was done for main */
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    ph = cmcf->phase_engine.handlers;
+
+    for (i = r->phase_handler; ph[i].checker; i++) {
+        if (ph[i].checker == ngx_http_core_content_phase) {
+            sr->phase_handler = i;
+            break;
+        }
+    }
 
     /* the body is in place already: the attempt goes straight upstream */
 

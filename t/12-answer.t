@@ -77,6 +77,30 @@ my $http = block('octamile', $KEY,
             credential_inject octamile;
             proxy_pass http://127.0.0.1:$down;
         }
+
+        location /rw/ {
+            rewrite ^/rw/(.*)\$ /elsewhere/\$1 break;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+
+        location /elsewhere/ {
+            proxy_pass http://127.0.0.1:$down;
+        }
+
+        location /named/ {
+            error_page 418 = \@octamile;
+            return 418;
+        }
+
+        location /tried/ {
+            try_files /nothing-here \@octamile;
+        }
+
+        location \@octamile {
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
     }
 CONF
 
@@ -229,6 +253,21 @@ is($o->requests, 1, 'HTTP 503: no retry');
 
 $r = post('/down/a', $CMD);
 is($r->{status}, 502, 'upstream down: 502');
+
+# every attempt runs in the location the main request is in: after
+# "rewrite ... break" the URI is another location's, and a named location
+# has no URI of its own
+
+for my $uri ('/rw/a', '/named/a', '/tried/a') {
+    fresh(busy => 1);
+    $r = post($uri, $CMD);
+    is($r->{status}, 200, "$uri: 200");
+    is($r->{body}, answer(75), "$uri: retried in the same location");
+    is_deeply([$o->answers], [35, 75], "$uri: both attempts at the partner");
+}
+
+unlike($n->error_log, qr/connect\(\) failed .*"POST \/rw\//,
+       'rewrite ... break: no attempt went to the other location');
 
 # a body that is not JSON never reaches the partner, even with retries on
 
