@@ -37,8 +37,6 @@ static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_credential_t *cred, int64_t waited);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
-static ngx_http_credential_stash_t *ngx_http_credential_stash(
-    ngx_http_request_t *r, ngx_uint_t create);
 static void ngx_http_credential_stash_cleanup(void *data);
 static void ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
@@ -348,7 +346,8 @@ ngx_http_credential_ctx(ngx_http_request_t *r)
 /*
  * After an internal redirect the new location's rewrite and access phases
  * must not see the credential injected by the previous location (an
- * auth_basic there would check the partner's user; $http_* would show it).
+ * auth_basic there would check the partner's user; $http_* would show it),
+ * nor its upstream get the body the previous location's secrets are in.
  */
 
 static ngx_int_t
@@ -358,6 +357,10 @@ ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
 
     if (!r->internal) {
         return NGX_DECLINED;
+    }
+
+    if (ngx_http_credential_body_restore(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
@@ -531,7 +534,7 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
 }
 
 
-static ngx_http_credential_stash_t *
+ngx_http_credential_stash_t *
 ngx_http_credential_stash(ngx_http_request_t *r, ngx_uint_t create)
 {
     ngx_pool_cleanup_t           *cln;

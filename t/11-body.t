@@ -21,6 +21,7 @@ my $KEY = 'b2N0YW1pbGUta2V5LTAxMjM0NTY3ODk+/w==';
 
 my $port = free_port();
 my $echo = free_port();
+my $down = free_port();
 echo_server($echo);
 
 my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
@@ -34,10 +35,45 @@ my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
         body_json userInfo.athrzt.key file:%%DIR%%/auth.key;
     }
 
+    credential other {
+        body_json otherInfo.id other-value;
+    }
+
     server {
         listen 127.0.0.1:$port;
         client_body_buffer_size 1k;
         client_max_body_size 200k;
+
+        location /failing/ {
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$down;
+            error_page 502 = \@fallback;
+        }
+
+        location \@fallback {
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /tried/ {
+            credential_inject octamile;
+            try_files /nothing-here \@other;
+        }
+
+        location \@other {
+            credential_inject other;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /other-mirrored/ {
+            credential_inject other;
+            mirror /plain-mirror;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location = /plain-mirror {
+            internal;
+            proxy_pass http://127.0.0.1:$mock/plain;
+        }
 
         location /echo/ {
             credential_inject octamile;
@@ -310,6 +346,32 @@ for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
 is($o->requests, 1, 'mirror: the mirror subrequest reached the partner');
 is($o->last_body, '{' . $USERINFO . ',"m":1}',
    'mirror: the subrequest\'s body is injected');
+
+# an internal redirect takes the client's body along, not the injected
+# one: the next location's upstream gets no earlier location's secrets
+
+$r = post('/failing/x', '{"userInfo":{"id":"mine"},"f":1}');
+($head, $body, $len) = echoed($r);
+is($r->{status}, 200, 'error_page to a fallback: answered');
+is($body, '{"userInfo":{"id":"mine"},"f":1}',
+   'error_page to a fallback: the client\'s body, no secrets');
+is($len, length $body, 'error_page to a fallback: its Content-Length');
+
+$r = post('/tried/x', '{"t":1}');
+($head, $body, $len) = echoed($r);
+is($body, '{"otherInfo":{"id":"other-value"},"t":1}',
+   'try_files to another credential: only its members');
+is($len, length $body, 'try_files to another credential: Content-Length');
+
+# so does a subrequest: a mirror without the credential
+
+$o->reset;
+$r = post('/other-mirrored/x', '{"m":2}');
+($head, $body) = echoed($r);
+is($body, '{"otherInfo":{"id":"other-value"},"m":2}',
+   'mirror elsewhere: the main request injected');
+for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
+is($o->last_body, '{"m":2}', 'mirror elsewhere: the client\'s body there');
 
 # no credential: the body passes untouched
 
