@@ -6,11 +6,12 @@
  * 75 ok, 55 bad credential, 35 at capacity).  A retry needs the request
  * again, and the upstream module cannot send one twice, so the main
  * request sends each attempt as a subrequest in its own location, from
- * the content phase (the body it read is shared).  Filters hold the attempt's answer back, in one buffer
- * of answer_max_size per request; when the attempt ends, the code decides:
- * retry after a timer, or hand the answer to the main request, which
- * sends it.  A larger answer, one that is not a 200, or one in a file goes
- * on to the client as it comes, uninspected.
+ * the content phase (the body it read is shared).  Filters hold the
+ * attempt's answer back, in one buffer of answer_max_size per request;
+ * when the attempt ends, the code decides: retry after a timer, or hand
+ * the answer to the main request, which sends it.  A larger answer, one
+ * that is not a 200, or one in a file goes on to the client as it comes,
+ * uninspected.
  */
 
 
@@ -455,15 +456,35 @@ ngx_http_credential_answer_deliver(ngx_http_request_t *r,
 }
 
 
+/*
+ * Headers filters look at by pointer, as ngx_http_upstream_process_headers
+ * sets them: without content_encoding, gzip would compress twice.
+ */
+
+static size_t  ngx_http_credential_answer_typed[] = {
+    offsetof(ngx_http_headers_out_t, server),
+    offsetof(ngx_http_headers_out_t, date),
+    offsetof(ngx_http_headers_out_t, content_encoding),
+    offsetof(ngx_http_headers_out_t, location),
+    offsetof(ngx_http_headers_out_t, refresh),
+    offsetof(ngx_http_headers_out_t, last_modified),
+    offsetof(ngx_http_headers_out_t, content_range),
+    offsetof(ngx_http_headers_out_t, accept_ranges),
+    offsetof(ngx_http_headers_out_t, www_authenticate),
+    offsetof(ngx_http_headers_out_t, expires),
+    offsetof(ngx_http_headers_out_t, etag)
+};
+
+
 /* the attempt's status and headers become the main request's */
 
 static ngx_int_t
 ngx_http_credential_answer_header(ngx_http_request_t *r,
     ngx_http_request_t *sr, off_t length)
 {
-    ngx_uint_t        i;
+    ngx_uint_t        i, k;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *ho;
+    ngx_table_elt_t  *h, *ho, **typed;
 
     r->headers_out.status = sr->headers_out.status;
     r->headers_out.status_line = sr->headers_out.status_line;
@@ -472,6 +493,7 @@ ngx_http_credential_answer_header(ngx_http_request_t *r,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset = sr->headers_out.charset;
     r->headers_out.content_length_n = length;
+    r->headers_out.last_modified_time = sr->headers_out.last_modified_time;
 
     part = &sr->headers_out.headers.part;
     h = part->elts;
@@ -504,6 +526,19 @@ ngx_http_credential_answer_header(ngx_http_request_t *r,
         }
 
         *ho = h[i];
+
+        for (k = 0; k < sizeof(ngx_http_credential_answer_typed)
+                        / sizeof(size_t); k++)
+        {
+            typed = (ngx_table_elt_t **) ((u_char *) &sr->headers_out
+                                         + ngx_http_credential_answer_typed[k]);
+
+            if (*typed == &h[i]) {
+                *(ngx_table_elt_t **) ((u_char *) &r->headers_out
+                                       + ngx_http_credential_answer_typed[k])
+                    = ho;
+            }
+        }
     }
 
     return ngx_http_send_header(r);

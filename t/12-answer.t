@@ -24,6 +24,13 @@ my $WRONG = 'V3JvbmcgT2N0YW1pbGUga2V5IQ==';
 
 my $port = free_port();
 my $down = free_port();
+my $gz = free_port();
+
+# an upstream whose answer is gzip already, with a Last-Modified
+
+my $GZ_JSON = '{"exctnFdbck":{"id":75},"zipped":true}';
+my $gz_pid = gzip_server($gz, $GZ_JSON);
+END { kill 'TERM', $gz_pid if $gz_pid }
 
 my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
 my $mock = $o->port;
@@ -76,6 +83,14 @@ my $http = block('octamile', $KEY,
         location /down/ {
             credential_inject octamile;
             proxy_pass http://127.0.0.1:$down;
+        }
+
+        location /gz/ {
+            gzip on;
+            gzip_types application/json;
+            gzip_min_length 1;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$gz;
         }
 
         location /rw/ {
@@ -269,6 +284,25 @@ for my $uri ('/rw/a', '/named/a', '/tried/a') {
 unlike($n->error_log, qr/connect\(\) failed .*"POST \/rw\//,
        'rewrite ... break: no attempt went to the other location');
 
+# the answer's headers are the main request's by pointer too: gzip sees
+# Content-Encoding and leaves an answer gzipped upstream alone
+
+$r = http_request($port, "POST /gz/a HTTP/1.1\nHost: localhost\n"
+    . "Connection: close\nAccept-Encoding: gzip\n"
+    . "Content-Length: " . length($CMD) . "\n\n$CMD");
+is($r->{status}, 200, 'gzipped upstream: 200');
+is_deeply($r->{headers}{'content-encoding'}, ['gzip'],
+          'gzipped upstream: one Content-Encoding');
+{
+    require IO::Uncompress::Gunzip;
+    my $body = dechunk_if($r);
+    my $plain;
+    IO::Uncompress::Gunzip::gunzip(\$body => \$plain);
+    is($plain, $GZ_JSON, 'gzipped upstream: compressed once');
+}
+is_deeply($r->{headers}{'last-modified'}, ['Mon, 02 Jan 2006 15:04:05 GMT'],
+          'gzipped upstream: one Last-Modified');
+
 # a body that is not JSON never reaches the partner, even with retries on
 
 fresh();
@@ -329,6 +363,40 @@ unlike($n->error_log, qr/\[alert\]|\[crit\]|\[emerg\]/,
 
 done_testing();
 
+
+sub gzip_server {
+    my ($port, $json) = @_;
+
+    require IO::Compress::Gzip;
+    my $zipped;
+    IO::Compress::Gzip::gzip(\$json => \$zipped);
+
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                       LocalPort => $port, Proto => 'tcp',
+                                       Listen => 16, ReuseAddr => 1) or die;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    return $pid if $pid;
+
+    while (my $c = $listen->accept) {
+        my $head = '';
+        while (defined(my $line = <$c>)) {
+            $head .= $line;
+            last if $line eq "\r\n";
+        }
+        my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
+        read($c, my $body, $len) if $len;
+        print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            . "Content-Encoding: gzip\r\n"
+            . "Last-Modified: Mon, 02 Jan 2006 15:04:05 GMT\r\n"
+            . "Content-Length: " . length($zipped) . "\r\n"
+            . "Connection: close\r\n\r\n"
+            . ($head =~ /^HEAD / ? '' : $zipped);
+        close $c;
+    }
+
+    POSIX::_exit(0);
+}
 
 sub dechunk {
     my ($text) = @_;
