@@ -177,6 +177,7 @@ typedef struct {
     ngx_atomic_uint_t            generation;    /* of the injected token */
     int64_t                      deadline;      /* waiting for a token */
     void                        *body;          /* body_ctx_t */
+    unsigned                     attempt:1;     /* answer.c's subrequest */
 } ngx_http_credential_ctx_t;
 
 

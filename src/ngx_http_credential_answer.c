@@ -182,8 +182,10 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
     ngx_http_request_t              *sr;
     ngx_http_phase_handler_t        *ph;
     ngx_http_core_main_conf_t       *cmcf;
-    ngx_http_credential_ctx_t       *ctx;
+    ngx_http_credential_ctx_t       *ctx, *mctx;
     ngx_http_credential_body_ctx_t  *bctx;
+
+    mctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
     bctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_body_ctx_t));
@@ -221,6 +223,13 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
 
     bctx->state = NGX_HTTP_CREDENTIAL_BODY_PASS;
     ctx->body = bctx;
+
+    /* a 401 to the attempt refuses the token the main request set */
+
+    ctx->cred = mctx->cred;
+    ctx->generation = mctx->generation;
+    ctx->attempt = 1;
+
     ngx_http_set_ctx(sr, ctx, ngx_http_credential_module);
 
     a->sr = sr;

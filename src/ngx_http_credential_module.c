@@ -243,6 +243,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     ngx_http_credential_ctx_t        *ctx;
     ngx_http_credential_stash_t      *stash;
     ngx_http_credential_loc_conf_t   *clcf;
+    ngx_http_credential_body_ctx_t   *bctx;
     ngx_http_credential_main_conf_t  *cmcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
@@ -275,6 +276,18 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         ctx = ngx_http_credential_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /*
+         * Reading the body, or an answer code's attempts under way: the
+         * headers are set, and an answer that came must not wait for a
+         * token, or become a 503.
+         */
+
+        bctx = ctx->body;
+
+        if (bctx && bctx->state != NGX_HTTP_CREDENTIAL_BODY_READ) {
+            return ngx_http_credential_body_handler(r, cred);
         }
 
         stash = ngx_http_credential_stash(r, 1);
@@ -615,11 +628,12 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
 
     /*
      * A subrequest's 401 (auth_request) speaks of the client, not of
-     * our token; a cached 401 was about an old one.
+     * our token, but for an answer code's attempt, which is the main
+     * request sent again; a cached 401 was about an old one.
      */
 
     if (ctx == NULL || ctx->generation == 0 || r->upstream == NULL
-        || r != r->main
+        || (r != r->main && !ctx->attempt)
         || r->headers_out.status != NGX_HTTP_UNAUTHORIZED
 #if (NGX_HTTP_CACHE)
         || r->upstream->cache_status == NGX_HTTP_CACHE_HIT
