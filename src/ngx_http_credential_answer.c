@@ -414,6 +414,7 @@ static ngx_int_t
 ngx_http_credential_answer_deliver(ngx_http_request_t *r,
     ngx_http_credential_answer_t *a)
 {
+    off_t             length;
     ngx_int_t         rc;
     ngx_buf_t        *b;
     ngx_chain_t       out;
@@ -437,7 +438,15 @@ ngx_http_credential_answer_deliver(ngx_http_request_t *r,
                        - h->value.data;
     }
 
-    rc = ngx_http_credential_answer_header(r, a->sr, a->last - a->start);
+    /* nothing held (HEAD, say): the length is the attempt's */
+
+    length = a->last - a->start;
+
+    if (length == 0) {
+        length = a->sr->headers_out.content_length_n;
+    }
+
+    rc = ngx_http_credential_answer_header(r, a->sr, length);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;

@@ -29,7 +29,12 @@ my $gz = free_port();
 # an upstream whose answer is gzip already, with a Last-Modified
 
 my $GZ_JSON = '{"exctnFdbck":{"id":75},"zipped":true}';
-my $gz_pid = gzip_server($gz, $GZ_JSON);
+my $GZ_BODY;
+{
+    require IO::Compress::Gzip;
+    IO::Compress::Gzip::gzip(\$GZ_JSON => \$GZ_BODY);
+}
+my $gz_pid = gzip_server($gz, $GZ_BODY);
 END { kill 'TERM', $gz_pid if $gz_pid }
 
 my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
@@ -303,6 +308,16 @@ is_deeply($r->{headers}{'content-encoding'}, ['gzip'],
 is_deeply($r->{headers}{'last-modified'}, ['Mon, 02 Jan 2006 15:04:05 GMT'],
           'gzipped upstream: one Last-Modified');
 
+# HEAD: nothing is held, the length is the upstream's, not 0
+
+$r = http_request($port, "HEAD /gz/a HTTP/1.1\nHost: localhost\n"
+    . "Connection: close\n"
+    . "Content-Length: " . length($CMD) . "\n\n$CMD");
+is($r->{status}, 200, 'HEAD: 200');
+is_deeply($r->{headers}{'content-length'}, [length $GZ_BODY],
+          'HEAD: the upstream\'s Content-Length');
+is($r->{body}, '', 'HEAD: no body');
+
 # a body that is not JSON never reaches the partner, even with retries on
 
 fresh();
@@ -365,11 +380,7 @@ done_testing();
 
 
 sub gzip_server {
-    my ($port, $json) = @_;
-
-    require IO::Compress::Gzip;
-    my $zipped;
-    IO::Compress::Gzip::gzip(\$json => \$zipped);
+    my ($port, $zipped) = @_;
 
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                        LocalPort => $port, Proto => 'tcp',
