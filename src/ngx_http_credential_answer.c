@@ -7,11 +7,11 @@
  * again, and the upstream module cannot send one twice, so the main
  * request sends each attempt as a subrequest in its own location, from
  * the content phase (the body it read is shared).  Filters hold the
- * attempt's answer back, in one buffer of answer_max_size per request;
- * when the attempt ends, the code decides: retry after a timer, or hand
- * the answer to the main request, which sends it.  A larger answer, one
- * that is not a 200, or one in a file goes on to the client as it comes,
- * uninspected.
+ * attempt's answer back, in one buffer per request that grows up to
+ * answer_max_size as the answer comes; when the attempt ends, the code
+ * decides: retry after a timer, or hand the answer to the main request,
+ * which sends it.  A larger answer, one that is not a 200, or one in a
+ * file goes on to the client as it comes, uninspected.
  */
 
 
@@ -26,6 +26,9 @@
 
 #define NGX_HTTP_CREDENTIAL_CODE_LEN  32
 
+/* an answer of unknown length starts with this, and doubles */
+#define NGX_HTTP_CREDENTIAL_ANSWER_FIRST  4096
+
 
 struct ngx_http_credential_answer_s {
     ngx_http_credential_t          *cred;
@@ -36,8 +39,9 @@ struct ngx_http_credential_answer_s {
     ngx_uint_t                      retries;    /* done so far */
     ngx_uint_t                      state;
     ngx_int_t                       status;     /* FAILED: for the client */
-    u_char                         *start;      /* answer_max_size */
+    u_char                         *start;      /* up to answer_max_size */
     u_char                         *last;
+    u_char                         *end;
     unsigned                        streaming:1;
     unsigned                        exhausted:1;
 };
@@ -63,6 +67,8 @@ static ngx_int_t ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_credential_answer_stream(ngx_http_request_t *sr,
     ngx_http_credential_answer_t *a, ngx_chain_t *in);
+static ngx_int_t ngx_http_credential_answer_grow(ngx_http_request_t *sr,
+    ngx_http_credential_answer_t *a, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -93,11 +99,6 @@ ngx_http_credential_answer_start(ngx_http_request_t *r,
 
     a = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_answer_t));
     if (a == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    a->start = ngx_pnalloc(r->pool, cred->body->max_size);
-    if (a->start == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -627,6 +628,7 @@ ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
     size_t                         size;
+    ngx_int_t                      rc;
     ngx_buf_t                     *b;
     ngx_chain_t                   *cl;
     ngx_http_credential_answer_t  *a;
@@ -655,10 +657,20 @@ ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
             continue;
         }
 
-        if (!ngx_buf_in_memory(b)
-            || size > (size_t) (a->start + a->cred->body->max_size - a->last))
-        {
+        if (!ngx_buf_in_memory(b)) {
             return ngx_http_credential_answer_stream(r, a, cl);
+        }
+
+        if (size > (size_t) (a->end - a->last)) {
+            rc = ngx_http_credential_answer_grow(r, a, size);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_credential_answer_stream(r, a, cl);
+            }
         }
 
         a->last = ngx_cpymem(a->last, b->pos, size);
@@ -717,4 +729,57 @@ ngx_http_credential_answer_stream(ngx_http_request_t *sr,
     }
 
     return ngx_http_next_body_filter(sr, in);
+}
+
+
+/*
+ * Room for size more bytes, allocated as the answer comes: the announced
+ * length at once, else doubling; NGX_DECLINED past answer_max_size.
+ */
+
+static ngx_int_t
+ngx_http_credential_answer_grow(ngx_http_request_t *sr,
+    ngx_http_credential_answer_t *a, size_t size)
+{
+    off_t    length;
+    size_t   held, need, cap, max;
+    u_char  *p;
+
+    max = a->cred->body->max_size;
+    held = a->last - a->start;
+    need = held + size;
+
+    if (need > max) {
+        return NGX_DECLINED;
+    }
+
+    length = sr->headers_out.content_length_n;
+
+    if (length >= (off_t) need && length <= (off_t) max) {
+        cap = (size_t) length;
+
+    } else {
+        cap = ngx_max(2 * (size_t) (a->end - a->start), need);
+        cap = ngx_max(cap, NGX_HTTP_CREDENTIAL_ANSWER_FIRST);
+        cap = ngx_min(cap, max);
+    }
+
+    p = ngx_pnalloc(sr->pool, cap);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "credential \"%V\": answer buffer %uz bytes",
+                   &a->cred->name, cap);
+
+    if (held) {
+        ngx_memcpy(p, a->start, held);
+    }
+
+    a->start = p;
+    a->last = p + held;
+    a->end = p + cap;
+
+    return NGX_OK;
 }

@@ -166,6 +166,11 @@ ok(!$r->{headers}{'x-credential-retries-exhausted'}, '75: no retry header');
 is($o->requests, 1, '75: one request');
 is($o->last_body, '{' . $USERINFO . ',' . substr($CMD, 1),
    '75: the injected body reached the partner');
+my $alen = length answer(75);
+like($n->error_log, qr/credential "octamile": answer buffer $alen bytes/,
+     '75: the answer is held in a buffer of its announced length');
+unlike($n->error_log, qr/answer buffer 4096 bytes/,
+       '75: not one of answer_max_size');
 
 # 35 twice, then 75: retried, the client sees only the 75
 
