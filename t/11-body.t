@@ -337,14 +337,22 @@ is($body, '{' . $USERINFO . ',"v":0}', 'HTTP/1.0: injected');
 # a subrequest (mirror) gets its own injected body; the main request's
 # upstream gets the client's body untouched
 
-$o->reset;
-$r = post('/mirrored/x', '{"userInfo":{"id":"mine"},"m":1}');
-($head, $body) = echoed($r);
-is($body, '{"userInfo":{"id":"mine"},"m":1}',
+# what the main request's upstream (echo) and the mirror's (mock) got
+
+sub mirrored {
+    my ($uri, $sent) = @_;
+    $o->reset;
+    my (undef, $main) = echoed(post($uri, $sent));
+    for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
+    return ($main, $o->requests, $o->last_body);
+}
+
+my ($main, $mirrors, $mirror) = mirrored('/mirrored/x',
+                                         '{"userInfo":{"id":"mine"},"m":1}');
+is($main, '{"userInfo":{"id":"mine"},"m":1}',
    'mirror: the main request\'s body is untouched');
-for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
-is($o->requests, 1, 'mirror: the mirror subrequest reached the partner');
-is($o->last_body, '{' . $USERINFO . ',"m":1}',
+is($mirrors, 1, 'mirror: the mirror subrequest reached the partner');
+is($mirror, '{' . $USERINFO . ',"m":1}',
    'mirror: the subrequest\'s body is injected');
 
 # an internal redirect takes the client's body along, not the injected
@@ -365,13 +373,10 @@ is($len, length $body, 'try_files to another credential: Content-Length');
 
 # so does a subrequest: a mirror without the credential
 
-$o->reset;
-$r = post('/other-mirrored/x', '{"m":2}');
-($head, $body) = echoed($r);
-is($body, '{"otherInfo":{"id":"other-value"},"m":2}',
+($main, $mirrors, $mirror) = mirrored('/other-mirrored/x', '{"m":2}');
+is($main, '{"otherInfo":{"id":"other-value"},"m":2}',
    'mirror elsewhere: the main request injected');
-for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
-is($o->last_body, '{"m":2}', 'mirror elsewhere: the client\'s body there');
+is($mirror, '{"m":2}', 'mirror elsewhere: the client\'s body there');
 
 # no credential: the body passes untouched
 

@@ -34,8 +34,15 @@ my $GZ_BODY;
     require IO::Compress::Gzip;
     IO::Compress::Gzip::gzip(\$GZ_JSON => \$GZ_BODY);
 }
-my $gz_pid = gzip_server($gz, $GZ_BODY);
-END { kill 'TERM', $gz_pid if $gz_pid }
+echo_server($gz, sub {
+    my ($head) = @_;
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        . "Content-Encoding: gzip\r\n"
+        . "Last-Modified: Mon, 02 Jan 2006 15:04:05 GMT\r\n"
+        . "Content-Length: " . length($GZ_BODY) . "\r\n"
+        . "Connection: close\r\n\r\n"
+        . ($head =~ /^HEAD / ? '' : $GZ_BODY);
+});
 
 my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
 my $mock = $o->port;
@@ -383,36 +390,6 @@ unlike($n->error_log, qr/\[alert\]|\[crit\]|\[emerg\]/,
 
 done_testing();
 
-
-sub gzip_server {
-    my ($port, $zipped) = @_;
-
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                       LocalPort => $port, Proto => 'tcp',
-                                       Listen => 16, ReuseAddr => 1) or die;
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    return $pid if $pid;
-
-    while (my $c = $listen->accept) {
-        my $head = '';
-        while (defined(my $line = <$c>)) {
-            $head .= $line;
-            last if $line eq "\r\n";
-        }
-        my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
-        read($c, my $body, $len) if $len;
-        print $c "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            . "Content-Encoding: gzip\r\n"
-            . "Last-Modified: Mon, 02 Jan 2006 15:04:05 GMT\r\n"
-            . "Content-Length: " . length($zipped) . "\r\n"
-            . "Connection: close\r\n\r\n"
-            . ($head =~ /^HEAD / ? '' : $zipped);
-        close $c;
-    }
-
-    POSIX::_exit(0);
-}
 
 sub dechunk {
     my ($text) = @_;
