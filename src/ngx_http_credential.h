@@ -177,18 +177,26 @@ typedef struct {
     ngx_atomic_uint_t            generation;    /* of the injected token */
     int64_t                      deadline;      /* waiting for a token */
     void                        *body;          /* body_ctx_t */
+    unsigned                     attempt:1;     /* answer.c's subrequest */
 } ngx_http_credential_ctx_t;
 
 
 /*
  * What the request sent last, kept in a pool cleanup because internal
  * redirects wipe module contexts: an "error_page 401" retry must know
- * which token the partner refused.
+ * which token the partner refused; another location must get the
+ * client's body, not one with an earlier location's secrets in it.
  */
 
 typedef struct {
     ngx_http_credential_t       *cred;
     ngx_atomic_uint_t            generation;
+
+    ngx_http_request_body_t     *body;          /* the client's */
+    off_t                        content_length_n;
+    ngx_str_t                    content_length;
+    unsigned                     chunked:1;
+
     unsigned                     retried:1;
 } ngx_http_credential_stash_t;
 
@@ -198,6 +206,8 @@ extern ngx_module_t  ngx_http_credential_module;
 
 /* ngx_http_credential_module.c */
 ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
+ngx_http_credential_stash_t *ngx_http_credential_stash(ngx_http_request_t *r,
+    ngx_uint_t create);
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
@@ -286,6 +296,7 @@ ngx_int_t ngx_http_credential_body_finish(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_body_restore(ngx_http_request_t *r);
 
 /* ngx_http_credential_answer.c: the partner's answer codes */
 ngx_int_t ngx_http_credential_answer_init(ngx_conf_t *cf);

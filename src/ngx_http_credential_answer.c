@@ -5,12 +5,13 @@
  * The partner's answer codes (Octamile: HTTP 200 always, "exctnFdbck.id"
  * 75 ok, 55 bad credential, 35 at capacity).  A retry needs the request
  * again, and the upstream module cannot send one twice, so the main
- * request sends each attempt as a subrequest to its own URI (the body it
- * read is shared).  Filters hold the attempt's answer back, in one buffer
- * of answer_max_size per request; when the attempt ends, the code decides:
- * retry after a timer, or hand the answer to the main request, which
- * sends it.  A larger answer, one that is not a 200, or one in a file goes
- * on to the client as it comes, uninspected.
+ * request sends each attempt as a subrequest in its own location, from
+ * the content phase (the body it read is shared).  Filters hold the
+ * attempt's answer back, in one buffer per request that grows up to
+ * answer_max_size as the answer comes; when the attempt ends, the code
+ * decides: retry after a timer, or hand the answer to the main request,
+ * which sends it.  A larger answer, one that is not a 200, or one in a
+ * file goes on to the client as it comes, uninspected.
  */
 
 
@@ -25,6 +26,9 @@
 
 #define NGX_HTTP_CREDENTIAL_CODE_LEN  32
 
+/* an answer of unknown length starts with this, and doubles */
+#define NGX_HTTP_CREDENTIAL_ANSWER_FIRST  4096
+
 
 struct ngx_http_credential_answer_s {
     ngx_http_credential_t          *cred;
@@ -35,8 +39,9 @@ struct ngx_http_credential_answer_s {
     ngx_uint_t                      retries;    /* done so far */
     ngx_uint_t                      state;
     ngx_int_t                       status;     /* FAILED: for the client */
-    u_char                         *start;      /* answer_max_size */
+    u_char                         *start;      /* up to answer_max_size */
     u_char                         *last;
+    u_char                         *end;
     unsigned                        streaming:1;
     unsigned                        exhausted:1;
 };
@@ -62,6 +67,8 @@ static ngx_int_t ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_credential_answer_stream(ngx_http_request_t *sr,
     ngx_http_credential_answer_t *a, ngx_chain_t *in);
+static ngx_int_t ngx_http_credential_answer_grow(ngx_http_request_t *sr,
+    ngx_http_credential_answer_t *a, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -92,11 +99,6 @@ ngx_http_credential_answer_start(ngx_http_request_t *r,
 
     a = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_answer_t));
     if (a == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    a->start = ngx_pnalloc(r->pool, cred->body->max_size);
-    if (a->start == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -177,9 +179,14 @@ static ngx_int_t
 ngx_http_credential_answer_send(ngx_http_request_t *r,
     ngx_http_credential_answer_t *a)
 {
+    ngx_uint_t                       i;
     ngx_http_request_t              *sr;
-    ngx_http_credential_ctx_t       *ctx;
+    ngx_http_phase_handler_t        *ph;
+    ngx_http_core_main_conf_t       *cmcf;
+    ngx_http_credential_ctx_t       *ctx, *mctx;
     ngx_http_credential_body_ctx_t  *bctx;
+
+    mctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
     bctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_body_ctx_t));
@@ -188,17 +195,42 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, &a->ps, 0) != NGX_OK) {
+    /*
+     * A clone runs in the main request's location: a fresh lookup of the
+     * URI would miss a "rewrite ... break", a named location reached by
+     * error_page or try_files, and could take the secrets elsewhere.
+     */
+
+    if (ngx_http_subrequest(r, &r->uri, &r->args, &sr, &a->ps,
+                            NGX_HTTP_SUBREQUEST_CLONE)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    sr->method = r->method;
-    sr->method_name = r->method_name;
+    /* and it starts at the content phase: the rest was done for main */
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    ph = cmcf->phase_engine.handlers;
+
+    for (i = r->phase_handler; ph[i].checker; i++) {
+        if (ph[i].checker == ngx_http_core_content_phase) {
+            sr->phase_handler = i;
+            break;
+        }
+    }
 
     /* the body is in place already: the attempt goes straight upstream */
 
     bctx->state = NGX_HTTP_CREDENTIAL_BODY_PASS;
     ctx->body = bctx;
+
+    /* a 401 to the attempt refuses the token the main request set */
+
+    ctx->cred = mctx->cred;
+    ctx->generation = mctx->generation;
+    ctx->attempt = 1;
+
     ngx_http_set_ctx(sr, ctx, ngx_http_credential_module);
 
     a->sr = sr;
@@ -383,6 +415,7 @@ static ngx_int_t
 ngx_http_credential_answer_deliver(ngx_http_request_t *r,
     ngx_http_credential_answer_t *a)
 {
+    off_t             length;
     ngx_int_t         rc;
     ngx_buf_t        *b;
     ngx_chain_t       out;
@@ -406,7 +439,15 @@ ngx_http_credential_answer_deliver(ngx_http_request_t *r,
                        - h->value.data;
     }
 
-    rc = ngx_http_credential_answer_header(r, a->sr, a->last - a->start);
+    /* nothing held (HEAD, say): the length is the attempt's */
+
+    length = a->last - a->start;
+
+    if (length == 0) {
+        length = a->sr->headers_out.content_length_n;
+    }
+
+    rc = ngx_http_credential_answer_header(r, a->sr, length);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -434,15 +475,35 @@ ngx_http_credential_answer_deliver(ngx_http_request_t *r,
 }
 
 
+/*
+ * Headers filters look at by pointer, as ngx_http_upstream_process_headers
+ * sets them: without content_encoding, gzip would compress twice.
+ */
+
+static size_t  ngx_http_credential_answer_typed[] = {
+    offsetof(ngx_http_headers_out_t, server),
+    offsetof(ngx_http_headers_out_t, date),
+    offsetof(ngx_http_headers_out_t, content_encoding),
+    offsetof(ngx_http_headers_out_t, location),
+    offsetof(ngx_http_headers_out_t, refresh),
+    offsetof(ngx_http_headers_out_t, last_modified),
+    offsetof(ngx_http_headers_out_t, content_range),
+    offsetof(ngx_http_headers_out_t, accept_ranges),
+    offsetof(ngx_http_headers_out_t, www_authenticate),
+    offsetof(ngx_http_headers_out_t, expires),
+    offsetof(ngx_http_headers_out_t, etag)
+};
+
+
 /* the attempt's status and headers become the main request's */
 
 static ngx_int_t
 ngx_http_credential_answer_header(ngx_http_request_t *r,
     ngx_http_request_t *sr, off_t length)
 {
-    ngx_uint_t        i;
+    ngx_uint_t        i, k;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *ho;
+    ngx_table_elt_t  *h, *ho, **typed;
 
     r->headers_out.status = sr->headers_out.status;
     r->headers_out.status_line = sr->headers_out.status_line;
@@ -451,6 +512,7 @@ ngx_http_credential_answer_header(ngx_http_request_t *r,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset = sr->headers_out.charset;
     r->headers_out.content_length_n = length;
+    r->headers_out.last_modified_time = sr->headers_out.last_modified_time;
 
     part = &sr->headers_out.headers.part;
     h = part->elts;
@@ -483,6 +545,19 @@ ngx_http_credential_answer_header(ngx_http_request_t *r,
         }
 
         *ho = h[i];
+
+        for (k = 0; k < sizeof(ngx_http_credential_answer_typed)
+                        / sizeof(size_t); k++)
+        {
+            typed = (ngx_table_elt_t **) ((u_char *) &sr->headers_out
+                                         + ngx_http_credential_answer_typed[k]);
+
+            if (*typed == &h[i]) {
+                *(ngx_table_elt_t **) ((u_char *) &r->headers_out
+                                       + ngx_http_credential_answer_typed[k])
+                    = ho;
+            }
+        }
     }
 
     return ngx_http_send_header(r);
@@ -553,6 +628,7 @@ ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
     size_t                         size;
+    ngx_int_t                      rc;
     ngx_buf_t                     *b;
     ngx_chain_t                   *cl;
     ngx_http_credential_answer_t  *a;
@@ -581,10 +657,20 @@ ngx_http_credential_answer_body_filter(ngx_http_request_t *r,
             continue;
         }
 
-        if (!ngx_buf_in_memory(b)
-            || size > (size_t) (a->start + a->cred->body->max_size - a->last))
-        {
+        if (!ngx_buf_in_memory(b)) {
             return ngx_http_credential_answer_stream(r, a, cl);
+        }
+
+        if (size > (size_t) (a->end - a->last)) {
+            rc = ngx_http_credential_answer_grow(r, a, size);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_credential_answer_stream(r, a, cl);
+            }
         }
 
         a->last = ngx_cpymem(a->last, b->pos, size);
@@ -643,4 +729,57 @@ ngx_http_credential_answer_stream(ngx_http_request_t *sr,
     }
 
     return ngx_http_next_body_filter(sr, in);
+}
+
+
+/*
+ * Room for size more bytes, allocated as the answer comes: the announced
+ * length at once, else doubling; NGX_DECLINED past answer_max_size.
+ */
+
+static ngx_int_t
+ngx_http_credential_answer_grow(ngx_http_request_t *sr,
+    ngx_http_credential_answer_t *a, size_t size)
+{
+    off_t    length;
+    size_t   held, need, cap, max;
+    u_char  *p;
+
+    max = a->cred->body->max_size;
+    held = a->last - a->start;
+    need = held + size;
+
+    if (need > max) {
+        return NGX_DECLINED;
+    }
+
+    length = sr->headers_out.content_length_n;
+
+    if (length >= (off_t) need && length <= (off_t) max) {
+        cap = (size_t) length;
+
+    } else {
+        cap = ngx_max(2 * (size_t) (a->end - a->start), need);
+        cap = ngx_max(cap, NGX_HTTP_CREDENTIAL_ANSWER_FIRST);
+        cap = ngx_min(cap, max);
+    }
+
+    p = ngx_pnalloc(sr->pool, cap);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "credential \"%V\": answer buffer %uz bytes",
+                   &a->cred->name, cap);
+
+    if (held) {
+        ngx_memcpy(p, a->start, held);
+    }
+
+    a->start = p;
+    a->last = p + held;
+    a->end = p + cap;
+
+    return NGX_OK;
 }

@@ -806,12 +806,25 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         b = cl->buf;
         size = (size_t) ngx_buf_size(b);
 
+        /* a chunked body read into memory ends with an empty buffer */
+
+        if (size == 0) {
+            continue;
+        }
+
         if (ngx_buf_in_memory(b)) {
             p = ngx_cpymem(p, b->pos, size);
             continue;
         }
 
         /* a large body is in client_body_temp_path */
+
+        if (!b->in_file || b->file == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "credential: a request body buffer is neither "
+                          "in memory nor in a file");
+            return NGX_ERROR;
+        }
 
         n = ngx_read_file(b->file, p, size, b->file_pos);
 
@@ -877,10 +890,30 @@ static ngx_int_t
 ngx_http_credential_body_replace(ngx_http_request_t *r, u_char *data,
     size_t len)
 {
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl;
-    ngx_table_elt_t          *h;
-    ngx_http_request_body_t  *rb;
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_table_elt_t              *h;
+    ngx_http_request_body_t      *rb;
+    ngx_http_credential_stash_t  *stash;
+
+    /* the client's body, for a location the request goes to next */
+
+    if (r == r->main) {
+        stash = ngx_http_credential_stash(r, 1);
+        if (stash == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (stash->body == NULL) {
+            stash->body = r->request_body;
+            stash->content_length_n = r->headers_in.content_length_n;
+            stash->chunked = r->headers_in.chunked;
+
+            if (r->headers_in.content_length) {
+                stash->content_length = r->headers_in.content_length->value;
+            }
+        }
+    }
 
     b = ngx_calloc_buf(r->pool);
     cl = ngx_alloc_chain_link(r->pool);
@@ -936,6 +969,54 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, u_char *data,
         h->value.len = ngx_sprintf(h->value.data, "%uz", len)
                        - h->value.data;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * In the rewrite phase of an internal request (a redirect, a named
+ * location, a subrequest): the client's body again, so that only this
+ * location's credential, if any, is written into it.
+ */
+
+ngx_int_t
+ngx_http_credential_body_restore(ngx_http_request_t *r)
+{
+    ngx_table_elt_t              *h;
+    ngx_http_credential_stash_t  *stash;
+
+    stash = ngx_http_credential_stash(r->main, 0);
+
+    if (stash == NULL || stash->body == NULL
+        || r->request_body == stash->body)
+    {
+        return NGX_OK;
+    }
+
+    r->request_body = stash->body;
+    r->headers_in.content_length_n = stash->content_length_n;
+    r->headers_in.chunked = stash->chunked;
+
+    h = r->headers_in.content_length;
+
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    /* a subrequest's header may be its main request's */
+
+    if (r != r->main) {
+        h = ngx_palloc(r->pool, sizeof(ngx_table_elt_t));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = *r->headers_in.content_length;
+        r->headers_in.content_length = h;
+    }
+
+    h->value = stash->content_length;
 
     return NGX_OK;
 }

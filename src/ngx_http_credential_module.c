@@ -37,8 +37,6 @@ static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_credential_t *cred, int64_t waited);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
-static ngx_http_credential_stash_t *ngx_http_credential_stash(
-    ngx_http_request_t *r, ngx_uint_t create);
 static void ngx_http_credential_stash_cleanup(void *data);
 static void ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
@@ -245,6 +243,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     ngx_http_credential_ctx_t        *ctx;
     ngx_http_credential_stash_t      *stash;
     ngx_http_credential_loc_conf_t   *clcf;
+    ngx_http_credential_body_ctx_t   *bctx;
     ngx_http_credential_main_conf_t  *cmcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
@@ -277,6 +276,18 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         ctx = ngx_http_credential_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /*
+         * Reading the body, or an answer code's attempts under way: the
+         * headers are set, and an answer that came must not wait for a
+         * token, or become a 503.
+         */
+
+        bctx = ctx->body;
+
+        if (bctx && bctx->state != NGX_HTTP_CREDENTIAL_BODY_READ) {
+            return ngx_http_credential_body_handler(r, cred);
         }
 
         stash = ngx_http_credential_stash(r, 1);
@@ -348,7 +359,8 @@ ngx_http_credential_ctx(ngx_http_request_t *r)
 /*
  * After an internal redirect the new location's rewrite and access phases
  * must not see the credential injected by the previous location (an
- * auth_basic there would check the partner's user; $http_* would show it).
+ * auth_basic there would check the partner's user; $http_* would show it),
+ * nor its upstream get the body the previous location's secrets are in.
  */
 
 static ngx_int_t
@@ -358,6 +370,10 @@ ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
 
     if (!r->internal) {
         return NGX_DECLINED;
+    }
+
+    if (ngx_http_credential_body_restore(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
@@ -531,7 +547,7 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
 }
 
 
-static ngx_http_credential_stash_t *
+ngx_http_credential_stash_t *
 ngx_http_credential_stash(ngx_http_request_t *r, ngx_uint_t create)
 {
     ngx_pool_cleanup_t           *cln;
@@ -612,11 +628,12 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
 
     /*
      * A subrequest's 401 (auth_request) speaks of the client, not of
-     * our token; a cached 401 was about an old one.
+     * our token, but for an answer code's attempt, which is the main
+     * request sent again; a cached 401 was about an old one.
      */
 
     if (ctx == NULL || ctx->generation == 0 || r->upstream == NULL
-        || r != r->main
+        || (r != r->main && !ctx->attempt)
         || r->headers_out.status != NGX_HTTP_UNAUTHORIZED
 #if (NGX_HTTP_CACHE)
         || r->upstream->cache_status == NGX_HTTP_CACHE_HIT

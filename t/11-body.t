@@ -21,6 +21,7 @@ my $KEY = 'b2N0YW1pbGUta2V5LTAxMjM0NTY3ODk+/w==';
 
 my $port = free_port();
 my $echo = free_port();
+my $down = free_port();
 echo_server($echo);
 
 my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
@@ -34,10 +35,45 @@ my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
         body_json userInfo.athrzt.key file:%%DIR%%/auth.key;
     }
 
+    credential other {
+        body_json otherInfo.id other-value;
+    }
+
     server {
         listen 127.0.0.1:$port;
         client_body_buffer_size 1k;
         client_max_body_size 200k;
+
+        location /failing/ {
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$down;
+            error_page 502 = \@fallback;
+        }
+
+        location \@fallback {
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /tried/ {
+            credential_inject octamile;
+            try_files /nothing-here \@other;
+        }
+
+        location \@other {
+            credential_inject other;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location /other-mirrored/ {
+            credential_inject other;
+            mirror /plain-mirror;
+            proxy_pass http://127.0.0.1:$echo;
+        }
+
+        location = /plain-mirror {
+            internal;
+            proxy_pass http://127.0.0.1:$mock/plain;
+        }
 
         location /echo/ {
             credential_inject octamile;
@@ -195,6 +231,37 @@ ok($body eq '{' . $USERINFO . ',' . substr($part, 1),
 is($len, length $body, 'chunked: Content-Length sent');
 is(count_header($head, 'Transfer-Encoding'), 0, 'chunked: no longer chunked');
 
+# a small chunked body is read into memory, and nginx ends it with an
+# empty buffer that is in no file: it used to crash the worker
+
+$r = http_request($port, "POST /echo/s HTTP/1.1\r\nHost: localhost\r\n"
+    . "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    . "7\r\n{\"a\":1}\r\n0\r\n\r\n");
+($head, $body, $len) = echoed($r);
+is($r->{status}, 200, 'small chunked: proxied');
+is($body, '{' . $USERINFO . ',"a":1}', 'small chunked: injected');
+is($len, length $body, 'small chunked: Content-Length sent');
+
+# as curl -T - sends it: chunked, after 100-continue
+
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    print $s "POST /echo/s HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nExpect: 100-continue\r\n"
+        . "Transfer-Encoding: chunked\r\n\r\n";
+    my $line = <$s>;
+    like($line // '', qr{^HTTP/1.1 100 Continue}, 'chunked 100-continue: '
+         . 'invited');
+    <$s>;
+    print $s "3\r\n{\"c\r\n4\r\n\":2}\r\n0\r\n\r\n";
+    local $/;
+    my $rest = <$s> // '';
+    like($rest, qr/\Q{$USERINFO,"c":2}\E$/, 'chunked 100-continue: injected');
+}
+
+unlike($n->error_log, qr/exited on signal/, 'small chunked: no worker died');
+
 # large bodies: in client_body_temp_path (buffer 1k), 64 KB
 
 my $large = '{"cmmnd":{"cmmnd":"dump"},"rows":['
@@ -270,15 +337,46 @@ is($body, '{' . $USERINFO . ',"v":0}', 'HTTP/1.0: injected');
 # a subrequest (mirror) gets its own injected body; the main request's
 # upstream gets the client's body untouched
 
-$o->reset;
-$r = post('/mirrored/x', '{"userInfo":{"id":"mine"},"m":1}');
-($head, $body) = echoed($r);
-is($body, '{"userInfo":{"id":"mine"},"m":1}',
+# what the main request's upstream (echo) and the mirror's (mock) got
+
+sub mirrored {
+    my ($uri, $sent) = @_;
+    $o->reset;
+    my (undef, $main) = echoed(post($uri, $sent));
+    for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
+    return ($main, $o->requests, $o->last_body);
+}
+
+my ($main, $mirrors, $mirror) = mirrored('/mirrored/x',
+                                         '{"userInfo":{"id":"mine"},"m":1}');
+is($main, '{"userInfo":{"id":"mine"},"m":1}',
    'mirror: the main request\'s body is untouched');
-for (1 .. 100) { last if $o->requests; select(undef, undef, undef, 0.05) }
-is($o->requests, 1, 'mirror: the mirror subrequest reached the partner');
-is($o->last_body, '{' . $USERINFO . ',"m":1}',
+is($mirrors, 1, 'mirror: the mirror subrequest reached the partner');
+is($mirror, '{' . $USERINFO . ',"m":1}',
    'mirror: the subrequest\'s body is injected');
+
+# an internal redirect takes the client's body along, not the injected
+# one: the next location's upstream gets no earlier location's secrets
+
+$r = post('/failing/x', '{"userInfo":{"id":"mine"},"f":1}');
+($head, $body, $len) = echoed($r);
+is($r->{status}, 200, 'error_page to a fallback: answered');
+is($body, '{"userInfo":{"id":"mine"},"f":1}',
+   'error_page to a fallback: the client\'s body, no secrets');
+is($len, length $body, 'error_page to a fallback: its Content-Length');
+
+$r = post('/tried/x', '{"t":1}');
+($head, $body, $len) = echoed($r);
+is($body, '{"otherInfo":{"id":"other-value"},"t":1}',
+   'try_files to another credential: only its members');
+is($len, length $body, 'try_files to another credential: Content-Length');
+
+# so does a subrequest: a mirror without the credential
+
+($main, $mirrors, $mirror) = mirrored('/other-mirrored/x', '{"m":2}');
+is($main, '{"otherInfo":{"id":"other-value"},"m":2}',
+   'mirror elsewhere: the main request injected');
+is($mirror, '{"m":2}', 'mirror elsewhere: the client\'s body there');
 
 # no credential: the body passes untouched
 

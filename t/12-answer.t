@@ -24,6 +24,25 @@ my $WRONG = 'V3JvbmcgT2N0YW1pbGUga2V5IQ==';
 
 my $port = free_port();
 my $down = free_port();
+my $gz = free_port();
+
+# an upstream whose answer is gzip already, with a Last-Modified
+
+my $GZ_JSON = '{"exctnFdbck":{"id":75},"zipped":true}';
+my $GZ_BODY;
+{
+    require IO::Compress::Gzip;
+    IO::Compress::Gzip::gzip(\$GZ_JSON => \$GZ_BODY);
+}
+echo_server($gz, sub {
+    my ($head) = @_;
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        . "Content-Encoding: gzip\r\n"
+        . "Last-Modified: Mon, 02 Jan 2006 15:04:05 GMT\r\n"
+        . "Content-Length: " . length($GZ_BODY) . "\r\n"
+        . "Connection: close\r\n\r\n"
+        . ($head =~ /^HEAD / ? '' : $GZ_BODY);
+});
 
 my $o = MockOctamile->start(id => $ID, auth_id => $AID, key => $KEY);
 my $mock = $o->port;
@@ -77,6 +96,38 @@ my $http = block('octamile', $KEY,
             credential_inject octamile;
             proxy_pass http://127.0.0.1:$down;
         }
+
+        location /gz/ {
+            gzip on;
+            gzip_types application/json;
+            gzip_min_length 1;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$gz;
+        }
+
+        location /rw/ {
+            rewrite ^/rw/(.*)\$ /elsewhere/\$1 break;
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
+
+        location /elsewhere/ {
+            proxy_pass http://127.0.0.1:$down;
+        }
+
+        location /named/ {
+            error_page 418 = \@octamile;
+            return 418;
+        }
+
+        location /tried/ {
+            try_files /nothing-here \@octamile;
+        }
+
+        location \@octamile {
+            credential_inject octamile;
+            proxy_pass http://127.0.0.1:$mock;
+        }
     }
 CONF
 
@@ -122,6 +173,11 @@ ok(!$r->{headers}{'x-credential-retries-exhausted'}, '75: no retry header');
 is($o->requests, 1, '75: one request');
 is($o->last_body, '{' . $USERINFO . ',' . substr($CMD, 1),
    '75: the injected body reached the partner');
+my $alen = length answer(75);
+like($n->error_log, qr/credential "octamile": answer buffer $alen bytes/,
+     '75: the answer is held in a buffer of its announced length');
+unlike($n->error_log, qr/answer buffer 4096 bytes/,
+       '75: not one of answer_max_size');
 
 # 35 twice, then 75: retried, the client sees only the 75
 
@@ -229,6 +285,50 @@ is($o->requests, 1, 'HTTP 503: no retry');
 
 $r = post('/down/a', $CMD);
 is($r->{status}, 502, 'upstream down: 502');
+
+# every attempt runs in the location the main request is in: after
+# "rewrite ... break" the URI is another location's, and a named location
+# has no URI of its own
+
+for my $uri ('/rw/a', '/named/a', '/tried/a') {
+    fresh(busy => 1);
+    $r = post($uri, $CMD);
+    is($r->{status}, 200, "$uri: 200");
+    is($r->{body}, answer(75), "$uri: retried in the same location");
+    is_deeply([$o->answers], [35, 75], "$uri: both attempts at the partner");
+}
+
+unlike($n->error_log, qr/connect\(\) failed .*"POST \/rw\//,
+       'rewrite ... break: no attempt went to the other location');
+
+# the answer's headers are the main request's by pointer too: gzip sees
+# Content-Encoding and leaves an answer gzipped upstream alone
+
+$r = http_request($port, "POST /gz/a HTTP/1.1\nHost: localhost\n"
+    . "Connection: close\nAccept-Encoding: gzip\n"
+    . "Content-Length: " . length($CMD) . "\n\n$CMD");
+is($r->{status}, 200, 'gzipped upstream: 200');
+is_deeply($r->{headers}{'content-encoding'}, ['gzip'],
+          'gzipped upstream: one Content-Encoding');
+{
+    require IO::Uncompress::Gunzip;
+    my $body = dechunk_if($r);
+    my $plain;
+    IO::Uncompress::Gunzip::gunzip(\$body => \$plain);
+    is($plain, $GZ_JSON, 'gzipped upstream: compressed once');
+}
+is_deeply($r->{headers}{'last-modified'}, ['Mon, 02 Jan 2006 15:04:05 GMT'],
+          'gzipped upstream: one Last-Modified');
+
+# HEAD: nothing is held, the length is the upstream's, not 0
+
+$r = http_request($port, "HEAD /gz/a HTTP/1.1\nHost: localhost\n"
+    . "Connection: close\n"
+    . "Content-Length: " . length($CMD) . "\n\n$CMD");
+is($r->{status}, 200, 'HEAD: 200');
+is_deeply($r->{headers}{'content-length'}, [length $GZ_BODY],
+          'HEAD: the upstream\'s Content-Length');
+is($r->{body}, '', 'HEAD: no body');
 
 # a body that is not JSON never reaches the partner, even with retries on
 

@@ -228,10 +228,11 @@ sub wait_port {
 
 
 # An upstream that answers every request with the request head it got,
-# byte for byte, as its body, so tests can count forwarded headers.
+# byte for byte, as its body, so tests can count forwarded headers; or,
+# given $answer, with what $answer->($head, $body) returns.
 
 sub echo_server {
-    my ($port) = @_;
+    my ($port, $answer) = @_;
 
     my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                        LocalPort => $port, Proto => 'tcp',
@@ -261,6 +262,12 @@ sub echo_server {
         my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
         my $body = '';
         read($c, $body, $len) if $len;
+
+        if ($answer) {
+            print $c $answer->($head, $body);
+            close $c;
+            next;
+        }
 
         my $out = $head . $body;
         print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
