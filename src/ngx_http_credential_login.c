@@ -9,11 +9,12 @@
  */
 
 
-#include <jansson.h>
-
+/* nginx's headers first: they set the feature macros system headers see */
 #include "ngx_http_credential.h"
 #include "ngx_edge_auth_iso8601.h"
 #include <ngx_sha1.h>
+
+#include <jansson.h>
 
 
 #define NGX_HTTP_CREDENTIAL_UA  "nginx-credential-module"

@@ -20,13 +20,14 @@
  */
 
 
+/* nginx's headers first: they set the feature macros system headers see */
+#include "ngx_http_credential.h"
+
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-
-#include "ngx_http_credential.h"
 
 
 #define NGX_HTTP_CREDENTIAL_NONCE      16
@@ -466,7 +467,7 @@ ngx_http_credential_state_key(ngx_conf_t *cf, ngx_http_credential_t *cred)
                  oauth->key.data, &mdlen)
             == NULL)
         {
-            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0, "HMAC() failed");
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "HMAC() failed");
             return NGX_ERROR;
         }
 
@@ -475,7 +476,7 @@ ngx_http_credential_state_key(ngx_conf_t *cf, ngx_http_credential_t *cred)
     }
 
     if (RAND_bytes(oauth->key.data, 32) != 1) {
-        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0, "RAND_bytes() failed");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "RAND_bytes() failed");
         return NGX_ERROR;
     }
 
@@ -657,7 +658,7 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
     oauth = cred->login->oauth;
 
     if (RAND_bytes(nonce, NGX_HTTP_CREDENTIAL_NONCE) != 1) {
-        ngx_ssl_error(NGX_LOG_ALERT, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "RAND_bytes() failed");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1329,7 +1330,7 @@ ngx_http_credential_state_mac(ngx_http_credential_t *cred, u_char *issued,
              p - data, mac, &len)
         == NULL || len != NGX_HTTP_CREDENTIAL_MAC)
     {
-        ngx_ssl_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "HMAC() failed");
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "HMAC() failed");
         return NGX_ERROR;
     }
 
