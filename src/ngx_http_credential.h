@@ -326,6 +326,9 @@ ngx_int_t ngx_http_credential_needs_auth(ngx_http_request_t *r,
 /* ngx_http_credential_refresh.c */
 ngx_uint_t ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
     int64_t now, ngx_pid_t *owner);
+void ngx_http_credential_lock_release(ngx_http_credential_login_t *login);
+void ngx_http_credential_login_cancel(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred);
 ngx_uint_t ngx_http_credential_login_ok(ngx_http_credential_login_t *login,
     int64_t now, int64_t expires);
 const char *ngx_http_credential_token_store(ngx_http_credential_t *cred,

@@ -1155,13 +1155,7 @@ ngx_http_credential_exchange(ngx_http_request_t *r,
 
 failed:
 
-    ngx_edge_auth_store_lock(login->store);
-
-    if (login->entry->lock_owner == ngx_pid) {
-        login->entry->lock_owner = 0;
-    }
-
-    ngx_edge_auth_store_unlock(login->store);
+    ngx_http_credential_lock_release(login);
 
     return NGX_ERROR;
 }

@@ -68,7 +68,6 @@ static ngx_int_t ngx_http_credential_redis_release(
     ngx_edge_auth_redis_call_t *call);
 static ngx_int_t ngx_http_credential_blob_decode(u_char *p, size_t len,
     ngx_http_credential_blob_t *blob);
-static void ngx_http_credential_unlock_login(ngx_http_credential_t *cred);
 static u_char *ngx_http_credential_put(u_char *p, uint64_t v, ngx_uint_t n);
 static uint64_t ngx_http_credential_get(u_char *p, ngx_uint_t n);
 
@@ -434,7 +433,7 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
 
     if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
         ngx_edge_auth_redis_call_free(call);
-        ngx_http_credential_unlock_login(cred);
+        ngx_http_credential_lock_release(login);
         return;
     }
 
@@ -482,11 +481,10 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
         return;
     }
 
-    ngx_http_credential_unlock_login(cred);
+    /* a fresher token was there, or another node logs in */
+    ngx_http_credential_login_cancel(cmcf, cred);
 
     if (leased) {
-        /* a fresher token was there: nothing to do after all */
-        ngx_http_credential_redis_publish(cmcf, cred, 0);
         return;
     }
 
@@ -1013,23 +1011,6 @@ ngx_http_credential_blob_decode(u_char *p, size_t len,
     blob->refresh.data = p;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_credential_unlock_login(ngx_http_credential_t *cred)
-{
-    ngx_http_credential_login_t  *login;
-
-    login = cred->login;
-
-    ngx_edge_auth_store_lock(login->store);
-
-    if (login->entry->lock_owner == ngx_pid) {
-        login->entry->lock_owner = 0;
-    }
-
-    ngx_edge_auth_store_unlock(login->store);
 }
 
 

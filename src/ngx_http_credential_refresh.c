@@ -118,14 +118,7 @@ ngx_http_credential_refresh_exit(ngx_cycle_t *cycle)
         cred[i]->login->inflight = NULL;
 
         /* the others need not wait for this lock to time out */
-
-        ngx_edge_auth_store_lock(cred[i]->login->store);
-
-        if (cred[i]->login->entry->lock_owner == ngx_pid) {
-            cred[i]->login->entry->lock_owner = 0;
-        }
-
-        ngx_edge_auth_store_unlock(cred[i]->login->store);
+        ngx_http_credential_lock_release(cred[i]->login);
     }
 }
 
@@ -294,13 +287,9 @@ ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
          * Out of memory, or the fleet's token just lost its refresh
          * token: never the code request without a code.
          */
-        if (e->lock_owner == ngx_pid) {
-            e->lock_owner = 0;
-        }
-
         ngx_edge_auth_store_unlock(login->store);
 
-        ngx_http_credential_redis_publish(cmcf, cred, 0);
+        ngx_http_credential_login_cancel(cmcf, cred);
         return;
     }
 
@@ -386,6 +375,32 @@ ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
                                            : 0);
 
     return 1;
+}
+
+
+/* gives the node's login lock back, if this process holds it */
+
+void
+ngx_http_credential_lock_release(ngx_http_credential_login_t *login)
+{
+    ngx_edge_auth_store_lock(login->store);
+
+    if (login->entry->lock_owner == ngx_pid) {
+        login->entry->lock_owner = 0;
+    }
+
+    ngx_edge_auth_store_unlock(login->store);
+}
+
+
+/* a login that does not happen after all: node lock and fleet lease back */
+
+void
+ngx_http_credential_login_cancel(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred)
+{
+    ngx_http_credential_lock_release(cred->login);
+    ngx_http_credential_redis_publish(cmcf, cred, 0);
 }
 
 
@@ -520,11 +535,7 @@ ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
 
     hc = ngx_edge_auth_http_create(log);
     if (hc == NULL) {
-        ngx_edge_auth_store_lock(login->store);
-        login->entry->lock_owner = 0;
-        ngx_edge_auth_store_unlock(login->store);
-
-        ngx_http_credential_redis_publish(cmcf, cred, 0);
+        ngx_http_credential_login_cancel(cmcf, cred);
         return;
     }
 
@@ -551,16 +562,7 @@ ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
             /* out of memory: never the code request without a code */
 
             ngx_edge_auth_http_free(hc);
-
-            ngx_edge_auth_store_lock(login->store);
-
-            if (login->entry->lock_owner == ngx_pid) {
-                login->entry->lock_owner = 0;
-            }
-
-            ngx_edge_auth_store_unlock(login->store);
-
-            ngx_http_credential_redis_publish(cmcf, cred, 0);
+            ngx_http_credential_login_cancel(cmcf, cred);
             return;
 
         } else {
