@@ -18,24 +18,19 @@ Environment (all optional):
   BENCH_PIN        1: nginx worker on CPU 1, wrk on CPU 0   0
 """
 
-import hashlib
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (HERE, ROOT, NGINX, MODULE, log, die,  # noqa: E402
+                      free_port, read, alive, stop_pid, wait_port,
+                      copy_module, run)
 
-NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
-MODULE = os.path.abspath(os.environ.get('MODULE') or
-                         os.path.join(ROOT, 'build',
-                                      'ngx_http_credential_module.so'))
 DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '4'))
@@ -48,21 +43,7 @@ PIN = os.environ.get('BENCH_PIN', '0') == '1' and (os.cpu_count() or 1) >= 2
 running = []            # Instance objects with a live nginx
 
 
-def log(*a):
-    print(*a, flush=True)
 
-
-def die(msg):
-    log('bench: ' + msg)
-    sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def fmt_n(n):
@@ -266,46 +247,7 @@ class Instance:
                 or '[crit]' in l]
 
 
-def alive(pid):
-    """the process exists and is not a zombie"""
-    try:
-        st = read('/proc/%d/stat' % pid)
-    except OSError:
-        return False
-    return st.rsplit(')', 1)[1].split()[0] != 'Z'
 
-
-def stop_pid(pid):
-    """QUIT, then KILL after 5 s, a process of ours that may be gone"""
-    try:
-        os.kill(pid, signal.SIGQUIT)
-    except ProcessLookupError:
-        return
-    for _ in range(200):
-        if not alive(pid):
-            return
-        time.sleep(0.025)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def wait_port(port, proc=None):
-    for _ in range(800):
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(('127.0.0.1', port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.025)
-    return False
 
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
@@ -379,23 +321,8 @@ def main():
         if not os.path.exists(path):
             die('%s %s does not exist' % (what, path))
 
-    # nginx maps the module file: "make" rewriting it in place under a
-    # running nginx crashes its workers, so the benchmark loads a copy
     global LOADED
-    LOADED = os.path.join(work, os.path.basename(MODULE))
-    for _ in range(30):
-        st = os.stat(MODULE)
-        if time.time() - st.st_mtime > 2:
-            shutil.copy2(MODULE, LOADED)
-            st2 = os.stat(MODULE)
-            if (st.st_mtime, st.st_size) == (st2.st_mtime, st2.st_size) \
-                    and os.path.getsize(LOADED) == st.st_size:
-                break
-        time.sleep(1)           # being rebuilt right now
-    else:
-        die('%s keeps changing; is a build running?' % MODULE)
-    with open(LOADED, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    LOADED, digest = copy_module(work)
     nginx_v = subprocess.run([NGINX, '-V'], capture_output=True,
                              text=True).stderr
     debug_build = '--with-debug' in nginx_v
@@ -781,15 +708,6 @@ def main():
         sys.exit(2)
 
 
-def on_signal(sig, frame):
-    raise SystemExit(128 + sig)
-
 
 if __name__ == '__main__':
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        main()
-    finally:
-        for i in list(running):
-            i.stop()
+    run(main, running)

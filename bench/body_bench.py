@@ -34,10 +34,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# the helpers of the token bench: one copy of them
+# the helpers every bench shares, and the token bench's configuration
 sys.path.insert(0, HERE)
-from token_bench import (NGINX, MODULE, COMMON, log, die,  # noqa: E402
-                         free_port, fill, wait_port, stop_pid, cpu_ns)
+from benchlib import (NGINX, MODULE, log, die, free_port,  # noqa: E402
+                      wait_port, stop_pid)
+from token_bench import COMMON, fill, cpu_ns  # noqa: E402
 
 DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))

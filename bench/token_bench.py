@@ -20,25 +20,20 @@ Environment (all optional):
 """
 
 import base64
-import hashlib
 import http.client
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (HERE, ROOT, NGINX, MODULE, log, die,  # noqa: E402
+                      free_port, read, alive, stop_pid, wait_port,
+                      copy_module, run)
 
-NGINX = os.environ.get('NGINX_BIN') or '/usr/sbin/nginx'
-MODULE = os.path.abspath(os.environ.get('MODULE') or
-                         os.path.join(ROOT, 'build',
-                                      'ngx_http_credential_module.so'))
 DURATION = int(os.environ.get('BENCH_DURATION', '3'))
 WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '8'))
@@ -62,26 +57,8 @@ running = []            # Instance objects with a live nginx
 LOADED = MODULE         # the copy in the work directory, see main()
 
 
-def log(*a):
-    print(*a, flush=True)
 
 
-def die(msg):
-    log('bench: ' + msg)
-    sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def read(path):
-    with open(path, errors='replace') as f:
-        return f.read()
 
 
 # --------------------------------------------------------------------------
@@ -255,39 +232,7 @@ class Instance:
                 if any(m in l for m in marks)]
 
 
-def alive(pid):
-    """the process exists and is not a zombie"""
-    try:
-        st = read('/proc/%d/stat' % pid)
-    except OSError:
-        return False
-    return st.rsplit(')', 1)[1].split()[0] != 'Z'
 
-
-def stop_pid(pid):
-    """QUIT, then KILL after 5 s, a process of ours that may be gone"""
-    try:
-        os.kill(pid, signal.SIGQUIT)
-    except ProcessLookupError:
-        return
-    for _ in range(200):
-        if not alive(pid):
-            return
-        time.sleep(0.025)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def wait_port(port):
-    for _ in range(800):
-        try:
-            socket.create_connection(('127.0.0.1', port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.025)
-    return False
 
 
 def cpu_ns(pids):
@@ -474,25 +419,6 @@ def instructions(i, port, n):
 
 # --------------------------------------------------------------------------
 
-def copy_module(work):
-    # nginx maps the module file: a rebuild rewriting it in place under a
-    # running nginx crashes its workers, so the benchmark loads a copy
-    global LOADED
-    LOADED = os.path.join(work, os.path.basename(MODULE))
-    for _ in range(30):
-        st = os.stat(MODULE)
-        if time.time() - st.st_mtime > 2:
-            shutil.copy2(MODULE, LOADED)
-            st2 = os.stat(MODULE)
-            if (st.st_mtime, st.st_size) == (st2.st_mtime, st2.st_size) \
-                    and os.path.getsize(LOADED) == st.st_size:
-                break
-        time.sleep(1)           # being rebuilt right now
-    else:
-        die('%s keeps changing; is a build running?' % MODULE)
-    with open(LOADED, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()[:12]
-
 
 def main():
     if len(sys.argv) != 2:
@@ -501,7 +427,8 @@ def main():
     for path, what in ((NGINX, 'NGINX_BIN'), (MODULE, 'MODULE')):
         if not os.path.exists(path):
             die('%s %s does not exist' % (what, path))
-    digest = copy_module(work)
+    global LOADED
+    LOADED, digest = copy_module(work)
     nginx_v = subprocess.run([NGINX, '-V'], capture_output=True,
                              text=True).stderr
     t_start = time.monotonic()
@@ -819,15 +746,6 @@ def main():
         sys.exit(2)
 
 
-def on_signal(sig, frame):
-    raise SystemExit(128 + sig)
-
 
 if __name__ == '__main__':
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        main()
-    finally:
-        for i in list(running):
-            i.stop()
+    run(main, running)
