@@ -334,6 +334,42 @@ ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p, size_t len)
 }
 
 
+/*
+ * Under the lock: the node's login lock, one login per token and host.
+ * A lock whose owner died (a killed worker) or whose deadline passed is
+ * taken over; *owner says whose it was.
+ */
+
+ngx_uint_t
+ngx_edge_auth_store_login_lock(ngx_edge_auth_entry_t *e, int64_t now,
+    int64_t deadline, ngx_pid_t *owner)
+{
+    *owner = e->lock_owner;
+
+    if (*owner && now < e->lock_deadline
+        && (kill(*owner, 0) == 0 || ngx_errno != NGX_ESRCH))
+    {
+        return 0;
+    }
+
+    e->lock_owner = ngx_pid;
+    e->lock_deadline = deadline;
+
+    return 1;
+}
+
+
+/* under the lock: gives the login lock back if this process holds it */
+
+void
+ngx_edge_auth_store_login_unlock(ngx_edge_auth_entry_t *e)
+{
+    if (e->lock_owner == ngx_pid) {
+        e->lock_owner = 0;
+    }
+}
+
+
 void
 ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e)

@@ -116,6 +116,15 @@ ngx_int_t ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
     int64_t expires, int64_t issued, u_char *version);
 
+/*
+ * Under the lock: the node's login lock (owner pid and deadline), taken
+ * unless a live process holds it within its deadline; *owner is the
+ * previous owner.  Released only by its owner.
+ */
+ngx_uint_t ngx_edge_auth_store_login_lock(ngx_edge_auth_entry_t *e,
+    int64_t now, int64_t deadline, ngx_pid_t *owner);
+void ngx_edge_auth_store_login_unlock(ngx_edge_auth_entry_t *e);
+
 /* under the lock: forgets a refresh token that the partner refused */
 void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e);

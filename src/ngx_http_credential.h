@@ -24,7 +24,7 @@
 #define NGX_HTTP_CREDENTIAL_FROM_HEADER  1
 #define NGX_HTTP_CREDENTIAL_FROM_COOKIE  2
 
-/* ngx_http_credential_redis_publish(): SET the token, or SET ... NX */
+/* ngx_http_credential_fleet_publish(): SET the token, or SET ... NX */
 #define NGX_HTTP_CREDENTIAL_STORE        1
 #define NGX_HTTP_CREDENTIAL_STORE_NEW    2
 
@@ -205,13 +205,17 @@ extern ngx_module_t  ngx_http_credential_module;
 
 
 /* ngx_http_credential_module.c */
-ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
-ngx_http_credential_stash_t *ngx_http_credential_stash(ngx_http_request_t *r,
-    ngx_uint_t create);
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
-/* ngx_http_credential_module.c: waiting with a timer, as limit_req does */
+
+/* ngx_http_credential_handler.c: the request path */
+ngx_int_t ngx_http_credential_handler_init(ngx_conf_t *cf);
+
+/* ngx_http_credential_ctx.c: the request's context and stash, waiting */
+ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
+ngx_http_credential_stash_t *ngx_http_credential_stash(ngx_http_request_t *r,
+    ngx_uint_t create);
 void ngx_http_credential_poll(ngx_http_request_t *r,
     ngx_http_event_handler_pt handler, ngx_msec_t delay);
 ngx_int_t ngx_http_credential_polled(ngx_http_request_t *r);
@@ -323,51 +327,70 @@ ngx_int_t ngx_http_credential_needs_auth(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
 
 
-/* ngx_http_credential_refresh.c */
-ngx_uint_t ngx_http_credential_lock_take(ngx_http_credential_login_t *login,
-    int64_t now, ngx_pid_t *owner);
-void ngx_http_credential_lock_release(ngx_http_credential_login_t *login);
-void ngx_http_credential_login_cancel(ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_t *cred);
-ngx_uint_t ngx_http_credential_login_ok(ngx_http_credential_login_t *login,
-    int64_t now, int64_t expires);
-const char *ngx_http_credential_token_store(ngx_http_credential_t *cred,
-    ngx_edge_auth_http_t *hc, const char *error, int64_t now,
-    int64_t *expires, ngx_uint_t *refreshed);
-ngx_int_t ngx_http_credential_refresh_init(ngx_cycle_t *cycle);
-void ngx_http_credential_refresh_exit(ngx_cycle_t *cycle);
-void ngx_http_credential_refresh_soon(ngx_http_credential_main_conf_t *cmcf);
+/* ngx_http_credential_token.c: the token as requests see it */
 void ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_atomic_uint_t generation,
     ngx_log_t *log);
 ngx_int_t ngx_http_credential_token_current(ngx_http_credential_main_conf_t
     *cmcf, ngx_http_credential_t *cred, ngx_log_t *log);
-/* under the store lock: the token needs a login */
-ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
-    int64_t now);
-/* with the node's login lock held: renew or log in now */
-void ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_t *cred, ngx_log_t *log);
 
-/* ngx_http_credential_redis.c: the fleet */
-ngx_int_t ngx_http_credential_redis_param(ngx_conf_t *cf,
+
+/* ngx_http_credential_renew.c: the renewal state machine */
+
+#define NGX_HTTP_CREDENTIAL_RENEW_LOGIN     0
+#define NGX_HTTP_CREDENTIAL_RENEW_REFRESH   1
+#define NGX_HTTP_CREDENTIAL_RENEW_EXCHANGE  2
+
+/* what came of a renewal: for its log line, or the callback's page */
+
+typedef struct {
+    ngx_uint_t                   how;
+    const char                  *error;         /* NULL: a new token */
+    int64_t                      now;
+    int64_t                      expires;
+    int64_t                      delay;         /* backoff after a failure */
+    int64_t                      valid;         /* the token in use has left */
+    ngx_uint_t                   failures;      /* the streak, before or now */
+    unsigned                     refreshed:1;   /* with a refresh token */
+    unsigned                     refused:1;     /* the refresh token refused */
+} ngx_http_credential_renewal_t;
+
+ngx_int_t ngx_http_credential_renew_init(ngx_cycle_t *cycle);
+void ngx_http_credential_renew_exit(ngx_cycle_t *cycle);
+void ngx_http_credential_renew_soon(ngx_http_credential_main_conf_t *cmcf);
+ngx_uint_t ngx_http_credential_renew_lock(ngx_http_credential_t *cred,
+    int64_t now, ngx_pid_t *owner);
+void ngx_http_credential_renew_cancel(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred);
+void ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, ngx_uint_t how,
+    ngx_http_credential_renewal_t *rn);
+
+
+/* ngx_http_credential_fleet.c: the fleet (Redis) */
+
+/* the answer to a lease: NGX_OK, NGX_BUSY, NGX_DECLINED or NGX_ABORT */
+typedef void (*ngx_http_credential_fleet_leased_pt)(
+    ngx_http_credential_t *cred, ngx_int_t rc);
+
+ngx_int_t ngx_http_credential_fleet_param(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_str_t *value);
-ngx_int_t ngx_http_credential_redis_check(ngx_conf_t *cf,
+ngx_int_t ngx_http_credential_fleet_check(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf);
-ngx_int_t ngx_http_credential_redis_names(ngx_conf_t *cf,
+ngx_int_t ngx_http_credential_fleet_names(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
-ngx_int_t ngx_http_credential_redis_init(ngx_cycle_t *cycle,
+ngx_int_t ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
+    ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_fleet_leased_pt leased);
+void ngx_http_credential_fleet_exit(ngx_http_credential_main_conf_t *cmcf);
+ngx_uint_t ngx_http_credential_fleet_usable(
     ngx_http_credential_main_conf_t *cmcf);
-void ngx_http_credential_redis_exit(ngx_http_credential_main_conf_t *cmcf);
-ngx_uint_t ngx_http_credential_redis_usable(
-    ngx_http_credential_main_conf_t *cmcf);
-ngx_int_t ngx_http_credential_redis_lease(
+ngx_int_t ngx_http_credential_fleet_lease(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_msec_t ttl);
-void ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
+void ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred);
-ngx_uint_t ngx_http_credential_redis_alone(ngx_http_credential_t *cred);
-void ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
+void ngx_http_credential_fleet_publish(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_uint_t store);
 
 

@@ -28,19 +28,6 @@ typedef struct {
 } ngx_http_credential_directive_t;
 
 
-static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_credential_rewrite_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
-    ngx_http_credential_ctx_t *ctx);
-static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, int64_t waited);
-static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
-static void ngx_http_credential_stash_cleanup(void *data);
-static void ngx_http_credential_retry(ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
-    ngx_http_credential_stash_t *stash);
 static ngx_int_t ngx_http_credential_block_finish(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
 static char *ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -141,15 +128,6 @@ ngx_module_t  ngx_http_credential_module = {
 };
 
 
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-
-
-static ngx_str_t  ngx_http_credential_unavailable_code =
-    ngx_string("credential-unavailable");
-static ngx_str_t  ngx_http_credential_unavailable_message =
-    ngx_string("The upstream credential is not available at the moment");
-
-
 static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
     { ngx_string("basic"), 2, 2, ngx_http_credential_basic, 0 },
     { ngx_string("header"), 2, 2, ngx_http_credential_header, 0 },
@@ -231,429 +209,6 @@ static ngx_http_variable_t  ngx_http_credential_vars[] = {
 
       ngx_http_null_variable
 };
-
-
-static ngx_int_t
-ngx_http_credential_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                         rc;
-    ngx_uint_t                        nextra;
-    ngx_table_elt_t                  *extra;
-    ngx_http_credential_t            *cred;
-    ngx_http_credential_ctx_t        *ctx;
-    ngx_http_credential_stash_t      *stash;
-    ngx_http_credential_loc_conf_t   *clcf;
-    ngx_http_credential_body_ctx_t   *bctx;
-    ngx_http_credential_main_conf_t  *cmcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
-
-    cred = clcf->ref.target;
-
-    /* only an internal request can carry an earlier location's credential */
-
-    if (cred == NULL && !r->internal) {
-        return NGX_DECLINED;
-    }
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
-
-    extra = NULL;
-    nextra = 0;
-
-    /* a 401 sent elsewhere by error_page still refuses the token */
-
-    if (r->internal && r == r->main && cmcf->logins.nelts) {
-        stash = ngx_http_credential_stash(r, 0);
-
-        if (stash && stash->cred && !stash->retried) {
-            ngx_http_credential_retry(r, cmcf, stash->cred, stash);
-        }
-    }
-
-    if (cred && cred->login) {
-
-        ctx = ngx_http_credential_ctx(r);
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        /*
-         * Reading the body, or an answer code's attempts under way: the
-         * headers are set, and an answer that came must not wait for a
-         * token, or become a 503.
-         */
-
-        bctx = ctx->body;
-
-        if (bctx && bctx->state != NGX_HTTP_CREDENTIAL_BODY_READ) {
-            return ngx_http_credential_body_handler(r, cred);
-        }
-
-        stash = ngx_http_credential_stash(r, 1);
-        if (stash == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rc = ngx_http_credential_token_current(cmcf, cred,
-                                               r->connection->log);
-
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (rc == NGX_DECLINED) {
-            /* never upstream without the credential */
-            return ngx_http_credential_wait(r, cmcf, cred, ctx);
-        }
-
-        ctx->cred = cred;
-        ctx->generation = cred->login->copy.generation;
-
-        stash->cred = cred;
-        stash->generation = ctx->generation;
-
-        extra = cred->login->values;
-        nextra = cred->login->inject.nelts;
-    }
-
-    if (ngx_http_credential_headers_apply(r, cmcf, cred, extra, nextra)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (cred
-        && ngx_edge_auth_redact_log(r->connection, r->pool, &cmcf->secrets)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_credential_body_handler(r, cred);
-}
-
-
-/* the request's context, created on first use */
-
-ngx_http_credential_ctx_t *
-ngx_http_credential_ctx(ngx_http_request_t *r)
-{
-    ngx_http_credential_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
-    }
-
-    return ctx;
-}
-
-
-/*
- * After an internal redirect the new location's rewrite and access phases
- * must not see the credential injected by the previous location (an
- * auth_basic there would check the partner's user; $http_* would show it),
- * nor its upstream get the body the previous location's secrets are in.
- */
-
-static ngx_int_t
-ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
-{
-    ngx_http_credential_main_conf_t  *cmcf;
-
-    if (!r->internal) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_credential_body_restore(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
-
-    if (cmcf->injected.nelts == 0) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_credential_headers_apply(r, cmcf, NULL, NULL, 0) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
-ngx_http_credential_wait(ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
-    ngx_http_credential_ctx_t *ctx)
-{
-    int64_t                 now;
-    ngx_edge_auth_entry_t  *e;
-
-    /* no use waiting: only an operator's connect step helps */
-
-    if (cred->login->entry->state == NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH) {
-        return ngx_http_credential_needs_auth(r, cred);
-    }
-
-    now = ngx_edge_auth_now();
-
-    if (ctx->deadline == 0) {
-        ctx->deadline = now + cred->login->wait;
-
-        e = cred->login->entry;
-
-        /*
-         * Backing off past our deadline with nothing in flight: no use
-         * waiting.  A subrequest cannot wait on the connection's write
-         * event: the wake-up would go to the main request (mirror).
-         */
-
-        if ((e->lock_owner == 0 && e->backoff >= ctx->deadline)
-            || r != r->main)
-        {
-            ngx_http_credential_refresh_soon(cmcf);
-            return ngx_http_credential_unavailable(r, cred, 0);
-        }
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "credential \"%V\": no valid token, waiting",
-                       &cred->name);
-
-        ngx_http_credential_refresh_soon(cmcf);
-    }
-
-    if (now >= ctx->deadline) {
-        return ngx_http_credential_unavailable(r, cred,
-                                               now - ctx->deadline
-                                               + cred->login->wait);
-    }
-
-    /* poll the shared token */
-
-    ngx_http_credential_poll(r, ngx_http_credential_wait_handler,
-                             (ngx_msec_t) ngx_min(ctx->deadline - now, 50));
-
-    return NGX_AGAIN;
-}
-
-
-static void
-ngx_http_credential_wait_handler(ngx_http_request_t *r)
-{
-    if (ngx_http_credential_polled(r) != NGX_OK) {
-        return;
-    }
-
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-}
-
-
-/*
- * A request waits with a timer on its write event, as limit_req delays:
- * nothing is blocked, and a client that leaves is noticed.
- */
-
-void
-ngx_http_credential_poll(ngx_http_request_t *r,
-    ngx_http_event_handler_pt handler, ngx_msec_t delay)
-{
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = handler;
-
-    r->connection->write->delayed = 1;
-    ngx_add_timer(r->connection->write, delay);
-}
-
-
-/* in the handler: NGX_OK once the timer fired; else the event is handled */
-
-ngx_int_t
-ngx_http_credential_polled(ngx_http_request_t *r)
-{
-    ngx_event_t  *wev;
-
-    wev = r->connection->write;
-
-    if (wev->delayed) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return NGX_AGAIN;
-    }
-
-    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_block_reading;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_credential_unavailable(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, int64_t waited)
-{
-    int64_t           after;
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
-
-    after = (cred->login->entry->backoff - ngx_edge_auth_now() + 999) / 1000;
-
-    if (after < 1) {
-        after = 1;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "credential \"%V\": no valid token after waiting %Lms, "
-                  "next login in %Ls; answering 503", &cred->name, waited,
-                  after);
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (h->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.len = ngx_sprintf(h->value.data, "%L", after) - h->value.data;
-
-    rc = ngx_edge_auth_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  &ngx_http_credential_unavailable_code,
-                                  &ngx_http_credential_unavailable_message);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-ngx_http_credential_stash_t *
-ngx_http_credential_stash(ngx_http_request_t *r, ngx_uint_t create)
-{
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_credential_stash_t  *stash;
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_credential_stash_cleanup) {
-            return cln->data;
-        }
-    }
-
-    if (!create) {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_credential_stash_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    stash = cln->data;
-    ngx_memzero(stash, sizeof(ngx_http_credential_stash_t));
-
-    cln->handler = ngx_http_credential_stash_cleanup;
-
-    return stash;
-}
-
-
-static void
-ngx_http_credential_stash_cleanup(void *data)
-{
-    /* nothing to free: the handler only marks the stash */
-}
-
-
-/*
- * "proxy_intercept_errors on; error_page 401 = @retry;" sends a refused
- * request once more through a location with the same credential.  The
- * 401 never reached the header filter, so the refused generation is
- * invalidated here, and the request waits for the renewed token.
- */
-
-static void
-ngx_http_credential_retry(ngx_http_request_t *r,
-    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
-    ngx_http_credential_stash_t *stash)
-{
-    ngx_http_upstream_state_t  *state;
-
-    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
-        return;
-    }
-
-    state = r->upstream_states->elts;
-    state += r->upstream_states->nelts - 1;
-
-    if (state->status != NGX_HTTP_UNAUTHORIZED) {
-        return;
-    }
-
-    stash->retried = 1;
-
-    ngx_http_credential_refused(cmcf, cred, stash->generation,
-                                r->connection->log);
-}
-
-
-/* an upstream 401 on token generation G invalidates G, and only G */
-
-static ngx_int_t
-ngx_http_credential_header_filter(ngx_http_request_t *r)
-{
-    ngx_http_credential_ctx_t        *ctx;
-    ngx_http_credential_main_conf_t  *cmcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
-
-    /*
-     * A subrequest's 401 (auth_request) speaks of the client, not of
-     * our token, but for an answer code's attempt, which is the main
-     * request sent again; a cached 401 was about an old one.
-     */
-
-    if (ctx == NULL || ctx->generation == 0 || r->upstream == NULL
-        || (r != r->main && !ctx->attempt)
-        || r->headers_out.status != NGX_HTTP_UNAUTHORIZED
-#if (NGX_HTTP_CACHE)
-        || r->upstream->cache_status == NGX_HTTP_CACHE_HIT
-        || r->upstream->cache_status == NGX_HTTP_CACHE_STALE
-        || r->upstream->cache_status == NGX_HTTP_CACHE_UPDATING
-#endif
-        )
-    {
-        return ngx_http_next_header_filter(r);
-    }
-
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
-
-    ngx_http_credential_refused(cmcf, ctx->cred, ctx->generation,
-                                r->connection->log);
-
-    ctx->generation = 0;
-
-    return ngx_http_next_header_filter(r);
-}
 
 
 static char *
@@ -1056,27 +611,9 @@ ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_credential_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
+    if (ngx_http_credential_handler_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    *h = ngx_http_credential_handler;
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_credential_rewrite_handler;
-
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_credential_header_filter;
 
     return ngx_http_credential_answer_init(cf);
 }
@@ -1221,7 +758,7 @@ ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* Redis, for a fleet of gateways */
 
     for (i = 2; i < cf->args->nelts; i++) {
-        rc = ngx_http_credential_redis_param(cf, cmcf, &value[i]);
+        rc = ngx_http_credential_fleet_param(cf, cmcf, &value[i]);
 
         if (rc == NGX_ERROR) {
             return NGX_CONF_ERROR;
@@ -1234,7 +771,7 @@ ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (ngx_http_credential_redis_check(cf, cmcf) != NGX_OK) {
+    if (ngx_http_credential_fleet_check(cf, cmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1336,7 +873,7 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
         }
 
         if (cmcf->redis_conf
-            && ngx_http_credential_redis_names(cf, cmcf, cred[i]) != NGX_OK)
+            && ngx_http_credential_fleet_names(cf, cmcf, cred[i]) != NGX_OK)
         {
             return NGX_CONF_ERROR;
         }
@@ -1349,12 +886,12 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
 static ngx_int_t
 ngx_http_credential_init_process(ngx_cycle_t *cycle)
 {
-    return ngx_http_credential_refresh_init(cycle);
+    return ngx_http_credential_renew_init(cycle);
 }
 
 
 static void
 ngx_http_credential_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_credential_refresh_exit(cycle);
+    ngx_http_credential_renew_exit(cycle);
 }

@@ -876,15 +876,9 @@ ngx_http_credential_callback_wait(ngx_http_request_t *r,
     int64_t                     now;
     ngx_http_credential_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
-
+    ctx = ngx_http_credential_ctx(r);
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
-        if (ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+        return NGX_ERROR;
     }
 
     now = ngx_edge_auth_now();
@@ -1075,7 +1069,7 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (!ngx_http_credential_lock_take(login, now, &owner)) {
+    if (!ngx_http_credential_renew_lock(cred, now, &owner)) {
         ngx_edge_auth_store_unlock(login->store);
         *status = NGX_HTTP_SERVICE_UNAVAILABLE;
         *why = "a token renewal of this credential is still in flight: "
@@ -1155,7 +1149,8 @@ ngx_http_credential_exchange(ngx_http_request_t *r,
 
 failed:
 
-    ngx_http_credential_lock_release(login);
+    ngx_http_credential_renew_cancel(
+        ngx_http_get_module_main_conf(r, ngx_http_credential_module), cred);
 
     return NGX_ERROR;
 }
@@ -1177,65 +1172,38 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
 {
     ngx_http_credential_exchange_t *ex = hc->data;
 
-    u_char                       *p, *last;
-    u_char                        text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
-    u_char                        detail[128], code[64];
-    int64_t                       now, expires;
-    ngx_int_t                     rc;
-    ngx_uint_t                    status, http, refreshed;
-    const char                   *error;
-    ngx_connection_t             *c;
-    ngx_http_request_t           *r;
-    ngx_edge_auth_entry_t        *e;
-    ngx_http_credential_t        *cred;
-    ngx_http_credential_login_t  *login;
+    u_char                         *p, *last;
+    u_char                          text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
+    u_char                          detail[128], code[64];
+    int64_t                         now, expires;
+    ngx_int_t                       rc;
+    ngx_uint_t                      status, http, refreshed;
+    const char                     *error;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_credential_t          *cred;
+    ngx_http_credential_login_t    *login;
+    ngx_http_credential_renewal_t   rn;
 
     cred = ex->cred;
     login = cred->login;
-    e = login->entry;
 
-    /* it carries the code and the client secret */
-    ngx_explicit_memzero(hc->request.data, hc->request.len);
+    /* stored and published as any renewal; the other nodes take it */
 
-    now = ngx_edge_auth_now();
-    error = hc->error;
+    ngx_http_credential_renew_finish(cred, hc,
+                                     NGX_HTTP_CREDENTIAL_RENEW_EXCHANGE, &rn);
+
+    now = rn.now;
+    error = rn.error;
+    expires = rn.expires;
+    refreshed = rn.refreshed;
     status = hc->answer.status;
-    expires = 0;
     code[0] = '\0';
 
-    if (error == NULL && (status < 200 || status > 299)) {
-        error = "the token endpoint refused the code";
+    if (hc->error == NULL && (status < 200 || status > 299)) {
         ngx_http_credential_error_code(hc->answer.body,
                                        hc->answer.body_len, 1, code,
                                        sizeof(code));
-    }
-
-    error = ngx_http_credential_token_store(cred, hc, error, now, &expires,
-                                            &refreshed);
-
-    if (error == NULL) {
-        (void) ngx_http_credential_login_ok(login, now, expires);
-        e->refusals = 0;
-
-        /*
-         * A new grant: the previous grant's refresh token must not renew
-         * it (another account, or a property the owner no longer grants).
-         */
-
-        if (!refreshed) {
-            ngx_edge_auth_store_drop_refresh(login->store, e);
-        }
-    }
-
-    ngx_edge_auth_store_unlock(login->store);
-
-    /* the other nodes of a fleet take it from Redis */
-
-    if (error == NULL) {
-        ngx_http_credential_redis_publish(
-            ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                                ngx_http_credential_module),
-            cred, NGX_HTTP_CREDENTIAL_STORE);
     }
 
     /* the reason, for the log and the page: never a value */

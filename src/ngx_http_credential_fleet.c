@@ -44,32 +44,36 @@ typedef struct {
 } ngx_http_credential_blob_t;
 
 
-static ngx_int_t ngx_http_credential_redis_key(ngx_conf_t *cf,
+static ngx_int_t ngx_http_credential_fleet_key(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, const char *kind, u_char *name,
     ngx_str_t *key);
-static void ngx_http_credential_redis_lease_done(
+static void ngx_http_credential_fleet_lease_done(
     ngx_edge_auth_redis_call_t *call);
-static void ngx_http_credential_redis_sync_done(
+static void ngx_http_credential_fleet_sync_done(
     ngx_edge_auth_redis_call_t *call);
-static void ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call);
-static void ngx_http_credential_redis_released(
+static void ngx_http_credential_fleet_sent(ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_released(
     ngx_edge_auth_redis_call_t *call);
-static ngx_uint_t ngx_http_credential_redis_refused(ngx_http_credential_t *cred,
+static ngx_uint_t ngx_http_credential_fleet_refused(ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call, const char *command, ngx_uint_t i,
     ngx_log_t *log);
-static ngx_int_t ngx_http_credential_redis_apply(
+static ngx_int_t ngx_http_credential_fleet_apply(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     redisReply *reply, ngx_log_t *log);
-static ngx_int_t ngx_http_credential_redis_store(
+static ngx_int_t ngx_http_credential_fleet_store(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call, ngx_uint_t store);
-static ngx_int_t ngx_http_credential_redis_release(
+static ngx_int_t ngx_http_credential_fleet_release(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call);
 static ngx_int_t ngx_http_credential_blob_decode(u_char *p, size_t len,
     ngx_http_credential_blob_t *blob);
 static u_char *ngx_http_credential_put(u_char *p, uint64_t v, ngx_uint_t n);
 static uint64_t ngx_http_credential_get(u_char *p, ngx_uint_t n);
+
+
+/* the renewal state machine's, set by fleet_init(): a lease's answer */
+static ngx_http_credential_fleet_leased_pt  ngx_http_credential_fleet_leased;
 
 
 static const char  ngx_http_credential_release_script[] =
@@ -80,7 +84,7 @@ static const char  ngx_http_credential_release_script[] =
 /* the "redis..." parameters of credential_store */
 
 ngx_int_t
-ngx_http_credential_redis_param(ngx_conf_t *cf,
+ngx_http_credential_fleet_param(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_str_t *value)
 {
     u_char                      *eq;
@@ -206,7 +210,7 @@ ngx_http_credential_redis_param(ngx_conf_t *cf,
 /* after every parameter of credential_store was read */
 
 ngx_int_t
-ngx_http_credential_redis_check(ngx_conf_t *cf,
+ngx_http_credential_fleet_check(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf)
 {
     if (cmcf->redis_conf == NULL) {
@@ -243,7 +247,7 @@ ngx_http_credential_redis_check(ngx_conf_t *cf,
  */
 
 ngx_int_t
-ngx_http_credential_redis_names(ngx_conf_t *cf,
+ngx_http_credential_fleet_names(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
 {
     ngx_http_credential_login_t  *login;
@@ -251,10 +255,10 @@ ngx_http_credential_redis_names(ngx_conf_t *cf,
     login = cred->login;
     login->fleet = 1;
 
-    if (ngx_http_credential_redis_key(cf, cmcf, "token:", login->key,
+    if (ngx_http_credential_fleet_key(cf, cmcf, "token:", login->key,
                                       &login->redis_token)
         != NGX_OK
-        || ngx_http_credential_redis_key(cf, cmcf, "lease:", login->key,
+        || ngx_http_credential_fleet_key(cf, cmcf, "lease:", login->key,
                                          &login->redis_lease)
            != NGX_OK)
     {
@@ -266,7 +270,7 @@ ngx_http_credential_redis_names(ngx_conf_t *cf,
 
 
 static ngx_int_t
-ngx_http_credential_redis_key(ngx_conf_t *cf,
+ngx_http_credential_fleet_key(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, const char *kind, u_char *name,
     ngx_str_t *key)
 {
@@ -293,8 +297,9 @@ ngx_http_credential_redis_key(ngx_conf_t *cf,
 
 
 ngx_int_t
-ngx_http_credential_redis_init(ngx_cycle_t *cycle,
-    ngx_http_credential_main_conf_t *cmcf)
+ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
+    ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_fleet_leased_pt leased)
 {
     u_char  *p;
     u_char   id[8];
@@ -302,6 +307,8 @@ ngx_http_credential_redis_init(ngx_cycle_t *cycle,
     if (cmcf->redis_conf == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_credential_fleet_leased = leased;
 
     cmcf->redis = ngx_edge_auth_redis_create(cycle, cmcf->redis_conf);
     if (cmcf->redis == NULL) {
@@ -325,7 +332,7 @@ ngx_http_credential_redis_init(ngx_cycle_t *cycle,
 
 
 void
-ngx_http_credential_redis_exit(ngx_http_credential_main_conf_t *cmcf)
+ngx_http_credential_fleet_exit(ngx_http_credential_main_conf_t *cmcf)
 {
     ngx_edge_auth_redis_t  *rd;
 
@@ -342,7 +349,7 @@ ngx_http_credential_redis_exit(ngx_http_credential_main_conf_t *cmcf)
 
 
 ngx_uint_t
-ngx_http_credential_redis_usable(ngx_http_credential_main_conf_t *cmcf)
+ngx_http_credential_fleet_usable(ngx_http_credential_main_conf_t *cmcf)
 {
     return cmcf->redis && ngx_edge_auth_redis_usable(cmcf->redis);
 }
@@ -350,12 +357,15 @@ ngx_http_credential_redis_usable(ngx_http_credential_main_conf_t *cmcf)
 
 /*
  * This worker holds the node's login lock for a token that is due: ask
- * Redis for the fleet's lease and its token in one round trip.
- * NGX_DECLINED: no Redis now, log in alone.
+ * Redis for the fleet's lease and its token in one round trip; the
+ * answer goes to the handler given to fleet_init(): NGX_OK the lease is
+ * ours, NGX_BUSY another node's, NGX_DECLINED Redis is away or refuses,
+ * NGX_ABORT the worker is exiting.  Returns NGX_DECLINED at once when
+ * Redis is not usable now.
  */
 
 ngx_int_t
-ngx_http_credential_redis_lease(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_fleet_lease(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_msec_t ttl)
 {
     u_char                       *p;
@@ -365,7 +375,7 @@ ngx_http_credential_redis_lease(ngx_http_credential_main_conf_t *cmcf,
 
     login = cred->login;
 
-    if (!ngx_http_credential_redis_usable(cmcf)) {
+    if (!ngx_http_credential_fleet_usable(cmcf)) {
         return NGX_DECLINED;
     }
 
@@ -398,7 +408,7 @@ ngx_http_credential_redis_lease(ngx_http_credential_main_conf_t *cmcf,
         goto failed;
     }
 
-    call->done = ngx_http_credential_redis_lease_done;
+    call->done = ngx_http_credential_fleet_lease_done;
     call->data = cred;
 
     login->redis_busy = 1;
@@ -414,13 +424,12 @@ failed:
 
 
 static void
-ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
+ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
-    int64_t                           now;
     ngx_log_t                        *log;
-    ngx_uint_t                        leased, due;
+    ngx_uint_t                        leased;
     ngx_http_credential_login_t      *login;
     ngx_http_credential_main_conf_t  *cmcf;
 
@@ -433,109 +442,45 @@ ngx_http_credential_redis_lease_done(ngx_edge_auth_redis_call_t *call)
 
     if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
         ngx_edge_auth_redis_call_free(call);
-        ngx_http_credential_lock_release(login);
+        ngx_http_credential_fleet_leased(cred, NGX_ABORT);
         return;
     }
 
     /*
      * Redis away, or refusing the lease (READONLY after a failover, OOM,
-     * NOPERM, ...): this node logs in for itself.  Only a nil answer
-     * means that another node holds the lease.
+     * NOPERM, ...): this node is on its own.  Only a nil answer means
+     * that another node holds the lease.
      */
 
     if (call->error
-        || ngx_http_credential_redis_refused(cred, call, "SET lease", 0, log)
-        || ngx_http_credential_redis_refused(cred, call, "GET", 1, log))
+        || ngx_http_credential_fleet_refused(cred, call, "SET lease", 0, log)
+        || ngx_http_credential_fleet_refused(cred, call, "GET", 1, log))
     {
         ngx_edge_auth_redis_call_free(call);
-
-        if (ngx_http_credential_redis_alone(cred)) {
-            ngx_http_credential_login_now(cmcf, cred, log);
-        }
-
+        ngx_http_credential_fleet_leased(cred, NGX_DECLINED);
         return;
     }
 
     login->redis_error = 0;
     leased = (call->replies[0]->type == REDIS_REPLY_STATUS);
 
-    (void) ngx_http_credential_redis_apply(cmcf, cred, call->replies[1],
+    /* a fresher stored token is adopted whoever holds the lease */
+
+    (void) ngx_http_credential_fleet_apply(cmcf, cred, call->replies[1],
                                            log);
 
     ngx_edge_auth_redis_call_free(call);
 
-    now = ngx_edge_auth_now();
-
-    ngx_edge_auth_store_lock(login->store);
-    due = ngx_http_credential_due(login, now);
-    ngx_edge_auth_store_unlock(login->store);
-
     login->leased = leased;
 
-    if (leased && due) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "credential \"%V\": took the fleet's lease",
-                       &cred->name);
-
-        ngx_http_credential_login_now(cmcf, cred, log);
-        return;
-    }
-
-    /* a fresher token was there, or another node logs in */
-    ngx_http_credential_login_cancel(cmcf, cred);
-
-    if (leased) {
-        return;
-    }
-
-    /* another node logs in; its token is taken at a next tick */
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "credential \"%V\": another node holds the lease%s",
-                   &cred->name, due ? "" : ", its token adopted");
-}
-
-
-/*
- * Without the fleet's lease, may this node renew alone?  Not a grant of
- * the authorization-code flow while its access token lives: with rotating
- * refresh tokens two nodes renewing alone burn the grant for all.  When
- * it does not, this releases the node's login lock.
- */
-
-ngx_uint_t
-ngx_http_credential_redis_alone(ngx_http_credential_t *cred)
-{
-    ngx_uint_t                    alive;
-    ngx_edge_auth_entry_t        *e;
-    ngx_http_credential_login_t  *login;
-
-    login = cred->login;
-    e = login->entry;
-
-    if (!login->fleet || !login->oauth) {
-        return 1;
-    }
-
-    ngx_edge_auth_store_lock(login->store);
-
-    alive = (e->state == NGX_EDGE_AUTH_TOKEN_VALID
-             && ngx_edge_auth_now() < e->expires);
-
-    if (alive && e->lock_owner == ngx_pid) {
-        e->lock_owner = 0;
-    }
-
-    ngx_edge_auth_store_unlock(login->store);
-
-    return !alive;
+    ngx_http_credential_fleet_leased(cred, leased ? NGX_OK : NGX_BUSY);
 }
 
 
 /* one worker per node and tick: is there a newer token in Redis? */
 
 void
-ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
     ngx_str_t                     argv[2];
@@ -544,7 +489,7 @@ ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
 
     login = cred->login;
 
-    if (!ngx_http_credential_redis_usable(cmcf) || login->redis_busy) {
+    if (!ngx_http_credential_fleet_usable(cmcf) || login->redis_busy) {
         return;
     }
 
@@ -561,7 +506,7 @@ ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
         return;
     }
 
-    call->done = ngx_http_credential_redis_sync_done;
+    call->done = ngx_http_credential_fleet_sync_done;
     call->data = cred;
 
     login->redis_busy = 1;
@@ -570,7 +515,7 @@ ngx_http_credential_redis_sync(ngx_http_credential_main_conf_t *cmcf,
 
 
 static void
-ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
+ngx_http_credential_fleet_sync_done(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
@@ -583,13 +528,13 @@ ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
     cred->login->redis_busy = 0;
 
     if (call->error || cmcf->redis == NULL
-        || ngx_http_credential_redis_refused(cred, call, "GET", 0,
+        || ngx_http_credential_fleet_refused(cred, call, "GET", 0,
                                              ngx_cycle->log))
     {
         rc = NGX_ERROR;
 
     } else {
-        rc = ngx_http_credential_redis_apply(cmcf, cred, call->replies[0],
+        rc = ngx_http_credential_fleet_apply(cmcf, cred, call->replies[0],
                                              ngx_cycle->log);
     }
 
@@ -607,11 +552,11 @@ ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
      */
 
     if (rc == NGX_DECLINED) {
-        ngx_http_credential_redis_publish(cmcf, cred,
+        ngx_http_credential_fleet_publish(cmcf, cred,
                                           NGX_HTTP_CREDENTIAL_STORE_NEW);
 
     } else if (rc == NGX_ABORT) {
-        ngx_http_credential_redis_publish(cmcf, cred,
+        ngx_http_credential_fleet_publish(cmcf, cred,
                                           NGX_HTTP_CREDENTIAL_STORE);
     }
 }
@@ -623,7 +568,7 @@ ngx_http_credential_redis_sync_done(ngx_edge_auth_redis_call_t *call)
  */
 
 static ngx_uint_t
-ngx_http_credential_redis_refused(ngx_http_credential_t *cred,
+ngx_http_credential_fleet_refused(ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call, const char *command, ngx_uint_t i,
     ngx_log_t *log)
 {
@@ -659,7 +604,7 @@ ngx_http_credential_redis_refused(ngx_http_credential_t *cred,
  */
 
 void
-ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_fleet_publish(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_uint_t store)
 {
     ngx_int_t                     rc;
@@ -671,7 +616,7 @@ ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
     leased = login->leased;
     login->leased = 0;
 
-    if ((!store && !leased) || !ngx_http_credential_redis_usable(cmcf)) {
+    if ((!store && !leased) || !ngx_http_credential_fleet_usable(cmcf)) {
         return;
     }
 
@@ -680,20 +625,20 @@ ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
         return;
     }
 
-    rc = store ? ngx_http_credential_redis_store(cmcf, cred, call, store)
+    rc = store ? ngx_http_credential_fleet_store(cmcf, cred, call, store)
                : NGX_DECLINED;
 
     if (rc == NGX_ERROR
         || (leased
-            && ngx_http_credential_redis_release(cmcf, cred, call) != NGX_OK)
+            && ngx_http_credential_fleet_release(cmcf, cred, call) != NGX_OK)
         || call->ncommands == 0)
     {
         ngx_edge_auth_redis_call_free(call);
         return;
     }
 
-    call->done = (rc == NGX_OK) ? ngx_http_credential_redis_sent
-                                : ngx_http_credential_redis_released;
+    call->done = (rc == NGX_OK) ? ngx_http_credential_fleet_sent
+                                : ngx_http_credential_fleet_released;
     call->data = cred;
 
     ngx_edge_auth_redis_send(cmcf->redis, call);
@@ -701,13 +646,13 @@ ngx_http_credential_redis_publish(ngx_http_credential_main_conf_t *cmcf,
 
 
 static void
-ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call)
+ngx_http_credential_fleet_sent(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
-    (void) ngx_http_credential_redis_refused(cred, call, "SET token", 0,
+    (void) ngx_http_credential_fleet_refused(cred, call, "SET token", 0,
                                              ngx_cycle->log);
-    (void) ngx_http_credential_redis_refused(cred, call,
+    (void) ngx_http_credential_fleet_refused(cred, call,
                                              "EVAL (lease release)", 1,
                                              ngx_cycle->log);
 
@@ -716,11 +661,11 @@ ngx_http_credential_redis_sent(ngx_edge_auth_redis_call_t *call)
 
 
 static void
-ngx_http_credential_redis_released(ngx_edge_auth_redis_call_t *call)
+ngx_http_credential_fleet_released(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
-    (void) ngx_http_credential_redis_refused(cred, call,
+    (void) ngx_http_credential_fleet_refused(cred, call,
                                              "EVAL (lease release)", 0,
                                              ngx_cycle->log);
 
@@ -731,7 +676,7 @@ ngx_http_credential_redis_released(ngx_edge_auth_redis_call_t *call)
 /* SET token-key sealed-value PX remaining-lifetime; NGX_DECLINED: none */
 
 static ngx_int_t
-ngx_http_credential_redis_store(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_fleet_store(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call,
     ngx_uint_t store)
 {
@@ -823,7 +768,7 @@ done:
 
 
 static ngx_int_t
-ngx_http_credential_redis_release(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_fleet_release(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call)
 {
     ngx_str_t  argv[5];
@@ -847,7 +792,7 @@ ngx_http_credential_redis_release(ngx_http_credential_main_conf_t *cmcf,
  */
 
 static ngx_int_t
-ngx_http_credential_redis_apply(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_fleet_apply(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, redisReply *reply, ngx_log_t *log)
 {
     int                           cmp;
