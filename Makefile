@@ -5,6 +5,7 @@
 #   make test     run every test in t/ (prove)
 #   make bench    IP lists, token and body injection, as ratios (bench/)
 #   make fuzz     libFuzzer on every parser
+#   make deps-check  fails on a call from a lower file to a higher one
 #
 # NGINX_SRC may point to any nginx >= 1.22 source tree; by default the
 # headers and configure script of Debian's nginx-dev are used, with the
@@ -22,7 +23,7 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk \
                libnginx-mod-http-lua
 
-.PHONY: all deps run test unit bench fuzz clean
+.PHONY: all deps run test unit bench fuzz clean deps-check
 
 all: $(MODULE)
 
@@ -66,6 +67,10 @@ unit:
 
 test: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -r -I t/lib t/
+
+# the layers are in tools/deps-check; the calls come from the objects
+deps-check: $(MODULE)
+	perl tools/deps-check $(BUILD)/nginx/objs/addon/src
 
 run: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) perl run/run.pl

@@ -13,6 +13,7 @@
 #include "ngx_edge_auth_store.h"
 #include "ngx_edge_auth_redis.h"
 #include "ngx_edge_auth_seal.h"
+#include "ngx_edge_auth_json.h"
 
 #include <jansson.h>
 
@@ -309,8 +310,6 @@ ngx_int_t ngx_http_credential_answer_start(ngx_http_request_t *r,
 ngx_int_t ngx_http_credential_answer_resume(ngx_http_request_t *r,
     ngx_http_credential_body_ctx_t *bctx);
 
-/* ngx_http_credential_login.c: "a.b.c" in nested objects */
-json_t *ngx_http_credential_json_path(json_t *root, ngx_str_t *path);
 
 /* ngx_http_credential_oauth.c: the authorization-code flow */
 char *ngx_http_credential_authorize(ngx_conf_t *cf,

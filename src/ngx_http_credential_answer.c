@@ -310,7 +310,7 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
         return;
     }
 
-    v = ngx_http_credential_json_path(root, &body->code);
+    v = ngx_edge_auth_json_path(root, &body->code);
 
     code.len = 0;
     code.data = buf;

@@ -12,6 +12,7 @@
 /* nginx's headers first: they set the feature macros system headers see */
 #include "ngx_http_credential.h"
 #include "ngx_edge_auth_iso8601.h"
+#include "ngx_edge_auth_json.h"
 #include <ngx_sha1.h>
 
 #include <jansson.h>
@@ -1059,7 +1060,7 @@ ngx_http_credential_answer_token(ngx_http_credential_t *cred,
     switch (src->from) {
 
     case NGX_HTTP_CREDENTIAL_FROM_JSON:
-        v = ngx_http_credential_json_path(root, &src->name);
+        v = ngx_edge_auth_json_path(root, &src->name);
 
         if (v == NULL || !json_is_string(v)) {
             *error = "the answer has no token string where token_from says";
@@ -1159,7 +1160,7 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
     path = login->expires_in.elts;
 
     for (i = 0; root && lifetime < 0 && i < login->expires_in.nelts; i++) {
-        v = ngx_http_credential_json_path(root, &path[i]);
+        v = ngx_edge_auth_json_path(root, &path[i]);
 
         if (v == NULL || json_is_null(v)) {
             continue;
@@ -1194,7 +1195,7 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
     }
 
     if (lifetime < 0 && root && login->expires_at.len) {
-        v = ngx_http_credential_json_path(root, &login->expires_at);
+        v = ngx_edge_auth_json_path(root, &login->expires_at);
 
         if (v) {
             if (!json_is_string(v)
@@ -1232,41 +1233,6 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
     *expires = now + lifetime;
 
     return NGX_OK;
-}
-
-
-json_t *
-ngx_http_credential_json_path(json_t *root, ngx_str_t *path)
-{
-    u_char  *p, *dot, *end;
-    json_t  *v;
-
-    if (root == NULL) {
-        return NULL;
-    }
-
-    v = root;
-    p = path->data;
-    end = path->data + path->len;
-
-    /* "a.b.c": nested objects */
-
-    while (v && p < end) {
-        dot = ngx_strlchr(p, end, '.');
-
-        if (dot == NULL) {
-            dot = end;
-        }
-
-        if (!json_is_object(v)) {
-            return NULL;
-        }
-
-        v = json_object_getn(v, (char *) p, dot - p);
-        p = dot + 1;
-    }
-
-    return v;
 }
 
 

@@ -1,0 +1,89 @@
+#!/usr/bin/perl
+
+# Files depend only downward: tools/deps-check on the built module, and
+# on small objects made here, to show that it fails on an upward call.
+
+use strict;
+use warnings;
+
+use FindBin;
+use File::Temp qw(tempdir);
+use Test::More;
+
+my $root = "$FindBin::Bin/..";
+my $check = "$root/tools/deps-check";
+my $objs = $ENV{OBJDIR} || "$root/build/nginx/objs/addon/src";
+
+sub check {
+    my ($dir) = @_;
+    my $out = `"$check" "$dir" 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# a tree of objects made from C snippets: file name => source
+sub objects {
+    my (%src) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+
+    for my $name (keys %src) {
+        open my $fh, '>', "$dir/$name.c" or die "$dir/$name.c: $!";
+        print $fh $src{$name};
+        close $fh;
+        system('cc', '-c', '-o', "$dir/$name.o", "$dir/$name.c") == 0
+            or die "cc $name.c failed";
+        unlink "$dir/$name.c";
+    }
+
+    return $dir;
+}
+
+SKIP: {
+    skip "no module objects in $objs", 2 unless glob("$objs/*.o");
+
+    my ($rc, $out) = check($objs);
+    is($rc, 0, 'the module has no upward call') or diag $out;
+    like($out, qr/all downward/, 'and says so');
+}
+
+my $renew = 'void ngx_http_credential_renew_soon(void) {}' . "\n";
+
+my ($rc, $out) = check(objects(
+    ngx_http_credential_renew => $renew
+        . "void ngx_http_credential_fleet_publish(void);\n"
+        . "void f(void) { ngx_http_credential_fleet_publish(); }\n",
+    ngx_http_credential_fleet =>
+        "void ngx_http_credential_fleet_publish(void) {}\n"));
+is($rc, 0, 'a downward call passes') or diag $out;
+
+($rc, $out) = check(objects(
+    ngx_http_credential_renew => $renew,
+    ngx_http_credential_fleet =>
+        "void ngx_http_credential_renew_soon(void);\n"
+        . "void ngx_http_credential_fleet_publish(void) "
+        . "{ ngx_http_credential_renew_soon(); }\n"));
+isnt($rc, 0, 'an upward call within a layer fails');
+like($out, qr/ngx_http_credential_fleet \(token lifecycle\) calls ngx_http_credential_renew_soon\(\) of ngx_http_credential_renew \(token lifecycle\): an upward call/,
+     'and names the caller, the function and its file');
+
+($rc, $out) = check(objects(
+    ngx_edge_auth_store => "void ngx_http_credential_ctx(void);\n"
+        . "void ngx_edge_auth_store_lock(void) "
+        . "{ ngx_http_credential_ctx(); }\n",
+    ngx_http_credential_ctx => "void ngx_http_credential_ctx(void) {}\n"));
+isnt($rc, 0, 'a call from the store up to the request state fails');
+like($out, qr/ngx_edge_auth_store \(clients and store\) calls ngx_http_credential_ctx\(\)/,
+     'across layers too');
+
+($rc, $out) = check(objects(
+    ngx_edge_auth_cidr => "void ngx_palloc(void);\n"
+        . "void ngx_edge_auth_cidr_parse(void) { ngx_palloc(); }\n"));
+isnt($rc, 0, 'a pure parser that calls nginx fails');
+like($out, qr/calls nginx's ngx_palloc/, 'and says which function');
+
+($rc, $out) = check(objects(
+    ngx_http_credential_newfile => "void g(void) {}\n"));
+isnt($rc, 0, 'a file in no layer fails');
+like($out, qr/ngx_http_credential_newfile\.o is in no layer/,
+     'and is named');
+
+done_testing();
