@@ -4,7 +4,8 @@
  *
  * The fleet: gateway nodes share one token per credential through Redis.
  * Requests never wait for Redis; they read shared memory as before.  The
- * renewal timer talks to Redis:
+ * renewal state machine (ngx_http_credential_renew.c) calls this adapter,
+ * which answers a lease through the handler given to fleet_init():
  *
  *   - before a login, a lease (SET NX PX) read together with the stored
  *     token: a fresher token is adopted instead of logging in, and only
