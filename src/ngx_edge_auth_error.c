@@ -7,7 +7,7 @@
  */
 
 
-#include "ngx_edge_auth.h"
+#include "ngx_edge_auth_error.h"
 
 
 ngx_int_t

@@ -10,7 +10,7 @@
  */
 
 
-#include "ngx_edge_auth.h"
+#include "ngx_edge_auth_redact.h"
 
 
 #define NGX_EDGE_AUTH_REDACTED  "[redacted]"

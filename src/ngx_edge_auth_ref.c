@@ -7,7 +7,7 @@
  */
 
 
-#include "ngx_edge_auth.h"
+#include "ngx_edge_auth_ref.h"
 
 
 char *

@@ -5,6 +5,7 @@
 
 
 #include "ngx_edge_auth_seal.h"
+#include "ngx_edge_auth_secret.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -8,7 +8,7 @@
  */
 
 
-#include "ngx_edge_auth.h"
+#include "ngx_edge_auth_secret.h"
 
 
 static ngx_int_t ngx_edge_auth_secret_read(ngx_conf_t *cf, ngx_str_t *arg,

@@ -9,7 +9,8 @@
  */
 
 
-#include "ngx_edge_auth.h"
+#include "ngx_edge_auth_error.h"
+#include "ngx_edge_auth_ref.h"
 #include "ngx_edge_auth_cidr.h"
 #include "ngx_edge_auth_lpm.h"
 

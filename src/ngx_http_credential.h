@@ -9,6 +9,10 @@
 
 
 #include "ngx_edge_auth.h"
+#include "ngx_edge_auth_error.h"
+#include "ngx_edge_auth_redact.h"
+#include "ngx_edge_auth_ref.h"
+#include "ngx_edge_auth_secret.h"
 #include "ngx_edge_auth_http.h"
 #include "ngx_edge_auth_store.h"
 #include "ngx_edge_auth_redis.h"

@@ -1,0 +1,51 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * "NAME | off" references to blocks defined elsewhere in the http block.
+ */
+
+
+#ifndef _NGX_EDGE_AUTH_REF_H_INCLUDED_
+#define _NGX_EDGE_AUTH_REF_H_INCLUDED_
+
+
+#include "ngx_edge_auth.h"
+
+
+/*
+ * A directive argument that names a block defined elsewhere in the http
+ * block ("credential NAME", "auth_ip_list NAME").  Blocks may be defined
+ * after their first use, so names are resolved when location
+ * configurations are merged, and errors then name the directive's own
+ * file and line.
+ */
+
+typedef void *(*ngx_edge_auth_find_pt)(ngx_conf_t *cf, ngx_str_t *name);
+
+typedef struct {
+    ngx_str_t            name;      /* empty for "off" */
+    u_char              *file;
+    ngx_uint_t           line;
+    void                *target;    /* resolved block, NULL for "off" */
+    unsigned             set:1;
+    unsigned             resolved:1;
+} ngx_edge_auth_ref_t;
+
+
+char *ngx_edge_auth_ref_set(ngx_conf_t *cf, ngx_edge_auth_ref_t *ref);
+/* blocks is an array of pointers to structures that start with ngx_str_t */
+void *ngx_edge_auth_find(ngx_array_t *blocks, ngx_str_t *name);
+/*
+ * The name of the block a location refers to, as a variable; data is the
+ * module, whose location configuration starts with its ngx_edge_auth_ref_t.
+ */
+ngx_int_t ngx_edge_auth_ref_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_edge_auth_add_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
+char *ngx_edge_auth_ref_merge(ngx_conf_t *cf, ngx_edge_auth_ref_t *conf,
+    ngx_edge_auth_ref_t *prev, ngx_edge_auth_find_pt find, const char *what);
+
+
+#endif /* _NGX_EDGE_AUTH_REF_H_INCLUDED_ */
