@@ -63,7 +63,7 @@ typedef struct {
     ngx_edge_auth_http_conf_t    http;
     ngx_str_t                    trusted_certificate;
 
-    ngx_uint_t                   body_type;
+    ngx_uint_t                   body_type; /* NGX_HTTP_CREDENTIAL_BODY_* */
     ngx_array_t                  params;    /* ngx_keyval_t */
     ngx_array_t                  headers;   /* ngx_keyval_t */
     ngx_str_t                    basic;     /* "Basic ..." or empty */
@@ -81,6 +81,7 @@ typedef struct {
     ngx_msec_t                   backoff_max;
 
     ngx_array_t                  inject;    /* ngx_http_credential_tmpl_t */
+    ngx_str_t                    cookie;    /* token_cookie's name */
 
     /* renewal with a refresh token, when the answer has one */
     ngx_edge_auth_url_t          refresh_url;
@@ -111,19 +112,25 @@ typedef struct {
 } ngx_http_credential_login_t;
 
 
-/* fields written into a JSON request body, and the answer's codes */
+/* fields written into a JSON request body */
 
 typedef struct {
     json_t                      *tree;      /* while the block is read */
     ngx_str_t                    members;   /* "k":{...},... built once */
     ngx_array_t                  names;     /* ngx_str_t: top-level keys */
+} ngx_http_credential_body_t;
+
+
+/* the partner's answer codes: ngx_http_credential_answer.c */
+
+typedef struct {
     ngx_str_t                    code;      /* JSON path in the answer */
     ngx_str_t                    retry;     /* the code that is retried */
     ngx_array_t                  delays;    /* ngx_msec_t */
     ngx_array_t                  fail;      /* ngx_str_t codes */
     size_t                       max_size;
     ngx_uint_t                   refused;   /* this worker's count */
-} ngx_http_credential_body_t;
+} ngx_http_credential_answer_conf_t;
 
 
 typedef struct {
@@ -131,6 +138,7 @@ typedef struct {
     ngx_array_t                  headers;   /* static ngx_table_elt_t */
     ngx_http_credential_login_t *login;     /* NULL: static credential */
     ngx_http_credential_body_t  *body;      /* NULL: headers only */
+    ngx_http_credential_answer_conf_t *answer;  /* NULL: no answer codes */
     unsigned                     refreshing:1;  /* this worker's call */
     u_char                      *file;
     ngx_uint_t                   line;
@@ -225,44 +233,45 @@ void ngx_http_credential_poll(ngx_http_request_t *r,
     ngx_http_event_handler_pt handler, ngx_msec_t delay);
 ngx_int_t ngx_http_credential_polled(ngx_http_request_t *r);
 
+
+/*
+ * The directives inside "credential NAME { ... }" are ngx_command_t tables,
+ * one per feature file, walked by module.c's block handler.  Their offsets
+ * point into a part of the credential that the table's part function
+ * returns, creating it on first use.  While a block is read
+ * cf->handler_conf is its credential: a setter that names it in a message
+ * takes it from there.
+ */
+
+typedef void *(*ngx_http_credential_part_pt)(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+
+/*
+ * The post of a stock msec or size slot: its bounds, and the message for a
+ * value outside them or one that does not parse.
+ */
+
+typedef struct {
+    ngx_conf_post_handler_pt     post_handler;
+    size_t                       low;
+    size_t                       high;      /* 0: no upper bound */
+    char                        *message;   /* %V: the value as written */
+} ngx_http_credential_bounds_t;
+
+char *ngx_http_credential_size_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+char *ngx_http_credential_msec_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+/* for 1MORE and 2MORE directives that still have an upper bound */
+ngx_int_t ngx_http_credential_args_max(ngx_conf_t *cf, ngx_uint_t max);
+
 /* ngx_http_credential_headers.c */
 ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_table_elt_t *extra, ngx_uint_t nextra);
 
-/* ngx_http_credential_login.c: directives inside a credential block */
-ngx_http_credential_login_t *ngx_http_credential_get_login(ngx_conf_t *cf,
-    ngx_http_credential_t *cred);
-char *ngx_http_credential_login(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value);
-char *ngx_http_credential_login_body(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_param(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_header(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_basic(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_time(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_size(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_flag(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_cert(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_login_backoff(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_token_from(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_token_expires(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_token_header(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_token_cookie(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-
-ngx_int_t ngx_http_credential_login_finish(ngx_conf_t *cf,
+/* ngx_http_credential_login.c: the login request and its answer */
+ngx_int_t ngx_http_credential_login_request(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, int64_t now, ngx_str_t *token,
@@ -272,8 +281,6 @@ ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
 ngx_int_t ngx_http_credential_form_request(ngx_http_credential_login_t *login,
     ngx_pool_t *pool, ngx_edge_auth_url_t *url, ngx_array_t *params,
     ngx_str_t *name, ngx_str_t *value, ngx_str_t *request);
-char *ngx_http_credential_refresh(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value);
 
 
 #define NGX_HTTP_CREDENTIAL_BODY_READING  1
@@ -291,16 +298,11 @@ typedef struct {
 
 
 /* ngx_http_credential_body.c: JSON request bodies */
-char *ngx_http_credential_body_json(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_answer_code(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_answer_retry(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_answer_fail(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_answer_max_size(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
+extern ngx_command_t  ngx_http_credential_body_commands[];
+void *ngx_http_credential_get_body(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *directive);
 ngx_int_t ngx_http_credential_body_finish(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
@@ -308,6 +310,11 @@ ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
 ngx_int_t ngx_http_credential_body_restore(ngx_http_request_t *r);
 
 /* ngx_http_credential_answer.c: the partner's answer codes */
+extern ngx_command_t  ngx_http_credential_answer_commands[];
+void *ngx_http_credential_get_answer(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_answer_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_answer_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_credential_answer_start(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_http_credential_body_ctx_t *bctx);
@@ -316,16 +323,6 @@ ngx_int_t ngx_http_credential_answer_resume(ngx_http_request_t *r,
 
 
 /* ngx_http_credential_oauth.c: the authorization-code flow */
-char *ngx_http_credential_authorize(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_oauth_set(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-char *ngx_http_credential_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_credential_oauth_finish(ngx_conf_t *cf,
-    ngx_http_credential_t *cred);
-ngx_int_t ngx_http_credential_endpoints_resolve(ngx_conf_t *cf,
-    ngx_http_credential_main_conf_t *cmcf);
 ngx_int_t ngx_http_credential_needs_auth(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
 

@@ -11,7 +11,9 @@
  * answer_max_size as the answer comes; when the attempt ends, the code
  * decides: retry after a timer, or hand the answer to the main request,
  * which sends it.  A larger answer, one that is not a 200, or one in a
- * file goes on to the client as it comes, uninspected.
+ * file goes on to the client as it comes, uninspected.  The directives
+ * (answer_code, answer_retry, answer_fail, answer_max_size) fill the
+ * credential's ngx_http_credential_answer_conf_t.
  */
 
 
@@ -28,6 +30,9 @@
 
 /* an answer of unknown length starts with this, and doubles */
 #define NGX_HTTP_CREDENTIAL_ANSWER_FIRST  4096
+
+/* without answer_max_size */
+#define NGX_HTTP_CREDENTIAL_ANSWER_MAX_SIZE  (64 * 1024)
 
 
 struct ngx_http_credential_answer_s {
@@ -47,6 +52,14 @@ struct ngx_http_credential_answer_s {
 };
 
 
+static char *ngx_http_credential_answer_path(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_credential_answer_retry(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_answer_fail(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_credential_check_code(ngx_conf_t *cf,
+    ngx_str_t *code, ngx_str_t *directive);
 static ngx_int_t ngx_http_credential_answer_send(ngx_http_request_t *r,
     ngx_http_credential_answer_t *a);
 static ngx_int_t ngx_http_credential_answer_done(ngx_http_request_t *sr,
@@ -73,6 +86,274 @@ static ngx_int_t ngx_http_credential_answer_grow(ngx_http_request_t *sr,
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_conf_post_t  ngx_http_credential_answer_path_post = {
+    ngx_http_credential_answer_path
+};
+
+
+static ngx_http_credential_bounds_t  ngx_http_credential_answer_max_size = {
+    ngx_http_credential_size_bounds, 1, 16 * 1024 * 1024,
+    "invalid size \"%V\" in \"answer_max_size\": expected 1 to 16m"
+};
+
+
+ngx_command_t  ngx_http_credential_answer_commands[] = {
+
+    { ngx_string("answer_code"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_credential_answer_conf_t, code),
+      &ngx_http_credential_answer_path_post },
+
+    { ngx_string("answer_retry"),
+      NGX_CONF_2MORE,
+      ngx_http_credential_answer_retry,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("answer_fail"),
+      NGX_CONF_1MORE,
+      ngx_http_credential_answer_fail,
+      0,
+      offsetof(ngx_http_credential_answer_conf_t, fail),
+      NULL },
+
+    { ngx_string("answer_max_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_http_credential_answer_conf_t, max_size),
+      &ngx_http_credential_answer_max_size },
+
+      ngx_null_command
+};
+
+
+/* configuration */
+
+void *
+ngx_http_credential_get_answer(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    ngx_http_credential_answer_conf_t  *acf;
+
+    if (cred->answer) {
+        return cred->answer;
+    }
+
+    acf = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_answer_conf_t));
+    if (acf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&acf->delays, cf->pool, 4, sizeof(ngx_msec_t))
+        != NGX_OK
+        || ngx_array_init(&acf->fail, cf->pool, 2, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    acf->max_size = NGX_CONF_UNSET_SIZE;
+
+    cred->answer = acf;
+
+    return acf;
+}
+
+
+/* post of answer_code's str slot: a JSON path, as body_json's */
+
+static char *
+ngx_http_credential_answer_path(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *path = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_http_credential_check_path(cf, path, &value[0]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* answer_retry CODE DELAY ...: 1 to 8 delays, each from 1ms to 1h */
+
+static char *
+ngx_http_credential_answer_retry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_credential_answer_conf_t *acf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_msec_t  *delay;
+
+    if (acf->retry.data) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_credential_args_max(cf, 9) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_credential_check_code(cf, &value[1], &value[0]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    acf->retry = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        delay = ngx_array_push(&acf->delays);
+        if (delay == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *delay = ngx_parse_time(&value[i], 0);
+
+        if (*delay == (ngx_msec_t) NGX_ERROR || *delay == 0
+            || *delay > 3600 * 1000)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid delay \"%V\" in \"answer_retry\": "
+                               "expected a time from 1ms to 1h", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* answer_fail CODE ...: up to 8 codes */
+
+static char *
+ngx_http_credential_answer_fail(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t    *value, *code;
+    ngx_uint_t    i;
+    ngx_array_t  *a;
+
+    a = (ngx_array_t *) (p + cmd->offset);
+
+    if (a->nelts) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_credential_check_code(cf, &value[i], &value[0])
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        code = ngx_array_push(a);
+        if (code == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *code = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_check_code(ngx_conf_t *cf, ngx_str_t *code,
+    ngx_str_t *directive)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < code->len; i++) {
+        if (code->data[i] <= 0x20 || code->data[i] >= 0x7f
+            || code->data[i] == '"' || code->data[i] == '\\')
+        {
+            break;
+        }
+    }
+
+    if (code->len == 0 || i < code->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid answer code \"%V\" in \"%V\"",
+                           code, directive);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* at the end of a block with answer directives: they make one whole */
+
+ngx_int_t
+ngx_http_credential_answer_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    ngx_str_t                          *code;
+    ngx_uint_t                          i;
+    ngx_http_credential_answer_conf_t  *acf;
+
+    acf = cred->answer;
+
+    if (acf == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_conf_init_size_value(acf->max_size,
+                             NGX_HTTP_CREDENTIAL_ANSWER_MAX_SIZE);
+
+    if (acf->code.len == 0 && (acf->retry.len || acf->fail.nelts)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\": \"answer_retry\" and "
+                           "\"answer_fail\" need \"answer_code\"",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    if (acf->code.len && acf->retry.len == 0 && acf->fail.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\": \"answer_code\" does nothing "
+                           "without \"answer_retry\" or \"answer_fail\"",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    code = acf->fail.elts;
+
+    for (i = 0; i < acf->fail.nelts; i++) {
+        if (code[i].len == acf->retry.len
+            && ngx_strncmp(code[i].data, acf->retry.data, code[i].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "credential \"%V\": code \"%V\" is both "
+                               "retried and failed", &cred->name, &code[i]);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* requests */
 
 
 ngx_int_t
@@ -290,16 +571,16 @@ static void
 ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
     ngx_log_t *log)
 {
-    u_char                      buf[NGX_HTTP_CREDENTIAL_CODE_LEN];
-    json_t                     *root, *v;
-    ngx_str_t                   code, *fail;
-    ngx_uint_t                  i;
-    ngx_msec_t                 *delay;
-    ngx_http_credential_t      *cred;
-    ngx_http_credential_body_t *body;
+    u_char                              buf[NGX_HTTP_CREDENTIAL_CODE_LEN];
+    json_t                             *root, *v;
+    ngx_str_t                           code, *fail;
+    ngx_uint_t                          i;
+    ngx_msec_t                         *delay;
+    ngx_http_credential_t              *cred;
+    ngx_http_credential_answer_conf_t  *acf;
 
     cred = a->cred;
-    body = cred->body;
+    acf = cred->answer;
 
     root = json_loadb((char *) a->start, a->last - a->start, 0, NULL);
 
@@ -310,7 +591,7 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
         return;
     }
 
-    v = ngx_edge_auth_json_path(root, &body->code);
+    v = ngx_edge_auth_json_path(root, &acf->code);
 
     code.len = 0;
     code.data = buf;
@@ -332,19 +613,19 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
         return;
     }
 
-    if (code.len == body->retry.len
-        && ngx_strncmp(code.data, body->retry.data, code.len) == 0)
+    if (code.len == acf->retry.len
+        && ngx_strncmp(code.data, acf->retry.data, code.len) == 0)
     {
-        if (a->retries < body->delays.nelts) {
-            delay = body->delays.elts;
+        if (a->retries < acf->delays.nelts) {
+            delay = acf->delays.elts;
 
             a->delay = delay[a->retries++];
             a->state = NGX_HTTP_CREDENTIAL_ANSWER_WAITING;
 
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "credential \"%V\": answer %V %V, retry %ui of "
-                          "%ui in %Mms", &cred->name, &body->code, &code,
-                          a->retries, body->delays.nelts, a->delay);
+                          "%ui in %Mms", &cred->name, &acf->code, &code,
+                          a->retries, acf->delays.nelts, a->delay);
             return;
         }
 
@@ -353,23 +634,23 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "credential \"%V\": answer %V %V after %ui retries, "
                       "retries ran out; passing the answer on", &cred->name,
-                      &body->code, &code, a->retries);
+                      &acf->code, &code, a->retries);
         return;
     }
 
-    fail = body->fail.elts;
+    fail = acf->fail.elts;
 
-    for (i = 0; i < body->fail.nelts; i++) {
+    for (i = 0; i < acf->fail.nelts; i++) {
         if (code.len == fail[i].len
             && ngx_strncmp(code.data, fail[i].data, code.len) == 0)
         {
-            body->refused++;
+            acf->refused++;
 
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "credential \"%V\": the partner refused it "
                           "(answer %V %V), %ui times in this worker; "
-                          "not retried", &cred->name, &body->code, &code,
-                          body->refused);
+                          "not retried", &cred->name, &acf->code, &code,
+                          acf->refused);
             return;
         }
     }
@@ -608,7 +889,7 @@ ngx_http_credential_answer_header_filter(ngx_http_request_t *r)
     if (a->state == NGX_HTTP_CREDENTIAL_ANSWER_RUNNING
         && (r->headers_out.status != NGX_HTTP_OK
             || r->headers_out.content_length_n
-               > (off_t) a->cred->body->max_size))
+               > (off_t) a->cred->answer->max_size))
     {
         if (ngx_http_credential_answer_stream(r, a, NULL) == NGX_ERROR) {
             return NGX_ERROR;
@@ -745,7 +1026,7 @@ ngx_http_credential_answer_grow(ngx_http_request_t *sr,
     size_t   held, need, cap, max;
     u_char  *p;
 
-    max = a->cred->body->max_size;
+    max = a->cred->answer->max_size;
     held = a->last - a->start;
     need = held + size;
 

@@ -20,18 +20,10 @@
 /* without client_max_body_size ("0"), a body read into memory stops here */
 #define NGX_HTTP_CREDENTIAL_BODY_MAX  (1024 * 1024)
 
-#define NGX_HTTP_CREDENTIAL_ANSWER_MAX_SIZE  (64 * 1024)
 
-
-static ngx_http_credential_body_t *ngx_http_credential_get_body(
-    ngx_conf_t *cf, ngx_http_credential_t *cred);
 static void ngx_http_credential_body_free(void *data);
-static char *ngx_http_credential_body_twice(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *directive);
-static ngx_int_t ngx_http_credential_check_path(ngx_conf_t *cf,
-    ngx_str_t *path, ngx_str_t *directive);
-static ngx_int_t ngx_http_credential_check_code(ngx_conf_t *cf,
-    ngx_str_t *code, ngx_str_t *directive);
+static char *ngx_http_credential_body_json(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static const char *ngx_http_credential_uuid_v4(ngx_str_t *s,
     ngx_uint_t *offset);
 static ngx_int_t ngx_http_credential_body_set(ngx_conf_t *cf,
@@ -62,9 +54,24 @@ static ngx_str_t  ngx_http_credential_large_body =
     ngx_string("body-too-large");
 
 
+/* a list: one body_json per path */
+
+ngx_command_t  ngx_http_credential_body_commands[] = {
+
+    { ngx_string("body_json"),
+      NGX_CONF_TAKE23,
+      ngx_http_credential_body_json,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
 /* configuration */
 
-static ngx_http_credential_body_t *
+void *
 ngx_http_credential_get_body(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
     ngx_pool_cleanup_t          *cln;
@@ -80,16 +87,10 @@ ngx_http_credential_get_body(ngx_conf_t *cf, ngx_http_credential_t *cred)
     }
 
     if (ngx_array_init(&body->names, cf->pool, 1, sizeof(ngx_str_t))
-        != NGX_OK
-        || ngx_array_init(&body->delays, cf->pool, 4, sizeof(ngx_msec_t))
-           != NGX_OK
-        || ngx_array_init(&body->fail, cf->pool, 2, sizeof(ngx_str_t))
-           != NGX_OK)
+        != NGX_OK)
     {
         return NULL;
     }
-
-    body->max_size = NGX_CONF_UNSET_SIZE;
 
     /* the tree is jansson's memory: freed also when the block fails */
 
@@ -119,20 +120,17 @@ ngx_http_credential_body_free(void *data)
 }
 
 
-char *
-ngx_http_credential_body_json(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
+static char *
+ngx_http_credential_body_json(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                         secret, *s;
+    ngx_http_credential_body_t *body = conf;
+
+    ngx_str_t                        *value, secret, *s;
     ngx_uint_t                        uuid, offset;
     const char                       *error;
-    ngx_http_credential_body_t       *body;
     ngx_http_credential_main_conf_t  *cmcf;
 
-    body = ngx_http_credential_get_body(cf, cred);
-    if (body == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    value = cf->args->elts;
 
     if (ngx_http_credential_check_path(cf, &value[1], &value[0]) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -191,24 +189,12 @@ ngx_http_credential_body_json(ngx_conf_t *cf, ngx_http_credential_t *cred,
 }
 
 
-static char *
-ngx_http_credential_body_twice(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *directive)
-{
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "duplicate \"%V\" in credential \"%V\"",
-                       directive, &cred->name);
-
-    return NGX_CONF_ERROR;
-}
-
-
 /*
  * A dotted path of object keys.  Keys are kept to visible ASCII without
  * quotes and backslashes: the partner's names, written as they are sent.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *directive)
 {
@@ -234,31 +220,6 @@ ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
                            "invalid JSON path \"%V\" in \"%V\": expected "
                            "keys of visible ASCII separated by dots, such "
                            "as \"userInfo.athrzt.id\"", path, directive);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_credential_check_code(ngx_conf_t *cf, ngx_str_t *code,
-    ngx_str_t *directive)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < code->len; i++) {
-        if (code->data[i] <= 0x20 || code->data[i] >= 0x7f
-            || code->data[i] == '"' || code->data[i] == '\\')
-        {
-            break;
-        }
-    }
-
-    if (code->len == 0 || i < code->len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid answer code \"%V\" in \"%V\"",
-                           code, directive);
         return NGX_ERROR;
     }
 
@@ -397,143 +358,6 @@ conflict:
 }
 
 
-char *
-ngx_http_credential_answer_code(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
-{
-    ngx_http_credential_body_t  *body;
-
-    body = ngx_http_credential_get_body(cf, cred);
-    if (body == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (body->code.len) {
-        return ngx_http_credential_body_twice(cf, cred, &value[0]);
-    }
-
-    if (ngx_http_credential_check_path(cf, &value[1], &value[0]) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    body->code = value[1];
-
-    return NGX_CONF_OK;
-}
-
-
-char *
-ngx_http_credential_answer_retry(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
-{
-    ngx_msec_t                  *delay;
-    ngx_uint_t                   i;
-    ngx_http_credential_body_t  *body;
-
-    body = ngx_http_credential_get_body(cf, cred);
-    if (body == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (body->retry.len) {
-        return ngx_http_credential_body_twice(cf, cred, &value[0]);
-    }
-
-    if (ngx_http_credential_check_code(cf, &value[1], &value[0]) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    body->retry = value[1];
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        delay = ngx_array_push(&body->delays);
-        if (delay == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *delay = ngx_parse_time(&value[i], 0);
-
-        if (*delay == (ngx_msec_t) NGX_ERROR || *delay == 0
-            || *delay > 3600 * 1000)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid delay \"%V\" in \"answer_retry\": "
-                               "expected a time from 1ms to 1h", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-char *
-ngx_http_credential_answer_fail(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
-{
-    ngx_str_t                   *code;
-    ngx_uint_t                   i;
-    ngx_http_credential_body_t  *body;
-
-    body = ngx_http_credential_get_body(cf, cred);
-    if (body == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (body->fail.nelts) {
-        return ngx_http_credential_body_twice(cf, cred, &value[0]);
-    }
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_credential_check_code(cf, &value[i], &value[0])
-            != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        code = ngx_array_push(&body->fail);
-        if (code == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *code = value[i];
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-char *
-ngx_http_credential_answer_max_size(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value)
-{
-    ssize_t                      size;
-    ngx_http_credential_body_t  *body;
-
-    body = ngx_http_credential_get_body(cf, cred);
-    if (body == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (body->max_size != NGX_CONF_UNSET_SIZE) {
-        return ngx_http_credential_body_twice(cf, cred, &value[0]);
-    }
-
-    size = ngx_parse_size(&value[1]);
-
-    if (size == NGX_ERROR || size == 0 || size > 16 * 1024 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid size \"%V\" in \"answer_max_size\": "
-                           "expected 1 to 16m", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    body->max_size = size;
-
-    return NGX_CONF_OK;
-}
-
-
 /* at the end of the block: the members as text, and what they replace */
 
 ngx_int_t
@@ -542,8 +366,7 @@ ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     char                        *text;
     size_t                       len;
     json_t                      *v;
-    ngx_str_t                   *name, *code;
-    ngx_uint_t                   i;
+    ngx_str_t                   *name;
     const char                  *key;
     ngx_http_credential_body_t  *body;
 
@@ -551,38 +374,6 @@ ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 
     if (body == NULL) {
         return NGX_OK;
-    }
-
-    ngx_conf_merge_size_value(body->max_size, body->max_size,
-                              NGX_HTTP_CREDENTIAL_ANSWER_MAX_SIZE);
-
-    if (body->code.len == 0 && (body->retry.len || body->fail.nelts)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential \"%V\": \"answer_retry\" and "
-                           "\"answer_fail\" need \"answer_code\"",
-                           &cred->name);
-        return NGX_ERROR;
-    }
-
-    if (body->code.len && body->retry.len == 0 && body->fail.nelts == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential \"%V\": \"answer_code\" does nothing "
-                           "without \"answer_retry\" or \"answer_fail\"",
-                           &cred->name);
-        return NGX_ERROR;
-    }
-
-    code = body->fail.elts;
-
-    for (i = 0; i < body->fail.nelts; i++) {
-        if (code[i].len == body->retry.len
-            && ngx_strncmp(code[i].data, body->retry.data, code[i].len) == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "credential \"%V\": code \"%V\" is both "
-                               "retried and failed", &cred->name, &code[i]);
-            return NGX_ERROR;
-        }
     }
 
     if (body->tree == NULL) {
@@ -641,7 +432,9 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
     ngx_http_credential_ctx_t       *ctx;
     ngx_http_credential_body_ctx_t  *bctx;
 
-    if (cred == NULL || cred->body == NULL) {
+    /* answer codes alone read the body too: each attempt sends it */
+
+    if (cred == NULL || (cred->body == NULL && cred->answer == NULL)) {
         return NGX_DECLINED;
     }
 
@@ -692,7 +485,7 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (cred->body->members.len) {
+    if (cred->body && cred->body->members.len) {
         rc = ngx_http_credential_body_inject(r, cred->body, &message);
 
         if (rc == NGX_ERROR) {
@@ -710,7 +503,7 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         }
     }
 
-    if (r == r->main && cred->body->code.len) {
+    if (r == r->main && cred->answer && cred->answer->code.len) {
         bctx->state = NGX_HTTP_CREDENTIAL_BODY_ANSWER;
         return ngx_http_credential_answer_start(r, cred, bctx);
     }

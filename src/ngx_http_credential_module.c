@@ -11,21 +11,16 @@
 
 
 #include "ngx_http_credential.h"
+#include "ngx_http_credential_login_conf.h"
+#include "ngx_http_credential_oauth_conf.h"
 
 
-typedef char *(*ngx_http_credential_set_pt)(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-
-
-/* the directives inside a credential block */
+/* a feature's directives inside a credential block, and their part */
 
 typedef struct {
-    ngx_str_t                    name;
-    ngx_uint_t                   min;        /* arguments after the name */
-    ngx_uint_t                   max;
-    ngx_http_credential_set_pt   set;
-    ngx_uint_t                   login;      /* needs cred->login */
-} ngx_http_credential_directive_t;
+    ngx_command_t                *commands;
+    ngx_http_credential_part_pt   part;
+} ngx_http_credential_table_t;
 
 
 static ngx_int_t ngx_http_credential_block_finish(ngx_conf_t *cf,
@@ -39,10 +34,16 @@ static char *ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_credential_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
-static char *ngx_http_credential_basic(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
-static char *ngx_http_credential_header(ngx_conf_t *cf,
-    ngx_http_credential_t *cred, ngx_str_t *value);
+static ngx_uint_t ngx_http_credential_nargs(ngx_command_t *cmd,
+    ngx_uint_t nelts);
+static char *ngx_http_credential_invalid(ngx_conf_t *cf,
+    ngx_command_t *cmd);
+static void *ngx_http_credential_self(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+static char *ngx_http_credential_basic(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_credential_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_credential_add_header(ngx_conf_t *cf,
     ngx_http_credential_t *cred, ngx_str_t *name, ngx_str_t *value);
 static char *ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -128,59 +129,51 @@ ngx_module_t  ngx_http_credential_module = {
 };
 
 
-static ngx_http_credential_directive_t  ngx_http_credential_directives[] = {
-    { ngx_string("basic"), 2, 2, ngx_http_credential_basic, 0 },
-    { ngx_string("header"), 2, 2, ngx_http_credential_header, 0 },
+/* the credential's own directives: static headers */
 
-    { ngx_string("body_json"), 2, 3, ngx_http_credential_body_json, 0 },
-    { ngx_string("answer_code"), 1, 1, ngx_http_credential_answer_code, 0 },
-    { ngx_string("answer_retry"), 2, 9, ngx_http_credential_answer_retry, 0 },
-    { ngx_string("answer_fail"), 1, 8, ngx_http_credential_answer_fail, 0 },
-    { ngx_string("answer_max_size"), 1, 1,
-      ngx_http_credential_answer_max_size, 0 },
+static ngx_command_t  ngx_http_credential_block_commands[] = {
 
-    { ngx_string("login"), 1, 1, ngx_http_credential_login, 1 },
-    { ngx_string("login_body"), 1, 1, ngx_http_credential_login_body, 1 },
-    { ngx_string("login_param"), 2, 2, ngx_http_credential_login_param, 1 },
-    { ngx_string("login_header"), 2, 2, ngx_http_credential_login_header, 1 },
-    { ngx_string("login_basic"), 2, 2, ngx_http_credential_login_basic, 1 },
-    { ngx_string("login_timeout"), 1, 1, ngx_http_credential_login_time, 1 },
-    { ngx_string("login_wait"), 1, 1, ngx_http_credential_login_time, 1 },
-    { ngx_string("login_backoff"), 2, 2, ngx_http_credential_login_backoff, 1 },
-    { ngx_string("login_max_size"), 1, 1, ngx_http_credential_login_size, 1 },
-    { ngx_string("login_ssl_verify"), 1, 1, ngx_http_credential_login_flag, 1 },
-    { ngx_string("login_ssl_trusted_certificate"), 1, 1,
-      ngx_http_credential_login_cert, 1 },
+    { ngx_string("basic"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_basic,
+      0,
+      0,
+      NULL },
 
-    { ngx_string("token_from"), 2, 2, ngx_http_credential_token_from, 1 },
-    { ngx_string("token_refresh_from"), 2, 2,
-      ngx_http_credential_token_from, 1 },
-    { ngx_string("refresh"), 1, 1, ngx_http_credential_refresh, 1 },
-    { ngx_string("refresh_param"), 2, 2, ngx_http_credential_login_param, 1 },
-    { ngx_string("token_expires_in"), 1, 8,
-      ngx_http_credential_token_expires, 1 },
-    { ngx_string("token_expires_at"), 1, 1,
-      ngx_http_credential_token_expires, 1 },
-    { ngx_string("token_lifetime"), 1, 1, ngx_http_credential_login_time, 1 },
-    { ngx_string("token_max_lifetime"), 1, 1,
-      ngx_http_credential_login_time, 1 },
-    { ngx_string("token_idle_timeout"), 1, 1,
-      ngx_http_credential_login_time, 1 },
-    { ngx_string("token_renew_before"), 1, 1,
-      ngx_http_credential_login_time, 1 },
-    { ngx_string("token_header"), 2, 2, ngx_http_credential_token_header, 1 },
-    { ngx_string("token_cookie"), 1, 1, ngx_http_credential_token_cookie, 1 },
+    { ngx_string("header"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_header,
+      0,
+      0,
+      NULL },
 
-    { ngx_string("authorize"), 1, 1, ngx_http_credential_authorize, 1 },
-    { ngx_string("authorize_param"), 2, 2, ngx_http_credential_oauth_set, 1 },
-    { ngx_string("client_id"), 1, 1, ngx_http_credential_oauth_set, 1 },
-    { ngx_string("client_secret"), 1, 1, ngx_http_credential_oauth_set, 1 },
-    { ngx_string("redirect_uri"), 1, 1, ngx_http_credential_oauth_set, 1 },
-    { ngx_string("code_grant_type"), 1, 1, ngx_http_credential_oauth_set, 1 },
-    { ngx_string("state_key"), 1, 1, ngx_http_credential_oauth_set, 1 },
-    { ngx_string("state_lifetime"), 1, 1, ngx_http_credential_oauth_set, 1 },
+      ngx_null_command
+};
 
-    { ngx_null_string, 0, 0, NULL, 0 }
+
+/* the directives of a credential block, walked in this order */
+
+static ngx_http_credential_table_t  ngx_http_credential_tables[] = {
+    { ngx_http_credential_block_commands, ngx_http_credential_self },
+    { ngx_http_credential_body_commands, ngx_http_credential_get_body },
+    { ngx_http_credential_answer_commands, ngx_http_credential_get_answer },
+    { ngx_http_credential_login_commands, ngx_http_credential_get_login },
+    { ngx_http_credential_oauth_commands, ngx_http_credential_get_oauth },
+    { NULL, NULL }
+};
+
+
+/* as ngx_conf_handler() counts arguments: the directive's name too */
+
+static ngx_uint_t  ngx_http_credential_argument_number[] = {
+    NGX_CONF_NOARGS,
+    NGX_CONF_TAKE1,
+    NGX_CONF_TAKE2,
+    NGX_CONF_TAKE3,
+    NGX_CONF_TAKE4,
+    NGX_CONF_TAKE5,
+    NGX_CONF_TAKE6,
+    NGX_CONF_TAKE7
 };
 
 
@@ -247,6 +240,8 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* setters that name the credential find it in cf->handler_conf */
+
     save = *cf;
     cf->handler = ngx_http_credential_directive;
     cf->handler_conf = (char *) cred;
@@ -260,7 +255,7 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cred->headers.nelts == 0 && cred->login == NULL
-        && cred->body == NULL)
+        && cred->body == NULL && cred->answer == NULL)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\" injects nothing: add \"basic\", "
@@ -268,7 +263,9 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_credential_body_finish(cf, cred) != NGX_OK) {
+    if (ngx_http_credential_answer_finish(cf, cred) != NGX_OK
+        || ngx_http_credential_body_finish(cf, cred) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -312,38 +309,36 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * One directive inside a credential block, found in the feature tables and
+ * run as ngx_conf_handler() runs a module's: the arguments counted from
+ * cmd->type, the setter given the part its offsets point into, and a
+ * string it returns logged as "NAME" directive STRING.
+ */
+
 static char *
 ngx_http_credential_directive(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf)
 {
-    ngx_http_credential_t *cred = (ngx_http_credential_t *) conf;
+    ngx_http_credential_t *cred = conf;
 
-    ngx_str_t                        *value;
-    ngx_http_credential_directive_t  *d;
+    char                         *rv;
+    void                         *part;
+    ngx_str_t                    *value;
+    ngx_command_t                *cmd;
+    ngx_http_credential_table_t  *t;
 
     value = cf->args->elts;
 
-    for (d = ngx_http_credential_directives; d->name.len; d++) {
+    for (t = ngx_http_credential_tables; t->commands; t++) {
+        for (cmd = t->commands; cmd->name.len; cmd++) {
 
-        if (d->name.len != value[0].len
-            || ngx_strcmp(d->name.data, value[0].data) != 0)
-        {
-            continue;
+            if (cmd->name.len == value[0].len
+                && ngx_strcmp(cmd->name.data, value[0].data) == 0)
+            {
+                goto found;
+            }
         }
-
-        if (d->login && ngx_http_credential_get_login(cf, cred) == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (cf->args->nelts - 1 < d->min || cf->args->nelts - 1 > d->max) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid number of arguments in \"%V\" "
-                               "directive of credential \"%V\"",
-                               &value[0], &cred->name);
-            return NGX_CONF_ERROR;
-        }
-
-        return d->set(cf, cred, value);
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -351,18 +346,188 @@ ngx_http_credential_directive(ngx_conf_t *cf, ngx_command_t *dummy,
                        &value[0], &cred->name);
 
     return NGX_CONF_ERROR;
+
+found:
+
+    if (!ngx_http_credential_nargs(cmd, cf->args->nelts)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"%V\" "
+                           "directive of credential \"%V\"",
+                           &value[0], &cred->name);
+        return NGX_CONF_ERROR;
+    }
+
+    part = t->part(cf, cred);
+    if (part == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = cmd->set(cf, cmd, part);
+
+    if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
+        return rv;
+    }
+
+    if (ngx_strcmp(rv, "invalid value") == 0) {
+        return ngx_http_credential_invalid(cf, cmd);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%s\" directive %s", value[0].data, rv);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_credential_nargs(ngx_command_t *cmd, ngx_uint_t nelts)
+{
+    if (cmd->type & NGX_CONF_ANY) {
+        return 1;
+    }
+
+    if (cmd->type & NGX_CONF_FLAG) {
+        return nelts == 2;
+    }
+
+    if (cmd->type & NGX_CONF_1MORE) {
+        return nelts >= 2;
+    }
+
+    if (cmd->type & NGX_CONF_2MORE) {
+        return nelts >= 3;
+    }
+
+    if (nelts > NGX_CONF_MAX_ARGS) {
+        return 0;
+    }
+
+    return (cmd->type & ngx_http_credential_argument_number[nelts - 1]) != 0;
+}
+
+
+/*
+ * A stock slot that cannot parse its value says "invalid value" only:
+ * the block's messages name the value and what it should be, as
+ * "invalid time "soon" in "token_lifetime"" always did.
+ */
+
+static char *
+ngx_http_credential_invalid(ngx_conf_t *cf, ngx_command_t *cmd)
+{
+    ngx_str_t                     *value;
+    ngx_conf_post_t               *post;
+    ngx_http_credential_bounds_t  *bounds;
+
+    value = cf->args->elts;
+    post = cmd->post;
+
+    if (post
+        && (post->post_handler == ngx_http_credential_size_bounds
+            || post->post_handler == ngx_http_credential_msec_bounds))
+    {
+        bounds = cmd->post;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\" in \"%V\"",
+                       (cmd->set == ngx_conf_set_msec_slot) ? "time"
+                       : (cmd->set == ngx_conf_set_size_slot) ? "size"
+                       : "value",
+                       &value[1], &value[0]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* posts of stock slots: the value within the bounds, else the message */
+
+char *
+ngx_http_credential_size_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_credential_bounds_t *bounds = post;
+    size_t                       *sp = data;
+
+    ngx_str_t  *value;
+
+    if (*sp >= bounds->low && (bounds->high == 0 || *sp <= bounds->high)) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_credential_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_credential_bounds_t *bounds = post;
+    ngx_msec_t                   *mp = data;
+
+    ngx_str_t  *value;
+
+    if (*mp >= bounds->low && (bounds->high == 0 || *mp <= bounds->high)) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* 1MORE and 2MORE have no upper bound: a setter that has one checks it */
+
+ngx_int_t
+ngx_http_credential_args_max(ngx_conf_t *cf, ngx_uint_t max)
+{
+    ngx_str_t              *value;
+    ngx_http_credential_t  *cred;
+
+    if (cf->args->nelts - 1 <= max) {
+        return NGX_OK;
+    }
+
+    /* the credential whose block is being read */
+    cred = (ngx_http_credential_t *) cf->handler_conf;
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid number of arguments in \"%V\" directive "
+                       "of credential \"%V\"", &value[0], &cred->name);
+
+    return NGX_ERROR;
+}
+
+
+/* basic and header write into the credential itself */
+
+static void *
+ngx_http_credential_self(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    return cred;
 }
 
 
 static char *
-ngx_http_credential_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
+ngx_http_credential_basic(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t  user, password, header, name;
+    ngx_http_credential_t *cred = conf;
+
+    ngx_str_t  *value, user, password, header, name;
 
     if (cred->basic) {
         return "is duplicate";
     }
+
+    value = cf->args->elts;
 
     if (ngx_edge_auth_secret(cf, &value[1], &user, "basic user") != NGX_OK
         || ngx_edge_auth_secret(cf, &value[2], &password, "basic password")
@@ -395,11 +560,16 @@ ngx_http_credential_basic(ngx_conf_t *cf, ngx_http_credential_t *cred,
 }
 
 
+/* a list: one header per name */
+
 static char *
-ngx_http_credential_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
-    ngx_str_t *value)
+ngx_http_credential_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t  secret;
+    ngx_http_credential_t *cred = conf;
+
+    ngx_str_t  *value, secret;
+
+    value = cf->args->elts;
 
     if (ngx_http_credential_check_name(cf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -633,11 +803,18 @@ ngx_http_credential_block_finish(ngx_conf_t *cf,
     ngx_http_credential_tmpl_t    *t;
     ngx_http_credential_login_t   *login;
 
+    login = cred->login;
+
+    /* the flow's fields become login fields before the request is built */
+
+    if (login->oauth && ngx_http_credential_oauth_finish(cf, cred) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_credential_login_finish(cf, cred) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    login = cred->login;
     t = login->inject.elts;
     h = cred->headers.elts;
 

@@ -130,7 +130,7 @@ rejects('wrong argument count', "credential c { basic u; }",
 rejects('colon in basic user', "credential c { basic a:b $SECRET; }",
         qr/basic user must not contain ":"/);
 rejects('basic twice', "credential c { basic u $SECRET; basic u p; }",
-        qr/"basic" directive is duplicate|is duplicate/);
+        qr/"basic" directive is duplicate in \S+nginx\.conf:\d+/);
 rejects('basic and an Authorization header',
         "credential c { basic u $SECRET; header authorization x; }",
         qr/sets header "authorization" twice \("basic" sets "Authorization"\)/);

@@ -157,9 +157,10 @@ rejects('no delay', "$uinfo answer_code a; answer_retry 35;",
 rejects('retried and failed', "$uinfo answer_code a; answer_retry 35 1s; "
         . 'answer_fail 55 35;', qr/code "35" is both retried and failed/);
 rejects('answer_retry twice', "$uinfo answer_code a; answer_retry 35 1s; "
-        . 'answer_retry 36 1s;', qr/duplicate "answer_retry"/);
+        . 'answer_retry 36 1s;',
+        qr/"answer_retry" directive is duplicate in \S+nginx\.conf:\d+/);
 rejects('answer_code twice', "$uinfo answer_code a; answer_code b;",
-        qr/duplicate "answer_code"/);
+        qr/"answer_code" directive is duplicate in \S+nginx\.conf:\d+/);
 rejects('max size 0', "$uinfo answer_max_size 0;",
         qr/invalid size "0" in "answer_max_size"/);
 rejects('max size huge', "$uinfo answer_max_size 1g;",

@@ -1,0 +1,819 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The login and token directives of a credential block: a command table
+ * with offsets into ngx_http_credential_login_t, nginx's own setters where
+ * they fit; and the end of the block for them: defaults, TLS, and the
+ * login request, which login.c builds once.
+ */
+
+
+/* nginx's headers first: they set the feature macros system headers see */
+#include "ngx_http_credential_login_conf.h"
+#include <ngx_sha1.h>
+
+
+static char *ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_credential_enum_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_credential_enum(ngx_conf_t *cf,
+    ngx_conf_enum_t *e, ngx_str_t *value, ngx_uint_t *result);
+static char *ngx_http_credential_login_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_login_basic(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_login_backoff(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_token_from(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_token_expires_in(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_token_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_token_cookie(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_credential_login_ssl(ngx_conf_t *cf,
+    ngx_http_credential_login_t *login);
+
+
+static ngx_conf_enum_t  ngx_http_credential_login_bodies[] = {
+    { ngx_string("json"), NGX_HTTP_CREDENTIAL_BODY_JSON },
+    { ngx_string("form"), NGX_HTTP_CREDENTIAL_BODY_FORM },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_credential_sources[] = {
+    { ngx_string("json"), NGX_HTTP_CREDENTIAL_FROM_JSON },
+    { ngx_string("header"), NGX_HTTP_CREDENTIAL_FROM_HEADER },
+    { ngx_string("cookie"), NGX_HTTP_CREDENTIAL_FROM_COOKIE },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_http_credential_bounds_t  ngx_http_credential_login_max_size = {
+    ngx_http_credential_size_bounds, 1024, 16 * 1024 * 1024,
+    "invalid login_max_size \"%V\": from 1k to 16m"
+};
+
+
+static ngx_conf_post_t  ngx_http_credential_token_cookie_post = {
+    ngx_http_credential_token_cookie
+};
+
+
+ngx_command_t  ngx_http_credential_login_commands[] = {
+
+    { ngx_string("login"),
+      NGX_CONF_TAKE1,
+      ngx_http_credential_url_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, url),
+      NULL },
+
+    { ngx_string("login_body"),
+      NGX_CONF_TAKE1,
+      ngx_http_credential_enum_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, body_type),
+      &ngx_http_credential_login_bodies },
+
+    { ngx_string("login_param"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_keyval_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, params),
+      NULL },
+
+    { ngx_string("login_header"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_login_header,
+      0,
+      offsetof(ngx_http_credential_login_t, headers),
+      NULL },
+
+    { ngx_string("login_basic"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_login_basic,
+      0,
+      offsetof(ngx_http_credential_login_t, basic),
+      NULL },
+
+    { ngx_string("login_timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, http.timeout),
+      NULL },
+
+    { ngx_string("login_wait"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, wait),
+      NULL },
+
+    { ngx_string("login_backoff"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_login_backoff,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("login_max_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, http.max_size),
+      &ngx_http_credential_login_max_size },
+
+    { ngx_string("login_ssl_verify"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, http.verify),
+      NULL },
+
+    { ngx_string("login_ssl_trusted_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, trusted_certificate),
+      NULL },
+
+    { ngx_string("token_from"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_token_from,
+      0,
+      offsetof(ngx_http_credential_login_t, token),
+      NULL },
+
+    { ngx_string("token_refresh_from"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_token_from,
+      0,
+      offsetof(ngx_http_credential_login_t, refresh_from),
+      NULL },
+
+    { ngx_string("token_expires_in"),
+      NGX_CONF_1MORE,
+      ngx_http_credential_token_expires_in,
+      0,
+      offsetof(ngx_http_credential_login_t, expires_in),
+      NULL },
+
+    { ngx_string("token_expires_at"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, expires_at),
+      NULL },
+
+    { ngx_string("token_lifetime"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, lifetime),
+      NULL },
+
+    { ngx_string("token_max_lifetime"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, max_lifetime),
+      NULL },
+
+    { ngx_string("token_idle_timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, idle_timeout),
+      NULL },
+
+    { ngx_string("token_renew_before"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, renew_before),
+      NULL },
+
+    { ngx_string("token_header"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_token_header,
+      0,
+      offsetof(ngx_http_credential_login_t, inject),
+      NULL },
+
+    { ngx_string("token_cookie"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, cookie),
+      &ngx_http_credential_token_cookie_post },
+
+    { ngx_string("refresh"),
+      NGX_CONF_TAKE1,
+      ngx_http_credential_url_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, refresh_url),
+      NULL },
+
+    { ngx_string("refresh_param"),
+      NGX_CONF_TAKE2,
+      ngx_http_credential_keyval_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, refresh_params),
+      NULL },
+
+      ngx_null_command
+};
+
+
+/* the first login or token directive of a block creates its login part */
+
+void *
+ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    ngx_http_credential_login_t  *login;
+
+    if (cred->login) {
+        return cred->login;
+    }
+
+    login = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_login_t));
+    if (login == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&login->params, cf->pool, 4, sizeof(ngx_keyval_t))
+        != NGX_OK
+        || ngx_array_init(&login->headers, cf->pool, 2, sizeof(ngx_keyval_t))
+           != NGX_OK
+        || ngx_array_init(&login->expires_in, cf->pool, 2, sizeof(ngx_str_t))
+           != NGX_OK
+        || ngx_array_init(&login->inject, cf->pool, 2,
+                          sizeof(ngx_http_credential_tmpl_t))
+           != NGX_OK
+        || ngx_array_init(&login->refresh_params, cf->pool, 2,
+                          sizeof(ngx_keyval_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    /* unset, so that the stock setters refuse a second one */
+
+    login->body_type = NGX_CONF_UNSET_UINT;
+    login->http.timeout = NGX_CONF_UNSET_MSEC;
+    login->http.max_size = NGX_CONF_UNSET_SIZE;
+    login->http.verify = NGX_CONF_UNSET;
+    login->wait = NGX_CONF_UNSET_MSEC;
+    login->lifetime = NGX_CONF_UNSET_MSEC;
+    login->max_lifetime = NGX_CONF_UNSET_MSEC;
+    login->idle_timeout = NGX_CONF_UNSET_MSEC;
+    login->renew_before = NGX_CONF_UNSET_MSEC;
+    login->backoff_min = NGX_CONF_UNSET_MSEC;
+    login->backoff_max = NGX_CONF_UNSET_MSEC;
+
+    cred->login = login;
+
+    return login;
+}
+
+
+/* login, refresh: resolved after the http block, once "resolver" is known */
+
+static char *
+ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t            *value;
+    ngx_edge_auth_url_t  *url;
+
+    url = (ngx_edge_auth_url_t *) (p + cmd->offset);
+
+    if (url->text.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_edge_auth_url_parse(cf, &value[1], url, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* ngx_conf_set_enum_slot, with a message that lists the values */
+
+static char *
+ngx_http_credential_enum_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_uint_t  *np, v;
+
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    /* a duplicate is the stock setter's to report */
+
+    if (*np == NGX_CONF_UNSET_UINT
+        && ngx_http_credential_enum(cf, cmd->post, cf->args->elts, &v)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_enum_slot(cf, cmd, conf);
+}
+
+
+/* value[1] among the names, without case as nginx's enum slot compares */
+
+static ngx_int_t
+ngx_http_credential_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
+    ngx_str_t *value, ngx_uint_t *result)
+{
+    u_char      *p, *last, expected[128];
+    ngx_uint_t   i, n;
+
+    for (n = 0; e[n].name.len; n++) {
+        if (e[n].name.len == value[1].len
+            && ngx_strncasecmp(e[n].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            *result = e[n].value;
+            return NGX_OK;
+        }
+    }
+
+    /* "json", "header" or "cookie" */
+
+    p = expected;
+    last = expected + sizeof(expected);
+
+    for (i = 0; i < n; i++) {
+        p = ngx_slprintf(p, last, "%s\"%V\"",
+                         (i == 0) ? "" : (i + 1 < n) ? ", " : " or ",
+                         &e[i].name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid %V \"%V\": expected %*s",
+                       &value[0], &value[1], (size_t) (p - expected),
+                       expected);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * login_param, refresh_param, authorize_param: NAME VALUE pairs pushed to
+ * the array at cmd->offset; the value may be a secret, so messages name
+ * the directive and the key only.
+ */
+
+char *
+ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value;
+    ngx_array_t   *a;
+    ngx_keyval_t  *kv;
+
+    a = (ngx_array_t *) (p + cmd->offset);
+    value = cf->args->elts;
+
+    kv = ngx_array_push(a);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+
+    if (ngx_http_credential_secret(cf, &value[0], &value[1], &value[2],
+                                   &kv->value)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_credential_login_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    /* the login request's framing is the module's own */
+
+    if (ngx_http_credential_check_name(cf, &value[1]) != NGX_OK
+        || (value[1].len == sizeof("Content-Type") - 1
+            && ngx_strncasecmp(value[1].data, (u_char *) "Content-Type",
+                               value[1].len) == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "header \"%V\" cannot be set by login_header",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_credential_keyval_slot(cf, cmd, conf);
+}
+
+
+static char *
+ngx_http_credential_login_basic(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *basic, *value, user, password;
+
+    basic = (ngx_str_t *) (p + cmd->offset);
+
+    if (basic->len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_edge_auth_secret(cf, &value[1], &user, "login_basic user")
+        != NGX_OK
+        || ngx_edge_auth_secret(cf, &value[2], &password,
+                                "login_basic password")
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* RFC 6749 2.3.1: both form-urlencoded before the Basic encoding */
+
+    if (ngx_edge_auth_basic(cf, &user, &password, 1, basic) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* two times that bound each other: no stock setter takes a pair */
+
+static char *
+ngx_http_credential_login_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_credential_login_t *login = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   min, max;
+
+    if (login->backoff_min != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_parse_time(&value[1], 0);
+    max = ngx_parse_time(&value[2], 0);
+
+    if (min == (ngx_msec_t) NGX_ERROR || max == (ngx_msec_t) NGX_ERROR
+        || min == 0 || max < min)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid login_backoff \"%V %V\": expected two "
+                           "times, the first not zero and not above the "
+                           "second", &value[1], &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    login->backoff_min = min;
+    login->backoff_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+/* token_from, token_refresh_from: json PATH | header NAME | cookie NAME */
+
+static char *
+ngx_http_credential_token_from(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                     *value;
+    ngx_http_credential_source_t  *src;
+
+    src = (ngx_http_credential_source_t *) (p + cmd->offset);
+
+    if (src->name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_credential_enum(cf, ngx_http_credential_sources, value,
+                                 &src->from)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    src->name = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/* token_expires_in FIELD ...: the first one present counts */
+
+static char *
+ngx_http_credential_token_expires_in(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t    *value, *path;
+    ngx_uint_t    i;
+    ngx_array_t  *a;
+
+    a = (ngx_array_t *) (p + cmd->offset);
+
+    if (a->nelts) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        path = ngx_array_push(a);
+        if (path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *path = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* token_header NAME "PREFIX{token}SUFFIX": one per header name */
+
+static char *
+ngx_http_credential_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *c = conf;
+
+    u_char                      *p;
+    ngx_str_t                   *value;
+    ngx_array_t                 *a;
+    ngx_http_credential_tmpl_t  *t;
+
+    a = (ngx_array_t *) (c + cmd->offset);
+    value = cf->args->elts;
+
+    p = ngx_strlcasestrn(value[2].data, value[2].data + value[2].len,
+                         (u_char *) "{token}", sizeof("{token}") - 2);
+
+    if (p == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "token_header \"%V\": the value must contain "
+                           "\"{token}\", for example \"Bearer {token}\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    t = ngx_array_push(a);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    t->name = value[1];
+    t->prefix.data = value[2].data;
+    t->prefix.len = p - value[2].data;
+    t->suffix.data = p + sizeof("{token}") - 1;
+    t->suffix.len = value[2].data + value[2].len - t->suffix.data;
+
+    for (p = value[2].data; p < value[2].data + value[2].len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "token_header \"%V\": the value contains a "
+                               "control byte", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* post of token_cookie's str slot: an RFC 6265 cookie name */
+
+static char *
+ngx_http_credential_token_cookie(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    u_char  *p;
+
+    for (p = name->data; p < name->data + name->len; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || ngx_strchr("()<>@,;:\\\"/[]?={}", *p))
+        {
+            break;
+        }
+    }
+
+    if (name->len == 0 || p < name->data + name->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cookie name \"%V\" in token_cookie",
+                           name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* called at the end of a credential block that has login directives */
+
+ngx_int_t
+ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
+{
+    ngx_sha1_t                    sha1;
+    ngx_http_credential_tmpl_t   *t;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (login->url.text.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\" has login or token directives "
+                           "but no \"login URL\"", &cred->name);
+        return NGX_ERROR;
+    }
+
+    /* token_cookie NAME: "Cookie: NAME=token" */
+
+    if (login->cookie.len) {
+        t = ngx_array_push(&login->inject);
+        if (t == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&t->name, "Cookie");
+
+        t->prefix.len = login->cookie.len + 1;
+        t->prefix.data = ngx_pnalloc(cf->pool, t->prefix.len);
+        if (t->prefix.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(t->prefix.data, "%V=", &login->cookie);
+        ngx_str_null(&t->suffix);
+    }
+
+    if (login->inject.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\" logs in but applies no token: "
+                           "add \"token_header\" or \"token_cookie\"",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    ngx_conf_init_uint_value(login->body_type, NGX_HTTP_CREDENTIAL_BODY_FORM);
+    ngx_conf_init_msec_value(login->http.timeout, 10000);
+    ngx_conf_init_size_value(login->http.max_size, 16384);
+    ngx_conf_init_value(login->http.verify, 1);
+    ngx_conf_init_msec_value(login->wait, 5000);
+    ngx_conf_init_msec_value(login->lifetime, 300000);
+    ngx_conf_init_msec_value(login->max_lifetime, 0);
+    ngx_conf_init_msec_value(login->idle_timeout, 0);
+    ngx_conf_init_msec_value(login->renew_before, 60000);
+    ngx_conf_init_msec_value(login->backoff_min, 1000);
+    ngx_conf_init_msec_value(login->backoff_max, 300000);
+
+    if (login->token.name.len == 0) {
+        login->token.from = NGX_HTTP_CREDENTIAL_FROM_JSON;
+        ngx_str_set(&login->token.name, "access_token");
+    }
+
+    if (login->refresh_from.name.len == 0) {
+        /* RFC 6749 5.1; read only when the answer has one */
+        login->refresh_from.from = NGX_HTTP_CREDENTIAL_FROM_JSON;
+        ngx_str_set(&login->refresh_from.name, "refresh_token");
+    }
+
+    if (login->refresh_url.ssl && !login->url.ssl
+        && ngx_http_credential_login_ssl(cf, login) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (login->expires_in.nelts == 0 && login->expires_at.len == 0) {
+        ngx_str_t  *p;
+
+        /* RFC 6749, and the camel case that some APIs write */
+
+        p = ngx_array_push_n(&login->expires_in, 2);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&p[0], "expires_in");
+        ngx_str_set(&p[1], "expiresIn");
+    }
+
+    if (login->max_lifetime && login->lifetime > login->max_lifetime) {
+        login->lifetime = login->max_lifetime;
+    }
+
+    if (login->url.ssl && ngx_http_credential_login_ssl(cf, login) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_credential_login_request(cf, cred) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the token's identity: a changed request is a different token */
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, cred->name.data, cred->name.len);
+    ngx_sha1_update(&sha1, "\0", 1);
+    ngx_sha1_update(&sha1, login->url.text.data, login->url.text.len);
+    ngx_sha1_update(&sha1, "\0", 1);
+    ngx_sha1_update(&sha1, login->request.data, login->request.len);
+    ngx_sha1_final(login->key, &sha1);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_login_ssl(ngx_conf_t *cf,
+    ngx_http_credential_login_t *login)
+{
+#if (NGX_HTTP_SSL)
+    ngx_pool_cleanup_t  *cln;
+
+    login->http.ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (login->http.ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    login->http.ssl->log = cf->log;
+
+    if (ngx_ssl_create(login->http.ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(login->http.ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = login->http.ssl;
+
+    if (login->trusted_certificate.len) {
+        if (ngx_ssl_trusted_certificate(cf, login->http.ssl,
+                                        &login->trusted_certificate, 4)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (SSL_CTX_set_default_verify_paths(login->http.ssl->ctx) != 1) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "SSL_CTX_set_default_verify_paths() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+#else
+    return NGX_ERROR;
+#endif
+}

@@ -1,0 +1,25 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ */
+
+
+#ifndef _NGX_HTTP_CREDENTIAL_LOGIN_CONF_H_INCLUDED_
+#define _NGX_HTTP_CREDENTIAL_LOGIN_CONF_H_INCLUDED_
+
+
+#include "ngx_http_credential.h"
+
+
+/* ngx_http_credential_login_conf.c: login and token directives */
+extern ngx_command_t  ngx_http_credential_login_commands[];
+
+void *ngx_http_credential_get_login(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+char *ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_credential_login_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+
+
+#endif /* _NGX_HTTP_CREDENTIAL_LOGIN_CONF_H_INCLUDED_ */
