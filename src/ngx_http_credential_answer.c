@@ -17,7 +17,10 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_answer.h"
+#include "ngx_http_credential_body.h"
+#include "ngx_http_credential_ctx.h"
+#include "ngx_edge_auth_json.h"
 
 
 #define NGX_HTTP_CREDENTIAL_ANSWER_RUNNING  0

@@ -13,7 +13,10 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_body.h"
+#include "ngx_http_credential_answer.h"
+#include "ngx_http_credential_ctx.h"
+#include "ngx_edge_auth_error.h"
 #include "ngx_edge_auth_json_scan.h"
 
 
@@ -186,44 +189,6 @@ ngx_http_credential_body_json(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *s = secret;
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * A dotted path of object keys.  Keys are kept to visible ASCII without
- * quotes and backslashes: the partner's names, written as they are sent.
- */
-
-ngx_int_t
-ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
-    ngx_str_t *directive)
-{
-    u_char      c, prev;
-    ngx_uint_t  i;
-
-    prev = '.';
-
-    for (i = 0; i < path->len; i++) {
-        c = path->data[i];
-
-        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\'
-            || (c == '.' && prev == '.'))
-        {
-            break;
-        }
-
-        prev = c;
-    }
-
-    if (path->len == 0 || i < path->len || prev == '.') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid JSON path \"%V\" in \"%V\": expected "
-                           "keys of visible ASCII separated by dots, such "
-                           "as \"userInfo.athrzt.id\"", path, directive);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -8,7 +8,7 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_ctx.h"
 
 
 static void ngx_http_credential_stash_cleanup(void *data);

@@ -22,9 +22,12 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_fleet.h"
+#include "ngx_http_credential_login.h"
 #include "ngx_edge_auth_redis.h"
 #include "ngx_edge_auth_seal.h"
+#include "ngx_edge_auth_secret.h"
+#include "ngx_edge_auth_store.h"
 
 #include <openssl/rand.h>
 

@@ -12,7 +12,17 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_handler.h"
+#include "ngx_http_credential_body.h"
+#include "ngx_http_credential_ctx.h"
+#include "ngx_http_credential_headers.h"
+#include "ngx_http_credential_login.h"
+#include "ngx_http_credential_oauth.h"
+#include "ngx_http_credential_renew.h"
+#include "ngx_http_credential_token.h"
+#include "ngx_edge_auth_error.h"
+#include "ngx_edge_auth_redact.h"
+#include "ngx_edge_auth_store.h"
 
 
 static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);

@@ -13,7 +13,7 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_headers.h"
 
 
 static ngx_uint_t ngx_http_credential_header_removed(ngx_table_elt_t *h,

@@ -10,9 +10,11 @@
 
 
 /* nginx's headers first: they set the feature macros system headers see */
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_login.h"
+#include "ngx_edge_auth_http.h"
 #include "ngx_edge_auth_iso8601.h"
 #include "ngx_edge_auth_json.h"
+#include "ngx_edge_auth_store.h"
 
 #include <jansson.h>
 

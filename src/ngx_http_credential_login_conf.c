@@ -11,6 +11,9 @@
 
 /* nginx's headers first: they set the feature macros system headers see */
 #include "ngx_http_credential_login_conf.h"
+#include "ngx_http_credential_login.h"
+#include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_secret.h"
 #include <ngx_sha1.h>
 
 
@@ -369,43 +372,6 @@ ngx_http_credential_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
                        expected);
 
     return NGX_ERROR;
-}
-
-
-/*
- * login_param, refresh_param, authorize_param: NAME VALUE pairs pushed to
- * the array at cmd->offset; the value may be a secret, so messages name
- * the directive and the key only.
- */
-
-char *
-ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t     *value;
-    ngx_array_t   *a;
-    ngx_keyval_t  *kv;
-
-    a = (ngx_array_t *) (p + cmd->offset);
-    value = cf->args->elts;
-
-    kv = ngx_array_push(a);
-    if (kv == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    kv->key = value[1];
-
-    if (ngx_http_credential_secret(cf, &value[0], &value[1], &value[2],
-                                   &kv->value)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
 }
 
 

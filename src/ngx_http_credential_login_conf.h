@@ -8,7 +8,8 @@
 #define _NGX_HTTP_CREDENTIAL_LOGIN_CONF_H_INCLUDED_
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_conf.h"
+#include "ngx_http_credential_login.h"
 
 
 /* ngx_http_credential_login_conf.c: login and token directives */
@@ -16,8 +17,6 @@ extern ngx_command_t  ngx_http_credential_login_commands[];
 
 void *ngx_http_credential_get_login(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
-char *ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 ngx_int_t ngx_http_credential_login_finish(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 

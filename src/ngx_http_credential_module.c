@@ -10,9 +10,19 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_conf.h"
+#include "ngx_http_credential_answer.h"
+#include "ngx_http_credential_body.h"
+#include "ngx_http_credential_fleet.h"
+#include "ngx_http_credential_handler.h"
+#include "ngx_http_credential_login.h"
 #include "ngx_http_credential_login_conf.h"
 #include "ngx_http_credential_oauth_conf.h"
+#include "ngx_http_credential_renew.h"
+#include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_ref.h"
+#include "ngx_edge_auth_secret.h"
+#include "ngx_edge_auth_store.h"
 
 
 /* a feature's directives inside a credential block, and their part */
@@ -174,23 +184,6 @@ static ngx_uint_t  ngx_http_credential_argument_number[] = {
     NGX_CONF_TAKE5,
     NGX_CONF_TAKE6,
     NGX_CONF_TAKE7
-};
-
-
-/* framing and hop-by-hop headers belong to nginx, not to a credential */
-
-static ngx_str_t  ngx_http_credential_reserved[] = {
-    ngx_string("host"),
-    ngx_string("content-length"),
-    ngx_string("transfer-encoding"),
-    ngx_string("connection"),
-    ngx_string("keep-alive"),
-    ngx_string("proxy-connection"),
-    ngx_string("te"),
-    ngx_string("trailer"),
-    ngx_string("upgrade"),
-    ngx_string("expect"),
-    ngx_null_string
 };
 
 
@@ -441,72 +434,6 @@ ngx_http_credential_invalid(ngx_conf_t *cf, ngx_command_t *cmd)
 }
 
 
-/* posts of stock slots: the value within the bounds, else the message */
-
-char *
-ngx_http_credential_size_bounds(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_http_credential_bounds_t *bounds = post;
-    size_t                       *sp = data;
-
-    ngx_str_t  *value;
-
-    if (*sp >= bounds->low && (bounds->high == 0 || *sp <= bounds->high)) {
-        return NGX_CONF_OK;
-    }
-
-    value = cf->args->elts;
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
-
-    return NGX_CONF_ERROR;
-}
-
-
-char *
-ngx_http_credential_msec_bounds(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_http_credential_bounds_t *bounds = post;
-    ngx_msec_t                   *mp = data;
-
-    ngx_str_t  *value;
-
-    if (*mp >= bounds->low && (bounds->high == 0 || *mp <= bounds->high)) {
-        return NGX_CONF_OK;
-    }
-
-    value = cf->args->elts;
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
-
-    return NGX_CONF_ERROR;
-}
-
-
-/* 1MORE and 2MORE have no upper bound: a setter that has one checks it */
-
-ngx_int_t
-ngx_http_credential_args_max(ngx_conf_t *cf, ngx_uint_t max)
-{
-    ngx_str_t              *value;
-    ngx_http_credential_t  *cred;
-
-    if (cf->args->nelts - 1 <= max) {
-        return NGX_OK;
-    }
-
-    /* the credential whose block is being read */
-    cred = (ngx_http_credential_t *) cf->handler_conf;
-    value = cf->args->elts;
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid number of arguments in \"%V\" directive "
-                       "of credential \"%V\"", &value[0], &cred->name);
-
-    return NGX_ERROR;
-}
-
-
 /* basic and header write into the credential itself */
 
 static void *
@@ -634,68 +561,6 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     h->lowcase_key = lowcase;
     h->hash = ngx_hash_key(lowcase, name->len);
     h->value = *value;
-
-    return NGX_OK;
-}
-
-
-/* a secret argument, named in messages as: DIRECTIVE "NAME" */
-
-ngx_int_t
-ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
-    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret)
-{
-    u_char  *what;
-
-    what = ngx_pnalloc(cf->temp_pool,
-                       directive->len + name->len + sizeof(" \"\""));
-    if (what == NULL) {
-        return NGX_ERROR;
-    }
-
-    (void) ngx_sprintf(what, "%V \"%V\"%Z", directive, name);
-
-    return ngx_edge_auth_secret(cf, arg, secret, (char *) what);
-}
-
-
-ngx_int_t
-ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name)
-{
-    u_char      c;
-    ngx_uint_t  i;
-    ngx_str_t  *r;
-
-    /* RFC 9110 token characters */
-
-    for (i = 0; i < name->len; i++) {
-        c = name->data[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL)
-        {
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid header name \"%V\": byte 0x%02Xd at "
-                           "offset %ui is not allowed in a header name",
-                           name, (ngx_uint_t) c, i);
-        return NGX_ERROR;
-    }
-
-    for (r = ngx_http_credential_reserved; r->len; r++) {
-        if (r->len == name->len
-            && ngx_strncasecmp(r->data, name->data, name->len) == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "header \"%V\" cannot be injected: nginx "
-                               "manages it for the upstream connection",
-                               name);
-            return NGX_ERROR;
-        }
-    }
 
     return NGX_OK;
 }

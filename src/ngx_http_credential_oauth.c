@@ -23,7 +23,13 @@
 
 /* nginx's headers first: they set the feature macros system headers see */
 #include "ngx_http_credential_oauth.h"
+#include "ngx_http_credential_ctx.h"
+#include "ngx_http_credential_login.h"
 #include "ngx_http_credential_oauth_conf.h"
+#include "ngx_http_credential_renew.h"
+#include "ngx_edge_auth_error.h"
+#include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_store.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>

@@ -12,8 +12,12 @@
 
 /* nginx's headers first: they set the feature macros system headers see */
 #include "ngx_http_credential_oauth_conf.h"
-#include "ngx_http_credential_oauth.h"
+#include "ngx_http_credential_login.h"
 #include "ngx_http_credential_login_conf.h"
+#include "ngx_http_credential_oauth.h"
+#include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_ref.h"
+#include "ngx_edge_auth_secret.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

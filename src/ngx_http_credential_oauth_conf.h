@@ -8,7 +8,8 @@
 #define _NGX_HTTP_CREDENTIAL_OAUTH_CONF_H_INCLUDED_
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_conf.h"
+#include "ngx_http_credential_login.h"
 
 
 /* the authorization-code flow of a credential, hung from its login part */

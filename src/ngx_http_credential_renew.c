@@ -20,7 +20,11 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_renew.h"
+#include "ngx_http_credential_fleet.h"
+#include "ngx_http_credential_login.h"
+#include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_store.h"
 
 
 #define NGX_HTTP_CREDENTIAL_TICK   1000

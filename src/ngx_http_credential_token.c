@@ -8,7 +8,10 @@
  */
 
 
-#include "ngx_http_credential.h"
+#include "ngx_http_credential_token.h"
+#include "ngx_http_credential_login.h"
+#include "ngx_http_credential_renew.h"
+#include "ngx_edge_auth_store.h"
 
 
 /* a token refused within this time of its issue counts as a failure */

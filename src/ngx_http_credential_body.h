@@ -1,0 +1,50 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * Credentials written into JSON request bodies.
+ */
+
+
+#ifndef _NGX_HTTP_CREDENTIAL_BODY_H_INCLUDED_
+#define _NGX_HTTP_CREDENTIAL_BODY_H_INCLUDED_
+
+
+#include "ngx_http_credential_conf.h"
+#include <jansson.h>
+
+
+/* fields written into a JSON request body */
+
+struct ngx_http_credential_body_s {
+    json_t                      *tree;      /* while the block is read */
+    ngx_str_t                    members;   /* "k":{...},... built once */
+    ngx_array_t                  names;     /* ngx_str_t: top-level keys */
+};
+
+
+#define NGX_HTTP_CREDENTIAL_BODY_READING  1
+#define NGX_HTTP_CREDENTIAL_BODY_READ     2
+#define NGX_HTTP_CREDENTIAL_BODY_PASS     3    /* injected: on to proxy */
+#define NGX_HTTP_CREDENTIAL_BODY_ANSWER   4    /* answer.c sends it */
+
+
+typedef struct ngx_http_credential_answer_s  ngx_http_credential_answer_t;
+
+typedef struct {
+    ngx_uint_t                    state;
+    ngx_http_credential_answer_t *answer;
+} ngx_http_credential_body_ctx_t;
+
+
+extern ngx_command_t  ngx_http_credential_body_commands[];
+void *ngx_http_credential_get_body(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_body_finish(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+ngx_int_t ngx_http_credential_body_restore(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_CREDENTIAL_BODY_H_INCLUDED_ */

@@ -1,0 +1,233 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * What every layer of the credential module shares about configuration:
+ * its structures (ngx_http_credential_conf.h) and the checks that more
+ * than one directive makes: secrets, header names, JSON paths, bounds,
+ * argument counts, key/value lists.
+ */
+
+
+#include "ngx_http_credential_conf.h"
+#include "ngx_edge_auth_secret.h"
+
+
+/* framing and hop-by-hop headers belong to nginx, not to a credential */
+
+static ngx_str_t  ngx_http_credential_reserved[] = {
+    ngx_string("host"),
+    ngx_string("content-length"),
+    ngx_string("transfer-encoding"),
+    ngx_string("connection"),
+    ngx_string("keep-alive"),
+    ngx_string("proxy-connection"),
+    ngx_string("te"),
+    ngx_string("trailer"),
+    ngx_string("upgrade"),
+    ngx_string("expect"),
+    ngx_null_string
+};
+
+
+/* a secret argument, named in messages as: DIRECTIVE "NAME" */
+
+ngx_int_t
+ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret)
+{
+    u_char  *what;
+
+    what = ngx_pnalloc(cf->temp_pool,
+                       directive->len + name->len + sizeof(" \"\""));
+    if (what == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(what, "%V \"%V\"%Z", directive, name);
+
+    return ngx_edge_auth_secret(cf, arg, secret, (char *) what);
+}
+
+
+ngx_int_t
+ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+    ngx_str_t  *r;
+
+    /* RFC 9110 token characters */
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\": byte 0x%02Xd at "
+                           "offset %ui is not allowed in a header name",
+                           name, (ngx_uint_t) c, i);
+        return NGX_ERROR;
+    }
+
+    for (r = ngx_http_credential_reserved; r->len; r++) {
+        if (r->len == name->len
+            && ngx_strncasecmp(r->data, name->data, name->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "header \"%V\" cannot be injected: nginx "
+                               "manages it for the upstream connection",
+                               name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* posts of stock slots: the value within the bounds, else the message */
+
+char *
+ngx_http_credential_size_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_credential_bounds_t *bounds = post;
+    size_t                       *sp = data;
+
+    ngx_str_t  *value;
+
+    if (*sp >= bounds->low && (bounds->high == 0 || *sp <= bounds->high)) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_credential_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_credential_bounds_t *bounds = post;
+    ngx_msec_t                   *mp = data;
+
+    ngx_str_t  *value;
+
+    if (*mp >= bounds->low && (bounds->high == 0 || *mp <= bounds->high)) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, bounds->message, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* 1MORE and 2MORE have no upper bound: a setter that has one checks it */
+
+ngx_int_t
+ngx_http_credential_args_max(ngx_conf_t *cf, ngx_uint_t max)
+{
+    ngx_str_t              *value;
+    ngx_http_credential_t  *cred;
+
+    if (cf->args->nelts - 1 <= max) {
+        return NGX_OK;
+    }
+
+    /* the credential whose block is being read */
+    cred = (ngx_http_credential_t *) cf->handler_conf;
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid number of arguments in \"%V\" directive "
+                       "of credential \"%V\"", &value[0], &cred->name);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * login_param, refresh_param, authorize_param: NAME VALUE pairs pushed to
+ * the array at cmd->offset; the value may be a secret, so messages name
+ * the directive and the key only.
+ */
+
+char *
+ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value;
+    ngx_array_t   *a;
+    ngx_keyval_t  *kv;
+
+    a = (ngx_array_t *) (p + cmd->offset);
+    value = cf->args->elts;
+
+    kv = ngx_array_push(a);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+
+    if (ngx_http_credential_secret(cf, &value[0], &value[1], &value[2],
+                                   &kv->value)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A dotted path of object keys.  Keys are kept to visible ASCII without
+ * quotes and backslashes: the partner's names, written as they are sent.
+ */
+
+ngx_int_t
+ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *directive)
+{
+    u_char      c, prev;
+    ngx_uint_t  i;
+
+    prev = '.';
+
+    for (i = 0; i < path->len; i++) {
+        c = path->data[i];
+
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\'
+            || (c == '.' && prev == '.'))
+        {
+            break;
+        }
+
+        prev = c;
+    }
+
+    if (path->len == 0 || i < path->len || prev == '.') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid JSON path \"%V\" in \"%V\": expected "
+                           "keys of visible ASCII separated by dots, such "
+                           "as \"userInfo.athrzt.id\"", path, directive);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,133 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The credential module's configuration: a credential, the main and
+ * location configurations, and the checks shared by their directives.
+ */
+
+
+#ifndef _NGX_HTTP_CREDENTIAL_CONF_H_INCLUDED_
+#define _NGX_HTTP_CREDENTIAL_CONF_H_INCLUDED_
+
+
+#include "ngx_edge_auth.h"
+#include "ngx_edge_auth_ref.h"
+#include "ngx_edge_auth_redis.h"
+#include "ngx_edge_auth_seal.h"
+#include "ngx_edge_auth_store.h"
+
+
+/* the parts of a credential, each defined by the file that reads it */
+typedef struct ngx_http_credential_login_s  ngx_http_credential_login_t;
+typedef struct ngx_http_credential_body_s  ngx_http_credential_body_t;
+typedef struct ngx_http_credential_answer_conf_s
+    ngx_http_credential_answer_conf_t;
+
+/* the authorization-code flow: ngx_http_credential_oauth_conf.h */
+typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
+
+/* a credential_connect or credential_callback location */
+typedef struct ngx_http_credential_endpoint_s  ngx_http_credential_endpoint_t;
+
+
+typedef struct {
+    ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
+    ngx_array_t                  headers;   /* static ngx_table_elt_t */
+    ngx_http_credential_login_t *login;     /* NULL: static credential */
+    ngx_http_credential_body_t  *body;      /* NULL: headers only */
+    ngx_http_credential_answer_conf_t *answer;  /* NULL: no answer codes */
+    unsigned                     refreshing:1;  /* this worker's call */
+    u_char                      *file;
+    ngx_uint_t                   line;
+    unsigned                     basic:1;
+} ngx_http_credential_t;
+
+
+typedef struct {
+    ngx_array_t                  credentials;   /* ngx_http_credential_t * */
+    ngx_array_t                  logins;        /* ngx_http_credential_t * */
+
+    /*
+     * Every header any credential injects, by identity of its lowcase_key:
+     * a request that is redirected internally drops what an earlier
+     * location injected, so no credential reaches another upstream.
+     */
+    ngx_array_t                  injected;      /* u_char * */
+
+    /* every secret value, and slots for tokens: masked in debug logs */
+    ngx_array_t                  secrets;       /* ngx_str_t */
+
+    ngx_str_t                    store_name;
+    size_t                       store_size;
+    ngx_edge_auth_store_t       *store;
+
+    ngx_event_t                 *timer;         /* this worker's */
+
+    /* Redis, shared by the gateway nodes; NULL: shared memory only */
+    ngx_edge_auth_redis_conf_t  *redis_conf;
+    ngx_edge_auth_seal_keys_t    redis_key;
+    ngx_uint_t                   redis_key_set;
+    ngx_str_t                    redis_prefix;
+    ngx_edge_auth_redis_t       *redis;         /* this worker's client */
+    ngx_str_t                    redis_owner;   /* this worker's lease id */
+
+    /* credential_connect and credential_callback locations */
+    ngx_array_t                  endpoints;     /* endpoint_t * */
+} ngx_http_credential_main_conf_t;
+
+
+typedef struct {
+    ngx_edge_auth_ref_t              ref;       /* first: $credential_name */
+    ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
+} ngx_http_credential_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_credential_module;
+
+
+/*
+ * The directives inside "credential NAME { ... }" are ngx_command_t tables,
+ * one per feature file, walked by module.c's block handler.  Their offsets
+ * point into a part of the credential that the table's part function
+ * returns, creating it on first use.  While a block is read
+ * cf->handler_conf is its credential: a setter that names it in a message
+ * takes it from there.
+ */
+
+typedef void *(*ngx_http_credential_part_pt)(ngx_conf_t *cf,
+    ngx_http_credential_t *cred);
+
+/*
+ * The post of a stock msec or size slot: its bounds, and the message for a
+ * value outside them or one that does not parse.
+ */
+
+typedef struct {
+    ngx_conf_post_handler_pt     post_handler;
+    size_t                       low;
+    size_t                       high;      /* 0: no upper bound */
+    char                        *message;   /* %V: the value as written */
+} ngx_http_credential_bounds_t;
+
+char *ngx_http_credential_size_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+char *ngx_http_credential_msec_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+/* for 1MORE and 2MORE directives that still have an upper bound */
+ngx_int_t ngx_http_credential_args_max(ngx_conf_t *cf, ngx_uint_t max);
+
+/* an argument that may be "env:NAME" or "file:/path", named in messages */
+ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
+/* RFC 9110 token characters, and none of the headers nginx manages */
+ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
+/* "a.b.c": keys of visible ASCII */
+ngx_int_t ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *directive);
+/* NAME VALUE into an array of ngx_keyval_t at cmd->offset; VALUE a secret */
+char *ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#endif /* _NGX_HTTP_CREDENTIAL_CONF_H_INCLUDED_ */

@@ -1,0 +1,53 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * What a request keeps: its context, the stash, and waiting with a timer.
+ */
+
+
+#ifndef _NGX_HTTP_CREDENTIAL_CTX_H_INCLUDED_
+#define _NGX_HTTP_CREDENTIAL_CTX_H_INCLUDED_
+
+
+#include "ngx_http_credential_conf.h"
+
+
+typedef struct {
+    ngx_http_credential_t       *cred;
+    ngx_atomic_uint_t            generation;    /* of the injected token */
+    int64_t                      deadline;      /* waiting for a token */
+    void                        *body;          /* body_ctx_t */
+    unsigned                     attempt:1;     /* answer.c's subrequest */
+} ngx_http_credential_ctx_t;
+
+
+/*
+ * What the request sent last, kept in a pool cleanup because internal
+ * redirects wipe module contexts: an "error_page 401" retry must know
+ * which token the partner refused; another location must get the
+ * client's body, not one with an earlier location's secrets in it.
+ */
+
+typedef struct {
+    ngx_http_credential_t       *cred;
+    ngx_atomic_uint_t            generation;
+
+    ngx_http_request_body_t     *body;          /* the client's */
+    off_t                        content_length_n;
+    ngx_str_t                    content_length;
+    unsigned                     chunked:1;
+
+    unsigned                     retried:1;
+} ngx_http_credential_stash_t;
+
+
+ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
+ngx_http_credential_stash_t *ngx_http_credential_stash(ngx_http_request_t *r,
+    ngx_uint_t create);
+void ngx_http_credential_poll(ngx_http_request_t *r,
+    ngx_http_event_handler_pt handler, ngx_msec_t delay);
+ngx_int_t ngx_http_credential_polled(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_CREDENTIAL_CTX_H_INCLUDED_ */

@@ -1,0 +1,20 @@
+
+/*
+ * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The request path: phase handlers and the header filter.
+ */
+
+
+#ifndef _NGX_HTTP_CREDENTIAL_HANDLER_H_INCLUDED_
+#define _NGX_HTTP_CREDENTIAL_HANDLER_H_INCLUDED_
+
+
+#include "ngx_http_credential_conf.h"
+
+
+/* registers the phase handlers and the header filter */
+ngx_int_t ngx_http_credential_handler_init(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_CREDENTIAL_HANDLER_H_INCLUDED_ */
