@@ -5,7 +5,8 @@
  * Credentials written into a JSON request body (Octamile's "userInfo"):
  * "body_json PATH VALUE [uuid]" inside a credential block.  The members
  * to write are built once, at configuration time, with jansson.  A request
- * body is checked with jansson, and then spliced as text: the top-level
+ * body is checked in one pass by the pure C checker (json_scan), without
+ * building a tree, and then spliced as text: the top-level
  * members the credential owns are dropped wherever the client put them,
  * the credential's come first, and every other member follows byte for
  * byte, in the client's order (a re-encoded 0.1 would become

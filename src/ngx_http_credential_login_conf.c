@@ -35,8 +35,8 @@ static char *ngx_http_credential_token_expires_in(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_credential_token_cookie(ngx_conf_t *cf, void *post,
-    void *data);
+static char *ngx_http_credential_token_cookie(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_credential_login_ssl(ngx_conf_t *cf,
     ngx_http_credential_login_t *login);
 
@@ -59,11 +59,6 @@ static ngx_conf_enum_t  ngx_http_credential_sources[] = {
 static ngx_http_credential_bounds_t  ngx_http_credential_login_max_size = {
     ngx_http_credential_size_bounds, 1024, 16 * 1024 * 1024,
     "invalid login_max_size \"%V\": from 1k to 16m"
-};
-
-
-static ngx_conf_post_t  ngx_http_credential_token_cookie_post = {
-    ngx_http_credential_token_cookie
 };
 
 
@@ -211,10 +206,10 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
 
     { ngx_string("token_cookie"),
       NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_credential_token_cookie,
       0,
       offsetof(ngx_http_credential_login_t, cookie),
-      &ngx_http_credential_token_cookie_post },
+      NULL },
 
     { ngx_string("refresh"),
       NGX_CONF_TAKE1,
@@ -592,14 +587,28 @@ ngx_http_credential_token_header(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* post of token_cookie's str slot: an RFC 6265 cookie name */
+/*
+ * token_cookie NAME: "Cookie: NAME=token", an RFC 6265 cookie name; in
+ * the order of the block among the token_header headers
+ */
 
 static char *
-ngx_http_credential_token_cookie(ngx_conf_t *cf, void *post, void *data)
+ngx_http_credential_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
-    ngx_str_t  *name = data;
+    ngx_http_credential_login_t *login = conf;
 
-    u_char  *p;
+    u_char                      *p;
+    char                        *rv;
+    ngx_str_t                   *name;
+    ngx_http_credential_tmpl_t  *t;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    name = &login->cookie;
 
     for (p = name->data; p < name->data + name->len; p++) {
         if (*p <= 0x20 || *p >= 0x7f || ngx_strchr("()<>@,;:\\\"/[]?={}", *p))
@@ -615,6 +624,22 @@ ngx_http_credential_token_cookie(ngx_conf_t *cf, void *post, void *data)
         return NGX_CONF_ERROR;
     }
 
+    t = ngx_array_push(&login->inject);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&t->name, "Cookie");
+
+    t->prefix.len = name->len + 1;
+    t->prefix.data = ngx_pnalloc(cf->pool, t->prefix.len);
+    if (t->prefix.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(t->prefix.data, "%V=", name);
+    ngx_str_null(&t->suffix);
+
     return NGX_CONF_OK;
 }
 
@@ -625,7 +650,6 @@ ngx_int_t
 ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
     ngx_sha1_t                    sha1;
-    ngx_http_credential_tmpl_t   *t;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -635,26 +659,6 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
                            "credential \"%V\" has login or token directives "
                            "but no \"login URL\"", &cred->name);
         return NGX_ERROR;
-    }
-
-    /* token_cookie NAME: "Cookie: NAME=token" */
-
-    if (login->cookie.len) {
-        t = ngx_array_push(&login->inject);
-        if (t == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_str_set(&t->name, "Cookie");
-
-        t->prefix.len = login->cookie.len + 1;
-        t->prefix.data = ngx_pnalloc(cf->pool, t->prefix.len);
-        if (t->prefix.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(t->prefix.data, "%V=", &login->cookie);
-        ngx_str_null(&t->suffix);
     }
 
     if (login->inject.nelts == 0) {
