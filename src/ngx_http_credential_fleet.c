@@ -58,9 +58,9 @@ static void ngx_http_credential_fleet_sync_done(
 static void ngx_http_credential_fleet_sent(ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_released(
     ngx_edge_auth_redis_call_t *call);
-static ngx_uint_t ngx_http_credential_fleet_refused(ngx_http_credential_t *cred,
-    ngx_edge_auth_redis_call_t *call, const char *command, ngx_uint_t i,
-    ngx_log_t *log);
+static ngx_uint_t ngx_http_credential_fleet_refused(
+    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call,
+    const char *command, ngx_uint_t i, ngx_log_t *log);
 static ngx_int_t ngx_http_credential_fleet_apply(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     redisReply *reply, ngx_log_t *log);
