@@ -85,14 +85,18 @@ FUZZ_SECONDS ?= 60
 FUZZERS      := cidr:ngx_edge_auth_cidr.c+ngx_edge_auth_lpm.c \
                 http_parse:ngx_edge_auth_http_parse.c \
                 iso8601:ngx_edge_auth_iso8601.c \
-                json_scan:ngx_edge_auth_json_scan.c
+                json_scan:ngx_edge_auth_json_scan.c \
+                state:ngx_edge_auth_state.c
+# libcrypto for the state codec's HMAC; the other fuzzers ignore it
+FUZZ_LIBS    := -lcrypto
 fuzz:
 	@mkdir -p $(BUILD)
 	@set -e; for f in $(FUZZERS); do \
 	    name=$${f%%:*}; srcs=$$(echo $${f#*:} | sed 's#+# src/#g'); \
 	    echo "== $$name"; \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-	        -o $(BUILD)/$${name}_fuzz fuzz/$${name}_fuzz.c src/$$srcs; \
+	        -o $(BUILD)/$${name}_fuzz fuzz/$${name}_fuzz.c src/$$srcs \
+	        $(FUZZ_LIBS); \
 	    mkdir -p $(BUILD)/fuzz-$$name; \
 	    $(BUILD)/$${name}_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	        -max_len=4096 $(BUILD)/fuzz-$$name fuzz/corpus-$$name \
