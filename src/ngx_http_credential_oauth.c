@@ -11,12 +11,13 @@
  *                        cookie with a random nonce on the same browser;
  *   credential_callback  checks the state against the cookie (HMAC-SHA256,
  *                        time-limited, single use), exchanges the code at
- *                        the "login" (token) URL and stores the tokens
- *                        through the store, as a renewal does.
+ *                        the "login" (token) URL and ends as a renewal
+ *                        does (ngx_http_credential_renew_finish()).
  *
  * state = base64url(issued ms, 8 bytes || HMAC(key, name, issued, nonce)),
  * cookie = base64url(nonce): a state is worthless without the cookie of
- * the browser that started the connect step.  The directives are in
+ * the browser that started the connect step.  The codec is pure C
+ * (ngx_edge_auth_state.c); the directives are in
  * ngx_http_credential_oauth_conf.c.
  */
 
@@ -29,18 +30,13 @@
 #include "ngx_http_credential_renew.h"
 #include "ngx_edge_auth_error.h"
 #include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_state.h"
 #include "ngx_edge_auth_store.h"
 
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_CREDENTIAL_NONCE      16
-#define NGX_HTTP_CREDENTIAL_MAC        32
-#define NGX_HTTP_CREDENTIAL_STATE      (8 + NGX_HTTP_CREDENTIAL_MAC)
 #define NGX_HTTP_CREDENTIAL_CODE_MAX   4096
 #define NGX_HTTP_CREDENTIAL_PAGE_MAX   1024
 #define NGX_HTTP_CREDENTIAL_REASON     128
@@ -72,8 +68,6 @@ static ngx_int_t ngx_http_credential_exchange(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_str_t *code);
 static void ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc);
 static void ngx_http_credential_exchange_cleanup(void *data);
-static ngx_int_t ngx_http_credential_state_mac(ngx_http_credential_t *cred,
-    u_char *issued, u_char *nonce, u_char *mac);
 static ngx_int_t ngx_http_credential_mask_request_line(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_arg(ngx_http_request_t *r, char *name,
@@ -156,12 +150,10 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
 {
     size_t                           len;
     u_char                          *p, *sep;
-    u_char                           raw[NGX_HTTP_CREDENTIAL_STATE];
-    u_char                           nonce[NGX_HTTP_CREDENTIAL_NONCE];
+    u_char                           nonce[NGX_EDGE_AUTH_STATE_NONCE];
     u_char                           text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
-    uint64_t                         issued;
     ngx_int_t                        rc;
-    ngx_str_t                        state, cookie, src, location;
+    ngx_str_t                        state, cookie, location;
     ngx_uint_t                       i;
     ngx_keyval_t                    *kv;
     ngx_table_elt_t                 *h;
@@ -177,40 +169,34 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
 
     oauth = cred->login->oauth;
 
-    if (RAND_bytes(nonce, NGX_HTTP_CREDENTIAL_NONCE) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "RAND_bytes() failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* milliseconds, big-endian: also what makes a state single use */
-
-    issued = (uint64_t) ngx_edge_auth_now();
-
-    for (i = 0; i < 8; i++) {
-        raw[i] = (u_char) (issued >> (56 - 8 * i));
-    }
-
-    if (ngx_http_credential_state_mac(cred, raw, nonce, raw + 8) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    state.data = ngx_pnalloc(r->pool,
-                             ngx_base64_encoded_length(sizeof(raw)));
-    cookie.data = ngx_pnalloc(r->pool,
-                              ngx_base64_encoded_length(sizeof(nonce)));
+    state.len = NGX_EDGE_AUTH_STATE_TEXT_LEN;
+    state.data = ngx_pnalloc(r->pool, state.len);
+    cookie.len = NGX_EDGE_AUTH_STATE_COOKIE_LEN;
+    cookie.data = ngx_pnalloc(r->pool, cookie.len);
 
     if (state.data == NULL || cookie.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    src.data = raw;
-    src.len = sizeof(raw);
-    ngx_encode_base64url(&state, &src);
+    if (RAND_bytes(nonce, NGX_EDGE_AUTH_STATE_NONCE) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "RAND_bytes() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    src.data = nonce;
-    src.len = sizeof(nonce);
-    ngx_encode_base64url(&cookie, &src);
+    /* issued in milliseconds: also what makes a state single use */
+
+    if (ngx_edge_auth_state_make(oauth->key.data, oauth->key.len,
+                                 cred->name.data, cred->name.len,
+                                 ngx_edge_auth_now(), nonce, state.data,
+                                 cookie.data)
+        != 0)
+    {
+        ngx_explicit_memzero(nonce, sizeof(nonce));
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "HMAC() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_explicit_memzero(nonce, sizeof(nonce));
 
@@ -450,12 +436,10 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
     u_char *reason, const char **why)
 {
     u_char                        *p;
-    u_char                         mac[NGX_HTTP_CREDENTIAL_MAC];
-    u_char                         raw[NGX_HTTP_CREDENTIAL_STATE + 4];
-    u_char                         nonce[NGX_HTTP_CREDENTIAL_NONCE + 4];
+    u_char                         word[32];
     int64_t                        now, issued;
-    ngx_str_t                      state, error, src, dst, name;
-    ngx_uint_t                     i, key;
+    ngx_str_t                      state, error, name;
+    ngx_uint_t                     key;
     ngx_pid_t                      owner;
     ngx_edge_auth_entry_t         *e;
     ngx_http_variable_value_t     *vv;
@@ -471,11 +455,11 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
     if (ngx_http_credential_arg(r, "error", &error) == NGX_OK) {
         /* the owner said no, or the server failed: its word, sanitized */
 
-        ngx_http_credential_error_code(error.data, error.len, 0, mac,
-                                       sizeof(mac));
+        ngx_http_credential_error_code(error.data, error.len, 0, word,
+                                       sizeof(word));
         ngx_snprintf(reason, NGX_HTTP_CREDENTIAL_REASON - 1,
                      "the authorization server answered error=\"%s\"%Z",
-                     mac);
+                     word);
         *why = (const char *) reason;
         return NGX_DECLINED;
     }
@@ -517,61 +501,47 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    src.data = vv->data;
-    src.len = vv->len;
-    dst.data = nonce;
+    now = ngx_edge_auth_now();
+    issued = 0;
 
-    if (src.len != ngx_base64_encoded_length(NGX_HTTP_CREDENTIAL_NONCE) - 2
-        || ngx_decode_base64url(&dst, &src) != NGX_OK
-        || dst.len != NGX_HTTP_CREDENTIAL_NONCE)
+    switch (ngx_edge_auth_state_check(oauth->key.data, oauth->key.len,
+                                      cred->name.data, cred->name.len,
+                                      state.data, state.len, vv->data,
+                                      vv->len, now, oauth->state_lifetime,
+                                      NGX_HTTP_CREDENTIAL_SKEW, &issued))
     {
+    case NGX_EDGE_AUTH_STATE_OK:
+        break;
+
+    case NGX_EDGE_AUTH_STATE_MALFORMED_COOKIE:
         *why = "the state cookie is malformed";
         return NGX_DECLINED;
-    }
 
-    src = state;
-    dst.data = raw;
-
-    if (src.len != ngx_base64_encoded_length(NGX_HTTP_CREDENTIAL_STATE) - 2
-        || ngx_decode_base64url(&dst, &src) != NGX_OK
-        || dst.len != NGX_HTTP_CREDENTIAL_STATE)
-    {
+    case NGX_EDGE_AUTH_STATE_MALFORMED_STATE:
         *why = "the state is malformed (forged?)";
         return NGX_DECLINED;
-    }
 
-    if (ngx_http_credential_state_mac(cred, raw, nonce, mac) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_explicit_memzero(nonce, sizeof(nonce));
-
-    if (CRYPTO_memcmp(mac, raw + 8, NGX_HTTP_CREDENTIAL_MAC) != 0) {
+    case NGX_EDGE_AUTH_STATE_BAD_MAC:
         *why = "the state does not match this browser's connect step: "
                "forged, signed with another key, or begun in another "
                "browser";
         return NGX_DECLINED;
-    }
 
-    issued = 0;
-
-    for (i = 0; i < 8; i++) {
-        issued = (issued << 8) | raw[i];
-    }
-
-    now = ngx_edge_auth_now();
-
-    if (issued > now + NGX_HTTP_CREDENTIAL_SKEW) {
+    case NGX_EDGE_AUTH_STATE_FUTURE:
         *why = "the state was issued in the future: check the clocks";
         return NGX_DECLINED;
-    }
 
-    if (now - issued >= (int64_t) oauth->state_lifetime) {
+    case NGX_EDGE_AUTH_STATE_EXPIRED:
         ngx_snprintf(reason, NGX_HTTP_CREDENTIAL_REASON - 1,
                      "the state has expired (it lives %Ms): run the "
                      "connect step again%Z", oauth->state_lifetime / 1000);
         *why = (const char *) reason;
         return NGX_DECLINED;
+
+    default: /* NGX_EDGE_AUTH_STATE_ERROR */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "HMAC() failed");
+        return NGX_ERROR;
     }
 
     /*
@@ -785,38 +755,6 @@ ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc)
     }
 
     ngx_edge_auth_http_free(hc);
-}
-
-
-static ngx_int_t
-ngx_http_credential_state_mac(ngx_http_credential_t *cred, u_char *issued,
-    u_char *nonce, u_char *mac)
-{
-    u_char                       *p;
-    u_char                        data[256];
-    unsigned int                  len;
-    ngx_http_credential_oauth_t  *oauth;
-
-    oauth = cred->login->oauth;
-
-    /* bound to the credential: a state of another one does not fit */
-
-    p = ngx_cpymem(data, "credential-state", sizeof("credential-state"));
-    p = ngx_cpymem(p, cred->name.data,
-                   ngx_min(cred->name.len, sizeof(data) - 64));
-    *p++ = '\0';
-    p = ngx_cpymem(p, issued, 8);
-    p = ngx_cpymem(p, nonce, NGX_HTTP_CREDENTIAL_NONCE);
-
-    if (HMAC(EVP_sha256(), oauth->key.data, (int) oauth->key.len, data,
-             p - data, mac, &len)
-        == NULL || len != NGX_HTTP_CREDENTIAL_MAC)
-    {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0, "HMAC() failed");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
