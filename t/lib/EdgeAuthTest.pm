@@ -157,14 +157,35 @@ sub stop {
     return unless $self->{running};
 
     my $pid = $self->pid;
-    kill 'QUIT', $pid if $pid;
+    $self->{running} = 0;
+    return unless $pid;
 
-    for (1 .. 200) {
-        last unless $pid && kill 0, $pid;
-        sleep 0.05;
+    # graceful; then fast; then nothing of it may outlive the test
+    for my $try (['QUIT', 10], ['TERM', 5]) {
+        my ($sig, $secs) = @$try;
+        kill $sig, $pid;
+        for (1 .. $secs * 20) {
+            return unless kill 0, $pid;
+            sleep 0.05;
+        }
     }
 
-    $self->{running} = 0;
+    kill 'KILL', _children($pid), $pid;
+}
+
+
+# the processes whose parent is $pid (nginx's workers)
+
+sub _children {
+    my ($pid) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($kid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/s
+            or next;
+        push @kids, $kid if $ppid == $pid;
+    }
+    return @kids;
 }
 
 
