@@ -2,7 +2,7 @@
 #
 #   make          build build/ngx_http_credential_module.so
 #   make run      start nginx on an example config with stand-in partner APIs
-#   make test     run every test in t/ (prove)
+#   make test     run every test in t/ (prove), TEST_JOBS files at once
 #   make bench    IP lists, token and body injection, as ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #   make deps-check  fails on a call from a lower file to a higher one
@@ -22,6 +22,11 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk \
                libnginx-mod-http-lua
+
+# test files mostly wait (for nginx, for mocks, for timeouts), so more run
+# at once than there are cores; each takes its ports under a lock
+# (t/lib/TestPort.pm) and keeps its files in temporary directories
+TEST_JOBS   ?= 8
 
 .PHONY: all deps run test unit bench fuzz clean deps-check
 
@@ -66,7 +71,7 @@ unit:
 	    src/ngx_edge_auth_lpm.c
 
 test: deps $(MODULE)
-	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -r -I t/lib t/
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -j$(TEST_JOBS) -r -I t/lib t/
 
 # the layers are in tools/deps-check; the calls come from the objects
 deps-check: $(MODULE)

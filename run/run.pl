@@ -32,7 +32,8 @@
 # expected one.
 #
 # Everything listens on 127.0.0.1 only, on ports that were free. Core Perl
-# plus Debian's libhttp-daemon-perl. See conf.examples/ for the real thing
+# plus Debian's libio-socket-ssl-perl; the stand-ins are the tests' HTTP
+# server (t/lib/TestServer.pm). See conf.examples/ for the real thing
 # (nilo.conf for the token engine).
 
 use strict;
@@ -42,8 +43,6 @@ use utf8;
 use File::Basename qw(dirname);
 use File::Spec;
 use File::Temp qw(tempdir);
-use HTTP::Daemon;
-use HTTP::Response;
 use HTTP::Tiny;
 use IO::Handle;
 use IO::Socket::INET;
@@ -59,6 +58,7 @@ BEGIN { $ROOT = dirname(dirname(File::Spec->rel2abs(__FILE__))) }
 use lib "$ROOT/t/lib";
 use MockPartner;
 use RedisServer;
+use TestServer;
 use EdgeAuthTest qw(free_port nginx_new);
 
 binmode STDOUT, ':encoding(UTF-8)';
@@ -116,12 +116,12 @@ END {
 sub critical_mix {
     my ($req) = @_;
 
-    my $path = $req->uri->path;
+    my $path = $req->{path};
 
     return cm_error(404, 'not-found', 'Resource not found')
         unless $path =~ m{^/api/v2/};
 
-    my @auth = $req->header('Authorization');
+    my @auth = header_values($req, 'Authorization');
 
     return cm_error(401, 'authorization-required',
                     'Authorization is Required')
@@ -195,23 +195,23 @@ sub amee {
     unless (defined $user && $user eq $SECRET{amee_user}
             && $password eq $SECRET{amee_password})
     {
-        return HTTP::Response->new(401, 'UNAUTHORIZED',
-            [ 'Content-Type'     => 'text/plain; charset=UTF-8',
-              'WWW-Authenticate' => 'Basic realm="AMEE"' ],
-            "401 UNAUTHORIZED\n");
+        return { status => 401, reason => 'UNAUTHORIZED',
+                 ctype => 'text/plain; charset=UTF-8',
+                 headers => [[ 'WWW-Authenticate' => 'Basic realm="AMEE"' ]],
+                 body => "401 UNAUTHORIZED\n" };
     }
 
-    my $path = $req->uri->path;
+    my $path = $req->{path};
 
-    if (($req->header('Accept') // '') =~ /json/) {
+    if (($req->{headers}{accept} // '') =~ /json/) {
         return json(200, qq({"apiVersion":"1.0","path":"$path",)
                          . qq("children":{"dataCategories":[)
                          . qq({"path":"home","name":"Home"},)
                          . qq({"path":"transport","name":"Transport"}]}}\n));
     }
 
-    return HTTP::Response->new(200, 'OK',
-        [ 'Content-Type' => 'application/xml; charset=UTF-8' ], <<"XML");
+    return { status => 200, ctype => 'application/xml; charset=UTF-8',
+             body => <<"XML" };
 <?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <Resources><DataCategoryResource><Path>$path</Path><Children><DataCategories><DataCategory><Path>home</Path></DataCategory><DataCategory><Path>transport</Path></DataCategory></DataCategories></Children></DataCategoryResource></Resources>
 XML
@@ -223,12 +223,12 @@ XML
 sub nilo {
     my ($req) = @_;
 
-    my @keys = $req->header('x-api-key');
+    my @keys = header_values($req, 'x-api-key');
 
     return json(401, qq({"code":401,"message":"Unauthorized"}\n))
         unless @keys == 1 && $keys[0] eq $SECRET{nilo_key};
 
-    my $path = $req->uri->path;
+    my $path = $req->{path};
 
     return json(200, qq({"path":"$path","orders":[{"id":"ORD-1001",)
                      . qq("status":"delivered"}]}\n));
@@ -241,8 +241,8 @@ sub nilo {
 sub internal {
     my ($req) = @_;
 
-    my $path = $req->uri->path;
-    my $client = $req->header('X-Real-IP') // '?';
+    my $path = $req->{path};
+    my $client = $req->{headers}{'x-real-ip'} // '?';
 
     return json(200, qq({"service":"internal","path":"$path",)
                      . qq("clientAddress":"$client"}\n));
@@ -252,80 +252,66 @@ sub internal {
 sub json {
     my ($status, $body, @headers) = @_;
 
-    return HTTP::Response->new($status, undef,
-        [ 'Content-Type' => 'application/json; charset=utf-8', @headers ],
-        $body);
+    my @h;
+    push @h, [ splice @headers, 0, 2 ] while @headers;
+
+    return { status => $status, ctype => 'application/json; charset=utf-8',
+             headers => \@h, body => $body };
+}
+
+# every value of a request header, in order (any case of its name)
+sub header_values {
+    my ($req, $name) = @_;
+    return map { $_->[1] } grep { $_->[0] eq lc $name }
+           @{ $req->{header_lines} };
 }
 
 sub basic_pair {
     my ($req) = @_;
 
-    my @auth = $req->header('Authorization');
+    my @auth = header_values($req, 'Authorization');
     return unless @auth == 1 && $auth[0] =~ /^Basic\s+([A-Za-z0-9+\/=]+)\s*$/i;
 
     return decode_base64($1) =~ /^([^:]*):(.*)$/s;
 }
 
 
-# Each stand-in is a forked HTTP::Daemon on 127.0.0.1, on a port the
-# kernel picked. It writes one line per request to mocks.log, with the
-# headers that matter to it, before it answers.
-
-{
-    package Mock::Daemon;
-    our @ISA = ('HTTP::Daemon');
-    sub product_tokens { 'partner-stand-in' }
-}
+# Each stand-in is a TestServer (t/lib/TestServer.pm) on 127.0.0.1, on a
+# port the kernel picked, that calls its handler with each request (a hash
+# with method, uri, path, headers, header_lines, body) and sends the
+# answer it returns (status, reason, ctype, headers, body). It writes one
+# line per request to mocks.log, with the headers that matter to it,
+# before it answers. It runs until stopped, or until run.pl is gone.
 
 sub start_mock {
     my ($name, $shown_headers, $handler) = @_;
 
-    my $d = Mock::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                              ReuseAddr => 1, Listen => 32, Timeout => 1)
-        or die "$name stand-in: $!\n";
+    my $srv = TestServer->start(name => "stand-in $name",
+                                max_runtime => 7 * 86400, handler => sub {
+        my ($c) = @_;
+        my $req = TestServer::read_request($c) or return;
 
-    my $port = $d->sockport;
+        my $res = eval { $handler->($req) }
+               // { status => 500, ctype => 'text/plain',
+                   body => "stand-in: $@" };
 
-    my $pid = fork // die "fork: $!\n";
-
-    if ($pid) {
-        close $d;
-        push @mocks, $pid;
-        return $port;
-    }
-
-    # the child: serve until stopped, or until run.pl is gone
-    $SIG{INT} = $SIG{TERM} = sub { POSIX::_exit(0) };
-    my $parent = getppid;
-
-    open my $log, '>>:encoding(UTF-8)', "$DIR/mocks.log" or POSIX::_exit(1);
-    $log->autoflush(1);
-
-    while (getppid == $parent) {
-        my $c = $d->accept or next;      # a 1 s timeout, then look again
-
-        while (my $req = $c->get_request) {
-            my $res = eval { $handler->($req) }
-                   // HTTP::Response->new(500, undef, [], "stand-in: $@");
-
-            my @seen;
-            for my $h (@$shown_headers) {
-                my @v = $req->header($h);
-                push @seen, @v ? (map { "$h: $_" } @v) : "no $h";
-            }
-
-            printf $log "%-12s %s %s → %s | %s\n", $name, $req->method,
-                $req->uri, $res->code, join(' | ', @seen);
-
-            $res->header(Connection => 'close');
-            $c->force_last_request;
-            $c->send_response($res);
+        my @seen;
+        for my $h (@$shown_headers) {
+            my @v = header_values($req, $h);
+            push @seen, @v ? (map { "$h: $_" } @v) : "no $h";
         }
 
-        $c->close;
-    }
+        if (open my $log, '>>:encoding(UTF-8)', "$DIR/mocks.log") {
+            printf $log "%-12s %s %s → %s | %s\n", $name, $req->{method},
+                $req->{uri}, $res->{status}, join(' | ', @seen);
+            close $log;
+        }
 
-    POSIX::_exit(0);
+        TestServer::respond($c, %$res, server => 'partner-stand-in');
+    });
+
+    push @mocks, $srv;
+    return $srv->port;
 }
 
 
@@ -737,8 +723,7 @@ sub stop_all {
         undef $nginx_pid;
     }
 
-    kill 'TERM', @mocks if @mocks;
-    wait_child($_, 5) for @mocks;
+    $_->stop for @mocks;
     @mocks = ();
 
     $_->stop for values %partner;

@@ -22,6 +22,7 @@ use IO::Select;
 use EdgeAuthTest;
 use MockPartner;
 use OAuthBrowser;
+use OAuthConf;
 
 my $SECRET = 'octo-secret-7f3a91c2';
 my $GET = "GET /api/x HTTP/1.1\nHost: localhost\nConnection: close\n\n";
@@ -89,23 +90,15 @@ my $url = $octo->url;
 my $port = free_port();
 my $cb = "http://127.0.0.1:$port/octorate/callback";
 
-my $n = nginx_new(workers => 2, http => <<"CONF");
-    credential octorate {
-        authorize          $url/octobook/identity/oauth.xhtml;
-        login              $url/rest/v1/identity/token;
-        refresh            $url/rest/v1/identity/refresh;
-        client_id          oc-id;
-        client_secret      $SECRET;
-        redirect_uri       $cb;
-        code_grant_type    code;
-        state_lifetime     5s;
-        login_timeout      4s;
-        login_wait         2s;
-        token_expires_at   expireDate;
-        token_renew_before 2s;
-        token_header       Authorization "Bearer {token}";
-    }
-
+my $n = nginx_new(workers => 2, http => octorate_credential(
+        url => $url, client_id => 'oc-id', secret => $SECRET,
+        redirect_uri => $cb,
+        extra => ['state_lifetime     5s;', 'login_timeout      4s;',
+                  'login_wait         2s;', 'token_renew_before 2s;'])
+    . octorate_server(port => $port, url => $url, locations => <<'LOC')
+        location = /secure/connect    { credential_connect  secure; }
+LOC
+    . <<"CONF");
     credential secure {
         authorize          $url/octobook/identity/oauth.xhtml?lang=en;
         authorize_param    response_type code;
@@ -116,19 +109,6 @@ my $n = nginx_new(workers => 2, http => <<"CONF");
         redirect_uri       https://gw.example/secure/callback?x=1;
         state_key          0123456789abcdef0123456789abcdef;
         token_header       Authorization "Bearer {token}";
-    }
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /octorate/connect  { credential_connect  octorate; }
-        location = /octorate/callback { credential_callback octorate; }
-        location = /secure/connect    { credential_connect  secure; }
-
-        location / {
-            credential_inject octorate;
-            proxy_pass $url;
-        }
     }
 CONF
 

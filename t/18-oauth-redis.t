@@ -18,6 +18,7 @@ use Time::HiRes qw(sleep);
 use EdgeAuthTest;
 use MockPartner;
 use OAuthBrowser;
+use OAuthConf;
 use RedisServer;
 
 my $SECRET = 'octo-fleet-secret-4b8e2d';
@@ -45,30 +46,10 @@ sub gateway {
                      redis_password=env:REDIS_PW
                      redis_key=file:%%DIR%%/seal.key redis_timeout=500ms;
 
-    credential octorate {
-        authorize          $url/octobook/identity/oauth.xhtml;
-        login              $url/rest/v1/identity/token;
-        refresh            $url/rest/v1/identity/refresh;
-        client_id          oc-fleet;
-        client_secret      $SECRET;
-        redirect_uri       $cb;
-        code_grant_type    code;
-        state_key          0123456789abcdef0123456789abcdef;
-        token_expires_at   expireDate;
-        token_header       Authorization "Bearer {token}";
-    }
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /octorate/connect  { credential_connect  octorate; }
-        location = /octorate/callback { credential_callback octorate; }
-
-        location / {
-            credential_inject octorate;
-            proxy_pass $url;
-        }
-    }
+${\ octorate_credential(url => $url, client_id => 'oc-fleet',
+        secret => $SECRET, redirect_uri => $cb,
+        extra => ['state_key          0123456789abcdef0123456789abcdef;']) }
+${\ octorate_server(port => $port, url => $url) }
 CONF
     $n->write_file('seal.key', $seal_key);
     $n->start($port);

@@ -17,6 +17,7 @@ use POSIX qw(strftime);
 use EdgeAuthTest;
 use MockPartner;
 use OAuthBrowser;
+use OAuthConf;
 
 my $SECRET = 'octo-edges-secret-5d1e';
 my $GET = "GET /api/x HTTP/1.1\nHost: localhost\nConnection: close\n\n";
@@ -27,34 +28,12 @@ my $url = $octo->url;
 my $port = free_port();
 my $cb = "http://127.0.0.1:$port/octorate/callback";
 
-my $n = nginx_new(workers => 2, http => <<"CONF");
-    credential octorate {
-        authorize          $url/octobook/identity/oauth.xhtml;
-        login              $url/rest/v1/identity/token;
-        refresh            $url/rest/v1/identity/refresh;
-        client_id          oc-id;
-        client_secret      $SECRET;
-        redirect_uri       $cb;
-        code_grant_type    code;
-        login_timeout      4s;
-        login_wait         1s;
-        token_expires_at   expireDate;
-        token_renew_before 2s;
-        token_header       Authorization "Bearer {token}";
-    }
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /octorate/connect  { credential_connect  octorate; }
-        location = /octorate/callback { credential_callback octorate; }
-
-        location / {
-            credential_inject octorate;
-            proxy_pass $url;
-        }
-    }
-CONF
+my $n = nginx_new(workers => 2, http => octorate_credential(
+        url => $url, client_id => 'oc-id', secret => $SECRET,
+        redirect_uri => $cb,
+        extra => ['login_timeout      4s;', 'login_wait         1s;',
+                  'token_renew_before 2s;'])
+    . octorate_server(port => $port, url => $url));
 
 $n->start($port);
 

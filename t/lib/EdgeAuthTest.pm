@@ -2,7 +2,8 @@ package EdgeAuthTest;
 
 # A small harness for the module's tests, on core Perl: a real nginx that
 # loads the built module, an echo upstream that answers with the exact
-# request it received, and a raw HTTP client.
+# request it received (a TestServer), a raw HTTP client, and ports that
+# no other test running at the same time gets (TestPort).
 
 use strict;
 use warnings;
@@ -13,6 +14,8 @@ use File::Temp qw(tempdir);
 use POSIX ();
 use IO::Socket::INET;
 use Time::HiRes qw(sleep);
+use TestPort ();
+use TestServer ();
 
 our @EXPORT = qw(free_port nginx_new echo_server http_request
                  parallel_requests count_header header_values run_c_unit);
@@ -29,26 +32,12 @@ $MODULE = File::Spec->rel2abs($MODULE) if $MODULE !~ m{^/};
 my $ROOT = File::Spec->rel2abs(__FILE__);
 $ROOT =~ s{/t/lib/EdgeAuthTest\.pm$}{};
 
-my @children;
-
-END {
-    my $rc = $?;
-    kill 'TERM', @children if @children;
-    waitpid($_, 0) for @children;
-    $? = $rc;
-}
+my @servers;    # the echo upstreams, stopped at exit (by TestServer)
 
 
-# a port nobody listens on right now (bound and released)
+# a port nobody listens on, kept for this test alone until it exits
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
+sub free_port { TestPort::free_port() }
 
 
 sub nginx_new {
@@ -168,14 +157,35 @@ sub stop {
     return unless $self->{running};
 
     my $pid = $self->pid;
-    kill 'QUIT', $pid if $pid;
+    $self->{running} = 0;
+    return unless $pid;
 
-    for (1 .. 200) {
-        last unless $pid && kill 0, $pid;
-        sleep 0.05;
+    # graceful; then fast; then nothing of it may outlive the test
+    for my $try (['QUIT', 10], ['TERM', 5]) {
+        my ($sig, $secs) = @$try;
+        kill $sig, $pid;
+        for (1 .. $secs * 20) {
+            return unless kill 0, $pid;
+            sleep 0.05;
+        }
     }
 
-    $self->{running} = 0;
+    kill 'KILL', _children($pid), $pid;
+}
+
+
+# the processes whose parent is $pid (nginx's workers)
+
+sub _children {
+    my ($pid) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($kid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/s
+            or next;
+        push @kids, $kid if $ppid == $pid;
+    }
+    return @kids;
 }
 
 
@@ -229,54 +239,30 @@ sub wait_port {
 
 # An upstream that answers every request with the request head it got,
 # byte for byte, as its body, so tests can count forwarded headers; or,
-# given $answer, with what $answer->($head, $body) returns.
+# given $answer, with what $answer->($head, $body) returns.  Returns the
+# pid of its server process.
 
 sub echo_server {
     my ($port, $answer) = @_;
 
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                       LocalPort => $port, Proto => 'tcp',
-                                       Listen => 64, ReuseAddr => 1)
-        or die "echo server on $port: $!";
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid) {
-        close $listen;
-        push @children, $pid;
-        return $pid;
-    }
-
-    @children = ();
-    $SIG{TERM} = sub { POSIX::_exit(0) };
-
-    while (my $c = $listen->accept) {
-        my $head = '';
-
-        while (defined(my $line = <$c>)) {
-            $head .= $line;
-            last if $line eq "\r\n";
-        }
-
-        my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
-        my $body = '';
-        read($c, $body, $len) if $len;
+    my $srv = TestServer->start(name => 'echo-server', port => $port,
+                                backlog => 64, handler => sub {
+        my ($c) = @_;
+        my $req = TestServer::read_request($c, lenient => 1, continue => 0)
+            or return;
 
         if ($answer) {
-            print $c $answer->($head, $body);
-            close $c;
-            next;
+            TestServer::write_all($c, $answer->($req->{head}, $req->{body}));
+            TestServer::close_gently($c);
+            return;
         }
 
-        my $out = $head . $body;
-        print $c "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-            . "Content-Length: " . length($out) . "\r\n"
-            . "Connection: close\r\n\r\n" . $out;
-        close $c;
-    }
+        TestServer::respond($c, ctype => 'text/plain',
+                            body => $req->{head} . $req->{raw_body});
+    });
 
-    POSIX::_exit(0);
+    push @servers, $srv;
+    return $srv->pid;
 }
 
 

@@ -18,9 +18,8 @@ C<userInfo> a request carries and answers HTTP 200 with C<exctnFdbck.id>
 
 =head1 DESCRIPTION
 
-One server process on 127.0.0.1, one connection at a time, every answer
-with C<Connection: close>.  Request bodies may come with Content-Length or
-chunked.  Answers:
+A TestServer on 127.0.0.1, every answer with C<Connection: close>.
+Request bodies may come with Content-Length or chunked.  Answers:
 
 =over
 
@@ -36,8 +35,8 @@ C<{"id": ID, "athrzt": {"id": AUTH_ID, "key": KEY}}>: C<55>
 C<exctnFdbck.id> is a number, or a string with C<< code_as_string => 1 >>.
 C<raw> replaces every answer's body, C<status> its HTTP status (200), and
 C<< chunked => 1 >> sends it chunked, without a length; C<delay> (seconds)
-waits before answering.  State lives in files of a temporary
-directory, so the test process sees what the server process counted.
+waits before answering.  State lives in a TestServer::State in a
+temporary directory, so the test process sees what the server counted.
 
 =cut
 
@@ -45,21 +44,9 @@ use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use JSON::PP;
-use POSIX ();
-use Fcntl qw(:flock);
-
-my @servers;
-
-END {
-    my $rc = $?;
-    for my $pid (@servers) {
-        kill 'TERM', $pid;
-        waitpid($pid, 0);
-    }
-    $? = $rc;
-}
+use Scalar::Util qw(weaken);
+use TestServer;
 
 
 sub start {
@@ -67,187 +54,106 @@ sub start {
 
     my $dir = tempdir('octamile-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                       LocalPort => $args{port} || 0,
-                                       Proto => 'tcp', Listen => 64,
-                                       ReuseAddr => 1)
-        or die "mock Octamile: $!";
-
-    my $self = bless { dir => $dir, port => $listen->sockport,
+    my $self = bless { state => TestServer::State->new($dir),
                        id => $args{id}, auth_id => $args{auth_id},
                        key => $args{key} }, $class;
 
     $self->reset;
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
+    my $me = $self;
+    weaken($me);    # the mock stops when the test drops it
 
-    if ($pid == 0) {
-        @servers = ();
-        $SIG{TERM} = sub { POSIX::_exit(0) };
-        alarm(3600);
-
-        while (my $c = $listen->accept) {
-            eval { $self->_serve($c) };
-            close $c;
-        }
-
-        POSIX::_exit(0);
-    }
-
-    close $listen;
-    push @servers, $pid;
-    $self->{pid} = $pid;
+    $self->{server} = TestServer->start(name => 'mock-octamile',
+        port => $args{port}, backlog => 64,
+        handler => sub { $me->_serve($_[0]) });
 
     return $self;
 }
 
 
-sub port { $_[0]{port} }
+sub port { $_[0]{server}->port }
+
+sub stop { $_[0]{server}->stop }
 
 
-sub _file { "$_[0]{dir}/$_[1]" }
-
-
-sub _read {
-    my ($self, $name) = @_;
-    open my $fh, '<', $self->_file($name) or return undef;
-    local $/;
-    my $v = <$fh>;
-    return $v;
-}
-
-
-sub _write {
-    my ($self, $name, $value) = @_;
-    my $path = $self->_file($name);
-    open my $fh, '>', "$path.tmp" or die "$path: $!";
-    print $fh $value;
-    close $fh;
-    rename "$path.tmp", $path or die "$path: $!";
-}
-
-
-sub settings {
-    my ($self) = @_;
-    return decode_json($self->_read('settings') // '{}');
-}
+sub settings { $_[0]{state}->get->{settings} }
 
 
 sub set {
     my ($self, %set) = @_;
-    my $s = $self->settings;
-    $s->{$_} = $set{$_} for keys %set;
-    $self->_write('settings', encode_json($s));
+    $self->{state}->txn(sub {
+        my ($st) = @_;
+        $st->{settings}{$_} = $set{$_} for keys %set;
+    });
 }
 
 
 sub reset {
     my ($self) = @_;
-    $self->_write('settings', '{}');
-    $self->_write('count', 0);
-    $self->_write('answers', '');
-    unlink $self->_file('last_body'), $self->_file('last_head');
+    my $state = $self->{state};
+    my $lk = $state->lock;
+    TestServer::State::write_json($state->dir . '/state.json',
+        { settings => {}, count => 0, answers => [] });
+    unlink map { $state->dir . "/$_" } qw(last_body last_head);
 }
 
 
-sub requests { $_[0]->_read('count') // 0 }
+sub requests { $_[0]{state}->get->{count} }
 
-sub last_body { $_[0]->_read('last_body') }
+sub last_body { $_[0]{state}->read_file('last_body') }
 
-sub last_head { $_[0]->_read('last_head') }
+sub last_head { $_[0]{state}->read_file('last_head') }
 
 # the exctnFdbck.id of every answer, in order
 
-sub answers { split ' ', $_[0]->_read('answers') // '' }
+sub answers { @{ $_[0]{state}->get->{answers} } }
 
 
 sub _serve {
     my ($self, $c) = @_;
 
-    my $head = '';
-
-    while (defined(my $line = <$c>)) {
-        $head .= $line;
-        last if $line eq "\r\n";
-    }
-
-    my $body = '';
-
-    if ($head =~ /^content-length:\s*(\d+)/mi) {
-        my $len = $1;
-        while (length $body < $len) {
-            read($c, my $chunk, $len - length $body) or last;
-            $body .= $chunk;
-        }
-
-    } elsif ($head =~ /^transfer-encoding:\s*chunked/mi) {
-        while (defined(my $size = <$c>)) {
-            $size = hex $size;
-            last if $size == 0;
-            read($c, my $chunk, $size);
-            $body .= $chunk;
-            <$c>;
-        }
-        while (defined(my $line = <$c>)) {
-            last if $line eq "\r\n";
-        }
-    }
-
-    open my $lock, '>>', $self->_file('lock') or die;
-    flock($lock, LOCK_EX);
-
-    $self->_write('last_head', $head);
-    $self->_write('last_body', $body);
-    $self->_write('count', $self->requests + 1);
-
-    my $s = $self->settings;
-    my $code = 75;
+    my $req = TestServer::read_request($c, lenient => 1) or return;
+    my $body = $req->{body};
+    my $json = eval { JSON::PP->new->decode($body) };
     my %seen;
 
-    my $json = eval { JSON::PP->new->decode($body) };
+    my ($code, $s) = $self->{state}->txn(sub {
+        my ($st) = @_;
 
-    if (ref $json ne 'HASH' || !$self->_good($json->{userInfo})) {
-        $code = 55;
+        $self->{state}->write_file('last_head', $req->{head});
+        $self->{state}->write_file('last_body', $body);
+        $st->{count}++;
 
-    } elsif (($s->{busy} // 0) > 0) {
-        $s->{busy}--;
-        $self->_write('settings', encode_json($s));
-        $code = 35;
+        my $s = $st->{settings};
+        my $code = 75;
 
-    } else {
-        %seen = map { $_ => 1 } grep { $_ ne 'userInfo' } keys %$json;
-    }
+        if (ref $json ne 'HASH' || !$self->_good($json->{userInfo})) {
+            $code = 55;
 
-    $self->_write('answers', $self->_read('answers') . "$code ");
+        } elsif (($s->{busy} // 0) > 0) {
+            $s->{busy}--;
+            $code = 35;
 
-    close $lock;
+        } else {
+            %seen = map { $_ => 1 } grep { $_ ne 'userInfo' } keys %$json;
+        }
+
+        push @{ $st->{answers} }, $code;
+        return ($code, $s);
+    });
 
     my $out = $s->{raw} // JSON::PP->new->canonical->encode({
         exctnFdbck => { id => $s->{code_as_string} ? "$code" : $code + 0 },
         seen => [sort keys %seen],
     });
 
-    my $status = $s->{status} // 200;
-
     select(undef, undef, undef, $s->{delay}) if $s->{delay};
 
-    if ($s->{chunked}) {
-        # no length: the gateway learns the size only as the body comes
-        print $c "HTTP/1.1 $status Mock\r\nContent-Type: application/json\r\n"
-            . "Transfer-Encoding: chunked\r\n"
-            . "X-Octamile: mock\r\nConnection: close\r\n\r\n";
-        for (my $i = 0; $i < length $out; $i += 1000) {
-            my $part = substr($out, $i, 1000);
-            printf $c "%x\r\n%s\r\n", length $part, $part;
-        }
-        print $c "0\r\n\r\n";
-        return;
-    }
-
-    print $c "HTTP/1.1 $status Mock\r\nContent-Type: application/json\r\n"
-        . "Content-Length: " . length($out) . "\r\n"
-        . "X-Octamile: mock\r\nConnection: close\r\n\r\n" . $out;
+    # chunked: no length, the gateway learns the size only as the body
+    # comes
+    TestServer::respond($c, status => $s->{status} // 200, reason => 'Mock',
+        ctype => 'application/json', headers => [['X-Octamile', 'mock']],
+        body => $out, chunked => $s->{chunked} ? { size => 1000 } : undef);
 }
 
 
