@@ -20,7 +20,7 @@ SOURCES     := config $(wildcard src/*.c src/*.h)
 
 DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
-               libio-socket-ssl-perl libhttp-daemon-perl openssl curl wrk \
+               libio-socket-ssl-perl openssl curl wrk \
                libnginx-mod-http-lua
 
 # test files mostly wait (for nginx, for mocks, for timeouts), so more run
