@@ -59,8 +59,8 @@ static char *ngx_http_credential_answer_path(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_credential_answer_retry(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_credential_answer_fail(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_answer_fail(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_credential_check_code(ngx_conf_t *cf,
     ngx_str_t *code, ngx_str_t *directive);
 static ngx_int_t ngx_http_credential_answer_send(ngx_http_request_t *r,
@@ -102,6 +102,13 @@ static ngx_http_credential_bounds_t  ngx_http_credential_answer_max_size = {
 };
 
 
+/* answer_fail CODE ...: up to 8 codes, each checked */
+
+static ngx_conf_post_t  ngx_http_credential_answer_fail_post = {
+    ngx_http_credential_answer_fail
+};
+
+
 ngx_command_t  ngx_http_credential_answer_commands[] = {
 
     { ngx_string("answer_code"),
@@ -120,10 +127,10 @@ ngx_command_t  ngx_http_credential_answer_commands[] = {
 
     { ngx_string("answer_fail"),
       NGX_CONF_1MORE,
-      ngx_http_credential_answer_fail,
+      ngx_http_credential_list_slot,
       0,
       offsetof(ngx_http_credential_answer_conf_t, fail),
-      NULL },
+      &ngx_http_credential_answer_fail_post },
 
     { ngx_string("answer_max_size"),
       NGX_CONF_TAKE1,
@@ -237,43 +244,17 @@ ngx_http_credential_answer_retry(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* answer_fail CODE ...: up to 8 codes */
-
 static char *
-ngx_http_credential_answer_fail(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_credential_answer_fail(ngx_conf_t *cf, void *post, void *data)
 {
-    char  *p = conf;
+    ngx_str_t  *code = data;
 
-    ngx_str_t    *value, *code;
-    ngx_uint_t    i;
-    ngx_array_t  *a;
-
-    a = (ngx_array_t *) (p + cmd->offset);
-
-    if (a->nelts) {
-        return "is duplicate";
-    }
-
-    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
+    ngx_str_t  *value;
 
     value = cf->args->elts;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_credential_check_code(cf, &value[i], &value[0])
-            != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        code = ngx_array_push(a);
-        if (code == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *code = value[i];
+    if (ngx_http_credential_check_code(cf, code, &value[0]) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -231,3 +231,55 @@ ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
 
     return NGX_OK;
 }
+
+
+/*
+ * NAME VALUE ...: up to 8 values into the ngx_str_t array at cmd->offset,
+ * given once; cmd->post, if any, checks each value.
+ */
+
+char *
+ngx_http_credential_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    char             *rv;
+    ngx_str_t        *value, *s;
+    ngx_uint_t        i;
+    ngx_array_t      *a;
+    ngx_conf_post_t  *post;
+
+    a = (ngx_array_t *) (p + cmd->offset);
+
+    if (a->nelts) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+    post = cmd->post;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (post) {
+            rv = post->post_handler(cf, post, &value[i]);
+
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
+        }
+
+        s = ngx_array_push(a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}

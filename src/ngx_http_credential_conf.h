@@ -128,6 +128,9 @@ ngx_int_t ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
 /* NAME VALUE into an array of ngx_keyval_t at cmd->offset; VALUE a secret */
 char *ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/* up to 8 values, once, into an array of ngx_str_t; cmd->post checks each */
+char *ngx_http_credential_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_CREDENTIAL_CONF_H_INCLUDED_ */

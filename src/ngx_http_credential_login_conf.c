@@ -31,8 +31,6 @@ static char *ngx_http_credential_login_backoff(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_from(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_credential_token_expires_in(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_cookie(ngx_conf_t *cf,
@@ -157,7 +155,7 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
 
     { ngx_string("token_expires_in"),
       NGX_CONF_1MORE,
-      ngx_http_credential_token_expires_in,
+      ngx_http_credential_list_slot,
       0,
       offsetof(ngx_http_credential_login_t, expires_in),
       NULL },
@@ -494,43 +492,6 @@ ngx_http_credential_token_from(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     src->name = value[2];
-
-    return NGX_CONF_OK;
-}
-
-
-/* token_expires_in FIELD ...: the first one present counts */
-
-static char *
-ngx_http_credential_token_expires_in(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t    *value, *path;
-    ngx_uint_t    i;
-    ngx_array_t  *a;
-
-    a = (ngx_array_t *) (p + cmd->offset);
-
-    if (a->nelts) {
-        return "is duplicate";
-    }
-
-    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        path = ngx_array_push(a);
-        if (path == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *path = value[i];
-    }
 
     return NGX_CONF_OK;
 }

@@ -376,7 +376,7 @@ ngx_http_credential_renew_alone(ngx_http_credential_main_conf_t *cmcf,
 }
 
 
-void
+static void
 ngx_http_credential_login_now(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log)
 {
@@ -501,7 +501,7 @@ ngx_http_credential_renew_cancel(ngx_http_credential_main_conf_t *cmcf,
 }
 
 
-ngx_uint_t
+static ngx_uint_t
 ngx_http_credential_due(ngx_http_credential_login_t *login, int64_t now)
 {
     int64_t                 idle_end;
