@@ -18,7 +18,6 @@
 
 
 #include "ngx_http_credential_answer.h"
-#include "ngx_http_credential_body.h"
 #include "ngx_http_credential_ctx.h"
 #include "ngx_edge_auth_json.h"
 

@@ -11,7 +11,7 @@
 
 
 #include "ngx_http_credential_conf.h"
-#include "ngx_http_credential_body.h"
+#include "ngx_http_credential_ctx.h"
 
 
 /* the partner's answer codes: ngx_http_credential_answer.c */

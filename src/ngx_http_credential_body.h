@@ -11,6 +11,8 @@
 
 
 #include "ngx_http_credential_conf.h"
+#include "ngx_http_credential_answer.h"
+
 #include <jansson.h>
 
 
@@ -21,20 +23,6 @@ struct ngx_http_credential_body_s {
     ngx_str_t                    members;   /* "k":{...},... built once */
     ngx_array_t                  names;     /* ngx_str_t: top-level keys */
 };
-
-
-#define NGX_HTTP_CREDENTIAL_BODY_READING  1
-#define NGX_HTTP_CREDENTIAL_BODY_READ     2
-#define NGX_HTTP_CREDENTIAL_BODY_PASS     3    /* injected: on to proxy */
-#define NGX_HTTP_CREDENTIAL_BODY_ANSWER   4    /* answer.c sends it */
-
-
-typedef struct ngx_http_credential_answer_s  ngx_http_credential_answer_t;
-
-typedef struct {
-    ngx_uint_t                    state;
-    ngx_http_credential_answer_t *answer;
-} ngx_http_credential_body_ctx_t;
 
 
 extern ngx_command_t  ngx_http_credential_body_commands[];

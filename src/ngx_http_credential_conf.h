@@ -32,15 +32,15 @@ typedef struct ngx_http_credential_endpoint_s  ngx_http_credential_endpoint_t;
 
 
 typedef struct {
-    ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
-    ngx_array_t                  headers;   /* static ngx_table_elt_t */
-    ngx_http_credential_login_t *login;     /* NULL: static credential */
-    ngx_http_credential_body_t  *body;      /* NULL: headers only */
-    ngx_http_credential_answer_conf_t *answer;  /* NULL: no answer codes */
-    unsigned                     refreshing:1;  /* this worker's call */
-    u_char                      *file;
-    ngx_uint_t                   line;
-    unsigned                     basic:1;
+    ngx_str_t                           name;   /* first: edge_auth_find() */
+    ngx_array_t                         headers;  /* static ngx_table_elt_t */
+    ngx_http_credential_login_t        *login;  /* NULL: static credential */
+    ngx_http_credential_body_t         *body;   /* NULL: headers only */
+    ngx_http_credential_answer_conf_t  *answer; /* NULL: no answer codes */
+    unsigned                            refreshing:1; /* this worker's call */
+    u_char                             *file;
+    ngx_uint_t                          line;
+    unsigned                            basic:1;
 } ngx_http_credential_t;
 
 

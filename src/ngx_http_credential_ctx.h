@@ -13,12 +13,28 @@
 #include "ngx_http_credential_conf.h"
 
 
+#define NGX_HTTP_CREDENTIAL_BODY_READING  1
+#define NGX_HTTP_CREDENTIAL_BODY_READ     2
+#define NGX_HTTP_CREDENTIAL_BODY_PASS     3    /* injected: on to proxy */
+#define NGX_HTTP_CREDENTIAL_BODY_ANSWER   4    /* answer.c sends it */
+
+
+typedef struct ngx_http_credential_answer_s  ngx_http_credential_answer_t;
+
+/* a request whose body is read: body.c reads it, answer.c sends it */
+
 typedef struct {
-    ngx_http_credential_t       *cred;
-    ngx_atomic_uint_t            generation;    /* of the injected token */
-    int64_t                      deadline;      /* waiting for a token */
-    void                        *body;          /* body_ctx_t */
-    unsigned                     attempt:1;     /* answer.c's subrequest */
+    ngx_uint_t                    state;
+    ngx_http_credential_answer_t *answer;
+} ngx_http_credential_body_ctx_t;
+
+
+typedef struct {
+    ngx_http_credential_t           *cred;
+    ngx_atomic_uint_t                generation; /* of the injected token */
+    int64_t                          deadline;   /* waiting for a token */
+    ngx_http_credential_body_ctx_t  *body;
+    unsigned                         attempt:1;  /* answer.c's subrequest */
 } ngx_http_credential_ctx_t;
 
 

@@ -18,7 +18,6 @@
 #define NGX_HTTP_CREDENTIAL_STORE_NEW    2
 
 
-
 /* the answer to a lease: NGX_OK, NGX_BUSY, NGX_DECLINED or NGX_ABORT */
 typedef void (*ngx_http_credential_fleet_leased_pt)(
     ngx_http_credential_t *cred, ngx_int_t rc);

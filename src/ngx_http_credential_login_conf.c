@@ -329,7 +329,7 @@ ngx_http_credential_enum_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* value[1] among the names, without case as nginx's enum slot compares */
+/* value[1] among the names, exactly as written in the README */
 
 static ngx_int_t
 ngx_http_credential_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
@@ -340,8 +340,7 @@ ngx_http_credential_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
 
     for (n = 0; e[n].name.len; n++) {
         if (e[n].name.len == value[1].len
-            && ngx_strncasecmp(e[n].name.data, value[1].data, value[1].len)
-               == 0)
+            && ngx_strncmp(e[n].name.data, value[1].data, value[1].len) == 0)
         {
             *result = e[n].value;
             return NGX_OK;

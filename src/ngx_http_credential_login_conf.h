@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The login and token directives of a credential block: a command table,
+ * the login part it fills, and the checks at the end of the block.
  */
 
 

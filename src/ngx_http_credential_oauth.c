@@ -26,7 +26,6 @@
 #include "ngx_http_credential_oauth.h"
 #include "ngx_http_credential_ctx.h"
 #include "ngx_http_credential_login.h"
-#include "ngx_http_credential_oauth_conf.h"
 #include "ngx_http_credential_renew.h"
 #include "ngx_edge_auth_error.h"
 #include "ngx_edge_auth_http.h"
@@ -73,8 +72,7 @@ static ngx_int_t ngx_http_credential_mask_request_line(
 static ngx_int_t ngx_http_credential_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 static void ngx_http_credential_error_code(u_char *text, size_t len,
-    ngx_uint_t json,
-    u_char *out, size_t size);
+    ngx_uint_t json, u_char *out, size_t size);
 static ngx_int_t ngx_http_credential_set_cookie(ngx_http_request_t *r,
     ngx_http_credential_oauth_t *oauth, ngx_str_t *nonce);
 static ngx_int_t ngx_http_credential_header_out(ngx_http_request_t *r,
@@ -331,6 +329,8 @@ ngx_http_credential_callback_step(ngx_http_request_t *r,
            != NGX_OK)
     {
         if (rc == NGX_OK) {
+            /* the check took the node's lock for the exchange */
+            ngx_http_credential_renew_unlock(cred);
             ngx_explicit_memzero(code.data, code.len);
         }
 
@@ -639,8 +639,8 @@ ngx_http_credential_exchange(ngx_http_request_t *r,
 
 failed:
 
-    ngx_http_credential_renew_cancel(
-        ngx_http_get_module_main_conf(r, ngx_http_credential_module), cred);
+    /* the node's lock only: an exchange holds no fleet lease */
+    ngx_http_credential_renew_unlock(cred);
 
     return NGX_ERROR;
 }

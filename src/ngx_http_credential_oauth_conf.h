@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) The ngx_http_credential_module authors
+ *
+ * The authorization-code directives of a credential block, and the
+ * credential_connect and credential_callback locations.
  */
 
 
@@ -10,34 +13,11 @@
 
 #include "ngx_http_credential_conf.h"
 #include "ngx_http_credential_login.h"
+#include "ngx_http_credential_oauth.h"
 
 
 /* the authorization-code flow of a credential, hung from its login part */
 
-struct ngx_http_credential_oauth_s {
-    ngx_str_t                    authorize;      /* URL, as configured */
-    ngx_array_t                  params;         /* ngx_keyval_t */
-    ngx_str_t                    client_id;
-    ngx_str_t                    client_secret;
-    ngx_str_t                    redirect_uri;
-    ngx_str_t                    cookie_path;
-    ngx_str_t                    grant_type;
-    ngx_str_t                    key;            /* of the state HMAC */
-    ngx_msec_t                   state_lifetime;
-    unsigned                     secure:1;       /* an https redirect_uri */
-};
-
-
-struct ngx_http_credential_endpoint_s {
-    ngx_str_t                    name;
-    u_char                      *file;
-    ngx_uint_t                   line;
-    ngx_uint_t                   callback;       /* else connect */
-    ngx_http_credential_t       *cred;
-};
-
-
-/* ngx_http_credential_oauth_conf.c: the flow's directives */
 extern ngx_command_t  ngx_http_credential_oauth_commands[];
 
 void *ngx_http_credential_get_oauth(ngx_conf_t *cf,

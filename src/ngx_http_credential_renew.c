@@ -49,8 +49,6 @@ static void ngx_http_credential_login_start(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_str_t *refresh, ngx_log_t *log);
 static void ngx_http_credential_login_done(ngx_edge_auth_http_t *hc);
-static void ngx_http_credential_renew_release(
-    ngx_http_credential_login_t *login);
 static int64_t ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     ngx_uint_t failures, ngx_edge_auth_http_t *hc);
 
@@ -137,7 +135,7 @@ ngx_http_credential_renew_exit(ngx_cycle_t *cycle)
         cred[i]->login->inflight = NULL;
 
         /* the others need not wait for this lock to time out */
-        ngx_http_credential_renew_release(cred[i]->login);
+        ngx_http_credential_renew_unlock(cred[i]);
     }
 }
 
@@ -295,7 +293,7 @@ ngx_http_credential_renew_leased(ngx_http_credential_t *cred, ngx_int_t rc)
     log = ngx_cycle->log;
 
     if (rc == NGX_ABORT) {
-        ngx_http_credential_renew_release(login);
+        ngx_http_credential_renew_unlock(cred);
         return;
     }
 
@@ -481,12 +479,14 @@ ngx_http_credential_renew_lock(ngx_http_credential_t *cred, int64_t now,
 }
 
 
-static void
-ngx_http_credential_renew_release(ngx_http_credential_login_t *login)
+/* the node's login lock back, if this process holds it */
+
+void
+ngx_http_credential_renew_unlock(ngx_http_credential_t *cred)
 {
-    ngx_edge_auth_store_lock(login->store);
-    ngx_edge_auth_store_login_unlock(login->entry);
-    ngx_edge_auth_store_unlock(login->store);
+    ngx_edge_auth_store_lock(cred->login->store);
+    ngx_edge_auth_store_login_unlock(cred->login->entry);
+    ngx_edge_auth_store_unlock(cred->login->store);
 }
 
 
@@ -496,7 +496,7 @@ void
 ngx_http_credential_renew_cancel(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
-    ngx_http_credential_renew_release(cred->login);
+    ngx_http_credential_renew_unlock(cred);
     ngx_http_credential_fleet_publish(cmcf, cred, 0);
 }
 
@@ -596,20 +596,19 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
     ngx_http_credential_t *cred = hc->data;
 
     u_char                        *p, *last;
-    ngx_uint_t                     level;
     u_char                         detail[160];
+    ngx_uint_t                     level, how;
     ngx_http_credential_login_t   *login;
     ngx_http_credential_renewal_t  rn;
 
     login = cred->login;
     login->inflight = NULL;
 
-    ngx_http_credential_renew_finish(cred, hc,
-                                     cred->refreshing
-                                     ? NGX_HTTP_CREDENTIAL_RENEW_REFRESH
-                                     : NGX_HTTP_CREDENTIAL_RENEW_LOGIN,
-                                     &rn);
+    how = cred->refreshing ? NGX_HTTP_CREDENTIAL_RENEW_REFRESH
+                           : NGX_HTTP_CREDENTIAL_RENEW_LOGIN;
     cred->refreshing = 0;
+
+    ngx_http_credential_renew_finish(cred, hc, how, &rn);
 
     if (rn.refused && login->oauth) {
         ngx_log_error(NGX_LOG_ERR, hc->log, 0,
@@ -812,11 +811,19 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_credential_module);
 
-    /* the new token to the fleet, and the lease back */
+    /*
+     * The new token to the fleet, and the lease back.  An exchange holds
+     * no lease: a failed one leaves the fleet alone (a lease this worker
+     * holds is a refresh's, which gives it back itself).
+     */
 
-    ngx_http_credential_fleet_publish(cmcf, cred,
-                                      (rn->error == NULL && !rn->refused)
-                                      ? NGX_HTTP_CREDENTIAL_STORE : 0);
+    if (how != NGX_HTTP_CREDENTIAL_RENEW_EXCHANGE
+        || (rn->error == NULL && !rn->refused))
+    {
+        ngx_http_credential_fleet_publish(cmcf, cred,
+                                          (rn->error == NULL && !rn->refused)
+                                          ? NGX_HTTP_CREDENTIAL_STORE : 0);
+    }
 
     /* the timer takes it from here, but for a grant that needs its owner */
 

@@ -37,6 +37,7 @@ void ngx_http_credential_renew_exit(ngx_cycle_t *cycle);
 void ngx_http_credential_renew_soon(ngx_http_credential_main_conf_t *cmcf);
 ngx_uint_t ngx_http_credential_renew_lock(ngx_http_credential_t *cred,
     int64_t now, ngx_pid_t *owner);
+void ngx_http_credential_renew_unlock(ngx_http_credential_t *cred);
 void ngx_http_credential_renew_cancel(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred);
 void ngx_http_credential_renew_finish(ngx_http_credential_t *cred,

@@ -16,8 +16,9 @@
 void ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_atomic_uint_t generation,
     ngx_log_t *log);
-ngx_int_t ngx_http_credential_token_current(ngx_http_credential_main_conf_t
-    *cmcf, ngx_http_credential_t *cred, ngx_log_t *log);
+ngx_int_t ngx_http_credential_token_current(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_CREDENTIAL_TOKEN_H_INCLUDED_ */

@@ -14,9 +14,11 @@ my $root = "$FindBin::Bin/..";
 my $check = "$root/tools/deps-check";
 my $objs = $ENV{OBJDIR} || "$root/build/nginx/objs/addon/src";
 
+# objects, and sources (by default none: only the calls are looked at)
 sub check {
-    my ($dir) = @_;
-    my $out = `"$check" "$dir" 2>&1`;
+    my ($dir, $src) = @_;
+    $src //= tempdir(CLEANUP => 1);
+    my $out = `"$check" "$dir" "$src" 2>&1`;
     return ($? >> 8, $out);
 }
 
@@ -40,8 +42,8 @@ sub objects {
 SKIP: {
     skip "no module objects in $objs", 2 unless glob("$objs/*.o");
 
-    my ($rc, $out) = check($objs);
-    is($rc, 0, 'the module has no upward call') or diag $out;
+    my ($rc, $out) = check($objs, "$root/src");
+    is($rc, 0, 'the module has no upward call or include') or diag $out;
     like($out, qr/all downward/, 'and says so');
 }
 
@@ -90,5 +92,31 @@ like($out, qr/calls nginx's ngx_palloc/, 'and says which function');
 isnt($rc, 0, 'a file in no layer fails');
 like($out, qr/ngx_http_credential_newfile\.o is in no layer/,
      'and is named');
+
+# an include is a dependency too
+
+my $src = tempdir(CLEANUP => 1);
+open my $fh, '>', "$src/ngx_http_credential_fleet.h" or die;
+print $fh qq{#include "ngx_edge_auth.h"\n},
+          qq{#include "ngx_http_credential_fleet.h"\n},
+          qq{#include "ngx_edge_auth_store.h"\n};
+close $fh;
+
+($rc, $out) = check(objects(ngx_http_credential_fleet => "void h(void) {}\n"),
+                    $src);
+is($rc, 0, 'nginx\'s headers, its own and lower ones may be included')
+    or diag $out;
+
+open $fh, '>>', "$src/ngx_http_credential_fleet.h" or die;
+print $fh qq{#include "ngx_http_credential_renew.h"\n};
+close $fh;
+
+($rc, $out) = check(objects(ngx_http_credential_fleet => "void h(void) {}\n"),
+                    $src);
+isnt($rc, 0, 'an upward include fails');
+$want = 'ngx_http_credential_fleet.h (token lifecycle) includes '
+        . 'ngx_http_credential_renew.h (token lifecycle): an upward '
+        . 'dependency';
+like($out, qr/\Q$want\E/, 'and names both files');
 
 done_testing();
