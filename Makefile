@@ -16,7 +16,7 @@ NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
 BUILD       := $(CURDIR)/build
 MODULE      := $(BUILD)/ngx_http_credential_module.so
-SOURCES     := config $(wildcard src/*.c src/*.h)
+SOURCES     := config VERSION $(wildcard src/*.c src/*.h)
 
 DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
