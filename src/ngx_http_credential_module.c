@@ -3,10 +3,11 @@
  * Copyright (C) The ngx_http_credential_module authors
  *
  * Upstream credential injection: "credential NAME { ... }" says what to
- * add to a proxied request, "credential_inject NAME" says where.  The
- * credential goes into the request headers in the precontent phase, after
- * every access check has seen the client's own headers and before any
- * upstream module builds its request.
+ * add to a proxied request, "credential_inject NAME" says where.  This
+ * file is the module itself: its directives, the life of its
+ * configuration, and the credential block, whose directives are the
+ * command tables of the feature files.  The request path is in
+ * ngx_http_credential_handler.c.
  */
 
 
