@@ -10,6 +10,15 @@
 #define NGX_EDGE_AUTH_REDIS_PAUSE_MIN  1000
 #define NGX_EDGE_AUTH_REDIS_PAUSE_MAX  30000
 
+/*
+ * What an answer may hold: a sealed token with its refresh token is well
+ * under 20 KB, and no command the fleet sends answers with more than a
+ * few elements.  A larger answer (a hostile or misused server) is an
+ * outage, not a worker's memory.
+ */
+#define NGX_EDGE_AUTH_REDIS_ANSWER_MAX    (64 * 1024)
+#define NGX_EDGE_AUTH_REDIS_ELEMENTS_MAX  1024
+
 
 struct ngx_edge_auth_redis_s {
     ngx_edge_auth_redis_conf_t  *conf;
@@ -48,6 +57,26 @@ static void ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd,
     const char *error, ngx_err_t err);
 static void ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd);
 static void ngx_edge_auth_redis_posted(ngx_event_t *ev);
+static redisReader *ngx_edge_auth_redis_reader(void);
+
+
+/* hiredis 1 counts elements in a size_t, 0.14 in an int */
+#if (HIREDIS_MAJOR >= 1)
+typedef size_t  ngx_edge_auth_redis_elements_t;
+#else
+typedef int  ngx_edge_auth_redis_elements_t;
+#endif
+
+typedef void *(*ngx_edge_auth_redis_array_pt)(const redisReadTask *task,
+    ngx_edge_auth_redis_elements_t elements);
+
+static void *ngx_edge_auth_redis_array(const redisReadTask *task,
+    ngx_edge_auth_redis_elements_t elements);
+
+
+/* hiredis's own reply functions, but for arrays: checked first */
+static redisReplyObjectFunctions    ngx_edge_auth_redis_functions;
+static ngx_edge_auth_redis_array_pt  ngx_edge_auth_redis_create_array;
 
 
 ngx_edge_auth_redis_t *
@@ -247,7 +276,7 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
     c->write->handler = ngx_edge_auth_redis_write_handler;
 
     rd->connected = 0;
-    rd->reader = redisReaderCreate();
+    rd->reader = ngx_edge_auth_redis_reader();
 
     if (rd->reader == NULL || ngx_edge_auth_redis_hello(rd) != NGX_OK) {
         ngx_edge_auth_redis_fail(rd, "out of memory", 0);
@@ -526,11 +555,21 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
 
         ngx_explicit_memzero(buf, n);
 
+        /* hiredis keeps an answer whole until its last byte: not a big one */
+
+        if (rd->reader->len - rd->reader->pos
+            > NGX_EDGE_AUTH_REDIS_ANSWER_MAX + sizeof(buf))
+        {
+            ngx_edge_auth_redis_fail(rd, "an answer larger than 64 KB", 0);
+            return;
+        }
+
         for ( ;; ) {
             call = rd->current;
 
             if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
-                ngx_edge_auth_redis_fail(rd, "an invalid answer", 0);
+                ngx_edge_auth_redis_fail(rd, "an invalid or too large answer",
+                                         0);
                 return;
             }
 
@@ -753,4 +792,47 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
         call->error = "the worker is exiting";
         call->done(call);
     }
+}
+
+
+/*
+ * A reader whose arrays are checked before hiredis allocates them: the
+ * header "*50000000" alone would make it allocate 400 MB.  A refused
+ * array makes the answer invalid.
+ */
+
+static redisReader *
+ngx_edge_auth_redis_reader(void)
+{
+    redisReader  *reader;
+
+    reader = redisReaderCreate();
+    if (reader == NULL) {
+        return NULL;
+    }
+
+    if (ngx_edge_auth_redis_create_array == NULL) {
+        ngx_edge_auth_redis_functions = *reader->fn;
+        ngx_edge_auth_redis_create_array = reader->fn->createArray;
+        ngx_edge_auth_redis_functions.createArray =
+                                             ngx_edge_auth_redis_array;
+    }
+
+    reader->fn = &ngx_edge_auth_redis_functions;
+
+    return reader;
+}
+
+
+static void *
+ngx_edge_auth_redis_array(const redisReadTask *task,
+    ngx_edge_auth_redis_elements_t elements)
+{
+    /* "*-1", a nil array, is not an array to hiredis: never negative */
+
+    if (elements > NGX_EDGE_AUTH_REDIS_ELEMENTS_MAX) {
+        return NULL;
+    }
+
+    return ngx_edge_auth_redis_create_array(task, elements);
 }
