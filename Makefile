@@ -1,7 +1,8 @@
 # Build, run and test ngx_http_credential_module against Debian's nginx.
 #
 #   make          build build/ngx_http_credential_module.so
-#   make run      start nginx on an example config with stand-in partner APIs
+#   make run      start nginx on an example config with stand-in partner APIs,
+#                 until Ctrl-C (make run ONCE=1: the demo once, then exit)
 #   make test     run every test in t/ (prove), TEST_JOBS files at once
 #   make bench    IP lists, token and body injection, as ratios (bench/)
 #   make fuzz     libFuzzer on every parser
@@ -32,7 +33,12 @@ TEST_JOBS   ?= 8
 
 all: $(MODULE)
 
-# install what is missing; apt-get only runs when something is
+# install what is missing; apt-get only runs when something is.  Installing
+# nginx and redis-server must not start them (on public ports, with the
+# stock configuration): as in .ci/run, a policy-rc.d that says 101 ("not
+# allowed") stops the packages' scripts from starting services while
+# apt-get runs, and goes away after it, also on failure or Ctrl-C; one that
+# was there before is left alone.
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
@@ -41,6 +47,13 @@ deps:
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	        trap '$$SUDO rm -f /usr/sbin/policy-rc.d' EXIT; \
+	        trap 'exit 130' INT TERM HUP; \
+	        printf '#!/bin/sh\nexit 101\n' \
+	            | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null && \
+	        $$SUDO chmod 755 /usr/sbin/policy-rc.d || exit 1; \
+	    fi; \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	        --no-install-recommends $$missing; \
@@ -77,8 +90,17 @@ test: deps $(MODULE)
 deps-check: $(MODULE)
 	perl tools/deps-check $(BUILD)/nginx/objs/addon/src
 
+# runs until Ctrl-C; ONCE=1 (run/run.pl --once) stops after the demo and
+# exits 1 if an answer was not the expected one
+ONCE ?=
 run: deps $(MODULE)
-	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) perl run/run.pl
+	@if [ -n "$(ONCE)" ]; then \
+	    echo "make run ONCE=1: the demo once, then nginx and the stand-ins stop"; \
+	else \
+	    echo "make run: runs until Ctrl-C; to run the demo once and exit:" \
+	         "make run ONCE=1 (or perl run/run.pl --once)"; \
+	fi
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) perl run/run.pl $(if $(ONCE),--once)
 
 bench: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh

@@ -5,6 +5,8 @@ package RedisServer;
 # A tiny RESP client (core Perl) reads and writes keys.
 #
 #   my $r = RedisServer->start(password => 'pw');
+#   RedisServer->start(user => 'admin', password => 'pw',
+#                      acl => ['user gw on >pw2 ~k:* +get']);  # more users
 #   $r->cmd('KEYS', '*');       # array ref, string, integer or undef
 #   $r->stop; $r->start_again;  # same port, empty
 
@@ -27,6 +29,7 @@ sub start {
         port => $o{port} // EdgeAuthTest::free_port(),
         password => $o{password},
         user => $o{user},
+        acl => $o{acl} // [],
         dir => tempdir('edge-auth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
     }, $class;
 
@@ -53,6 +56,7 @@ sub start_again {
     if (defined $self->{user}) {
         print $fh "user $self->{user} on >$self->{password} ~* &* +\@all\n"
             . "user default off\n";
+        print $fh "$_\n" for @{ $self->{acl} };
 
     } elsif (defined $self->{password}) {
         print $fh "requirepass $self->{password}\n";
