@@ -22,34 +22,57 @@ ngx_edge_auth_iso8601_parse(const u_char *p, size_t len, int64_t *msec)
         31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
     };
 
-    /* YYYY-MM-DDTHH:MM:SS */
+    if (len >= 5 && p[4] == '-') {
 
-    if (len < 19
-        || ngx_edge_auth_iso8601_digits(p, 4, &year)
-        || p[4] != '-'
-        || ngx_edge_auth_iso8601_digits(p + 5, 2, &month)
-        || p[7] != '-'
-        || ngx_edge_auth_iso8601_digits(p + 8, 2, &day)
-        || (p[10] != 'T' && p[10] != 't' && p[10] != ' ')
-        || ngx_edge_auth_iso8601_digits(p + 11, 2, &hour)
-        || p[13] != ':'
-        || ngx_edge_auth_iso8601_digits(p + 14, 2, &min)
-        || p[16] != ':'
-        || ngx_edge_auth_iso8601_digits(p + 17, 2, &sec))
-    {
-        return -1;
+        /* extended: YYYY-MM-DDTHH:MM:SS */
+
+        if (len < 19
+            || ngx_edge_auth_iso8601_digits(p, 4, &year)
+            || ngx_edge_auth_iso8601_digits(p + 5, 2, &month)
+            || p[7] != '-'
+            || ngx_edge_auth_iso8601_digits(p + 8, 2, &day)
+            || (p[10] != 'T' && p[10] != 't' && p[10] != ' ')
+            || ngx_edge_auth_iso8601_digits(p + 11, 2, &hour)
+            || p[13] != ':'
+            || ngx_edge_auth_iso8601_digits(p + 14, 2, &min)
+            || p[16] != ':'
+            || ngx_edge_auth_iso8601_digits(p + 17, 2, &sec))
+        {
+            return -1;
+        }
+
+        i = 19;
+
+    } else {
+
+        /* basic: YYYYMMDDTHHMMSS */
+
+        if (len < 15
+            || ngx_edge_auth_iso8601_digits(p, 4, &year)
+            || ngx_edge_auth_iso8601_digits(p + 4, 2, &month)
+            || ngx_edge_auth_iso8601_digits(p + 6, 2, &day)
+            || (p[8] != 'T' && p[8] != 't')
+            || ngx_edge_auth_iso8601_digits(p + 9, 2, &hour)
+            || ngx_edge_auth_iso8601_digits(p + 11, 2, &min)
+            || ngx_edge_auth_iso8601_digits(p + 13, 2, &sec))
+        {
+            return -1;
+        }
+
+        i = 15;
     }
+
+    /* 24:00:00 is the end of the day: the next one's midnight */
 
     if (year < 1970 || month < 1 || month > 12 || day < 1
         || day > mdays[month - 1]
         || (month == 2 && day == 29
             && !((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
-        || hour > 23 || min > 59 || sec > 60)
+        || hour > 24 || min > 59 || sec > 60
+        || (hour == 24 && (min != 0 || sec != 0)))
     {
         return -1;
     }
-
-    i = 19;
 
     /* fraction: milliseconds are kept, finer digits dropped */
 
@@ -68,9 +91,13 @@ ngx_edge_auth_iso8601_parse(const u_char *p, size_t len, int64_t *msec)
             scale /= 10;
             i++;
         }
+
+        if (hour == 24 && frac != 0) {
+            return -1;
+        }
     }
 
-    /* zone: Z, +HH:MM, +HHMM, -HH:MM; none is read as UTC */
+    /* zone: Z, +HH:MM, +HHMM, +HH, -HH:MM; none is read as UTC */
 
     oh = 0;
     om = 0;
@@ -90,15 +117,21 @@ ngx_edge_auth_iso8601_parse(const u_char *p, size_t len, int64_t *msec)
 
             i += 2;
 
-            if (i < len && p[i] == ':') {
-                i++;
-            }
+            /* an hour-only offset, "+02", ends the text */
 
-            if (len - i < 2 || ngx_edge_auth_iso8601_digits(p + i, 2, &om)) {
-                return -1;
-            }
+            if (i < len) {
+                if (p[i] == ':') {
+                    i++;
+                }
 
-            i += 2;
+                if (len - i < 2
+                    || ngx_edge_auth_iso8601_digits(p + i, 2, &om))
+                {
+                    return -1;
+                }
+
+                i += 2;
+            }
 
             if (oh > 23 || om > 59) {
                 return -1;

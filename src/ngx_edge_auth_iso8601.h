@@ -3,7 +3,9 @@
  * Copyright (C) The ngx_http_credential_module authors
  *
  * ISO-8601 / RFC 3339 date-times, as token endpoints write expiry dates:
- * "2020-03-17T17:41:51.178Z", "2020-03-17T19:41:51+02:00".  Pure C.
+ * "2020-03-17T17:41:51.178Z", "2020-03-17T19:41:51+02:00", "...+02",
+ * "2020-03-17T24:00:00Z" (the next midnight), and the basic format
+ * "20200317T174151Z".  Pure C.
  */
 
 

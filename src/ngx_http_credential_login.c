@@ -480,6 +480,14 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
                 *error = "the answer's token has already expired";
                 return NGX_ERROR;
             }
+
+            /* as an expiry in seconds: at most 366 days */
+
+            if (lifetime > (int64_t) 366 * 86400 * 1000) {
+                *error = "the answer has an expiry date more than 366 days "
+                         "ahead";
+                return NGX_ERROR;
+            }
         }
     }
 

@@ -30,6 +30,8 @@ my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 my %COMMON = (
     token_lifetime      => 3600,
     expires_in          => undef,
+    expire_date         => undef,       # an expireDate as written, or
+    expire_date_style   => 'extended',  # extended, basic, hour_offset
     token_type          => 'Bearer',
     chunked             => 0,
     chunk_count         => 4,
@@ -446,6 +448,18 @@ sub _iso_ms {
         . sprintf('.%03dZ', $ms);
 }
 
+# the setting expire_date_style: extended (the default, as above), basic
+# (20300101T000000Z) or hour_offset (local time at +02, written "+02")
+sub _iso_styled {
+    my ($t, $style) = @_;
+    $style //= 'extended';
+    return POSIX::strftime('%Y%m%dT%H%M%SZ', gmtime int $t)
+        if $style eq 'basic';
+    return POSIX::strftime('%Y-%m-%dT%H:%M:%S+02', gmtime(int($t) + 7200))
+        if $style eq 'hour_offset';
+    return _iso_ms($t);
+}
+
 
 # an access token (or session) string, shaped by the behaviour
 sub _token_string {
@@ -750,7 +764,9 @@ sub expiry_fields {
     for (@f) {
         next if $_ eq 'none';
         if ($_ eq 'expireDate') {
-            $o{expireDate} = _iso_ms($now + $in);
+            $o{expireDate} = $S->{expire_date}
+                             // _iso_styled($now + $in,
+                                            $S->{expire_date_style});
         } else {
             $o{$_} = $in =~ /^-?\d+(?:\.\d+)?$/ ? 0 + $in : $in;
         }
