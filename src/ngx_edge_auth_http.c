@@ -29,6 +29,8 @@ static void ngx_edge_auth_http_finish(ngx_edge_auth_http_t *hc);
 static void ngx_edge_auth_http_close(ngx_edge_auth_http_t *hc);
 static void ngx_edge_auth_http_posted(ngx_event_t *ev);
 static void ngx_edge_auth_http_dummy_handler(ngx_event_t *ev);
+static ngx_int_t ngx_edge_auth_url_userinfo(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_str_t *shown);
 
 
 ngx_int_t
@@ -37,10 +39,26 @@ ngx_edge_auth_url_parse(ngx_conf_t *cf, ngx_str_t *text,
 {
     size_t     add;
     u_char    *p;
+    ngx_str_t  shown;
     ngx_url_t  u;
 
     ngx_memzero(url, sizeof(ngx_edge_auth_url_t));
     ngx_memzero(&u, sizeof(ngx_url_t));
+
+    /* what messages show: the URL without its userinfo */
+
+    if (ngx_edge_auth_url_userinfo(cf, text, &shown) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (shown.data != text->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\": a user and password in a "
+                           "URL are not supported (and would be logged): "
+                           "use \"login_basic\" or a login_param with a "
+                           "secret", &shown);
+        return NGX_ERROR;
+    }
 
     url->text = *text;
 
@@ -60,14 +78,14 @@ ngx_edge_auth_url_parse(ngx_conf_t *cf, ngx_str_t *text,
 #else
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" needs nginx built with the ssl module",
-                           text);
+                           &shown);
         return NGX_ERROR;
 #endif
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid URL \"%V\": it must start with "
-                           "\"http://\" or \"https://\"", text);
+                           "\"http://\" or \"https://\"", &shown);
         return NGX_ERROR;
     }
 
@@ -122,6 +140,57 @@ ngx_edge_auth_url_parse(ngx_conf_t *cf, ngx_str_t *text,
                                            &u.host, (int) u.port)
                                - url->host_header.data;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A URL's "user:password@" (RFC 3986 userinfo), between "//" and the end
+ * of the authority: *shown is the URL with "***" in its place, or text
+ * itself when it has none.
+ */
+
+static ngx_int_t
+ngx_edge_auth_url_userinfo(ngx_conf_t *cf, ngx_str_t *text, ngx_str_t *shown)
+{
+    u_char  *p, *start, *end, *at;
+
+    *shown = *text;
+
+    start = ngx_strlcasestrn(text->data, text->data + text->len,
+                             (u_char *) "//", 2 - 1);
+    if (start == NULL) {
+        return NGX_OK;
+    }
+
+    start += 2;
+    end = text->data + text->len;
+    at = NULL;
+
+    for (p = start; p < end; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            break;
+        }
+
+        if (*p == '@') {
+            at = p;
+        }
+    }
+
+    if (at == NULL) {
+        return NGX_OK;
+    }
+
+    shown->len = (start - text->data) + sizeof("***") - 1 + (end - at);
+    shown->data = ngx_pnalloc(cf->temp_pool, shown->len);
+    if (shown->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(shown->data, text->data, start - text->data);
+    p = ngx_cpymem(p, "***", sizeof("***") - 1);
+    ngx_memcpy(p, at, end - at);
 
     return NGX_OK;
 }

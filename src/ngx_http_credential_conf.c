@@ -283,3 +283,39 @@ ngx_http_credential_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * Two header names an upstream may take for one: case folded, and "_"
+ * equal to "-", as CGI-style upstreams turn both into "_".
+ */
+
+ngx_uint_t
+ngx_http_credential_same_name(ngx_str_t *a, ngx_str_t *b)
+{
+    u_char      ca, cb;
+    ngx_uint_t  i;
+
+    if (a->len != b->len) {
+        return 0;
+    }
+
+    for (i = 0; i < a->len; i++) {
+        ca = ngx_tolower(a->data[i]);
+        cb = ngx_tolower(b->data[i]);
+
+        if (ca == '_') {
+            ca = '-';
+        }
+
+        if (cb == '_') {
+            cb = '-';
+        }
+
+        if (ca != cb) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

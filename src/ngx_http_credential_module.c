@@ -538,9 +538,7 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     h = cred->headers.elts;
 
     for (i = 0; i < cred->headers.nelts; i++) {
-        if (h[i].key.len == name->len
-            && ngx_strncmp(h[i].lowcase_key, lowcase, name->len) == 0)
-        {
+        if (ngx_http_credential_same_name(&h[i].key, name)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "credential \"%V\" sets header \"%V\" twice%s",
                                &cred->name, name,
@@ -699,14 +697,10 @@ ngx_http_credential_block_finish(ngx_conf_t *cf,
         t[i].hash = ngx_hash_key(t[i].lowcase, t[i].name.len);
 
         for (j = 0; j < cred->headers.nelts + i; j++) {
-            if ((j < cred->headers.nelts
-                 && h[j].key.len == t[i].name.len
-                 && ngx_strncmp(h[j].lowcase_key, t[i].lowcase,
-                                t[i].name.len) == 0)
-                || (j >= cred->headers.nelts
-                    && t[j - cred->headers.nelts].name.len == t[i].name.len
-                    && ngx_strncmp(t[j - cred->headers.nelts].lowcase,
-                                   t[i].lowcase, t[i].name.len) == 0))
+            if (ngx_http_credential_same_name(
+                    j < cred->headers.nelts
+                    ? &h[j].key : &t[j - cred->headers.nelts].name,
+                    &t[i].name))
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "credential \"%V\" sets header \"%V\" "
