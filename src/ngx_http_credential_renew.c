@@ -853,7 +853,10 @@ ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     /* jitter: between half and all of it, so nodes do not march together */
     delay = delay / 2 + (int64_t) (ngx_random() % (delay / 2 + 1));
 
-    /* a partner that says when to come back is obeyed, within reason */
+    /*
+     * A partner that says when to come back is obeyed, in seconds or as
+     * an HTTP-date (RFC 9110 10.2.3), up to login_backoff's maximum.
+     */
 
     if (hc->error == NULL
         && (hc->answer.status == 429 || hc->answer.status == 503))
@@ -863,8 +866,16 @@ ngx_http_credential_backoff(ngx_http_credential_login_t *login,
         if (h) {
             after = ngx_atoi((u_char *) h->value, h->value_len);
 
-            if (after > 0 && after <= 86400) {
-                delay = ngx_max(delay, after * 1000);
+            if (after == NGX_ERROR) {
+                after = ngx_parse_http_time((u_char *) h->value,
+                                            h->value_len);
+                after = (after == NGX_ERROR) ? 0 : after - ngx_time();
+            }
+
+            if (after > 0) {
+                after = (after > (int64_t) login->backoff_max / 1000)
+                        ? (int64_t) login->backoff_max : after * 1000;
+                delay = ngx_max(delay, after);
             }
         }
     }
