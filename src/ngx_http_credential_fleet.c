@@ -35,6 +35,9 @@
 #define NGX_HTTP_CREDENTIAL_BLOB_FORMAT  1
 #define NGX_HTTP_CREDENTIAL_BLOB_HEAD    (1 + NGX_EDGE_AUTH_VERSION_LEN + 16)
 
+/* no node asks for a lease this long: one that lasts longer is broken */
+#define NGX_HTTP_CREDENTIAL_LEASE_MAX  (600 * 1000)
+
 /* a stored refresh token outlives its access token by this much */
 #define NGX_HTTP_CREDENTIAL_REFRESH_KEEP  (7 * 86400 * 1000LL)
 
@@ -412,6 +415,15 @@ ngx_http_credential_fleet_lease(ngx_http_credential_main_conf_t *cmcf,
         goto failed;
     }
 
+    /* a lease held elsewhere must still be one that ends */
+
+    ngx_str_set(&argv[0], "PTTL");
+    argv[1] = login->redis_lease;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        goto failed;
+    }
+
     call->done = ngx_http_credential_fleet_lease_done;
     call->data = cred;
 
@@ -458,7 +470,8 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
 
     if (call->error
         || ngx_http_credential_fleet_refused(cred, call, "SET lease", 0, log)
-        || ngx_http_credential_fleet_refused(cred, call, "GET", 1, log))
+        || ngx_http_credential_fleet_refused(cred, call, "GET", 1, log)
+        || ngx_http_credential_fleet_refused(cred, call, "PTTL", 2, log))
     {
         ngx_edge_auth_redis_call_free(call);
         ngx_http_credential_fleet_leased(cred, NGX_DECLINED);
@@ -467,6 +480,35 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
 
     login->redis_error = 0;
     leased = (call->replies[0]->type == REDIS_REPLY_STATUS);
+
+    /*
+     * A lease held elsewhere without an expiry, or longer than any node
+     * asks for (a restore, a migration, a hostile or buggy server), would
+     * stop renewals for the whole fleet: it counts as an outage.
+     */
+
+    if (!leased
+        && call->replies[2]->type == REDIS_REPLY_INTEGER
+        && (call->replies[2]->integer == -1
+            || call->replies[2]->integer
+               > NGX_HTTP_CREDENTIAL_LEASE_MAX))
+    {
+        if (!login->lease_broken) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "credential \"%V\": the fleet's lease \"%V\" in "
+                          "Redis %s; this node logs in for itself until it "
+                          "is gone", &cred->name, &login->redis_lease,
+                          call->replies[2]->integer == -1
+                          ? "has no expiry" : "lasts more than 10 minutes");
+            login->lease_broken = 1;
+        }
+
+        ngx_edge_auth_redis_call_free(call);
+        ngx_http_credential_fleet_leased(cred, NGX_DECLINED);
+        return;
+    }
+
+    login->lease_broken = 0;
 
     /* a fresher stored token is adopted whoever holds the lease */
 
