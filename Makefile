@@ -28,6 +28,8 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl openssl curl wrk \
                libnginx-mod-http-lua
+# the static build: apt-get source applies Debian's patches with dpkg-source
+STATIC_DEBS := dpkg-dev
 
 # test files mostly wait (for nginx, for mocks, for timeouts), so more run
 # at once than there are cores; each takes its ports under a lock
@@ -39,7 +41,7 @@ STATIC_BIN  := $(STATIC)/nginx
 NGINX_FULL_SRC ?= $(STATIC)/nginx-src
 
 .PHONY: all deps run test unit bench fuzz clean deps-check static \
-        test-static
+        test-static deps-static
 
 all: $(MODULE)
 
@@ -87,6 +89,9 @@ $(MODULE): $(SOURCES)
 	mv -f $(MODULE).tmp $(MODULE)
 	@echo "built $(MODULE)"
 
+deps-static:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(STATIC_DEBS)"
+
 # nginx with the module built in: the configure flags of the dynamic build
 # (with --with-compat: t/04 loads Debian's lua module into it), and
 # --add-module.  The binary is build/static/nginx; the nginx source tree
@@ -130,7 +135,7 @@ test: deps $(MODULE)
 
 # the same tests, nginx with the module built in: no load_module
 # (MODULE=none), t/00-deps.t on the static build's objects
-test-static: deps $(STATIC_BIN)
+test-static: deps-static $(STATIC_BIN)
 	NGINX_BIN=$(STATIC_BIN) MODULE=none \
 	OBJDIR=$(STATIC)/build/objs/addon/src \
 	    prove -j$(TEST_JOBS) -r -I t/lib t/
