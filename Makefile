@@ -4,6 +4,9 @@
 #   make run      start nginx on an example config with stand-in partner APIs,
 #                 until Ctrl-C (make run ONCE=1: the demo once, then exit)
 #   make test     run every test in t/ (prove), TEST_JOBS files at once
+#   make static   build build/static/nginx: nginx with the module built in
+#                 (--add-module), from the complete source of Debian's nginx
+#   make test-static  every test in t/ against build/static/nginx
 #   make bench    IP lists, token and body injection, as ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #   make deps-check  fails on a call from a lower file to a higher one
@@ -11,7 +14,9 @@
 # NGINX_SRC may point to any nginx >= 1.22 source tree; by default the
 # headers and configure script of Debian's nginx-dev are used, with the
 # flags the stock /usr/sbin/nginx was built with, so the module loads
-# into it.
+# into it.  The static build needs a complete source tree: NGINX_FULL_SRC,
+# by default Debian's source of the installed nginx (tools/nginx-source),
+# configured with the same flags (NGINX_SRC's conf_flags).
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
@@ -23,13 +28,20 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl openssl curl wrk \
                libnginx-mod-http-lua
+# the static build: apt-get source applies Debian's patches with dpkg-source
+STATIC_DEBS := dpkg-dev
 
 # test files mostly wait (for nginx, for mocks, for timeouts), so more run
 # at once than there are cores; each takes its ports under a lock
 # (t/lib/TestPort.pm) and keeps its files in temporary directories
 TEST_JOBS   ?= 8
 
-.PHONY: all deps run test unit bench fuzz clean deps-check
+STATIC      := $(BUILD)/static
+STATIC_BIN  := $(STATIC)/nginx
+NGINX_FULL_SRC ?= $(STATIC)/nginx-src
+
+.PHONY: all deps run test unit bench fuzz clean deps-check static \
+        test-static deps-static
 
 all: $(MODULE)
 
@@ -77,6 +89,41 @@ $(MODULE): $(SOURCES)
 	mv -f $(MODULE).tmp $(MODULE)
 	@echo "built $(MODULE)"
 
+deps-static:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(STATIC_DEBS)"
+
+# nginx with the module built in: the configure flags of the dynamic build
+# (with --with-compat: t/04 loads Debian's lua module into it), and
+# --add-module.  The binary is build/static/nginx; the nginx source tree
+# and its objects stay in build/static/build.
+static: $(STATIC_BIN)
+
+$(STATIC_BIN): $(SOURCES)
+	@mkdir -p $(STATIC)
+	@if [ "$(NGINX_FULL_SRC)" = "$(STATIC)/nginx-src" ]; then \
+	    tools/nginx-source $(NGINX_FULL_SRC) $(STATIC)/apt; \
+	elif [ ! -f "$(NGINX_FULL_SRC)/src/core/nginx.c" ]; then \
+	    echo "NGINX_FULL_SRC=$(NGINX_FULL_SRC): not a complete nginx" \
+	         "source tree"; exit 1; \
+	fi
+	rm -rf $(STATIC)/build && cp -r $(NGINX_FULL_SRC) $(STATIC)/build
+	cd $(STATIC)/build && \
+	    flags=""; \
+	    if [ -f $(NGINX_SRC)/conf_flags ]; then \
+	        flags=$$(bash -c '. $(NGINX_SRC)/conf_flags; \
+	                          echo "$${NGX_CONF_FLAGS[@]}"'); \
+	    fi; \
+	    ./configure --with-compat $$flags \
+	        --add-module=$(CURDIR) > $(STATIC)/configure.log 2>&1 \
+	    || { tail -20 $(STATIC)/configure.log; exit 1; }
+	$(MAKE) -C $(STATIC)/build -f objs/Makefile -j$$(nproc) binary \
+	    CFLAGS_EXTRA= > $(STATIC)/make.log 2>&1 \
+	    || { grep -B2 -A10 -m5 'error' $(STATIC)/make.log \
+	         || tail -40 $(STATIC)/make.log; exit 1; }
+	cp $(STATIC)/build/objs/nginx $(STATIC_BIN).tmp
+	mv -f $(STATIC_BIN).tmp $(STATIC_BIN)
+	@echo "built $(STATIC_BIN)"
+
 unit:
 	@mkdir -p $(BUILD)
 	cc -Wall -Wextra -Werror -O1 -g -Isrc -o $(BUILD)/edge_auth_unit \
@@ -85,6 +132,13 @@ unit:
 
 test: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -j$(TEST_JOBS) -r -I t/lib t/
+
+# the same tests, nginx with the module built in: no load_module
+# (MODULE=none), t/00-deps.t on the static build's objects
+test-static: deps-static $(STATIC_BIN)
+	NGINX_BIN=$(STATIC_BIN) MODULE=none \
+	OBJDIR=$(STATIC)/build/objs/addon/src \
+	    prove -j$(TEST_JOBS) -r -I t/lib t/
 
 # the layers are in tools/deps-check; the calls come from the objects
 deps-check: $(MODULE)

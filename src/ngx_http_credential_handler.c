@@ -70,6 +70,19 @@ ngx_http_credential_handler_init(ngx_conf_t *cf)
 
     *h = ngx_http_credential_rewrite_handler;
 
+    return NGX_OK;
+}
+
+
+/*
+ * The header filter: called by ngx_http_credential_filter_module, which
+ * nginx orders among the filter modules (built in statically, a filter
+ * registered by an HTTP module would sit below nginx's header filter).
+ */
+
+ngx_int_t
+ngx_http_credential_handler_filter_init(ngx_conf_t *cf)
+{
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_credential_header_filter;
 

@@ -13,8 +13,11 @@
 #include "ngx_http_credential_conf.h"
 
 
-/* registers the phase handlers and the header filter */
+/* registers the phase handlers */
 ngx_int_t ngx_http_credential_handler_init(ngx_conf_t *cf);
+
+/* registers the header filter: ngx_http_credential_filter_module's */
+ngx_int_t ngx_http_credential_handler_filter_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_CREDENTIAL_HANDLER_H_INCLUDED_ */

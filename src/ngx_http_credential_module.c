@@ -642,14 +642,16 @@ ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * The phase handlers only: the filters are registered by
+ * ngx_http_credential_filter_module (ngx_http_credential_filter_module.c),
+ * which the build orders among nginx's filter modules.
+ */
+
 static ngx_int_t
 ngx_http_credential_init(ngx_conf_t *cf)
 {
-    if (ngx_http_credential_handler_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_credential_answer_init(cf);
+    return ngx_http_credential_handler_init(cf);
 }
 
 

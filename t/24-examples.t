@@ -24,6 +24,9 @@ my $NGINX = $ENV{NGINX_BIN} // '/usr/sbin/nginx';
 my $MODULE = $ENV{MODULE} or plan skip_all => 'MODULE is not set';
 my $EXAMPLES = abs_path("$FindBin::Bin/../conf.examples");
 
+# MODULE=none: NGINX_BIN has the module built in (make test-static)
+my $LOAD = $MODULE eq 'none' ? '' : "load_module $MODULE;";
+
 my @files = sort glob "$EXAMPLES/*.conf";
 ok(@files >= 12, 'conf.examples/ has its example files') or diag "@files";
 
@@ -70,7 +73,7 @@ sub new_root {
 
     open my $fh, '>', "$root/etc/nginx/nginx.conf" or die "nginx.conf: $!";
     print $fh <<"CONF";
-load_module $MODULE;
+$LOAD
 pid $root/nginx.pid;
 error_log $root/var/log/nginx/error.log;
 worker_processes 1;

@@ -27,7 +27,10 @@ my $MODULE = $ENV{MODULE} || do {
     ($dir || './') . 'build/ngx_http_credential_module.so';
 };
 
-$MODULE = File::Spec->rel2abs($MODULE) if $MODULE !~ m{^/};
+$MODULE = File::Spec->rel2abs($MODULE) if $MODULE !~ m{^(/|none$)};
+
+# MODULE=none: NGINX_BIN has the module built in (make test-static)
+my $LOAD = $MODULE eq 'none' ? '' : "load_module $MODULE;";
 
 my $ROOT = File::Spec->rel2abs(__FILE__);
 $ROOT =~ s{/t/lib/EdgeAuthTest\.pm$}{};
@@ -69,7 +72,7 @@ sub write_conf {
 
     open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!";
     print $fh <<"CONF";
-load_module $MODULE;
+$LOAD
 $user
 worker_processes $workers;
 pid $dir/nginx.pid;
