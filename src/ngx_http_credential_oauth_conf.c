@@ -358,7 +358,16 @@ ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    /* the client authenticates its refreshes too (RFC 6749 6) */
+    /*
+     * The client authenticates its refreshes too (RFC 6749 6); without
+     * refresh_param they are the RFC's, grant_type=refresh_token included.
+     */
+
+    if (login->refresh_params.nelts == 0
+        && ngx_http_credential_refresh_defaults(login) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_credential_client_field(&login->refresh_params,
                                          "client_id", &oauth->client_id)
