@@ -912,7 +912,8 @@ test_connect_pkce(void)
     SHA256(v, 43, digest);
     ngx_edge_auth_b64url_encode(want, digest, 32);
 
-    ok(memcmp(ch, want, 43) == 0, "pkce: challenge = b64url(SHA256(verifier))");
+    ok(memcmp(ch, want, 43) == 0,
+       "pkce: challenge = b64url(SHA256(verifier))");
 
     ok(ngx_edge_auth_state_pkce((u_char *) KEY1, 32, (u_char *) "octorate",
                                 8, cookie, 22, v2, ch2)
