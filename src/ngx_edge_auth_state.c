@@ -10,13 +10,29 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "ngx_edge_auth_state.h"
 
 
-#define NGX_EDGE_AUTH_STATE_LABEL  "credential-state"
+#define NGX_EDGE_AUTH_STATE_LABEL    "credential-state"
+#define NGX_EDGE_AUTH_CONNECT_LABEL  "credential-connect"
+#define NGX_EDGE_AUTH_PKCE_LABEL     "credential-pkce"
 
 
+static int ngx_edge_auth_state_mac_label(const char *label, size_t label_len,
+    const u_char *key, size_t key_len, const u_char *name, size_t name_len,
+    const u_char *issued, const u_char *nonce, u_char *mac);
+static int ngx_edge_auth_state_make_label(const char *label,
+    size_t label_len, const u_char *key, size_t key_len, const u_char *name,
+    size_t name_len, int64_t issued_msec, const u_char *nonce, u_char *state,
+    u_char *cookie);
+static ngx_edge_auth_state_rc_e ngx_edge_auth_state_check_label(
+    const char *label, size_t label_len, const u_char *key, size_t key_len,
+    const u_char *name, size_t name_len, const u_char *state,
+    size_t state_len, const u_char *cookie, size_t cookie_len,
+    int64_t now_msec, uint64_t lifetime_msec, uint64_t skew_msec,
+    int64_t *issued_msec);
 static int ngx_edge_auth_b64url_value(u_char c);
 static int ngx_edge_auth_state_future(int64_t issued, int64_t now,
     uint64_t skew);
@@ -158,6 +174,23 @@ ngx_edge_auth_state_mac(const u_char *key, size_t key_len,
     const u_char *name, size_t name_len, const u_char *issued,
     const u_char *nonce, u_char *mac)
 {
+    return ngx_edge_auth_state_mac_label(NGX_EDGE_AUTH_STATE_LABEL,
+                                         sizeof(NGX_EDGE_AUTH_STATE_LABEL),
+                                         key, key_len, name, name_len,
+                                         issued, nonce, mac);
+}
+
+
+/*
+ * The label (with its NUL) keeps the MACs of the state, of the connect
+ * page's token and of the PKCE verifier apart: one is never another.
+ */
+
+static int
+ngx_edge_auth_state_mac_label(const char *label, size_t label_len,
+    const u_char *key, size_t key_len, const u_char *name, size_t name_len,
+    const u_char *issued, const u_char *nonce, u_char *mac)
+{
     int            rc;
     u_char        *p;
     u_char         data[256];
@@ -173,8 +206,8 @@ ngx_edge_auth_state_mac(const u_char *key, size_t key_len,
 
     p = data;
 
-    memcpy(p, NGX_EDGE_AUTH_STATE_LABEL, sizeof(NGX_EDGE_AUTH_STATE_LABEL));
-    p += sizeof(NGX_EDGE_AUTH_STATE_LABEL);
+    memcpy(p, label, label_len);
+    p += label_len;
 
     if (name_len > NGX_EDGE_AUTH_STATE_NAME_MAX) {
         name_len = NGX_EDGE_AUTH_STATE_NAME_MAX;
@@ -217,6 +250,30 @@ ngx_edge_auth_state_make(const u_char *key, size_t key_len,
     const u_char *name, size_t name_len, int64_t issued_msec,
     const u_char *nonce, u_char *state, u_char *cookie)
 {
+    return ngx_edge_auth_state_make_label(NGX_EDGE_AUTH_STATE_LABEL,
+                                          sizeof(NGX_EDGE_AUTH_STATE_LABEL),
+                                          key, key_len, name, name_len,
+                                          issued_msec, nonce, state, cookie);
+}
+
+
+int
+ngx_edge_auth_connect_make(const u_char *key, size_t key_len,
+    const u_char *name, size_t name_len, int64_t issued_msec,
+    const u_char *nonce, u_char *token, u_char *cookie)
+{
+    return ngx_edge_auth_state_make_label(NGX_EDGE_AUTH_CONNECT_LABEL,
+                                          sizeof(NGX_EDGE_AUTH_CONNECT_LABEL),
+                                          key, key_len, name, name_len,
+                                          issued_msec, nonce, token, cookie);
+}
+
+
+static int
+ngx_edge_auth_state_make_label(const char *label, size_t label_len,
+    const u_char *key, size_t key_len, const u_char *name, size_t name_len,
+    int64_t issued_msec, const u_char *nonce, u_char *state, u_char *cookie)
+{
     int     rc;
     u_char  raw[NGX_EDGE_AUTH_STATE_RAW];
 
@@ -224,8 +281,9 @@ ngx_edge_auth_state_make(const u_char *key, size_t key_len,
 
     ngx_edge_auth_state_issued_put(raw, issued_msec);
 
-    rc = ngx_edge_auth_state_mac(key, key_len, name, name_len, raw, nonce,
-                                 raw + NGX_EDGE_AUTH_STATE_ISSUED);
+    rc = ngx_edge_auth_state_mac_label(label, label_len, key, key_len, name,
+                                       name_len, raw, nonce,
+                                       raw + NGX_EDGE_AUTH_STATE_ISSUED);
 
     if (rc == 0) {
         ngx_edge_auth_b64url_encode(state, raw, sizeof(raw));
@@ -244,6 +302,100 @@ ngx_edge_auth_state_check(const u_char *key, size_t key_len,
     size_t state_len, const u_char *cookie, size_t cookie_len,
     int64_t now_msec, uint64_t lifetime_msec, uint64_t skew_msec,
     int64_t *issued_msec)
+{
+    return ngx_edge_auth_state_check_label(NGX_EDGE_AUTH_STATE_LABEL,
+               sizeof(NGX_EDGE_AUTH_STATE_LABEL), key, key_len, name,
+               name_len, state, state_len, cookie, cookie_len, now_msec,
+               lifetime_msec, skew_msec, issued_msec);
+}
+
+
+ngx_edge_auth_state_rc_e
+ngx_edge_auth_connect_check(const u_char *key, size_t key_len,
+    const u_char *name, size_t name_len, const u_char *token,
+    size_t token_len, const u_char *cookie, size_t cookie_len,
+    int64_t now_msec, uint64_t lifetime_msec, uint64_t skew_msec)
+{
+    int64_t  issued;
+
+    return ngx_edge_auth_state_check_label(NGX_EDGE_AUTH_CONNECT_LABEL,
+               sizeof(NGX_EDGE_AUTH_CONNECT_LABEL), key, key_len, name,
+               name_len, token, token_len, cookie, cookie_len, now_msec,
+               lifetime_msec, skew_msec, &issued);
+}
+
+
+/*
+ * The PKCE verifier is a MAC of the state cookie's nonce: fresh for each
+ * connect step (the nonce is), bound to the browser that began it (no
+ * cookie, no verifier), and nothing more to keep: the callback derives it
+ * again from the cookie it checks anyway.  Without the key, the nonce
+ * alone does not give it.
+ */
+
+int
+ngx_edge_auth_state_pkce(const u_char *key, size_t key_len,
+    const u_char *name, size_t name_len, const u_char *cookie,
+    size_t cookie_len, u_char *verifier, u_char *challenge)
+{
+    int            rc;
+    size_t         n;
+    u_char         nonce[NGX_EDGE_AUTH_STATE_NONCE];
+    u_char         mac[NGX_EDGE_AUTH_STATE_MAC];
+    u_char         issued[NGX_EDGE_AUTH_STATE_ISSUED];
+    u_char         digest[SHA256_DIGEST_LENGTH];
+
+    rc = -1;
+
+    if (cookie_len != NGX_EDGE_AUTH_STATE_COOKIE_LEN
+        || ngx_edge_auth_b64url_decode(nonce, sizeof(nonce), cookie,
+                                       cookie_len, &n)
+           != 0
+        || n != sizeof(nonce))
+    {
+        goto done;
+    }
+
+    memset(issued, 0, sizeof(issued));
+
+    if (ngx_edge_auth_state_mac_label(NGX_EDGE_AUTH_PKCE_LABEL,
+                                      sizeof(NGX_EDGE_AUTH_PKCE_LABEL),
+                                      key, key_len, name, name_len, issued,
+                                      nonce, mac)
+        != 0)
+    {
+        goto done;
+    }
+
+    /* RFC 7636 4.1: 43 characters of base64url, 256 bits */
+
+    ngx_edge_auth_b64url_encode(verifier, mac, sizeof(mac));
+
+    /* 4.2: S256, the SHA-256 of the verifier's text */
+
+    if (SHA256(verifier, NGX_EDGE_AUTH_PKCE_LEN, digest) == NULL) {
+        goto done;
+    }
+
+    ngx_edge_auth_b64url_encode(challenge, digest, sizeof(digest));
+
+    rc = 0;
+
+done:
+
+    OPENSSL_cleanse(nonce, sizeof(nonce));
+    OPENSSL_cleanse(mac, sizeof(mac));
+
+    return rc;
+}
+
+
+static ngx_edge_auth_state_rc_e
+ngx_edge_auth_state_check_label(const char *label, size_t label_len,
+    const u_char *key, size_t key_len, const u_char *name, size_t name_len,
+    const u_char *state, size_t state_len, const u_char *cookie,
+    size_t cookie_len, int64_t now_msec, uint64_t lifetime_msec,
+    uint64_t skew_msec, int64_t *issued_msec)
 {
     size_t                    n;
     u_char                    raw[NGX_EDGE_AUTH_STATE_RAW];
@@ -272,8 +424,8 @@ ngx_edge_auth_state_check(const u_char *key, size_t key_len,
         goto done;
     }
 
-    if (ngx_edge_auth_state_mac(key, key_len, name, name_len, raw, nonce,
-                                mac)
+    if (ngx_edge_auth_state_mac_label(label, label_len, key, key_len, name,
+                                      name_len, raw, nonce, mac)
         != 0)
     {
         rc = NGX_EDGE_AUTH_STATE_ERROR;

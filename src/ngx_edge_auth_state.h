@@ -43,6 +43,10 @@
 #define NGX_EDGE_AUTH_STATE_COOKIE_LEN                                       \
     NGX_EDGE_AUTH_B64URL_LEN(NGX_EDGE_AUTH_STATE_NONCE)       /* 22 */
 
+/* a PKCE code verifier and its S256 challenge, RFC 7636 */
+#define NGX_EDGE_AUTH_PKCE_LEN                                               \
+    NGX_EDGE_AUTH_B64URL_LEN(NGX_EDGE_AUTH_STATE_MAC)         /* 43 */
+
 
 /* in the order the checks run: the first that fails is the answer */
 
@@ -101,6 +105,30 @@ ngx_edge_auth_state_rc_e ngx_edge_auth_state_check(const u_char *key,
     const u_char *state, size_t state_len, const u_char *cookie,
     size_t cookie_len, int64_t now_msec, uint64_t lifetime_msec,
     uint64_t skew_msec, int64_t *issued_msec);
+
+
+/*
+ * The token of the connect page's form and its cookie: the same codec
+ * as the state, with another label in the MAC, so that neither can stand
+ * for the other.  The check is the state's, without the issue time.
+ */
+int ngx_edge_auth_connect_make(const u_char *key, size_t key_len,
+    const u_char *name, size_t name_len, int64_t issued_msec,
+    const u_char *nonce, u_char *token, u_char *cookie);
+ngx_edge_auth_state_rc_e ngx_edge_auth_connect_check(const u_char *key,
+    size_t key_len, const u_char *name, size_t name_len,
+    const u_char *token, size_t token_len, const u_char *cookie,
+    size_t cookie_len, int64_t now_msec, uint64_t lifetime_msec,
+    uint64_t skew_msec);
+
+/*
+ * The PKCE verifier of a state cookie (its text) and its S256 challenge:
+ * NGX_EDGE_AUTH_PKCE_LEN characters each, no NUL.  Returns 0, or -1 for
+ * a malformed cookie or when HMAC or SHA-256 fails.
+ */
+int ngx_edge_auth_state_pkce(const u_char *key, size_t key_len,
+    const u_char *name, size_t name_len, const u_char *cookie,
+    size_t cookie_len, u_char *verifier, u_char *challenge);
 
 
 #endif /* _NGX_EDGE_AUTH_STATE_H_INCLUDED_ */

@@ -259,6 +259,35 @@ ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
 
 
 ngx_int_t
+ngx_edge_auth_store_set_refresh(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_str_t *refresh)
+{
+    u_char  *r;
+    u_char   version[NGX_EDGE_AUTH_VERSION_LEN];
+
+    if (RAND_bytes(version, NGX_EDGE_AUTH_VERSION_LEN) != 1) {
+        return NGX_ERROR;
+    }
+
+    r = ngx_edge_auth_store_copy(store, refresh);
+    if (r == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
+
+    e->refresh = r;
+    e->refresh_len = refresh->len;
+    ngx_memcpy(e->version, version, NGX_EDGE_AUTH_VERSION_LEN);
+
+    ngx_memory_barrier();
+    e->generation++;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
     int64_t expires, int64_t issued, u_char *version)

@@ -109,6 +109,14 @@ ngx_int_t ngx_edge_auth_store_set_token(ngx_edge_auth_store_t *store,
     int64_t expires);
 
 /*
+ * Under the lock: a new refresh token alone, the access token kept (an
+ * answer whose access token was refused); a new version, so that the
+ * fleet takes it.
+ */
+ngx_int_t ngx_edge_auth_store_set_refresh(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_str_t *refresh);
+
+/*
  * Under the lock: a token another node obtained, with its issue time and
  * version; set_token() makes a new version.
  */

@@ -245,8 +245,9 @@ done:
 
 
 /*
- * Reads the token and its expiry from a successful (2xx) answer.
- * token->data lives in hc->pool.
+ * Reads the token and its expiry from a successful (2xx) answer, and its
+ * refresh token, which is set even when the token is refused.
+ * token->data and refresh->data live in hc->pool.
  */
 
 ngx_int_t
@@ -256,6 +257,7 @@ ngx_http_credential_login_answer(ngx_http_credential_t *cred,
 {
     json_t                       *root;
     ngx_int_t                     rc;
+    const char                   *why;
     json_error_t                  jerr;
     ngx_http_credential_login_t  *login;
 
@@ -291,18 +293,22 @@ ngx_http_credential_login_answer(ngx_http_credential_t *cred,
                                                 error);
     }
 
-    /* a refresh token is optional: absent means "log in next time" */
+    /*
+     * A refresh token is optional: absent means "log in next time".  It
+     * is read even when the access token is refused: a rotating partner
+     * has revoked the refresh token it replaces, and sending that one
+     * again may revoke the whole grant (reuse detection).
+     */
 
     ngx_str_null(refresh);
 
-    if (rc == NGX_OK && login->refresh_url.text.len
+    if (login->refresh_url.text.len
         && ngx_http_credential_answer_token(cred, hc, root,
                                             &login->refresh_from, refresh,
-                                            error)
+                                            &why)
            != NGX_OK)
     {
         ngx_str_null(refresh);
-        *error = NULL;
     }
 
     if (root) {

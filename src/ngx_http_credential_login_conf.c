@@ -652,6 +652,12 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         ngx_str_set(&login->refresh_from.name, "refresh_token");
     }
 
+    if (login->refresh_url.text.len && login->refresh_params.nelts == 0
+        && ngx_http_credential_refresh_defaults(login) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (login->refresh_url.ssl && !login->url.ssl
         && ngx_http_credential_login_ssl(cf, login) != NGX_OK)
     {
@@ -746,4 +752,48 @@ ngx_http_credential_login_ssl(ngx_conf_t *cf,
 #else
     return NGX_ERROR;
 #endif
+}
+
+
+/*
+ * Without any refresh_param, a refresh is RFC 6749 section 6's:
+ * grant_type=refresh_token and the client authentication of the login
+ * (its client_id and client_secret fields; login_basic goes with every
+ * request anyway).  One refresh_param line and the operator writes the
+ * form: partners such as Octorate that want another one keep theirs.
+ */
+
+ngx_int_t
+ngx_http_credential_refresh_defaults(ngx_http_credential_login_t *login)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv, *p;
+
+    kv = ngx_array_push(&login->refresh_params);
+    if (kv == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&kv->key, "grant_type");
+    ngx_str_set(&kv->value, "refresh_token");
+
+    for (i = 0; i < login->params.nelts; i++) {
+        p = (ngx_keyval_t *) login->params.elts + i;
+
+        if ((p->key.len == sizeof("client_id") - 1
+             && ngx_strncmp(p->key.data, "client_id", p->key.len) == 0)
+            || (p->key.len == sizeof("client_secret") - 1
+                && ngx_strncmp(p->key.data, "client_secret", p->key.len)
+                   == 0))
+        {
+            kv = ngx_array_push(&login->refresh_params);
+            if (kv == NULL) {
+                return NGX_ERROR;
+            }
+
+            *kv = *p;
+        }
+    }
+
+    return NGX_OK;
 }

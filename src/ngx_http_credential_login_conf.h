@@ -23,5 +23,9 @@ void *ngx_http_credential_get_login(ngx_conf_t *cf,
 ngx_int_t ngx_http_credential_login_finish(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 
+/* a refresh without refresh_param: RFC 6749 6, the login's client fields */
+ngx_int_t ngx_http_credential_refresh_defaults(
+    ngx_http_credential_login_t *login);
+
 
 #endif /* _NGX_HTTP_CREDENTIAL_LOGIN_CONF_H_INCLUDED_ */

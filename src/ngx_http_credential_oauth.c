@@ -55,16 +55,26 @@ typedef struct {
 
 static ngx_int_t ngx_http_credential_endpoint_start(ngx_http_request_t *r,
     ngx_uint_t methods, ngx_http_credential_t **cred);
+static void ngx_http_credential_connect_post(ngx_http_request_t *r);
+static const char *ngx_http_credential_cross_site(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_connect_page(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_connect_confirm(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_refuse(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, const char *why);
+static ngx_int_t ngx_http_credential_connect_redirect(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
 static ngx_int_t ngx_http_credential_callback_step(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
 static ngx_int_t ngx_http_credential_callback_wait(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
 static void ngx_http_credential_callback_poll(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_callback_check(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, ngx_str_t *code, ngx_uint_t *status,
-    u_char *reason, const char **why);
+    ngx_http_credential_t *cred, ngx_str_t *code, ngx_str_t *verifier,
+    ngx_uint_t *status, u_char *reason, const char **why);
 static ngx_int_t ngx_http_credential_exchange(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, ngx_str_t *code);
+    ngx_http_credential_t *cred, ngx_str_t *code, ngx_str_t *verifier);
 static void ngx_http_credential_exchange_done(ngx_edge_auth_http_t *hc);
 static void ngx_http_credential_exchange_cleanup(void *data);
 static ngx_int_t ngx_http_credential_mask_request_line(
@@ -74,12 +84,23 @@ static ngx_int_t ngx_http_credential_arg(ngx_http_request_t *r, char *name,
 static void ngx_http_credential_error_code(u_char *text, size_t len,
     ngx_uint_t json, u_char *out, size_t size);
 static ngx_int_t ngx_http_credential_set_cookie(ngx_http_request_t *r,
-    ngx_http_credential_oauth_t *oauth, ngx_str_t *nonce);
+    ngx_http_credential_oauth_t *oauth, ngx_str_t *name, ngx_str_t *value,
+    ngx_str_t *path, ngx_uint_t strict);
+static ngx_int_t ngx_http_credential_get_cookie(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth, ngx_str_t *name, ngx_str_t *value);
+static ngx_uint_t ngx_http_credential_secure(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth);
+static ngx_str_t *ngx_http_credential_header_in(ngx_http_request_t *r,
+    char *name);
+static ngx_int_t ngx_http_credential_page_headers(ngx_http_request_t *r,
+    ngx_uint_t html);
 static ngx_int_t ngx_http_credential_header_out(ngx_http_request_t *r,
     char *name, ngx_str_t *value, ngx_table_elt_t **out);
 static ngx_int_t ngx_http_credential_page(ngx_http_request_t *r,
     ngx_uint_t status, u_char *text, size_t len);
 
+
+static ngx_str_t  ngx_http_credential_empty = ngx_null_string;
 
 static ngx_str_t  ngx_http_credential_needs_auth_code =
     ngx_string("credential-needs-authorization");
@@ -87,8 +108,13 @@ static ngx_str_t  ngx_http_credential_needs_auth_message =
     ngx_string("The upstream credential needs authorization: an operator "
                "must run its connect step");
 
-static ngx_str_t  ngx_http_credential_cookie_var =
-    ngx_string("cookie_credential_state");
+/* the connect page, after the credential's name; the token follows */
+
+#define NGX_HTTP_CREDENTIAL_CONNECT_PAGE                                     \
+    "</b> to the gateway: its authorization server will ask you to "         \
+    "sign in and grant access, and the gateway then uses that grant.</p>\n"  \
+    "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" "          \
+    "value=\""
 
 
 /* the 503 of a credential that waits for an operator */
@@ -141,29 +167,395 @@ ngx_http_credential_endpoint_start(ngx_http_request_t *r, ngx_uint_t methods,
 }
 
 
-/* the browser goes to the authorization server, with a signed state */
+/*
+ * The connect step in two requests.  A GET shows a page whose button
+ * POSTs back a token bound to a cookie of this browser; only that POST
+ * goes on to the authorization server.  One cross-site navigation (a link,
+ * an image, a form of another site) so cannot run the flow: with a server
+ * that approves on its own, it would leave the gateway with the tokens of
+ * whatever account that browser is logged into.
+ */
 
 ngx_int_t
 ngx_http_credential_connect_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    const char                      *why;
+    ngx_http_credential_t           *cred;
+    ngx_http_credential_loc_conf_t  *lcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+    cred = lcf->endpoint->cred;
+
+    why = ngx_http_credential_cross_site(r);
+
+    if (why) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_credential_refuse(r, cred, why);
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_credential_connect_page(r, cred);
+    }
+
+    /* the form's few bytes, in memory */
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_credential_connect_post);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_credential_connect_post(ngx_http_request_t *r)
+{
+    ngx_http_credential_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+
+    ngx_http_finalize_request(r, ngx_http_credential_connect_confirm(r,
+                                                   lcf->endpoint->cred));
+}
+
+
+/*
+ * Sec-Fetch-Site and Origin, where the browser sends them: a request from
+ * another site (cross-site), or a POST from a sibling host (same-site)
+ * is refused; a browser that sends neither still needs the form's token.
+ */
+
+static const char *
+ngx_http_credential_cross_site(ngx_http_request_t *r)
+{
+    size_t            len;
+    u_char           *host;
+    ngx_str_t        *origin, *site, *own;
+    ngx_table_elt_t  *h;
+
+    site = ngx_http_credential_header_in(r, "Sec-Fetch-Site");
+
+    if (site && site->len == sizeof("cross-site") - 1
+        && ngx_strncasecmp(site->data, (u_char *) "cross-site",
+                           site->len) == 0)
+    {
+        return "the request comes from another site (Sec-Fetch-Site: "
+               "cross-site): open the connect address directly, typed or "
+               "from a bookmark";
+    }
+
+    if (r->method == NGX_HTTP_POST && site
+        && !(site->len == sizeof("same-origin") - 1
+             && ngx_strncasecmp(site->data, (u_char *) "same-origin",
+                                site->len) == 0))
+    {
+        return "the confirmation was not sent by this page (Sec-Fetch-Site "
+               "is not same-origin)";
+    }
+
+    origin = ngx_http_credential_header_in(r, "Origin");
+
+    if (origin == NULL) {
+        return NULL;
+    }
+
+    /* the request's own origin: either scheme (TLS may end before nginx) */
+
+    h = r->headers_in.host;
+    own = h ? &h->value : NULL;
+
+    if (own && own->len) {
+        host = origin->data;
+        len = origin->len;
+
+        if (len > sizeof("https://") - 1
+            && ngx_strncasecmp(host, (u_char *) "https://",
+                               sizeof("https://") - 1) == 0)
+        {
+            host += sizeof("https://") - 1;
+            len -= sizeof("https://") - 1;
+
+        } else if (len > sizeof("http://") - 1
+                   && ngx_strncasecmp(host, (u_char *) "http://",
+                                      sizeof("http://") - 1) == 0)
+        {
+            host += sizeof("http://") - 1;
+            len -= sizeof("http://") - 1;
+
+        } else {
+            len = 0;
+        }
+
+        if (len == own->len && ngx_strncasecmp(host, own->data, len) == 0) {
+            return NULL;
+        }
+    }
+
+    return "the request comes from another origin (Origin is not this "
+           "server's): open the connect address directly";
+}
+
+
+/* the confirmation page: a button and a token, nothing from elsewhere */
+
+static ngx_int_t
+ngx_http_credential_connect_page(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    size_t                        len;
+    u_char                        nonce[NGX_EDGE_AUTH_STATE_NONCE];
+    u_char                        token[NGX_EDGE_AUTH_STATE_TEXT_LEN];
+    u_char                       *p;
+    ngx_buf_t                    *b;
+    ngx_str_t                     cookie, name, type;
+    ngx_http_credential_oauth_t  *oauth;
+
+    oauth = cred->login->oauth;
+
+    cookie.len = NGX_EDGE_AUTH_STATE_COOKIE_LEN;
+    cookie.data = ngx_pnalloc(r->pool, cookie.len);
+
+    if (cookie.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (RAND_bytes(nonce, NGX_EDGE_AUTH_STATE_NONCE) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "RAND_bytes() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_edge_auth_connect_make(oauth->key.data, oauth->key.len,
+                                   cred->name.data, cred->name.len,
+                                   ngx_edge_auth_now(), nonce, token,
+                                   cookie.data)
+        != 0)
+    {
+        ngx_explicit_memzero(nonce, sizeof(nonce));
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "HMAC() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_explicit_memzero(nonce, sizeof(nonce));
+
+    ngx_str_set(&name, "credential_connect");
+
+    if (ngx_http_credential_set_cookie(r, oauth, &name, &cookie, NULL, 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the name is the operator's: escaped as HTML */
+
+    len = sizeof("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                 "<title>Connect </title></head>\n<body><p>Connect "
+                 "credential <b>")
+          + sizeof(NGX_HTTP_CREDENTIAL_CONNECT_PAGE) + sizeof(token)
+          + sizeof("\"><button type=\"submit\">Continue</button></form>"
+                   "</body></html>\n")
+          + 2 * (cred->name.len + ngx_escape_html(NULL, cred->name.data,
+                                                  cred->name.len));
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, "<!DOCTYPE html>\n<html><head><meta "
+                   "charset=\"utf-8\"><title>Connect ",
+                   sizeof("<!DOCTYPE html>\n<html><head><meta "
+                          "charset=\"utf-8\"><title>Connect ") - 1);
+    p = (u_char *) ngx_escape_html(p, cred->name.data, cred->name.len);
+    p = ngx_cpymem(p, "</title></head>\n<body><p>Connect credential <b>",
+                   sizeof("</title></head>\n<body><p>Connect credential "
+                          "<b>") - 1);
+    p = (u_char *) ngx_escape_html(p, cred->name.data, cred->name.len);
+    p = ngx_cpymem(p, NGX_HTTP_CREDENTIAL_CONNECT_PAGE,
+                   sizeof(NGX_HTTP_CREDENTIAL_CONNECT_PAGE) - 1);
+    p = ngx_cpymem(p, token, sizeof(token));
+    p = ngx_cpymem(p, "\"><button type=\"submit\">Continue</button>"
+                   "</form></body></html>\n",
+                   sizeof("\"><button type=\"submit\">Continue</button>"
+                          "</form></body></html>\n") - 1);
+    b->last = p;
+
+    if (ngx_http_credential_page_headers(r, 1) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&type, "text/html; charset=utf-8");
+
+    return ngx_edge_auth_send(r, NGX_HTTP_OK, &type, b);
+}
+
+
+/* the POST of the page: its token against the cookie, then the redirect */
+
+static ngx_int_t
+ngx_http_credential_connect_confirm(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    size_t                        len;
+    u_char                       *p, *last, *end;
+    u_char                        body[512];
+    ngx_str_t                     token, name, cookie;
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_http_credential_oauth_t  *oauth;
+
+    oauth = cred->login->oauth;
+
+    /* a few bytes in memory; anything else is not this page's form */
+
+    len = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL; cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (b->in_file || (size_t) (b->last - b->pos) > sizeof(body) - len) {
+            return ngx_http_credential_refuse(r, cred,
+                       "the confirmation is not this page's form");
+        }
+
+        len = ngx_cpymem(body + len, b->pos, b->last - b->pos) - body;
+    }
+
+    /* csrf=TOKEN among the form's fields */
+
+    ngx_str_null(&token);
+    p = body;
+    last = body + len;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if ((size_t) (end - p) > sizeof("csrf=") - 1
+            && ngx_strncmp(p, "csrf=", sizeof("csrf=") - 1) == 0)
+        {
+            token.data = p + sizeof("csrf=") - 1;
+            token.len = end - token.data;
+        }
+
+        p = end + 1;
+    }
+
+    ngx_str_set(&name, "credential_connect");
+
+    if (token.len == 0) {
+        return ngx_http_credential_refuse(r, cred,
+                   "the confirmation has no token: use the button of the "
+                   "connect page");
+    }
+
+    if (ngx_http_credential_get_cookie(r, oauth, &name, &cookie) != NGX_OK) {
+        return ngx_http_credential_refuse(r, cred,
+                   "this browser has no cookie of the connect page: open "
+                   "the connect page again (cookies must be enabled)");
+    }
+
+    switch (ngx_edge_auth_connect_check(oauth->key.data, oauth->key.len,
+                                        cred->name.data, cred->name.len,
+                                        token.data, token.len, cookie.data,
+                                        cookie.len, ngx_edge_auth_now(),
+                                        oauth->state_lifetime,
+                                        NGX_HTTP_CREDENTIAL_SKEW))
+    {
+    case NGX_EDGE_AUTH_STATE_OK:
+        break;
+
+    case NGX_EDGE_AUTH_STATE_ERROR:
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "HMAC() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    case NGX_EDGE_AUTH_STATE_EXPIRED:
+        return ngx_http_credential_refuse(r, cred,
+                   "the connect page has expired: open it again");
+
+    default:
+        return ngx_http_credential_refuse(r, cred,
+                   "the confirmation does not match this browser's "
+                   "connect page: open it again");
+    }
+
+    /* served: the page's cookie is of no further use */
+
+    if (ngx_http_credential_set_cookie(r, oauth, &name, NULL, NULL, 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_credential_connect_redirect(r, cred);
+}
+
+
+/* a refused connect step: 403, the reason on the page and in the log */
+
+static ngx_int_t
+ngx_http_credential_refuse(ngx_http_request_t *r, ngx_http_credential_t *cred,
+    const char *why)
+{
+    u_char  *p;
+    u_char   text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "credential \"%V\": connect step refused: %s",
+                  &cred->name, why);
+
+    p = ngx_slprintf(text, text + sizeof(text),
+                     "Not started: credential \"%V\": %s\n", &cred->name,
+                     why);
+
+    return ngx_http_credential_page(r, NGX_HTTP_FORBIDDEN, text, p - text);
+}
+
+
+/* the browser goes to the authorization server, with a signed state */
+
+static ngx_int_t
+ngx_http_credential_connect_redirect(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
 {
     size_t                           len;
     u_char                          *p, *sep;
     u_char                           nonce[NGX_EDGE_AUTH_STATE_NONCE];
     u_char                           text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
-    ngx_int_t                        rc;
-    ngx_str_t                        state, cookie, location;
+    u_char                           verifier[NGX_EDGE_AUTH_PKCE_LEN];
+    u_char                           challenge[NGX_EDGE_AUTH_PKCE_LEN];
+    ngx_str_t                        state, cookie, location, name;
     ngx_uint_t                       i;
     ngx_keyval_t                    *kv;
     ngx_table_elt_t                 *h;
-    ngx_http_credential_t           *cred;
     ngx_http_credential_oauth_t     *oauth;
-
-    rc = ngx_http_credential_endpoint_start(r, NGX_HTTP_GET|NGX_HTTP_HEAD,
-                                            &cred);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     oauth = cred->login->oauth;
 
@@ -188,15 +580,23 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
                                  cred->name.data, cred->name.len,
                                  ngx_edge_auth_now(), nonce, state.data,
                                  cookie.data)
-        != 0)
+        != 0
+        || (oauth->pkce
+            && ngx_edge_auth_state_pkce(oauth->key.data, oauth->key.len,
+                                        cred->name.data, cred->name.len,
+                                        cookie.data, cookie.len, verifier,
+                                        challenge)
+               != 0))
     {
         ngx_explicit_memzero(nonce, sizeof(nonce));
+        ngx_explicit_memzero(verifier, sizeof(verifier));
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "HMAC() failed");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_explicit_memzero(nonce, sizeof(nonce));
+    ngx_explicit_memzero(verifier, sizeof(verifier));
 
     /* authorize?client_id=..&redirect_uri=..[&param=..]&state=.. */
 
@@ -204,7 +604,9 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
 
     len = oauth->authorize.len + sizeof("?client_id=&redirect_uri=&state=")
           + 3 * oauth->client_id.len + 3 * oauth->redirect_uri.len
-          + state.len;
+          + state.len
+          + sizeof("&code_challenge=&code_challenge_method=S256")
+          + sizeof(challenge);
 
     for (i = 0; i < oauth->params.nelts; i++) {
         len += 3 * kv[i].key.len + 3 * kv[i].value.len + 2;
@@ -239,12 +641,24 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
                                       NGX_ESCAPE_URI_COMPONENT);
     }
 
+    if (oauth->pkce) {
+        p = ngx_cpymem(p, "&code_challenge=", sizeof("&code_challenge=") - 1);
+        p = ngx_cpymem(p, challenge, sizeof(challenge));
+        p = ngx_cpymem(p, "&code_challenge_method=S256",
+                       sizeof("&code_challenge_method=S256") - 1);
+    }
+
     p = ngx_cpymem(p, "&state=", sizeof("&state=") - 1);
     p = ngx_cpymem(p, state.data, state.len);
 
     location.len = p - location.data;
 
-    if (ngx_http_credential_set_cookie(r, oauth, &cookie) != NGX_OK) {
+    ngx_str_set(&name, "credential_state");
+
+    if (ngx_http_credential_set_cookie(r, oauth, &name, &cookie,
+                                       &oauth->cookie_path, 0)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -266,8 +680,9 @@ ngx_http_credential_connect_handler(ngx_http_request_t *r)
                      "Redirecting to the authorization server of credential "
                      "\"%V\".\n", &cred->name);
 
-    return ngx_http_credential_page(r, NGX_HTTP_MOVED_TEMPORARILY, text,
-                                    p - text);
+    /* 303: the browser follows a POST's redirect with a GET */
+
+    return ngx_http_credential_page(r, NGX_HTTP_SEE_OTHER, text, p - text);
 }
 
 
@@ -304,43 +719,52 @@ ngx_http_credential_callback_step(ngx_http_request_t *r,
     u_char       *p;
     u_char        text[NGX_HTTP_CREDENTIAL_PAGE_MAX];
     u_char        reason[NGX_HTTP_CREDENTIAL_REASON];
+    u_char        pkce[NGX_EDGE_AUTH_PKCE_LEN];
     ngx_int_t     rc;
-    ngx_str_t     code;
+    ngx_str_t     code, verifier, name;
     ngx_uint_t    status;
     const char   *why;
 
     status = NGX_HTTP_OK;
     why = NULL;
+    verifier.data = pkce;
+    verifier.len = 0;
 
-    rc = ngx_http_credential_callback_check(r, cred, &code, &status, reason,
-                                            &why);
+    rc = ngx_http_credential_callback_check(r, cred, &code, &verifier,
+                                            &status, reason, &why);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /*
-     * The state cookie has served once the state is used or refused for
-     * good; a busy answer keeps it, so that reloading the page works.
+     * The state cookie has served once its state is used.  A refused
+     * callback leaves it: a forged callback link (or one with only an
+     * error) must not end a connect step in progress in this browser,
+     * and a busy answer must let a reload work.  It expires anyway.
      */
 
-    if ((rc == NGX_OK || status != NGX_HTTP_SERVICE_UNAVAILABLE)
-        && ngx_http_credential_set_cookie(r, cred->login->oauth, NULL)
+    ngx_str_set(&name, "credential_state");
+
+    if (rc == NGX_OK
+        && ngx_http_credential_set_cookie(r, cred->login->oauth, &name, NULL,
+                                          &cred->login->oauth->cookie_path,
+                                          0)
            != NGX_OK)
     {
-        if (rc == NGX_OK) {
-            /* the check took the node's lock for the exchange */
-            ngx_http_credential_renew_unlock(cred);
-            ngx_explicit_memzero(code.data, code.len);
-        }
+        /* the check took the node's lock for the exchange */
+        ngx_http_credential_renew_unlock(cred);
+        ngx_explicit_memzero(code.data, code.len);
+        ngx_explicit_memzero(pkce, sizeof(pkce));
 
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_credential_exchange(r, cred, &code);
+        rc = ngx_http_credential_exchange(r, cred, &code, &verifier);
 
         ngx_explicit_memzero(code.data, code.len);
+        ngx_explicit_memzero(pkce, sizeof(pkce));
 
         if (rc == NGX_OK) {
             return NGX_DONE;
@@ -432,17 +856,16 @@ ngx_http_credential_callback_poll(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_credential_callback_check(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, ngx_str_t *code, ngx_uint_t *status,
-    u_char *reason, const char **why)
+    ngx_http_credential_t *cred, ngx_str_t *code, ngx_str_t *verifier,
+    ngx_uint_t *status, u_char *reason, const char **why)
 {
     u_char                        *p;
     u_char                         word[32];
+    u_char                         challenge[NGX_EDGE_AUTH_PKCE_LEN];
     int64_t                        now, issued;
-    ngx_str_t                      state, error, name;
-    ngx_uint_t                     key;
+    ngx_str_t                      state, error, name, cookie;
     ngx_pid_t                      owner;
     ngx_edge_auth_entry_t         *e;
-    ngx_http_variable_value_t     *vv;
     ngx_http_credential_oauth_t   *oauth;
     ngx_http_credential_login_t   *login;
 
@@ -489,12 +912,9 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
 
     *status = NGX_HTTP_FORBIDDEN;
 
-    name = ngx_http_credential_cookie_var;
-    key = ngx_hash_key(name.data, name.len);
+    ngx_str_set(&name, "credential_state");
 
-    vv = ngx_http_get_variable(r, &name, key);
-
-    if (vv == NULL || vv->not_found || vv->len == 0) {
+    if (ngx_http_credential_get_cookie(r, oauth, &name, &cookie) != NGX_OK) {
         *why = "this browser has no state cookie: run the connect step in "
                "this browser (the cookie goes to this callback only, and "
                "needs cookies enabled)";
@@ -506,8 +926,8 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
 
     switch (ngx_edge_auth_state_check(oauth->key.data, oauth->key.len,
                                       cred->name.data, cred->name.len,
-                                      state.data, state.len, vv->data,
-                                      vv->len, now, oauth->state_lifetime,
+                                      state.data, state.len, cookie.data,
+                                      cookie.len, now, oauth->state_lifetime,
                                       NGX_HTTP_CREDENTIAL_SKEW, &issued))
     {
     case NGX_EDGE_AUTH_STATE_OK:
@@ -542,6 +962,23 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "HMAC() failed");
         return NGX_ERROR;
+    }
+
+    /* the verifier of this browser's connect step, from its cookie */
+
+    if (oauth->pkce) {
+        if (ngx_edge_auth_state_pkce(oauth->key.data, oauth->key.len,
+                                     cred->name.data, cred->name.len,
+                                     cookie.data, cookie.len, verifier->data,
+                                     challenge)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "HMAC() failed");
+            return NGX_ERROR;
+        }
+
+        verifier->len = NGX_EDGE_AUTH_PKCE_LEN;
     }
 
     /*
@@ -579,9 +1016,11 @@ ngx_http_credential_callback_check(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_credential_exchange(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, ngx_str_t *code)
+    ngx_http_credential_t *cred, ngx_str_t *code, ngx_str_t *verifier)
 {
     ngx_str_t                        name;
+    ngx_array_t                      fields;
+    ngx_keyval_t                    *kv;
     ngx_http_cleanup_t              *cln;
     ngx_edge_auth_http_t            *hc;
     ngx_http_credential_login_t     *login;
@@ -602,11 +1041,30 @@ ngx_http_credential_exchange(ngx_http_request_t *r,
     ex = ngx_pcalloc(hc->pool, sizeof(ngx_http_credential_exchange_t));
     cln = ngx_http_cleanup_add(r, 0);
 
+    /* the login fields, and the PKCE verifier (RFC 7636 4.5) */
+
     if (ex == NULL || cln == NULL
-        || ngx_http_credential_form_request(login, hc->pool, &login->url,
-                                            &login->params, &name, code,
-                                            &hc->request)
+        || ngx_array_init(&fields, hc->pool, login->params.nelts + 1,
+                          sizeof(ngx_keyval_t))
            != NGX_OK)
+    {
+        ngx_edge_auth_http_free(hc);
+        goto failed;
+    }
+
+    kv = ngx_array_push_n(&fields, login->params.nelts);
+    ngx_memcpy(kv, login->params.elts,
+               login->params.nelts * sizeof(ngx_keyval_t));
+
+    if (verifier->len) {
+        kv = ngx_array_push(&fields);
+        ngx_str_set(&kv->key, "code_verifier");
+        kv->value = *verifier;
+    }
+
+    if (ngx_http_credential_form_request(login, hc->pool, &login->url,
+                                         &fields, &name, code, &hc->request)
+        != NGX_OK)
     {
         ngx_edge_auth_http_free(hc);
         goto failed;
@@ -884,53 +1342,141 @@ done:
 }
 
 
-/* the state cookie: a nonce, or an empty value that clears it */
+/*
+ * Served over HTTPS (the redirect_uri's scheme, or this connection's),
+ * a cookie is "__Host-" NAME, Secure, Path=/ and without Domain: a
+ * sibling host cannot set or overwrite it (RFC 6265bis 4.1.3.2).
+ */
 
-static ngx_int_t
-ngx_http_credential_set_cookie(ngx_http_request_t *r,
-    ngx_http_credential_oauth_t *oauth, ngx_str_t *nonce)
+static ngx_uint_t
+ngx_http_credential_secure(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth)
 {
-    size_t      len;
-    u_char     *p;
-    ngx_str_t   value;
-    ngx_uint_t  secure;
-
-    secure = oauth->secure;
-
 #if (NGX_HTTP_SSL)
     if (r->connection->ssl) {
-        secure = 1;
+        return 1;
     }
 #endif
 
-    len = sizeof("credential_state=; Path=; Max-Age=; HttpOnly; "
-                 "SameSite=Lax; Secure") - 1
-          + (nonce ? nonce->len : 0) + oauth->cookie_path.len + NGX_INT_T_LEN;
+    return oauth->secure;
+}
 
-    value.data = ngx_pnalloc(r->pool, len);
-    if (value.data == NULL) {
+
+/* a cookie of the flow: a value, or none to clear it; strict: SameSite */
+
+static ngx_int_t
+ngx_http_credential_set_cookie(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth, ngx_str_t *name, ngx_str_t *value,
+    ngx_str_t *path, ngx_uint_t strict)
+{
+    size_t      len;
+    u_char     *p;
+    ngx_str_t   header, root;
+    ngx_uint_t  secure;
+
+    secure = ngx_http_credential_secure(r, oauth);
+
+    ngx_str_set(&root, "/");
+
+    if (secure || path == NULL) {
+        path = &root;
+    }
+
+    len = sizeof("__Host-=; Path=; Max-Age=; HttpOnly; SameSite=Strict; "
+                 "Secure") - 1
+          + name->len + (value ? value->len : 0) + path->len + NGX_INT_T_LEN;
+
+    header.data = ngx_pnalloc(r->pool, len);
+    if (header.data == NULL) {
         return NGX_ERROR;
     }
 
-    if (nonce) {
-        p = ngx_sprintf(value.data, "credential_state=%V; Path=%V; "
-                        "Max-Age=%M; HttpOnly; SameSite=Lax", nonce,
-                        &oauth->cookie_path,
-                        (oauth->state_lifetime + 999) / 1000);
-
-    } else {
-        p = ngx_sprintf(value.data, "credential_state=; Path=%V; "
-                        "Max-Age=0; HttpOnly; SameSite=Lax",
-                        &oauth->cookie_path);
-    }
+    p = ngx_sprintf(header.data, "%s%V=%V; Path=%V; Max-Age=%M; HttpOnly; "
+                    "SameSite=%s", secure ? "__Host-" : "", name,
+                    value ? value : &ngx_http_credential_empty, path,
+                    value ? (oauth->state_lifetime + 999) / 1000 : 0,
+                    strict ? "Strict" : "Lax");
 
     if (secure) {
         p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
     }
 
-    value.len = p - value.data;
+    header.len = p - header.data;
 
-    return ngx_http_credential_header_out(r, "Set-Cookie", &value, NULL);
+    return ngx_http_credential_header_out(r, "Set-Cookie", &header, NULL);
+}
+
+
+/* only the name that set_cookie() gives: a sibling's plain one is not it */
+
+static ngx_int_t
+ngx_http_credential_get_cookie(ngx_http_request_t *r,
+    ngx_http_credential_oauth_t *oauth, ngx_str_t *name, ngx_str_t *value)
+{
+    u_char                     *p;
+    ngx_str_t                   var;
+    ngx_http_variable_value_t  *vv;
+
+    var.len = sizeof("cookie___Host-") - 1 + name->len;
+    var.data = ngx_pnalloc(r->pool, var.len);
+    if (var.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(var.data, "cookie_", sizeof("cookie_") - 1);
+
+    if (ngx_http_credential_secure(r, oauth)) {
+        p = ngx_cpymem(p, "__Host-", sizeof("__Host-") - 1);
+    }
+
+    p = ngx_cpymem(p, name->data, name->len);
+    var.len = p - var.data;
+
+    vv = ngx_http_get_variable(r, &var, ngx_hash_key(var.data, var.len));
+
+    if (vv == NULL || vv->not_found || vv->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    value->data = vv->data;
+    value->len = vv->len;
+
+    return NGX_OK;
+}
+
+
+/* a request header by name; the first of several */
+
+static ngx_str_t *
+ngx_http_credential_header_in(ngx_http_request_t *r, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i].value;
+        }
+    }
 }
 
 
@@ -971,20 +1517,7 @@ ngx_http_credential_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t  *b;
     ngx_str_t   value;
 
-    ngx_str_set(&value, "no-store");
-
-    if (ngx_http_credential_header_out(r, "Cache-Control", &value, NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_str_set(&value, "nosniff");
-
-    if (ngx_http_credential_header_out(r, "X-Content-Type-Options", &value,
-                                       NULL)
-        != NGX_OK)
-    {
+    if (ngx_http_credential_page_headers(r, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -998,4 +1531,50 @@ ngx_http_credential_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_set(&value, "text/plain; charset=utf-8");
 
     return ngx_edge_auth_send(r, status, &value, b);
+}
+
+
+/*
+ * Never cached; an HTML page loads nothing, runs nothing and is in no
+ * frame: a framed button could be clicked for the operator.
+ */
+
+static ngx_int_t
+ngx_http_credential_page_headers(ngx_http_request_t *r, ngx_uint_t html)
+{
+    ngx_str_t  value;
+
+    if (html) {
+        ngx_str_set(&value, "default-src 'none'; base-uri 'none'; "
+                            "frame-ancestors 'none'");
+
+        if (ngx_http_credential_header_out(r, "Content-Security-Policy",
+                                           &value, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&value, "DENY");
+
+        if (ngx_http_credential_header_out(r, "X-Frame-Options", &value,
+                                           NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_str_set(&value, "no-store");
+
+    if (ngx_http_credential_header_out(r, "Cache-Control", &value, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&value, "nosniff");
+
+    return ngx_http_credential_header_out(r, "X-Content-Type-Options",
+                                          &value, NULL);
 }

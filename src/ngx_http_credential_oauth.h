@@ -27,6 +27,7 @@ struct ngx_http_credential_oauth_s {
     ngx_str_t                    grant_type;
     ngx_str_t                    key;            /* of the state HMAC */
     ngx_msec_t                   state_lifetime;
+    ngx_flag_t                   pkce;           /* RFC 7636, S256 */
     unsigned                     secure:1;       /* an https redirect_uri */
 };
 

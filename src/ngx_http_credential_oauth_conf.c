@@ -112,6 +112,13 @@ ngx_command_t  ngx_http_credential_oauth_commands[] = {
       offsetof(ngx_http_credential_oauth_t, state_lifetime),
       &ngx_http_credential_state_lifetime },
 
+    { ngx_string("pkce"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_credential_oauth_t, pkce),
+      NULL },
+
       ngx_null_command
 };
 
@@ -145,6 +152,7 @@ ngx_http_credential_get_oauth(ngx_conf_t *cf, ngx_http_credential_t *cred)
     }
 
     oauth->state_lifetime = NGX_CONF_UNSET_MSEC;
+    oauth->pkce = NGX_CONF_UNSET;
 
     login->oauth = oauth;
 
@@ -329,6 +337,9 @@ ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 
     ngx_conf_init_msec_value(oauth->state_lifetime, 600000);
 
+    /* on unless turned off: a code caught on the way is then worthless */
+    ngx_conf_init_value(oauth->pkce, 1);
+
     if (ngx_http_credential_client_field(&login->params, "client_id",
                                          &oauth->client_id)
         != NGX_OK
@@ -347,7 +358,16 @@ ngx_http_credential_oauth_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    /* the client authenticates its refreshes too (RFC 6749 6) */
+    /*
+     * The client authenticates its refreshes too (RFC 6749 6); without
+     * refresh_param they are the RFC's, grant_type=refresh_token included.
+     */
+
+    if (login->refresh_params.nelts == 0
+        && ngx_http_credential_refresh_defaults(login) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_credential_client_field(&login->refresh_params,
                                          "client_id", &oauth->client_id)

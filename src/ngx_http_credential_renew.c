@@ -691,7 +691,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     ngx_http_credential_renewal_t *rn)
 {
     ngx_str_t                         token, refresh;
-    ngx_uint_t                        status;
+    ngx_uint_t                        status, kept;
     ngx_edge_auth_entry_t            *e;
     ngx_http_credential_login_t      *login;
     ngx_http_credential_main_conf_t  *cmcf;
@@ -713,6 +713,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
 
     ngx_str_null(&token);
     ngx_str_null(&refresh);
+    kept = 0;
 
     if (rn->error == NULL) {
         if (how == NGX_HTTP_CREDENTIAL_RENEW_REFRESH
@@ -755,6 +756,19 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
                != NGX_OK)
         {
             rn->error = "the credential store zone is full";
+        }
+
+        /*
+         * The access token refused, the rotated refresh token kept: the
+         * old one is revoked, and sending it again may revoke the grant.
+         */
+
+        if (rn->error && refresh.len
+            && how == NGX_HTTP_CREDENTIAL_RENEW_REFRESH
+            && ngx_edge_auth_store_set_refresh(login->store, e, &refresh)
+               == NGX_OK)
+        {
+            kept = 1;
         }
 
         e->logins++;
@@ -821,7 +835,8 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
         || (rn->error == NULL && !rn->refused))
     {
         ngx_http_credential_fleet_publish(cmcf, cred,
-                                          (rn->error == NULL && !rn->refused)
+                                          ((rn->error == NULL && !rn->refused)
+                                           || kept)
                                           ? NGX_HTTP_CREDENTIAL_STORE : 0);
     }
 

@@ -128,9 +128,10 @@ like($n->error_log,
 # the connect step
 
 my $s = connect_step($port);
-is($s->{connect}{status}, 302, 'connect: 302');
-like($s->{authorize}, qr{^\Q$url\E/octobook/identity/oauth\.xhtml\?client_id=oc-id&redirect_uri=\Q${\ uri_escape($cb)}\E&state=[A-Za-z0-9_-]{54}$},
-     'connect: authorize URL with client_id, encoded redirect_uri, state');
+is($s->{page}{status}, 200, 'connect: the GET shows a confirmation page');
+is($s->{connect}{status}, 303, 'connect: its POST: 303');
+like($s->{authorize}, qr{^\Q$url\E/octobook/identity/oauth\.xhtml\?client_id=oc-id&redirect_uri=\Q${\ uri_escape($cb)}\E&code_challenge=[A-Za-z0-9_-]{43}&code_challenge_method=S256&state=[A-Za-z0-9_-]{54}$},
+     'connect: authorize URL with client_id, encoded redirect_uri, PKCE challenge, state');
 my $sc = join "\n", @{ $s->{connect}{headers}{'set-cookie'} || [] };
 like($sc, qr/^credential_state=[A-Za-z0-9_-]{22}; Path=\/octorate\/callback; Max-Age=5; HttpOnly; SameSite=Lax$/m,
      'connect: state cookie, HttpOnly, SameSite=Lax, callback path only');
@@ -340,12 +341,12 @@ ok($octo->wait_for(sub {
 
 # an https redirect_uri: a Secure cookie; extra authorize parameters
 
-$r = get($port, '/secure/connect');
+$r = confirm($port, '/secure/connect', connect_page($port, '/secure/connect'));
 like(join("\n", @{ $r->{headers}{'set-cookie'} }),
-     qr/^credential_state=\S+; Path=\/secure\/callback; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/m,
-     'https redirect_uri: Secure cookie, path without the query');
+     qr/^__Host-credential_state=\S+; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure$/m,
+     'https redirect_uri: a __Host- cookie, Secure, Path=/');
 like($r->{headers}{location}[0],
-     qr{oauth\.xhtml\?lang=en&client_id=oc-id&redirect_uri=https%3A%2F%2Fgw\.example%2Fsecure%2Fcallback%3Fx%3D1&response_type=code&state=},
+     qr{oauth\.xhtml\?lang=en&client_id=oc-id&redirect_uri=https%3A%2F%2Fgw\.example%2Fsecure%2Fcallback%3Fx%3D1&response_type=code&code_challenge=[A-Za-z0-9_-]{43}&code_challenge_method=S256&state=},
      'authorize_param and an authorize URL with a query');
 
 # no secret, code, state or token in the logs

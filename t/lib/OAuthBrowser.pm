@@ -1,12 +1,15 @@
 package OAuthBrowser;
 
-# The operator's browser in the authorization-code flow tests: follows the
-# connect step to the (mock) authorize page and back, carrying the state
-# cookie, and calls the callback.
+# The operator's browser in the authorization-code flow tests: opens the
+# connect page, presses its button (a same-origin POST with the page's
+# token and cookie), follows the redirect to the (mock) authorize page and
+# back, carrying the state cookie, and calls the callback.
 #
-#   my $s = connect_step($port);      # {connect, cookie, authorize,
+#   my $s = connect_step($port);      # {page, connect, cookie, authorize,
 #                                     #  callback, params}
 #   my $r = callback($port, $s);      # the callback page
+#   my $p = connect_page($port);      # {page, token, cookie}
+#   my $c = confirm($port, $path, $p, %headers);  # the POST's answer
 
 use strict;
 use warnings;
@@ -15,7 +18,8 @@ use Exporter 'import';
 use Time::HiRes qw(sleep);
 use EdgeAuthTest;
 
-our @EXPORT = qw(get split_url query connect_step callback);
+our @EXPORT = qw(get split_url query connect_step callback connect_page
+                 confirm cookie_of);
 
 
 # GET on 127.0.0.1:port; returns the answer (http_request's hash)
@@ -46,14 +50,50 @@ sub query {
     return \%p;
 }
 
+# NAME=VALUE of a cookie the answer sets (with or without __Host-)
+sub cookie_of {
+    my ($r, $name) = @_;
+    my ($c) = map { /^((?:__Host-)?\Q$name\E=[^;]*)/ ? $1 : () }
+        @{ $r->{headers}{'set-cookie'} || [] };
+    return $c;
+}
+
+# GET of the connect page: its form's token and its cookie
+sub connect_page {
+    my ($port, $connect) = @_;
+    my $r = get($port, $connect // '/octorate/connect');
+    my ($token) = ($r->{body} // '') =~ /name="csrf" value="([^"]*)"/;
+    return { page => $r, token => $token,
+             cookie => cookie_of($r, 'credential_connect') };
+}
+
+# the button: a POST of the form, as a browser sends it from the page
+sub confirm {
+    my ($port, $path, $p, %h) = @_;
+    my $body = defined $p->{token} ? "csrf=$p->{token}" : '';
+    $h{Origin} //= "http://127.0.0.1:$port";
+    $h{'Sec-Fetch-Site'} //= 'same-origin';
+    my $req = "POST $path HTTP/1.1\nHost: 127.0.0.1:$port\n"
+        . "Connection: close\n"
+        . "Content-Type: application/x-www-form-urlencoded\n"
+        . "Content-Length: " . length($body) . "\n";
+    $req .= "Cookie: $p->{cookie}\n" if defined $p->{cookie};
+    for (sort keys %h) {
+        $req .= "$_: $h{$_}\n" if defined $h{$_};
+    }
+    return http_request($port, "$req\n$body");
+}
+
 # the connect step up to the callback URL: what a browser would carry
 sub connect_step {
     my ($port, $connect) = @_;
-    my $r = get($port, $connect // '/octorate/connect');
-    my ($cookie) = map { /^(credential_state=[^;]*)/ ? $1 : () }
-        @{ $r->{headers}{'set-cookie'} || [] };
+    $connect //= '/octorate/connect';
+    my $p = connect_page($port, $connect);
+    my $r = confirm($port, $connect, $p);
+    my $cookie = cookie_of($r, 'credential_state');
     my $loc = $r->{headers}{location}[0] // '';
-    my %s = (connect => $r, cookie => $cookie, authorize => $loc);
+    my %s = (page => $p->{page}, connect => $r, cookie => $cookie,
+             authorize => $loc);
     return \%s unless $loc;
     my ($aport, $apath) = split_url($loc);
     my $a = get($aport, $apath);

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "ngx_edge_auth_state.h"
 
@@ -857,6 +858,87 @@ test_check(void)
 }
 
 
+/* the connect page's token, and the PKCE verifier: apart from the state */
+
+static void
+test_connect_pkce(void)
+{
+    u_char                    nonce[16], digest[32];
+    u_char                    token[60], cookie[30], state[60], c2[30];
+    u_char                    v[43], ch[43], v2[43], ch2[43], want[43];
+    int64_t                   t;
+    ngx_edge_auth_state_rc_e  rc;
+
+    rnd_bytes(nonce, sizeof(nonce));
+
+    ok(ngx_edge_auth_connect_make((u_char *) KEY1, 32, (u_char *) "octorate",
+                                  8, T1, nonce, token, cookie)
+       == 0
+       && ngx_edge_auth_state_make((u_char *) KEY1, 32,
+                                   (u_char *) "octorate", 8, T1, nonce,
+                                   state, c2)
+          == 0
+       && memcmp(cookie, c2, 22) == 0,
+       "connect token: made, the same cookie text as a state's");
+
+    rc = ngx_edge_auth_connect_check((u_char *) KEY1, 32,
+                                     (u_char *) "octorate", 8, token, 54,
+                                     cookie, 22, T1 + 1000, LIFE, SKEW);
+    ok(rc == NGX_EDGE_AUTH_STATE_OK, "connect token: round trip: %s",
+       rc_name(rc));
+
+    ok(memcmp(token, state, 54) != 0, "connect token: not the state");
+
+    rc = ngx_edge_auth_connect_check((u_char *) KEY1, 32,
+                                     (u_char *) "octorate", 8, state, 54,
+                                     cookie, 22, T1 + 1000, LIFE, SKEW);
+    ok(rc == NGX_EDGE_AUTH_STATE_BAD_MAC, "a state is no connect token: %s",
+       rc_name(rc));
+
+    rc = check(KEY1, "octorate", token, 54, cookie, 22, T1 + 1000, &t);
+    ok(rc == NGX_EDGE_AUTH_STATE_BAD_MAC, "a connect token is no state: %s",
+       rc_name(rc));
+
+    rc = ngx_edge_auth_connect_check((u_char *) KEY1, 32,
+                                     (u_char *) "octorate", 8, token, 54,
+                                     cookie, 22, T1 + LIFE, LIFE, SKEW);
+    ok(rc == NGX_EDGE_AUTH_STATE_EXPIRED, "connect token: expires: %s",
+       rc_name(rc));
+
+    ok(ngx_edge_auth_state_pkce((u_char *) KEY1, 32, (u_char *) "octorate",
+                                8, cookie, 22, v, ch)
+       == 0, "pkce: made");
+
+    SHA256(v, 43, digest);
+    ngx_edge_auth_b64url_encode(want, digest, 32);
+
+    ok(memcmp(ch, want, 43) == 0,
+       "pkce: challenge = b64url(SHA256(verifier))");
+
+    ok(ngx_edge_auth_state_pkce((u_char *) KEY1, 32, (u_char *) "octorate",
+                                8, cookie, 22, v2, ch2)
+       == 0 && memcmp(v, v2, 43) == 0,
+       "pkce: the same cookie gives the same verifier");
+
+    ok(ngx_edge_auth_state_pkce((u_char *) KEY1, 32, (u_char *) "other", 5,
+                                cookie, 22, v2, ch2)
+       == 0 && memcmp(v, v2, 43) != 0,
+       "pkce: another credential, another verifier");
+
+    nonce[0] ^= 1;
+    ngx_edge_auth_b64url_encode(c2, nonce, 16);
+
+    ok(ngx_edge_auth_state_pkce((u_char *) KEY1, 32, (u_char *) "octorate",
+                                8, c2, 22, v2, ch2)
+       == 0 && memcmp(v, v2, 43) != 0,
+       "pkce: another nonce, another verifier");
+
+    ok(ngx_edge_auth_state_pkce((u_char *) KEY1, 32, (u_char *) "octorate",
+                                8, c2, 21, v2, ch2)
+       == -1, "pkce: a malformed cookie: -1");
+}
+
+
 int
 main(void)
 {
@@ -868,6 +950,7 @@ main(void)
     test_mac_vectors();
     test_mac_reference();
     test_check();
+    test_connect_pkce();
 
     printf("1..%d\n", test_no);
 

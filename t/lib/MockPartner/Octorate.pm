@@ -22,6 +22,12 @@ package MockPartner::Octorate;
 # with client_id, redirect_uri, state -> 302 to
 # redirect_uri?code=...&state=...
 #
+# PKCE (RFC 7636): an authorize request with code_challenge (method S256
+# only) binds the code to it, and the exchange must then carry the
+# code_verifier whose SHA-256 it is (else 400 invalid_grant).  With
+# require_pkce 1 an authorize request without a challenge goes back to the
+# redirect_uri with error=invalid_request.
+#
 # The API takes "Authorization: Bearer".  Errors are RFC 6749 JSON.
 # Settings: client_id (octo-client), client_secret (octo-secret).
 
@@ -30,6 +36,8 @@ use warnings;
 
 use parent 'MockPartner::Base';
 use Time::HiRes qw(time);
+use Digest::SHA qw(sha256);
+use MIME::Base64 qw(encode_base64url);
 
 sub kind { 'octorate' }
 
@@ -38,7 +46,7 @@ sub defaults {
              expires_field => 'expireDate', token_style => 'hex',
              refresh_token => 0, rotate_refresh => 0, revoke_refresh => 0,
              refresh_status => 400, refresh_requires_client => 0,
-             code_lifetime => 60 };
+             code_lifetime => 60, require_pkce => 0 };
 }
 
 sub route {
@@ -62,12 +70,13 @@ sub issue_code {
 }
 
 sub _new_code {
-    my ($st, $redirect_uri) = @_;
+    my ($st, $redirect_uri, $challenge) = @_;
     my $code = 'code-' . (++$st->{token_seq}) . '-'
         . MockPartner::Base::rand_hex(8);
     my $life = $st->{settings}{code_lifetime} // 60;
     $st->{tokens}->put($code, { type => 'code', iat => time,
-        exp => time + $life, redirect_uri => $redirect_uri });
+        exp => time + $life, redirect_uri => $redirect_uri,
+        challenge => $challenge });
     return $code;
 }
 
@@ -123,7 +132,19 @@ sub answer {
                      . "</body></html>\n" }
             unless ($q->{client_id} // '') eq $S->{client_id}
                 && defined $ru && !ref $ru && length $ru;
-        my $code = _new_code($st, $ru);
+        my $ch = $q->{code_challenge};
+        my $bad_pkce = (defined $ch && (ref $ch || $ch !~ /^[A-Za-z0-9_-]{43}$/
+                            || ($q->{code_challenge_method} // '') ne 'S256'))
+            || (!defined $ch && $S->{require_pkce});
+        if ($bad_pkce) {
+            my $loc = $ru . ($ru =~ /\?/ ? '&' : '?')
+                . 'error=invalid_request';
+            $loc .= '&state=' . _esc($q->{state}) if defined $q->{state};
+            return { status => 302, ctype => 'text/html',
+                     headers => [['Location', $loc]],
+                     body => "<html><body>PKCE required</body></html>\n" };
+        }
+        my $code = _new_code($st, $ru, $ch);
         my $loc = $ru . ($ru =~ /\?/ ? '&' : '?') . 'code=' . _esc($code);
         $loc .= '&state=' . _esc($q->{state}) if defined $q->{state};
         return { status => 302, ctype => 'text/html',
@@ -171,6 +192,14 @@ sub answer {
                              'redirect_uri mismatch')
             if defined $t->{redirect_uri}
                 && ($p->{redirect_uri} // '') ne $t->{redirect_uri};
+        if (defined $t->{challenge}) {
+            my $v = $p->{code_verifier};
+            return $self->error(400, $ep, $S, 'invalid_grant',
+                                 'PKCE verification failed')
+                unless defined $v && !ref $v
+                    && $v =~ /^[A-Za-z0-9._~-]{43,128}$/
+                    && encode_base64url(sha256($v)) eq $t->{challenge};
+        }
         my ($tok, $now) = $self->issue_access($st, $S);
         my %b = (access_token => $tok,
                  refresh_token => $self->issue_refresh($st),
