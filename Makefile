@@ -123,7 +123,7 @@ DEB_VERSION  = $(shell cat VERSION)
 DEB_ARCH     = $(shell dpkg --print-architecture)
 DEB_DIR     := $(BUILD)/deb
 DEB_FILE     = $(DEB_DIR)/$(DEB_NAME)_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEB_BUILD_DEBS := debhelper dpkg-dev fakeroot nginx-dev libhiredis-dev \
+DEB_BUILD_DEBS := build-essential debhelper dpkg-dev fakeroot nginx-dev libhiredis-dev \
                libjansson-dev libssl-dev libpcre2-dev zlib1g-dev gcc make
 # the clean chroots of deb-test and check-debian13, kept between runs
 CHROOTS     := $(BUILD)/chroot
@@ -131,7 +131,13 @@ CHROOTS     := $(BUILD)/chroot
 deb-deps:
 	@sh tools/apt-missing $(DEB_BUILD_DEBS)
 
-deb: deb-deps
+DEB_INPUTS  := $(SOURCES) README.md CHANGES LICENSE \
+               $(wildcard debian/* debian/source/* conf.examples/*)
+
+deb: $(DEB_FILE)
+
+# rebuilt when a file it is made of changes
+$(DEB_FILE): $(DEB_INPUTS) | deb-deps
 	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
 	if [ "$$v" != "$(DEB_VERSION)" ]; then \
 	    echo "debian/changelog says $$v, VERSION says $(DEB_VERSION):"; \
