@@ -132,7 +132,8 @@ deb-deps:
 	@sh tools/apt-missing $(DEB_BUILD_DEBS)
 
 DEB_INPUTS  := $(SOURCES) README.md CHANGES LICENSE \
-               $(wildcard debian/* debian/source/* conf.examples/*)
+               $(filter-out debian/source,$(wildcard debian/*)) \
+               $(wildcard debian/source/* conf.examples/*)
 
 deb: $(DEB_FILE)
 
