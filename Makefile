@@ -161,13 +161,15 @@ $(DEB_FILE): $(DEB_INPUTS) | deb-deps
 	@dpkg-deb -f $(DEB_FILE) Package Version Depends
 	@echo "built $(DEB_FILE)"
 
-# install the package into a clean Debian 12 (minbase) chroot with apt,
-# which must resolve its Depends, then nginx -t a config that uses it
+# install the package into a clean minbase chroot of this machine's Debian
+# release (bookworm on Debian 12) with apt, which must resolve its Depends,
+# then nginx -t a config that uses it
+DEB_SUITE   ?= $(shell . /etc/os-release && echo $$VERSION_CODENAME)
 deb-test: deb
-	bash tools/deb-test $(DEB_FILE) bookworm $(CHROOTS)
+	bash tools/deb-test $(DEB_FILE) $(DEB_SUITE) $(CHROOTS)
 
 # a Debian 13 (minbase) chroot: build the module from this tree, nginx -t,
-# part of the test suite, and the package
+# the test suite, the package, and the refusal of a Debian 12 package
 check-debian13:
 	bash tools/check-debian13 trixie $(CHROOTS)
 
