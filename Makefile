@@ -10,6 +10,9 @@
 #   make bench    IP lists, token and body injection, as ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #   make deps-check  fails on a call from a lower file to a higher one
+#   make deb      the Debian package, build/deb/libnginx-mod-http-credential_*.deb
+#   make deb-test installs that package in a clean Debian 12 chroot, nginx -t
+#   make check-debian13  builds and tests the module in a Debian 13 chroot
 #
 # NGINX_SRC may point to any nginx >= 1.22 source tree; by default the
 # headers and configure script of Debian's nginx-dev are used, with the
@@ -41,7 +44,7 @@ STATIC_BIN  := $(STATIC)/nginx
 NGINX_FULL_SRC ?= $(STATIC)/nginx-src
 
 .PHONY: all deps run test unit bench fuzz clean deps-check static \
-        test-static deps-static
+        test-static deps-static deb deb-deps deb-test check-debian13
 
 all: $(MODULE)
 
@@ -185,6 +188,65 @@ fuzz:
 	    || { tail -40 $(BUILD)/fuzz-$$name.log; exit 1; }; \
 	    tail -1 $(BUILD)/fuzz-$$name.log; \
 	done
+
+# The Debian package, built by dh with nginx-dev's nginx_mod buildsystem
+# and dh_nginx (debian/) in a copy of the tree under build/deb/, so the
+# module's own build in build/nginx is left alone. Its version is VERSION's:
+# debian/changelog must agree (a new VERSION needs a changelog entry).
+DEB_NAME    := libnginx-mod-http-credential
+DEB_VERSION  = $(shell cat VERSION)
+DEB_ARCH     = $(shell dpkg --print-architecture)
+DEB_DIR     := $(BUILD)/deb
+DEB_FILE     = $(DEB_DIR)/$(DEB_NAME)_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_BUILD_DEBS := build-essential debhelper dpkg-dev fakeroot nginx-dev libhiredis-dev \
+               libjansson-dev libssl-dev libpcre2-dev zlib1g-dev gcc make
+# the clean chroots of deb-test and check-debian13, kept between runs
+CHROOTS     := $(BUILD)/chroot
+
+deb-deps:
+	@sh tools/apt-missing $(DEB_BUILD_DEBS)
+
+DEB_INPUTS  := $(SOURCES) README.md CHANGES LICENSE \
+               $(filter-out debian/source,$(wildcard debian/*)) \
+               $(wildcard debian/source/* conf.examples/*)
+
+deb: $(DEB_FILE)
+
+# rebuilt when a file it is made of changes
+$(DEB_FILE): $(DEB_INPUTS) | deb-deps
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	if [ "$$v" != "$(DEB_VERSION)" ]; then \
+	    echo "debian/changelog says $$v, VERSION says $(DEB_VERSION):"; \
+	    echo "add an entry: dch -v $(DEB_VERSION) (or edit debian/changelog)"; \
+	    exit 1; \
+	fi
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	@# the files git knows (or, outside git, the tree without build/)
+	if git rev-parse --show-toplevel >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard \
+	        | xargs -0 -I{} sh -c '[ ! -e "{}" ] || echo "{}"' \
+	        | tar -cf - -T - | tar -xf - -C $(DEB_DIR)/src; \
+	else \
+	    tar -cf - --exclude=./build --exclude=./.git . \
+	        | tar -xf - -C $(DEB_DIR)/src; \
+	fi
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc \
+	    > $(DEB_DIR)/build.log 2>&1 \
+	    || { tail -40 $(DEB_DIR)/build.log; exit 1; }
+	@dpkg-deb -f $(DEB_FILE) Package Version Depends
+	@echo "built $(DEB_FILE)"
+
+# install the package into a clean minbase chroot of this machine's Debian
+# release (bookworm on Debian 12) with apt, which must resolve its Depends,
+# then nginx -t a config that uses it
+DEB_SUITE   ?= $(shell . /etc/os-release && echo $$VERSION_CODENAME)
+deb-test: deb
+	bash tools/deb-test $(DEB_FILE) $(DEB_SUITE) $(CHROOTS)
+
+# a Debian 13 (minbase) chroot: build the module from this tree, nginx -t,
+# the test suite, the package, and the refusal of a Debian 12 package
+check-debian13:
+	bash tools/check-debian13 trixie $(CHROOTS)
 
 clean:
 	rm -rf $(BUILD)
