@@ -29,6 +29,7 @@ typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
 
 /* a credential_connect or credential_callback location */
 typedef struct ngx_http_credential_endpoint_s  ngx_http_credential_endpoint_t;
+typedef struct ngx_http_credential_status_s  ngx_http_credential_status_t;
 
 
 typedef struct {
@@ -74,12 +75,16 @@ typedef struct {
 
     /* credential_connect and credential_callback locations */
     ngx_array_t                  endpoints;     /* endpoint_t * */
+
+    /* credential_status and credential_health locations */
+    ngx_array_t                  statuses;      /* status_t * */
 } ngx_http_credential_main_conf_t;
 
 
 typedef struct {
     ngx_edge_auth_ref_t              ref;       /* first: $credential_name */
     ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
+    ngx_http_credential_status_t    *status;    /* not inherited */
 } ngx_http_credential_loc_conf_t;
 
 
