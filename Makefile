@@ -21,7 +21,7 @@ SOURCES     := config VERSION $(wildcard src/*.c src/*.h)
 DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl openssl curl wrk \
-               libnginx-mod-http-lua
+               libnginx-mod-http-lua python3-prometheus-client
 
 # test files mostly wait (for nginx, for mocks, for timeouts), so more run
 # at once than there are cores; each takes its ports under a lock
