@@ -282,16 +282,19 @@ is(get('/status')->{headers}{'cache-control'}[0], 'no-store', 'no-store');
 
 my $prom = get('/status?format=prometheus')->{body};
 
+# Debian's package is for Debian's python3, which another one on PATH
+# (pyenv, a venv) may hide
+my ($py) = grep { system("$_ -c 'import prometheus_client' 2>/dev/null") == 0 }
+           '/usr/bin/python3', 'python3';
+
 SKIP: {
-    skip 'python3-prometheus-client is not installed', 9
-        unless system('python3 -c "import prometheus_client" 2>/dev/null')
-               == 0;
+    skip 'python3-prometheus-client is not installed', 9 unless $py;
 
     my ($fh, $file) = tempfile(UNLINK => 1);
     print $fh $prom;
     close $fh;
 
-    my $out = `python3 - '$file' <<'PY'
+    my $out = `$py - '$file' <<'PY'
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
 out = []
