@@ -500,7 +500,13 @@ ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
 
     login = cred->login;
 
-    if (!ngx_http_credential_fleet_usable(cmcf) || login->redis_busy) {
+    if (!ngx_http_credential_fleet_usable(cmcf)) {
+        /* what this node knows of Redis, for credential_status */
+        login->entry->redis_up = 0;
+        return;
+    }
+
+    if (login->redis_busy) {
         return;
     }
 
