@@ -18,8 +18,8 @@ static ngx_int_t ngx_edge_auth_stats_init_zone(ngx_shm_zone_t *shm_zone,
 
 
 ngx_int_t
-ngx_edge_auth_stats_register(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_uint_t size, ngx_edge_auth_stats_set_t **set)
+ngx_edge_auth_stats_register(ngx_conf_t *cf, ngx_uint_t group,
+    ngx_str_t *name, ngx_uint_t size, ngx_edge_auth_stats_set_t **set)
 {
     ngx_shm_zone_t              *shm_zone;
     ngx_edge_auth_stats_t       *stats;
@@ -61,6 +61,7 @@ ngx_edge_auth_stats_register(ngx_conf_t *cf, ngx_str_t *name,
         return NGX_ERROR;
     }
 
+    w->group = group;
     w->name = *name;
     w->size = size;
     w->set = set;
@@ -159,7 +160,8 @@ ngx_edge_auth_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         {
             set = ngx_queue_data(q, ngx_edge_auth_stats_set_t, queue);
 
-            if (set->name_len == w[i].name.len
+            if (set->group == w[i].group
+                && set->name_len == w[i].name.len
                 && ngx_memcmp(set->name, w[i].name.data, set->name_len) == 0)
             {
                 break;
@@ -177,6 +179,7 @@ ngx_edge_auth_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 return NGX_ERROR;
             }
 
+            set->group = w[i].group;
             set->name_len = w[i].name.len;
             ngx_memcpy(set->name, w[i].name.data, w[i].name.len);
 

@@ -18,8 +18,14 @@
 
 #define NGX_EDGE_AUTH_STATS_COUNTERS  2
 
+/* the groups of sets, and their counters */
+#define NGX_EDGE_AUTH_STATS_IP_LIST   0
 #define NGX_EDGE_AUTH_STATS_ALLOWED   0
 #define NGX_EDGE_AUTH_STATS_DENIED    1
+
+/* a credential without a store entry (a static one) */
+#define NGX_EDGE_AUTH_STATS_STATIC    1
+#define NGX_EDGE_AUTH_STATS_INJECTED  0
 
 
 /* in shared memory */
@@ -27,6 +33,7 @@
 typedef struct {
     ngx_queue_t                  queue;
     ngx_atomic_t                 counters[NGX_EDGE_AUTH_STATS_COUNTERS];
+    ngx_uint_t                   group;
     size_t                       name_len;
     u_char                       name[1];
 } ngx_edge_auth_stats_set_t;
@@ -35,6 +42,7 @@ typedef struct {
 /* one registration of a configuration */
 
 typedef struct {
+    ngx_uint_t                   group;
     ngx_str_t                    name;
     ngx_uint_t                   size;        /* e.g. prefixes loaded */
     ngx_edge_auth_stats_set_t  **set;         /* set at zone init */
@@ -50,11 +58,12 @@ typedef struct {
 
 
 /*
- * At configuration time: a set named NAME; *set points to its counters
- * once the zone is initialized.  The zone is created by the first set.
+ * At configuration time: a set named NAME in GROUP; *set points to its
+ * counters once the zone is initialized.  The zone is created by the
+ * first set.
  */
-ngx_int_t ngx_edge_auth_stats_register(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_uint_t size, ngx_edge_auth_stats_set_t **set);
+ngx_int_t ngx_edge_auth_stats_register(ngx_conf_t *cf, ngx_uint_t group,
+    ngx_str_t *name, ngx_uint_t size, ngx_edge_auth_stats_set_t **set);
 
 /* the cycle's stats, NULL when nothing registered */
 ngx_edge_auth_stats_t *ngx_edge_auth_stats_get(ngx_cycle_t *cycle);

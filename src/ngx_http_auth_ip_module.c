@@ -397,7 +397,8 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (rv == NGX_CONF_OK
         && (ngx_http_auth_ip_list_compile(cf, &build) != NGX_OK
-            || ngx_edge_auth_stats_register(cf, &build.list->name,
+            || ngx_edge_auth_stats_register(cf, NGX_EDGE_AUTH_STATS_IP_LIST,
+                                            &build.list->name,
                                             build.list->nentries,
                                             &build.list->stats)
                != NGX_OK))

@@ -16,6 +16,7 @@
 #include "ngx_edge_auth_redis.h"
 #include "ngx_edge_auth_seal.h"
 #include "ngx_edge_auth_store.h"
+#include "ngx_edge_auth_stats.h"
 
 
 /* the parts of a credential, each defined by the file that reads it */
@@ -38,6 +39,7 @@ typedef struct {
     ngx_http_credential_login_t        *login;  /* NULL: static credential */
     ngx_http_credential_body_t         *body;   /* NULL: headers only */
     ngx_http_credential_answer_conf_t  *answer; /* NULL: no answer codes */
+    ngx_edge_auth_stats_set_t          *stats;  /* a static one's counters */
     unsigned                            refreshing:1; /* this worker's call */
     u_char                             *file;
     ngx_uint_t                          line;

@@ -170,6 +170,10 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (cred && cred->stats) {
+        ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
+    }
+
     if (cred
         && ngx_edge_auth_redact_log(r->connection, r->pool, &cmcf->secrets)
            != NGX_OK)

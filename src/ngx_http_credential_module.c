@@ -858,6 +858,21 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* a static credential has no store entry: its counters go there */
+
+    cred = cmcf->credentials.elts;
+
+    for (i = 0; i < cmcf->credentials.nelts; i++) {
+        if (cred[i]->login == NULL
+            && ngx_edge_auth_stats_register(cf, NGX_EDGE_AUTH_STATS_STATIC,
+                                            &cred[i]->name, 0,
+                                            &cred[i]->stats)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     if (cmcf->logins.nelts == 0) {
         return NGX_CONF_OK;
     }

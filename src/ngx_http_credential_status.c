@@ -90,6 +90,8 @@ static void ngx_http_credential_status_json(ngx_http_request_t *r,
     ngx_http_credential_out_t *o);
 static void ngx_http_credential_status_prometheus(ngx_http_request_t *r,
     ngx_http_credential_out_t *o);
+static void ngx_http_credential_status_static(ngx_http_credential_out_t *o,
+    ngx_http_credential_main_conf_t *cmcf);
 static void ngx_http_credential_status_html(ngx_http_request_t *r,
     ngx_http_credential_out_t *o);
 static ngx_int_t ngx_http_credential_health(ngx_http_request_t *r,
@@ -558,7 +560,10 @@ ngx_http_credential_status_json(ngx_http_request_t *r,
         ngx_http_credential_out_json(o, &cred[i]->name);
 
         if (cred[i]->login == NULL) {
-            ngx_http_credential_out_printf(o, ":{\"type\":\"static\"}");
+            ngx_http_credential_out_printf(o,
+                ":{\"type\":\"static\",\"injections\":%uA}",
+                cred[i]->stats
+                ? cred[i]->stats->counters[NGX_EDGE_AUTH_STATS_INJECTED] : 0);
             continue;
         }
 
@@ -635,7 +640,7 @@ ngx_http_credential_status_json(ngx_http_request_t *r,
         first = 1;
 
         for (i = 0; i < stats->wanted.nelts; i++) {
-            if (*w[i].set == NULL) {
+            if (w[i].group != NGX_EDGE_AUTH_STATS_IP_LIST) {
                 continue;
             }
 
@@ -849,6 +854,10 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
             } while (m[j].name == NULL && m[j].stat);
         }
 
+        if (m->stat == NGX_EDGE_AUTH_STAT_INJECTED) {
+            ngx_http_credential_status_static(o, cmcf);
+        }
+
         do {
             m++;
         } while (m->name == NULL && m->stat);
@@ -907,6 +916,10 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
         "# TYPE nginx_auth_ip_requests_total counter\n");
 
     for (i = 0; i < stats->wanted.nelts; i++) {
+        if (w[i].group != NGX_EDGE_AUTH_STATS_IP_LIST) {
+            continue;
+        }
+
         for (k = 0; k < NGX_EDGE_AUTH_STATS_COUNTERS; k++) {
             ngx_http_credential_out_printf(o,
                 "nginx_auth_ip_requests_total{list=\"");
@@ -923,9 +936,38 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
         "# TYPE nginx_auth_ip_prefixes gauge\n");
 
     for (i = 0; i < stats->wanted.nelts; i++) {
+        if (w[i].group != NGX_EDGE_AUTH_STATS_IP_LIST) {
+            continue;
+        }
+
         ngx_http_credential_out_printf(o, "nginx_auth_ip_prefixes{list=\"");
         ngx_http_credential_out_label(o, &w[i].name);
         ngx_http_credential_out_printf(o, "\"} %ui\n", w[i].size);
+    }
+}
+
+
+/* the injections of static credentials, counted in the stats zone */
+
+static void
+ngx_http_credential_status_static(ngx_http_credential_out_t *o,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_uint_t               i;
+    ngx_http_credential_t  **cred;
+
+    cred = cmcf->credentials.elts;
+
+    for (i = 0; i < cmcf->credentials.nelts; i++) {
+        if (cred[i]->login || cred[i]->stats == NULL) {
+            continue;
+        }
+
+        ngx_http_credential_out_printf(o,
+            "nginx_credential_injections_total{credential=\"");
+        ngx_http_credential_out_label(o, &cred[i]->name);
+        ngx_http_credential_out_printf(o, "\"} %uA\n",
+            cred[i]->stats->counters[NGX_EDGE_AUTH_STATS_INJECTED]);
     }
 }
 
@@ -977,8 +1019,9 @@ ngx_http_credential_status_html(ngx_http_request_t *r,
 
         if (cred[i]->login == NULL) {
             ngx_http_credential_out_printf(o, "</td><td>static</td>"
-                                           "<td></td><td></td><td></td>"
-                                           "<td></td></tr>\n");
+                "<td></td><td></td><td></td><td>%uA</td></tr>\n",
+                cred[i]->stats
+                ? cred[i]->stats->counters[NGX_EDGE_AUTH_STATS_INJECTED] : 0);
             continue;
         }
 
@@ -1018,6 +1061,10 @@ ngx_http_credential_status_html(ngx_http_request_t *r,
         w = stats->wanted.elts;
 
         for (i = 0; i < stats->wanted.nelts; i++) {
+            if (w[i].group != NGX_EDGE_AUTH_STATS_IP_LIST) {
+                continue;
+            }
+
             ngx_http_credential_out_printf(o, "<tr><td class=\"name\">");
             ngx_http_credential_out_html(o, &w[i].name);
             ngx_http_credential_out_printf(o,

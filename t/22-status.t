@@ -219,6 +219,8 @@ cmp_ok($s->{credentials}{st500}{rejected}{'credential-unavailable'}, '>=', 1,
        '503 counted');
 is($s->{credentials}{good}{rejected}{'credential-unavailable'}, 0,
    'good: no 503');
+is($s->{credentials}{plain}{injections}, 1, 'static credential: injection '
+   . 'counted');
 
 # an upstream 401: refused, and the renewal it caused
 
@@ -288,7 +290,7 @@ my ($py) = grep { system("$_ -c 'import prometheus_client' 2>/dev/null") == 0 }
            '/usr/bin/python3', 'python3';
 
 SKIP: {
-    skip 'python3-prometheus-client is not installed', 9 unless $py;
+    skip 'python3-prometheus-client is not installed', 10 unless $py;
 
     my ($fh, $file) = tempfile(UNLINK => 1);
     print $fh $prom;
@@ -330,6 +332,8 @@ PY`;
        'a label value escaped and read back');
     is($v{'nginx_credential_injections_totalcredential=good'},
        $s->{credentials}{good}{injections}, 'injections');
+    is($v{'nginx_credential_injections_totalcredential=plain'}, 1,
+       'injections of a static credential');
 }
 
 like($prom, qr/^# TYPE nginx_credential_logins_total counter$/m,
@@ -366,7 +370,8 @@ my %before = (inj => $s->{credentials}{good}{injections},
               st => $s->{credentials}{st500}{logins}{failed}{status},
               allowed => $s->{ip_lists}{office}{allowed},
               denied => $s->{ip_lists}{$ODD}{denied},
-              refused => $s->{credentials}{good}{upstream_refusals});
+              refused => $s->{credentials}{good}{upstream_refusals},
+              plain => $s->{credentials}{plain}{injections});
 
 $logins = $mock{ok}->logins;
 my ($rok, $rout) = $n->reload;
@@ -392,6 +397,8 @@ is($s->{ip_lists}{$ODD}{denied}, $before{denied},
    'denials kept');
 is($s->{credentials}{good}{upstream_refusals}, $before{refused},
    'refusals kept');
+is($s->{credentials}{plain}{injections}, $before{plain},
+   'static injections kept');
 
 $n->stop;
 
