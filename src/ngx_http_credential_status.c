@@ -232,6 +232,20 @@ ngx_http_credential_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *stp = st;
     lcf->status = st;
 
+    /*
+     * A credential_inject of the server would make the page wait for a
+     * token, and answer 503 when the page matters most: the location
+     * injects nothing, as with "credential_inject off".
+     */
+
+    if (!lcf->ref.set) {
+        ngx_str_null(&lcf->ref.name);
+        lcf->ref.file = st->file;
+        lcf->ref.line = st->line;
+        lcf->ref.set = 1;
+        lcf->ref.resolved = 1;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_credential_status_handler;
 

@@ -47,6 +47,7 @@ for my $k (keys %mock) {
 
 my $closed = free_port();     # nothing listens there: connect() refused
 my $port = free_port();
+my $port2 = free_port();
 my $ok = $mock{ok}->url;
 
 sub token_cred {
@@ -139,9 +140,18 @@ $creds
             credential_health good;
         }
     }
+
+    server {
+        listen 127.0.0.1:$port2;
+        credential_inject st500;
+
+        location = /status { credential_status; }
+        location = /health { credential_health good; }
+        location / { proxy_pass $ok; }
+    }
 CONF
 
-$n->start($port);
+$n->start($port, $port2);
 
 sub get {
     my ($path, %h) = @_;
@@ -250,6 +260,15 @@ is($hj->{credentials}{good}, 'valid', 'health: good is valid');
 $h = get('/health-good');
 is($h->{status}, 200, 'health of good alone: 200');
 is_deeply(decode_json($h->{body})->{unusable}, [], 'none unusable');
+
+# a server's credential_inject does not reach the status pages
+
+for my $p ('/status', '/health') {
+    is(http_request($port2, "GET $p HTTP/1.1\nHost: x\nConnection: close\n\n")
+           ->{status}, 200, "$p under a server's credential_inject: 200");
+}
+is(http_request($port2, "GET /x HTTP/1.1\nHost: x\nConnection: close\n\n")
+       ->{status}, 503, 'while its other locations wait for the token');
 
 # GET and HEAD only
 
