@@ -804,3 +804,39 @@ ngx_edge_auth_http_dummy_handler(ngx_event_t *ev)
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
                    "credential client: dummy handler");
 }
+
+
+/*
+ * The client's errors are its own sentences (above); this sorts them,
+ * here next to them, so a new sentence is sorted where it is written.
+ */
+
+ngx_uint_t
+ngx_edge_auth_http_failure(ngx_edge_auth_http_t *hc)
+{
+    const char  *e;
+
+    e = hc->error;
+
+    if (e == NULL) {
+        return NGX_EDGE_AUTH_HTTP_FAIL_NONE;
+    }
+
+    if (hc->err == NGX_ETIMEDOUT || ngx_strstr(e, "timed out")) {
+        return NGX_EDGE_AUTH_HTTP_FAIL_TIMEOUT;
+    }
+
+    if (ngx_strstr(e, "TLS") || ngx_strstr(e, "certificate")) {
+        return NGX_EDGE_AUTH_HTTP_FAIL_TLS;
+    }
+
+    if (e == hc->answer.error || ngx_strstr(e, "larger than")) {
+        return NGX_EDGE_AUTH_HTTP_FAIL_PARSE;
+    }
+
+    if (ngx_strstr(e, "out of memory")) {
+        return NGX_EDGE_AUTH_HTTP_FAIL_OTHER;
+    }
+
+    return NGX_EDGE_AUTH_HTTP_FAIL_CONNECT;
+}

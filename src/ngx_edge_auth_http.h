@@ -87,5 +87,15 @@ void ngx_edge_auth_http_start(ngx_edge_auth_http_t *hc);
 void ngx_edge_auth_http_abort(ngx_edge_auth_http_t *hc);
 void ngx_edge_auth_http_free(ngx_edge_auth_http_t *hc);
 
+/* what kind of failure hc->error is, for counters */
+#define NGX_EDGE_AUTH_HTTP_FAIL_NONE     0
+#define NGX_EDGE_AUTH_HTTP_FAIL_CONNECT  1   /* resolve, connect, send, read */
+#define NGX_EDGE_AUTH_HTTP_FAIL_TIMEOUT  2
+#define NGX_EDGE_AUTH_HTTP_FAIL_TLS      3
+#define NGX_EDGE_AUTH_HTTP_FAIL_PARSE    4   /* not an HTTP answer */
+#define NGX_EDGE_AUTH_HTTP_FAIL_OTHER    5   /* out of memory */
+
+ngx_uint_t ngx_edge_auth_http_failure(ngx_edge_auth_http_t *hc);
+
 
 #endif /* _NGX_EDGE_AUTH_HTTP_H_INCLUDED_ */

@@ -36,9 +36,46 @@ typedef enum {
 } ngx_edge_auth_token_state_e;
 
 
+/*
+ * Counters of an entry (credential_status): only ever added to, with
+ * ngx_atomic_fetch_add() and no lock, so the request path pays one
+ * atomic add; kept across reloads with the entry.
+ */
+
+typedef enum {
+    NGX_EDGE_AUTH_STAT_INJECTED = 0,
+    NGX_EDGE_AUTH_STAT_LOGIN_OK,
+    NGX_EDGE_AUTH_STAT_LOGIN_CONNECT,     /* resolve, connect, send, read */
+    NGX_EDGE_AUTH_STAT_LOGIN_TIMEOUT,
+    NGX_EDGE_AUTH_STAT_LOGIN_TLS,
+    NGX_EDGE_AUTH_STAT_LOGIN_STATUS,      /* an answer that is not 2xx */
+    NGX_EDGE_AUTH_STAT_LOGIN_PARSE,       /* no usable token in the answer */
+    NGX_EDGE_AUTH_STAT_LOGIN_REFUSED,     /* the refresh token refused */
+    NGX_EDGE_AUTH_STAT_LOGIN_OTHER,       /* out of memory, zone full */
+    NGX_EDGE_AUTH_STAT_REFRESH_OK,
+    NGX_EDGE_AUTH_STAT_REFRESH_FAILED,
+    NGX_EDGE_AUTH_STAT_UPSTREAM_401,
+    NGX_EDGE_AUTH_STAT_RENEW_401,         /* the 401s that invalidated */
+    NGX_EDGE_AUTH_STAT_UNAVAILABLE,       /* 503 credential-unavailable */
+    NGX_EDGE_AUTH_STAT_NEEDS_AUTH,        /* 503 ...-needs-authorization */
+    NGX_EDGE_AUTH_STAT_ANSWER_RETRY,
+    NGX_EDGE_AUTH_STAT_ANSWER_EXHAUSTED,
+    NGX_EDGE_AUTH_STAT_ANSWER_FAIL,
+    NGX_EDGE_AUTH_STAT_LEASE_BUSY,        /* the fleet's lease held elsewhere */
+    NGX_EDGE_AUTH_STAT_N
+} ngx_edge_auth_stat_e;
+
+
 typedef struct {
     ngx_queue_t                  queue;
     u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
+
+    ngx_atomic_t                 stats[NGX_EDGE_AUTH_STAT_N];
+    /* milliseconds, epoch; written under the lock */
+    int64_t                      last_login;
+    int64_t                      last_refresh;
+    int64_t                      last_sync;    /* Redis answered a look */
+    ngx_atomic_t                 redis_up;     /* Redis's last answer usable */
 
     ngx_atomic_t                 generation;   /* moves with every change */
     ngx_atomic_t                 last_used;    /* seconds, for idle expiry */
@@ -157,6 +194,9 @@ ngx_int_t ngx_edge_auth_store_read(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_edge_auth_token_t *copy, ngx_log_t *log);
 
 int64_t ngx_edge_auth_now(void);
+
+#define ngx_edge_auth_store_count(e, stat)                                  \
+    (void) ngx_atomic_fetch_add(&(e)->stats[stat], 1)
 
 
 #endif /* _NGX_EDGE_AUTH_STORE_H_INCLUDED_ */

@@ -13,6 +13,7 @@
 #include "ngx_edge_auth_ref.h"
 #include "ngx_edge_auth_cidr.h"
 #include "ngx_edge_auth_lpm.h"
+#include "ngx_edge_auth_stats.h"
 
 #if (NGX_LINUX && defined __GLIBC__)
 #include <malloc.h>
@@ -28,6 +29,7 @@ typedef struct {
     ngx_edge_auth_lpm_t          lpm;
     ngx_edge_auth_lpm_entry_t   *entries;
     ngx_uint_t                   nentries;
+    ngx_edge_auth_stats_set_t   *stats;     /* shared, for credential_status */
     u_char                      *file;
     ngx_uint_t                   line;
 } ngx_http_auth_ip_list_t;
@@ -213,6 +215,8 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
 
         ngx_http_set_ctx(r, &ngx_http_auth_ip_checked, ngx_http_auth_ip_module);
 
+        ngx_edge_auth_stats_count(list->stats, NGX_EDGE_AUTH_STATS_ALLOWED);
+
         /* a gate, not a grant: other access checks still apply */
         return NGX_DECLINED;
     }
@@ -261,6 +265,8 @@ ngx_http_auth_ip_deny(ngx_http_request_t *r, ngx_http_auth_ip_list_t *list,
     ngx_http_core_loc_conf_t   *clcf;
     ngx_edge_auth_lpm_entry_t  *e;
     u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
+
+    ngx_edge_auth_stats_count(list->stats, NGX_EDGE_AUTH_STATS_DENIED);
 
     if (value) {
         e = &list->entries[NGX_EDGE_AUTH_LPM_INDEX(value) - 1];
@@ -390,7 +396,12 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *cf = save;
 
     if (rv == NGX_CONF_OK
-        && ngx_http_auth_ip_list_compile(cf, &build) != NGX_OK)
+        && (ngx_http_auth_ip_list_compile(cf, &build) != NGX_OK
+            || ngx_edge_auth_stats_register(cf, NGX_EDGE_AUTH_STATS_IP_LIST,
+                                            &build.list->name,
+                                            build.list->nentries,
+                                            &build.list->stats)
+               != NGX_OK))
     {
         rv = NGX_CONF_ERROR;
     }

@@ -19,7 +19,9 @@
 
 #include "ngx_http_credential_answer.h"
 #include "ngx_http_credential_ctx.h"
+#include "ngx_http_credential_login.h"
 #include "ngx_edge_auth_json.h"
+#include "ngx_edge_auth_store.h"
 
 
 #define NGX_HTTP_CREDENTIAL_ANSWER_RUNNING  0
@@ -68,6 +70,8 @@ static ngx_int_t ngx_http_credential_answer_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_credential_answer_inspect(
     ngx_http_credential_answer_t *a, ngx_log_t *log);
+static void ngx_http_credential_answer_count(ngx_http_credential_t *cred,
+    ngx_uint_t stat);
 static void ngx_http_credential_answer_timer(ngx_event_t *ev);
 static void ngx_http_credential_answer_cleanup(void *data);
 static ngx_int_t ngx_http_credential_answer_deliver(ngx_http_request_t *r,
@@ -605,6 +609,9 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
             a->delay = delay[a->retries++];
             a->state = NGX_HTTP_CREDENTIAL_ANSWER_WAITING;
 
+            ngx_http_credential_answer_count(cred,
+                                            NGX_EDGE_AUTH_STAT_ANSWER_RETRY);
+
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "credential \"%V\": answer %V %V, retry %ui of "
                           "%ui in %Mms", &cred->name, &acf->code, &code,
@@ -613,6 +620,9 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
         }
 
         a->exhausted = 1;
+
+        ngx_http_credential_answer_count(cred,
+                                        NGX_EDGE_AUTH_STAT_ANSWER_EXHAUSTED);
 
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "credential \"%V\": answer %V %V after %ui retries, "
@@ -629,6 +639,9 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
         {
             acf->refused++;
 
+            ngx_http_credential_answer_count(cred,
+                                            NGX_EDGE_AUTH_STAT_ANSWER_FAIL);
+
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "credential \"%V\": the partner refused it "
                           "(answer %V %V), %ui times in this worker; "
@@ -636,6 +649,17 @@ ngx_http_credential_answer_inspect(ngx_http_credential_answer_t *a,
                           acf->refused);
             return;
         }
+    }
+}
+
+
+/* a static credential has no entry to count in */
+
+static void
+ngx_http_credential_answer_count(ngx_http_credential_t *cred, ngx_uint_t stat)
+{
+    if (cred->login) {
+        ngx_edge_auth_store_count(cred->login->entry, stat);
     }
 }
 

@@ -16,6 +16,7 @@
 #include "ngx_edge_auth_redis.h"
 #include "ngx_edge_auth_seal.h"
 #include "ngx_edge_auth_store.h"
+#include "ngx_edge_auth_stats.h"
 
 
 /* the parts of a credential, each defined by the file that reads it */
@@ -29,6 +30,7 @@ typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
 
 /* a credential_connect or credential_callback location */
 typedef struct ngx_http_credential_endpoint_s  ngx_http_credential_endpoint_t;
+typedef struct ngx_http_credential_status_s  ngx_http_credential_status_t;
 
 
 typedef struct {
@@ -37,6 +39,7 @@ typedef struct {
     ngx_http_credential_login_t        *login;  /* NULL: static credential */
     ngx_http_credential_body_t         *body;   /* NULL: headers only */
     ngx_http_credential_answer_conf_t  *answer; /* NULL: no answer codes */
+    ngx_edge_auth_stats_set_t          *stats;  /* a static one's counters */
     unsigned                            refreshing:1; /* this worker's call */
     u_char                             *file;
     ngx_uint_t                          line;
@@ -74,12 +77,16 @@ typedef struct {
 
     /* credential_connect and credential_callback locations */
     ngx_array_t                  endpoints;     /* endpoint_t * */
+
+    /* credential_status and credential_health locations */
+    ngx_array_t                  statuses;      /* status_t * */
 } ngx_http_credential_main_conf_t;
 
 
 typedef struct {
     ngx_edge_auth_ref_t              ref;       /* first: $credential_name */
     ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
+    ngx_http_credential_status_t    *status;    /* not inherited */
 } ngx_http_credential_loc_conf_t;
 
 

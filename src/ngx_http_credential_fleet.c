@@ -473,11 +473,13 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
         || ngx_http_credential_fleet_refused(cred, call, "GET", 1, log)
         || ngx_http_credential_fleet_refused(cred, call, "PTTL", 2, log))
     {
+        login->entry->redis_up = 0;
         ngx_edge_auth_redis_call_free(call);
         ngx_http_credential_fleet_leased(cred, NGX_DECLINED);
         return;
     }
 
+    login->entry->redis_up = 1;
     login->redis_error = 0;
     leased = (call->replies[0]->type == REDIS_REPLY_STATUS);
 
@@ -510,6 +512,11 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
 
     login->lease_broken = 0;
 
+    if (!leased) {
+        ngx_edge_auth_store_count(login->entry,
+                                  NGX_EDGE_AUTH_STAT_LEASE_BUSY);
+    }
+
     /* a fresher stored token is adopted whoever holds the lease */
 
     (void) ngx_http_credential_fleet_apply(cmcf, cred, call->replies[1],
@@ -535,7 +542,13 @@ ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
 
     login = cred->login;
 
-    if (!ngx_http_credential_fleet_usable(cmcf) || login->redis_busy) {
+    if (!ngx_http_credential_fleet_usable(cmcf)) {
+        /* what this node knows of Redis, for credential_status */
+        login->entry->redis_up = 0;
+        return;
+    }
+
+    if (login->redis_busy) {
         return;
     }
 
@@ -589,7 +602,16 @@ ngx_http_credential_fleet_sync_done(ngx_edge_auth_redis_call_t *call)
     /* answered or not: a starting node may now conclude from what it has */
 
     ngx_edge_auth_store_lock(cred->login->store);
+
     cred->login->entry->looked = 1;
+
+    if (rc != NGX_ERROR) {
+        cred->login->entry->last_sync = ngx_edge_auth_now();
+    }
+
+    /* what this node knows of Redis, for credential_status */
+    cred->login->entry->redis_up = (rc != NGX_ERROR);
+
     ngx_edge_auth_store_unlock(cred->login->store);
 
     /*

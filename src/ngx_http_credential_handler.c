@@ -164,6 +164,9 @@ ngx_http_credential_handler(ngx_http_request_t *r)
             return ngx_http_credential_wait(r, cmcf, cred, ctx);
         }
 
+        ngx_edge_auth_store_count(cred->login->entry,
+                                  NGX_EDGE_AUTH_STAT_INJECTED);
+
         ctx->cred = cred;
         ctx->generation = cred->login->copy.generation;
 
@@ -178,6 +181,10 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (cred && cred->stats) {
+        ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
     }
 
     if (cred
@@ -301,6 +308,9 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
     int64_t           after;
     ngx_int_t         rc;
     ngx_table_elt_t  *h;
+
+    ngx_edge_auth_store_count(cred->login->entry,
+                              NGX_EDGE_AUTH_STAT_UNAVAILABLE);
 
     after = (cred->login->entry->backoff - ngx_edge_auth_now() + 999) / 1000;
 

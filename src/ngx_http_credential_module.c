@@ -20,6 +20,7 @@
 #include "ngx_http_credential_login_conf.h"
 #include "ngx_http_credential_oauth_conf.h"
 #include "ngx_http_credential_renew.h"
+#include "ngx_http_credential_status.h"
 #include "ngx_edge_auth_http.h"
 #include "ngx_edge_auth_ref.h"
 #include "ngx_edge_auth_secret.h"
@@ -101,6 +102,20 @@ static ngx_command_t  ngx_http_credential_commands[] = {
     { ngx_string("credential_callback"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_credential_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("credential_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_credential_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("credential_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_credential_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -614,6 +629,9 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&cmcf->endpoints, cf->pool, 2,
                           sizeof(ngx_http_credential_endpoint_t *))
+           != NGX_OK
+        || ngx_array_init(&cmcf->statuses, cf->pool, 1,
+                          sizeof(ngx_http_credential_status_t *))
            != NGX_OK)
     {
         return NULL;
@@ -831,8 +849,25 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_credential_login_t   *login;
 
-    if (ngx_http_credential_endpoints_resolve(cf, cmcf) != NGX_OK) {
+    if (ngx_http_credential_endpoints_resolve(cf, cmcf) != NGX_OK
+        || ngx_http_credential_status_resolve(cf, cmcf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
+    }
+
+    /* a static credential has no store entry: its counters go there */
+
+    cred = cmcf->credentials.elts;
+
+    for (i = 0; i < cmcf->credentials.nelts; i++) {
+        if (cred[i]->login == NULL
+            && ngx_edge_auth_stats_register(cf, NGX_EDGE_AUTH_STATS_STATIC,
+                                            &cred[i]->name, 0,
+                                            &cred[i]->stats)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (cmcf->logins.nelts == 0) {

@@ -125,6 +125,9 @@ ngx_http_credential_needs_auth(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
+    ngx_edge_auth_store_count(cred->login->entry,
+                              NGX_EDGE_AUTH_STAT_NEEDS_AUTH);
+
     /* the one error line was written when it happened */
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

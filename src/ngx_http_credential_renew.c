@@ -30,6 +30,10 @@
 #define NGX_HTTP_CREDENTIAL_TICK   1000
 
 
+static const char  ngx_http_credential_zone_full[] =
+    "the credential store zone is full";
+
+
 static void ngx_http_credential_tick(ngx_event_t *ev);
 static void ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log);
@@ -51,6 +55,9 @@ static void ngx_http_credential_login_start(
 static void ngx_http_credential_login_done(ngx_edge_auth_http_t *hc);
 static int64_t ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     ngx_uint_t failures, ngx_edge_auth_http_t *hc);
+static void ngx_http_credential_renew_count(ngx_edge_auth_entry_t *e,
+    ngx_edge_auth_http_t *hc, ngx_http_credential_renewal_t *rn,
+    ngx_uint_t status, ngx_uint_t parsed);
 
 
 ngx_int_t
@@ -691,7 +698,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     ngx_http_credential_renewal_t *rn)
 {
     ngx_str_t                         token, refresh;
-    ngx_uint_t                        status, kept;
+    ngx_uint_t                        status, kept, parsed;
     ngx_edge_auth_entry_t            *e;
     ngx_http_credential_login_t      *login;
     ngx_http_credential_main_conf_t  *cmcf;
@@ -714,6 +721,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     ngx_str_null(&token);
     ngx_str_null(&refresh);
     kept = 0;
+    parsed = 0;
 
     if (rn->error == NULL) {
         if (how == NGX_HTTP_CREDENTIAL_RENEW_REFRESH
@@ -730,6 +738,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
             (void) ngx_http_credential_login_answer(cred, hc, rn->now,
                                                     &token, &refresh,
                                                     &rn->expires, &rn->error);
+            parsed = 1;
         }
     }
 
@@ -755,7 +764,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
                                              &refresh, rn->expires)
                != NGX_OK)
         {
-            rn->error = "the credential store zone is full";
+            rn->error = ngx_http_credential_zone_full;
         }
 
         /*
@@ -809,6 +818,8 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
                     ? e->expires - rn->now : 0;
     }
 
+    ngx_http_credential_renew_count(e, hc, rn, status, parsed);
+
     /* a process that took over an overrun lock owns it now */
     ngx_edge_auth_store_login_unlock(e);
 
@@ -847,6 +858,87 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     {
         ngx_http_credential_renew_soon(cmcf);
     }
+}
+
+
+/*
+ * Under the lock: the renewal's counters.  A refresh is ok or failed; a
+ * login (or code exchange) ok or failed for one reason: the client's
+ * failure, "refused" for 401 and 403 (the partner refused the
+ * credentials), "status" for any other answer that is not 2xx, "parse"
+ * for a 2xx answer without a usable token.
+ */
+
+static void
+ngx_http_credential_renew_count(ngx_edge_auth_entry_t *e,
+    ngx_edge_auth_http_t *hc, ngx_http_credential_renewal_t *rn,
+    ngx_uint_t status, ngx_uint_t parsed)
+{
+    ngx_uint_t  stat;
+
+    if (rn->how == NGX_HTTP_CREDENTIAL_RENEW_REFRESH) {
+        if (rn->error == NULL && !rn->refused) {
+            ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_REFRESH_OK);
+            e->last_refresh = rn->now;
+
+        } else {
+            ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_REFRESH_FAILED);
+        }
+
+        return;
+    }
+
+    if (rn->error == NULL) {
+        ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_LOGIN_OK);
+        e->last_login = rn->now;
+        return;
+    }
+
+    switch (ngx_edge_auth_http_failure(hc)) {
+
+    case NGX_EDGE_AUTH_HTTP_FAIL_NONE:
+        if (status == 401 || status == 403) {
+            stat = NGX_EDGE_AUTH_STAT_LOGIN_REFUSED;
+
+        } else if (status < 200 || status > 299) {
+            stat = NGX_EDGE_AUTH_STAT_LOGIN_STATUS;
+
+        } else if (parsed) {
+            stat = NGX_EDGE_AUTH_STAT_LOGIN_PARSE;
+
+        } else {
+            stat = NGX_EDGE_AUTH_STAT_LOGIN_OTHER;
+        }
+
+        /* a token read but not stored */
+        if (rn->error == ngx_http_credential_zone_full) {
+            stat = NGX_EDGE_AUTH_STAT_LOGIN_OTHER;
+        }
+
+        break;
+
+    case NGX_EDGE_AUTH_HTTP_FAIL_TIMEOUT:
+        stat = NGX_EDGE_AUTH_STAT_LOGIN_TIMEOUT;
+        break;
+
+    case NGX_EDGE_AUTH_HTTP_FAIL_TLS:
+        stat = NGX_EDGE_AUTH_STAT_LOGIN_TLS;
+        break;
+
+    case NGX_EDGE_AUTH_HTTP_FAIL_PARSE:
+        stat = NGX_EDGE_AUTH_STAT_LOGIN_PARSE;
+        break;
+
+    case NGX_EDGE_AUTH_HTTP_FAIL_OTHER:
+        stat = NGX_EDGE_AUTH_STAT_LOGIN_OTHER;
+        break;
+
+    default:
+        stat = NGX_EDGE_AUTH_STAT_LOGIN_CONNECT;
+        break;
+    }
+
+    ngx_edge_auth_store_count(e, stat);
 }
 
 

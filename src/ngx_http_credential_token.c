@@ -43,9 +43,13 @@ ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     login = cred->login;
     e = login->entry;
 
+    ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_UPSTREAM_401);
+
     if (!ngx_edge_auth_store_invalidate(login->store, e, generation)) {
         return;
     }
+
+    ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_RENEW_401);
 
     now = ngx_edge_auth_now();
     delay = 0;

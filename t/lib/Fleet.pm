@@ -7,7 +7,8 @@ package Fleet;
 #   my ($n, $port) = Fleet::gateway(redis => $redis, nilo => $nilo,
 #       id => ..., secret => ..., api_key => ..., seal_key => 32 bytes,
 #       password => ..., [hex => 1, prefix => ..., user => ..., db => N,
-#       address => 'unix:/path', log_level => ...]);
+#       address => 'unix:/path', log_level => ...,
+#       locations => 'location ... { ... }']);
 #   $n->start($port);
 #   my ($status, $token) = Fleet::api($port);
 
@@ -22,6 +23,7 @@ sub gateway {
 
     my $port = free_port();
     my $url = $o{nilo}->url;
+    my $locations = $o{locations} // '';
     my $extra = join ' ',
         ($o{prefix} ? "redis_prefix=$o{prefix}" : ()),
         ($o{user} ? "redis_user=$o{user}" : ()),
@@ -53,6 +55,7 @@ sub gateway {
             credential_inject nilo;
             proxy_pass $url;
         }
+$locations
     }
 CONF
 
