@@ -567,6 +567,16 @@ ${\ nilo_token_conf(%port) }
             proxy_set_header X-Real-IP \$remote_addr;
         }
 
+        # the credentials' state for people, Prometheus and scripts, and
+        # a health check for load balancers (auth_ip internal, as above)
+        location = /status {
+            credential_status;
+        }
+
+        location = /health {
+            credential_health;
+        }
+
         location / {
             return 404;
         }
@@ -1280,6 +1290,11 @@ files:
   curl -s $nt/dev/login -H 'x-api-key: $SECRET{nilo_key}' -H 'Content-Type: application/json' \\
        -d '{"clientId":"$SECRET{nilo_client_id}","clientSecret":"$SECRET{nilo_client_secret}"}'
   curl -i $nt/dev/orders -H 'x-api-key: $SECRET{nilo_key}' -H 'Authorization: Bearer TOKEN'
+
+  # status and metrics: open $gw/status in a browser for the page
+  curl -s $gw/status                     # JSON
+  curl -s '$gw/status?format=prometheus'
+  curl -i $gw/health                     # 200, or 503 naming the credentials
 
   # IP allow lists: allowed, denied, a forged X-Forwarded-For, behind the "LB"
   curl -i $gw/internal/status
