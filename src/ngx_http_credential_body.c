@@ -522,6 +522,14 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         if (r == r->main) {
             bctx->state = NGX_HTTP_CREDENTIAL_BODY_READING;
 
+            /*
+             * In memory, one buffer (the part read with the header is
+             * moved into it), checked in place: several would be copied
+             * into one.  Larger bodies go to the temporary file.
+             */
+
+            r->request_body_in_single_buf = 1;
+
             rc = ngx_http_read_client_request_body(r,
                                              ngx_http_credential_body_read);
 
@@ -640,17 +648,28 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    text = NULL;
+    /*
+     * In memory (client_body_buffer_size): read in place.  nginx chains
+     * each read as a buffer of its own, one after another in one block;
+     * a part read with the request header is elsewhere, and then the
+     * body is copied into one block below.
+     */
 
-    /* one buffer in memory (client_body_buffer_size): read in place */
+    text = NULL;
+    p = NULL;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         if (ngx_buf_size(cl->buf) == 0) {
             continue;
         }
 
-        if (text == NULL && ngx_buf_in_memory(cl->buf)) {
-            text = cl->buf->pos;
+        if (ngx_buf_in_memory(cl->buf) && (text == NULL || cl->buf->pos == p))
+        {
+            if (text == NULL) {
+                text = cl->buf->pos;
+            }
+
+            p = cl->buf->last;
             continue;
         }
 
