@@ -522,14 +522,6 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         if (r == r->main) {
             bctx->state = NGX_HTTP_CREDENTIAL_BODY_READING;
 
-            /*
-             * In memory, one buffer (the part read with the header is
-             * moved into it), checked in place: several would be copied
-             * into one.  Larger bodies go to the temporary file.
-             */
-
-            r->request_body_in_single_buf = 1;
-
             rc = ngx_http_read_client_request_body(r,
                                              ngx_http_credential_body_read);
 
