@@ -4,7 +4,8 @@
  *
  * libFuzzer target for the JSON checker: no input may read past its end,
  * and the member spans of an object are in order, inside the input, each
- * a key string followed by its value.
+ * a key string followed by its value; a key folds into no more than its
+ * length and never past the room given.
  */
 
 
@@ -30,6 +31,9 @@ member(void *data, const u_char *key, size_t key_len, const u_char *end)
 {
     ngx_edge_auth_json_fuzz_t  *f = data;
 
+    u_char  fold[16];
+    size_t  n;
+
     if (key < f->last || key + key_len > end || end > f->end
         || key_len < 2 || key[0] != '"' || key[key_len - 1] != '"')
     {
@@ -37,6 +41,16 @@ member(void *data, const u_char *key, size_t key_len, const u_char *end)
     }
 
     f->last = end;
+
+    /* the folded key: never longer than the key, nothing past size */
+
+    memset(fold, 0xa5, sizeof(fold));
+
+    n = ngx_edge_auth_json_key_fold(key, key_len, fold, 8);
+
+    if (n > key_len || fold[8] != 0xa5) {
+        abort();
+    }
 }
 
 

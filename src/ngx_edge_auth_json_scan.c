@@ -10,6 +10,8 @@
  */
 
 
+#include <string.h>
+
 #include "ngx_edge_auth_json_scan.h"
 
 
@@ -24,6 +26,7 @@ static const u_char *ngx_edge_auth_json_string(const u_char *p,
     const u_char *end);
 static int ngx_edge_auth_json_hex4(const u_char *p, const u_char *end,
     unsigned *u);
+static int ngx_edge_auth_json_invisible(unsigned u);
 static size_t ngx_edge_auth_json_utf8(const u_char *p, const u_char *end);
 static const u_char *ngx_edge_auth_json_number(const u_char *p,
     const u_char *end);
@@ -423,4 +426,146 @@ ngx_edge_auth_json_literal(const u_char *p, const u_char *end,
     }
 
     return p + len;
+}
+
+
+static int
+ngx_edge_auth_json_invisible(unsigned u)
+{
+    return u < 0x20 || (u >= 0x7f && u <= 0x9f) || u == 0xad
+           || u == 0x34f || u == 0x115f || u == 0x1160
+           || u == 0x17b4 || u == 0x17b5 || u == 0x180e
+           || (u >= 0x200b && u <= 0x200f) || (u >= 0x202a && u <= 0x202e)
+           || (u >= 0x2060 && u <= 0x206f) || u == 0x3164
+           || (u >= 0xfe00 && u <= 0xfe0f) || u == 0xfeff || u == 0xffa0
+           || (u >= 0xe0000 && u <= 0xe0fff);
+}
+
+
+size_t
+ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
+    size_t size)
+{
+    size_t         n, k;
+    unsigned       u, lo;
+    u_char         c, enc[4];
+    const u_char  *p, *end;
+
+    n = 0;
+
+    if (len < 2) {
+        return 0;
+    }
+
+    p = key + 1;
+    end = key + len - 1;
+
+    while (p < end) {
+        c = *p;
+
+        if (c == '\\' && p + 1 < end) {
+            c = p[1];
+            p += 2;
+
+            switch (c) {
+            case 'b': u = '\b'; break;
+            case 'f': u = '\f'; break;
+            case 'n': u = '\n'; break;
+            case 'r': u = '\r'; break;
+            case 't': u = '\t'; break;
+
+            case 'u':
+                if (ngx_edge_auth_json_hex4(p, end, &u) != 0) {
+                    return n;
+                }
+
+                p += 4;
+
+                if (u >= 0xd800 && u <= 0xdbff && p + 6 <= end
+                    && p[0] == '\\' && p[1] == 'u'
+                    && ngx_edge_auth_json_hex4(p + 2, end, &lo) == 0
+                    && lo >= 0xdc00 && lo <= 0xdfff)
+                {
+                    u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                    p += 6;
+                }
+
+                break;
+
+            default:    /* " \ / */
+                u = c;
+            }
+
+        } else if (c < 0x80) {
+            u = c;
+            p++;
+
+        } else {
+            k = ngx_edge_auth_json_utf8(p, end);
+
+            if (k == 0) {
+                /* not UTF-8: the checker refuses it; byte by byte */
+                u = 0xfffd;
+                k = 1;
+
+            } else if (k == 2) {
+                u = ((p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+
+            } else if (k == 3) {
+                u = ((p[0] & 0x0f) << 12) | ((p[1] & 0x3f) << 6)
+                    | (p[2] & 0x3f);
+
+            } else {
+                u = ((p[0] & 0x07) << 18) | ((p[1] & 0x3f) << 12)
+                    | ((p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+            }
+
+            p += k;
+        }
+
+        if (ngx_edge_auth_json_invisible(u)) {
+            continue;
+        }
+
+        if (u >= 'A' && u <= 'Z') {
+            u |= 0x20;
+
+        } else if (u == 0x212a) {
+            u = 'k';
+
+        } else if (u == 0x17f) {
+            u = 's';
+        }
+
+        if (u < 0x80) {
+            enc[0] = (u_char) u;
+            k = 1;
+
+        } else if (u < 0x800) {
+            enc[0] = (u_char) (0xc0 | (u >> 6));
+            enc[1] = (u_char) (0x80 | (u & 0x3f));
+            k = 2;
+
+        } else if (u < 0x10000) {
+            enc[0] = (u_char) (0xe0 | (u >> 12));
+            enc[1] = (u_char) (0x80 | ((u >> 6) & 0x3f));
+            enc[2] = (u_char) (0x80 | (u & 0x3f));
+            k = 3;
+
+        } else {
+            enc[0] = (u_char) (0xf0 | (u >> 18));
+            enc[1] = (u_char) (0x80 | ((u >> 12) & 0x3f));
+            enc[2] = (u_char) (0x80 | ((u >> 6) & 0x3f));
+            enc[3] = (u_char) (0x80 | (u & 0x3f));
+            k = 4;
+        }
+
+        if (n + k <= size) {
+            memcpy(out + n, enc, k);
+        }
+
+        n += k;
+    }
+
+    return n;
 }

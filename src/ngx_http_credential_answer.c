@@ -53,6 +53,7 @@ struct ngx_http_credential_answer_s {
     u_char                         *end;
     unsigned                        streaming:1;
     unsigned                        exhausted:1;
+    unsigned                        cut:1;      /* SENT, but not whole */
 };
 
 
@@ -68,6 +69,7 @@ static ngx_int_t ngx_http_credential_answer_send(ngx_http_request_t *r,
     ngx_http_credential_answer_t *a);
 static ngx_int_t ngx_http_credential_answer_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static ngx_uint_t ngx_http_credential_answer_cut(ngx_http_request_t *sr);
 static void ngx_http_credential_answer_inspect(
     ngx_http_credential_answer_t *a, ngx_log_t *log);
 static void ngx_http_credential_answer_count(ngx_http_credential_t *cred,
@@ -429,6 +431,19 @@ ngx_http_credential_answer_resume(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_CREDENTIAL_ANSWER_SENT:
+
+        /*
+         * As the upstream module ends a cut-short answer: no last buffer
+         * (no chunked terminator), and the connection is closed, so the
+         * client never takes what it got for the whole answer.
+         */
+
+        if (a->cut) {
+            r->keepalive = 0;
+            rc = ngx_http_send_special(r, NGX_HTTP_FLUSH);
+            break;
+        }
+
         rc = ngx_http_send_special(r, NGX_HTTP_LAST);
         break;
 
@@ -505,6 +520,7 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
     a->state = NGX_HTTP_CREDENTIAL_ANSWER_RUNNING;
     a->last = a->start;
     a->streaming = 0;
+    a->cut = 0;
 
     return NGX_OK;
 }
@@ -520,6 +536,29 @@ ngx_http_credential_answer_done(ngx_http_request_t *sr, void *data,
 
     if (a->sr != sr || a->state != NGX_HTTP_CREDENTIAL_ANSWER_RUNNING) {
         return rc;
+    }
+
+    /*
+     * An answer cut short after its header ends as a whole one would
+     * (the upstream module finalizes the subrequest with 0 and only
+     * clears the subrequest's keepalive): the pipe's flags tell.
+     */
+
+    if (rc == NGX_OK && ngx_http_credential_answer_cut(sr)) {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "credential \"%V\": the partner's answer was cut "
+                      "short; %s", &a->cred->name,
+                      a->streaming ? "closing the client connection"
+                                   : "answering 502");
+
+        if (a->streaming) {
+            a->cut = 1;
+
+        } else {
+            a->state = NGX_HTTP_CREDENTIAL_ANSWER_FAILED;
+            a->status = NGX_HTTP_BAD_GATEWAY;
+            return rc;
+        }
     }
 
     if (a->streaming) {
@@ -551,6 +590,38 @@ ngx_http_credential_answer_done(ngx_http_request_t *sr, void *data,
     ngx_http_credential_answer_inspect(a, sr->connection->log);
 
     return rc;
+}
+
+
+/*
+ * Did the attempt's upstream stop before the end of its answer: a length
+ * or chunked framing not completed at a close, a read error, a timeout.
+ * An answer that ends with the connection (no length) is whole at a close.
+ */
+
+static ngx_uint_t
+ngx_http_credential_answer_cut(ngx_http_request_t *sr)
+{
+    ngx_event_pipe_t     *p;
+    ngx_http_upstream_t  *u;
+
+    u = sr->upstream;
+
+    if (u == NULL || sr->header_only) {
+        return 0;
+    }
+
+    if (!u->buffering) {
+        return u->length > 0;
+    }
+
+    p = u->pipe;
+
+    if (p == NULL || p->upstream_done) {
+        return 0;
+    }
+
+    return p->upstream_error || (p->upstream_eof && p->length > 0);
 }
 
 

@@ -21,8 +21,42 @@
 #include "ngx_edge_auth_json_scan.h"
 
 
-/* without client_max_body_size ("0"), a body read into memory stops here */
+/* without body_json_max_size */
 #define NGX_HTTP_CREDENTIAL_BODY_MAX  (1024 * 1024)
+
+/*
+ * The new body refers to this many ranges of the client's at most; a body
+ * that drops the credential's keys between more of its members has the
+ * rest copied into one buffer (two chain links per member would cost ten
+ * times the body).
+ */
+#define NGX_HTTP_CREDENTIAL_BODY_RANGES  64
+
+
+/* the new body as the checker walks the client's */
+
+typedef struct {
+    ngx_http_request_t          *r;
+    ngx_http_credential_body_t  *body;
+    const u_char                *base;      /* the text checked */
+    ngx_file_t                  *file;      /* base maps it, from file_pos */
+    off_t                        file_pos;
+    ngx_chain_t                **last;
+    const u_char                *text_end;
+    const u_char                *start;     /* kept, not yet in the chain */
+    const u_char                *end;
+    ngx_buf_t                   *tail;      /* past the ranges: copies */
+    ngx_uint_t                   ranges;
+    off_t                        size;
+    unsigned                     gap:1;     /* dropped since start */
+    unsigned                     error:1;
+} ngx_http_credential_splice_t;
+
+
+typedef struct {
+    void                        *addr;
+    size_t                       size;
+} ngx_http_credential_map_t;
 
 
 static void ngx_http_credential_body_free(void *data);
@@ -35,21 +69,19 @@ static ngx_int_t ngx_http_credential_body_set(ngx_conf_t *cf,
 static void ngx_http_credential_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_body_inject(ngx_http_request_t *r,
     ngx_http_credential_body_t *body, ngx_str_t *message);
+static ngx_int_t ngx_http_credential_body_map(ngx_http_request_t *r,
+    size_t len, ngx_http_credential_splice_t *splice);
+static void ngx_http_credential_body_unmap(void *data);
+static ngx_buf_t *ngx_http_credential_body_memory(
+    ngx_http_credential_splice_t *splice, u_char *data, size_t len);
+static ngx_int_t ngx_http_credential_body_flush(
+    ngx_http_credential_splice_t *splice);
 static ngx_int_t ngx_http_credential_body_replace(ngx_http_request_t *r,
-    u_char *data, size_t len);
+    ngx_chain_t *out, off_t len);
 static void ngx_http_credential_body_member(void *data, const u_char *key,
     size_t key_len, const u_char *end);
 static ngx_uint_t ngx_http_credential_body_owned(
     ngx_http_credential_body_t *body, const u_char *key, size_t len);
-static void ngx_http_credential_body_zero(void *data);
-
-
-/* the new body as the checker walks the client's */
-
-typedef struct {
-    ngx_http_credential_body_t  *body;
-    u_char                      *out;
-} ngx_http_credential_splice_t;
 
 
 static ngx_str_t  ngx_http_credential_invalid_body =
@@ -67,6 +99,13 @@ ngx_command_t  ngx_http_credential_body_commands[] = {
       ngx_http_credential_body_json,
       0,
       0,
+      NULL },
+
+    { ngx_string("body_json_max_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_http_credential_body_t, max_size),
       NULL },
 
       ngx_null_command
@@ -91,10 +130,14 @@ ngx_http_credential_get_body(ngx_conf_t *cf, ngx_http_credential_t *cred)
     }
 
     if (ngx_array_init(&body->names, cf->pool, 1, sizeof(ngx_str_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&body->folded, cf->pool, 1, sizeof(ngx_str_t))
+           != NGX_OK)
     {
         return NULL;
     }
+
+    body->max_size = NGX_CONF_UNSET_SIZE;
 
     /* the tree is jansson's memory: freed also when the block fails */
 
@@ -330,9 +373,10 @@ ngx_int_t
 ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
     char                        *text;
+    u_char                      *quoted;
     size_t                       len;
     json_t                      *v;
-    ngx_str_t                   *name;
+    ngx_str_t                   *name, *folded;
     const char                  *key;
     ngx_http_credential_body_t  *body;
 
@@ -341,6 +385,8 @@ ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     if (body == NULL) {
         return NGX_OK;
     }
+
+    ngx_conf_init_size_value(body->max_size, NGX_HTTP_CREDENTIAL_BODY_MAX);
 
     if (body->tree == NULL) {
         return NGX_OK;
@@ -359,6 +405,32 @@ ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         }
 
         ngx_memcpy(name->data, key, name->len);
+
+        /* as a client's keys are compared: folded */
+
+        folded = ngx_array_push(&body->folded);
+        quoted = ngx_pnalloc(cf->pool, name->len + 2);
+
+        if (folded == NULL || quoted == NULL) {
+            return NGX_ERROR;
+        }
+
+        quoted[0] = '"';
+        ngx_memcpy(quoted + 1, name->data, name->len);
+        quoted[name->len + 1] = '"';
+
+        folded->data = quoted;
+        folded->len = ngx_edge_auth_json_key_fold(quoted, name->len + 2,
+                                                  quoted, name->len + 2);
+
+        if (folded->len > body->fold_size) {
+            body->fold_size = folded->len;
+        }
+    }
+
+    body->fold = ngx_pnalloc(cf->pool, body->fold_size + 1);
+    if (body->fold == NULL) {
+        return NGX_ERROR;
     }
 
     text = json_dumps(body->tree, JSON_COMPACT|JSON_PRESERVE_ORDER);
@@ -422,6 +494,30 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         /* a subrequest has whatever body its main request read */
 
         bctx->state = NGX_HTTP_CREDENTIAL_BODY_READ;
+
+        /* an announced length over the cap is not read at all */
+
+        if (r == r->main && cred->body && cred->body->members.len
+            && r->headers_in.content_length_n > (off_t) cred->body->max_size)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "credential: the request body (%O bytes) is over "
+                          "body_json_max_size %uz; answering 413",
+                          r->headers_in.content_length_n,
+                          cred->body->max_size);
+
+            ngx_str_set(&message, "The request body is over "
+                                  "body_json_max_size");
+
+            bctx->state = NGX_HTTP_CREDENTIAL_BODY_PASS;
+
+            rc = ngx_edge_auth_send_error(r,
+                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          &ngx_http_credential_large_body,
+                                          &message);
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
 
         if (r == r->main) {
             bctx->state = NGX_HTTP_CREDENTIAL_BODY_READING;
@@ -501,23 +597,24 @@ ngx_http_credential_body_read(ngx_http_request_t *r)
 
 /*
  * NGX_OK with r->request_body replaced, an HTTP status with a message for
- * the client, or NGX_ERROR.
+ * the client, or NGX_ERROR.  The client's body is read where it is: in
+ * place when it is one buffer, through a read-only map when it is in the
+ * temporary file; the new body is a chain that refers to it.
  */
 
 static ngx_int_t
 ngx_http_credential_body_inject(ngx_http_request_t *r,
     ngx_http_credential_body_t *body, ngx_str_t *message)
 {
-    u_char                        *text, *p, *out, *last;
-    off_t                          limit;
+    u_char                        *text, *p;
     size_t                         len, size;
     ssize_t                        n;
     ngx_int_t                      rc;
     ngx_buf_t                     *b;
-    ngx_chain_t                   *cl;
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_core_loc_conf_t      *clcf;
+    ngx_chain_t                   *cl, *out;
     ngx_http_credential_splice_t   splice;
+
+    ngx_memzero(&splice, sizeof(ngx_http_credential_splice_t));
 
     len = 0;
 
@@ -527,14 +624,13 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         }
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    if (len > body->max_size) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "credential: the request body (%uz bytes) is over "
+                      "body_json_max_size %uz; answering 413",
+                      len, body->max_size);
 
-    limit = clcf->client_max_body_size ? clcf->client_max_body_size
-                                       : NGX_HTTP_CREDENTIAL_BODY_MAX;
-
-    if ((off_t) len > limit) {
-        ngx_str_set(message, "The request body is too large to carry "
-                             "the credential");
+        ngx_str_set(message, "The request body is over body_json_max_size");
         return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
@@ -544,86 +640,126 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    cl = r->request_body->bufs;
+    /*
+     * In memory (client_body_buffer_size): read in place.  nginx chains
+     * each read as a buffer of its own, one after another in one block;
+     * a part read with the request header is elsewhere, and then the
+     * body is copied into one block below.
+     */
 
-    /* one buffer in memory (client_body_buffer_size): read in place */
+    text = NULL;
+    p = NULL;
 
-    if (cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
-        text = cl->buf->pos;
-        cl = NULL;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf) == 0) {
+            continue;
+        }
 
-    } else {
+        if (ngx_buf_in_memory(cl->buf) && (text == NULL || cl->buf->pos == p))
+        {
+            if (text == NULL) {
+                text = cl->buf->pos;
+            }
+
+            p = cl->buf->last;
+            continue;
+        }
+
+        text = NULL;
+        break;
+    }
+
+    /* the temporary file: mapped, not copied */
+
+    if (text == NULL) {
+        rc = ngx_http_credential_body_map(r, len, &splice);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            text = (u_char *) splice.base;
+        }
+    }
+
+    /* several buffers, or memory and file: one copy */
+
+    if (text == NULL) {
         text = ngx_pnalloc(r->pool, len);
         if (text == NULL) {
             return NGX_ERROR;
         }
+
+        p = text;
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+            size = (size_t) ngx_buf_size(b);
+
+            /* a chunked body read into memory ends with an empty buffer */
+
+            if (size == 0) {
+                continue;
+            }
+
+            if (ngx_buf_in_memory(b)) {
+                p = ngx_cpymem(p, b->pos, size);
+                continue;
+            }
+
+            if (!b->in_file || b->file == NULL) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "credential: a request body buffer is neither "
+                              "in memory nor in a file");
+                return NGX_ERROR;
+            }
+
+            n = ngx_read_file(b->file, p, size, b->file_pos);
+
+            if (n != (ssize_t) size) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "credential: read %z of %uz bytes of the "
+                              "request body from \"%V\"",
+                              n, size, &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += size;
+        }
     }
 
-    p = text;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-        size = (size_t) ngx_buf_size(b);
-
-        /* a chunked body read into memory ends with an empty buffer */
-
-        if (size == 0) {
-            continue;
-        }
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, size);
-            continue;
-        }
-
-        /* a large body is in client_body_temp_path */
-
-        if (!b->in_file || b->file == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "credential: a request body buffer is neither "
-                          "in memory nor in a file");
-            return NGX_ERROR;
-        }
-
-        n = ngx_read_file(b->file, p, size, b->file_pos);
-
-        if (n != (ssize_t) size) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "credential: read %z of %uz bytes of the request "
-                          "body from \"%V\"", n, size, &b->file->name);
-            return NGX_ERROR;
-        }
-
-        p += size;
+    if (splice.file == NULL) {
+        splice.base = text;
     }
 
-    out = ngx_pnalloc(r->pool, len + body->members.len + 2);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* the new body holds secrets: zeroed when the request ends */
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_str_t));
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    splice.text_end = text + len;
 
     /* the credential's members first, then the client's that remain */
 
+    splice.r = r;
     splice.body = body;
-    splice.out = ngx_cpymem(out, "{", 1);
-    splice.out = ngx_cpymem(splice.out, body->members.data,
-                            body->members.len);
+    splice.last = &out;
+
+    if (ngx_http_credential_body_memory(&splice, (u_char *) "{", 1)
+        == NULL
+        || ngx_http_credential_body_memory(&splice, body->members.data,
+                                           body->members.len)
+           == NULL)
+    {
+        return NGX_ERROR;
+    }
 
     rc = ngx_edge_auth_json_scan(text, len, ngx_http_credential_body_member,
                                  &splice);
 
-    last = ngx_cpymem(splice.out, "}", 1);
-
-    ((ngx_str_t *) cln->data)->data = out;
-    ((ngx_str_t *) cln->data)->len = last - out;
-    cln->handler = ngx_http_credential_body_zero;
+    if (splice.error
+        || ngx_http_credential_body_flush(&splice) != NGX_OK
+        || ngx_http_credential_body_memory(&splice, (u_char *) "}", 1)
+           == NULL)
+    {
+        return NGX_ERROR;
+    }
 
     if (rc != NGX_EDGE_AUTH_JSON_OBJECT) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -641,16 +777,188 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    return ngx_http_credential_body_replace(r, out, last - out);
+    *splice.last = NULL;
+
+    for (cl = out; cl->next; cl = cl->next) { /* void */ }
+
+    cl->buf->last_buf = 1;
+    cl->buf->last_in_chain = 1;
+
+    return ngx_http_credential_body_replace(r, out, splice.size);
+}
+
+
+/*
+ * A body wholly in one file, in one range: mapped read-only for the
+ * check (the pages are the file's, shared with the page cache), and
+ * unmapped with the request.  NGX_DECLINED for anything else.
+ */
+
+static ngx_int_t
+ngx_http_credential_body_map(ngx_http_request_t *r, size_t len,
+    ngx_http_credential_splice_t *splice)
+{
+    off_t                 start, aligned;
+    u_char               *map;
+    size_t                size;
+    ngx_file_t           *file;
+    ngx_chain_t          *cl;
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_credential_map_t  *m;
+
+    file = NULL;
+    start = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf) == 0) {
+            continue;
+        }
+
+        if (file != NULL || ngx_buf_in_memory(cl->buf) || !cl->buf->in_file
+            || cl->buf->file == NULL
+            || cl->buf->file_last - cl->buf->file_pos != (off_t) len)
+        {
+            return NGX_DECLINED;
+        }
+
+        file = cl->buf->file;
+        start = cl->buf->file_pos;
+    }
+
+    if (file == NULL) {
+        return NGX_DECLINED;
+    }
+
+    aligned = start - start % (off_t) ngx_pagesize;
+    size = len + (size_t) (start - aligned);
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_credential_map_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, file->fd, aligned);
+
+    if (map == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, ngx_errno,
+                      "credential: mmap(\"%V\") of the request body "
+                      "failed; reading it into memory", &file->name);
+        return NGX_DECLINED;
+    }
+
+    m = cln->data;
+    m->addr = map;
+    m->size = size;
+    cln->handler = ngx_http_credential_body_unmap;
+
+    splice->base = map + (start - aligned);
+    splice->file = file;
+    splice->file_pos = start;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_credential_body_unmap(void *data)
+{
+    ngx_http_credential_map_t  *m = data;
+
+    if (m->addr) {
+        (void) munmap(m->addr, m->size);
+        m->addr = NULL;
+    }
+}
+
+
+/* a part of the new body from memory that outlives the request */
+
+static ngx_buf_t *
+ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
+    u_char *data, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_calloc_buf(splice->r->pool);
+    cl = ngx_alloc_chain_link(splice->r->pool);
+
+    if (b == NULL || cl == NULL) {
+        return NULL;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+
+    cl->buf = b;
+    *splice->last = cl;
+    splice->last = &cl->next;
+    splice->size += len;
+
+    return b;
+}
+
+
+/* the pending range of the client's body: memory, or its file */
+
+static ngx_int_t
+ngx_http_credential_body_flush(ngx_http_credential_splice_t *splice)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (splice->start == NULL) {
+        return NGX_OK;
+    }
+
+    if (splice->tail) {
+        splice->tail->last = ngx_cpymem(splice->tail->last, splice->start,
+                                        splice->end - splice->start);
+        splice->size += splice->end - splice->start;
+        splice->start = NULL;
+        return NGX_OK;
+    }
+
+    if (splice->file == NULL) {
+        if (ngx_http_credential_body_memory(splice, (u_char *) splice->start,
+                                            splice->end - splice->start)
+            == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        splice->start = NULL;
+        return NGX_OK;
+    }
+
+    b = ngx_calloc_buf(splice->r->pool);
+    cl = ngx_alloc_chain_link(splice->r->pool);
+
+    if (b == NULL || cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->in_file = 1;
+    b->file = splice->file;
+    b->file_pos = splice->file_pos + (splice->start - splice->base);
+    b->file_last = b->file_pos + (splice->end - splice->start);
+
+    cl->buf = b;
+    *splice->last = cl;
+    splice->last = &cl->next;
+    splice->size += splice->end - splice->start;
+
+    splice->start = NULL;
+
+    return NGX_OK;
 }
 
 
 static ngx_int_t
-ngx_http_credential_body_replace(ngx_http_request_t *r, u_char *data,
-    size_t len)
+ngx_http_credential_body_replace(ngx_http_request_t *r, ngx_chain_t *out,
+    off_t len)
 {
-    ngx_buf_t                    *b;
-    ngx_chain_t                  *cl;
     ngx_table_elt_t              *h;
     ngx_http_request_body_t      *rb;
     ngx_http_credential_stash_t  *stash;
@@ -674,31 +982,16 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, u_char *data,
         }
     }
 
-    b = ngx_calloc_buf(r->pool);
-    cl = ngx_alloc_chain_link(r->pool);
     rb = ngx_palloc(r->pool, sizeof(ngx_http_request_body_t));
-
-    if (b == NULL || cl == NULL || rb == NULL) {
+    if (rb == NULL) {
         return NGX_ERROR;
     }
 
-    b->start = data;
-    b->pos = data;
-    b->last = data + len;
-    b->end = data + len;
-    b->temporary = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    /* a copy: a subrequest shares its main request's */
+    /* a copy: a subrequest shares its main request's; the file stays */
 
     *rb = *r->request_body;
-    rb->bufs = cl;
+    rb->bufs = out;
     rb->buf = NULL;
-    rb->temp_file = NULL;
 
     r->request_body = rb;
 
@@ -725,7 +1018,7 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, u_char *data,
             return NGX_ERROR;
         }
 
-        h->value.len = ngx_sprintf(h->value.data, "%uz", len)
+        h->value.len = ngx_sprintf(h->value.data, "%O", len)
                        - h->value.data;
     }
 
@@ -787,70 +1080,96 @@ ngx_http_credential_body_member(void *data, const u_char *key,
 {
     ngx_http_credential_splice_t *splice = data;
 
-    if (!ngx_http_credential_body_owned(splice->body, key, key_len)) {
-        *splice->out++ = ',';
-        splice->out = ngx_cpymem(splice->out, key, end - key);
+    u_char  *p;
+    size_t   size;
+
+    if (splice->error) {
+        return;
     }
+
+    if (ngx_http_credential_body_owned(splice->body, key, key_len)) {
+        splice->gap = 1;
+        return;
+    }
+
+    /* next to the previous one kept: the text between is ", " */
+
+    if (splice->start && !splice->gap) {
+        splice->end = end;
+        return;
+    }
+
+    if (ngx_http_credential_body_flush(splice) != NGX_OK) {
+        splice->error = 1;
+        return;
+    }
+
+    if (splice->tail == NULL
+        && splice->ranges == NGX_HTTP_CREDENTIAL_BODY_RANGES)
+    {
+        /* each comma replaces at least a dropped member: the rest fits */
+
+        size = splice->text_end - key + 1;
+
+        p = ngx_pnalloc(splice->r->pool, size);
+        if (p == NULL) {
+            splice->error = 1;
+            return;
+        }
+
+        splice->tail = ngx_http_credential_body_memory(splice, p, 0);
+        if (splice->tail == NULL) {
+            splice->error = 1;
+            return;
+        }
+    }
+
+    if (splice->tail) {
+        *splice->tail->last++ = ',';
+        splice->size++;
+
+    } else if (ngx_http_credential_body_memory(splice, (u_char *) ",", 1)
+               == NULL)
+    {
+        splice->error = 1;
+        return;
+    }
+
+    splice->start = key;
+    splice->end = end;
+    splice->gap = 0;
+    splice->ranges++;
 }
 
 
-/* is this key (a JSON string, quotes included) one the credential writes */
+/*
+ * Is this key (a JSON string, quotes included) one the credential writes,
+ * as a partner may read it: escapes decoded, invisible characters gone,
+ * case folded (Go's encoding/json matches keys so, the last one winning).
+ */
 
 static ngx_uint_t
 ngx_http_credential_body_owned(ngx_http_credential_body_t *body,
     const u_char *key, size_t len)
 {
-    json_t      *decoded;
-    ngx_str_t    k, *name;
-    ngx_uint_t   i, owned;
+    size_t      n;
+    ngx_str_t  *name;
+    ngx_uint_t  i;
 
-    k.data = (u_char *) key + 1;
-    k.len = len - 2;
+    n = ngx_edge_auth_json_key_fold(key, len, body->fold, body->fold_size);
 
-    decoded = NULL;
+    if (n > body->fold_size) {
+        return 0;
+    }
 
-    /* "user\u0049nfo" is "userInfo" too */
+    name = body->folded.elts;
 
-    if (ngx_strlchr(k.data, k.data + k.len, '\\') != NULL) {
-        decoded = json_loadb((char *) key, len,
-                             JSON_DECODE_ANY|JSON_ALLOW_NUL, NULL);
-
-        if (decoded == NULL || !json_is_string(decoded)) {
-            if (decoded) {
-                json_decref(decoded);
-            }
-
+    for (i = 0; i < body->folded.nelts; i++) {
+        if (name[i].len == n && ngx_memcmp(name[i].data, body->fold, n) == 0)
+        {
             return 1;
         }
-
-        k.data = (u_char *) json_string_value(decoded);
-        k.len = json_string_length(decoded);
     }
 
-    owned = 0;
-    name = body->names.elts;
-
-    for (i = 0; i < body->names.nelts; i++) {
-        if (name[i].len == k.len
-            && ngx_memcmp(name[i].data, k.data, k.len) == 0)
-        {
-            owned = 1;
-            break;
-        }
-    }
-
-    if (decoded) {
-        json_decref(decoded);
-    }
-
-    return owned;
-}
-
-
-static void
-ngx_http_credential_body_zero(void *data)
-{
-    ngx_str_t  *s = data;
-
-    ngx_explicit_memzero(s->data, s->len);
+    return 0;
 }

@@ -169,13 +169,20 @@ $r = post('/echo/a', '{"a":1,"userInfo":{"id":"evil","athrzt":{"id":"x",'
 is($body, '{' . $USERINFO . ',"a":1,"b":[1,{"userInfo":2}]}',
    'client userInfo dropped wherever and however written at the top');
 
-# white space inside members is the client's; between them, none
+# white space inside members is the client's, and between two members kept
+# (the new body refers to the client's, range by range); around the
+# object and after a member dropped, none
 
 $r = post('/echo/a', qq( \n{ "a" : [1, 2] ,\n "b":"x y" , "c":{ } } \n));
 ($head, $body, $len) = echoed($r);
-is($body, '{' . $USERINFO . ',"a" : [1, 2],"b":"x y","c":{ }}',
-   'members kept as written');
+is($body, '{' . $USERINFO . qq(,"a" : [1, 2] ,\r\n "b":"x y" , "c":{ }}),
+   'members kept as written (the request line ends are CRLF)');
 is($len, length $body, 'Content-Length after white space');
+
+$r = post('/echo/a', qq({ "a" : 1 , "userInfo" : 2 , "b" : 3 }));
+($head, $body) = echoed($r);
+is($body, '{' . $USERINFO . ',"a" : 1,"b" : 3}',
+   'after a member dropped, a comma');
 
 $r = post('/echo/a', '{}');
 ($head, $body) = echoed($r);

@@ -34,8 +34,10 @@ C<{"id": ID, "athrzt": {"id": AUTH_ID, "key": KEY}}>: C<55>
 
 C<exctnFdbck.id> is a number, or a string with C<< code_as_string => 1 >>.
 C<raw> replaces every answer's body, C<status> its HTTP status (200), and
-C<< chunked => 1 >> sends it chunked, without a length; C<delay> (seconds)
-waits before answering.  State lives in a TestServer::State in a
+C<< chunked => 1 >> sends it chunked, without a length; C<< announce => N >>
+sends C<Content-Length: N> with the body as it is (shorter: a cut-short
+answer) and closes; C<< cut_chunked => 1 >> sends the body as one
+chunk, without the last one, and closes; C<delay> (seconds) waits before answering.  State lives in a TestServer::State in a
 temporary directory, so the test process sees what the server counted.
 
 =cut
@@ -148,6 +150,29 @@ sub _serve {
     });
 
     select(undef, undef, undef, $s->{delay}) if $s->{delay};
+
+    # a cut-short answer: a longer length announced, the body, the close
+
+    if (defined $s->{announce}) {
+        TestServer::write_all($c, 'HTTP/1.1 ' . ($s->{status} // 200)
+            . " Mock\r\nConnection: close\r\n"
+            . "Content-Type: application/json\r\nX-Octamile: mock\r\n"
+            . "Content-Length: $s->{announce}\r\n\r\n$out");
+        TestServer::abort($c);
+        return;
+    }
+
+    # chunked and cut short: one chunk, no last one, the close
+
+    if ($s->{cut_chunked}) {
+        TestServer::write_all($c, 'HTTP/1.1 ' . ($s->{status} // 200)
+            . " Mock\r\nConnection: close\r\n"
+            . "Content-Type: application/json\r\nX-Octamile: mock\r\n"
+            . "Transfer-Encoding: chunked\r\n\r\n"
+            . sprintf("%x\r\n%s\r\n", length $out, $out));
+        TestServer::abort($c);
+        return;
+    }
 
     # chunked: no length, the gateway learns the size only as the body
     # comes

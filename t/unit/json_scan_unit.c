@@ -155,6 +155,128 @@ static const char  *tokens[] = {
 };
 
 
+/* a key folded as body_json compares it, against what it must give */
+
+static const char  *fold_table[][2] = {
+    { "\"userInfo\"", "userinfo" },
+    { "\"USERINFO\"", "userinfo" },
+    { "\"user\\u0049nfo\"", "userinfo" },
+    { "\"userInfo\\u0000\"", "userinfo" },
+    { "\"\\u0001user\\tInfo\\u007f\"", "userinfo" },
+    { "\"user\xc2\x85Info\"", "userinfo" },               /* C1, raw */
+    { "\"user\xe2\x80\x8bInfo\"", "userinfo" },           /* U+200B */
+    { "\"user\\u200dInfo\\u2060\"", "userinfo" },
+    { "\"\xef\xbb\xbfuserInfo\\uFEFF\"", "userinfo" },    /* BOM */
+    { "\"user\xc2\xadInfo\\u00AD\"", "userinfo" },       /* U+00AD */
+    { "\"u\xc5\xbf" "erInfo\"", "userinfo" },                 /* U+017F */
+    { "\"u\\u017fERINFO\"", "userinfo" },
+    { "\"\xe2\x84\xaa" "elvin\"", "kelvin" },                /* U+212A */
+    { "\"\\u212AELVIN\"", "kelvin" },
+    { "\"\\udb40\\udc01a\"", "a" },                    /* U+E0001 tag */
+    { "\"us\xc3\xa9r\"", "us\xc3\xa9r" },                  /* U+00E9 */
+    { "\"us\\u00c9r\"", "us\xc3\x89r" },                  /* not folded */
+    { "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80" },           /* U+1F600 */
+    { "\"a\\\"b\\\\c\\/\"", "a\"b\\c/" },
+    { "\"\"", "" },
+    { NULL, NULL }
+};
+
+
+static int
+fold_tests(void)
+{
+    int          i, j, bad, ok_all;
+    char         raw[256];
+    char        *escaped, *plain;
+    u_char       out[256], out2[256];
+    size_t       n, m, len;
+    json_t      *s;
+
+    bad = 0;
+
+    for (i = 0; fold_table[i][0]; i++) {
+        n = ngx_edge_auth_json_key_fold((u_char *) fold_table[i][0],
+                                        strlen(fold_table[i][0]),
+                                        out, sizeof(out));
+
+        if (n != strlen(fold_table[i][1])
+            || memcmp(out, fold_table[i][1], n) != 0)
+        {
+            printf("# fold %s: got %.*s\n", fold_table[i][0], (int) n, out);
+            bad++;
+        }
+
+        /* too small a buffer: the whole length, nothing past size */
+
+        out[2] = 0x5a;
+
+        if (n > 2
+            && (ngx_edge_auth_json_key_fold((u_char *) fold_table[i][0],
+                                            strlen(fold_table[i][0]),
+                                            out, 2) != n
+                || out[2] != 0x5a))
+        {
+            printf("# fold %s: overran a short buffer\n", fold_table[i][0]);
+            bad++;
+        }
+    }
+
+    /* the same string escaped (\uXXXX) and raw folds the same */
+
+    ok_all = 1;
+
+    for (i = 0; i < 20000; i++) {
+        len = 1 + random() % 12;
+
+        raw[0] = '\0';
+
+        for (j = 0; j < (int) len; j++) {
+            static const char  *piece[] = {
+                "a", "Z", "k", "S", "\xe2\x84\xaa", "\xc5\xbf", "\xc2\xad",
+                "\xe2\x80\x8b", "\xef\xbb\xbf", "\x01", "\x7f", "\xc3\xa9",
+                "\xf0\x9f\x98\x80", "\"", "\\", "\xf3\xa0\x80\x81"
+            };
+
+            strcat(raw, piece[random() % 16]);
+        }
+
+        s = json_string(raw);
+        if (s == NULL) {
+            continue;
+        }
+
+        escaped = json_dumps(s, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+        plain = json_dumps(s, JSON_ENCODE_ANY);
+        json_decref(s);
+
+        n = ngx_edge_auth_json_key_fold((u_char *) escaped, strlen(escaped),
+                                        out, sizeof(out));
+        m = ngx_edge_auth_json_key_fold((u_char *) plain, strlen(plain),
+                                        out2, sizeof(out2));
+
+        if (n != m || n > sizeof(out) || memcmp(out, out2, n) != 0) {
+            if (ok_all) {
+                printf("# fold differs: %s / %s\n", escaped, plain);
+            }
+
+            ok_all = 0;
+        }
+
+        free(escaped);
+        free(plain);
+    }
+
+    if (!ok_all) {
+        bad++;
+    }
+
+    printf("%s 2 - key folding: the table, and %d strings escaped and raw "
+           "alike\n", bad ? "not ok" : "ok", i);
+
+    return bad;
+}
+
+
 int
 main(void)
 {
@@ -227,8 +349,12 @@ main(void)
         compare(text, len, "mutation");
     }
 
-    printf("1..1\n%s 1 - %d comparisons with jansson, %d differ\n",
+    printf("1..2\n%s 1 - %d comparisons with jansson, %d differ\n",
            failed ? "not ok" : "ok", tests, failed);
+
+    if (fold_tests()) {
+        failed++;
+    }
 
     return failed ? 1 : 0;
 }
