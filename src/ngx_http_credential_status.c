@@ -70,6 +70,15 @@ typedef struct {
 } ngx_http_credential_out_t;
 
 
+/* a Prometheus gauge of a snapshot's time: milliseconds, as seconds */
+
+typedef struct {
+    const char                  *name;
+    const char                  *help;
+    size_t                       offset;     /* of an int64_t */
+} ngx_http_credential_time_t;
+
+
 /* a Prometheus metric of the entry's counters */
 
 typedef struct {
@@ -119,6 +128,30 @@ static const char  *ngx_http_credential_states[] = {
 
 static const char  *ngx_http_credential_login_results[] = {
     "ok", "connect", "timeout", "tls", "status", "parse", "refused", "other"
+};
+
+
+static ngx_http_credential_time_t  ngx_http_credential_times[] = {
+
+    { "nginx_credential_token_expiry_timestamp_seconds",
+      "When the token expires, in seconds since the epoch; 0: no token.",
+      offsetof(ngx_http_credential_snapshot_t, expires) },
+
+    { "nginx_credential_next_attempt_timestamp_seconds",
+      "When a renewal is tried next, in seconds since the epoch; 0: only "
+      "an operator or a running renewal moves it.",
+      offsetof(ngx_http_credential_snapshot_t, next) },
+
+    { "nginx_credential_last_login_timestamp_seconds",
+      "When the last login succeeded, in seconds since the epoch; 0: never.",
+      offsetof(ngx_http_credential_snapshot_t, last_login) },
+
+    { "nginx_credential_last_refresh_timestamp_seconds",
+      "When the last refresh succeeded, in seconds since the epoch; 0: "
+      "never.",
+      offsetof(ngx_http_credential_snapshot_t, last_refresh) },
+
+    { NULL, NULL, 0 }
 };
 
 
@@ -704,6 +737,7 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
     ngx_edge_auth_stats_t            *stats;
     ngx_edge_auth_stats_want_t       *w;
     ngx_http_credential_metric_t     *m;
+    ngx_http_credential_time_t       *t;
     ngx_http_credential_snapshot_t   *s;
     ngx_http_credential_main_conf_t  *cmcf;
 
@@ -772,15 +806,18 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
         ngx_http_credential_out_printf(o, "} %L.%03L\n", v / 1000, v % 1000);
     }
 
-    ngx_http_credential_prom_head(
-        "nginx_credential_token_expiry_timestamp_seconds",
-        "When the token expires, in seconds since the epoch; 0: no token.",
-        "gauge");
+    /* the times, in seconds since the epoch: 0 for never */
 
-    for (i = 0; i < n; i++) {
-        ngx_http_credential_prom_cred(
-            "nginx_credential_token_expiry_timestamp_seconds", i);
-        ngx_http_credential_out_printf(o, "} %L\n", s[i].expires / 1000);
+    for (t = ngx_http_credential_times; t->name; t++) {
+        ngx_http_credential_out_printf(o, "# HELP %s %s\n# TYPE %s gauge\n",
+                                       t->name, t->help, t->name);
+
+        for (i = 0; i < n; i++) {
+            v = *(int64_t *) ((u_char *) &s[i] + t->offset);
+            ngx_http_credential_out_printf(o, "%s{credential=\"", t->name);
+            ngx_http_credential_out_label(o, &cred[i]->name);
+            ngx_http_credential_out_printf(o, "\"} %L\n", v / 1000);
+        }
     }
 
     ngx_http_credential_prom_head("nginx_credential_failure_streak",
@@ -789,39 +826,6 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
     for (i = 0; i < n; i++) {
         ngx_http_credential_prom_cred("nginx_credential_failure_streak", i);
         ngx_http_credential_out_printf(o, "} %ui\n", s[i].failures);
-    }
-
-    ngx_http_credential_prom_head(
-        "nginx_credential_next_attempt_timestamp_seconds",
-        "When a renewal is tried next, in seconds since the epoch; 0: only "
-        "an operator or a running renewal moves it.", "gauge");
-
-    for (i = 0; i < n; i++) {
-        ngx_http_credential_prom_cred(
-            "nginx_credential_next_attempt_timestamp_seconds", i);
-        ngx_http_credential_out_printf(o, "} %L\n", s[i].next / 1000);
-    }
-
-    ngx_http_credential_prom_head(
-        "nginx_credential_last_login_timestamp_seconds",
-        "When the last login succeeded, in seconds since the epoch; 0: "
-        "never.", "gauge");
-
-    for (i = 0; i < n; i++) {
-        ngx_http_credential_prom_cred(
-            "nginx_credential_last_login_timestamp_seconds", i);
-        ngx_http_credential_out_printf(o, "} %L\n", s[i].last_login / 1000);
-    }
-
-    ngx_http_credential_prom_head(
-        "nginx_credential_last_refresh_timestamp_seconds",
-        "When the last refresh succeeded, in seconds since the epoch; 0: "
-        "never.", "gauge");
-
-    for (i = 0; i < n; i++) {
-        ngx_http_credential_prom_cred(
-            "nginx_credential_last_refresh_timestamp_seconds", i);
-        ngx_http_credential_out_printf(o, "} %L\n", s[i].last_refresh / 1000);
     }
 
     ngx_http_credential_prom_head("nginx_credential_logins_total",
