@@ -238,6 +238,7 @@ ngx_http_credential_wait(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx)
 {
     int64_t                 now;
+    ngx_uint_t              first;
     ngx_edge_auth_entry_t  *e;
 
     /* no use waiting: only an operator's connect step helps */
@@ -247,36 +248,41 @@ ngx_http_credential_wait(ngx_http_request_t *r,
     }
 
     now = ngx_edge_auth_now();
+    e = cred->login->entry;
+    first = (ctx->deadline == 0);
 
-    if (ctx->deadline == 0) {
+    if (first) {
         ctx->deadline = now + cred->login->wait;
 
-        e = cred->login->entry;
+        ngx_http_credential_renew_soon(cmcf);
 
         /*
-         * Backing off past our deadline with nothing in flight: no use
-         * waiting.  A subrequest cannot wait on the connection's write
-         * event: the wake-up would go to the main request (mirror).
+         * A subrequest cannot wait on the connection's write event: the
+         * wake-up would go to the main request (mirror).
          */
 
-        if ((e->lock_owner == 0 && e->backoff >= ctx->deadline)
-            || r != r->main)
-        {
-            ngx_http_credential_renew_soon(cmcf);
+        if (r != r->main) {
             return ngx_http_credential_unavailable(r, cred, 0);
         }
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "credential \"%V\": no valid token, waiting",
-                       &cred->name);
-
-        ngx_http_credential_renew_soon(cmcf);
     }
 
-    if (now >= ctx->deadline) {
+    /*
+     * Nothing in flight and backing off past the deadline, from the start
+     * or since the login waited for failed: no login can help in time.
+     */
+
+    if ((e->lock_owner == 0 && e->backoff >= ctx->deadline)
+        || now >= ctx->deadline)
+    {
         return ngx_http_credential_unavailable(r, cred,
                                                now - ctx->deadline
                                                + cred->login->wait);
+    }
+
+    if (first) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "credential \"%V\": no valid token, waiting",
+                       &cred->name);
     }
 
     /* poll the shared token */
