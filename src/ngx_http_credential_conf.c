@@ -286,35 +286,26 @@ ngx_http_credential_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * Two header names an upstream may take for one: case folded, and "_"
- * equal to "-", as CGI-style upstreams turn both into "_".
+ * Two lower-case header names of one length that an upstream takes for
+ * one: "_" equal to "-", as CGI-style upstreams turn both into "_".  The
+ * request path compares the client's headers with it too.
  */
 
 ngx_uint_t
-ngx_http_credential_same_name(ngx_str_t *a, ngx_str_t *b)
+ngx_http_credential_same_name(u_char *a, u_char *b, size_t len)
 {
-    u_char      ca, cb;
     ngx_uint_t  i;
 
-    if (a->len != b->len) {
+    for (i = 0; i < len; i++) {
+        if (a[i] == b[i]) {
+            continue;
+        }
+
+        if ((a[i] == '_' || a[i] == '-') && (b[i] == '_' || b[i] == '-')) {
+            continue;
+        }
+
         return 0;
-    }
-
-    for (i = 0; i < a->len; i++) {
-        ca = ngx_tolower(a->data[i]);
-        cb = ngx_tolower(b->data[i]);
-
-        if (ca == '_') {
-            ca = '-';
-        }
-
-        if (cb == '_') {
-            cb = '-';
-        }
-
-        if (ca != cb) {
-            return 0;
-        }
     }
 
     return 1;

@@ -129,8 +129,8 @@ ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);
 /* RFC 9110 token characters, and none of the headers nginx manages */
 ngx_int_t ngx_http_credential_check_name(ngx_conf_t *cf, ngx_str_t *name);
-/* one header to an upstream: case folded, "_" equal to "-" */
-ngx_uint_t ngx_http_credential_same_name(ngx_str_t *a, ngx_str_t *b);
+/* lower-case names, one header to an upstream: "_" equal to "-" */
+ngx_uint_t ngx_http_credential_same_name(u_char *a, u_char *b, size_t len);
 /* "a.b.c": keys of visible ASCII */
 ngx_int_t ngx_http_credential_check_path(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *directive);

@@ -248,27 +248,7 @@ ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_credential_name_eq(ngx_table_elt_t *h, ngx_table_elt_t *tmpl)
 {
-    u_char      a, b;
-    ngx_uint_t  i;
-
-    if (h->key.len != tmpl->key.len) {
-        return 0;
-    }
-
-    for (i = 0; i < h->key.len; i++) {
-        a = h->lowcase_key[i];
-        b = tmpl->lowcase_key[i];
-
-        if (a == b) {
-            continue;
-        }
-
-        if ((a == '_' || a == '-') && (b == '_' || b == '-')) {
-            continue;
-        }
-
-        return 0;
-    }
-
-    return 1;
+    return h->key.len == tmpl->key.len
+           && ngx_http_credential_same_name(h->lowcase_key, tmpl->lowcase_key,
+                                            h->key.len);
 }

@@ -553,7 +553,10 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
     h = cred->headers.elts;
 
     for (i = 0; i < cred->headers.nelts; i++) {
-        if (ngx_http_credential_same_name(&h[i].key, name)) {
+        if (h[i].key.len == name->len
+            && ngx_http_credential_same_name(h[i].lowcase_key, lowcase,
+                                             name->len))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "credential \"%V\" sets header \"%V\" twice%s",
                                &cred->name, name,
@@ -679,8 +682,8 @@ static ngx_int_t
 ngx_http_credential_block_finish(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
 {
-    u_char                       **lc;
-    ngx_str_t                     *slots;
+    u_char                       **lc, *low;
+    ngx_str_t                     *slots, *name;
     ngx_uint_t                     i, j;
     ngx_table_elt_t               *h;
     ngx_http_credential_t        **credp;
@@ -717,10 +720,18 @@ ngx_http_credential_block_finish(ngx_conf_t *cf,
         t[i].hash = ngx_hash_key(t[i].lowcase, t[i].name.len);
 
         for (j = 0; j < cred->headers.nelts + i; j++) {
-            if (ngx_http_credential_same_name(
-                    j < cred->headers.nelts
-                    ? &h[j].key : &t[j - cred->headers.nelts].name,
-                    &t[i].name))
+            if (j < cred->headers.nelts) {
+                name = &h[j].key;
+                low = h[j].lowcase_key;
+
+            } else {
+                name = &t[j - cred->headers.nelts].name;
+                low = t[j - cred->headers.nelts].lowcase;
+            }
+
+            if (name->len == t[i].name.len
+                && ngx_http_credential_same_name(low, t[i].lowcase,
+                                                 name->len))
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "credential \"%V\" sets header \"%V\" "
