@@ -38,7 +38,8 @@ struct ngx_edge_auth_redis_s {
 
     int64_t                      pause_until;
     ngx_msec_t                   pause;
-    ngx_uint_t                   failing;    /* logged this streak */
+    ngx_atomic_t                *down;       /* an outage was logged */
+    ngx_atomic_t                 own;        /* down, when not shared */
 
     ngx_event_t                  posted;     /* fails calls out of line */
     ngx_queue_t                  failed;
@@ -81,7 +82,7 @@ static ngx_edge_auth_redis_array_pt  ngx_edge_auth_redis_create_array;
 
 ngx_edge_auth_redis_t *
 ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
-    ngx_edge_auth_redis_conf_t *conf)
+    ngx_edge_auth_redis_conf_t *conf, ngx_atomic_t *down)
 {
     ngx_edge_auth_redis_t  *rd;
 
@@ -100,6 +101,7 @@ ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
     rd->quiet = *cycle->log;
     rd->quiet.log_level = NGX_LOG_ALERT;
     rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
+    rd->down = down ? down : &rd->own;
 
     ngx_queue_init(&rd->calls);
     ngx_queue_init(&rd->failed);
@@ -389,8 +391,9 @@ ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call)
     rd->ready = 1;
     rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
 
-    if (rd->failing) {
-        rd->failing = 0;
+    /* the worker that ends the outage says so, once for the node */
+
+    if (*rd->down && ngx_atomic_cmp_set(rd->down, 1, 0)) {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                       "redis %V: connected again", &rd->conf->text);
     }
@@ -707,16 +710,18 @@ ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd, const char *error,
         return;
     }
 
-    /* one line per failure streak, then quiet until it recovers */
+    /*
+     * One line per outage and node, then quiet until it recovers: the
+     * node's workers share the flag, and each meets the outage itself.
+     */
 
-    level = rd->failing ? NGX_LOG_INFO : NGX_LOG_ERR;
+    level = ngx_atomic_cmp_set(rd->down, 0, 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
     ngx_log_error(level, rd->log, err,
                   "redis %V: %s; tokens stay in shared memory and each "
                   "node logs in for itself until Redis is back (next try "
                   "in %Mms)", &rd->conf->text, error, rd->pause);
 
-    rd->failing = 1;
     rd->pause_until = now + rd->pause;
     rd->pause = ngx_min(rd->pause * 2, NGX_EDGE_AUTH_REDIS_PAUSE_MAX);
 }

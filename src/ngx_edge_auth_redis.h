@@ -55,8 +55,9 @@ struct ngx_edge_auth_redis_call_s {
 };
 
 
+/* down: a flag the node's workers share (shared memory), or NULL */
 ngx_edge_auth_redis_t *ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
-    ngx_edge_auth_redis_conf_t *conf);
+    ngx_edge_auth_redis_conf_t *conf, ngx_atomic_t *down);
 /* 0 while pausing after a failure: do without Redis for now */
 ngx_uint_t ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd);
 

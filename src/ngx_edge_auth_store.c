@@ -112,6 +112,7 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         store->shpool->data = store->sh;
         ngx_queue_init(&store->sh->entries);
+        store->sh->redis_down = 0;
 
         len = sizeof(" in credential store zone \"\"") + shm_zone->shm.name.len;
 

@@ -110,6 +110,8 @@ typedef struct {
 
 typedef struct {
     ngx_queue_t                  entries;
+    /* the node's workers share one outage: one log line, not one each */
+    ngx_atomic_t                 redis_down;
 } ngx_edge_auth_store_sh_t;
 
 

@@ -317,7 +317,8 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
 
     ngx_http_credential_fleet_leased = leased;
 
-    cmcf->redis = ngx_edge_auth_redis_create(cycle, cmcf->redis_conf);
+    cmcf->redis = ngx_edge_auth_redis_create(cycle, cmcf->redis_conf,
+                                             &cmcf->store->sh->redis_down);
     if (cmcf->redis == NULL) {
         return NGX_ERROR;
     }
