@@ -83,10 +83,29 @@ typedef struct {
 } ngx_http_credential_main_conf_t;
 
 
+/*
+ * What the proxy module's directives said in a location, recorded as they
+ * are read (ngx_http_credential_cache.c): the proxy's own configuration is
+ * private to it.
+ */
+
+typedef struct {
+    ngx_int_t                    cache;     /* proxy_cache: UNSET, 0, 1 */
+    u_char                      *cache_file;
+    ngx_uint_t                   cache_line;
+    ngx_str_t                    key;       /* proxy_cache_key's text */
+    u_char                      *key_file;  /* NULL: the default key */
+    ngx_uint_t                   key_line;
+    u_char                      *pass_file; /* NULL: no proxy_pass here */
+    ngx_uint_t                   pass_line;
+} ngx_http_credential_proxy_t;
+
+
 typedef struct {
     ngx_edge_auth_ref_t              ref;       /* first: $credential_name */
     ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
     ngx_http_credential_status_t    *status;    /* not inherited */
+    ngx_http_credential_proxy_t      proxy;
 } ngx_http_credential_loc_conf_t;
 
 

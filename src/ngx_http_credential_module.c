@@ -13,6 +13,7 @@
 
 #include "ngx_http_credential_conf.h"
 #include "ngx_http_credential_answer.h"
+#include "ngx_http_credential_cache.h"
 #include "ngx_http_credential_body.h"
 #include "ngx_http_credential_fleet.h"
 #include "ngx_http_credential_handler.h"
@@ -61,7 +62,7 @@ static ngx_int_t ngx_http_credential_add_header(ngx_conf_t *cf,
 static char *ngx_http_credential_inject(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void *ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name);
-static ngx_int_t ngx_http_credential_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_credential_preconfiguration(ngx_conf_t *cf);
 static void *ngx_http_credential_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_credential_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -125,7 +126,7 @@ static ngx_command_t  ngx_http_credential_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_credential_module_ctx = {
-    ngx_http_credential_add_variables,     /* preconfiguration */
+    ngx_http_credential_preconfiguration,  /* preconfiguration */
     ngx_http_credential_init,              /* postconfiguration */
 
     ngx_http_credential_create_main_conf,  /* create main configuration */
@@ -603,9 +604,15 @@ ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/* before the http block is read: proxy_cache's directives are recorded */
+
 static ngx_int_t
-ngx_http_credential_add_variables(ngx_conf_t *cf)
+ngx_http_credential_preconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_credential_cache_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_edge_auth_add_variables(cf, ngx_http_credential_vars);
 }
 
@@ -647,8 +654,17 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
 static void *
 ngx_http_credential_create_loc_conf(ngx_conf_t *cf)
 {
+    ngx_http_credential_loc_conf_t  *clcf;
+
     /* ref zeroed: not set */
-    return ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_loc_conf_t));
+    clcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_loc_conf_t));
+    if (clcf == NULL) {
+        return NULL;
+    }
+
+    clcf->proxy.cache = NGX_CONF_UNSET;
+
+    return clcf;
 }
 
 
@@ -658,8 +674,17 @@ ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_credential_loc_conf_t *prev = parent;
     ngx_http_credential_loc_conf_t *conf = child;
 
-    return ngx_edge_auth_ref_merge(cf, &conf->ref, &prev->ref,
-                                   ngx_http_credential_find, "credential");
+    char  *rv;
+
+    rv = ngx_edge_auth_ref_merge(cf, &conf->ref, &prev->ref,
+                                 ngx_http_credential_find, "credential");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* the credential is known now: its headers, cookie and body */
+
+    return ngx_http_credential_cache_merge(cf, prev, conf);
 }
 
 
