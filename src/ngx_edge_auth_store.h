@@ -30,7 +30,7 @@
 typedef enum {
     NGX_EDGE_AUTH_TOKEN_NONE = 0,
     NGX_EDGE_AUTH_TOKEN_VALID,
-    NGX_EDGE_AUTH_TOKEN_INVALID,
+    NGX_EDGE_AUTH_TOKEN_INVALID,   /* unused: a refused token stays valid */
     /* no token and nothing to renew with: an operator must connect again */
     NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH
 } ngx_edge_auth_token_state_e;

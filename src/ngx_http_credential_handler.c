@@ -351,9 +351,12 @@ ngx_http_credential_wait_renewal(ngx_http_request_t *r,
                        "of the refused token", &cred->name);
     }
 
+    /* a grant without a refresh token is renewed by an operator only */
+
     if (cred->login->copy.generation == ctx->refused
         && now < ctx->deadline
-        && !(e->lock_owner == 0 && e->backoff >= ctx->deadline))
+        && !(e->lock_owner == 0 && e->backoff >= ctx->deadline)
+        && !(cred->login->oauth && e->refresh_len == 0))
     {
         ngx_http_credential_poll(r, ngx_http_credential_wait_handler,
                                  (ngx_msec_t) ngx_min(ctx->deadline - now,
