@@ -429,29 +429,42 @@ ngx_edge_auth_store_needs_auth(ngx_edge_auth_store_t *store,
 }
 
 
-ngx_uint_t
-ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
-    ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation)
+ngx_int_t
+ngx_edge_auth_store_refused(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation, int64_t now,
+    ngx_msec_t interval)
 {
-    ngx_uint_t  done;
+    ngx_int_t  rc;
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
-    done = 0;
-
-    if (e->generation == generation
-        && e->state == NGX_EDGE_AUTH_TOKEN_VALID)
+    if (e->generation != generation
+        || e->state != NGX_EDGE_AUTH_TOKEN_VALID)
     {
-        e->state = NGX_EDGE_AUTH_TOKEN_INVALID;
-        e->renew = 0;
-        ngx_memory_barrier();
-        e->generation++;
-        done = 1;
+        rc = NGX_DECLINED;
+
+    } else if (e->refused == generation) {
+        rc = NGX_DONE;
+
+    } else if (now < e->refusal_next) {
+        rc = NGX_BUSY;
+
+    } else {
+        /* due, not invalid: requests go on with it until the new one */
+
+        e->refused = generation;
+        e->refusal_next = now + interval;
+
+        if (e->renew > now) {
+            e->renew = now;
+        }
+
+        rc = NGX_OK;
     }
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
-    return done;
+    return rc;
 }
 
 

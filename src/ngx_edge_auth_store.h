@@ -30,7 +30,7 @@
 typedef enum {
     NGX_EDGE_AUTH_TOKEN_NONE = 0,
     NGX_EDGE_AUTH_TOKEN_VALID,
-    NGX_EDGE_AUTH_TOKEN_INVALID,
+    NGX_EDGE_AUTH_TOKEN_INVALID,   /* unused: a refused token stays valid */
     /* no token and nothing to renew with: an operator must connect again */
     NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH
 } ngx_edge_auth_token_state_e;
@@ -54,8 +54,8 @@ typedef enum {
     NGX_EDGE_AUTH_STAT_LOGIN_OTHER,       /* out of memory, zone full */
     NGX_EDGE_AUTH_STAT_REFRESH_OK,
     NGX_EDGE_AUTH_STAT_REFRESH_FAILED,
-    NGX_EDGE_AUTH_STAT_UPSTREAM_401,
-    NGX_EDGE_AUTH_STAT_RENEW_401,         /* the 401s that invalidated */
+    NGX_EDGE_AUTH_STAT_UPSTREAM_401,      /* any token_refused_status */
+    NGX_EDGE_AUTH_STAT_RENEW_401,         /* the refusals that renewed */
     NGX_EDGE_AUTH_STAT_UNAVAILABLE,       /* 503 credential-unavailable */
     NGX_EDGE_AUTH_STAT_NEEDS_AUTH,        /* 503 ...-needs-authorization */
     NGX_EDGE_AUTH_STAT_ANSWER_RETRY,
@@ -90,7 +90,10 @@ typedef struct {
     int64_t                      lock_deadline;
 
     ngx_uint_t                   failures;     /* in the current streak */
-    ngx_uint_t                   refusals;     /* fresh tokens refused */
+
+    /* an upstream refused generation "refused"; no renewal for it before */
+    ngx_atomic_uint_t            refused;
+    int64_t                      refusal_next;
     ngx_uint_t                   logins;
 
     /* authorization-code flow: issue time of the newest state accepted */
@@ -184,9 +187,16 @@ void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
 void ngx_edge_auth_store_needs_auth(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e);
 
-/* compare-and-invalidate: only the token of that generation */
-ngx_uint_t ngx_edge_auth_store_invalidate(ngx_edge_auth_store_t *store,
-    ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation);
+/*
+ * An upstream refused the token of that generation: compare-and-renew.
+ * The token stays in use.  NGX_OK: it is due for renewal now, and no
+ * refusal renews again within "interval"; NGX_DONE: a refusal made it due
+ * already; NGX_BUSY: a refusal renewed within the interval, nothing done;
+ * NGX_DECLINED: it is not the current token any more.
+ */
+ngx_int_t ngx_edge_auth_store_refused(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, ngx_atomic_uint_t generation, int64_t now,
+    ngx_msec_t interval);
 
 /*
  * Copies the entry into *copy (reusing its buffer) if the generation

@@ -33,6 +33,7 @@ typedef struct {
     ngx_http_credential_t           *cred;
     ngx_atomic_uint_t                generation; /* of the injected token */
     int64_t                          deadline;   /* waiting for a token */
+    ngx_atomic_uint_t                refused;    /* a retry: its renewal */
     ngx_http_credential_body_ctx_t  *body;
     unsigned                         attempt:1;  /* answer.c's subrequest */
 } ngx_http_credential_ctx_t;

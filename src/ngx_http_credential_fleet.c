@@ -956,6 +956,15 @@ ngx_http_credential_fleet_apply(ngx_http_credential_main_conf_t *cmcf,
                                  (blob.expires - blob.issued) / 2);
             e->failures = 0;
             e->backoff = 0;
+
+            /*
+             * Another node's new token counts as a renewal for refusals:
+             * a path that refuses every token renews it once per
+             * token_refused_interval for the fleet, not once per node.
+             */
+            e->refusal_next = ngx_max(e->refusal_next,
+                                      blob.issued
+                                      + (int64_t) login->refused_interval);
         }
 
     } else {

@@ -8,7 +8,8 @@
  * headers, a current token (a request without one waits for it, then
  * gets a 503), and its JSON body.  In the rewrite phase an internal
  * request drops what an earlier location injected.  A header filter
- * hears the upstream refuse the token a request carried.
+ * hears the upstream refuse the token a request carried; that token stays
+ * in use.
  */
 
 
@@ -31,9 +32,11 @@ static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_http_credential_ctx_t *ctx);
 static void ngx_http_credential_wait_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_wait_renewal(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_http_credential_ctx_t *ctx);
 static ngx_int_t ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_credential_t *cred, int64_t waited);
-static void ngx_http_credential_retry(ngx_http_request_t *r,
+static ngx_atomic_uint_t ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_http_credential_stash_t *stash);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
@@ -96,6 +99,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     ngx_int_t                         rc;
     ngx_uint_t                        nextra;
     ngx_table_elt_t                  *extra;
+    ngx_atomic_uint_t                 refused;
     ngx_http_credential_t            *cred;
     ngx_http_credential_ctx_t        *ctx;
     ngx_http_credential_stash_t      *stash;
@@ -117,6 +121,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     extra = NULL;
     nextra = 0;
+    refused = 0;
 
     /* a 401 sent elsewhere by error_page still refuses the token */
 
@@ -124,7 +129,11 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         stash = ngx_http_credential_stash(r, 0);
 
         if (stash && stash->cred && !stash->retried) {
-            ngx_http_credential_retry(r, cmcf, stash->cred, stash);
+            refused = ngx_http_credential_retry(r, cmcf, stash->cred, stash);
+
+            if (stash->cred != cred) {
+                refused = 0;
+            }
         }
     }
 
@@ -133,6 +142,10 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         ctx = ngx_http_credential_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (refused) {
+            ctx->refused = refused;
         }
 
         /*
@@ -162,6 +175,12 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         if (rc == NGX_DECLINED) {
             /* never upstream without the credential */
             return ngx_http_credential_wait(r, cmcf, cred, ctx);
+        }
+
+        if (ctx->refused
+            && ngx_http_credential_wait_renewal(r, cred, ctx) == NGX_AGAIN)
+        {
+            return NGX_AGAIN;
         }
 
         ngx_edge_auth_store_count(cred->login->entry,
@@ -307,6 +326,51 @@ ngx_http_credential_wait_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A retry whose refusal made the token due: it waits, up to login_wait,
+ * for the renewed token; it goes on with the refused one (still valid)
+ * when the login failed and the next one is due after that, or at the
+ * deadline: a refusal never makes a request a 503.
+ */
+
+static ngx_int_t
+ngx_http_credential_wait_renewal(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_http_credential_ctx_t *ctx)
+{
+    int64_t                 now;
+    ngx_edge_auth_entry_t  *e;
+
+    now = ngx_edge_auth_now();
+    e = cred->login->entry;
+
+    if (ctx->deadline == 0) {
+        ctx->deadline = now + cred->login->wait;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "credential \"%V\": retry waits for the renewal "
+                       "of the refused token", &cred->name);
+    }
+
+    /* a grant without a refresh token is renewed by an operator only */
+
+    if (cred->login->copy.generation == ctx->refused
+        && now < ctx->deadline
+        && !(e->lock_owner == 0 && e->backoff >= ctx->deadline)
+        && !(cred->login->oauth && e->refresh_len == 0))
+    {
+        ngx_http_credential_poll(r, ngx_http_credential_wait_handler,
+                                 (ngx_msec_t) ngx_min(ctx->deadline - now,
+                                                      50));
+        return NGX_AGAIN;
+    }
+
+    ctx->refused = 0;
+    ctx->deadline = 0;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_credential_unavailable(ngx_http_request_t *r,
     ngx_http_credential_t *cred, int64_t waited)
@@ -356,36 +420,46 @@ ngx_http_credential_unavailable(ngx_http_request_t *r,
 /*
  * "proxy_intercept_errors on; error_page 401 = @retry;" sends a refused
  * request once more through a location with the same credential.  The
- * 401 never reached the header filter, so the refused generation is
- * invalidated here, and the request waits for the renewed token.
+ * refusal never reached the header filter, so it is heard here.  The
+ * retry waits for a renewal only when the refused token is due because
+ * of a refusal (this one or another of the same token); a token renewed
+ * within token_refused_interval is sent again at once (the partner
+ * refuses this request, not the token), a newer token is just used.
+ * Returns the generation to wait for, or 0.
  */
 
-static void
+static ngx_atomic_uint_t
 ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_http_credential_stash_t *stash)
 {
+    ngx_int_t                   rc;
     ngx_http_upstream_state_t  *state;
 
     if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
-        return;
+        return 0;
     }
 
     state = r->upstream_states->elts;
     state += r->upstream_states->nelts - 1;
 
-    if (state->status != NGX_HTTP_UNAUTHORIZED) {
-        return;
+    if (!ngx_http_credential_token_refusal(cred, state->status)) {
+        return 0;
     }
 
     stash->retried = 1;
 
-    ngx_http_credential_refused(cmcf, cred, stash->generation,
-                                r->connection->log);
+    rc = ngx_http_credential_refused(cmcf, cred, stash->generation,
+                                     state->status, r->connection->log);
+
+    return (rc == NGX_OK || rc == NGX_DONE) ? stash->generation : 0;
 }
 
 
-/* an upstream 401 on token generation G invalidates G, and only G */
+/*
+ * An upstream refusal (token_refused_status) of token generation G makes G
+ * due for renewal, and only G; G stays in use
+ */
 
 static ngx_int_t
 ngx_http_credential_header_filter(ngx_http_request_t *r)
@@ -403,7 +477,8 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
 
     if (ctx == NULL || ctx->generation == 0 || r->upstream == NULL
         || (r != r->main && !ctx->attempt)
-        || r->headers_out.status != NGX_HTTP_UNAUTHORIZED
+        || !ngx_http_credential_token_refusal(ctx->cred,
+                                              r->headers_out.status)
 #if (NGX_HTTP_CACHE)
         || r->upstream->cache_status == NGX_HTTP_CACHE_HIT
         || r->upstream->cache_status == NGX_HTTP_CACHE_STALE
@@ -416,8 +491,9 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
 
-    ngx_http_credential_refused(cmcf, ctx->cred, ctx->generation,
-                                r->connection->log);
+    (void) ngx_http_credential_refused(cmcf, ctx->cred, ctx->generation,
+                                       r->headers_out.status,
+                                       r->connection->log);
 
     ctx->generation = 0;
 

@@ -65,6 +65,10 @@ struct ngx_http_credential_login_s {
     ngx_msec_t                   backoff_min;
     ngx_msec_t                   backoff_max;
 
+    /* an upstream answer that refuses the token, and its renewals */
+    ngx_array_t                  refused_status;    /* ngx_uint_t */
+    ngx_msec_t                   refused_interval;
+
     ngx_array_t                  inject;    /* ngx_http_credential_tmpl_t */
     ngx_str_t                    cookie;    /* token_cookie's name */
 

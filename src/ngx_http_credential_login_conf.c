@@ -35,6 +35,8 @@ static char *ngx_http_credential_token_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_cookie(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_refused_status(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_credential_login_ssl(ngx_conf_t *cf,
     ngx_http_credential_login_t *login);
 
@@ -51,6 +53,12 @@ static ngx_conf_enum_t  ngx_http_credential_sources[] = {
     { ngx_string("header"), NGX_HTTP_CREDENTIAL_FROM_HEADER },
     { ngx_string("cookie"), NGX_HTTP_CREDENTIAL_FROM_COOKIE },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_http_credential_bounds_t  ngx_http_credential_refused_interval = {
+    ngx_http_credential_msec_bounds, 1000, 3600 * 1000,
+    "invalid token_refused_interval \"%V\": from 1s to 1h"
 };
 
 
@@ -209,6 +217,20 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
       offsetof(ngx_http_credential_login_t, cookie),
       NULL },
 
+    { ngx_string("token_refused_status"),
+      NGX_CONF_1MORE,
+      ngx_http_credential_refused_status,
+      0,
+      offsetof(ngx_http_credential_login_t, refused_status),
+      NULL },
+
+    { ngx_string("token_refused_interval"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, refused_interval),
+      &ngx_http_credential_refused_interval },
+
     { ngx_string("refresh"),
       NGX_CONF_TAKE1,
       ngx_http_credential_url_slot,
@@ -254,6 +276,9 @@ ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
            != NGX_OK
         || ngx_array_init(&login->refresh_params, cf->pool, 2,
                           sizeof(ngx_keyval_t))
+           != NGX_OK
+        || ngx_array_init(&login->refused_status, cf->pool, 2,
+                          sizeof(ngx_uint_t))
            != NGX_OK)
     {
         return NULL;
@@ -272,6 +297,7 @@ ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
     login->renew_before = NGX_CONF_UNSET_MSEC;
     login->backoff_min = NGX_CONF_UNSET_MSEC;
     login->backoff_max = NGX_CONF_UNSET_MSEC;
+    login->refused_interval = NGX_CONF_UNSET_MSEC;
 
     cred->login = login;
 
@@ -604,6 +630,57 @@ ngx_http_credential_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * token_refused_status CODE ...: up to 8 HTTP statuses from 400 to 599
+ * (the list setter keeps strings; the request path compares numbers)
+ */
+
+static char *
+ngx_http_credential_refused_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_int_t     n;
+    ngx_str_t    *value;
+    ngx_uint_t    i, *status;
+    ngx_array_t  *a;
+
+    a = (ngx_array_t *) (p + cmd->offset);
+
+    if (a->nelts) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        n = ngx_atoi(value[i].data, value[i].len);
+
+        if (n < 400 || n > 599) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid token_refused_status \"%V\": "
+                               "expected an HTTP status from 400 to 599",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        status = ngx_array_push(a);
+        if (status == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *status = (ngx_uint_t) n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* called at the end of a credential block that has login directives */
 
 ngx_int_t
@@ -640,6 +717,18 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     ngx_conf_init_msec_value(login->renew_before, 60000);
     ngx_conf_init_msec_value(login->backoff_min, 1000);
     ngx_conf_init_msec_value(login->backoff_max, 300000);
+    ngx_conf_init_msec_value(login->refused_interval, 5000);
+
+    if (login->refused_status.nelts == 0) {
+        ngx_uint_t  *status;
+
+        status = ngx_array_push(&login->refused_status);
+        if (status == NULL) {
+            return NGX_ERROR;
+        }
+
+        *status = NGX_HTTP_UNAUTHORIZED;
+    }
 
     if (login->token.name.len == 0) {
         login->token.from = NGX_HTTP_CREDENTIAL_FROM_JSON;

@@ -795,7 +795,8 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
                                  (rn->expires - rn->now) / 2);
 
             if (how == NGX_HTTP_CREDENTIAL_RENEW_EXCHANGE) {
-                e->refusals = 0;
+                /* an operator connected: refusals of the old grant */
+                e->refusal_next = 0;
 
                 /*
                  * A new grant: the previous grant's refresh token must not

@@ -167,11 +167,12 @@ static ngx_http_credential_metric_t  ngx_http_credential_metrics[] = {
     { NULL, NULL, "result", "failed", NGX_EDGE_AUTH_STAT_REFRESH_FAILED },
 
     { "nginx_credential_upstream_refusals_total",
-      "Upstream answers 401 to a request that carried the token.",
+      "Upstream refusals (token_refused_status) of a request that "
+      "carried the token.",
       NULL, NULL, NGX_EDGE_AUTH_STAT_UPSTREAM_401 },
 
     { "nginx_credential_refusal_renewals_total",
-      "Upstream 401s that invalidated the token and caused a renewal.",
+      "Upstream refusals that made the token due and caused a renewal.",
       NULL, NULL, NGX_EDGE_AUTH_STAT_RENEW_401 },
 
     { "nginx_credential_rejected_requests_total",

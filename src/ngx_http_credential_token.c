@@ -14,29 +14,47 @@
 #include "ngx_edge_auth_store.h"
 
 
-/* a token refused within this time of its issue counts as a failure */
-#define NGX_HTTP_CREDENTIAL_FRESH  10000
-
-
 static ngx_int_t ngx_http_credential_build_values(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_log_t *log);
 
 
+/* one of the credential's token_refused_status codes (401 by default) */
+
+ngx_uint_t
+ngx_http_credential_token_refusal(ngx_http_credential_t *cred,
+    ngx_uint_t status)
+{
+    ngx_uint_t  i, *codes;
+
+    codes = cred->login->refused_status.elts;
+
+    for (i = 0; i < cred->login->refused_status.nelts; i++) {
+        if (codes[i] == status) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
- * The upstream refused token generation G with 401: invalidate G only.
- * A token refused right after it was issued (a wrong scope, say) counts
- * as a failed login, so a partner that refuses every token is not logged
- * in to once per request.
+ * The upstream refused token generation G.  A path may refuse any token
+ * (a resource the account may not see, a client's own access_token):
+ * a refusal must never make the requests that the partner accepts fail.
+ * So G stays in use: it is only due for renewal now, once per G, and at
+ * most once per token_refused_interval (other refusals are counted and
+ * do nothing); a token refused right after its issue is not a failed
+ * login.  Returns what the store did (see ngx_edge_auth_store_refused()).
  */
 
-void
+ngx_int_t
 ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_atomic_uint_t generation,
-    ngx_log_t *log)
+    ngx_uint_t status, ngx_log_t *log)
 {
-    int64_t                       now, delay, age;
-    ngx_uint_t                    refusals, level;
+    ngx_int_t                     rc;
     ngx_edge_auth_entry_t        *e;
     ngx_http_credential_login_t  *login;
 
@@ -45,51 +63,30 @@ ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
 
     ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_UPSTREAM_401);
 
-    if (!ngx_edge_auth_store_invalidate(login->store, e, generation)) {
-        return;
+    rc = ngx_edge_auth_store_refused(login->store, e, generation,
+                                     ngx_edge_auth_now(),
+                                     login->refused_interval);
+
+    if (rc != NGX_OK) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "credential \"%V\": the upstream refused the token "
+                       "with %ui; %s", &cred->name, status,
+                       (rc == NGX_DECLINED) ? "a newer one is in use"
+                       : (rc == NGX_DONE) ? "its renewal is due already"
+                       : "renewed within token_refused_interval");
+        return rc;
     }
 
     ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_RENEW_401);
 
-    now = ngx_edge_auth_now();
-    delay = 0;
-
-    ngx_edge_auth_store_lock(login->store);
-
-    age = now - e->issued;
-
-    if (age < NGX_HTTP_CREDENTIAL_FRESH) {
-        refusals = ++e->refusals;
-
-        if (refusals > 1) {
-            delay = (int64_t) login->backoff_min
-                    << ngx_min(refusals - 2, 20);
-            delay = ngx_min(delay, (int64_t) login->backoff_max);
-            e->backoff = now + delay;
-        }
-
-    } else {
-        refusals = 0;
-        e->refusals = 0;
-    }
-
-    ngx_edge_auth_store_unlock(login->store);
-
-    if (refusals > 1) {
-        level = (refusals == 2) ? NGX_LOG_ERR : NGX_LOG_INFO;
-
-        ngx_log_error(level, log, 0,
-                      "credential \"%V\": the upstream refused a token "
-                      "issued %Lms ago with 401 (%ui in a row); next login "
-                      "in %Lms", &cred->name, age, refusals, delay);
-
-    } else {
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "credential \"%V\": the upstream refused the token "
-                      "with 401; logging in again", &cred->name);
-    }
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "credential \"%V\": the upstream refused the token with "
+                  "%ui; renewing it, it stays in use meanwhile",
+                  &cred->name, status);
 
     ngx_http_credential_renew_soon(cmcf);
+
+    return NGX_OK;
 }
 
 

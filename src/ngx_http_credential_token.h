@@ -13,9 +13,11 @@
 #include "ngx_http_credential_conf.h"
 
 
-void ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
+ngx_uint_t ngx_http_credential_token_refusal(ngx_http_credential_t *cred,
+    ngx_uint_t status);
+ngx_int_t ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_atomic_uint_t generation,
-    ngx_log_t *log);
+    ngx_uint_t status, ngx_log_t *log);
 ngx_int_t ngx_http_credential_token_current(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_log_t *log);

@@ -3,8 +3,9 @@
 # Edges of the token engine: subrequests never wait on the connection (a
 # mirror without a token must not hold its main request), a 401 answered
 # to an auth_request subrequest speaks of the client, not of our token,
-# a partner that refuses every fresh token is not logged in to once per
-# request, and an idle timeout shorter than the renewal margin does not
+# a partner that refuses every token is logged in to once per
+# token_refused_interval, not once per request, and is no failed login
+# (no backoff, no 503), and an idle timeout shorter than the renewal margin does not
 # make logins loop.
 
 use strict;
@@ -122,7 +123,8 @@ LOC
     $n->stop;
 }
 
-# a partner that refuses every fresh token: backoff, not a login per request
+# a partner that refuses every token: one renewal per token_refused_interval
+# (5 s by default), the refused token stays in use, no failed login
 
 {
     my $m = MockPartner->start(kind => 'oauth');
@@ -134,15 +136,20 @@ LOC
 
     $m->set(for => 'api', status => 401);
 
+    my @status;
     for (1 .. 12) {
-        get($port, '/api');
+        push @status, get($port, '/api')->{status};
         sleep 0.1;
     }
 
+    is(scalar(grep { $_ != 401 } @status), 0,
+       'refusing partner: each request got the partner\'s 401, none a 503');
     my $logins = $m->logins;
-    ok($logins <= 4, "refusing partner: $logins logins for 12 refused requests");
-    like($n->error_log, qr/\[error\].*refused a token issued \d+ms ago with 401 \(2 in a row\); next login in \d+ms/,
-         'refusing partner: said once at error level');
+    ok($logins <= 2, "refusing partner: $logins logins for 12 refused requests");
+    unlike($n->error_log, qr/next login in|failed \(failure/,
+           'refusing partner: no failed login, no backoff');
+    like($n->error_log, qr/\[notice\].*the upstream refused the token with 401; renewing it, it stays in use meanwhile/,
+         'refusing partner: the renewal is logged at notice');
     $n->stop;
 }
 

@@ -36,7 +36,8 @@ sub gateway {
     my (%o) = @_;
     return Fleet::gateway(redis => $redis, nilo => $nilo, id => $ID,
                           secret => $SECRET, api_key => $KEY,
-                          seal_key => $seal_key, password => $REDIS_PW, %o);
+                          seal_key => $seal_key, password => $REDIS_PW,
+                          credential => 'token_refused_interval 1s;', %o);
 }
 
 sub api { Fleet::api(@_) }
@@ -192,8 +193,10 @@ is($st, 200, 'B injects ...');
 is($tok_b, $tok_a2, '... the token A obtained');
 is($nilo->logins, 1, 'one login for both after the 401');
 
-# both refused at once: still one renewal for the fleet
+# both refused at once: still one renewal for the fleet (the last refusal
+# renewal, and the token B took from A, are older than token_refused_interval)
 
+$nilo->wait_for(sub { 0 }, 1.2);
 $nilo->reset_counters;
 $nilo->expire_tokens;
 

@@ -8,6 +8,7 @@ package Fleet;
 #       id => ..., secret => ..., api_key => ..., seal_key => 32 bytes,
 #       password => ..., [hex => 1, prefix => ..., user => ..., db => N,
 #       address => 'unix:/path', log_level => ...,
+#       credential => 'more directives of the credential block;',
 #       locations => 'location ... { ... }']);
 #   $n->start($port);
 #   my ($status, $token) = Fleet::api($port);
@@ -24,6 +25,7 @@ sub gateway {
     my $port = free_port();
     my $url = $o{nilo}->url;
     my $locations = $o{locations} // '';
+    my $more = $o{credential} // '';
     my $extra = join ' ',
         ($o{prefix} ? "redis_prefix=$o{prefix}" : ()),
         ($o{user} ? "redis_user=$o{user}" : ()),
@@ -46,6 +48,7 @@ sub gateway {
         login_param  clientSecret env:NILO_SECRET;
         login_header x-api-key $o{api_key};
         token_header Authorization "Bearer {token}";
+        $more
     }
 
     server {
