@@ -235,9 +235,16 @@ rejects('an unknown algorithm', "$BASE$ID login_client_assertion none "
 rejects('twice', "$BASE$ID login_client_assertion hs256 $HS_SECRET;\n"
         . "login_client_assertion hs256 $HS_SECRET; # here",
         '"login_client_assertion" directive is duplicate');
+rejects('one argument', "$BASE$ID login_client_assertion hs256; # here",
+        'invalid number of arguments in "login_client_assertion" '
+        . 'directive of credential "c"');
+rejects('four arguments', "$BASE$ID login_client_assertion hs256 a b c;"
+        . " # here", 'invalid number of arguments in '
+        . '"login_client_assertion" directive of credential "c"');
 rejects('no client_id', "$BASE login_client_assertion hs256 "
         . "env:HS;", 'login_client_assertion needs "login_param client_id '
-        . 'ID": the assertion\'s issuer and subject', env => { HS => 'k' x 32 });
+        . 'ID": the assertion\'s issuer and subject',
+        env => { HS => 'k' x 32 });
 rejects('beside login_basic', "$BASE$ID login_basic gw s; "
         . "login_client_assertion hs256 env:HS;", 'login_client_assertion '
         . 'and login_basic are two client authentications: keep one',
@@ -434,6 +441,15 @@ rejects('a key that is not the certificate\'s', "$TLS "
         . "login_ssl_certificate_key file:$k{ec}; # here\n",
         'login_ssl_certificate_key does not match the certificate '
         . '"\S+client.crt"', keys => [$k{ec}]);
+rejects('login_ssl_certificate twice', "$TLS "
+        . "login_ssl_certificate $dir/client.crt;\n"
+        . "login_ssl_certificate $dir/client.crt; # here\n",
+        '"login_ssl_certificate" directive is duplicate');
+rejects('login_ssl_certificate_key twice', "$TLS "
+        . "login_ssl_certificate_key file:$dir/client.key;\n"
+        . "login_ssl_certificate_key file:$dir/client.key; # here\n",
+        '"login_ssl_certificate_key" directive is duplicate',
+        keys => ["$dir/client.key"]);
 rejects('a certificate key that is not PEM', "$TLS "
         . "login_ssl_certificate $dir/client.crt;\n"
         . "login_ssl_certificate_key file:$k{junk}; # here\n",
@@ -520,11 +536,13 @@ sub get_until {
     is(scalar @{ $state->get->{requests} }, 0,
        'mTLS, no client certificate: no login request got through');
     $n->stop;
-    like($n->error_log, qr/\[error\].*credential "mtls": login to https:\S+ failed/,
+    like($n->error_log,
+         qr/\[error\].*credential "mtls": login to https:\S+ failed/,
          'mTLS, no client certificate: the login failure is logged');
-    like($n->error_log, qr/certificate required|alert|handshake/i,
+    like($n->error_log,
+         qr/SSL_\w+\(\) failed .*alert (?:certificate required|handshake)/,
          'mTLS, no client certificate: the log says what TLS said');
-    note $_ for grep { /\[error\]/ } split /\n/, $n->error_log;
+    note $_ for grep { /alert|SSL|certificate/i } split /\n/, $n->error_log;
 
     # with it, the key from env:
     my $key = slurp("$dir/client.key");
