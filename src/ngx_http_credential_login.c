@@ -588,8 +588,25 @@ ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
 
 
 /*
+ * A login with a client assertion: the login request of the block, but
+ * with a fresh assertion, so built for each login in its pool.
+ */
+
+ngx_int_t
+ngx_http_credential_login_signed(ngx_http_credential_login_t *login,
+    ngx_pool_t *pool, ngx_str_t *request)
+{
+    return ngx_http_credential_form_request(login, pool, &login->url,
+                                            &login->params, NULL, NULL,
+                                            request);
+}
+
+
+/*
  * A form POST of the fields plus one value that is never kept: the
- * refresh token of a renewal, the code of an authorization-code exchange.
+ * refresh token of a renewal, the code of an authorization-code exchange
+ * (name NULL: none).  A client that signs assertions adds a fresh one,
+ * whose audience is the URL it goes to (RFC 7523 3, item 3).
  */
 
 ngx_int_t
@@ -598,18 +615,18 @@ ngx_http_credential_form_request(ngx_http_credential_login_t *login,
     ngx_str_t *name, ngx_str_t *value, ngx_str_t *request)
 {
     ngx_int_t      rc;
-    ngx_str_t      body, type;
+    ngx_str_t      body, type, jwt;
+    ngx_uint_t     n;
     ngx_array_t    fields;
     ngx_keyval_t  *kv;
 
-    if (ngx_array_init(&fields, pool, params->nelts + 1,
-                       sizeof(ngx_keyval_t))
-        != NGX_OK)
-    {
+    n = params->nelts + (name ? 1 : 0) + (login->assertion ? 2 : 0);
+
+    if (ngx_array_init(&fields, pool, n, sizeof(ngx_keyval_t)) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    kv = ngx_array_push_n(&fields, params->nelts + 1);
+    kv = ngx_array_push_n(&fields, n);
     if (kv == NULL) {
         return NGX_ERROR;
     }
@@ -617,19 +634,46 @@ ngx_http_credential_form_request(ngx_http_credential_login_t *login,
     ngx_memcpy(kv, params->elts, params->nelts * sizeof(ngx_keyval_t));
 
     kv += params->nelts;
-    kv->key = *name;
-    kv->value = *value;
 
-    if (ngx_http_credential_form(pool, &fields, &body) != NGX_OK) {
-        return NGX_ERROR;
+    if (name) {
+        kv->key = *name;
+        kv->value = *value;
+        kv++;
     }
 
-    ngx_str_set(&type, "application/x-www-form-urlencoded");
+    ngx_str_null(&jwt);
 
-    rc = ngx_http_credential_post(pool, login, url, &type, &body, request);
+    if (login->assertion) {
+        if (ngx_edge_auth_jwt_assertion(login->assertion, pool,
+                                        &login->client_id, &url->text,
+                                        ngx_time(), &jwt, pool->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
-    /* the body holds the value; the request is zeroed after use */
-    ngx_explicit_memzero(body.data, body.len);
+        ngx_str_set(&kv[0].key, "client_assertion_type");
+        ngx_str_set(&kv[0].value,
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+        ngx_str_set(&kv[1].key, "client_assertion");
+        kv[1].value = jwt;
+    }
+
+    rc = ngx_http_credential_form(pool, &fields, &body);
+
+    if (rc == NGX_OK) {
+        ngx_str_set(&type, "application/x-www-form-urlencoded");
+
+        rc = ngx_http_credential_post(pool, login, url, &type, &body,
+                                      request);
+
+        /* the body holds the value; the request is zeroed after use */
+        ngx_explicit_memzero(body.data, body.len);
+    }
+
+    if (jwt.len) {
+        ngx_explicit_memzero(jwt.data, jwt.len);
+    }
 
     return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "ngx_http_credential_conf.h"
 #include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_jwt.h"
 #include "ngx_edge_auth_store.h"
 
 
@@ -48,11 +49,21 @@ struct ngx_http_credential_login_s {
     ngx_edge_auth_http_conf_t    http;
     ngx_str_t                    trusted_certificate;
 
+    /* a TLS client certificate (RFC 8705 tls_client_auth) */
+    ngx_str_t                    certificate;
+    EVP_PKEY                    *certificate_key;
+    ngx_str_t                    certificate_key_file;  /* the directive's */
+    ngx_uint_t                   certificate_key_line;
+
     ngx_uint_t                   body_type; /* NGX_HTTP_CREDENTIAL_BODY_* */
     ngx_array_t                  params;    /* ngx_keyval_t */
     ngx_array_t                  headers;   /* ngx_keyval_t */
     ngx_str_t                    basic;     /* "Basic ..." or empty */
     ngx_str_t                    request;   /* built once */
+
+    /* a signed JWT instead of a secret (RFC 7523 2.2), one per request */
+    ngx_edge_auth_jwt_key_t     *assertion;
+    ngx_str_t                    client_id; /* login_param client_id */
 
     ngx_http_credential_source_t token;
     ngx_array_t                  expires_in;    /* ngx_str_t JSON paths */
@@ -109,6 +120,8 @@ ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_str_t *refresh, int64_t *expires, const char **error);
 ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
+ngx_int_t ngx_http_credential_login_signed(ngx_http_credential_login_t *login,
+    ngx_pool_t *pool, ngx_str_t *request);
 ngx_int_t ngx_http_credential_form_request(ngx_http_credential_login_t *login,
     ngx_pool_t *pool, ngx_edge_auth_url_t *url, ngx_array_t *params,
     ngx_str_t *name, ngx_str_t *value, ngx_str_t *request);

@@ -13,6 +13,7 @@
 #include "ngx_http_credential_login_conf.h"
 #include "ngx_http_credential_login.h"
 #include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_jwt.h"
 #include "ngx_edge_auth_secret.h"
 #include <ngx_sha1.h>
 
@@ -27,6 +28,12 @@ static char *ngx_http_credential_login_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_login_basic(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_login_assertion(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_login_certificate_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_credential_login_assertion_finish(ngx_conf_t *cf,
+    ngx_http_credential_login_t *login);
 static char *ngx_http_credential_login_backoff(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_from(ngx_conf_t *cf,
@@ -105,6 +112,13 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
       offsetof(ngx_http_credential_login_t, basic),
       NULL },
 
+    { ngx_string("login_client_assertion"),
+      NGX_CONF_TAKE23,
+      ngx_http_credential_login_assertion,
+      0,
+      offsetof(ngx_http_credential_login_t, assertion),
+      NULL },
+
     { ngx_string("login_timeout"),
       NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -145,6 +159,20 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
       ngx_conf_set_str_slot,
       0,
       offsetof(ngx_http_credential_login_t, trusted_certificate),
+      NULL },
+
+    { ngx_string("login_ssl_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_credential_login_t, certificate),
+      NULL },
+
+    { ngx_string("login_ssl_certificate_key"),
+      NGX_CONF_TAKE1,
+      ngx_http_credential_login_certificate_key,
+      0,
+      offsetof(ngx_http_credential_login_t, certificate_key),
       NULL },
 
     { ngx_string("token_from"),
@@ -446,6 +474,86 @@ ngx_http_credential_login_basic(ngx_conf_t *cf, ngx_command_t *cmd,
     /* RFC 6749 2.3.1: both form-urlencoded before the Basic encoding */
 
     if (ngx_edge_auth_basic(cf, &user, &password, 1, basic) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * login_client_assertion hs256|rs256|es256 KEY [KID]: the key is read
+ * and checked here, so that "nginx -t" names this line
+ */
+
+static char *
+ngx_http_credential_login_assertion(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_credential_login_t *login = conf;
+
+    ngx_str_t  *value;
+
+    if (login->assertion) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    login->assertion = ngx_pcalloc(cf->pool, sizeof(ngx_edge_auth_jwt_key_t));
+    if (login->assertion == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_edge_auth_jwt_key(cf, &value[1], &value[2],
+                              cf->args->nelts == 4 ? &value[3] : NULL,
+                              login->assertion)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * login_ssl_certificate_key: a secret, so read from memory (nginx's own
+ * loader takes a path, and logs a "data:" key it cannot load); matched
+ * with the certificate when the block ends, at this line
+ */
+
+static char *
+ngx_http_credential_login_certificate_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_credential_login_t *login = conf;
+
+    ngx_str_t  *value, pem;
+
+    if (login->certificate_key_line) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    login->certificate_key_file = cf->conf_file->file.name;
+    login->certificate_key_line = cf->conf_file->line;
+
+    if (ngx_edge_auth_secret_bytes(cf, &value[1], &pem,
+                                   "login_ssl_certificate_key")
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* "nginx -s reload" reads no key (see ngx_edge_auth_secret) */
+
+    if (ngx_process != NGX_PROCESS_SIGNALLER
+        && ngx_edge_auth_private_key(cf, &pem, "login_ssl_certificate_key",
+                                     &login->certificate_key)
+           != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -776,6 +884,29 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
+    if ((login->certificate.len != 0) != (login->certificate_key_line != 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\": \"login_ssl_certificate\" "
+                           "and \"login_ssl_certificate_key\" go together",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    if (login->certificate.len && !login->url.ssl && !login->refresh_url.ssl)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential \"%V\": \"login_ssl_certificate\" "
+                           "needs an https login or refresh URL",
+                           &cred->name);
+        return NGX_ERROR;
+    }
+
+    if (login->assertion
+        && ngx_http_credential_login_assertion_finish(cf, login) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_credential_login_request(cf, cred) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -837,10 +968,122 @@ ngx_http_credential_login_ssl(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (login->certificate.len == 0 || login->certificate_key == NULL) {
+        return NGX_OK;
+    }
+
+    /* RFC 8705 2.1: the certificate is what authenticates the client */
+
+    if (ngx_conf_full_name(cf->cycle, &login->certificate, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (SSL_CTX_use_certificate_chain_file(login->http.ssl->ctx,
+                                           (char *) login->certificate.data)
+        != 1)
+    {
+        ERR_clear_error();
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot load login_ssl_certificate \"%V\": not "
+                           "a readable PEM certificate (chain)",
+                           &login->certificate);
+        return NGX_ERROR;
+    }
+
+    if (SSL_CTX_use_PrivateKey(login->http.ssl->ctx, login->certificate_key)
+        != 1
+        || SSL_CTX_check_private_key(login->http.ssl->ctx) != 1)
+    {
+        ngx_str_t   file;
+        ngx_uint_t  line;
+
+        ERR_clear_error();
+
+        /* at the key's line, not the end of the block */
+
+        file = cf->conf_file->file.name;
+        line = cf->conf_file->line;
+        cf->conf_file->file.name = login->certificate_key_file;
+        cf->conf_file->line = login->certificate_key_line;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "login_ssl_certificate_key does not match the "
+                           "certificate \"%V\"", &login->certificate);
+
+        cf->conf_file->file.name = file;
+        cf->conf_file->line = line;
+
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 #else
     return NGX_ERROR;
 #endif
+}
+
+
+/*
+ * A client that signs assertions authenticates with them alone (RFC 7523
+ * 2.2, OpenID Connect Core 9): no client secret beside them; iss and sub
+ * are its client_id, taken from "login_param client_id".
+ */
+
+static ngx_int_t
+ngx_http_credential_login_assertion_finish(ngx_conf_t *cf,
+    ngx_http_credential_login_t *login)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (login->body_type != NGX_HTTP_CREDENTIAL_BODY_FORM) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "login_client_assertion needs \"login_body "
+                           "form\": the assertion is a form field");
+        return NGX_ERROR;
+    }
+
+    if (login->basic.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "login_client_assertion and login_basic are two "
+                           "client authentications: keep one");
+        return NGX_ERROR;
+    }
+
+    kv = login->params.elts;
+
+    for (i = 0; i < login->params.nelts; i++) {
+        if (kv[i].key.len == sizeof("client_id") - 1
+            && ngx_strncmp(kv[i].key.data, "client_id", kv[i].key.len) == 0)
+        {
+            login->client_id = kv[i].value;
+            continue;
+        }
+
+        if ((kv[i].key.len == sizeof("client_secret") - 1
+             && ngx_strncmp(kv[i].key.data, "client_secret", kv[i].key.len)
+                == 0)
+            || (kv[i].key.len >= sizeof("client_assertion") - 1
+                && ngx_strncmp(kv[i].key.data, "client_assertion",
+                               sizeof("client_assertion") - 1) == 0))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "login_client_assertion: \"login_param %V\" "
+                               "is not sent beside an assertion",
+                               &kv[i].key);
+            return NGX_ERROR;
+        }
+    }
+
+    if (login->client_id.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "login_client_assertion needs \"login_param "
+                           "client_id ID\": the assertion's issuer and "
+                           "subject");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

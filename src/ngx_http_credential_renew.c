@@ -587,6 +587,17 @@ ngx_http_credential_login_start(ngx_http_credential_main_conf_t *cmcf,
         }
     }
 
+    /* a signed client assertion is good for one request only */
+
+    if (login->assertion && !cred->refreshing
+        && ngx_http_credential_login_signed(login, hc->pool, &hc->request)
+           != NGX_OK)
+    {
+        ngx_edge_auth_http_free(hc);
+        ngx_http_credential_renew_cancel(cmcf, cred);
+        return;
+    }
+
     login->inflight = hc;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
@@ -713,8 +724,9 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     rn->error = hc->error;
     status = hc->answer.status;
 
-    if (how != NGX_HTTP_CREDENTIAL_RENEW_LOGIN) {
-        /* built for this call in its pool: a refresh token, or a code */
+    if (how != NGX_HTTP_CREDENTIAL_RENEW_LOGIN || login->assertion) {
+        /* built for this call in its pool: a refresh token, a code or an
+         * assertion */
         ngx_explicit_memzero(hc->request.data, hc->request.len);
     }
 

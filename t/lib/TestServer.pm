@@ -39,7 +39,9 @@ grows while connections are held, so any number are served at once (a
 handler must not rely on a fresh process).  With C<tls>, the worker does
 the TLS handshake first (all workers share one TLS context, so sessions
 resume; C<< tickets => 0 >>
-turns TLS 1.3 session tickets off); a failed handshake calls
+turns TLS 1.3 session tickets off; C<< client_ca => FILE >> requires a
+client certificate signed by that CA, whose subject the handler finds in
+C<< $conn->{client_subject} >>); a failed handshake calls
 C<on_tls_error> with the reason.  What a handler dies with is appended to
 the file C<errors>, when given.
 
@@ -246,9 +248,13 @@ sub _serve {
         # one context for every worker: the session ticket keys are the
         # same in all of them, so a client can resume
         my $tickets = $tls->{tickets} // 1;
+        # a client certificate, when asked: verify peer, fail without one
+        my @client = defined $tls->{client_ca}
+            ? (SSL_verify_mode => 0x03, SSL_ca_file => $tls->{client_ca})
+            : ();
         $self->{ssl_ctx} = IO::Socket::SSL::SSL_Context->new(
             SSL_server => 1, SSL_cert_file => $tls->{cert},
-            SSL_key_file => $tls->{key},
+            SSL_key_file => $tls->{key}, @client,
             SSL_create_ctx_callback => sub {
                 Net::SSLeay::CTX_set_num_tickets($_[0], 0)
                     if !$tickets && defined &Net::SSLeay::CTX_set_num_tickets;
@@ -370,6 +376,8 @@ sub _connection {
         $conn{sni} = $sni if defined $sni && length $sni;
         $conn{tls_version} = eval { $c->get_sslversion };
         $conn{tls_session_reused} = eval { $c->get_session_reused } ? 1 : 0;
+        my $subject = eval { $c->peer_certificate('subject') };
+        $conn{client_subject} = $subject if defined $subject;
     }
 
     $o->{handler}->($c, \%conn);
