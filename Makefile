@@ -30,7 +30,8 @@ SOURCES     := config VERSION $(wildcard src/*.c src/*.h)
 DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl openssl curl wrk \
-               libnginx-mod-http-lua python3-prometheus-client
+               libnginx-mod-http-lua python3-prometheus-client \
+               python3-jwt python3-cryptography python3-botocore
 # the static build: apt-get source applies Debian's patches with dpkg-source
 STATIC_DEBS := dpkg-dev
 
