@@ -93,6 +93,16 @@ ngx_edge_auth_jwt_key(ngx_conf_t *cf, ngx_str_t *alg, ngx_str_t *key,
             return NGX_ERROR;
         }
 
+        /* RFC 7518 3.2: a key at least as long as the hash's output */
+
+        if (ngx_process != NGX_PROCESS_SIGNALLER && jk->secret.len < 32) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%V: an hs256 secret needs at least 32 "
+                               "bytes (RFC 7518), this one has %uz",
+                               &name[0], jk->secret.len);
+            return NGX_ERROR;
+        }
+
     } else {
         if (ngx_edge_auth_secret_bytes(cf, key, &secret,
                                        "login_client_assertion key")

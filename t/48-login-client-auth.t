@@ -234,6 +234,11 @@ rejects('a key from an unset variable', "$BASE$ID login_client_assertion "
 rejects('an unknown algorithm', "$BASE$ID login_client_assertion none "
         . "x; # here", 'invalid login_client_assertion algorithm "none": '
         . 'expected "hs256", "rs256" or "es256"');
+rejects('an hs256 secret shorter than the hash', "$BASE$ID "
+        . "login_client_assertion hs256 env:HS; # here",
+        'login_client_assertion: an hs256 secret needs at least 32 bytes '
+        . '\(RFC 7518\), this one has 31',
+        env => { HS => 'short-secret-0123456789-abcdefg' });
 rejects('twice', "$BASE$ID login_client_assertion hs256 $HS_SECRET;\n"
         . "login_client_assertion hs256 $HS_SECRET; # here",
         '"login_client_assertion" directive is duplicate');
