@@ -4,8 +4,9 @@
 # request ends the access phase.  A dynamic module loaded after this one
 # does (here: lua's access_by_lua); auth_ip still denies, from its
 # precontent re-check.  Such a module's rewrite handler would also run
-# before the gate (rewrite_by_lua_no_postpone): the gate moves itself to
-# the start of the rewrite phase.
+# before the gate (rewrite_by_lua_no_postpone; in a static build lua
+# registers its handlers after this module): the gate moves itself to the
+# start of the rewrite phase.
 
 use strict;
 use warnings;
