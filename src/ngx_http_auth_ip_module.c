@@ -6,6 +6,13 @@
  * blocks ("auth_ip_list NAME { ... }"), checked per location by
  * "auth_ip NAME".  Matching is by longest prefix, so entry order does not
  * matter; an address that matches nothing is denied.
+ *
+ * The gate runs first in the rewrite phase, for main requests and
+ * subrequests alike, so "return" and "rewrite" are behind it and a
+ * subrequest (SSI, auth_request, mirror), which skips the access phase,
+ * is too.  It runs again in the access and precontent phases, but only
+ * checks an address it has not checked yet in this location: one that the
+ * realip module set in the preaccess phase.
  */
 
 
@@ -61,8 +68,15 @@ typedef struct {
 } ngx_http_auth_ip_loc_conf_t;
 
 
+/* what the request passed: that list, with that address */
+
+typedef struct {
+    ngx_http_auth_ip_list_t     *list;
+    struct sockaddr             *sockaddr;
+} ngx_http_auth_ip_ctx_t;
+
+
 static ngx_int_t ngx_http_auth_ip_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_auth_ip_recheck(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_ip_deny(ngx_http_request_t *r,
     ngx_http_auth_ip_list_t *list, uint32_t value);
 static char *ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -82,6 +96,7 @@ static void *ngx_http_auth_ip_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_auth_ip_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_auth_ip_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_auth_ip_commands[] = {
@@ -125,7 +140,7 @@ ngx_module_t  ngx_http_auth_ip_module = {
     ngx_http_auth_ip_commands,             /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_auth_ip_init_module,          /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -133,10 +148,6 @@ ngx_module_t  ngx_http_auth_ip_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* the request's context once its address was checked: no allocation */
-static ngx_uint_t  ngx_http_auth_ip_checked;
 
 
 static ngx_str_t  ngx_http_auth_ip_error_code =
@@ -154,10 +165,31 @@ static ngx_http_variable_t  ngx_http_auth_ip_vars[] = {
 };
 
 
+/*
+ * The same handler in three phases:
+ *
+ * rewrite     first of the phase, for every request: main requests and
+ *             subrequests (which skip the access phase), before "return",
+ *             "rewrite" and "set".  The address is the connection's, or
+ *             the one realip set in the post-read phase from its http or
+ *             server level configuration.
+ * access      main requests: realip's location level configuration sets
+ *             the address in the preaccess phase, after the rewrite phase.
+ * precontent  an access module that runs first under "satisfy any" and
+ *             allows the request ends the access phase (a dynamic module
+ *             loaded after this one does); and subrequests whose address
+ *             realip set in the preaccess phase.
+ *
+ * An address already checked against the location's list is not checked
+ * again: one request, one count, one log line.  A denied request is
+ * finalized at once, in every phase, so "satisfy any" cannot let it in.
+ */
+
 static ngx_int_t
 ngx_http_auth_ip_handler(ngx_http_request_t *r)
 {
     uint32_t                      value;
+    ngx_http_auth_ip_ctx_t       *ctx;
     ngx_http_auth_ip_list_t      *list;
     ngx_http_auth_ip_loc_conf_t  *alcf;
     struct sockaddr_in           *sin;
@@ -174,7 +206,19 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /* after the realip module, if the operator trusts a proxy */
+    /*
+     * realip gives the connection a new sockaddr, never changes one in
+     * place; "rewrite ... last" changes the location, not the context
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_auth_ip_module);
+
+    if (ctx != NULL
+        && ctx->list == list
+        && ctx->sockaddr == r->connection->sockaddr)
+    {
+        return NGX_DECLINED;
+    }
 
     switch (r->connection->sockaddr->sa_family) {
 
@@ -213,7 +257,17 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
                        "auth_ip: %V allowed by list \"%V\"",
                        &r->connection->addr_text, &list->name);
 
-        ngx_http_set_ctx(r, &ngx_http_auth_ip_checked, ngx_http_auth_ip_module);
+        if (ctx == NULL) {
+            ctx = ngx_palloc(r->pool, sizeof(ngx_http_auth_ip_ctx_t));
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_http_set_ctx(r, ctx, ngx_http_auth_ip_module);
+        }
+
+        ctx->list = list;
+        ctx->sockaddr = r->connection->sockaddr;
 
         ngx_edge_auth_stats_count(list->stats, NGX_EDGE_AUTH_STATS_ALLOWED);
 
@@ -222,34 +276,6 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_auth_ip_deny(r, list, value);
-}
-
-
-/*
- * Under "satisfy any" an access module that runs before this one and
- * allows the request ends the access phase: a dynamic module loaded after
- * this one does.  The list is a gate, so an unchecked request is checked
- * here, before anything is proxied.
- */
-
-static ngx_int_t
-ngx_http_auth_ip_recheck(ngx_http_request_t *r)
-{
-    ngx_http_auth_ip_loc_conf_t  *alcf;
-
-    if (r != r->main
-        || ngx_http_get_module_ctx(r, ngx_http_auth_ip_module) != NULL)
-    {
-        return NGX_DECLINED;
-    }
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_ip_module);
-
-    if (alcf->ref.target == NULL) {
-        return NGX_DECLINED;
-    }
-
-    return ngx_http_auth_ip_handler(r);
 }
 
 
@@ -755,26 +781,77 @@ ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_auth_ip_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
+    static ngx_uint_t  phases[] = {
+        NGX_HTTP_REWRITE_PHASE,
+        NGX_HTTP_ACCESS_PHASE,
+        NGX_HTTP_PRECONTENT_PHASE
+    };
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    /* the access phase runs after realip has set the client address */
+    for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+        h = ngx_array_push(&cmcf->phases[phases[i]].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
+        *h = ngx_http_auth_ip_handler;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Within a phase, nginx runs the handlers registered last first: this one
+ * runs before the rewrite module's, but a module loaded after this one
+ * could answer in the rewrite phase before the gate.  Once the phase
+ * engine is built, the gate is moved to the start of the location's
+ * rewrite phase (its handlers share one checker and one "next").
+ */
+
+static ngx_int_t
+ngx_http_auth_ip_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  k, start;
+    ngx_http_phase_handler_t    gate, *ph;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
+
+    if (cmcf == NULL
+        || cmcf->phase_engine.location_rewrite_index == (ngx_uint_t) -1)
+    {
+        return NGX_OK;
+    }
+
+    ph = cmcf->phase_engine.handlers;
+    start = cmcf->phase_engine.location_rewrite_index;
+
+    for (k = start;
+         ph[k].checker == ngx_http_core_rewrite_phase
+         && ph[k].handler != ngx_http_auth_ip_handler;
+         k++)
+    {
+        /* void */
+    }
+
+    if (ph[k].checker != ngx_http_core_rewrite_phase) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "auth_ip: the rewrite phase handler is missing");
         return NGX_ERROR;
     }
 
-    *h = ngx_http_auth_ip_handler;
+    gate = ph[k];
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_memmove(&ph[start + 1], &ph[start],
+                (k - start) * sizeof(ngx_http_phase_handler_t));
 
-    *h = ngx_http_auth_ip_recheck;
+    ph[start] = gate;
 
     return NGX_OK;
 }
