@@ -887,8 +887,12 @@ ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
         return NULL;
     }
 
+    /* a retry (proxy_next_upstream) sends the buffer again from start */
+
+    b->start = data;
     b->pos = data;
     b->last = data + len;
+    b->end = b->last;
     b->memory = 1;
 
     cl->buf = b;
@@ -1122,6 +1126,8 @@ ngx_http_credential_body_member(void *data, const u_char *key,
             splice->error = 1;
             return;
         }
+
+        splice->tail->end = p + size;
     }
 
     if (splice->tail) {
