@@ -14,6 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 use EdgeAuthTest;
 use MockPartner;
@@ -271,6 +272,18 @@ like($got, qr/"userInfo":\{"key":"\Q$BODY\E"\},"a":1\}\n?\z/,
 like($got, qr/^x-api-key: \Q$KEY\E\r?$/mi, 'next upstream: and the key');
 no_secret($r->{raw}, 'next upstream: SSI and add_header');
 
+# a body over client_body_buffer_size, in the temporary file: the retry
+# sends the new body, not the file from its start (the client's members)
+
+my $big = '{"userInfo":"client","pad":"' . ('x' x 100000) . '","z":1}';
+$r = request(POST => '/next/big', $big);
+is($r->{status}, 200, 'next upstream, body in a file: answered');
+$got = partner_got('/next/big');
+like($got, qr/\r\n\r\n\{"userInfo":\{"key":"\Q$BODY\E"\},"pad":"x+","z":1\}\n?\z/,
+     'next upstream, body in a file: the second got the new body');
+unlike($got, qr/"userInfo":"client"/,
+       "next upstream, body in a file: not the client's member");
+
 # nginx's own 502: add_header ... always
 
 $r = request(GET => '/dead/a');
@@ -299,6 +312,43 @@ unlike(partner_got('/page'), qr/\Q$KEY\E|\Q$BASIC\E/,
        'intercepted: /err sent no credential');
 no_secret($r->{raw}, 'intercepted: SSI and add_header');
 
+# the body comes after the proxy started reading it: the upstream request
+# is built later, from the body's handler
+
+sub slow_request {
+    my ($uri, $body, $abort) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect $port: $!";
+    my $half = int(length($body) / 2);
+    print $s "POST $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        . "X-Api-Key: $CLIENT_KEY\r\nContent-Length: " . length($body)
+        . "\r\n\r\n" . substr($body, 0, $half);
+    select(undef, undef, undef, 0.3);
+    if ($abort) {
+        close $s;
+        return;
+    }
+    print $s substr($body, $half);
+    local $/;
+    my $raw = <$s> // '';
+    close $s;
+    return $raw;
+}
+
+my $raw = slow_request('/static/slow', '{"slow":"body"}');
+like($raw, qr{^HTTP/1\.1 200 }, 'body read later: proxied');
+like(partner_got('/static/slow'), qr/^x-api-key: \Q$KEY\E\r?$/mi,
+     'body read later: the partner got the key');
+no_secret($raw, 'body read later: SSI and add_header');
+like($raw, qr/"http_x_api_key":"\Q$CLIENT_KEY\E"/,
+     "body read later: SSI shows the client's own key");
+
+# the client leaves while its body is read: only the log sees the request
+
+slow_request('/static/gone', '{"gone":"body"}', 1);
+select(undef, undef, undef, 0.3);
+
 # the logs, written at the end of each request
 
 $n->stop;
@@ -309,6 +359,8 @@ like($log, qr{^/static/a http_x_api_key=\Q$CLIENT_KEY\E}m,
      "log: the client's own key");
 like($log, qr{^/body/a .*request_body=\{\\x22a\\x22:1\}}m,
      "log: the client's own body");
+like($log, qr{^/static/gone http_x_api_key=\Q$CLIENT_KEY\E}m,
+     "log: a client that left: its own key");
 no_secret($log, 'access log');
 no_secret($n->error_log, 'error log');
 
