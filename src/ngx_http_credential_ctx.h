@@ -78,6 +78,9 @@ typedef struct {
     ngx_str_t                    content_length;
     unsigned                     chunked:1;
 
+    /* injected and not put back yet: the context a redirect wipes */
+    ngx_http_credential_ctx_t   *injected;
+
     unsigned                     retried:1;
 } ngx_http_credential_stash_t;
 

@@ -236,7 +236,17 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_credential_save(ngx_http_request_t *r, ngx_http_credential_ctx_t *ctx)
 {
-    ngx_http_cleanup_t  *cln;
+    ngx_http_cleanup_t           *cln;
+    ngx_http_credential_stash_t  *stash;
+
+    if (r == r->main) {
+        stash = ngx_http_credential_stash(r, 1);
+        if (stash == NULL) {
+            return NGX_ERROR;
+        }
+
+        stash->injected = ctx;
+    }
 
     if (!ctx->saved) {
         ctx->client.headers = r->headers_in.headers;
@@ -403,10 +413,26 @@ ngx_http_credential_restore_cleanup(void *data)
 static ngx_int_t
 ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
 {
+    ngx_http_credential_stash_t      *stash;
     ngx_http_credential_main_conf_t  *cmcf;
 
     if (!r->internal) {
         return NGX_DECLINED;
+    }
+
+    /*
+     * Redirected before the upstream request was built, or while it was
+     * (an error_page for a 502 at once): the client's own headers, those
+     * of the names injected included.
+     */
+
+    if (r == r->main) {
+        stash = ngx_http_credential_stash(r, 0);
+
+        if (stash && stash->injected) {
+            ngx_http_credential_restore(r, stash->injected);
+            stash->injected = NULL;
+        }
     }
 
     if (ngx_http_credential_body_restore(r) != NGX_OK) {

@@ -300,6 +300,8 @@ like($r->{body}, qr/^fallback /, 'fallback: its answer');
 no_secret($r->{raw}, 'fallback: return and add_header');
 like($r->{body}, qr/request_body=\Q$CLIENT_BODY\E/,
      "fallback: the client's own body");
+like($r->{body}, qr/http_x_api_key=\Q$CLIENT_KEY\E /,
+     "fallback: the client's own key");
 
 # proxy_intercept_errors + error_page 404 /err: SSI in the next answer
 
