@@ -145,6 +145,25 @@ my $n = nginx_new(http => <<"CONF");
             proxy_next_upstream error http_502 non_idempotent;
         }
 
+        location /unbuffered/ {
+            credential_inject static;
+            proxy_pass http://127.0.0.1:$up;
+            proxy_request_buffering off;
+            proxy_http_version 1.1;
+        }
+
+        location /mirrored/ {
+            credential_inject withbody;
+            mirror /mirror;
+            proxy_pass http://127.0.0.1:$up;
+        }
+
+        location = /mirror {
+            internal;
+            credential_inject static;
+            proxy_pass http://127.0.0.1:$up/mirror-copy;
+        }
+
         location /dead/ {
             credential_inject static;
             proxy_pass http://127.0.0.1:$dead;
@@ -345,6 +364,30 @@ like(partner_got('/static/slow'), qr/^x-api-key: \Q$KEY\E\r?$/mi,
 no_secret($raw, 'body read later: SSI and add_header');
 like($raw, qr/"http_x_api_key":"\Q$CLIENT_KEY\E"/,
      "body read later: SSI shows the client's own key");
+
+$raw = slow_request('/unbuffered/slow', '{"slow":"body"}');
+like($raw, qr{^HTTP/1\.1 200 }, 'unbuffered body: proxied');
+$got = partner_got('/unbuffered/slow');
+like($got, qr/^x-api-key: \Q$KEY\E\r?$/mi, 'unbuffered body: the key');
+like($got, qr/\{"slow":"body"\}\n?\z/, 'unbuffered body: the body');
+no_secret($raw, 'unbuffered body: SSI and add_header');
+
+# mirror: the copy gets its own location's credential, not the body's
+
+$r = request(POST => '/mirrored/a', $CLIENT_BODY);
+is($r->{status}, 200, 'mirror: proxied');
+like(partner_got('/mirrored/a'), qr/"userInfo":\{"key":"\Q$BODY\E"\}/,
+     'mirror: the main request sent the member');
+no_secret($r->{raw}, 'mirror: SSI and add_header');
+my $copy = '';
+for (1 .. 40) {
+    $copy = partner_got('/mirror-copy') and last;
+    select(undef, undef, undef, 0.05);
+}
+like($copy, qr/^authorization: Basic \Q$BASIC\E\r?$/mi,
+     "mirror: the copy got its location's credential");
+like($copy, qr/\r\n\r\n\Q$CLIENT_BODY\E\n?\z/,
+     "mirror: and the client's body, not the main request's");
 
 # the client leaves while its body is read: only the log sees the request
 
