@@ -514,6 +514,32 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
     ctx->generation = mctx->generation;
     ctx->attempt = 1;
 
+    /*
+     * The main request has the client's headers and body again once the
+     * first attempt is made: each attempt gets what was injected, and the
+     * client's back after its upstream request is built (handler.c).
+     */
+
+    if (!mctx->sent_saved) {
+        mctx->sent.headers = r->headers_in.headers;
+        mctx->sent.authorization = r->headers_in.authorization;
+        mctx->sent.body = r->request_body;
+        mctx->sent.content_length_n = r->headers_in.content_length_n;
+        mctx->sent.chunked = r->headers_in.chunked;
+        mctx->sent_saved = 1;
+    }
+
+    sr->headers_in.headers = mctx->sent.headers;
+    sr->headers_in.authorization = mctx->sent.authorization;
+    sr->request_body = mctx->sent.body;
+    sr->headers_in.content_length_n = mctx->sent.content_length_n;
+    sr->headers_in.chunked = mctx->sent.chunked;
+
+    ctx->client = mctx->client;
+    ctx->content_handler = mctx->content_handler;
+    ctx->saved = mctx->saved;
+    ctx->injected = mctx->saved;
+
     ngx_http_set_ctx(sr, ctx, ngx_http_credential_module);
 
     a->sr = sr;

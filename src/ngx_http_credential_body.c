@@ -39,8 +39,6 @@ typedef struct {
     ngx_http_request_t          *r;
     ngx_http_credential_body_t  *body;
     const u_char                *base;      /* the text checked */
-    ngx_file_t                  *file;      /* base maps it, from file_pos */
-    off_t                        file_pos;
     ngx_chain_t                **last;
     const u_char                *text_end;
     const u_char                *start;     /* kept, not yet in the chain */
@@ -729,9 +727,7 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         }
     }
 
-    if (splice.file == NULL) {
-        splice.base = text;
-    }
+    splice.base = text;
 
     splice.text_end = text + len;
 
@@ -852,8 +848,6 @@ ngx_http_credential_body_map(ngx_http_request_t *r, size_t len,
     cln->handler = ngx_http_credential_body_unmap;
 
     splice->base = map + (start - aligned);
-    splice->file = file;
-    splice->file_pos = start;
 
     return NGX_OK;
 }
@@ -887,8 +881,12 @@ ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
         return NULL;
     }
 
+    /* a retry (proxy_next_upstream) sends the buffer again from start */
+
+    b->start = data;
     b->pos = data;
     b->last = data + len;
+    b->end = b->last;
     b->memory = 1;
 
     cl->buf = b;
@@ -900,14 +898,17 @@ ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
 }
 
 
-/* the pending range of the client's body: memory, or its file */
+/*
+ * The pending range of the client's body, where it is: in memory, or in
+ * the map of its temporary file, which lives as long as the request.  Not
+ * as a range of the file: a retry (proxy_next_upstream) sends the request
+ * again from each buffer's start, and nginx puts the one file buffer it
+ * expects back to the start of the file, with the client's own members.
+ */
 
 static ngx_int_t
 ngx_http_credential_body_flush(ngx_http_credential_splice_t *splice)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
     if (splice->start == NULL) {
         return NGX_OK;
     }
@@ -920,34 +921,12 @@ ngx_http_credential_body_flush(ngx_http_credential_splice_t *splice)
         return NGX_OK;
     }
 
-    if (splice->file == NULL) {
-        if (ngx_http_credential_body_memory(splice, (u_char *) splice->start,
-                                            splice->end - splice->start)
-            == NULL)
-        {
-            return NGX_ERROR;
-        }
-
-        splice->start = NULL;
-        return NGX_OK;
-    }
-
-    b = ngx_calloc_buf(splice->r->pool);
-    cl = ngx_alloc_chain_link(splice->r->pool);
-
-    if (b == NULL || cl == NULL) {
+    if (ngx_http_credential_body_memory(splice, (u_char *) splice->start,
+                                        splice->end - splice->start)
+        == NULL)
+    {
         return NGX_ERROR;
     }
-
-    b->in_file = 1;
-    b->file = splice->file;
-    b->file_pos = splice->file_pos + (splice->start - splice->base);
-    b->file_last = b->file_pos + (splice->end - splice->start);
-
-    cl->buf = b;
-    *splice->last = cl;
-    splice->last = &cl->next;
-    splice->size += splice->end - splice->start;
 
     splice->start = NULL;
 
@@ -1122,6 +1101,8 @@ ngx_http_credential_body_member(void *data, const u_char *key,
             splice->error = 1;
             return;
         }
+
+        splice->tail->end = p + size;
     }
 
     if (splice->tail) {

@@ -29,13 +29,37 @@ typedef struct {
 } ngx_http_credential_body_ctx_t;
 
 
+/*
+ * What the request looked like before and after the credential went in:
+ * variables, filters and logs read the request, so the client's view is
+ * put back once the upstream module has built its request from the other.
+ */
+
+typedef struct {
+    ngx_list_t                       headers;
+    ngx_table_elt_t                 *authorization;
+    ngx_http_request_body_t         *body;
+    off_t                            content_length_n;
+    unsigned                         chunked:1;
+} ngx_http_credential_view_t;
+
+
 typedef struct {
     ngx_http_credential_t           *cred;
     ngx_atomic_uint_t                generation; /* of the injected token */
     int64_t                          deadline;   /* waiting for a token */
     ngx_atomic_uint_t                refused;    /* a retry: its renewal */
     ngx_http_credential_body_ctx_t  *body;
+
+    ngx_http_credential_view_t       client;     /* before injection */
+    ngx_http_credential_view_t       sent;       /* for answer attempts */
+    ngx_http_handler_pt              content_handler;   /* the location's */
+    ngx_http_handler_pt              create_request;    /* the upstream's */
+
     unsigned                         attempt:1;  /* answer.c's subrequest */
+    unsigned                         saved:1;    /* client: set */
+    unsigned                         injected:1; /* client: not put back */
+    unsigned                         sent_saved:1;
 } ngx_http_credential_ctx_t;
 
 
@@ -54,6 +78,9 @@ typedef struct {
     off_t                        content_length_n;
     ngx_str_t                    content_length;
     unsigned                     chunked:1;
+
+    /* injected and not put back yet: the context a redirect wipes */
+    ngx_http_credential_ctx_t   *injected;
 
     unsigned                     retried:1;
 } ngx_http_credential_stash_t;

@@ -6,10 +6,12 @@
  * has seen the client's own headers and before an upstream module builds
  * its request, a location's credential goes into the request: its
  * headers, a current token (a request without one waits for it, then
- * gets a 503), and its JSON body.  In the rewrite phase an internal
- * request drops what an earlier location injected.  A header filter
- * hears the upstream refuse the token a request carried; that token stays
- * in use.
+ * gets a 503), and its JSON body.  Once the upstream module has built
+ * its request from them, the client's own headers and body are put back,
+ * so that no variable, filter or log sees a secret.  In the rewrite phase
+ * an internal request drops what an earlier location injected.  A header
+ * filter hears the upstream refuse the token a request carried; that
+ * token stays in use.
  */
 
 
@@ -40,6 +42,13 @@ static ngx_atomic_uint_t ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_http_credential_stash_t *stash);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_save(ngx_http_request_t *r,
+    ngx_http_credential_ctx_t *ctx);
+static ngx_int_t ngx_http_credential_content_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_create_request(ngx_http_request_t *r);
+static void ngx_http_credential_restore(ngx_http_request_t *r,
+    ngx_http_credential_ctx_t *ctx);
+static void ngx_http_credential_restore_cleanup(void *data);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -137,12 +146,16 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
-    if (cred && cred->login) {
+    ctx = NULL;
 
+    if (cred) {
         ctx = ngx_http_credential_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+
+    if (cred && cred->login) {
 
         if (refused) {
             ctx->refused = refused;
@@ -196,6 +209,10 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         nextra = cred->login->inject.nelts;
     }
 
+    if (ctx && ngx_http_credential_save(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_credential_headers_apply(r, cmcf, cred, extra, nextra)
         != NGX_OK)
     {
@@ -213,7 +230,195 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_credential_body_handler(r, cred);
+    rc = ngx_http_credential_body_handler(r, cred);
+
+    /* answer codes: each attempt gets what was injected (answer.c) */
+
+    if (ctx && ctx->body
+        && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_ANSWER)
+    {
+        ngx_http_credential_restore(r, ctx);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Before the first injection in this location: the client's view, and
+ * the location's content handler wrapped, to put that view back once the
+ * upstream request is built.  The request's cleanups run before it is
+ * logged, also when it ends before (a client that leaves while its body
+ * is read).
+ */
+
+static ngx_int_t
+ngx_http_credential_save(ngx_http_request_t *r, ngx_http_credential_ctx_t *ctx)
+{
+    ngx_http_cleanup_t           *cln;
+    ngx_http_credential_stash_t  *stash;
+
+    if (r == r->main) {
+        stash = ngx_http_credential_stash(r, 1);
+        if (stash == NULL) {
+            return NGX_ERROR;
+        }
+
+        stash->injected = ctx;
+    }
+
+    if (!ctx->saved) {
+        ctx->client.headers = r->headers_in.headers;
+        ctx->client.authorization = r->headers_in.authorization;
+        ctx->saved = 1;
+
+        if (r == r->main) {
+            cln = ngx_http_cleanup_add(r, 0);
+            if (cln == NULL) {
+                return NGX_ERROR;
+            }
+
+            cln->handler = ngx_http_credential_restore_cleanup;
+            cln->data = r;
+        }
+    }
+
+    ctx->injected = 1;
+
+    if (r->content_handler
+        && r->content_handler != ngx_http_credential_content_handler)
+    {
+        ctx->content_handler = r->content_handler;
+        r->content_handler = ngx_http_credential_content_handler;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The location's content handler.  An upstream module builds its request
+ * in it (u->create_request), at once when the body is read already; else
+ * later, when the body is (or a cache lock is released), and then
+ * u->create_request is wrapped.
+ */
+
+static ngx_int_t
+ngx_http_credential_content_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_upstream_t        *u;
+    ngx_http_handler_pt         handler;
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL || ctx->content_handler == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "credential: content handler without a context");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    handler = ctx->content_handler;
+    r->content_handler = handler;
+
+    rc = handler(r);
+
+    /* redirected inside (error_page): another location's request now */
+
+    if (ngx_http_get_module_ctx(r, ngx_http_credential_module) != ctx
+        || !ctx->injected)
+    {
+        return rc;
+    }
+
+    u = r->upstream;
+
+    /* u->writer.pool is set right after u->create_request ran */
+
+    if (u && u->writer.pool == NULL && u->create_request
+        && u->create_request != ngx_http_credential_create_request)
+    {
+        ctx->create_request = u->create_request;
+        u->create_request = ngx_http_credential_create_request;
+        return rc;
+    }
+
+    ngx_http_credential_restore(r, ctx);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_credential_create_request(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx == NULL || ctx->create_request == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "credential: upstream request without a context");
+        return NGX_ERROR;
+    }
+
+    r->upstream->create_request = ctx->create_request;
+
+    rc = ctx->create_request(r);
+
+    ngx_http_credential_restore(r, ctx);
+
+    return rc;
+}
+
+
+/*
+ * The client's headers and body again.  The upstream request is a copy
+ * (proxy, fastcgi, ... copy header values into their own buffer) or a
+ * chain of copied buffer structures: retries (proxy_next_upstream) send
+ * it again as it is.
+ */
+
+static void
+ngx_http_credential_restore(ngx_http_request_t *r,
+    ngx_http_credential_ctx_t *ctx)
+{
+    if (!ctx->injected) {
+        return;
+    }
+
+    ctx->injected = 0;
+
+    r->headers_in.headers = ctx->client.headers;
+    r->headers_in.authorization = ctx->client.authorization;
+
+    /* the secret body is gone even when the length's copy fails */
+
+    if (ngx_http_credential_body_restore(r) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "credential: the client's Content-Length not put "
+                      "back");
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "credential: the client's headers and body put back");
+}
+
+
+static void
+ngx_http_credential_restore_cleanup(void *data)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_http_credential_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx) {
+        ngx_http_credential_restore(r, ctx);
+    }
 }
 
 
@@ -227,10 +432,26 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
 {
+    ngx_http_credential_stash_t      *stash;
     ngx_http_credential_main_conf_t  *cmcf;
 
     if (!r->internal) {
         return NGX_DECLINED;
+    }
+
+    /*
+     * Redirected before the upstream request was built, or while it was
+     * (an error_page for a 502 at once): the client's own headers, those
+     * of the names injected included.
+     */
+
+    if (r == r->main) {
+        stash = ngx_http_credential_stash(r, 0);
+
+        if (stash && stash->injected) {
+            ngx_http_credential_restore(r, stash->injected);
+            stash->injected = NULL;
+        }
     }
 
     if (ngx_http_credential_body_restore(r) != NGX_OK) {
@@ -468,6 +689,16 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
     ngx_http_credential_main_conf_t  *cmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    /*
+     * An answer while the credential is still in: the upstream request
+     * was never built (a cache hit, an error before, a failure at once
+     * inside the content handler); add_header and the rest come after.
+     */
+
+    if (ctx && ctx->injected) {
+        ngx_http_credential_restore(r, ctx);
+    }
 
     /*
      * A subrequest's 401 (auth_request) speaks of the client, not of

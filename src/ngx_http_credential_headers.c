@@ -7,9 +7,10 @@
  * client-sent copy of the same names, in any letter case.
  *
  * ngx_list_t cannot delete, and the proxy module forwards every element
- * of r->headers_in.headers, so when something must go the list is
- * rebuilt.  A subrequest shares its parent's list parts: it always gets
- * a list of its own.
+ * of r->headers_in.headers, so the list is rebuilt: the client's is kept
+ * whole, to be put back after the upstream request is built.  A
+ * subrequest shares its parent's list parts: it always gets a list of
+ * its own.
  */
 
 
@@ -80,7 +81,13 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (removed || r != r->main) {
+    /*
+     * Injecting, the client's list is left as it is: it is put back once
+     * the upstream request is built (ngx_list_push on it would append to
+     * parts that the client's copy shares).
+     */
+
+    if (removed || r != r->main || ninject + nextra) {
 
         /* ngx_list_t points into itself ("last"): build it in place */
         old = r->headers_in.headers;
