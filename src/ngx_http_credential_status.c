@@ -792,7 +792,8 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
     }
 
     ngx_http_credential_prom_head("nginx_credential_token_usable",
-        "1 while the credential holds an unexpired token.", "gauge");
+        "1 while the credential holds a token it injects (one not in "
+        "its expiry margin).", "gauge");
 
     for (i = 0; i < n; i++) {
         ngx_http_credential_prom_cred("nginx_credential_token_usable", i);
