@@ -476,10 +476,10 @@ ngx_http_credential_login_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * token_expiry_margin time | N%: a time is the margin itself, a
- * percentage of each token's lifetime has token_expiry_margin's floor of
- * one second.  Either is cut to half the lifetime when it applies, so
- * that a token short-lived is still used at all.
+ * token_expiry_margin time | N%: a time is the margin itself; a
+ * percentage of each token's lifetime is at least one second.  The time
+ * and the floor are cut to half of a short lifetime when they apply
+ * (ngx_http_credential_usable_end()), so that such a token is still used.
  */
 
 static char *

@@ -169,8 +169,9 @@ ngx_http_credential_tick(ngx_event_t *ev)
 {
     ngx_http_credential_main_conf_t *cmcf = ev->data;
 
-    int64_t                  now, next, renew;
+    int64_t                  now, next, renew, end;
     ngx_uint_t               i;
+    ngx_edge_auth_entry_t   *e;
     ngx_http_credential_t  **cred;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
@@ -185,14 +186,20 @@ ngx_http_credential_tick(ngx_event_t *ev)
         ngx_http_credential_check(cmcf, cred[i], ev->log);
 
         /*
-         * A renewal due before the next tick is started on time: a
-         * short-lived token's margin may be shorter than a tick.  A torn
-         * read of the time without the lock only moves one tick.
+         * A renewal that a tick late would start less than a tick before
+         * the end of the token's use (a short token, a small
+         * token_renew_before) is started on time.  Torn reads without the
+         * lock only move one tick.
          */
 
-        renew = cred[i]->login->entry->renew;
+        e = cred[i]->login->entry;
+        renew = e->renew;
+        end = ngx_http_credential_usable_end(cred[i]->login, e->issued,
+                                             e->expires);
 
-        if (renew > now && renew - now < next) {
+        if (renew > now && renew - now < next
+            && end - renew < NGX_HTTP_CREDENTIAL_TICK)
+        {
             next = renew - now;
         }
     }
