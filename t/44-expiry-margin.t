@@ -21,9 +21,21 @@ use Time::HiRes qw(sleep time);
 use EdgeAuthTest;
 use MockPartner;
 
-# One partner for the gateways of this file, one after the other.
+# Three partners behind one gateway, tried at once to keep the file short:
+#
+#   a  the default margin (1 s of a 3 s token); the partner refuses its
+#      tokens after 2.2 s and stays healthy; token_renew_before 500ms alone
+#      would renew in that refused time: renewal starts before the margin
+#      instead, so no request is refused
+#   b  token_expiry_margin 2s of a 4 s token; the partner refuses after
+#      2.4 s and no longer logs in: in the margin the old token is not sent,
+#      the request waits for a renewal that fails (503); before, it is used
+#   c  100 s tokens, for the status page: the end of use it shows
 
-my $m = MockPartner->start(kind => 'oauth');
+my %m = map { $_ => MockPartner->start(kind => 'oauth') } qw(a b c);
+$m{a}->set(token_lifetime => 2.2, expires_in => 3);
+$m{b}->set(token_lifetime => 2.4, expires_in => 4);
+$m{c}->set(token_lifetime => 100);
 
 sub get {
     my ($port, $uri) = @_;
@@ -31,166 +43,110 @@ sub get {
                                . "Connection: close\n\n");
 }
 
-sub gateway {
-    my ($extra, $more) = @_;
-
-    my $port = free_port();
-    my $url = $m->url;
-
-    my $n = nginx_new(http => <<"CONF");
-    credential oauth {
-        login        $url/oauth/token;
-        login_param  grant_type client_credentials;
-        login_basic  oauth-client oauth-secret;
-        token_header Authorization "Bearer {token}";
-        $extra
-    }
-${\ ($more // '') }
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /status {
-            credential_status;
-        }
-
-        location / {
-            credential_inject oauth;
-            proxy_pass $url;
-        }
-    }
-CONF
-
-    # nginx without the directive must fail the tests, not end the file
-    my ($ok, $out) = $n->test_config;
-    ok($ok, 'nginx -t') or diag $out;
-    $n->start($port) if $ok;
-
-    return ($ok ? $n : undef, $port);
+sub credential {
+    my ($name, $m, $extra) = @_;
+    return "credential $name { login ${\ $m->url }/oauth/token;"
+         . ' login_param grant_type client_credentials;'
+         . ' login_basic oauth-client oauth-secret;'
+         . " token_header Authorization \"Bearer {token}\"; $extra }\n";
 }
 
+# the c credentials; a cap of 10 s makes a short token (5% of it is half a
+# second: the floor of one second counts)
 
-# when the partner issued its first token, on the partner's clock
+my %margin = (dflt => '', pct => 'token_expiry_margin 30%;',
+              abs => 'token_expiry_margin 2s;',
+              off => 'token_expiry_margin 0;',
+              short => 'token_max_lifetime 10s;');
+my %left = (dflt => 95, pct => 70, abs => 98, off => 100, short => 9);
 
-sub first_issue {
-    $m->wait_logins(1, 10) or return undef;
-    return $m->last_login->{time};
+my $port = free_port();
+my $n = nginx_new(http => join('',
+    credential(a => $m{a}, 'token_renew_before 500ms; login_wait 2s;'),
+    credential(b => $m{b}, 'token_expiry_margin 2s; login_wait 500ms;'
+                           . ' login_backoff 1s 2s;'),
+    map({ credential($_ => $m{c}, "login_param scope $_; $margin{$_}") }
+        sort keys %margin),
+    "server { listen 127.0.0.1:$port;\n",
+    "    location = /status { credential_status; }\n",
+    map({ "    location /$_/ { credential_inject $_;"
+          . " proxy_pass ${\ $m{$_}->url }; }\n" } qw(a b)),
+    "}\n"));
+
+# nginx without the directive must fail the tests, not end the file
+my ($ok, $out) = $n->test_config;
+ok($ok, 'nginx -t') or diag $out;
+$n->start($port) if $ok;
+
+# when the partners issued their first tokens, on their clock
+
+my %t0;
+
+for my $p (qw(a b)) {
+    $t0{$p} = $ok && $m{$p}->wait_logins(1, 10)
+              && $m{$p}->last_login->{time};
+    ok($t0{$p}, "$p: first login");
 }
 
+$m{b}->set(status => 500);
 
-sub partner {
-    my (%set) = @_;
-    $m->reset;
-    $m->set(expires_in => undef, %set);
-    $m->reset_counters;
-}
+is($ok ? get($port, '/b/x')->{status} : 0, 200,
+   'b: the token before its margin');
 
+my (%seen, $late);
+my $end = ($t0{a} || time) + 3.3;
+my $due = ($t0{b} || 0) + 2.7;
 
-# The default margin (1 s of a 3 s token), a healthy partner that refuses
-# its tokens 0.8 s before the announced expiry; token_renew_before 500ms
-# alone would renew in that refused time: renewal starts before the
-# margin instead, so no request is refused.
+while (time < $end || !$late) {
+    my $r = $ok ? get($port, '/a/x') : { status => 0 };
+    $seen{$r->{status}}++;
 
-{
-    partner(token_lifetime => 2.2, expires_in => 3);
-    my ($n, $port) = gateway("token_renew_before 500ms;\n"
-                             . "        login_wait 2s;");
-    my $t0 = $n && first_issue();
-    ok($t0, 'first login');
-
-    my %seen;
-    my $end = ($t0 || time) + 3.3;
-
-    while (time < $end) {
-        my $r = $n ? get($port, '/api/x') : { status => 0 };
-        $seen{$r->{status}}++;
-        sleep 0.1;
+    if (!$late && time >= $due) {
+        $late = $ok ? get($port, '/b/y') : { status => 0, raw => '' };
     }
 
-    is_deeply([keys %seen], [200], 'default margin: every request 200')
-        or diag explain \%seen;
-    is($m->count('api:401'), 0,
-       'default margin: the partner refused no token it had expired');
-    cmp_ok($m->logins, '>=', 2, 'default margin: renewed');
-
-    $n->stop if $n;
+    sleep 0.1;
 }
 
+is_deeply([keys %seen], [200], 'a, default margin: every request 200')
+    or diag explain \%seen;
+is($m{a}->count('api:401'), 0,
+   'a, default margin: the partner refused no token it had expired');
+cmp_ok($m{a}->logins, '>=', 2, 'a, default margin: renewed');
 
-# token_expiry_margin 1500ms of a 3 s token; the partner refuses after
-# 1.8 s and no longer logs in: in the margin the old token is not sent,
-# the request waits for a renewal that fails (503); before it, it is used.
+is($late->{status}, 503, 'b, 2s: in the margin the request waits, then 503')
+    or diag $late->{raw};
+is($m{b}->count('api:401'), 0, 'b, 2s: the old token was not sent');
+is($m{b}->api_calls, 1, 'b, 2s: one API call, before the margin');
 
-{
-    partner(token_lifetime => 1.8, expires_in => 3);
-    my ($n, $port) = gateway("token_expiry_margin 1500ms;\n"
-                             . "        login_wait 500ms;\n"
-                             . "        login_backoff 1s 2s;");
-    my $t0 = $n && first_issue();
-    ok($t0, 'first login');
-    $m->set(status => 500);
+# the status page, in milliseconds in Prometheus's format: the seconds
+# left now plus the time since the credential's login (its scope names
+# it) is the usable life, or a little more: the token was issued after
+# the login began
 
-    is($n ? get($port, '/api/a')->{status} : 0, 200,
-       '1500ms: the token before its margin');
+my $st;
+$ok && $m{c}->wait_for(sub {
+    my $r = get($port, '/status');
+    $st = $r->{status} == 200 ? eval { decode_json($r->{body}) } : undef;
+    return $st && !grep { !$st->{credentials}{$_}{token_usable} }
+                        keys %left;
+}, 10);
 
-    my $wait = ($t0 || time) + 2 - time;
-    sleep($wait) if $wait > 0;
+my $prom = $ok ? get($port, '/status?format=prometheus')->{body} : '';
+my $now = time;
+my %since = map { ($_->{params}{scope} // '') => $now - $_->{time} }
+                $m{c}->requests('login');
 
-    my $r = $n ? get($port, '/api/b') : { status => 0, raw => '' };
-    is($r->{status}, 503, '1500ms: in the margin the request waits, then 503')
-        or diag $r->{raw};
-    is($m->count('api:401'), 0, '1500ms: the old token was not sent');
-    is($m->api_calls, 1, '1500ms: one API call, before the margin');
-
-    $n->stop if $n;
+for my $c (sort keys %left) {
+    my ($left) = $prom =~ /^nginx_credential_token_expiry_seconds
+                            \{credential="\Q$c\E"\}\ (\S+)$/mx;
+    my $life = sprintf '%.3f', ($left // -100) + ($since{$c} // 0);
+    ok($life >= $left{$c} - 0.05 && $life < $left{$c} + 0.9,
+       "c, status: $c: usable for about $life s of $left{$c}");
 }
 
-
-# the status page shows the end of use: expiry less the margin; a cap of
-# 10 s makes a short token (5% of it is half a second: the floor counts)
-
-{
-    partner(token_lifetime => 100);
-
-    my %margin = (dflt => '', pct => 'token_expiry_margin 30%;',
-                  abs => 'token_expiry_margin 2s;',
-                  off => 'token_expiry_margin 0;',
-                  short => 'token_max_lifetime 10s;');
-    my %want = (dflt => 95, pct => 70, abs => 98, off => 100, short => 9);
-    my $conf = '';
-
-    for my $c (sort keys %margin) {
-        $conf .= "credential $c { login ${\ $m->url }/oauth/token;"
-               . ' login_param grant_type client_credentials;'
-               . ' login_basic oauth-client oauth-secret;'
-               . " token_header Authorization \"Bearer {token}\";"
-               . " $margin{$c} }\n";
-    }
-
-    my ($n, $port) = gateway('', $conf);
-    my $st;
-
-    $n && $m->wait_for(sub {
-        my $r = get($port, '/status');
-        $st = $r->{status} == 200 ? eval { decode_json($r->{body}) } : undef;
-        return $st && !grep { !$st->{credentials}{$_}{token_usable} }
-                            keys %want;
-    }, 10);
-
-    # in milliseconds there: a second less is not lost in rounding
-    my $prom = $n ? get($port, '/status?format=prometheus')->{body} : '';
-
-    for my $c (sort keys %want) {
-        my ($left) = $prom =~ /^nginx_credential_token_expiry_seconds
-                                \{credential="\Q$c\E"\}\ (\S+)$/mx;
-        $left //= -1;
-        ok($left <= $want{$c} && $left > $want{$c} - 2,
-           "status: $c: $left s left, up to $want{$c}");
-    }
-
-    $n->stop if $n;
-}
-
-$m->stop;
+$n->stop if $ok;
+$_->stop for values %m;
 
 
 # a token taken from Redis gets the margin too: the node that did not log
