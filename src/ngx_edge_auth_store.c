@@ -483,6 +483,7 @@ ngx_edge_auth_store_read(ngx_edge_auth_store_t *store,
     copy->generation = e->generation;
     copy->valid = (e->state == NGX_EDGE_AUTH_TOKEN_VALID);
     copy->expires = e->expires;
+    copy->issued = e->issued;
 
     if (copy->valid) {
         p = ngx_alloc(e->token_len, log);

@@ -132,6 +132,7 @@ typedef struct {
     ngx_atomic_uint_t            generation;
     ngx_uint_t                   valid;
     int64_t                      expires;
+    int64_t                      issued;
     ngx_str_t                    token;
 } ngx_edge_auth_token_t;
 

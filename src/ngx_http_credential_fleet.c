@@ -951,9 +951,8 @@ ngx_http_credential_fleet_apply(ngx_http_credential_main_conf_t *cmcf,
 
         if (rc == NGX_OK) {
             /* every node renews at the same moment: one of them logs in */
-            e->renew = blob.expires
-                       - ngx_min((int64_t) login->renew_before,
-                                 (blob.expires - blob.issued) / 2);
+            e->renew = ngx_http_credential_renew_time(login, blob.issued,
+                                                      blob.expires);
             e->failures = 0;
             e->backoff = 0;
 

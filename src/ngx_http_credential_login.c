@@ -516,6 +516,54 @@ ngx_http_credential_answer_expires(ngx_http_credential_login_t *login,
 }
 
 
+/*
+ * A partner may count a token's life from an issue time rounded down to
+ * the second (oidc-provider), or from before its answer was on the way:
+ * in the last moments before the expiry it computed from its answer the
+ * partner refuses the token already.  token_expiry_margin ends its use
+ * earlier, for tokens from a login, a refresh or the fleet alike.
+ */
+
+int64_t
+ngx_http_credential_usable_end(ngx_http_credential_login_t *login,
+    int64_t issued, int64_t expires)
+{
+    int64_t  life, margin;
+
+    life = expires - issued;
+
+    if (life <= 0) {
+        return expires;
+    }
+
+    /* a time (or the floor of a percentage) leaves half a short life */
+
+    margin = ngx_min((int64_t) login->margin, life / 2);
+    margin = ngx_max(margin, life * (int64_t) login->margin_percent / 100);
+
+    return expires - margin;
+}
+
+
+/*
+ * token_renew_before counts back from the end of use, so that a healthy
+ * partner's new token is there before requests would have to wait; a
+ * short-lived token is renewed at half its usable life.
+ */
+
+int64_t
+ngx_http_credential_renew_time(ngx_http_credential_login_t *login,
+    int64_t issued, int64_t expires)
+{
+    int64_t  end;
+
+    end = ngx_http_credential_usable_end(login, issued, expires);
+
+    return end - ngx_min((int64_t) login->renew_before,
+                         ngx_max(end - issued, 0) / 2);
+}
+
+
 static ngx_int_t
 ngx_http_credential_token_check(ngx_http_credential_t *cred,
     ngx_str_t *token, const char **error)

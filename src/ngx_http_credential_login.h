@@ -72,6 +72,9 @@ struct ngx_http_credential_login_s {
     ngx_msec_t                   max_lifetime;
     ngx_msec_t                   idle_timeout;
     ngx_msec_t                   renew_before;
+    /* token_expiry_margin: max(life * percent, min(margin, life / 2)) */
+    ngx_msec_t                   margin;
+    ngx_uint_t                   margin_percent;
     ngx_msec_t                   wait;
     ngx_msec_t                   backoff_min;
     ngx_msec_t                   backoff_max;
@@ -118,6 +121,12 @@ ngx_int_t ngx_http_credential_login_request(ngx_conf_t *cf,
 ngx_int_t ngx_http_credential_login_answer(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, int64_t now, ngx_str_t *token,
     ngx_str_t *refresh, int64_t *expires, const char **error);
+/* the end of a token's use: its expiry less token_expiry_margin */
+int64_t ngx_http_credential_usable_end(ngx_http_credential_login_t *login,
+    int64_t issued, int64_t expires);
+/* when a token issued then is renewed: token_renew_before */
+int64_t ngx_http_credential_renew_time(ngx_http_credential_login_t *login,
+    int64_t issued, int64_t expires);
 ngx_int_t ngx_http_credential_refresh_request(ngx_http_credential_t *cred,
     ngx_pool_t *pool, ngx_str_t *refresh, ngx_str_t *request);
 ngx_int_t ngx_http_credential_login_signed(ngx_http_credential_login_t *login,

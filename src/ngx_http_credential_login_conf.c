@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_credential_login_assertion_finish(ngx_conf_t *cf,
     ngx_http_credential_login_t *login);
 static char *ngx_http_credential_login_backoff(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_credential_token_margin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_from(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_token_header(ngx_conf_t *cf,
@@ -231,6 +233,13 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
       offsetof(ngx_http_credential_login_t, renew_before),
       NULL },
 
+    { ngx_string("token_expiry_margin"),
+      NGX_CONF_TAKE1,
+      ngx_http_credential_token_margin,
+      0,
+      0,
+      NULL },
+
     { ngx_string("token_header"),
       NGX_CONF_TAKE2,
       ngx_http_credential_token_header,
@@ -323,6 +332,8 @@ ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
     login->max_lifetime = NGX_CONF_UNSET_MSEC;
     login->idle_timeout = NGX_CONF_UNSET_MSEC;
     login->renew_before = NGX_CONF_UNSET_MSEC;
+    login->margin = NGX_CONF_UNSET_MSEC;
+    login->margin_percent = NGX_CONF_UNSET_UINT;
     login->backoff_min = NGX_CONF_UNSET_MSEC;
     login->backoff_max = NGX_CONF_UNSET_MSEC;
     login->refused_interval = NGX_CONF_UNSET_MSEC;
@@ -598,6 +609,63 @@ ngx_http_credential_login_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * token_expiry_margin time | N%: a time is the margin itself; a
+ * percentage of each token's lifetime is at least one second.  The time
+ * and the floor are cut to half of a short lifetime when they apply
+ * (ngx_http_credential_usable_end()), so that such a token is still used.
+ */
+
+static char *
+ngx_http_credential_token_margin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_credential_login_t *login = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (login->margin_percent != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
+        n = ngx_atoi(value[1].data, value[1].len - 1);
+
+        if (n == NGX_ERROR || n > 99) {
+            goto invalid;
+        }
+
+        login->margin_percent = n;
+        login->margin = 1000;
+
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_parse_time(&value[1], 0);
+
+    if (n == NGX_ERROR) {
+        goto invalid;
+    }
+
+    login->margin_percent = 0;
+    login->margin = (ngx_msec_t) n;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid token_expiry_margin \"%V\": expected a time "
+                       "or a percentage of the token's lifetime below 100%%",
+                       &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
 /* token_from, token_refresh_from: json PATH | header NAME | cookie NAME */
 
 static char *
@@ -823,6 +891,10 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     ngx_conf_init_msec_value(login->max_lifetime, 0);
     ngx_conf_init_msec_value(login->idle_timeout, 0);
     ngx_conf_init_msec_value(login->renew_before, 60000);
+
+    /* 5% of the lifetime, at least a second: the issue time rounded down */
+    ngx_conf_init_uint_value(login->margin_percent, 5);
+    ngx_conf_init_msec_value(login->margin, 1000);
     ngx_conf_init_msec_value(login->backoff_min, 1000);
     ngx_conf_init_msec_value(login->backoff_max, 300000);
     ngx_conf_init_msec_value(login->refused_interval, 5000);

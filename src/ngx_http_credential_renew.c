@@ -16,7 +16,7 @@
  *
  * Every worker runs one cancelable timer.  Failures back off
  * exponentially with jitter; the token in use stays in use until its
- * real expiry.
+ * expiry less token_expiry_margin.
  */
 
 
@@ -169,7 +169,9 @@ ngx_http_credential_tick(ngx_event_t *ev)
 {
     ngx_http_credential_main_conf_t *cmcf = ev->data;
 
+    int64_t                  now, next, renew, end;
     ngx_uint_t               i;
+    ngx_edge_auth_entry_t   *e;
     ngx_http_credential_t  **cred;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
@@ -177,12 +179,32 @@ ngx_http_credential_tick(ngx_event_t *ev)
     }
 
     cred = cmcf->logins.elts;
+    next = NGX_HTTP_CREDENTIAL_TICK;
+    now = ngx_edge_auth_now();
 
     for (i = 0; i < cmcf->logins.nelts; i++) {
         ngx_http_credential_check(cmcf, cred[i], ev->log);
+
+        /*
+         * A renewal that a tick late would start less than a tick before
+         * the end of the token's use (a short token, a small
+         * token_renew_before) is started on time.  Torn reads without the
+         * lock only move one tick.
+         */
+
+        e = cred[i]->login->entry;
+        renew = e->renew;
+        end = ngx_http_credential_usable_end(cred[i]->login, e->issued,
+                                             e->expires);
+
+        if (renew > now && renew - now < next
+            && end - renew < NGX_HTTP_CREDENTIAL_TICK)
+        {
+            next = renew - now;
+        }
     }
 
-    ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_TICK);
+    ngx_add_timer(ev, (ngx_msec_t) next);
 }
 
 
@@ -364,7 +386,9 @@ ngx_http_credential_renew_alone(ngx_http_credential_main_conf_t *cmcf,
         ngx_edge_auth_store_lock(login->store);
 
         alive = (e->state == NGX_EDGE_AUTH_TOKEN_VALID
-                 && ngx_edge_auth_now() < e->expires);
+                 && ngx_edge_auth_now()
+                    < ngx_http_credential_usable_end(login, e->issued,
+                                                     e->expires));
 
         if (alive) {
             ngx_edge_auth_store_login_unlock(e);
@@ -440,7 +464,9 @@ ngx_http_credential_unconnected(ngx_http_credential_t *cred, int64_t now,
     login = cred->login;
     e = login->entry;
 
-    if (e->state == NGX_EDGE_AUTH_TOKEN_VALID && now < e->expires) {
+    if (e->state == NGX_EDGE_AUTH_TOKEN_VALID
+        && now < ngx_http_credential_usable_end(login, e->issued, e->expires))
+    {
         ngx_edge_auth_store_unlock(login->store);
         return;
     }
@@ -797,14 +823,13 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
 
         if (rn->error == NULL) {
 
-            /* renewed ahead of expiry; a short-lived token at half its life */
+            /* renewed ahead of the end of its use (expiry less margin) */
 
             rn->failures = e->failures;
             e->failures = 0;
             e->backoff = 0;
-            e->renew = rn->expires
-                       - ngx_min((int64_t) login->renew_before,
-                                 (rn->expires - rn->now) / 2);
+            e->renew = ngx_http_credential_renew_time(login, e->issued,
+                                                      e->expires);
 
             if (how == NGX_HTTP_CREDENTIAL_RENEW_EXCHANGE) {
                 /* an operator connected: refusals of the old grant */
@@ -827,8 +852,11 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
             e->backoff = rn->now + rn->delay;
         }
 
-        rn->valid = (e->state == NGX_EDGE_AUTH_TOKEN_VALID)
-                    ? e->expires - rn->now : 0;
+        if (e->state == NGX_EDGE_AUTH_TOKEN_VALID) {
+            rn->valid = ngx_http_credential_usable_end(login, e->issued,
+                                                       e->expires)
+                        - rn->now;
+        }
     }
 
     ngx_http_credential_renew_count(e, hc, rn, status, parsed);

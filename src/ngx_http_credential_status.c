@@ -46,7 +46,7 @@ typedef struct {
     ngx_uint_t                   state;
     ngx_uint_t                   usable;
     int64_t                      now;
-    int64_t                      expires;     /* 0: no token */
+    int64_t                      expires;     /* end of use; 0: no token */
     int64_t                      issued;
     int64_t                      next;        /* 0: nothing planned */
     ngx_uint_t                   failures;
@@ -134,7 +134,8 @@ static const char  *ngx_http_credential_login_results[] = {
 static ngx_http_credential_time_t  ngx_http_credential_times[] = {
 
     { "nginx_credential_token_expiry_timestamp_seconds",
-      "When the token expires, in seconds since the epoch; 0: no token.",
+      "When the token's use ends (its expiry less token_expiry_margin), "
+      "in seconds since the epoch; 0: no token.",
       offsetof(ngx_http_credential_snapshot_t, expires) },
 
     { "nginx_credential_next_attempt_timestamp_seconds",
@@ -532,13 +533,16 @@ ngx_http_credential_status_snapshot(ngx_http_credential_t *cred,
 
     ngx_edge_auth_store_lock(login->store);
 
-    s->usable = (e->state == NGX_EDGE_AUTH_TOKEN_VALID
-                 && s->now < e->expires);
+    /* the end of the token's use, token_expiry_margin before its expiry */
 
     if (e->token) {
-        s->expires = e->expires;
+        s->expires = ngx_http_credential_usable_end(login, e->issued,
+                                                    e->expires);
         s->issued = e->issued;
     }
+
+    s->usable = (e->state == NGX_EDGE_AUTH_TOKEN_VALID
+                 && s->now < s->expires);
 
     locked = (e->lock_owner != 0 && s->now < e->lock_deadline);
 
@@ -789,7 +793,8 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
     }
 
     ngx_http_credential_prom_head("nginx_credential_token_usable",
-        "1 while the credential holds an unexpired token.", "gauge");
+        "1 while the credential holds a token it injects (one not in "
+        "its expiry margin).", "gauge");
 
     for (i = 0; i < n; i++) {
         ngx_http_credential_prom_cred("nginx_credential_token_usable", i);
@@ -797,7 +802,7 @@ ngx_http_credential_status_prometheus(ngx_http_request_t *r,
     }
 
     ngx_http_credential_prom_head("nginx_credential_token_expiry_seconds",
-        "Seconds until the token expires; 0 without a usable token.",
+        "Seconds until the token's use ends; 0 without a usable token.",
         "gauge");
 
     for (i = 0; i < n; i++) {

@@ -128,7 +128,11 @@ ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
 
     now = ngx_edge_auth_now();
 
-    if (now >= login->copy.expires) {
+    /* in its last margin the partner may refuse it already */
+
+    if (now >= ngx_http_credential_usable_end(login, login->copy.issued,
+                                              login->copy.expires))
+    {
         return NGX_DECLINED;
     }
 

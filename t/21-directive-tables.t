@@ -77,6 +77,7 @@ my @single = (
     ['token_max_lifetime', '2h',                         '3h'],
     ['token_idle_timeout', '30m',                        '30m'],
     ['token_renew_before', '1m',                         '2m'],
+    ['token_expiry_margin', '5%',                        '2s'],
     ['token_cookie',       'session',                    'other'],
     ['token_refused_status', '401',                      '401 403'],
     ['token_refused_interval', '5s',                     '10s'],

@@ -187,7 +187,10 @@ is($s->{version}, do { open my $f, '<', "$FindBin::Bin/../VERSION";
 is($s->{credentials}{plain}{type}, 'static', 'a static credential listed');
 is($s->{credentials}{good}{type}, 'token', 'a token credential');
 ok($s->{credentials}{good}{token_usable}, 'good: token usable');
-cmp_ok($s->{credentials}{good}{expires_in}, '>', 3500, 'good: expires_in');
+# the end of use: a 3600 s token less its 5% expiry margin
+cmp_ok($s->{credentials}{good}{expires_in}, '>', 3400, 'good: expires_in');
+cmp_ok($s->{credentials}{good}{expires_in}, '<=', 3420,
+       'good: expires_in, less the margin');
 cmp_ok($s->{credentials}{good}{logins}{ok}, '>=', 1, 'good: logins ok');
 ok($s->{credentials}{good}{last_login_at}, 'good: last login time');
 is($s->{credentials}{good}{failure_streak}, 0, 'good: no failure streak');
@@ -344,7 +347,9 @@ PY`;
     is($v{'nginx_credential_state'
           . 'credential=good,state=backoff'}, 0, 'state backoff = 0');
     cmp_ok($v{'nginx_credential_token_expiry_secondscredential=good'}, '>',
-           3500, 'expiry seconds');
+           3400, 'expiry seconds');
+    cmp_ok($v{'nginx_credential_token_expiry_secondscredential=good'}, '<=',
+           3420, 'expiry seconds, less the margin');
     is($v{'nginx_auth_ip_requests_totallist=office,result=allowed'}, 2,
        'auth_ip allowed');
     is($v{"nginx_auth_ip_prefixeslist=$ODD"}, 3,
