@@ -76,6 +76,7 @@ typedef struct {
     int64_t                      last_refresh;
     int64_t                      last_sync;    /* Redis answered a look */
     ngx_atomic_t                 redis_up;     /* Redis's last answer usable */
+    ngx_atomic_t                 lease_broken; /* said once for the node */
 
     ngx_atomic_t                 generation;   /* moves with every change */
     ngx_atomic_t                 last_used;    /* seconds, for idle expiry */

@@ -496,14 +496,15 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
             || call->replies[2]->integer
                > NGX_HTTP_CREDENTIAL_LEASE_MAX))
     {
-        if (!login->lease_broken) {
+        /* once for the node: its workers meet the lease each in turn */
+
+        if (ngx_atomic_cmp_set(&login->entry->lease_broken, 0, 1)) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "credential \"%V\": the fleet's lease \"%V\" in "
                           "Redis %s; this node logs in for itself until it "
                           "is gone", &cred->name, &login->redis_lease,
                           call->replies[2]->integer == -1
                           ? "has no expiry" : "lasts more than 10 minutes");
-            login->lease_broken = 1;
         }
 
         ngx_edge_auth_redis_call_free(call);
@@ -511,7 +512,7 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
         return;
     }
 
-    login->lease_broken = 0;
+    login->entry->lease_broken = 0;
 
     if (!leased) {
         ngx_edge_auth_store_count(login->entry,

@@ -111,7 +111,6 @@ struct ngx_http_credential_login_s {
     unsigned                     leased:1;      /* this worker's lease */
     unsigned                     redis_bad:1;   /* logged: cannot open */
     unsigned                     redis_error:1; /* logged: an error reply */
-    unsigned                     lease_broken:1; /* logged: no expiry */
     unsigned                     fleet:1;       /* shared through Redis */
 };
 
