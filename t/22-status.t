@@ -241,11 +241,18 @@ $mock{ok}->expire_tokens;
 my $logins = $mock{ok}->logins;
 is(get('/api/x')->{status}, 401, 'the partner refused the old token');
 ok($mock{ok}->wait_logins($logins + 1, 10), 'logged in again');
-ok($mock{ok}->wait_for(sub { get('/api/x')->{status} == 200 }, 10),
-   'the new token works');
+# the old token stays in use until the new one is stored: a request in
+# between is refused too, and counted
+my $refused = 1;
+ok($mock{ok}->wait_for(sub {
+       my $st = get('/api/x')->{status};
+       $refused++ if $st == 401;
+       $st == 200;
+   }, 10), 'the new token works');
 
 $s = status();
-is($s->{credentials}{good}{upstream_refusals}, 1, '401 counted');
+is($s->{credentials}{good}{upstream_refusals}, $refused,
+   'each 401 counted');
 is($s->{credentials}{good}{refusal_renewals}, 1, 'its renewal counted');
 cmp_ok($s->{credentials}{good}{logins}{ok}, '>=', 2, 'second login counted');
 
