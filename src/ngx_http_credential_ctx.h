@@ -34,6 +34,8 @@ typedef struct {
     ngx_atomic_uint_t                generation; /* of the injected token */
     int64_t                          deadline;   /* waiting for a token */
     ngx_http_credential_body_ctx_t  *body;
+    u_char                          *payload;    /* sigv4.c: its hash */
+    ngx_uint_t                       sigv4;      /* sigv4.c: reading */
     unsigned                         attempt:1;  /* answer.c's subrequest */
 } ngx_http_credential_ctx_t;
 
