@@ -421,9 +421,12 @@ ngx_http_credential_sigv4_sign(ngx_http_request_t *r,
 
     } else if (ctx->payload == NULL) {
 
+        /* HTTP/2 and HTTP/3 may send a body with neither header */
+
         if (ctx->sigv4 != NGX_HTTP_SIGV4_READ
             && r == r->main && r->request_body == NULL
-            && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+            && (r->headers_in.content_length_n > 0 || r->headers_in.chunked
+                || r->http_version >= NGX_HTTP_VERSION_20))
         {
             return ngx_http_credential_sigv4_read(r, ctx);
         }
