@@ -29,6 +29,7 @@ my $TOKEN = 'FQoGZXIvYXdzEXAMPLE-session-token/never+logged==';
 
 my $port = free_port();
 my $up = free_port();
+my $dead = free_port();
 echo_server($up);
 
 my $n = nginx_new(env => { AWS_SK => $SK, AWS_TOKEN => $TOKEN },
@@ -85,6 +86,17 @@ my $n = nginx_new(env => { AWS_SK => $SK, AWS_TOKEN => $TOKEN },
 
         location /s3s/ {
             credential_inject s3signed;
+            proxy_pass http://127.0.0.1:$up;
+        }
+
+        location /fail/ {
+            credential_inject api;
+            proxy_pass http://127.0.0.1:$dead;
+            error_page 502 = \@plain;
+        }
+
+        location \@plain {
+            credential_inject off;
             proxy_pass http://127.0.0.1:$up;
         }
 
@@ -214,6 +226,17 @@ like($got, qr/Credential=\Q$AKID2\E\/\d{8}\/us-east-1\/s3\/aws4_request, SignedH
 
 $got = request('PUT', '/s3/bucket/upload', 'not hashed');
 verify('S3 upload with an unsigned payload', $got, @s3);
+
+# an upstream that fails: the request moves on to another location,
+# without the signature or the client's copies
+
+$got = request('GET', '/fail/x?a=1', undef,
+               'X-Amz-Security-Token: evil-token');
+for my $h (qw(authorization x-amz-date x-amz-content-sha256
+              x-amz-security-token))
+{
+    is(count_header($got, $h), 0, "no $h after error_page to another location");
+}
 
 # negative control: signed for another Host than the upstream got
 
