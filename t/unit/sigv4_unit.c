@@ -114,6 +114,65 @@ vector(const char *creq, const char *want, const char *name)
 }
 
 
+static int
+stress(void)
+{
+    int                          i, s3, bad;
+    u_char                      *in, *dst, *work;
+    size_t                       len, j, n;
+    ngx_edge_auth_sigv4_pair_t  *pairs;
+
+    static const char  alphabet[] = "/%.a~+= &2F\xe2\x80" "E";
+
+    bad = 0;
+    srand(15);
+
+    for (i = 0; i < 20000; i++) {
+        len = rand() % 40;
+        in = malloc(len + 1);
+
+        for (j = 0; j < len; j++) {
+            in[j] = alphabet[rand() % (sizeof(alphabet) - 1)];
+        }
+
+        for (s3 = 0; s3 < 2; s3++) {
+            dst = malloc(NGX_EDGE_AUTH_SIGV4_PATH_ROOM(len));
+            work = malloc(NGX_EDGE_AUTH_SIGV4_PATH_WORK(len));
+
+            n = ngx_edge_auth_sigv4_path(dst, in, len, work, s3);
+
+            /* S3 keeps a path that does not start with "/" as it is */
+
+            if (n > NGX_EDGE_AUTH_SIGV4_PATH_ROOM(len) || n == 0
+                || (dst[0] != '/' && !(s3 && len && in[0] != '/')))
+            {
+                bad++;
+            }
+
+            free(dst);
+            free(work);
+        }
+
+        dst = malloc(NGX_EDGE_AUTH_SIGV4_QUERY_ROOM(len));
+        work = malloc(3 * len + 1);
+        pairs = malloc(NGX_EDGE_AUTH_SIGV4_QUERY_PAIRS(len) * sizeof(*pairs));
+
+        n = ngx_edge_auth_sigv4_query(dst, in, len, work, pairs);
+
+        if (n > NGX_EDGE_AUTH_SIGV4_QUERY_ROOM(len)) {
+            bad++;
+        }
+
+        free(dst);
+        free(work);
+        free(pairs);
+        free(in);
+    }
+
+    return bad == 0;
+}
+
+
 int
 main(void)
 {
@@ -191,6 +250,13 @@ main(void)
     path("/a/b/..", 0, "/a");
     path("/../..", 0, "/");
     path("/x-_.~", 0, "/x-_.~");
+
+    /*
+     * Random paths and queries into buffers of exactly the documented
+     * room, under AddressSanitizer: no write beyond it.
+     */
+
+    ok(stress(), "20,000 random paths and queries stay in their room");
 
     printf("1..%d\n", test_no);
 
