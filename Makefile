@@ -7,7 +7,7 @@
 #   make static   build build/static/nginx: nginx with the module built in
 #                 (--add-module), from the complete source of Debian's nginx
 #   make test-static  every test in t/ against build/static/nginx
-#   make bench    IP lists, token and body injection, as ratios (bench/)
+#   make bench    IP lists, token, body injection, AWS signing: ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #   make deps-check  fails on a call from a lower file to a higher one
 #   make deb      the Debian package, build/deb/libnginx-mod-http-credential_*.deb
@@ -164,6 +164,7 @@ bench: deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/token.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/body.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/sigv4.sh
 
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60

@@ -24,6 +24,7 @@ typedef struct ngx_http_credential_login_s  ngx_http_credential_login_t;
 typedef struct ngx_http_credential_body_s  ngx_http_credential_body_t;
 typedef struct ngx_http_credential_answer_conf_s
     ngx_http_credential_answer_conf_t;
+typedef struct ngx_http_credential_sigv4_s  ngx_http_credential_sigv4_t;
 
 /* the authorization-code flow: ngx_http_credential_oauth_conf.h */
 typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
@@ -39,6 +40,15 @@ typedef struct {
     ngx_http_credential_login_t        *login;  /* NULL: static credential */
     ngx_http_credential_body_t         *body;   /* NULL: headers only */
     ngx_http_credential_answer_conf_t  *answer; /* NULL: no answer codes */
+    ngx_http_credential_sigv4_t        *sigv4;  /* NULL: no AWS signature */
+
+    /*
+     * Headers a feature computes for each request (the signature's): the
+     * client's copies are removed, whether the request gets one or not.
+     */
+    ngx_table_elt_t                    *computed;
+    ngx_uint_t                          ncomputed;
+
     ngx_edge_auth_stats_set_t          *stats;  /* a static one's counters */
     unsigned                            refreshing:1; /* this worker's call */
     u_char                             *file;

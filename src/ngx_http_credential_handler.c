@@ -22,6 +22,7 @@
 #include "ngx_http_credential_login.h"
 #include "ngx_http_credential_oauth.h"
 #include "ngx_http_credential_renew.h"
+#include "ngx_http_credential_sigv4.h"
 #include "ngx_http_credential_token.h"
 #include "ngx_edge_auth_error.h"
 #include "ngx_edge_auth_redact.h"
@@ -207,6 +208,16 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
         extra = cred->login->values;
         nextra = cred->login->inject.nelts;
+    }
+
+    /* a signature per request: never with a login (finish() says so) */
+
+    if (cred && cred->sigv4) {
+        rc = ngx_http_credential_sigv4_sign(r, cred, &extra, &nextra);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     if (ctx && ngx_http_credential_save(r, ctx) != NGX_OK) {

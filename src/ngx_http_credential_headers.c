@@ -241,6 +241,12 @@ ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
         }
     }
 
+    for (i = 0; i < cred->ncomputed; i++) {
+        if (ngx_http_credential_name_eq(h, &cred->computed[i])) {
+            return 1;
+        }
+    }
+
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "ngx_http_credential_login_conf.h"
 #include "ngx_http_credential_oauth_conf.h"
 #include "ngx_http_credential_renew.h"
+#include "ngx_http_credential_sigv4.h"
 #include "ngx_http_credential_status.h"
 #include "ngx_edge_auth_http.h"
 #include "ngx_edge_auth_ref.h"
@@ -186,6 +187,7 @@ static ngx_http_credential_table_t  ngx_http_credential_tables[] = {
     { ngx_http_credential_answer_commands, ngx_http_credential_get_answer },
     { ngx_http_credential_login_commands, ngx_http_credential_get_login },
     { ngx_http_credential_oauth_commands, ngx_http_credential_get_oauth },
+    { ngx_http_credential_sigv4_commands, ngx_http_credential_get_sigv4 },
     { NULL, NULL }
 };
 
@@ -265,11 +267,18 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cred->headers.nelts == 0 && cred->login == NULL
-        && cred->body == NULL && cred->answer == NULL)
+        && cred->body == NULL && cred->answer == NULL && cred->sigv4 == NULL)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\" injects nothing: add \"basic\", "
-                           "\"header\" or \"body_json\"", &cred->name);
+                           "\"header\", \"body_json\" or \"aws_sigv4\"",
+                           &cred->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cred->sigv4
+        && ngx_http_credential_sigv4_finish(cf, cmcf, cred) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -94,6 +94,11 @@ my @single = (
     ['answer_retry',       '35 2s 4s',                   '36 1s'],
     ['answer_fail',        '55',                         '56 57'],
     ['answer_max_size',    '64k',                        '32k'],
+    ['aws_sigv4',          'eu-west-1 s3',               'us-east-1 s3'],
+    ['aws_access_key_id',  'AKIDEXAMPLE',                'AKIDOTHER'],
+    ['aws_secret_access_key', $SECRET,                   'other'],
+    ['aws_session_token',  $SECRET,                      'other'],
+    ['aws_sigv4_host',     'a.example',                  'b.example'],
 );
 
 for my $d (@single) {
