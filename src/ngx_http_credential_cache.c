@@ -155,7 +155,7 @@ ngx_http_credential_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     char                            *rv;
     u_char                          *file;
     ngx_str_t                       *value;
-    ngx_uint_t                       line;
+    ngx_uint_t                       i, line;
     ngx_http_credential_wrap_t      *w;
     ngx_http_credential_proxy_t     *p;
     ngx_http_credential_loc_conf_t  *clcf;
@@ -174,6 +174,22 @@ ngx_http_credential_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    /*
+     * A reload that drops load_module reads its configuration before the
+     * old cycle unwraps: this module has no configuration in the new
+     * cycle, and its ctx_index is the old cycle's.
+     */
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (cf->cycle->modules[i] == &ngx_http_credential_module) {
+            break;
+        }
+    }
+
+    if (cf->cycle->modules[i] == NULL) {
+        return NGX_CONF_OK;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_credential_module);
