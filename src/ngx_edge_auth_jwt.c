@@ -412,6 +412,9 @@ ngx_edge_auth_jwt_assertion(ngx_edge_auth_jwt_key_t *jk, ngx_pool_t *pool,
     dst.data = p;
     ngx_encode_base64url(&dst, &src);
 
+    /* with the header and the claims, the signature is a usable assertion */
+    ngx_explicit_memzero(sig, siglen);
+
     jwt->len = p + dst.len - jwt->data;
 
     return NGX_OK;

@@ -97,8 +97,12 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     store->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (ostore) {
-        /* a reload: the tokens are already here */
+        /*
+         * A reload: the tokens are already here.  Redis may be another
+         * one now: its outage is its own to say.
+         */
         store->sh = ostore->sh;
+        store->sh->redis_down = 0;
 
     } else if (shm_zone->shm.exists) {
         store->sh = store->shpool->data;

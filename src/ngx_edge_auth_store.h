@@ -54,8 +54,8 @@ typedef enum {
     NGX_EDGE_AUTH_STAT_LOGIN_OTHER,       /* out of memory, zone full */
     NGX_EDGE_AUTH_STAT_REFRESH_OK,
     NGX_EDGE_AUTH_STAT_REFRESH_FAILED,
-    NGX_EDGE_AUTH_STAT_UPSTREAM_401,      /* any token_refused_status */
-    NGX_EDGE_AUTH_STAT_RENEW_401,         /* the refusals that renewed */
+    NGX_EDGE_AUTH_STAT_UPSTREAM_REFUSED,  /* any token_refused_status */
+    NGX_EDGE_AUTH_STAT_RENEW_REFUSED,     /* the refusals that renewed */
     NGX_EDGE_AUTH_STAT_UNAVAILABLE,       /* 503 credential-unavailable */
     NGX_EDGE_AUTH_STAT_NEEDS_AUTH,        /* 503 ...-needs-authorization */
     NGX_EDGE_AUTH_STAT_ANSWER_RETRY,

@@ -61,7 +61,7 @@ ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
     login = cred->login;
     e = login->entry;
 
-    ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_UPSTREAM_401);
+    ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_UPSTREAM_REFUSED);
 
     rc = ngx_edge_auth_store_refused(login->store, e, generation,
                                      ngx_edge_auth_now(),
@@ -77,7 +77,7 @@ ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
         return rc;
     }
 
-    ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_RENEW_401);
+    ngx_edge_auth_store_count(e, NGX_EDGE_AUTH_STAT_RENEW_REFUSED);
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "credential \"%V\": the upstream refused the token with "
