@@ -31,6 +31,7 @@ struct ngx_edge_auth_redis_s {
     ngx_uint_t                   connected;  /* something was sent */
     ngx_uint_t                   ready;      /* AUTH and SELECT done */
     ngx_uint_t                   answered;   /* an answer came */
+    ngx_uint_t                   asked;      /* for a client certificate */
     u_char                       error[256];
 
     /* what nginx's TLS layer says, caught for the one outage line */
@@ -58,10 +59,11 @@ static void ngx_edge_auth_redis_next(ngx_edge_auth_redis_t *rd);
 static void ngx_edge_auth_redis_write_handler(ngx_event_t *wev);
 static void ngx_edge_auth_redis_read_handler(ngx_event_t *rev);
 static const char *ngx_edge_auth_redis_lost(ngx_edge_auth_redis_t *rd,
-    ssize_t n);
+    const char *what);
 #if (NGX_HTTP_SSL)
 static void ngx_edge_auth_redis_ssl_start(ngx_edge_auth_redis_t *rd);
 static void ngx_edge_auth_redis_ssl_handshake(ngx_connection_t *c);
+static int ngx_edge_auth_redis_tls_asked(SSL *ssl, void *data);
 static void ngx_edge_auth_redis_tls_log(ngx_log_t *log, ngx_uint_t level,
     u_char *buf, size_t len);
 #endif
@@ -308,6 +310,7 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
 
     rd->connected = 0;
     rd->answered = 0;
+    rd->asked = 0;
     rd->tls_error[0] = '\0';
     rd->reader = ngx_edge_auth_redis_reader();
 
@@ -524,8 +527,10 @@ ngx_edge_auth_redis_write_handler(ngx_event_t *wev)
                 return;
             }
 
-            ngx_edge_auth_redis_fail(rd, "the command could not be sent",
-                                     ngx_socket_errno);
+            ngx_edge_auth_redis_fail(rd,
+                                     ngx_edge_auth_redis_lost(rd,
+                                         "the command could not be sent"),
+                                     c->ssl ? 0 : ngx_socket_errno);
             return;
         }
 
@@ -596,7 +601,10 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
                 return;
             }
 
-            ngx_edge_auth_redis_fail(rd, ngx_edge_auth_redis_lost(rd, n),
+            ngx_edge_auth_redis_fail(rd,
+                                     ngx_edge_auth_redis_lost(rd, n == 0
+                                         ? "Redis closed the connection"
+                                         : "the answer could not be read"),
                                      (n == 0 || c->ssl) ? 0
                                                         : ngx_socket_errno);
             return;
@@ -677,18 +685,20 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
 /* a connection lost before the answers: what can be said of why */
 
 static const char *
-ngx_edge_auth_redis_lost(ngx_edge_auth_redis_t *rd, ssize_t n)
+ngx_edge_auth_redis_lost(ngx_edge_auth_redis_t *rd, const char *what)
 {
-    u_char      *p, *last;
-    const char  *what;
-
-    what = (n == 0) ? "Redis closed the connection"
-                    : "the answer could not be read";
+    u_char  *p, *last;
 
     p = rd->error;
     last = rd->error + sizeof(rd->error) - 1;
 
-    if (rd->tls_error[0]) {
+    if (rd->asked) {
+        /* TLS 1.3: the refusal comes after the handshake, or as a reset */
+        p = ngx_slprintf(p, last, "%s: Redis asked for a client certificate "
+                         "and none is configured (redis_ssl_certificate=)",
+                         what);
+
+    } else if (rd->tls_error[0]) {
         p = ngx_slprintf(p, last, "%s: %s", what, rd->tls_error);
 
     } else if (!rd->conf->tls && !rd->answered) {
@@ -740,6 +750,8 @@ ngx_edge_auth_redis_ssl_start(ngx_edge_auth_redis_t *rd)
         return;
     }
 
+    SSL_set_cert_cb(c->ssl->connection, ngx_edge_auth_redis_tls_asked, rd);
+
     if (ngx_edge_auth_tls_server_name(c, &rd->conf->name) != NGX_OK) {
         ngx_edge_auth_redis_fail(rd, "the TLS server name could not be set",
                                  0);
@@ -780,6 +792,12 @@ ngx_edge_auth_redis_ssl_handshake(ngx_connection_t *c)
 
         p = rd->error;
         last = rd->error + sizeof(rd->error) - 1;
+        if (rd->asked) {
+            ngx_edge_auth_redis_fail(rd, ngx_edge_auth_redis_lost(rd,
+                                     "the TLS handshake failed"), 0);
+            return;
+        }
+
         p = ngx_slprintf(p, last, "the TLS handshake failed%s%s",
                          rd->tls_error[0] ? ": " : "", rd->tls_error);
         *p = '\0';
@@ -805,6 +823,21 @@ ngx_edge_auth_redis_ssl_handshake(ngx_connection_t *c)
 
     /* AUTH and SELECT, waiting since the connect */
     ngx_edge_auth_redis_write_handler(c->write);
+}
+
+
+/* the server asks for a certificate: said if it then refuses us */
+
+static int
+ngx_edge_auth_redis_tls_asked(SSL *ssl, void *data)
+{
+    ngx_edge_auth_redis_t *rd = data;
+
+    if (SSL_get_certificate(ssl) == NULL) {
+        rd->asked = 1;
+    }
+
+    return 1;
 }
 
 
