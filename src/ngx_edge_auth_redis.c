@@ -785,8 +785,9 @@ ngx_edge_auth_redis_ssl_handshake(ngx_connection_t *c)
 
     if (!c->ssl->handshaked) {
         if (c->read->timedout || c->write->timedout) {
-            ngx_edge_auth_redis_fail(rd, "the TLS handshake timed out",
-                                     NGX_ETIMEDOUT);
+            /* a plaintext Redis waits for the end of a "command" */
+            ngx_edge_auth_redis_fail(rd, "the TLS handshake timed out (no "
+                                     "TLS answer: a port without TLS?)", 0);
             return;
         }
 

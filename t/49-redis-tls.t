@@ -324,6 +324,19 @@ refused('plaintext to a TLS port', '127.0.0.1:' . $redis->port,
         qr/Redis closed the connection before answering \(if that port speaks TLS, the address needs "tls:\/\/"\)|the answer could not be read before answering \(if that port speaks TLS, the address needs "tls:\/\/"\)/,
         address => '127.0.0.1:' . $redis->port, store => '');
 
+# TLS to a plaintext port, and to no Redis at all
+{
+    my $plain = RedisServer->start(password => $REDIS_PW);
+    refused('TLS to a plaintext port', 'tls://localhost:' . $plain->port,
+            qr/the TLS handshake (?:failed: [^;]*(?:wrong version number|packet length too long|record layer failure)[^;]*|timed out \(no TLS answer: a port without TLS\?\))/,
+            address => 'tls://localhost:' . $plain->port);
+    $plain->stop;
+
+    my $none = EdgeAuthTest::free_port();
+    refused('TLS to a closed port', "tls://localhost:$none",
+            qr/connect\(\) failed/, address => "tls://localhost:$none");
+}
+
 $redis->stop;
 
 
