@@ -30,7 +30,13 @@ struct ngx_edge_auth_redis_s {
     redisReader                 *reader;
     ngx_uint_t                   connected;  /* something was sent */
     ngx_uint_t                   ready;      /* AUTH and SELECT done */
-    u_char                       error[128];
+    ngx_uint_t                   answered;   /* an answer came */
+    ngx_uint_t                   asked;      /* for a client certificate */
+    u_char                       error[256];
+
+    /* what nginx's TLS layer says, caught for the one outage line */
+    ngx_log_t                    tls_log;
+    u_char                       tls_error[160];
 
     ngx_queue_t                  calls;      /* waiting to be sent */
     ngx_edge_auth_redis_call_t  *current;    /* sent, answers pending */
@@ -52,6 +58,15 @@ static void ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call);
 static void ngx_edge_auth_redis_next(ngx_edge_auth_redis_t *rd);
 static void ngx_edge_auth_redis_write_handler(ngx_event_t *wev);
 static void ngx_edge_auth_redis_read_handler(ngx_event_t *rev);
+static const char *ngx_edge_auth_redis_lost(ngx_edge_auth_redis_t *rd,
+    const char *what);
+#if (NGX_HTTP_SSL)
+static void ngx_edge_auth_redis_ssl_start(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_ssl_handshake(ngx_connection_t *c);
+static int ngx_edge_auth_redis_tls_asked(SSL *ssl, void *data);
+static void ngx_edge_auth_redis_tls_log(ngx_log_t *log, ngx_uint_t level,
+    u_char *buf, size_t len);
+#endif
 static void ngx_edge_auth_redis_refused(ngx_edge_auth_redis_t *rd,
     ngx_err_t err);
 static void ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd,
@@ -109,6 +124,22 @@ ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
     rd->posted.handler = ngx_edge_auth_redis_posted;
     rd->posted.data = rd;
     rd->posted.log = rd->log;
+
+#if (NGX_HTTP_SSL)
+    /*
+     * A TLS connection logs to this one: OpenSSL's reasons (a failed
+     * handshake logs at "crit", on every try) become part of the outage
+     * line instead of lines of their own.
+     */
+    rd->tls_log = *cycle->log;
+    rd->tls_log.log_level = NGX_LOG_INFO;
+    rd->tls_log.writer = ngx_edge_auth_redis_tls_log;
+    rd->tls_log.wdata = rd;
+    rd->tls_log.handler = NULL;
+    rd->tls_log.data = NULL;
+    rd->tls_log.action = NULL;
+    rd->tls_log.next = NULL;
+#endif
 
     return rd;
 }
@@ -278,7 +309,25 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
     c->write->handler = ngx_edge_auth_redis_write_handler;
 
     rd->connected = 0;
+    rd->answered = 0;
+    rd->asked = 0;
+    rd->tls_error[0] = '\0';
     rd->reader = ngx_edge_auth_redis_reader();
+
+#if (NGX_HTTP_SSL)
+    if (rd->conf->tls) {
+        c->log = &rd->tls_log;
+        c->read->log = c->log;
+        c->write->log = c->log;
+
+        /* ngx_ssl_create_connection() allocates from it */
+        c->pool = ngx_create_pool(1024, rd->log);
+        if (c->pool == NULL) {
+            ngx_edge_auth_redis_fail(rd, "out of memory", 0);
+            return;
+        }
+    }
+#endif
 
     if (rd->reader == NULL || ngx_edge_auth_redis_hello(rd) != NGX_OK) {
         ngx_edge_auth_redis_fail(rd, "out of memory", 0);
@@ -444,6 +493,13 @@ ngx_edge_auth_redis_write_handler(ngx_event_t *wev)
         return;
     }
 
+#if (NGX_HTTP_SSL)
+    if (rd->conf->tls && c->ssl == NULL) {
+        ngx_edge_auth_redis_ssl_start(rd);
+        return;
+    }
+#endif
+
     call = rd->current;
 
     if (call == NULL || rd->sent == call->out.len) {
@@ -471,8 +527,10 @@ ngx_edge_auth_redis_write_handler(ngx_event_t *wev)
                 return;
             }
 
-            ngx_edge_auth_redis_fail(rd, "the command could not be sent",
-                                     ngx_socket_errno);
+            ngx_edge_auth_redis_fail(rd,
+                                     ngx_edge_auth_redis_lost(rd,
+                                         "the command could not be sent"),
+                                     c->ssl ? 0 : ngx_socket_errno);
             return;
         }
 
@@ -543,11 +601,12 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
                 return;
             }
 
-            ngx_edge_auth_redis_fail(rd, n == 0 ? "Redis closed the "
-                                                  "connection"
-                                                : "the answer could not be "
-                                                  "read",
-                                     n == 0 ? 0 : ngx_socket_errno);
+            ngx_edge_auth_redis_fail(rd,
+                                     ngx_edge_auth_redis_lost(rd, n == 0
+                                         ? "Redis closed the connection"
+                                         : "the answer could not be read"),
+                                     (n == 0 || c->ssl) ? 0
+                                                        : ngx_socket_errno);
             return;
         }
 
@@ -579,6 +638,8 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
             if (reply == NULL) {
                 break;
             }
+
+            rd->answered = 1;
 
             if (call == NULL || call->nreplies == call->ncommands) {
                 freeReplyObject(reply);
@@ -619,6 +680,218 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
         ngx_edge_auth_redis_fail(rd, "the connection failed", 0);
     }
 }
+
+
+/* a connection lost before the answers: what can be said of why */
+
+static const char *
+ngx_edge_auth_redis_lost(ngx_edge_auth_redis_t *rd, const char *what)
+{
+    u_char  *p, *last;
+
+    p = rd->error;
+    last = rd->error + sizeof(rd->error) - 1;
+
+    if (rd->asked) {
+        /* TLS 1.3: the refusal comes after the handshake, or as a reset */
+        p = ngx_slprintf(p, last, "%s: Redis asked for a client certificate "
+                         "and none is configured (redis_ssl_certificate=)",
+                         what);
+
+    } else if (rd->tls_error[0]) {
+        p = ngx_slprintf(p, last, "%s: %s", what, rd->tls_error);
+
+    } else if (!rd->conf->tls && !rd->answered) {
+        /* a TLS port drops what it cannot read as a TLS handshake */
+        p = ngx_slprintf(p, last, "%s before answering (if that port "
+                         "speaks TLS, the address needs \"tls://\")",
+                         what);
+
+    } else {
+        return what;
+    }
+
+    *p = '\0';
+
+    return (const char *) rd->error;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static void
+ngx_edge_auth_redis_ssl_start(ngx_edge_auth_redis_t *rd)
+{
+    int                err;
+    socklen_t          len;
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = rd->peer.connection;
+
+    /* a refused connection is said as such, not as a failed handshake */
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_edge_auth_redis_refused(rd, err);
+        return;
+    }
+
+    if (ngx_ssl_create_connection(rd->conf->ssl, c, NGX_SSL_CLIENT)
+        != NGX_OK)
+    {
+        ngx_edge_auth_redis_fail(rd, "TLS could not be set up", 0);
+        return;
+    }
+
+    SSL_set_cert_cb(c->ssl->connection, ngx_edge_auth_redis_tls_asked, rd);
+
+    if (ngx_edge_auth_tls_server_name(c, &rd->conf->name) != NGX_OK) {
+        ngx_edge_auth_redis_fail(rd, "the TLS server name could not be set",
+                                 0);
+        return;
+    }
+
+    rc = ngx_ssl_handshake(c);
+
+    if (rc == NGX_AGAIN) {
+        if (!c->write->timer_set) {
+            ngx_add_timer(c->write, rd->conf->timeout);
+        }
+
+        c->ssl->handler = ngx_edge_auth_redis_ssl_handshake;
+        return;
+    }
+
+    ngx_edge_auth_redis_ssl_handshake(c);
+}
+
+
+/* the server proves who it is before a password or a token goes out */
+
+static void
+ngx_edge_auth_redis_ssl_handshake(ngx_connection_t *c)
+{
+    u_char                 *p, *last;
+    ngx_edge_auth_redis_t  *rd;
+
+    rd = c->data;
+
+    if (!c->ssl->handshaked) {
+        if (c->read->timedout || c->write->timedout) {
+            /* a plaintext Redis waits for the end of a "command" */
+            ngx_edge_auth_redis_fail(rd, "the TLS handshake timed out (no "
+                                     "TLS answer: a port without TLS?)", 0);
+            return;
+        }
+
+        p = rd->error;
+        last = rd->error + sizeof(rd->error) - 1;
+        if (rd->asked) {
+            ngx_edge_auth_redis_fail(rd, ngx_edge_auth_redis_lost(rd,
+                                     "the TLS handshake failed"), 0);
+            return;
+        }
+
+        p = ngx_slprintf(p, last, "the TLS handshake failed%s%s",
+                         rd->tls_error[0] ? ": " : "", rd->tls_error);
+        *p = '\0';
+
+        ngx_edge_auth_redis_fail(rd, (char *) rd->error, 0);
+        return;
+    }
+
+    if (rd->conf->verify
+        && ngx_edge_auth_tls_verify(c, &rd->conf->name, rd->error,
+                                    sizeof(rd->error))
+           != NULL)
+    {
+        ngx_edge_auth_redis_fail(rd, (char *) rd->error, 0);
+        return;
+    }
+
+    rd->connected = 1;
+    rd->tls_error[0] = '\0';
+
+    c->read->handler = ngx_edge_auth_redis_read_handler;
+    c->write->handler = ngx_edge_auth_redis_write_handler;
+
+    /* AUTH and SELECT, waiting since the connect */
+    ngx_edge_auth_redis_write_handler(c->write);
+}
+
+
+/* the server asks for a certificate: said if it then refuses us */
+
+static int
+ngx_edge_auth_redis_tls_asked(SSL *ssl, void *data)
+{
+    ngx_edge_auth_redis_t *rd = data;
+
+    if (SSL_get_certificate(ssl) == NULL) {
+        rd->asked = 1;
+    }
+
+    return 1;
+}
+
+
+/*
+ * The first thing nginx's TLS layer says on a connection, without the
+ * time, level and process ("SSL_do_handshake() failed (SSL: ...)").
+ */
+
+static void
+ngx_edge_auth_redis_tls_log(ngx_log_t *log, ngx_uint_t level, u_char *buf,
+    size_t len)
+{
+    ngx_edge_auth_redis_t *rd = log->wdata;
+
+    u_char  *p, *last;
+
+    if (rd->tls_error[0]) {
+        return;
+    }
+
+    last = buf + len;
+
+    while (last > buf && (last[-1] == LF || last[-1] == CR)) {
+        last--;
+    }
+
+    /* "2026/01/01 00:00:00 [crit] 1#1: *5 " */
+
+    p = ngx_strlchr(buf, last, '#');
+    p = p ? ngx_strlchr(p, last, ' ') : NULL;
+
+    if (p == NULL) {
+        return;
+    }
+
+    p++;
+
+    if (p < last && *p == '*') {
+        p = ngx_strlchr(p, last, ' ');
+
+        if (p == NULL) {
+            return;
+        }
+
+        p++;
+    }
+
+    len = ngx_min((size_t) (last - p), sizeof(rd->tls_error) - 1);
+    ngx_memcpy(rd->tls_error, p, len);
+    rd->tls_error[len] = '\0';
+}
+
+#endif
 
 
 /* a connection that was never established: the next address, if any */
@@ -730,14 +1003,33 @@ ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd, const char *error,
 static void
 ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd)
 {
+    ngx_pool_t        *pool;
+    ngx_connection_t  *c;
+
     if (rd->reader) {
         redisReaderFree(rd->reader);
         rd->reader = NULL;
     }
 
-    if (rd->peer.connection) {
-        ngx_close_connection(rd->peer.connection);
+    c = rd->peer.connection;
+
+    if (c) {
+        pool = c->pool;
+
+#if (NGX_HTTP_SSL)
+        if (c->ssl) {
+            c->ssl->no_wait_shutdown = 1;
+            c->ssl->no_send_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+#endif
+
+        ngx_close_connection(c);
         rd->peer.connection = NULL;
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
     }
 
     rd->ready = 0;

@@ -8,6 +8,8 @@
  * connection per worker; calls (a few pipelined commands each) go out one
  * after the other.  After a failure the client refuses calls for a while,
  * doubling the pause, so callers fall back to what they have at once.
+ * Over TLS the chain and the name are checked before anything is sent; a
+ * failed check is an outage like any other.
  */
 
 
@@ -16,6 +18,7 @@
 
 
 #include "ngx_edge_auth.h"
+#include "ngx_edge_auth_tls.h"
 #include <hiredis/hiredis.h>
 
 
@@ -36,6 +39,22 @@ typedef struct {
     ngx_str_t                    password;   /* empty: no AUTH */
     ngx_uint_t                   db;
     ngx_msec_t                   timeout;
+
+    /* TLS: the name sent (SNI) and checked, from the address or given */
+    ngx_flag_t                   tls;
+    ngx_flag_t                   verify;
+    ngx_str_t                    name;
+    ngx_str_t                    host;       /* of the address */
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                   *ssl;
+#endif
+
+    /* until the context is made: what it is made of */
+    ngx_str_t                    trusted_certificate;
+    ngx_str_t                    certificate;
+    EVP_PKEY                    *certificate_key;
+    ngx_uint_t                   certificate_key_set;
+    const char                  *tls_param;  /* the first redis_ssl_* */
 } ngx_edge_auth_redis_conf_t;
 
 

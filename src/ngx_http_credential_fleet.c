@@ -24,6 +24,7 @@
 
 #include "ngx_http_credential_fleet.h"
 #include "ngx_http_credential_login.h"
+#include "ngx_edge_auth_jwt.h"
 #include "ngx_edge_auth_redis.h"
 #include "ngx_edge_auth_seal.h"
 #include "ngx_edge_auth_secret.h"
@@ -73,6 +74,10 @@ static ngx_int_t ngx_http_credential_fleet_store(
 static ngx_int_t ngx_http_credential_fleet_release(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call);
+static ngx_int_t ngx_http_credential_fleet_tls_param(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v);
+static ngx_int_t ngx_http_credential_fleet_tls(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc);
 static ngx_int_t ngx_http_credential_blob_decode(u_char *p, size_t len,
     ngx_http_credential_blob_t *blob);
 static u_char *ngx_http_credential_put(u_char *p, uint64_t v, ngx_uint_t n);
@@ -130,6 +135,8 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
         }
 
         rc->timeout = 1000;
+        rc->tls = NGX_CONF_UNSET;
+        rc->verify = NGX_CONF_UNSET;
         ngx_str_set(&cmcf->redis_prefix, "nginx:credential:");
         cmcf->redis_conf = rc;
     }
@@ -139,6 +146,22 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
 
         u.url = v;
         u.default_port = 6379;
+
+        /* "tls://host:port", as redis-cli and most clients write it */
+
+        if (v.len > 6 && ngx_strncasecmp(v.data, (u_char *) "tls://", 6) == 0)
+        {
+            if (rc->tls == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"redis=tls://...\" and \"redis_ssl=off\" "
+                                   "contradict each other");
+                return NGX_ERROR;
+            }
+
+            rc->tls = 1;
+            u.url.data += 6;
+            u.url.len -= 6;
+        }
 
         if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -154,10 +177,26 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
+        if (rc->tls == 1 && u.family == AF_UNIX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis address \"%V\": Redis speaks "
+                               "TLS on a TCP port only", &v);
+            return NGX_ERROR;
+        }
+
         rc->text = v;
         rc->addrs = u.addrs;
         rc->naddrs = u.naddrs;
+
+        if (u.family != AF_UNIX) {
+            rc->host = u.host;
+        }
+
         return NGX_OK;
+    }
+
+    if (name.len >= 9 && ngx_strncmp(name.data, "redis_ssl", 9) == 0) {
+        return ngx_http_credential_fleet_tls_param(cf, rc, &name, &v);
     }
 
     if (name.len == 10 && ngx_strncmp(name.data, "redis_user", 10) == 0) {
@@ -214,6 +253,154 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
 }
 
 
+/* redis_ssl=, redis_ssl_verify=, redis_ssl_name=, ..._certificate... */
+
+static ngx_int_t
+ngx_http_credential_fleet_tls_param(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v)
+{
+    ngx_str_t    pem;
+    ngx_flag_t  *flag, on;
+
+    flag = NULL;
+
+    if (name->len == 9) {
+        flag = &rc->tls;
+
+    } else if (name->len == 16
+               && ngx_strncmp(name->data, "redis_ssl_verify", 16) == 0)
+    {
+        flag = &rc->verify;
+    }
+
+    if (flag) {
+        if (v->len == 2 && ngx_strncmp(v->data, "on", 2) == 0) {
+            on = 1;
+
+        } else if (v->len == 3 && ngx_strncmp(v->data, "off", 3) == 0) {
+            on = 0;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" takes \"on\" or \"off\", not \"%V\"",
+                               name, v);
+            return NGX_ERROR;
+        }
+
+        /* "tls://" set it already: only "off" is wrong */
+
+        if (*flag != NGX_CONF_UNSET && (flag == &rc->verify || *flag != on)) {
+            if (flag == &rc->verify) {
+                goto duplicate;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"redis=tls://...\" and \"redis_ssl=off\" "
+                               "contradict each other");
+            return NGX_ERROR;
+        }
+
+        *flag = on;
+
+        if (flag == &rc->verify && rc->tls_param == NULL) {
+            rc->tls_param = "redis_ssl_verify";
+        }
+
+        return NGX_OK;
+    }
+
+    if (name->len == 14 && ngx_strncmp(name->data, "redis_ssl_name", 14) == 0)
+    {
+        if (rc->name.len) {
+            goto duplicate;
+        }
+
+        rc->name = *v;
+
+        if (rc->tls_param == NULL) {
+            rc->tls_param = "redis_ssl_name";
+        }
+
+        return NGX_OK;
+    }
+
+    if (name->len == 29
+        && ngx_strncmp(name->data, "redis_ssl_trusted_certificate", 29) == 0)
+    {
+        if (rc->trusted_certificate.len) {
+            goto duplicate;
+        }
+
+        rc->trusted_certificate = *v;
+
+        if (rc->tls_param == NULL) {
+            rc->tls_param = "redis_ssl_trusted_certificate";
+        }
+
+        return NGX_OK;
+    }
+
+    if (name->len == 21
+        && ngx_strncmp(name->data, "redis_ssl_certificate", 21) == 0)
+    {
+        if (rc->certificate.len) {
+            goto duplicate;
+        }
+
+        rc->certificate = *v;
+
+        if (rc->tls_param == NULL) {
+            rc->tls_param = "redis_ssl_certificate";
+        }
+
+        return NGX_OK;
+    }
+
+    if (name->len == 25
+        && ngx_strncmp(name->data, "redis_ssl_certificate_key", 25) == 0)
+    {
+        if (rc->certificate_key_set) {
+            goto duplicate;
+        }
+
+        rc->certificate_key_set = 1;
+
+        if (rc->tls_param == NULL) {
+            rc->tls_param = "redis_ssl_certificate_key";
+        }
+
+        /* a secret: "file:" or "env:", read from memory, never logged */
+
+        if (ngx_edge_auth_secret_bytes(cf, v, &pem,
+                                       "redis_ssl_certificate_key")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* "nginx -s reload" reads no key (see ngx_edge_auth_secret) */
+
+        if (ngx_process != NGX_PROCESS_SIGNALLER
+            && ngx_edge_auth_private_key(cf, &pem,
+                                         "redis_ssl_certificate_key",
+                                         &rc->certificate_key)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate \"%V\"", name);
+    return NGX_ERROR;
+}
+
+
 /* after every parameter of credential_store was read */
 
 ngx_int_t
@@ -243,7 +430,89 @@ ngx_http_credential_fleet_check(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_credential_fleet_tls(cf, cmcf->redis_conf);
+}
+
+
+/* TLS to Redis: checked like a login endpoint's, by default */
+
+static ngx_int_t
+ngx_http_credential_fleet_tls(ngx_conf_t *cf, ngx_edge_auth_redis_conf_t *rc)
+{
+    ngx_fd_t  fd;
+
+    if (rc->tls != 1) {
+        if (rc->tls_param) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s=\" needs TLS: \"redis=tls://HOST:PORT\" "
+                               "or \"redis_ssl=on\"", rc->tls_param);
+            return NGX_ERROR;
+        }
+
+        rc->tls = 0;
+        return NGX_OK;
+    }
+
+#if (NGX_HTTP_SSL)
+
+    if (rc->addrs[0].sockaddr->sa_family == AF_UNIX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Redis address \"%V\": Redis speaks TLS "
+                           "on a TCP port only", &rc->text);
+        return NGX_ERROR;
+    }
+
+    if (rc->verify == NGX_CONF_UNSET) {
+        rc->verify = 1;
+    }
+
+    if (rc->name.len == 0) {
+        rc->name = rc->host;
+    }
+
+    if ((rc->certificate.len != 0) != (rc->certificate_key_set != 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis_ssl_certificate=\" and "
+                           "\"redis_ssl_certificate_key=\" go together");
+        return NGX_ERROR;
+    }
+
+    /* nginx's own loader says which file, but not which line */
+
+    if (rc->trusted_certificate.len) {
+        if (ngx_conf_full_name(cf->cycle, &rc->trusted_certificate, 1)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        fd = ngx_open_file(rc->trusted_certificate.data, NGX_FILE_RDONLY,
+                           NGX_FILE_OPEN, 0);
+
+        if (fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "cannot read redis_ssl_trusted_certificate "
+                               "\"%V\"", &rc->trusted_certificate);
+            return NGX_ERROR;
+        }
+
+        (void) ngx_close_file(fd);
+    }
+
+    rc->ssl = ngx_edge_auth_tls_create(cf, "redis_ssl",
+                                       &rc->trusted_certificate,
+                                       &rc->certificate, rc->certificate_key,
+                                       NULL, 0);
+
+    return rc->ssl ? NGX_OK : NGX_ERROR;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "TLS to Redis needs nginx built with the ssl module");
+    return NGX_ERROR;
+
+#endif
 }
 
 

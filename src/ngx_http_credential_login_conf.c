@@ -15,6 +15,7 @@
 #include "ngx_edge_auth_http.h"
 #include "ngx_edge_auth_jwt.h"
 #include "ngx_edge_auth_secret.h"
+#include "ngx_edge_auth_tls.h"
 #include <ngx_sha1.h>
 
 
@@ -1002,93 +1003,14 @@ ngx_http_credential_login_ssl(ngx_conf_t *cf,
     ngx_http_credential_login_t *login)
 {
 #if (NGX_HTTP_SSL)
-    ngx_pool_cleanup_t  *cln;
+    login->http.ssl = ngx_edge_auth_tls_create(cf, "login_ssl",
+                                               &login->trusted_certificate,
+                                               &login->certificate,
+                                               login->certificate_key,
+                                               &login->certificate_key_file,
+                                               login->certificate_key_line);
 
-    login->http.ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (login->http.ssl == NULL) {
-        return NGX_ERROR;
-    }
-
-    login->http.ssl->log = cf->log;
-
-    if (ngx_ssl_create(login->http.ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(login->http.ssl);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = login->http.ssl;
-
-    if (login->trusted_certificate.len) {
-        if (ngx_ssl_trusted_certificate(cf, login->http.ssl,
-                                        &login->trusted_certificate, 4)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-    } else if (SSL_CTX_set_default_verify_paths(login->http.ssl->ctx) != 1) {
-        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                      "SSL_CTX_set_default_verify_paths() failed");
-        return NGX_ERROR;
-    }
-
-    if (login->certificate.len == 0 || login->certificate_key == NULL) {
-        return NGX_OK;
-    }
-
-    /* RFC 8705 2.1: the certificate is what authenticates the client */
-
-    if (ngx_conf_full_name(cf->cycle, &login->certificate, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (SSL_CTX_use_certificate_chain_file(login->http.ssl->ctx,
-                                           (char *) login->certificate.data)
-        != 1)
-    {
-        ERR_clear_error();
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cannot load login_ssl_certificate \"%V\": not "
-                           "a readable PEM certificate (chain)",
-                           &login->certificate);
-        return NGX_ERROR;
-    }
-
-    if (SSL_CTX_use_PrivateKey(login->http.ssl->ctx, login->certificate_key)
-        != 1
-        || SSL_CTX_check_private_key(login->http.ssl->ctx) != 1)
-    {
-        ngx_str_t   file;
-        ngx_uint_t  line;
-
-        ERR_clear_error();
-
-        /* at the key's line, not the end of the block */
-
-        file = cf->conf_file->file.name;
-        line = cf->conf_file->line;
-        cf->conf_file->file.name = login->certificate_key_file;
-        cf->conf_file->line = login->certificate_key_line;
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "login_ssl_certificate_key does not match the "
-                           "certificate \"%V\"", &login->certificate);
-
-        cf->conf_file->file.name = file;
-        cf->conf_file->line = line;
-
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return login->http.ssl ? NGX_OK : NGX_ERROR;
 #else
     return NGX_ERROR;
 #endif

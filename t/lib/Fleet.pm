@@ -8,6 +8,7 @@ package Fleet;
 #       id => ..., secret => ..., api_key => ..., seal_key => 32 bytes,
 #       password => ..., [hex => 1, prefix => ..., user => ..., db => N,
 #       address => 'unix:/path', log_level => ...,
+#       store => 'more credential_store parameters', env => { NAME => ... },
 #       credential => 'more directives of the credential block;',
 #       locations => 'location ... { ... }']);
 #   $n->start($port);
@@ -29,11 +30,13 @@ sub gateway {
     my $extra = join ' ',
         ($o{prefix} ? "redis_prefix=$o{prefix}" : ()),
         ($o{user} ? "redis_user=$o{user}" : ()),
-        (defined $o{db} ? "redis_db=$o{db}" : ());
+        (defined $o{db} ? "redis_db=$o{db}" : ()),
+        ($o{store} // ());
 
     my $n = nginx_new(workers => 2, log_level => $o{log_level} // 'info',
                       env => { NILO_SECRET => $o{secret},
-                               REDIS_PW => $o{password} },
+                               REDIS_PW => $o{password},
+                               %{ $o{env} // {} } },
                       http => <<"CONF");
     credential_store zone=tokens:1m redis=${\ ($o{address} // $o{redis}->address) }
                      redis_password=env:REDIS_PW

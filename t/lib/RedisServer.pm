@@ -9,6 +9,10 @@ package RedisServer;
 #                      acl => ['user gw on >pw2 ~k:* +get']);  # more users
 #   $r->cmd('KEYS', '*');       # array ref, string, integer or undef
 #   $r->stop; $r->start_again;  # same port, empty
+#   RedisServer->start(tls => { cert => ..., key => ..., ca => ...,
+#                               auth_clients => 1,   # a client certificate
+#                               client_cert => ..., client_key => ... });
+#                               # TLS only: "port 0", "tls-port" the port
 
 use strict;
 use warnings;
@@ -30,6 +34,7 @@ sub start {
         password => $o{password},
         user => $o{user},
         acl => $o{acl} // [],
+        tls => $o{tls},
         dir => tempdir('edge-auth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
     }, $class;
 
@@ -48,7 +53,15 @@ sub start_again {
 
     # a file: ACL rules are several words, which arguments cannot carry
     open my $fh, '>', "$self->{dir}/redis.conf" or die "redis.conf: $!";
-    print $fh "port $self->{port}\nbind 127.0.0.1\nsave \"\"\n"
+    my $tls = $self->{tls};
+    print $fh $tls ? "port 0\ntls-port $self->{port}\n"
+                     . "tls-cert-file $tls->{cert}\n"
+                     . "tls-key-file $tls->{key}\n"
+                     . "tls-ca-cert-file $tls->{ca}\n"
+                     . "tls-auth-clients "
+                     . ($tls->{auth_clients} ? 'yes' : 'no') . "\n"
+                   : "port $self->{port}\n";
+    print $fh "bind 127.0.0.1\nsave \"\"\n"
         . "appendonly no\ndir $self->{dir}\ndaemonize no\n"
         . "loglevel warning\nlogfile $self->{dir}/redis.log\n"
         . "unixsocket $self->{dir}/redis.sock\nunixsocketperm 700\n";
@@ -131,9 +144,25 @@ sub in_db {
 sub _connect {
     my ($self) = @_;
 
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $self->{port}, Timeout => 5)
-        or die "redis: $!";
+    my $s;
+    my $tls = $self->{tls};
+
+    if ($tls) {
+        require IO::Socket::SSL;
+        $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1',
+            PeerPort => $self->{port}, Timeout => 5,
+            SSL_ca_file => $tls->{ca}, SSL_verifycn_name => 'localhost',
+            SSL_hostname => 'localhost',
+            ($tls->{client_cert} ? (SSL_cert_file => $tls->{client_cert},
+                                    SSL_key_file => $tls->{client_key})
+                                 : ()))
+            or die "redis over TLS: $IO::Socket::SSL::SSL_ERROR";
+
+    } else {
+        $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $self->{port}, Timeout => 5)
+            or die "redis: $!";
+    }
 
     if (defined $self->{password}) {
         _send($s, 'AUTH', (defined $self->{user} ? ($self->{user}) : ()),
