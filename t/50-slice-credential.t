@@ -15,6 +15,10 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use EdgeAuthTest;
 
+my $V = `'${\ ($ENV{NGINX_BIN} || '/usr/sbin/nginx')}' -V 2>&1`;
+plan skip_all => 'nginx without the slice module'
+    unless $V =~ /--with-http_slice_module/;
+
 my $KEY = 'slice-key-secret-5d1e';
 my $SIZE = 3000;
 my $DATA = join '', map { chr(ord('a') + $_ % 26) } 0 .. $SIZE - 1;
