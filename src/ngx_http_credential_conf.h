@@ -116,6 +116,9 @@ typedef struct {
     ngx_http_credential_endpoint_t  *endpoint;  /* not inherited */
     ngx_http_credential_status_t    *status;    /* not inherited */
     ngx_http_credential_proxy_t      proxy;
+
+    /* the location's content handler, wrapped (handler.c) */
+    ngx_http_handler_pt              handler;
 } ngx_http_credential_loc_conf_t;
 
 

@@ -46,6 +46,8 @@ static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_save(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx);
 static ngx_int_t ngx_http_credential_content_handler(ngx_http_request_t *r);
+static ngx_http_credential_ctx_t *ngx_http_credential_clone(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_create_request(ngx_http_request_t *r);
 static void ngx_http_credential_restore(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx);
@@ -317,23 +319,35 @@ ngx_http_credential_save(ngx_http_request_t *r, ngx_http_credential_ctx_t *ctx)
 static ngx_int_t
 ngx_http_credential_content_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
-    ngx_http_upstream_t        *u;
-    ngx_http_handler_pt         handler;
-    ngx_http_credential_ctx_t  *ctx;
+    ngx_int_t                        rc;
+    ngx_http_upstream_t             *u;
+    ngx_http_handler_pt              handler;
+    ngx_http_credential_ctx_t       *ctx;
+    ngx_http_credential_loc_conf_t  *lcf;
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
 
-    if (ctx == NULL || ctx->content_handler == NULL) {
+    if (ctx == NULL && r != r->main) {
+        ctx = ngx_http_credential_clone(r);
+    }
+
+    handler = (ctx && ctx->content_handler) ? ctx->content_handler
+                                             : lcf->handler;
+
+    if (handler == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "credential: content handler without a context");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    handler = ctx->content_handler;
     r->content_handler = handler;
 
     rc = handler(r);
+
+    if (ctx == NULL) {
+        return rc;
+    }
 
     /* redirected inside (error_page): another location's request now */
 
@@ -358,6 +372,55 @@ ngx_http_credential_content_handler(ngx_http_request_t *r)
     ngx_http_credential_restore(r, ctx);
 
     return rc;
+}
+
+
+/*
+ * A subrequest that clones the request (slice; a cache's background
+ * update) starts at the content phase: no credential handler ran for it,
+ * and it copied the main request's headers and body, the client's once
+ * the main request's upstream request was built.  It gets what was
+ * injected, and its own view back after its upstream request is built, as
+ * an answer code's attempt does (answer.c).
+ */
+
+static ngx_http_credential_ctx_t *
+ngx_http_credential_clone(ngx_http_request_t *r)
+{
+    ngx_http_credential_ctx_t  *ctx, *mctx;
+
+    mctx = ngx_http_get_module_ctx(r->main, ngx_http_credential_module);
+
+    /* a clone runs in the main request's location: the same credential */
+
+    if (mctx == NULL || !mctx->sent_saved) {
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->cred = mctx->cred;
+    ctx->generation = mctx->generation;
+    ctx->content_handler = mctx->content_handler;
+
+    /* a background update cloned it before the client's were back */
+
+    ctx->client = mctx->client;
+    ctx->saved = 1;
+    ctx->injected = 1;
+
+    r->headers_in.headers = mctx->sent.headers;
+    r->headers_in.authorization = mctx->sent.authorization;
+    r->request_body = mctx->sent.body;
+    r->headers_in.content_length_n = mctx->sent.content_length_n;
+    r->headers_in.chunked = mctx->sent.chunked;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
+
+    return ctx;
 }
 
 
@@ -401,6 +464,17 @@ ngx_http_credential_restore(ngx_http_request_t *r,
     }
 
     ctx->injected = 0;
+
+    /* what was sent, for the subrequests that clone this one later */
+
+    if (r == r->main && !ctx->sent_saved) {
+        ctx->sent.headers = r->headers_in.headers;
+        ctx->sent.authorization = r->headers_in.authorization;
+        ctx->sent.body = r->request_body;
+        ctx->sent.content_length_n = r->headers_in.content_length_n;
+        ctx->sent.chunked = r->headers_in.chunked;
+        ctx->sent_saved = 1;
+    }
 
     r->headers_in.headers = ctx->client.headers;
     r->headers_in.authorization = ctx->client.authorization;
@@ -740,4 +814,30 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
     ctx->generation = 0;
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * The content handler is wrapped in the location's configuration as well
+ * as in the request (ngx_http_credential_save()): a subrequest that clones
+ * the request gets the location's handler (ngx_http_subrequest() calls
+ * ngx_http_update_location_config()), and must get the credential too.
+ */
+
+void
+ngx_http_credential_handler_wrap(ngx_conf_t *cf,
+    ngx_http_credential_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->ref.target == NULL || clcf->handler == NULL
+        || clcf->handler == ngx_http_credential_content_handler)
+    {
+        return;
+    }
+
+    conf->handler = clcf->handler;
+    clcf->handler = ngx_http_credential_content_handler;
 }

@@ -16,6 +16,10 @@
 /* registers the phase handlers */
 ngx_int_t ngx_http_credential_handler_init(ngx_conf_t *cf);
 
+/* wraps the content handler of a location that injects a credential */
+void ngx_http_credential_handler_wrap(ngx_conf_t *cf,
+    ngx_http_credential_loc_conf_t *conf);
+
 /* registers the header filter: ngx_http_credential_filter_module's */
 ngx_int_t ngx_http_credential_handler_filter_init(ngx_conf_t *cf);
 

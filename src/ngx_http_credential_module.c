@@ -691,6 +691,8 @@ ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return rv;
     }
 
+    ngx_http_credential_handler_wrap(cf, conf);
+
     /* the credential is known now: its headers, cookie and body */
 
     return ngx_http_credential_cache_merge(cf, prev, conf);
