@@ -39,6 +39,12 @@ STATIC_DEBS := dpkg-dev
 # at once than there are cores; each takes its ports under a lock
 # (t/lib/TestPort.pm) and keeps its files in temporary directories
 TEST_JOBS   ?= 8
+# the longest files first: prove -j starts files in this order, and one of
+# a minute started last would add its minute to the run
+TESTS_FIRST := t/51-redis-tls.t t/06-token-failures.t t/16-redis-outage.t \
+               t/07-token-partners.t t/17-oauth-code.t t/18-oauth-redis.t
+TESTS       := $(TESTS_FIRST) \
+               $(filter-out $(TESTS_FIRST),$(sort $(wildcard t/*.t)))
 
 STATIC      := $(BUILD)/static
 STATIC_BIN  := $(STATIC)/nginx
@@ -135,14 +141,15 @@ unit:
 	    src/ngx_edge_auth_lpm.c
 
 test: deps $(MODULE)
-	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -j$(TEST_JOBS) -r -I t/lib t/
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -j$(TEST_JOBS) -I t/lib \
+	    $(TESTS)
 
 # the same tests, nginx with the module built in: no load_module
 # (MODULE=none), t/00-deps.t on the static build's objects
 test-static: deps-static $(STATIC_BIN)
 	NGINX_BIN=$(STATIC_BIN) MODULE=none \
 	OBJDIR=$(STATIC)/build/objs/addon/src \
-	    prove -j$(TEST_JOBS) -r -I t/lib t/
+	    prove -j$(TEST_JOBS) -I t/lib $(TESTS)
 
 # the layers are in tools/deps-check; the calls come from the objects
 deps-check: $(MODULE)
