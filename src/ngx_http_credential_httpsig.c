@@ -300,9 +300,19 @@ ngx_http_credential_http_signature(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (ngx_edge_auth_secret_bytes(cf, &value[2], &pem, "http_signature")
-        != NGX_OK
-        || ngx_edge_auth_private_key(cf, &pem, "http_signature", &hs->pkey)
-           != NGX_OK)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* "nginx -s reload" reads no key (see ngx_edge_auth_secret) */
+
+    if (ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_edge_auth_private_key(cf, &pem, "http_signature", &hs->pkey)
+        != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

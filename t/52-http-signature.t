@@ -248,6 +248,19 @@ is_deeply([header_values($got, 'x-api-key')], ['static-api-key'],
     ok(!$ok, 'the verifier refuses a changed body');
 }
 
+# "nginx -s reload" parses the configuration without reading the keys
+
+{
+    my ($ok, $out) = $n->reload;
+    ok($ok, 'nginx -s reload with an ed25519 key') or diag $out;
+
+    $got = request('GET', '/ed/after-reload', undef,
+                   'Date: Tue, 20 Apr 2021 02:07:55 GMT',
+                   "X-Sig-Host: 127.0.0.1:$up");
+    verify('ed25519 after a reload', $got, 'ed25519', 'test-key-ed25519',
+           'sig-b26');
+}
+
 # the keys are never logged, at debug level either
 
 $n->stop;
