@@ -149,8 +149,8 @@ ngx_http_credential_get_httpsig(ngx_conf_t *cf, ngx_http_credential_t *cred)
 
 
 /*
- * http_signature hmac-sha256|ed25519 KEY keyid=ID [label=sig1]
- *                [created=on|off] [expires=SECONDS] [tag=TAG];
+ * http_signature hmac-sha256|ed25519 KEY keyid=ID [key=base64]
+ *                [label=sig1] [created=on|off] [expires=SECONDS] [tag=TAG];
  */
 
 static char *
@@ -161,8 +161,8 @@ ngx_http_credential_http_signature(ngx_conf_t *cf, ngx_command_t *cmd,
 
     u_char      *p;
     ngx_str_t   *value, pem, v;
-    ngx_int_t    n;
-    ngx_uint_t   i;
+    ngx_int_t    n, rc;
+    ngx_uint_t   i, key_base64;
 
     if (hs->alg) {
         return "is duplicate";
@@ -187,6 +187,7 @@ ngx_http_credential_http_signature(ngx_conf_t *cf, ngx_command_t *cmd,
 
     hs->label.len = sizeof("sig1") - 1;
     hs->label.data = (u_char *) "sig1";
+    key_base64 = 0;
 
     for (i = 3; i < cf->args->nelts; i++) {
 
@@ -247,6 +248,11 @@ ngx_http_credential_http_signature(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_strcmp(value[i].data, "key=base64") == 0) {
+            key_base64 = 1;
+            continue;
+        }
+
         if (ngx_strcmp(value[i].data, "created=on") == 0) {
             hs->created = 1;
             continue;
@@ -288,15 +294,42 @@ ngx_http_credential_http_signature(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (hs->alg == NGX_EDGE_AUTH_HTTPSIG_HMAC_SHA256) {
-        /* the shared secret's bytes as they are */
-        if (ngx_edge_auth_secret_bytes(cf, &value[2], &hs->key,
-                                       "http_signature")
+        /* the shared secret as text (a file's trailing newline dropped) */
+        if (ngx_edge_auth_secret(cf, &value[2], &v, "http_signature")
             != NGX_OK)
         {
             return NGX_CONF_ERROR;
         }
 
+        if (!key_base64 || ngx_process == NGX_PROCESS_SIGNALLER) {
+            hs->key = v;
+            return NGX_CONF_OK;
+        }
+
+        /* "key=base64": the secret's bytes in base64, as RFC 9421 B.1.5 */
+
+        hs->key.data = ngx_pnalloc(cf->pool, ngx_base64_decoded_length(v.len));
+        if (hs->key.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_decode_base64(&hs->key, &v);
+        ngx_explicit_memzero(v.data, v.len);
+
+        if (rc != NGX_OK || hs->key.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "http_signature: the key is not base64 "
+                               "(\"key=base64\")");
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
+    }
+
+    if (key_base64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"key=base64\" is for \"hmac-sha256\" keys");
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_edge_auth_secret_bytes(cf, &value[2], &pem, "http_signature")
@@ -630,7 +663,8 @@ ngx_int_t
 ngx_http_credential_httpsig_sign(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_table_elt_t **extra, ngx_uint_t *nextra)
 {
-    u_char                                   *p, *base, *params;
+    u_char                                   *p, *base, *params, *sig;
+    u_char                                   *digest;
     size_t                                    len, plen, siglen;
     time_t                                    now, created, expires;
     ngx_int_t                                 rc;
@@ -642,8 +676,6 @@ ngx_http_credential_httpsig_sign(ngx_http_request_t *r,
     ngx_edge_auth_httpsig_str_t              *names, keyid, tag;
     ngx_http_credential_httpsig_t            *hs;
     ngx_http_credential_httpsig_component_t  *c;
-    u_char                                    digest[NGX_HTTP_CREDENTIAL_SHA256_LEN];
-    u_char                                    sig[NGX_EDGE_AUTH_HTTPSIG_SIG_LEN + 1];
 
     hs = cred->httpsig;
 
@@ -665,7 +697,9 @@ ngx_http_credential_httpsig_sign(ngx_http_request_t *r,
 
         cdigest.data = ngx_pnalloc(r->pool,
                                    NGX_EDGE_AUTH_HTTPSIG_DIGEST_LEN + 1);
-        if (cdigest.data == NULL
+        digest = ngx_pnalloc(r->pool, NGX_HTTP_CREDENTIAL_SHA256_LEN);
+
+        if (cdigest.data == NULL || digest == NULL
             || ngx_http_credential_upstream_sha256(r, digest) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -813,7 +847,9 @@ ngx_http_credential_httpsig_sign(ngx_http_request_t *r,
     params = ngx_pnalloc(r->pool, hs->label.len + 1 + plen);
     base = ngx_pnalloc(r->pool, len + sizeof("\"@signature-params\": ") - 1
                                 + plen);
-    if (params == NULL || base == NULL) {
+    sig = ngx_pnalloc(r->pool, NGX_EDGE_AUTH_HTTPSIG_SIG_LEN + 1);
+
+    if (params == NULL || base == NULL || sig == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -38,7 +38,12 @@ my $port = free_port();
 my $up = free_port();
 echo_server($up);
 
-my $n = nginx_new(env => { HS_KEY => $HKEY }, log_level => 'debug',
+# RFC 9421 B.1.5, test-shared-secret
+my $RFCKEY = 'uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBt'
+    . 'bmHhIDi6pcl8jsasjlTMtDQ==';
+
+my $n = nginx_new(env => { HS_KEY => $HKEY, HS_RFC => $RFCKEY },
+                  log_level => 'debug',
                   http => <<"CONF");
     client_body_buffer_size 1k;
 
@@ -61,6 +66,13 @@ my $n = nginx_new(env => { HS_KEY => $HKEY }, log_level => 'debug',
     credential dflt {
         http_signature hmac-sha256 file:%%DIR%%/hkey keyid=dflt created=off;
         http_signature_authority 127.0.0.1:$up scheme=http;
+    }
+
+    credential rfc {
+        http_signature hmac-sha256 env:HS_RFC key=base64
+                       keyid=test-shared-secret label=sig-b25;
+        http_signature_components "\@authority" "date" "content-type";
+        http_signature_authority example.com;
     }
 
     credential own {
@@ -88,6 +100,12 @@ my $n = nginx_new(env => { HS_KEY => $HKEY }, log_level => 'debug',
             proxy_pass http://127.0.0.1:$up;
         }
 
+        location /rfc/ {
+            credential_inject rfc;
+            proxy_set_header Host example.com;
+            proxy_pass http://127.0.0.1:$up;
+        }
+
         location /own/ {
             credential_inject own;
             proxy_pass http://127.0.0.1:$up;
@@ -96,7 +114,7 @@ my $n = nginx_new(env => { HS_KEY => $HKEY }, log_level => 'debug',
 CONF
 
 $n->write_file('ed.pem', $EDKEY);
-$n->write_file('hkey', $HKEY2);
+$n->write_file('hkey', "$HKEY2\n");
 $n->start($port);
 
 my $num = 0;
@@ -114,6 +132,7 @@ sub run_verify {
     my ($received, $alg, $keyid, $label, $key) = @_;
     my $file = save($received);
     local $ENV{HTTPSIG_KEY} = $key // $HKEY;
+    local $ENV{HTTPSIG_KEY_B64} = $_[5] // '';
     local $ENV{HTTPSIG_KEY_FILE} = $n->dir . '/ed.pem';
     my $out = `/usr/bin/python3 $FindBin::Bin/lib/httpsig_verify.py '$file' $alg '$keyid' @{[ $label // '' ]} 2>&1`;
     return ($? == 0 && $out =~ /^ok$/m, $out);
@@ -224,6 +243,18 @@ like((header_values($got, 'signature-input'))[0],
      qr/^sig1=\("\@method" "\@target-uri" "\@authority"\);keyid="dflt"$/,
      'default components, created=off');
 
+# the RFC's shared secret, given in base64 (B.1.5), and B.2.5's request:
+# the same components, so the same signature base but for "created"
+
+$got = request('POST', '/rfc/foo?param=Value&Pet=dog', '{"hello": "world"}',
+               'Date: Tue, 20 Apr 2021 02:07:55 GMT',
+               'Content-Type: application/json');
+verify('hmac-sha256 with the RFC 9421 shared secret (key=base64)', $got,
+       'hmac-sha256', 'test-shared-secret', 'sig-b25', '', $RFCKEY);
+like((header_values($got, 'signature-input'))[0],
+     qr/^sig-b25=\("\@authority" "date" "content-type"\);created=\d+;keyid="test-shared-secret"$/,
+     'Signature-Input as in B.2.5');
+
 # a credential's own header is what is signed, not the client's
 
 $got = request('GET', '/own/x', undef, 'X-Api-Key: evil-key');
@@ -309,6 +340,12 @@ rejects('not a PEM key',
 rejects('a key that is not Ed25519',
         "http_signature ed25519 file:%%DIR%%/ec.pem keyid=k;\n$auth",
         qr/"ed25519" needs an Ed25519 private key/);
+rejects('a base64 key that is not',
+        "http_signature hmac-sha256 env:HS_KEY key=base64 keyid=k;\n$auth",
+        qr/http_signature: the key is not base64/);
+rejects('key=base64 for ed25519',
+        "http_signature ed25519 file:%%DIR%%/ed.pem key=base64 keyid=k;\n"
+        . $auth, qr/"key=base64" is for "hmac-sha256" keys/);
 rejects('no keyid', "http_signature hmac-sha256 env:HS_KEY;\n$auth",
         qr/"http_signature" needs "keyid="/);
 rejects('unknown derived component',

@@ -8,8 +8,9 @@ independently of the module: written from the RFCs, not from its C code.
 
 REQUEST_FILE holds the request exactly as the upstream got it (head, blank
 line, body).  ALG is hmac-sha256 (the shared secret's bytes in the
-environment variable HTTPSIG_KEY) or ed25519 (the PEM private key in the
-file HTTPSIG_KEY_FILE: its public half verifies).  HTTPSIG_SCHEME is the
+environment variable HTTPSIG_KEY, or in base64 in HTTPSIG_KEY_B64) or
+ed25519 (the PEM private key in the file HTTPSIG_KEY_FILE: its public half
+verifies).  HTTPSIG_SCHEME is the
 scheme the upstream serves (default "http"): a server knows its own.
 
 As a verifier does (RFC 9421 3.2): the Signature-Input and Signature
@@ -264,7 +265,10 @@ def main():
     base = base.encode('latin-1')
 
     if alg == 'hmac-sha256':
-        key = os.environ['HTTPSIG_KEY'].encode('latin-1')
+        if os.environ.get('HTTPSIG_KEY_B64'):
+            key = base64.b64decode(os.environ['HTTPSIG_KEY_B64'])
+        else:
+            key = os.environ['HTTPSIG_KEY'].encode('latin-1')
         want = hmac.new(key, base, hashlib.sha256).digest()
         if not hmac.compare_digest(want, sig):
             fail('hmac-sha256 signature does not match\nbase:\n%s'

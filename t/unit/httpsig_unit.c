@@ -67,9 +67,10 @@ static const char  ed25519_pem[] =
 static void
 b25(void)
 {
-    u_char    key[64], params[512], base[1024], sig[NGX_EDGE_AUTH_HTTPSIG_SIG_LEN + 1];
-    size_t    n, len, room;
     int       klen;
+    u_char    key[66], params[512], base[1024];
+    u_char    sig[NGX_EDGE_AUTH_HTTPSIG_SIG_LEN + 1];
+    size_t    n, len, room;
 
     static const ngx_edge_auth_httpsig_str_t  names[] = {
         S("date"), S("@authority"), S("content-type")
@@ -109,7 +110,8 @@ static void
 b26(void)
 {
     BIO       *bio;
-    u_char     params[512], base[1024], sig[NGX_EDGE_AUTH_HTTPSIG_SIG_LEN + 1];
+    u_char     params[512], base[1024];
+    u_char     sig[NGX_EDGE_AUTH_HTTPSIG_SIG_LEN + 1];
     size_t     n, len;
     EVP_PKEY  *pkey;
 
