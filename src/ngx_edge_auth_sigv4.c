@@ -362,6 +362,21 @@ ngx_edge_auth_sigv4_hash_update(void *hash, const u_char *data, size_t len)
 int
 ngx_edge_auth_sigv4_hash_hex(void *hash, u_char *hex)
 {
+    u_char  md[NGX_EDGE_AUTH_SIGV4_KEY_LEN];
+
+    if (ngx_edge_auth_sigv4_hash_final(hash, md) != 0) {
+        return -1;
+    }
+
+    ngx_edge_auth_sigv4_hex(hex, md, NGX_EDGE_AUTH_SIGV4_KEY_LEN);
+
+    return 0;
+}
+
+
+int
+ngx_edge_auth_sigv4_hash_final(void *hash, u_char *digest)
+{
     int           rc;
     u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  n;
@@ -371,7 +386,7 @@ ngx_edge_auth_sigv4_hash_hex(void *hash, u_char *hex)
     EVP_MD_CTX_free(hash);
 
     if (rc == 0) {
-        ngx_edge_auth_sigv4_hex(hex, md, n);
+        memcpy(digest, md, n);
     }
 
     return rc;

@@ -79,6 +79,8 @@ int ngx_edge_auth_sigv4_hash_update(void *hash, const u_char *data,
     size_t len);
 /* the hex digest; frees the hash, as does hash_free */
 int ngx_edge_auth_sigv4_hash_hex(void *hash, u_char *hex);
+/* the 32 bytes of the digest (RFC 9530's Content-Digest wants them) */
+int ngx_edge_auth_sigv4_hash_final(void *hash, u_char *digest);
 void ngx_edge_auth_sigv4_hash_free(void *hash);
 
 /*

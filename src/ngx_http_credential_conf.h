@@ -25,6 +25,7 @@ typedef struct ngx_http_credential_body_s  ngx_http_credential_body_t;
 typedef struct ngx_http_credential_answer_conf_s
     ngx_http_credential_answer_conf_t;
 typedef struct ngx_http_credential_sigv4_s  ngx_http_credential_sigv4_t;
+typedef struct ngx_http_credential_httpsig_s  ngx_http_credential_httpsig_t;
 
 /* the authorization-code flow: ngx_http_credential_oauth_conf.h */
 typedef struct ngx_http_credential_oauth_s  ngx_http_credential_oauth_t;
@@ -41,6 +42,7 @@ typedef struct {
     ngx_http_credential_body_t         *body;   /* NULL: headers only */
     ngx_http_credential_answer_conf_t  *answer; /* NULL: no answer codes */
     ngx_http_credential_sigv4_t        *sigv4;  /* NULL: no AWS signature */
+    ngx_http_credential_httpsig_t      *httpsig; /* NULL: no RFC 9421 one */
 
     /*
      * Headers a feature computes for each request (the signature's): the

@@ -56,7 +56,7 @@ typedef struct {
     ngx_http_handler_pt              content_handler;   /* the location's */
     ngx_http_handler_pt              create_request;    /* the upstream's */
     u_char                          *payload;    /* sigv4.c: its hash */
-    ngx_uint_t                       sigv4;      /* sigv4.c: reading */
+    ngx_uint_t                       body_read;  /* upstream.c: reading */
     unsigned                         attempt:1;  /* answer.c's subrequest */
     unsigned                         saved:1;    /* client: set */
     unsigned                         injected:1; /* client: not put back */

@@ -23,6 +23,7 @@
 #include "ngx_http_credential_oauth.h"
 #include "ngx_http_credential_renew.h"
 #include "ngx_http_credential_sigv4.h"
+#include "ngx_http_credential_httpsig.h"
 #include "ngx_http_credential_token.h"
 #include "ngx_edge_auth_error.h"
 #include "ngx_edge_auth_redact.h"
@@ -216,6 +217,14 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     if (cred && cred->sigv4) {
         rc = ngx_http_credential_sigv4_sign(r, cred, &extra, &nextra);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (cred && cred->httpsig) {
+        rc = ngx_http_credential_httpsig_sign(r, cred, &extra, &nextra);
 
         if (rc != NGX_OK) {
             return rc;

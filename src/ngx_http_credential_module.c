@@ -17,6 +17,7 @@
 #include "ngx_http_credential_body.h"
 #include "ngx_http_credential_fleet.h"
 #include "ngx_http_credential_handler.h"
+#include "ngx_http_credential_httpsig.h"
 #include "ngx_http_credential_login.h"
 #include "ngx_http_credential_login_conf.h"
 #include "ngx_http_credential_oauth_conf.h"
@@ -188,6 +189,8 @@ static ngx_http_credential_table_t  ngx_http_credential_tables[] = {
     { ngx_http_credential_login_commands, ngx_http_credential_get_login },
     { ngx_http_credential_oauth_commands, ngx_http_credential_get_oauth },
     { ngx_http_credential_sigv4_commands, ngx_http_credential_get_sigv4 },
+    { ngx_http_credential_httpsig_commands,
+      ngx_http_credential_get_httpsig },
     { NULL, NULL }
 };
 
@@ -267,17 +270,24 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cred->headers.nelts == 0 && cred->login == NULL
-        && cred->body == NULL && cred->answer == NULL && cred->sigv4 == NULL)
+        && cred->body == NULL && cred->answer == NULL && cred->sigv4 == NULL
+        && cred->httpsig == NULL)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\" injects nothing: add \"basic\", "
-                           "\"header\", \"body_json\" or \"aws_sigv4\"",
-                           &cred->name);
+                           "\"header\", \"body_json\", \"aws_sigv4\" or "
+                           "\"http_signature\"", &cred->name);
         return NGX_CONF_ERROR;
     }
 
     if (cred->sigv4
         && ngx_http_credential_sigv4_finish(cf, cmcf, cred) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cred->httpsig
+        && ngx_http_credential_httpsig_finish(cf, cmcf, cred) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -17,7 +17,7 @@
 
 
 #include "ngx_http_credential_sigv4.h"
-#include "ngx_http_credential_ctx.h"
+#include "ngx_http_credential_upstream.h"
 #include "ngx_edge_auth_secret.h"
 #include "ngx_edge_auth_sigv4.h"
 
@@ -28,9 +28,6 @@
 #define NGX_HTTP_SIGV4_DATE           2
 #define NGX_HTTP_SIGV4_TOKEN          3
 #define NGX_HTTP_SIGV4_HEADERS        4
-
-#define NGX_HTTP_SIGV4_READING        1
-#define NGX_HTTP_SIGV4_READ           2
 
 #define NGX_HTTP_SIGV4_UNSIGNED       "UNSIGNED-PAYLOAD"
 
@@ -63,13 +60,6 @@ static char *ngx_http_credential_aws_host(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_credential_sigv4_scope_name(ngx_conf_t *cf,
     ngx_str_t *name, const char *what);
-static ngx_int_t ngx_http_credential_sigv4_read(ngx_http_request_t *r,
-    ngx_http_credential_ctx_t *ctx);
-static void ngx_http_credential_sigv4_body_read(ngx_http_request_t *r);
-static ngx_int_t ngx_http_credential_sigv4_body_hash(ngx_http_request_t *r,
-    u_char *hex);
-static ngx_int_t ngx_http_credential_sigv4_uri(ngx_http_request_t *r,
-    ngx_str_t *path, ngx_str_t *args);
 static ngx_int_t ngx_http_credential_sigv4_canonical(ngx_http_request_t *r,
     ngx_http_credential_sigv4_t *sv, ngx_str_t *host, u_char *date,
     u_char *payload, ngx_str_t *creq);
@@ -291,10 +281,8 @@ ngx_int_t
 ngx_http_credential_sigv4_finish(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred)
 {
-    u_char                       **lc;
     ngx_str_t                     *secret, *s;
-    ngx_uint_t                     i, j;
-    ngx_table_elt_t               *h, *static_h;
+    ngx_uint_t                     i;
     ngx_http_credential_sigv4_t   *sv;
 
     sv = cred->sigv4;
@@ -332,44 +320,14 @@ ngx_http_credential_sigv4_finish(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    static_h = cred->headers.elts;
-
-    for (i = 0; i < NGX_HTTP_SIGV4_HEADERS; i++) {
-        h = &sv->headers[i];
-
-        h->key = ngx_http_credential_sigv4_names[i];
-        h->lowcase_key = ngx_pnalloc(cf->pool, h->key.len);
-        if (h->lowcase_key == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_strlow(h->lowcase_key, h->key.data, h->key.len);
-        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-
-        for (j = 0; j < cred->headers.nelts; j++) {
-            if (static_h[j].key.len == h->key.len
-                && ngx_http_credential_same_name(static_h[j].lowcase_key,
-                                                 h->lowcase_key,
-                                                 h->key.len))
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "credential \"%V\" sets header \"%V\" "
-                                   "twice (\"aws_sigv4\" sets it)",
-                                   &cred->name, &h->key);
-                return NGX_ERROR;
-            }
-        }
-
-        lc = ngx_array_push(&cmcf->injected);
-        if (lc == NULL) {
-            return NGX_ERROR;
-        }
-
-        *lc = h->lowcase_key;
+    if (ngx_http_credential_upstream_computed(cf, cmcf, cred, sv->headers,
+                                              ngx_http_credential_sigv4_names,
+                                              NGX_HTTP_SIGV4_HEADERS,
+                                              "aws_sigv4")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
-
-    cred->computed = sv->headers;
-    cred->ncomputed = NGX_HTTP_SIGV4_HEADERS;
 
     /* masked in debug logs: the token is a header of every request */
 
@@ -400,12 +358,14 @@ ngx_http_credential_sigv4_sign(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_table_elt_t **extra, ngx_uint_t *nextra)
 {
     u_char                       *p, *payload, *date;
+    ngx_int_t                     rc;
     ngx_str_t                     host, creq, scope;
     ngx_uint_t                    i, n;
     ngx_table_elt_t              *h;
     ngx_http_credential_ctx_t    *ctx;
     ngx_http_credential_sigv4_t  *sv;
     u_char                        sig[NGX_EDGE_AUTH_SIGV4_HEX_LEN];
+    u_char                        digest[NGX_HTTP_CREDENTIAL_SHA256_LEN];
 
     sv = cred->sigv4;
 
@@ -421,14 +381,9 @@ ngx_http_credential_sigv4_sign(ngx_http_request_t *r,
 
     } else if (ctx->payload == NULL) {
 
-        /* HTTP/2 and HTTP/3 may send a body with neither header */
-
-        if (ctx->sigv4 != NGX_HTTP_SIGV4_READ
-            && r == r->main && r->request_body == NULL
-            && (r->headers_in.content_length_n > 0 || r->headers_in.chunked
-                || r->http_version >= NGX_HTTP_VERSION_20))
-        {
-            return ngx_http_credential_sigv4_read(r, ctx);
+        rc = ngx_http_credential_upstream_body(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         ctx->payload = ngx_pnalloc(r->pool, NGX_EDGE_AUTH_SIGV4_HEX_LEN + 1);
@@ -436,11 +391,12 @@ ngx_http_credential_sigv4_sign(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ngx_http_credential_sigv4_body_hash(r, ctx->payload) != NGX_OK) {
+        if (ngx_http_credential_upstream_sha256(r, digest) != NGX_OK) {
             ctx->payload = NULL;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        ngx_hex_dump(ctx->payload, digest, NGX_HTTP_CREDENTIAL_SHA256_LEN);
         ctx->payload[NGX_EDGE_AUTH_SIGV4_HEX_LEN] = '\0';
         payload = ctx->payload;
 
@@ -585,7 +541,7 @@ ngx_http_credential_sigv4_canonical(ngx_http_request_t *r,
     ngx_str_t                    path, args;
     ngx_edge_auth_sigv4_pair_t  *pairs;
 
-    if (ngx_http_credential_sigv4_uri(r, &path, &args) != NGX_OK) {
+    if (ngx_http_credential_upstream_uri(r, &path, &args) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -638,153 +594,4 @@ ngx_http_credential_sigv4_canonical(ngx_http_request_t *r,
     creq->len = p - creq->data;
 
     return NGX_OK;
-}
-
-
-/*
- * The URI that "proxy_pass" without a URI part sends: the client's bytes
- * while they are valid, else the URI escaped as the proxy escapes it.
- */
-
-static ngx_int_t
-ngx_http_credential_sigv4_uri(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_str_t *args)
-{
-    u_char     *q;
-    uintptr_t   escape;
-
-    if (r->valid_unparsed_uri) {
-        *path = r->unparsed_uri;
-        args->len = 0;
-        args->data = NULL;
-
-        q = ngx_strlchr(path->data, path->data + path->len, '?');
-
-        if (q) {
-            args->data = q + 1;
-            args->len = path->data + path->len - args->data;
-            path->len = q - path->data;
-        }
-
-        return NGX_OK;
-    }
-
-    escape = ngx_escape_uri(NULL, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
-
-    path->len = r->uri.len + 2 * escape;
-    path->data = ngx_pnalloc(r->pool, path->len);
-    if (path->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_escape_uri(path->data, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
-
-    *args = r->args;
-
-    return NGX_OK;
-}
-
-
-/* reading the body, as the mirror module does, then the phases again */
-
-static ngx_int_t
-ngx_http_credential_sigv4_read(ngx_http_request_t *r,
-    ngx_http_credential_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    if (ctx->sigv4 == NGX_HTTP_SIGV4_READING) {
-        return NGX_DONE;
-    }
-
-    ctx->sigv4 = NGX_HTTP_SIGV4_READING;
-
-    rc = ngx_http_read_client_request_body(r,
-                                        ngx_http_credential_sigv4_body_read);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_credential_sigv4_body_read(ngx_http_request_t *r)
-{
-    ngx_http_credential_ctx_t  *ctx;
-
-    ctx = ngx_http_credential_ctx(r);
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->sigv4 = NGX_HTTP_SIGV4_READ;
-
-    /* the proxy sends the body that was hashed */
-    r->preserve_body = 1;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-}
-
-
-/* the SHA-256 of the body read, in memory or in a temporary file */
-
-static ngx_int_t
-ngx_http_credential_sigv4_body_hash(ngx_http_request_t *r, u_char *hex)
-{
-    off_t         off;
-    void         *hash;
-    size_t        n;
-    ssize_t       got;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-    u_char        buf[4096];
-
-    hash = ngx_edge_auth_sigv4_hash_new();
-    if (hash == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (cl = r->request_body ? r->request_body->bufs : NULL;
-         cl;
-         cl = cl->next)
-    {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            if (ngx_edge_auth_sigv4_hash_update(hash, b->pos, b->last - b->pos)
-                != 0)
-            {
-                goto failed;
-            }
-
-            continue;
-        }
-
-        for (off = b->file_pos; off < b->file_last; off += got) {
-            n = (size_t) ngx_min((off_t) sizeof(buf), b->file_last - off);
-
-            got = ngx_read_file(b->file, buf, n, off);
-
-            if (got <= 0
-                || ngx_edge_auth_sigv4_hash_update(hash, buf, got) != 0)
-            {
-                goto failed;
-            }
-        }
-    }
-
-    return ngx_edge_auth_sigv4_hash_hex(hash, hex) == 0 ? NGX_OK : NGX_ERROR;
-
-failed:
-
-    ngx_edge_auth_sigv4_hash_free(hash);
-
-    return NGX_ERROR;
 }
