@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark of aws_sigv4: the cost of signing each request.
+"""Benchmark of request signing (aws_sigv4, http_signature): the cost of
+signing each request.
 
 Started by bench/sigv4.sh (through run.sh, which creates the work
 directory, passes it as the only argument, and stops every nginx started
@@ -11,11 +12,16 @@ the same backend (another nginx, answering 200):
   B  aws_sigv4 s3 unsigned_payload: the signature only
   C  aws_sigv4 execute-api: the signature and the body's SHA-256 (the body
      read whole first)
+  D  http_signature hmac-sha256 (RFC 9421)
+  E  http_signature ed25519
 for a GET and for a 1 KB and a 64 KB POST, in interleaved rounds; the
 figure is requests per second as a ratio to A with the same request.
+Then the same proxy under callgrind (master_process off): user-space
+instructions per GET through each of A..E, which load does not change.
 
 Environment (all optional): NGINX_BIN, MODULE, BENCH_DURATION (2),
-BENCH_ROUNDS (3), BENCH_CONNS (32), as the body bench.
+BENCH_ROUNDS (3), BENCH_CONNS (32), as the body bench; BENCH_CG_REQUESTS
+(2000; 0 skips callgrind).
 """
 
 import os
@@ -65,6 +71,17 @@ PROXY = """\
         aws_sigv4_host api.execute-api.eu-west-1.amazonaws.com;
     }
 
+    credential hmac {
+        http_signature hmac-sha256 bench-shared-secret-0123456789-abcdef
+                       keyid=bench-hmac;
+        http_signature_authority api.partner.example;
+    }
+
+    credential ed {
+        http_signature ed25519 file:@DIR@/ed25519.pem keyid=bench-ed;
+        http_signature_authority api.partner.example;
+    }
+
     client_max_body_size 1m;
     client_body_buffer_size 128k;
 
@@ -77,6 +94,8 @@ PROXY = """\
         listen 127.0.0.1:@PA@;
         listen 127.0.0.1:@PB@;
         listen 127.0.0.1:@PC@;
+        listen 127.0.0.1:@PD@;
+        listen 127.0.0.1:@PE@;
 
         proxy_http_version 1.1;
         proxy_set_header Connection "";
@@ -84,6 +103,8 @@ PROXY = """\
         location / {
             if ($server_port = @PB@) { rewrite ^ /b/items?list-type=2&prefix=a%2Fb last; }
             if ($server_port = @PC@) { rewrite ^ /c/items?list-type=2&prefix=a%2Fb last; }
+            if ($server_port = @PD@) { rewrite ^ /d/items?list-type=2&prefix=a%2Fb last; }
+            if ($server_port = @PE@) { rewrite ^ /e/items?list-type=2&prefix=a%2Fb last; }
             proxy_pass http://backend;
         }
 
@@ -94,6 +115,16 @@ PROXY = """\
 
         location /c/ {
             credential_inject hashed;
+            proxy_pass http://backend;
+        }
+
+        location /d/ {
+            credential_inject hmac;
+            proxy_pass http://backend;
+        }
+
+        location /e/ {
+            credential_inject ed;
             proxy_pass http://backend;
         }
     }
