@@ -34,6 +34,12 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                python3-jwt python3-cryptography python3-botocore
 # the static build: apt-get source applies Debian's patches with dpkg-source
 STATIC_DEBS := dpkg-dev
+# t/53 runs oidc-provider (npm, t/lib/oidc): installed only where node or
+# npm is missing, since Debian's npm conflicts with nodejs packages that
+# bring their own npm (NodeSource's)
+NODE_DEBS   := nodejs npm
+OIDC        := t/lib/oidc
+OIDC_STAMP  := $(OIDC)/node_modules/.installed
 
 # test files mostly wait (for nginx, for mocks, for timeouts), so more run
 # at once than there are cores; each takes its ports under a lock
@@ -51,7 +57,8 @@ STATIC_BIN  := $(STATIC)/nginx
 NGINX_FULL_SRC ?= $(STATIC)/nginx-src
 
 .PHONY: all deps run test unit bench fuzz clean deps-check static \
-        test-static deps-static deb deb-deps deb-test check-debian13
+        test-static deps-static deb deb-deps deb-test check-debian13 \
+        oidc-deps
 
 all: $(MODULE)
 
@@ -66,6 +73,10 @@ deps:
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	if ! command -v node >/dev/null 2>&1 \
+	   || ! command -v npm >/dev/null 2>&1; then \
+	    missing="$$missing $(NODE_DEBS)"; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -98,6 +109,15 @@ $(MODULE): $(SOURCES)
 	cp $(BUILD)/nginx/objs/ngx_http_credential_module.so $(MODULE).tmp
 	mv -f $(MODULE).tmp $(MODULE)
 	@echo "built $(MODULE)"
+
+# the npm packages of t/lib/oidc, as package-lock.json pins them: again
+# only when the lock file is newer than the last install
+oidc-deps: deps
+	@$(MAKE) --no-print-directory $(OIDC_STAMP)
+
+$(OIDC_STAMP): $(OIDC)/package.json $(OIDC)/package-lock.json
+	cd $(OIDC) && npm ci --no-audit --no-fund
+	touch $@
 
 deps-static:
 	@$(MAKE) --no-print-directory deps DEBS="$(DEBS) $(STATIC_DEBS)"
@@ -140,13 +160,13 @@ unit:
 	    t/unit/edge_auth_unit.c src/ngx_edge_auth_cidr.c \
 	    src/ngx_edge_auth_lpm.c
 
-test: deps $(MODULE)
+test: deps oidc-deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -j$(TEST_JOBS) -I t/lib \
 	    $(TESTS)
 
 # the same tests, nginx with the module built in: no load_module
 # (MODULE=none), t/00-deps.t on the static build's objects
-test-static: deps-static $(STATIC_BIN)
+test-static: deps-static oidc-deps $(STATIC_BIN)
 	NGINX_BIN=$(STATIC_BIN) MODULE=none \
 	OBJDIR=$(STATIC)/build/objs/addon/src \
 	    prove -j$(TEST_JOBS) -I t/lib $(TESTS)
