@@ -24,22 +24,33 @@ BENCH_ROUNDS (3), BENCH_CONNS (32), as the body bench; BENCH_CG_REQUESTS
 (2000; 0 skips callgrind).
 """
 
+import http.client
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 sys.path.insert(0, HERE)
-from benchlib import MODULE, log, die, free_port  # noqa: E402
+from benchlib import (NGINX, MODULE, log, die, free_port,  # noqa: E402
+                      read, stop_pid, wait_port)
 from token_bench import fill  # noqa: E402
 import body_bench  # noqa: E402
 from body_bench import start, lua, workers, wrk, post  # noqa: E402
 
 DURATION = body_bench.DURATION
 ROUNDS = body_bench.ROUNDS
+CG_REQUESTS = int(os.environ.get('BENCH_CG_REQUESTS', '2000'))
+
+WHAT = (('A', 'A proxy_pass (baseline)'),
+        ('B', 'B aws_sigv4 unsigned_payload'),
+        ('C', 'C aws_sigv4, body hashed'),
+        ('D', 'D http_signature hmac-sha256'),
+        ('E', 'E http_signature ed25519'))
 
 BACKEND = """\
     client_max_body_size 1m;
@@ -78,7 +89,7 @@ PROXY = """\
     }
 
     credential ed {
-        http_signature ed25519 file:@DIR@/ed25519.pem keyid=bench-ed;
+        http_signature ed25519 file:@KEYFILE@ keyid=bench-ed;
         http_signature_authority api.partner.example;
     }
 
@@ -146,9 +157,12 @@ def main():
     shutil.copy(MODULE, module)
 
     bport = free_port()
-    ports = {k: free_port() for k in 'ABC'}
+    ports = {k: free_port() for k in 'ABCDE'}
+    keyfile = os.path.join(work, 'ed25519.pem')
+    subprocess.run(['openssl', 'genpkey', '-algorithm', 'ed25519', '-out',
+                    keyfile], check=True, capture_output=True)
 
-    log('ngx_http_credential_module aws_sigv4 benchmark   %s'
+    log('ngx_http_credential_module signing benchmark   %s'
         % time.strftime('%Y-%m-%d %H:%M'))
     log('%d CPUs, load average %s; wrk -t1 -c%d -d%ds, %d round(s); '
         'proxy and backend: worker_processes 1'
@@ -159,9 +173,9 @@ def main():
 
     backend = start(work, 'backend', fill(BACKEND, port=bport), module,
                     [bport])
-    proxy = start(work, 'proxy', fill(PROXY, bport=bport, pa=ports['A'],
-                                      pb=ports['B'], pc=ports['C']),
-                  module, ports.values())
+    proxy_http = fill(PROXY, bport=bport, keyfile=keyfile,
+                      **{'p' + k.lower(): ports[k] for k in ports})
+    proxy = start(work, 'proxy', proxy_http, module, ports.values())
 
     bodies = {'1 KB': 'x' * 1024, '64 KB': 'y' * 65536}
     scripts = {'GET': get_script(work)}
@@ -169,7 +183,7 @@ def main():
                     for s, b in bodies.items()})
 
     # correctness: B sends UNSIGNED-PAYLOAD, C the body's hash, A nothing
-    for k in 'ABC':
+    for k in 'ABCDE':
         if '"id":75' not in post(ports[k], bodies['1 KB']):
             die('proxy %s: unexpected answer' % k)
     time.sleep(1.5)
@@ -186,20 +200,21 @@ def main():
         pids = workers(int(f.read().strip()))
 
     for s in scripts:
-        for k in 'ABC':
+        for k in 'ABCDE':
             wrk(ports[k], scripts[s], 1, pids)    # warm-up, unmeasured
 
-    rps = {(s, k): [] for s in scripts for k in 'BC'}
-    cpu = {(s, k): [] for s in scripts for k in 'BC'}
+    rps = {(s, k): [] for s in scripts for k in 'BCDE'}
+    cpu = {(s, k): [] for s in scripts for k in 'BCDE'}
     base = {s: [] for s in scripts}
     for _ in range(ROUNDS):
         for s in scripts:
             a1 = wrk(ports['A'], scripts[s], DURATION, pids)
-            x = {k: wrk(ports[k], scripts[s], DURATION, pids) for k in 'BC'}
+            x = {k: wrk(ports[k], scripts[s], DURATION, pids)
+                 for k in 'BCDE'}
             a2 = wrk(ports['A'], scripts[s], DURATION, pids)
             a = ((a1[0] + a2[0]) / 2, (a1[1] + a2[1]) / 2)
             base[s].append(a)
-            for k in 'BC':
+            for k in 'BCDE':
                 rps[(s, k)].append(x[k][0] / a[0])
                 cpu[(s, k)].append(a[1] / x[k][1])
 
@@ -211,15 +226,90 @@ def main():
         log('%-6s  %-32s %10.0f %10s %12s   (%.1f us CPU/request)'
             % (s, 'A proxy_pass (baseline)', a_rps, '1.00', '1.00',
                a_cpu / 1000))
-        for k, what in (('B', 'B aws_sigv4 unsigned_payload'),
-                        ('C', 'C aws_sigv4, body hashed')):
+        for k, what in WHAT[1:]:
             log('%-6s  %-32s %10s %10.2f %12.2f'
                 % (s, what, '', statistics.median(rps[(s, k)]),
                    statistics.median(cpu[(s, k)])))
     log('')
-    log('medians of %d rounds of A B C A; each ratio against the mean of the '
+    log('medians of %d rounds of A B C D E A; each ratio against the mean '
+        'of the '
         'A runs around it; CPU ratio: A\'s worker CPU time per request over '
         'x\'s' % ROUNDS)
+
+    if CG_REQUESTS <= 0 or shutil.which('valgrind') is None:
+        log('callgrind: skipped (BENCH_CG_REQUESTS=0 or no valgrind)')
+        return
+
+    # the ports are free again once the proxy's nginx is gone
+    with open(os.path.join(proxy, 'nginx.pid')) as f:
+        stop_pid(int(f.read().strip()))
+    time.sleep(0.5)
+
+    counts = instructions(proxy, ports, CG_REQUESTS)
+    log('')
+    log('%-34s %14s %12s' % ('GET, under callgrind', 'instructions',
+                             'vs A'))
+    for k, what in WHAT:
+        log('%-34s %14.0f %+11.1f%%'
+            % (what, counts[k], (counts[k] / counts['A'] - 1) * 100))
+    log('')
+    log('user-space instructions per request over %d keepalive requests '
+        '(after 300), one process, master_process off; load does not change '
+        'them' % CG_REQUESTS)
+
+
+def gets(port, n):
+    """n GETs on one keepalive connection; the number of non-200 answers"""
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    bad = 0
+    try:
+        for _ in range(n):
+            c.request('GET', '/')
+            r = c.getresponse()
+            r.read()
+            bad += r.status != 200
+    finally:
+        c.close()
+    return bad
+
+
+def instructions(proxy, ports, n):
+    """user-space instructions per GET through each proxy, the proxy's
+    nginx under callgrind in one process (master_process off): each count
+    after 300 unmeasured requests, zeroed before and dumped after its n"""
+    conf = os.path.join(proxy, 'nginx.conf')
+    out = os.path.join(proxy, 'callgrind.out')
+    with open(os.path.join(proxy, 'valgrind.log'), 'w') as vlog:
+        p = subprocess.Popen(['valgrind', '--tool=callgrind',
+                              '--callgrind-out-file=' + out,
+                              NGINX, '-p', proxy + '/', '-c', conf,
+                              '-e', os.path.join(proxy, 'error.log'),
+                              '-g', 'daemon off; master_process off;'],
+                             stdout=vlog, stderr=vlog)
+    counts = {}
+    try:
+        for port in ports.values():
+            if not wait_port(port, p):
+                die('the proxy under callgrind does not listen:\n%s'
+                    % read(os.path.join(proxy, 'valgrind.log'))[-2000:])
+        ctl = ['callgrind_control']
+        for dump, (k, port) in enumerate(sorted(ports.items()), 1):
+            bad = gets(port, 300)
+            subprocess.run(ctl + ['-z', str(p.pid)], check=True,
+                           capture_output=True)
+            bad += gets(port, n)
+            subprocess.run(ctl + ['-d', str(p.pid)], check=True,
+                           capture_output=True)
+            m = re.search(r'^summary: (\d+)',
+                          read('%s.%d' % (out, dump)), re.M)
+            if not m or bad:
+                die('proxy %s under callgrind: %d bad answers, summary %s'
+                    % (k, bad, bool(m)))
+            counts[k] = int(m.group(1)) / float(n)
+    finally:
+        stop_pid(p.pid)
+        p.wait()
+    return counts
 
 
 if __name__ == '__main__':
