@@ -37,6 +37,7 @@ typedef struct {
 #define NGX_HTTP_CREDENTIAL_PROXY_PASS   0
 #define NGX_HTTP_CREDENTIAL_PROXY_CACHE  1
 #define NGX_HTTP_CREDENTIAL_PROXY_KEY    2
+#define NGX_HTTP_CREDENTIAL_PROXY_HEAD   3
 
 
 static char *ngx_http_credential_cache_directive(ngx_conf_t *cf,
@@ -59,6 +60,8 @@ static ngx_http_credential_wrap_t  ngx_http_credential_wraps[] = {
     { ngx_string("proxy_pass"), NULL, NULL },
     { ngx_string("proxy_cache"), NULL, NULL },
     { ngx_string("proxy_cache_key"), NULL, NULL },
+    /* a cached HEAD goes upstream as GET: the signatures must say so */
+    { ngx_string("proxy_cache_convert_head"), NULL, NULL },
     { ngx_null_string, NULL, NULL }
 };
 
@@ -212,10 +215,14 @@ ngx_http_credential_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         p->cache_line = line;
         break;
 
-    default: /* NGX_HTTP_CREDENTIAL_PROXY_KEY */
+    case NGX_HTTP_CREDENTIAL_PROXY_KEY:
         p->key = value[1];
         p->key_file = file;
         p->key_line = line;
+        break;
+
+    default: /* NGX_HTTP_CREDENTIAL_PROXY_HEAD */
+        p->convert_head = (ngx_strcmp(value[1].data, "off") != 0);
         break;
     }
 
@@ -241,6 +248,10 @@ ngx_http_credential_cache_merge(ngx_conf_t *cf,
         p->cache = pp->cache;
         p->cache_file = pp->cache_file;
         p->cache_line = pp->cache_line;
+    }
+
+    if (p->convert_head == NGX_CONF_UNSET) {
+        p->convert_head = pp->convert_head;
     }
 
     if (p->key_file == NULL) {

@@ -103,6 +103,7 @@ typedef struct {
 
 typedef struct {
     ngx_int_t                    cache;     /* proxy_cache: UNSET, 0, 1 */
+    ngx_int_t                    convert_head;  /* UNSET (on), 0, 1 */
     u_char                      *cache_file;
     ngx_uint_t                   cache_line;
     ngx_str_t                    key;       /* proxy_cache_key's text */

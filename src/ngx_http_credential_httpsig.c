@@ -760,7 +760,7 @@ ngx_http_credential_httpsig_sign(ngx_http_request_t *r,
         switch (c[i].kind) {
 
         case NGX_HTTP_HTTPSIG_METHOD:
-            values[nh] = r->method_name;
+            values[nh] = *ngx_http_credential_upstream_method(r);
             break;
 
         case NGX_HTTP_HTTPSIG_AUTHORITY:

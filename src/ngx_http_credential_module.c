@@ -682,6 +682,7 @@ ngx_http_credential_create_loc_conf(ngx_conf_t *cf)
     }
 
     clcf->proxy.cache = NGX_CONF_UNSET;
+    clcf->proxy.convert_head = NGX_CONF_UNSET;
 
     return clcf;
 }

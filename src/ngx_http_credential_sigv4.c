@@ -538,7 +538,7 @@ ngx_http_credential_sigv4_canonical(ngx_http_request_t *r,
 {
     u_char                      *p, *work, *cpath, *cquery;
     size_t                       len, plen, qlen, payload_len;
-    ngx_str_t                    path, args;
+    ngx_str_t                    path, args, *method;
     ngx_edge_auth_sigv4_pair_t  *pairs;
 
     if (ngx_http_credential_upstream_uri(r, &path, &args) != NGX_OK) {
@@ -563,7 +563,9 @@ ngx_http_credential_sigv4_canonical(ngx_http_request_t *r,
 
     payload_len = ngx_strlen(payload);
 
-    len = r->method_name.len + 1 + plen + 1 + qlen + 1
+    method = ngx_http_credential_upstream_method(r);
+
+    len = method->len + 1 + plen + 1 + qlen + 1
           + sizeof("host:\n") - 1 + host->len
           + sizeof("x-amz-content-sha256:\n") - 1 + payload_len
           + sizeof("x-amz-date:\n") - 1 + NGX_EDGE_AUTH_SIGV4_DATE_LEN
@@ -581,7 +583,7 @@ ngx_http_credential_sigv4_canonical(ngx_http_request_t *r,
 
     p = ngx_sprintf(p, "%V\n%*s\n%*s\nhost:%V\nx-amz-content-sha256:%s\n"
                     "x-amz-date:%*s\n",
-                    &r->method_name, plen, cpath, qlen, cquery, host,
+                    method, plen, cpath, qlen, cquery, host,
                     payload, (size_t) NGX_EDGE_AUTH_SIGV4_DATE_LEN, date);
 
     if (sv->token.len) {

@@ -18,6 +18,31 @@
 static void ngx_http_credential_upstream_body_read(ngx_http_request_t *r);
 
 
+ngx_str_t *
+ngx_http_credential_upstream_method(ngx_http_request_t *r)
+{
+    ngx_http_credential_loc_conf_t  *clcf;
+
+    static ngx_str_t  get = ngx_string("GET");
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+
+    /*
+     * ngx_http_upstream_cache() sends every HEAD it may cache as GET, and
+     * HEAD is always among proxy_cache_methods; a proxy_cache whose zone
+     * is a variable that says "off" sends HEAD (not known here).
+     */
+
+    if (r->method == NGX_HTTP_HEAD
+        && clcf->proxy.cache == 1 && clcf->proxy.convert_head != 0)
+    {
+        return &get;
+    }
+
+    return &r->method_name;
+}
+
+
 ngx_int_t
 ngx_http_credential_upstream_uri(ngx_http_request_t *r, ngx_str_t *path,
     ngx_str_t *args)

@@ -20,6 +20,12 @@
 
 
 /*
+ * The method the upstream gets: a HEAD that proxy_cache may store goes as
+ * GET (proxy_cache_convert_head, on by default).
+ */
+ngx_str_t *ngx_http_credential_upstream_method(ngx_http_request_t *r);
+
+/*
  * The path and the query (without "?") that "proxy_pass" without a URI
  * part sends: the client's bytes while they are valid, else the URI
  * escaped as the proxy escapes it.

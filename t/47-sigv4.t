@@ -58,6 +58,8 @@ my $n = nginx_new(env => { AWS_SK => $SK, AWS_TOKEN => $TOKEN },
         aws_sigv4_host \$http_x_aws_host;
     }
 
+    proxy_cache_path %%DIR%%/cache keys_zone=sigv4:1m;
+
     credential wronghost {
         aws_sigv4 eu-west-1 execute-api;
         aws_access_key_id $AKID;
@@ -70,6 +72,14 @@ my $n = nginx_new(env => { AWS_SK => $SK, AWS_TOKEN => $TOKEN },
 
         location /api/ {
             credential_inject api;
+            proxy_pass http://127.0.0.1:$up;
+        }
+
+        location /cached/ {
+            credential_inject api;
+            proxy_cache sigv4;
+            proxy_cache_key \$credential_name\$request_uri;
+            proxy_cache_valid 200 1m;
             proxy_pass http://127.0.0.1:$up;
         }
 
@@ -226,6 +236,14 @@ like($got, qr/Credential=\Q$AKID2\E\/\d{8}\/us-east-1\/s3\/aws4_request, SignedH
 
 $got = request('PUT', '/s3/bucket/upload', 'not hashed');
 verify('S3 upload with an unsigned payload', $got, @s3);
+
+# proxy_cache sends a HEAD it may store as GET: the signature is for GET
+# (the GET that follows is a hit: the echo of what the HEAD sent)
+
+$got = request('HEAD', '/cached/object');
+$got = request('GET', '/cached/object');
+like($got, qr/^GET \/cached\/object /, 'cached HEAD: the upstream got a GET');
+verify('a HEAD that proxy_cache sends as GET', $got, @api);
 
 # an upstream that fails: the request moves on to another location,
 # without the signature; that location has no credential, so it gets the
