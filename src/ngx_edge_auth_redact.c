@@ -47,8 +47,21 @@ ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_edge_auth_redact_ctx_t    *ctx;
     ngx_edge_auth_redact_saved_t  *saved;
 
-    if (secrets->nelts == 0 || c->log->writer == ngx_edge_auth_redact_writer)
-    {
+    if (c->log->writer == ngx_edge_auth_redact_writer) {
+
+        /* installed already: this request's list, per-request values too */
+
+        for (log = c->log; log; log = log->next) {
+            if (log->writer == ngx_edge_auth_redact_writer) {
+                ctx = log->wdata;
+                ctx->secrets = secrets;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    if (secrets->nelts == 0) {
         return NGX_OK;
     }
 
