@@ -6,7 +6,8 @@
  * headers, nginx's own debug lines (the proxy module logs every header it
  * sends upstream) would print it.  When, and only when, the connection's
  * log chain has debug enabled, each log of the chain gets a writer that
- * masks every configured secret before the line is written.
+ * masks every string of the list it is given (the configured secrets, and
+ * a signed request's signature) before the line is written.
  */
 
 
