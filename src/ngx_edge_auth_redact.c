@@ -6,7 +6,8 @@
  * headers, nginx's own debug lines (the proxy module logs every header it
  * sends upstream) would print it.  When, and only when, the connection's
  * log chain has debug enabled, each log of the chain gets a writer that
- * masks every configured secret before the line is written.
+ * masks every string of the list it is given (the configured secrets, and
+ * a signed request's signature) before the line is written.
  */
 
 
@@ -47,8 +48,21 @@ ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_edge_auth_redact_ctx_t    *ctx;
     ngx_edge_auth_redact_saved_t  *saved;
 
-    if (secrets->nelts == 0 || c->log->writer == ngx_edge_auth_redact_writer)
-    {
+    if (c->log->writer == ngx_edge_auth_redact_writer) {
+
+        /* installed already: this request's list, per-request values too */
+
+        for (log = c->log; log; log = log->next) {
+            if (log->writer == ngx_edge_auth_redact_writer) {
+                ctx = log->wdata;
+                ctx->secrets = secrets;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    if (secrets->nelts == 0) {
         return NGX_OK;
     }
 

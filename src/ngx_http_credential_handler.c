@@ -53,6 +53,9 @@ static ngx_int_t ngx_http_credential_create_request(ngx_http_request_t *r);
 static void ngx_http_credential_restore(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx);
 static void ngx_http_credential_restore_cleanup(void *data);
+static ngx_array_t *ngx_http_credential_signed_secrets(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_table_elt_t *extra,
+    ngx_uint_t nextra);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -111,6 +114,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
     ngx_uint_t                        nextra;
+    ngx_array_t                      *secrets;
     ngx_table_elt_t                  *extra;
     ngx_atomic_uint_t                 refused;
     ngx_http_credential_t            *cred;
@@ -245,11 +249,22 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
     }
 
-    if (cred
-        && ngx_edge_auth_redact_log(r->connection, r->pool, &cmcf->secrets)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (cred) {
+        secrets = &cmcf->secrets;
+
+        if (cred->sigv4 || cred->httpsig) {
+            secrets = ngx_http_credential_signed_secrets(r, cmcf, extra,
+                                                         nextra);
+            if (secrets == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        if (ngx_edge_auth_redact_log(r->connection, r->pool, secrets)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     rc = ngx_http_credential_body_handler(r, cred);
@@ -263,6 +278,60 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     }
 
     return rc;
+}
+
+
+/*
+ * A signature (Authorization of SigV4, RFC 9421's Signature) is good for a
+ * replay of its request while the upstream accepts its date: masked in
+ * debug logs as the configured secrets are, for this request only.
+ */
+
+static ngx_array_t *
+ngx_http_credential_signed_secrets(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_table_elt_t *extra,
+    ngx_uint_t nextra)
+{
+    ngx_str_t    *s;
+    ngx_uint_t    i;
+    ngx_array_t  *secrets;
+
+    secrets = ngx_array_create(r->pool, cmcf->secrets.nelts + 2,
+                               sizeof(ngx_str_t));
+    if (secrets == NULL) {
+        return NULL;
+    }
+
+    if (cmcf->secrets.nelts) {
+        s = ngx_array_push_n(secrets, cmcf->secrets.nelts);
+        if (s == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(s, cmcf->secrets.elts,
+                   cmcf->secrets.nelts * sizeof(ngx_str_t));
+    }
+
+    for (i = 0; i < nextra; i++) {
+        if (!((extra[i].key.len == sizeof("authorization") - 1
+               && ngx_strncmp(extra[i].lowcase_key, "authorization",
+                              sizeof("authorization") - 1) == 0)
+              || (extra[i].key.len == sizeof("signature") - 1
+                  && ngx_strncmp(extra[i].lowcase_key, "signature",
+                                 sizeof("signature") - 1) == 0)))
+        {
+            continue;
+        }
+
+        s = ngx_array_push(secrets);
+        if (s == NULL) {
+            return NULL;
+        }
+
+        *s = extra[i].value;
+    }
+
+    return secrets;
 }
 
 

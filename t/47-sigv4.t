@@ -281,6 +281,10 @@ like($err, qr/credential "api": signed for host/,
      'debug log says the request was signed');
 like($err, qr/http proxy header: "X-Amz-Security-Token: \[redacted\]"/,
      'debug log: the token header is there, masked');
+like($err, qr/http proxy header: "Authorization: \[redacted\]"/,
+     'debug log: the Authorization header is there, masked');
+unlike($err, qr/Signature=[0-9a-f]{64}/,
+       'debug log has no signature (good for a replay of its request)');
 for ([$SK, 'secret key'], [$SK2, 'secret key from a file'],
      [$TOKEN, 'session token'])
 {

@@ -305,6 +305,14 @@ for ([$HKEY, 'shared secret'], [$HKEY2, 'shared secret from a file'],
     unlike($err, qr/\Q$_->[0]\E/, "debug log has no $_->[1]");
 }
 
+# a signature is good for a replay of its request: masked as the keys are
+like($err, qr/http proxy header: "Signature: \[redacted\]"/,
+     'debug log: the Signature header is there, masked');
+# ("http header:" lines are the client's own, a forged one in this test)
+unlike(join("\n", grep { !/ http header: / } split /\n/, $err),
+       qr/Signature: [\w*.-]+=:/,
+       'debug log has no signature (hmac-sha256 or ed25519)');
+
 # nginx -t
 
 my $ec = `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null`;
