@@ -1010,7 +1010,8 @@ ngx_http_credential_httpsig_field(ngx_http_request_t *r,
 
             } else {
                 if (n) {
-                    *p++ = ','; *p++ = ' ';
+                    *p++ = ',';
+                    *p++ = ' ';
                 }
 
                 p = ngx_cpymem(p, v.data, v.len);
