@@ -7,6 +7,10 @@
 # certificate or a plaintext client on the TLS port is an outage: one
 # clear line per node, each node logs in for itself and keeps serving.
 # Also the TLS parameters at "nginx -t".
+#
+# t/51-redis-tls-refused.t is a link to this file: under that name it runs
+# the refusals, under this one the rest, so that prove runs both halves at
+# once (each starts its own Redis and stand-in).
 
 use strict;
 use warnings;
@@ -21,6 +25,8 @@ use MockPartner;
 use RedisServer;
 use TestServer;
 use Fleet;
+
+my $REFUSED = $0 =~ /-refused\.t$/;
 
 my $ID = 'nilo-tls-client-49';
 my $SECRET = 'nilo-tls-secret-Kd4-never-logged';
@@ -153,7 +159,7 @@ sub refused {
 
 # ---------------------------------------------------------------- nginx -t
 
-{
+unless ($REFUSED) {
     my $base = "credential x { header a b; }\n"
              . "server { listen 127.0.0.1:1; location / { "
              . "credential_inject x; } }\n";
@@ -238,7 +244,7 @@ sub refused {
 
 # ------------------------------------------------- the fleet, over TLS
 
-{
+unless ($REFUSED) {
     my ($a, $port_a) = gateway();
     my ($b, $port_b) = gateway(address => 'tls://127.0.0.1:' . $redis->port);
 
@@ -286,55 +292,57 @@ sub refused {
 
 # ------------------------------------------------- refused, node alone
 
-my $addr = 'tls://localhost:' . $redis->port;
+if ($REFUSED) {
+    my $addr = 'tls://localhost:' . $redis->port;
 
-refused('a wrong CA', $addr,
-        qr/certificate verify failed: (?:unable to get local issuer certificate|self-signed certificate in certificate chain|unable to verify the first certificate)/,
-        store => "redis_ssl_trusted_certificate=$certs->{other_ca}");
+    refused('a wrong CA', $addr,
+            qr/certificate verify failed: (?:unable to get local issuer certificate|self-signed certificate in certificate chain|unable to verify the first certificate)/,
+            store => "redis_ssl_trusted_certificate=$certs->{other_ca}");
 
-refused('a wrong host name (redis_ssl_name)', $addr,
-        qr/the certificate does not name "wrong\.example"/,
-        store => "redis_ssl_trusted_certificate=$certs->{ca} "
-                 . "redis_ssl_name=wrong.example");
+    refused('a wrong host name (redis_ssl_name)', $addr,
+            qr/the certificate does not name "wrong\.example"/,
+            store => "redis_ssl_trusted_certificate=$certs->{ca} "
+                     . "redis_ssl_name=wrong.example");
 
-# the system store does not know the test CA
-refused('the system store', $addr,
-        qr/certificate verify failed: [^;]+/, store => '');
+    # the system store does not know the test CA
+    refused('the system store', $addr,
+            qr/certificate verify failed: [^;]+/, store => '');
 
-# redis_ssl_verify=off: no check (the documented risk), it works
-{
-    $nilo->reset_counters;
-    my ($a, $port_a) = gateway(store =>
-        "redis_ssl_trusted_certificate=$certs->{other_ca} "
-        . "redis_ssl_verify=off");
-    $a->start($port_a);
-    my ($st) = wait_ok($port_a);
-    is($st, 200, 'redis_ssl_verify=off: the gateway works');
-    ok($nilo->wait_for(sub {
-           scalar @{ $redis->cmd('KEYS', 'nginx:credential:token:*') } }, 10),
-       'redis_ssl_verify=off: the token is stored in Redis');
-    unlike($a->error_log, qr/\[error\].*redis/,
-           'redis_ssl_verify=off: no outage');
-    $a->stop;
-    $redis->cmd('FLUSHALL');
-}
+    # redis_ssl_verify=off: no check (the documented risk), it works
+    {
+        $nilo->reset_counters;
+        my ($a, $port_a) = gateway(store =>
+            "redis_ssl_trusted_certificate=$certs->{other_ca} "
+            . "redis_ssl_verify=off");
+        $a->start($port_a);
+        my ($st) = wait_ok($port_a);
+        is($st, 200, 'redis_ssl_verify=off: the gateway works');
+        ok($nilo->wait_for(sub {
+               scalar @{ $redis->cmd('KEYS', 'nginx:credential:token:*') } }, 10),
+           'redis_ssl_verify=off: the token is stored in Redis');
+        unlike($a->error_log, qr/\[error\].*redis/,
+               'redis_ssl_verify=off: no outage');
+        $a->stop;
+        $redis->cmd('FLUSHALL');
+    }
 
-# a plaintext client on the TLS port
-refused('plaintext to a TLS port', '127.0.0.1:' . $redis->port,
-        qr/Redis closed the connection before answering \(if that port speaks TLS, the address needs "tls:\/\/"\)|the answer could not be read before answering \(if that port speaks TLS, the address needs "tls:\/\/"\)/,
-        address => '127.0.0.1:' . $redis->port, store => '');
+    # a plaintext client on the TLS port
+    refused('plaintext to a TLS port', '127.0.0.1:' . $redis->port,
+            qr/Redis closed the connection before answering \(if that port speaks TLS, the address needs "tls:\/\/"\)|the answer could not be read before answering \(if that port speaks TLS, the address needs "tls:\/\/"\)/,
+            address => '127.0.0.1:' . $redis->port, store => '');
 
-# TLS to a plaintext port, and to no Redis at all
-{
-    my $plain = RedisServer->start(password => $REDIS_PW);
-    refused('TLS to a plaintext port', 'tls://localhost:' . $plain->port,
-            qr/the TLS handshake (?:failed: [^;]*(?:wrong version number|packet length too long|record layer failure)[^;]*|timed out \(no TLS answer: a port without TLS\?\))/,
-            address => 'tls://localhost:' . $plain->port);
-    $plain->stop;
+    # TLS to a plaintext port, and to no Redis at all
+    {
+        my $plain = RedisServer->start(password => $REDIS_PW);
+        refused('TLS to a plaintext port', 'tls://localhost:' . $plain->port,
+                qr/the TLS handshake (?:failed: [^;]*(?:wrong version number|packet length too long|record layer failure)[^;]*|timed out \(no TLS answer: a port without TLS\?\))/,
+                address => 'tls://localhost:' . $plain->port);
+        $plain->stop;
 
-    my $none = EdgeAuthTest::free_port();
-    refused('TLS to a closed port', "tls://localhost:$none",
-            qr/connect\(\) failed/, address => "tls://localhost:$none");
+        my $none = EdgeAuthTest::free_port();
+        refused('TLS to a closed port', "tls://localhost:$none",
+                qr/connect\(\) failed/, address => "tls://localhost:$none");
+    }
 }
 
 $redis->stop;
@@ -342,43 +350,47 @@ $redis->stop;
 
 # ------------------------------------- Redis wants a client certificate
 
-my $mtls = RedisServer->start(password => $REDIS_PW,
-    tls => { %$tls, auth_clients => 1,
-             client_cert => "$dir/client.crt",
-             client_key => "$dir/client.key" });
-$redis = $mtls;
+unless ($REFUSED) {
+    my $mtls = RedisServer->start(password => $REDIS_PW,
+        tls => { %$tls, auth_clients => 1,
+                 client_cert => "$dir/client.crt",
+                 client_key => "$dir/client.key" });
+    $redis = $mtls;
 
-refused('no client certificate', 'tls://localhost:' . $mtls->port,
-        qr/(?:the TLS handshake failed|Redis closed the connection|the answer could not be read|the command could not be sent): Redis asked for a client certificate and none is configured \(redis_ssl_certificate=\)/,
-        redis => $mtls);
+    refused('no client certificate', 'tls://localhost:' . $mtls->port,
+            qr/(?:the TLS handshake failed|Redis closed the connection|the answer could not be read|the command could not be sent): Redis asked for a client certificate and none is configured \(redis_ssl_certificate=\)/,
+            redis => $mtls);
 
-{
-    $nilo->reset_counters;
-    my %o = (redis => $mtls, env => { REDIS_CLIENT_KEY => $client_key },
-             store => "redis_ssl_trusted_certificate=$certs->{ca} "
-                      . "redis_ssl_certificate=$dir/client.crt "
-                      . "redis_ssl_certificate_key=env:REDIS_CLIENT_KEY");
-    my ($a, $port_a) = gateway(%o);
-    my ($b, $port_b) = gateway(%o);
-    $a->start($port_a);
-    my ($st, $tok_a) = wait_ok($port_a);
-    is($st, 200, 'with a client certificate (key from env:): A works');
-    ok($nilo->wait_for(sub {
-           scalar @{ $mtls->cmd('KEYS', 'nginx:credential:token:*') } }, 10),
-       '... and stored its token in Redis');
-    $b->start($port_b);
-    my $tok_b;
-    ($st, $tok_b) = wait_ok($port_b);
-    is($tok_b, $tok_a, '... B took it');
-    is($nilo->logins, 1, '... one login for both');
-    for my $n ($a, $b) {
-        unlike($n->error_log, qr/\[(?:error|crit|alert)\]|PRIVATE KEY/,
-               'no error, no key in the log') or diag $n->error_log;
+    {
+        $nilo->reset_counters;
+        my %o = (redis => $mtls, env => { REDIS_CLIENT_KEY => $client_key },
+                 store => "redis_ssl_trusted_certificate=$certs->{ca} "
+                          . "redis_ssl_certificate=$dir/client.crt "
+                          . "redis_ssl_certificate_key=env:REDIS_CLIENT_KEY");
+        my ($a, $port_a) = gateway(%o);
+        my ($b, $port_b) = gateway(%o);
+        $a->start($port_a);
+        my ($st, $tok_a) = wait_ok($port_a);
+        is($st, 200, 'with a client certificate (key from env:): A works');
+        ok($nilo->wait_for(sub {
+               scalar @{ $mtls->cmd('KEYS', 'nginx:credential:token:*') } }, 10),
+           '... and stored its token in Redis');
+        $b->start($port_b);
+        my $tok_b;
+        ($st, $tok_b) = wait_ok($port_b);
+        is($tok_b, $tok_a, '... B took it');
+        is($nilo->logins, 1, '... one login for both');
+        for my $n ($a, $b) {
+            unlike($n->error_log, qr/\[(?:error|crit|alert)\]|PRIVATE KEY/,
+                   'no error, no key in the log') or diag $n->error_log;
+        }
+        $a->stop;
+        $b->stop;
     }
-    $a->stop;
-    $b->stop;
+
+    $mtls->stop;
 }
 
-$mtls->stop;
+$redis->stop;
 
 done_testing;

@@ -1,0 +1,1 @@
+51-redis-tls.t
