@@ -39,6 +39,27 @@ static size_t ngx_edge_auth_redact(u_char *buf, size_t len, u_char *out,
     size_t size, ngx_array_t *secrets);
 
 
+/* no debug anywhere: nothing nginx logs carries a header value */
+
+ngx_uint_t
+ngx_edge_auth_redact_wanted(ngx_connection_t *c)
+{
+    ngx_log_t  *log;
+
+    if (c->log->writer == ngx_edge_auth_redact_writer) {
+        return 1;
+    }
+
+    for (log = c->log; log; log = log->next) {
+        if (log->log_level & (NGX_LOG_DEBUG_ALL|NGX_LOG_DEBUG_CONNECTION)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 ngx_int_t
 ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
     ngx_array_t *secrets)
@@ -62,18 +83,7 @@ ngx_edge_auth_redact_log(ngx_connection_t *c, ngx_pool_t *pool,
         return NGX_OK;
     }
 
-    if (secrets->nelts == 0) {
-        return NGX_OK;
-    }
-
-    for (log = c->log; log; log = log->next) {
-        if (log->log_level & (NGX_LOG_DEBUG_ALL|NGX_LOG_DEBUG_CONNECTION)) {
-            break;
-        }
-    }
-
-    if (log == NULL) {
-        /* no debug anywhere: nothing nginx logs carries a header value */
+    if (secrets->nelts == 0 || !ngx_edge_auth_redact_wanted(c)) {
         return NGX_OK;
     }
 

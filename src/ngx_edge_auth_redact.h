@@ -13,6 +13,9 @@
 #include "ngx_edge_auth.h"
 
 
+/* 1 when a log of the connection's chain writes debug lines */
+ngx_uint_t ngx_edge_auth_redact_wanted(ngx_connection_t *c);
+
 /*
  * Masks the given secrets in every line that the connection's log chain
  * writes, if that chain has debug enabled; a no-op otherwise.

@@ -252,7 +252,11 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     if (cred) {
         secrets = &cmcf->secrets;
 
-        if (cred->sigv4 || cred->httpsig) {
+        /* only a debug line could show a signature: no copy without one */
+
+        if ((cred->sigv4 || cred->httpsig)
+            && ngx_edge_auth_redact_wanted(r->connection))
+        {
             secrets = ngx_http_credential_signed_secrets(r, cmcf, extra,
                                                          nextra);
             if (secrets == NULL) {
