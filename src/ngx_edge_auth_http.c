@@ -10,6 +10,11 @@
 
 
 #include "ngx_edge_auth_http.h"
+#include "ngx_edge_auth_tls.h"
+
+
+/* why the endpoint's certificate was refused, as the Redis client says */
+#define NGX_EDGE_AUTH_HTTP_REASON_LEN  128
 
 
 static void ngx_edge_auth_http_resolve_handler(ngx_resolver_ctx_t *ctx);
@@ -447,7 +452,6 @@ ngx_edge_auth_http_write_handler(ngx_event_t *wev)
 static void
 ngx_edge_auth_http_ssl_start(ngx_edge_auth_http_t *hc)
 {
-    u_char            *name;
     ngx_int_t          rc;
     ngx_connection_t  *c;
 
@@ -461,26 +465,9 @@ ngx_edge_auth_http_ssl_start(ngx_edge_auth_http_t *hc)
         return;
     }
 
-    /* SNI, unless the host is an address literal (RFC 6066) */
-
-    if (hc->url->host.data[0] != '['
-        && ngx_inet_addr(hc->url->host.data, hc->url->host.len) == INADDR_NONE)
-    {
-        name = ngx_pnalloc(hc->pool, hc->url->host.len + 1);
-        if (name == NULL) {
-            ngx_edge_auth_http_fail(hc, "out of memory", 0);
-            return;
-        }
-
-        (void) ngx_cpystrn(name, hc->url->host.data, hc->url->host.len + 1);
-
-        if (SSL_set_tlsext_host_name(c->ssl->connection, (char *) name)
-            != 1)
-        {
-            ngx_edge_auth_http_fail(hc, "TLS server name could not be set",
-                                    0);
-            return;
-        }
+    if (ngx_edge_auth_tls_server_name(c, &hc->url->host) != NGX_OK) {
+        ngx_edge_auth_http_fail(hc, "TLS server name could not be set", 0);
+        return;
     }
 
     c->log->action = "performing the TLS handshake with a login endpoint";
@@ -503,7 +490,7 @@ ngx_edge_auth_http_ssl_start(ngx_edge_auth_http_t *hc)
 static void
 ngx_edge_auth_http_ssl_handshake(ngx_connection_t *c)
 {
-    long                   rc;
+    u_char                *reason;
     ngx_edge_auth_http_t  *hc;
 
     hc = c->data;
@@ -517,21 +504,20 @@ ngx_edge_auth_http_ssl_handshake(ngx_connection_t *c)
         return;
     }
 
-    if (hc->conf->verify) {
-        rc = SSL_get_verify_result(c->ssl->connection);
+    /* the reason lives in the client's pool: done() reads it later */
 
-        if (rc != X509_V_OK) {
-            ngx_log_error(NGX_LOG_ERR, hc->log, 0,
-                          "login endpoint certificate verify error: (%l:%s)",
-                          rc, X509_verify_cert_error_string(rc));
-            ngx_edge_auth_http_fail(hc, "the endpoint's certificate is not "
-                                    "trusted", 0);
+    if (hc->conf->verify) {
+        reason = ngx_pnalloc(hc->pool, NGX_EDGE_AUTH_HTTP_REASON_LEN);
+        if (reason == NULL) {
+            ngx_edge_auth_http_fail(hc, "out of memory", 0);
             return;
         }
 
-        if (ngx_ssl_check_host(c, &hc->url->host) != NGX_OK) {
-            ngx_edge_auth_http_fail(hc, "the endpoint's certificate does not "
-                                    "match its host name", 0);
+        if (ngx_edge_auth_tls_verify(c, &hc->url->host, reason,
+                                     NGX_EDGE_AUTH_HTTP_REASON_LEN)
+            != NULL)
+        {
+            ngx_edge_auth_http_fail(hc, (char *) reason, 0);
             return;
         }
     }
