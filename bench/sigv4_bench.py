@@ -24,7 +24,6 @@ BENCH_ROUNDS (3), BENCH_CONNS (32), as the body bench; BENCH_CG_REQUESTS
 (2000; 0 skips callgrind).
 """
 
-import http.client
 import os
 import re
 import shutil
@@ -38,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from benchlib import (NGINX, MODULE, log, die, free_port,  # noqa: E402
                       read, stop_pid, wait_port)
-from token_bench import fill  # noqa: E402
+from token_bench import fill, sequential  # noqa: E402
 import body_bench  # noqa: E402
 from body_bench import start, lua, workers, wrk, post  # noqa: E402
 
@@ -258,21 +257,6 @@ def main():
         'them' % CG_REQUESTS)
 
 
-def gets(port, n):
-    """n GETs on one keepalive connection; the number of non-200 answers"""
-    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
-    bad = 0
-    try:
-        for _ in range(n):
-            c.request('GET', '/')
-            r = c.getresponse()
-            r.read()
-            bad += r.status != 200
-    finally:
-        c.close()
-    return bad
-
-
 def instructions(proxy, ports, n):
     """user-space instructions per GET through each proxy, the proxy's
     nginx under callgrind in one process (master_process off): each count
@@ -294,10 +278,10 @@ def instructions(proxy, ports, n):
                     % read(os.path.join(proxy, 'valgrind.log'))[-2000:])
         ctl = ['callgrind_control']
         for dump, (k, port) in enumerate(sorted(ports.items()), 1):
-            bad = gets(port, 300)
+            bad = sequential(port, 300)
             subprocess.run(ctl + ['-z', str(p.pid)], check=True,
                            capture_output=True)
-            bad += gets(port, n)
+            bad += sequential(port, n)
             subprocess.run(ctl + ['-d', str(p.pid)], check=True,
                            capture_output=True)
             m = re.search(r'^summary: (\d+)',
