@@ -61,6 +61,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                  credentials;   /* ngx_http_credential_t * */
+    ngx_edge_auth_names_t        names;         /* the credentials */
     ngx_array_t                  logins;        /* ngx_http_credential_t * */
 
     /*
