@@ -141,6 +141,7 @@ typedef struct {
     /* the fleet (Redis): the node's look at the fleet's change counter */
     int64_t                      fleet_polled; /* ms; one worker a tick */
     int64_t                      fleet_seen;   /* counter; -1 unknown */
+    ngx_uint_t                   fleet_lost;   /* a poll failed */
     ngx_uint_t                   fleet_polls;
     ngx_uint_t                   fleet_sweep;  /* the sweep's next one */
 } ngx_edge_auth_store_sh_t;
