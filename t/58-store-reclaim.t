@@ -112,8 +112,8 @@ for my $round (1 .. 20) {
 is($reloads, 20, "20 reloads rotating all $N secrets in a 32k zone "
                  . "($reloads took effect)");
 my $log = $n->error_log;
-unlike($log, qr/is full|ngx_slab_alloc\(\) failed/,
-       'the zone never ran full');
+ok($log !~ /is full|ngx_slab_alloc\(\) failed/, 'the zone never ran full')
+    or diag join "\n", $log =~ /^(.*(?:is full|slab_alloc).*)$/mg;
 
 # a configuration that cannot fit: refused, in one line naming the zone
 
@@ -123,13 +123,13 @@ is(round_seen(), 20, '... leaves the previous configuration in use');
 $log = $n->error_log;
 like($log, qr/\[emerg\].*credential store zone "tokens" is full, \d+ bytes needed for \d+ new credentials; reload refused/,
      '... and says so in one line');
-unlike($log, qr/ngx_slab_alloc\(\) failed/, '... without the slab\'s own');
+ok($log !~ /ngx_slab_alloc\(\) failed/, '... without the slab\'s own');
 
 # still room for the next rotation of the 16
 
 ok(reload_to(22, $N), 'the next rotation still fits');
 
-unlike($n->error_log, qr/\[alert\]|exited on signal/, 'no crash');
+ok($n->error_log !~ /\[alert\]|exited on signal/, 'no crash');
 
 $n->stop;
 
