@@ -112,18 +112,60 @@ typedef struct {
 } ngx_edge_auth_entry_t;
 
 
+/*
+ * A login host's connections (login_concurrency), counted for the node:
+ * a slot is held by a process until its deadline; a slot whose owner died
+ * or whose deadline passed is free again.
+ */
+
+typedef struct {
+    ngx_pid_t                    pid;
+    int64_t                      deadline;
+} ngx_edge_auth_slot_t;
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    ngx_uint_t                   cap;
+    ngx_uint_t                   nslots;       /* >= cap: a reload lowered it */
+    ngx_edge_auth_slot_t        *slots;
+    size_t                       len;
+    u_char                       name[1];      /* host:port */
+} ngx_edge_auth_host_t;
+
+
 typedef struct {
     ngx_queue_t                  entries;
     /* the node's workers share one outage: one log line, not one each */
     ngx_atomic_t                 redis_down;
+    ngx_queue_t                  hosts;        /* ngx_edge_auth_host_t */
+    /* a token could not be stored; said at error once per streak */
+    ngx_atomic_t                 full;
 } ngx_edge_auth_store_sh_t;
 
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_uint_t                   cap;
+    ngx_edge_auth_host_t       **host;
+} ngx_edge_auth_host_want_t;
+
+
+/* the slab's size classes up to half a page (8 bytes to 2k) */
+#define NGX_EDGE_AUTH_STORE_CLASSES  12
 
 typedef struct {
     ngx_edge_auth_store_sh_t    *sh;
     ngx_slab_pool_t             *shpool;
     ngx_array_t                  wanted;       /* ngx_edge_auth_entry_t ** */
     ngx_array_t                  keys;         /* u_char[KEY_LEN] */
+    ngx_array_t                  hosts;        /* ngx_edge_auth_host_want_t */
+    ngx_str_t                    name;
+    size_t                       size;
+
+    /* what the configured credentials may take: chunks and pages */
+    ngx_uint_t                   chunks[NGX_EDGE_AUTH_STORE_CLASSES];
+    ngx_uint_t                   pages;
 } ngx_edge_auth_store_t;
 
 
@@ -143,6 +185,24 @@ ngx_edge_auth_store_t *ngx_edge_auth_store_add(ngx_conf_t *cf,
 /* *entry is set when the zone is initialized */
 ngx_int_t ngx_edge_auth_store_want(ngx_conf_t *cf,
     ngx_edge_auth_store_t *store, u_char *key, ngx_edge_auth_entry_t **entry);
+
+/*
+ * A login host (host:port) whose logins the node runs at most cap at a
+ * time; *host is set when the zone is initialized.
+ */
+ngx_int_t ngx_edge_auth_store_want_host(ngx_conf_t *cf,
+    ngx_edge_auth_store_t *store, ngx_str_t *name, ngx_uint_t cap,
+    ngx_edge_auth_host_t **host);
+
+/*
+ * Sizing: a value of len bytes that the zone may have to hold, counted
+ * as the slab allocates it; need() is the zone size that holds every
+ * entry, host and value counted, with the slab's own structures.
+ */
+void ngx_edge_auth_store_reserve(ngx_edge_auth_store_t *store, size_t len);
+size_t ngx_edge_auth_store_need(ngx_edge_auth_store_t *store);
+/* what a value of len bytes takes in the zone */
+size_t ngx_edge_auth_store_chunk(size_t len);
 
 void ngx_edge_auth_store_lock(ngx_edge_auth_store_t *store);
 void ngx_edge_auth_store_unlock(ngx_edge_auth_store_t *store);
@@ -176,6 +236,16 @@ ngx_int_t ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
 ngx_uint_t ngx_edge_auth_store_login_lock(ngx_edge_auth_entry_t *e,
     int64_t now, int64_t deadline, ngx_pid_t *owner);
 void ngx_edge_auth_store_login_unlock(ngx_edge_auth_entry_t *e);
+
+/*
+ * Under the lock: one of the host's cap slots for this process until the
+ * deadline (a slot's index), or NGX_DECLINED when all are held.
+ */
+ngx_int_t ngx_edge_auth_store_slot_take(ngx_edge_auth_host_t *host,
+    int64_t now, int64_t deadline);
+/* under the lock: the slot back, if this process holds it */
+void ngx_edge_auth_store_slot_free(ngx_edge_auth_host_t *host,
+    ngx_int_t slot);
 
 /* under the lock: forgets a refresh token that the partner refused */
 void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,
