@@ -129,6 +129,8 @@ typedef struct {
     ngx_uint_t                   cap;
     ngx_uint_t                   nslots;       /* >= cap: a reload lowered it */
     ngx_edge_auth_slot_t        *slots;
+    /* until then a worker's request waits for a slot: others do not chain */
+    int64_t                      urgent;
     size_t                       len;
     u_char                       name[1];      /* host:port */
 } ngx_edge_auth_host_t;

@@ -35,6 +35,9 @@
 /* a credential that waits for a login slot tries again after this */
 #define NGX_HTTP_CREDENTIAL_SLOT_RETRY  100
 
+/* ... and one that a request waits for, sooner */
+#define NGX_HTTP_CREDENTIAL_SLOT_URGENT  20
+
 
 static const char  ngx_http_credential_zone_full[] =
     "the credential store zone is full";
@@ -345,7 +348,11 @@ ngx_http_credential_wait(ngx_http_credential_t *cred)
         ngx_del_timer(login->ev);
     }
 
-    if (!host->retry.timer_set) {
+    if (login->urgent) {
+        /* the retry says so to the other workers, and comes sooner */
+        ngx_post_event(&host->retry, &ngx_posted_events);
+
+    } else if (!host->retry.timer_set) {
         ngx_add_timer(&host->retry, NGX_HTTP_CREDENTIAL_SLOT_RETRY);
     }
 }
@@ -404,7 +411,30 @@ ngx_http_credential_renew_retry(ngx_event_t *ev)
         }
     }
 
-    if (!ngx_queue_empty(&host->waiting) && !ev->timer_set) {
+    if (ngx_queue_empty(&host->waiting)) {
+        return;
+    }
+
+    /*
+     * A request waits for the first: the workers that give slots of the
+     * host back leave them for a while rather than start their own next
+     * login (see ngx_http_credential_renew_release()).
+     */
+
+    login = ngx_queue_data(ngx_queue_head(&host->waiting),
+                           ngx_http_credential_login_t, queue);
+
+    if (login->urgent) {
+        host->sh->urgent = ngx_edge_auth_now()
+                           + 3 * NGX_HTTP_CREDENTIAL_SLOT_URGENT;
+
+        if (ev->timer_set) {
+            ngx_del_timer(ev);
+        }
+
+        ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_SLOT_URGENT);
+
+    } else if (!ev->timer_set) {
         ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_SLOT_RETRY);
     }
 }
@@ -829,7 +859,7 @@ static void
 ngx_http_credential_renew_release(ngx_http_credential_t *cred)
 {
     ngx_http_credential_host_t   *host;
-    ngx_http_credential_login_t  *login;
+    ngx_http_credential_login_t  *login, *first;
 
     login = cred->login;
 
@@ -845,9 +875,24 @@ ngx_http_credential_renew_release(ngx_http_credential_t *cred)
     ngx_edge_auth_store_slot_free(host->sh, login->slot);
     login->slot = NGX_DECLINED;
 
-    if (!ngx_queue_empty(&host->waiting) && !ngx_exiting) {
-        ngx_post_event(&host->retry, &ngx_posted_events);
+    if (ngx_queue_empty(&host->waiting) || ngx_exiting) {
+        return;
     }
+
+    /* another worker's request waits for a slot of the host: its turn */
+
+    first = ngx_queue_data(ngx_queue_head(&host->waiting),
+                           ngx_http_credential_login_t, queue);
+
+    if (ngx_edge_auth_now() < host->sh->urgent && !first->urgent) {
+        if (!host->retry.timer_set) {
+            ngx_add_timer(&host->retry, NGX_HTTP_CREDENTIAL_SLOT_RETRY);
+        }
+
+        return;
+    }
+
+    ngx_post_event(&host->retry, &ngx_posted_events);
 }
 
 
