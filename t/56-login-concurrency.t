@@ -14,6 +14,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use EdgeAuthTest;
@@ -103,11 +104,30 @@ sub most_at_once {
     return $most;
 }
 
-for my $case ([20, '', 8], [12, 'login_concurrency 3;', 3]) {
+# The mock serves each connection in a process of a pool that grows two
+# at a time while connections are held: grown first, with as many idle
+# connections as the logins to come, it takes a burst of logins at once
+# rather than one spare process after another.
+
+sub warm_pool {
+    my ($m, $count) = @_;
+    my @held;
+    for (1 .. $count) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $m->port) or last;
+        push @held, $s;
+    }
+    sleep 3;
+    close $_ for @held;
+    sleep 0.5;
+}
+
+for my $case ([20, '', 8], [10, 'login_concurrency 3;', 3]) {
     my ($count, $extra, $cap) = @$case;
 
     my $m = MockPartner->start(kind => 'oauth');
     $m->set(delay_ms => 500);
+    warm_pool($m, $count + 4);
 
     my ($n, $port) = gateway(mock => $m, count => $count, extra => $extra);
     my $what = $extra || 'the default';
@@ -134,14 +154,14 @@ for my $case ([20, '', 8], [12, 'login_concurrency 3;', 3]) {
     $m->stop;
 }
 
-# workers of 12 connections, a cap above them: the logins it cannot
+# workers of 8 connections, a cap above them: the logins it cannot
 # connect fail with a line that names worker_connections, and are retried
 
 {
     my $m = MockPartner->start(kind => 'oauth');
     $m->set(delay_ms => 500);
 
-    my ($n, $port) = gateway(mock => $m, count => 40, connections => 12,
+    my ($n, $port) = gateway(mock => $m, count => 24, connections => 8,
                              extra => 'login_concurrency 64;');
 
     ok($m->wait_for(sub {
