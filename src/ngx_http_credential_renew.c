@@ -7,6 +7,9 @@
  *   due          a missing, invalid, expiring or idle token, past backoff
  *   node lock    one login per token and host (shared memory, owner and
  *                deadline: a killed worker cannot hold it)
+ *   host slot    at most login_concurrency logins per login host and node
+ *                (shared memory, owner and deadline); none free: wait in
+ *                this worker's queue of the host
  *   fleet lease  one login per token and fleet (Redis, through the fleet
  *                adapter, which answers through a pointer)
  *   login        or refresh with the refresh token; a code exchange of
@@ -14,9 +17,10 @@
  *   finish       store the token, keep the failure streak, give the node
  *                lock back, publish the token and give the lease back
  *
- * Every worker runs one cancelable timer.  Failures back off
- * exponentially with jitter; the token in use stays in use until its
- * expiry less token_expiry_margin.
+ * Every credential has a cancelable timer, armed in the one worker that
+ * looks after it for when something is next due: an idle credential costs
+ * nothing.  Failures back off exponentially with jitter; the token in use
+ * stays in use until its expiry less token_expiry_margin.
  */
 
 
@@ -234,6 +238,7 @@ ngx_http_credential_renew_soon(ngx_http_credential_main_conf_t *cmcf,
     if (login->waiting) {
         ngx_queue_remove(&login->queue);
         ngx_queue_insert_head(&login->slot_host->waiting, &login->queue);
+        ngx_post_event(&login->slot_host->retry, &ngx_posted_events);
         return;
     }
 
