@@ -165,9 +165,10 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
  * Mostly: a main request, not redirected, whose client sent none of the
  * names, in a list of one part.  That part is the client's, and the
  * stash's follows it; the list's nalloc says that the stash's is full, so
- * a module that pushes a header meanwhile gets a new part.  A bit per
- * length of the names set skips the client's headers of other lengths at
- * once.  NGX_DECLINED: not the case, ngx_http_credential_headers_apply().
+ * a module that pushes a header meanwhile gets a new part.  With more
+ * than one name, a bit per length of the names set skips the client's
+ * headers of other lengths at once.  NGX_DECLINED: not the case,
+ * ngx_http_credential_headers_apply().
  */
 
 ngx_int_t
@@ -179,7 +180,7 @@ ngx_http_credential_headers_append(ngx_http_request_t *r,
     uint64_t          lens;
     ngx_uint_t        i, n;
     ngx_list_t       *list;
-    ngx_table_elt_t  *h, *tmpl;
+    ngx_table_elt_t  *h, *tmpl, *one;
 
     list = &r->headers_in.headers;
     tmpl = cred->headers.elts;
@@ -189,6 +190,25 @@ ngx_http_credential_headers_append(ngx_http_request_t *r,
         || n > NGX_HTTP_CREDENTIAL_STASH_HEADERS)
     {
         return NGX_DECLINED;
+    }
+
+    h = list->part.elts;
+
+    /* mostly one header, and no computed one: its name alone */
+
+    if (n == 1 && cred->ncomputed == 0) {
+        one = nextra ? extra : tmpl;
+
+        for (i = 0; i < list->part.nelts; i++) {
+            if (ngx_http_credential_name_eq(&h[i], one)) {
+                return NGX_DECLINED;
+            }
+        }
+
+        h = stash->headers;
+        h[0] = *one;
+
+        goto append;
     }
 
     lens = 0;
@@ -204,8 +224,6 @@ ngx_http_credential_headers_append(ngx_http_request_t *r,
     for (i = 0; i < cred->ncomputed; i++) {
         lens |= (uint64_t) 1 << (cred->computed[i].key.len & 63);
     }
-
-    h = list->part.elts;
 
     for (i = 0; i < list->part.nelts; i++) {
         if ((lens & ((uint64_t) 1 << (h[i].key.len & 63)))
@@ -225,6 +243,8 @@ ngx_http_credential_headers_append(ngx_http_request_t *r,
     for (i = 0; i < nextra; i++) {
         h[cred->headers.nelts + i] = extra[i];
     }
+
+append:
 
     stash->part.elts = h;
     stash->part.nelts = n;
