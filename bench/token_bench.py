@@ -938,9 +938,11 @@ def main():
            + (len(in_meas), nbad['S'])))
     log('  whole run %.0f s' % (time.monotonic() - t_start))
 
+    # wall clock: +-4 % between runs here, no use against a 2 % goal (the
+    # instruction count is its measure)
     figs += [figure('login token, req/s vs proxy_set_header (wrk)',
-                    summary['B'][0], 'ratio', '>= 0.98',
-                    summary['B'][0] >= 0.98, 'wall clock, noisy'),
+                    summary['B'][0], 'ratio', None, None,
+                    'wall clock, +-4 % between runs'),
              figure('renewal every 2 s under load, req/s S / B',
                     summary['S'][0], 'ratio', None, None,
                     '%d renewals, %d non-2xx' % (len(in_meas), nbad['S']))]
