@@ -252,6 +252,11 @@ ngx_http_credential_state_cleanup(void *data)
         old = ngx_http_credential_states;
         ngx_http_credential_states = old->next;
         ngx_http_credential_nstates--;
+
+        if (ngx_http_credential_last == old) {
+            ngx_http_credential_last = NULL;
+        }
+
         ngx_free(old);
     }
 
