@@ -57,7 +57,7 @@ STATIC      := $(BUILD)/static
 STATIC_BIN  := $(STATIC)/nginx
 NGINX_FULL_SRC ?= $(STATIC)/nginx-src
 
-.PHONY: all deps run test unit bench fuzz clean deps-check static \
+.PHONY: all deps run test unit bench bench-deps fuzz clean deps-check static \
         test-static deps-static deb deb-deps deb-test check-debian13 \
         oidc-deps
 
@@ -188,11 +188,21 @@ run: deps $(MODULE)
 	fi
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) perl run/run.pl $(if $(ONCE),--once)
 
-bench: deps $(MODULE)
+# the benches count instructions under valgrind; Lua and njs are the
+# token bench's peers (installed only when missing); each bench writes its
+# headline figures to build/bench/NAME.json, bench/summary.py prints them
+BENCH_DEBS  := valgrind libnginx-mod-http-lua libnginx-mod-http-js
+
+bench-deps: deps
+	@sh tools/apt-missing $(BENCH_DEBS)
+
+bench: deps bench-deps $(MODULE)
+	@mkdir -p $(BUILD)/bench && date +%s > $(BUILD)/bench/.since
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/run.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/token.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/body.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/sigv4.sh
+	@BENCH_SINCE=$$(cat $(BUILD)/bench/.since) python3 bench/summary.py
 
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60

@@ -2,10 +2,14 @@
 ports, processes, and loading a copy of the module."""
 
 import hashlib
+import http.client
+import json
 import os
+import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -111,3 +115,180 @@ def run(main, running):
     finally:
         for i in list(running):
             i.stop()
+
+
+# --------------------------------------------------------------------------
+# callgrind: instruction counts that a shared machine cannot move
+
+# glibc's allocator: its own instructions depend on the heap's layout at
+# startup (which free chunks a size finds) and move a whole count by up to
+# 2 %; so a call to it is charged a fixed cost, its measured one is not
+ALLOC_FNS = ('malloc', 'free', 'calloc', 'realloc', 'posix_memalign',
+             'memalign', 'aligned_alloc', 'valloc', 'pvalloc')
+# what a call is charged: about what one costs here on average
+ALLOC_COST = {'malloc': 180, 'calloc': 180, 'realloc': 180, 'free': 130}
+ALLOC_COST_DEFAULT = 260            # posix_memalign and the like
+
+# glibc's memcpy and memset use "rep movsb"/"rep stosb" above a threshold,
+# and valgrind counts each byte that moves as an instruction: vector loops
+# instead, whatever the size
+GLIBC_TUNABLES = ('glibc.cpu.x86_rep_movsb_threshold=2147483647:'
+                  'glibc.cpu.x86_rep_stosb_threshold=2147483647')
+
+
+def alloc_internal(fn):
+    """a function of the allocator itself (posix_memalign calls malloc
+    through _mid_memalign): its calls are in the entry point's cost"""
+    return fn in ALLOC_FNS or bool(re.match(
+        r'(_int_|_mid_memalign|__libc_|_libc_|tcache|malloc_|__malloc|'
+        r'__posix_memalign|unlink_chunk|sysmalloc)', fn or ''))
+
+
+def callgrind_parse(path):
+    """a callgrind dump (events: Ir) as a dict: total (the summary),
+    self {function: instructions in it}, calls {function: calls to it},
+    edges {(caller, callee): calls}, alloc {function: (calls, instructions)} for the calls into the
+    allocator's entry points from outside it"""
+    names = {}
+    self_ir = {}
+    calls = {}
+    alloc = {}
+    edges = {}              # (caller, callee): calls
+    total = None
+    fn = cfn = None
+    pending = None          # a calls= line: the next cost line is its cost
+
+    def name(v):
+        m = re.match(r'\((\d+)\)(?: (.*))?$', v)
+        if not m:
+            return v
+        if m.group(2) is not None:
+            names[m.group(1)] = m.group(2)
+        return names.get(m.group(1), '?' + m.group(1))
+
+    with open(path, errors='replace') as f:
+        for line in f:
+            c = line[:1]
+            if c.isdigit() or c in '+-*':
+                fields = line.split()
+                ir = int(fields[1]) if len(fields) > 1 else 0
+                if pending is not None:
+                    n = pending
+                    pending = None
+                    calls[cfn] = calls.get(cfn, 0) + n
+                    edges[fn, cfn] = edges.get((fn, cfn), 0) + n
+                    if cfn in ALLOC_FNS and not alloc_internal(fn):
+                        k, v = alloc.get(cfn, (0, 0))
+                        alloc[cfn] = (k + n, v + ir)
+                else:
+                    self_ir[fn] = self_ir.get(fn, 0) + ir
+                continue
+            if line.startswith('fn='):
+                fn = name(line[3:].strip())
+            elif line.startswith('cfn='):
+                cfn = name(line[4:].strip())
+            elif line.startswith('calls='):
+                pending = int(line[6:].split()[0])
+            elif line.startswith(('summary:', 'totals:')) and total is None:
+                total = int(line.split()[1])
+    if total is None:
+        total = sum(self_ir.values())
+    return dict(total=total, self=self_ir, calls=calls, alloc=alloc,
+                edges=edges)
+
+
+def alloc_fixed(prof):
+    """(instructions with every allocator call charged its fixed cost,
+    allocator calls)"""
+    n = sum(k for k, _ in prof['alloc'].values())
+    measured = sum(v for _, v in prof['alloc'].values())
+    fixed = sum(k * ALLOC_COST.get(f, ALLOC_COST_DEFAULT)
+                for f, (k, _) in prof['alloc'].items())
+    return prof['total'] - measured + fixed, n
+
+
+def sequential(port, n, path='/'):
+    """n GETs on one keepalive connection; the number of non-200 answers"""
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    bad = 0
+    try:
+        for _ in range(n):
+            c.request('GET', path)
+            r = c.getresponse()
+            r.read()
+            bad += r.status != 200
+    finally:
+        c.close()
+    return bad
+
+
+def callgrind_counts(cmd, out_dir, targets, n, warm=300):
+    """user-space instructions per request of an nginx in one process
+    (cmd must say master_process off) under callgrind: for each
+    (name, port) of targets in turn, warm unmeasured GETs, the count
+    zeroed, n GETs on one keepalive connection, a dump.  Returns
+    {name: dict(ir=instructions per request with the allocator's calls at
+    their fixed cost, raw=as counted, alloc=allocator calls per request,
+    bad=non-200 answers, dump=path)}"""
+    out = os.path.join(out_dir, 'callgrind.out')
+    env = dict(os.environ)
+    env['GLIBC_TUNABLES'] = GLIBC_TUNABLES
+    with open(os.path.join(out_dir, 'valgrind.log'), 'w') as vlog:
+        p = subprocess.Popen(['valgrind', '--tool=callgrind',
+                              '--callgrind-out-file=' + out] + cmd,
+                             stdout=vlog, stderr=vlog, env=env)
+    res = {}
+    try:
+        for _, port in targets:
+            if not wait_port(port, p):
+                die('nginx under callgrind does not listen on %d:\n%s'
+                    % (port, read(os.path.join(out_dir,
+                                               'valgrind.log'))[-2000:]))
+        ctl = ['callgrind_control']
+        for dump, (name, port) in enumerate(targets, 1):
+            bad = sequential(port, warm)
+            subprocess.run(ctl + ['-z', str(p.pid)], check=True,
+                           capture_output=True)
+            bad += sequential(port, n)
+            subprocess.run(ctl + ['-d', str(p.pid)], check=True,
+                           capture_output=True)
+            path = '%s.%d' % (out, dump)
+            prof = callgrind_parse(path)
+            ir, calls = alloc_fixed(prof)
+            res[name] = dict(ir=ir / float(n), raw=prof['total'] / float(n),
+                             alloc=calls / float(n), bad=bad, dump=path)
+    finally:
+        stop_pid(p.pid)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return res
+
+
+# --------------------------------------------------------------------------
+# headline figures, for bench/summary.py (see bench/README.md, "Summary")
+
+RESULTS = os.environ.get('BENCH_RESULTS') or os.path.join(ROOT, 'build',
+                                                          'bench')
+
+
+def figure(name, value, unit='', goal=None, ok=None, note=None):
+    """one line of the summary: value in unit; goal a short text
+    ("<= +2 %"), ok whether the value meets it (None: no goal)"""
+    return dict(name=name, value=value, unit=unit, goal=goal, ok=ok,
+                note=note)
+
+
+def record(bench, figures, **about):
+    """writes RESULTS/<bench>.json: the bench's headline figures"""
+    os.makedirs(RESULTS, exist_ok=True)
+    doc = dict(bench=bench, time=time.time(),
+               date=time.strftime('%Y-%m-%d %H:%M'), figures=figures)
+    doc.update(about)
+    path = os.path.join(RESULTS, bench + '.json')
+    with open(path + '.tmp', 'w') as f:
+        json.dump(doc, f, indent=1)
+    os.replace(path + '.tmp', path)
+    return path

@@ -36,8 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 sys.path.insert(0, HERE)
 from benchlib import (NGINX, MODULE, log, die, free_port,  # noqa: E402
-                      read, stop_pid, wait_port)
-from token_bench import fill, sequential  # noqa: E402
+                      stop_pid, callgrind_counts, figure, record)
+from token_bench import fill  # noqa: E402
 import body_bench  # noqa: E402
 from body_bench import start, lua, workers, wrk, post  # noqa: E402
 
@@ -235,8 +235,13 @@ def main():
         'A runs around it; CPU ratio: A\'s worker CPU time per request over '
         'x\'s' % ROUNDS)
 
+    figs = [figure('%s, req/s vs A (GET)' % what[2:], statistics.median(
+        rps[('GET', k)]), 'ratio', note='wall clock, noisy')
+        for k, what in WHAT[1:]]
+
     if CG_REQUESTS <= 0 or shutil.which('valgrind') is None:
         log('callgrind: skipped (BENCH_CG_REQUESTS=0 or no valgrind)')
+        record('sigv4', figs)
         return
 
     # the ports are free again once the proxy's nginx is gone
@@ -253,47 +258,28 @@ def main():
             % (what, counts[k], (counts[k] / counts['A'] - 1) * 100))
     log('')
     log('user-space instructions per request over %d keepalive requests '
-        '(after 300), one process, master_process off; load does not change '
-        'them' % CG_REQUESTS)
+        '(after 300), one process, master_process off, the allocator\'s '
+        'calls at a fixed cost; load does not change them' % CG_REQUESTS)
+    figs = [figure('%s, instr/GET vs A' % what[2:],
+                   (counts[k] / counts['A'] - 1) * 100, '%',
+                   note='%.0f vs %.0f' % (counts[k], counts['A']))
+            for k, what in WHAT[1:]] + figs
+    record('sigv4', figs)
 
 
 def instructions(proxy, ports, n):
     """user-space instructions per GET through each proxy, the proxy's
     nginx under callgrind in one process (master_process off): each count
-    after 300 unmeasured requests, zeroed before and dumped after its n"""
-    conf = os.path.join(proxy, 'nginx.conf')
-    out = os.path.join(proxy, 'callgrind.out')
-    with open(os.path.join(proxy, 'valgrind.log'), 'w') as vlog:
-        p = subprocess.Popen(['valgrind', '--tool=callgrind',
-                              '--callgrind-out-file=' + out,
-                              NGINX, '-p', proxy + '/', '-c', conf,
-                              '-e', os.path.join(proxy, 'error.log'),
-                              '-g', 'daemon off; master_process off;'],
-                             stdout=vlog, stderr=vlog)
-    counts = {}
-    try:
-        for port in ports.values():
-            if not wait_port(port, p):
-                die('the proxy under callgrind does not listen:\n%s'
-                    % read(os.path.join(proxy, 'valgrind.log'))[-2000:])
-        ctl = ['callgrind_control']
-        for dump, (k, port) in enumerate(sorted(ports.items()), 1):
-            bad = sequential(port, 300)
-            subprocess.run(ctl + ['-z', str(p.pid)], check=True,
-                           capture_output=True)
-            bad += sequential(port, n)
-            subprocess.run(ctl + ['-d', str(p.pid)], check=True,
-                           capture_output=True)
-            m = re.search(r'^summary: (\d+)',
-                          read('%s.%d' % (out, dump)), re.M)
-            if not m or bad:
-                die('proxy %s under callgrind: %d bad answers, summary %s'
-                    % (k, bad, bool(m)))
-            counts[k] = int(m.group(1)) / float(n)
-    finally:
-        stop_pid(p.pid)
-        p.wait()
-    return counts
+    after 300 unmeasured requests, zeroed before and dumped after its n,
+    the allocator's calls at a fixed cost (benchlib.callgrind_counts())"""
+    cmd = [NGINX, '-p', proxy + '/', '-c', os.path.join(proxy, 'nginx.conf'),
+           '-e', os.path.join(proxy, 'error.log'),
+           '-g', 'daemon off; master_process off;']
+    res = callgrind_counts(cmd, proxy, sorted(ports.items()), n)
+    for k, v in res.items():
+        if v['bad']:
+            die('proxy %s under callgrind: %d bad answers' % (k, v['bad']))
+    return {k: v['ir'] for k, v in res.items()}
 
 
 if __name__ == '__main__':

@@ -11,26 +11,87 @@
 #include "ngx_http_credential_ctx.h"
 
 
-static void ngx_http_credential_stash_cleanup(void *data);
+/*
+ * A main request's stash and first context, in one block that the worker
+ * recycles: none of it comes from the request's pool.  It is linked into
+ * the main request's cleanups, which survive internal redirects and run
+ * when the request ends, before it is logged.
+ */
+
+typedef struct ngx_http_credential_state_s  ngx_http_credential_state_t;
+
+struct ngx_http_credential_state_s {
+    ngx_http_cleanup_t            cln;
+    ngx_http_request_t           *r;
+    ngx_http_credential_state_t  *next;         /* recycled */
+    ngx_uint_t                    ctx_used;
+    ngx_http_credential_stash_t   stash;
+    ngx_http_credential_ctx_t     ctx;
+};
 
 
-/* the request's context, created on first use */
+/* recycled blocks a worker keeps: about 700 bytes each */
+#define NGX_HTTP_CREDENTIAL_STATES_KEPT  1024
+
+
+static ngx_inline ngx_http_credential_state_t *ngx_http_credential_state(
+    ngx_http_request_t *r, ngx_uint_t create);
+static void ngx_http_credential_state_cleanup(void *data);
+
+
+static ngx_http_credential_state_t  *ngx_http_credential_states;
+static ngx_uint_t                    ngx_http_credential_nstates;
+
+/* the one looked up last: a request looks its own up a few times in a row */
+static ngx_http_credential_state_t  *ngx_http_credential_last;
+
+
+/*
+ * The request's context, created on first use: a main request's first in
+ * its stash, the others (subrequests, after a redirect) in the pool.
+ */
 
 ngx_http_credential_ctx_t *
 ngx_http_credential_ctx(ngx_http_request_t *r)
 {
-    ngx_http_credential_ctx_t  *ctx;
+    ngx_http_credential_ctx_t    *ctx;
+    ngx_http_credential_stash_t  *stash;
+    ngx_http_credential_state_t  *state;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    stash = NULL;
+
+    if (r == r->main) {
+        state = ngx_http_credential_state(r, 1);
+        if (state == NULL) {
+            return NULL;
+        }
+
+        stash = &state->stash;
+
+        if (!state->ctx_used) {
+            state->ctx_used = 1;
+            ctx = &state->ctx;
+        }
+    }
 
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_credential_ctx_t));
         if (ctx == NULL) {
             return NULL;
         }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
     }
+
+    /* the main request's: a subrequest looks it up when it needs it */
+
+    ctx->stash = stash;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
 
     return ctx;
 }
@@ -84,12 +145,33 @@ ngx_http_credential_polled(ngx_http_request_t *r)
 ngx_http_credential_stash_t *
 ngx_http_credential_stash(ngx_http_request_t *r, ngx_uint_t create)
 {
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_credential_stash_t  *stash;
+    ngx_http_credential_state_t  *state;
 
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_credential_stash_cleanup) {
-            return cln->data;
+    state = ngx_http_credential_state(r->main, create);
+
+    return state ? &state->stash : NULL;
+}
+
+
+static ngx_inline ngx_http_credential_state_t *
+ngx_http_credential_state(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_http_cleanup_t           *cln;
+    ngx_http_credential_state_t  *state;
+
+    /* a block's r is that of the request it is with, NULL when recycled */
+
+    state = ngx_http_credential_last;
+
+    if (state && state->r == r) {
+        return state;
+    }
+
+    for (cln = r->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_credential_state_cleanup) {
+            state = cln->data;
+            ngx_http_credential_last = state;
+            return state;
         }
     }
 
@@ -97,22 +179,88 @@ ngx_http_credential_stash(ngx_http_request_t *r, ngx_uint_t create)
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_credential_stash_t));
-    if (cln == NULL) {
-        return NULL;
+    state = ngx_http_credential_states;
+
+    if (state) {
+        ngx_http_credential_states = state->next;
+        ngx_http_credential_nstates--;
+
+    } else {
+        state = ngx_alloc(sizeof(ngx_http_credential_state_t),
+                          r->connection->log);
+        if (state == NULL) {
+            return NULL;
+        }
     }
 
-    stash = cln->data;
-    ngx_memzero(stash, sizeof(ngx_http_credential_stash_t));
+    ngx_memzero(&state->stash,
+                offsetof(ngx_http_credential_stash_t, part));
+    ngx_memzero(&state->ctx, offsetof(ngx_http_credential_ctx_t, client));
 
-    cln->handler = ngx_http_credential_stash_cleanup;
+    state->r = r;
+    state->ctx_used = 0;
+    ngx_http_credential_last = state;
 
-    return stash;
+    /* as ngx_http_cleanup_add() links it, without the allocation */
+
+    state->cln.handler = ngx_http_credential_state_cleanup;
+    state->cln.data = state;
+    state->cln.next = r->cleanup;
+    r->cleanup = &state->cln;
+
+    return state;
 }
 
 
+/*
+ * The request ends (or is terminated, and may go on a little: it must not
+ * see the block once another request has it).  The block cannot be freed
+ * here: nginx reads cln->next after this handler.
+ */
+
 static void
-ngx_http_credential_stash_cleanup(void *data)
+ngx_http_credential_state_cleanup(void *data)
 {
-    /* nothing to free: the handler only marks the stash */
+    ngx_http_credential_state_t *state = data;
+
+    ngx_http_credential_ctx_t     *ctx;
+    ngx_http_credential_state_t   *old;
+    ngx_http_credential_values_t  *v;
+
+    ctx = ngx_http_get_module_ctx(state->r, ngx_http_credential_module);
+
+    if (ctx && ctx->injected && state->stash.restore) {
+        state->stash.restore(state->r);
+    }
+
+    if (ctx == &state->ctx) {
+        ngx_http_set_ctx(state->r, NULL, ngx_http_credential_module);
+
+    } else if (ctx && ctx->stash == &state->stash) {
+        ctx->stash = NULL;
+    }
+
+    state->r = NULL;
+
+    v = state->stash.values;
+
+    if (v && --v->refs == 0 && v->retired) {
+        ngx_http_credential_values_free(v);
+    }
+
+    if (ngx_http_credential_nstates >= NGX_HTTP_CREDENTIAL_STATES_KEPT) {
+        old = ngx_http_credential_states;
+        ngx_http_credential_states = old->next;
+        ngx_http_credential_nstates--;
+
+        if (ngx_http_credential_last == old) {
+            ngx_http_credential_last = NULL;
+        }
+
+        ngx_free(old);
+    }
+
+    state->next = ngx_http_credential_states;
+    ngx_http_credential_states = state;
+    ngx_http_credential_nstates++;
 }

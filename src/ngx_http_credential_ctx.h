@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_credential_conf.h"
+#include "ngx_http_credential_token.h"
 
 
 #define NGX_HTTP_CREDENTIAL_BODY_READING  1
@@ -40,7 +41,7 @@ typedef struct {
     ngx_table_elt_t                 *authorization;
     ngx_http_request_body_t         *body;
     off_t                            content_length_n;
-    unsigned                         chunked:1;
+    ngx_uint_t                       chunked;   /* a word: copied often */
 } ngx_http_credential_view_t;
 
 
@@ -50,9 +51,8 @@ typedef struct {
     int64_t                          deadline;   /* waiting for a token */
     ngx_atomic_uint_t                refused;    /* a retry: its renewal */
     ngx_http_credential_body_ctx_t  *body;
+    struct ngx_http_credential_stash_s  *stash; /* the main request's */
 
-    ngx_http_credential_view_t       client;     /* before injection */
-    ngx_http_credential_view_t       sent;       /* for answer attempts */
     ngx_http_handler_pt              content_handler;   /* the location's */
     ngx_http_handler_pt              create_request;    /* the upstream's */
     u_char                          *payload;    /* sigv4.c: its hash */
@@ -61,17 +61,34 @@ typedef struct {
     unsigned                         saved:1;    /* client: set */
     unsigned                         injected:1; /* client: not put back */
     unsigned                         sent_saved:1;
+
+    /*
+     * Last, and read only once saved or sent_saved says they are set: a
+     * recycled context is zeroed up to here (ctx.c)
+     */
+    ngx_http_credential_view_t       client;     /* before injection */
+    ngx_http_credential_view_t       sent;       /* for answer attempts */
 } ngx_http_credential_ctx_t;
 
 
+/* injected headers that fit in the stash: the client's list is not copied */
+#define NGX_HTTP_CREDENTIAL_STASH_HEADERS  4
+
+
 /*
- * What the request sent last, kept in a pool cleanup because internal
+ * What the request sent last, kept with the main request because internal
  * redirects wipe module contexts: an "error_page 401" retry must know
  * which token the partner refused; another location must get the
  * client's body, not one with an earlier location's secrets in it.
+ *
+ * The stash lives in a block that the worker recycles from request to
+ * request (ctx.c), linked into the main request's cleanups: injecting a
+ * credential takes nothing from the request's pool, which a proxied
+ * request nearly fills already (one more 4 KB block per request cost a
+ * third of the injection's instructions).
  */
 
-typedef struct {
+typedef struct ngx_http_credential_stash_s {
     ngx_http_credential_t       *cred;
     ngx_atomic_uint_t            generation;
 
@@ -84,6 +101,16 @@ typedef struct {
     ngx_http_credential_ctx_t   *injected;
 
     unsigned                     retried:1;
+
+    /* the token's headers this request points at (token.c) */
+    ngx_http_credential_values_t  *values;
+
+    /* handler.c's: puts the client's view back when the request ends */
+    ngx_http_cleanup_pt          restore;
+
+    /* headers.c: the injected headers, a part after the client's list */
+    ngx_list_part_t              part;
+    ngx_table_elt_t              headers[NGX_HTTP_CREDENTIAL_STASH_HEADERS];
 } ngx_http_credential_stash_t;
 
 

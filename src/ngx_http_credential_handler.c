@@ -31,6 +31,7 @@
 
 
 static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_drop(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
@@ -45,7 +46,9 @@ static ngx_atomic_uint_t ngx_http_credential_retry(ngx_http_request_t *r,
     ngx_http_credential_stash_t *stash);
 static ngx_int_t ngx_http_credential_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_save(ngx_http_request_t *r,
-    ngx_http_credential_ctx_t *ctx);
+    ngx_http_credential_ctx_t *ctx, ngx_http_credential_stash_t **stash);
+static ngx_table_elt_t *ngx_http_credential_copy_values(ngx_http_request_t *r,
+    ngx_http_credential_values_t *v);
 static ngx_int_t ngx_http_credential_content_handler(ngx_http_request_t *r);
 static ngx_http_credential_ctx_t *ngx_http_credential_clone(
     ngx_http_request_t *r);
@@ -117,7 +120,9 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     ngx_array_t                      *secrets;
     ngx_table_elt_t                  *extra;
     ngx_atomic_uint_t                 refused;
+    ngx_connection_t                 *c;
     ngx_http_credential_t            *cred;
+    ngx_http_credential_values_t     *v;
     ngx_http_credential_ctx_t        *ctx;
     ngx_http_credential_stash_t      *stash;
     ngx_http_credential_loc_conf_t   *clcf;
@@ -130,8 +135,8 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     /* only an internal request can carry an earlier location's credential */
 
-    if (cred == NULL && !r->internal) {
-        return NGX_DECLINED;
+    if (cred == NULL) {
+        return r->internal ? ngx_http_credential_drop(r) : NGX_DECLINED;
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
@@ -154,16 +159,12 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
-    ctx = NULL;
-
-    if (cred) {
-        ctx = ngx_http_credential_ctx(r);
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    ctx = ngx_http_credential_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cred && cred->login) {
+    if (cred->login) {
 
         if (refused) {
             ctx->refused = refused;
@@ -181,7 +182,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
             return ngx_http_credential_body_handler(r, cred);
         }
 
-        stash = ngx_http_credential_stash(r, 1);
+        stash = ctx->stash ? ctx->stash : ngx_http_credential_stash(r, 1);
         if (stash == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -213,13 +214,33 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         stash->cred = cred;
         stash->generation = ctx->generation;
 
-        extra = cred->login->values;
-        nextra = cred->login->inject.nelts;
+        /*
+         * The worker's headers, held until the request ends: not copied.
+         * A request that was sent on to another location with a newer
+         * token since holds the older one already, and copies this one.
+         */
+
+        v = cred->login->values;
+
+        if (stash->values == NULL) {
+            stash->values = v;
+            v->refs++;
+        }
+
+        extra = v->h;
+        nextra = v->n;
+
+        if (stash->values != v) {
+            extra = ngx_http_credential_copy_values(r, v);
+            if (extra == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
     }
 
     /* a signature per request: never with a login (finish() says so) */
 
-    if (cred && cred->sigv4) {
+    if (cred->sigv4) {
         rc = ngx_http_credential_sigv4_sign(r, cred, &extra, &nextra);
 
         if (rc != NGX_OK) {
@@ -227,7 +248,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
-    if (cred && cred->httpsig) {
+    if (cred->httpsig) {
         rc = ngx_http_credential_httpsig_sign(r, cred, &extra, &nextra);
 
         if (rc != NGX_OK) {
@@ -235,27 +256,48 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
-    if (ctx && ngx_http_credential_save(r, ctx) != NGX_OK) {
+    stash = NULL;
+
+    if (ngx_http_credential_save(r, ctx, &stash) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_credential_headers_apply(r, cmcf, cred, extra, nextra)
-        != NGX_OK)
-    {
+    rc = NGX_DECLINED;
+
+    if (stash) {
+        rc = ngx_http_credential_headers_append(r, cmcf, cred, extra, nextra,
+                                                stash);
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_credential_headers_apply(r, cmcf, cred, extra, nextra);
+    }
+
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cred && cred->stats) {
+    if (cred->stats) {
         ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
     }
 
-    if (cred) {
+    /*
+     * Only a debug log could show a header's value (redact.c): without one
+     * in the connection's log chain, and none installed, there is nothing
+     * to mask
+     */
+
+    c = r->connection;
+
+    if (c->log->writer || c->log->next
+        || (c->log->log_level & (NGX_LOG_DEBUG_ALL|NGX_LOG_DEBUG_CONNECTION)))
+    {
         secrets = &cmcf->secrets;
 
         /* only a debug line could show a signature: no copy without one */
 
         if ((cred->sigv4 || cred->httpsig)
-            && ngx_edge_auth_redact_wanted(r->connection))
+            && ngx_edge_auth_redact_wanted(c))
         {
             secrets = ngx_http_credential_signed_secrets(r, cmcf, extra,
                                                          nextra);
@@ -264,24 +306,85 @@ ngx_http_credential_handler(ngx_http_request_t *r)
             }
         }
 
-        if (ngx_edge_auth_redact_log(r->connection, r->pool, secrets)
-            != NGX_OK)
-        {
+        if (ngx_edge_auth_redact_log(c, r->pool, secrets) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+
+    if (cred->body == NULL && cred->answer == NULL) {
+        return NGX_DECLINED;
     }
 
     rc = ngx_http_credential_body_handler(r, cred);
 
     /* answer codes: each attempt gets what was injected (answer.c) */
 
-    if (ctx && ctx->body
-        && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_ANSWER)
-    {
+    if (ctx->body && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_ANSWER) {
         ngx_http_credential_restore(r, ctx);
     }
 
     return rc;
+}
+
+
+/*
+ * An internal request in a location without a credential: a 401 that
+ * error_page sent here still refuses the token, and what an earlier
+ * location injected goes (as in the rewrite phase).
+ */
+
+static ngx_int_t
+ngx_http_credential_drop(ngx_http_request_t *r)
+{
+    ngx_http_credential_stash_t      *stash;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+
+    if (r == r->main && cmcf->logins.nelts) {
+        stash = ngx_http_credential_stash(r, 0);
+
+        if (stash && stash->cred && !stash->retried) {
+            (void) ngx_http_credential_retry(r, cmcf, stash->cred, stash);
+        }
+    }
+
+    if (ngx_http_credential_headers_apply(r, cmcf, NULL, NULL, 0) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* a request's own copy of a token's headers, in its pool */
+
+static ngx_table_elt_t *
+ngx_http_credential_copy_values(ngx_http_request_t *r,
+    ngx_http_credential_values_t *v)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    h = ngx_palloc(r->pool, v->n * sizeof(ngx_table_elt_t));
+    if (h == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < v->n; i++) {
+        h[i] = v->h[i];
+
+        p = ngx_pnalloc(r->pool, v->h[i].value.len);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(p, v->h[i].value.data, v->h[i].value.len);
+        h[i].value.data = p;
+    }
+
+    return h;
 }
 
 
@@ -348,34 +451,29 @@ ngx_http_credential_signed_secrets(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_credential_save(ngx_http_request_t *r, ngx_http_credential_ctx_t *ctx)
+ngx_http_credential_save(ngx_http_request_t *r, ngx_http_credential_ctx_t *ctx,
+    ngx_http_credential_stash_t **stashp)
 {
-    ngx_http_cleanup_t           *cln;
     ngx_http_credential_stash_t  *stash;
 
     if (r == r->main) {
-        stash = ngx_http_credential_stash(r, 1);
+        stash = ctx->stash ? ctx->stash : ngx_http_credential_stash(r, 1);
         if (stash == NULL) {
             return NGX_ERROR;
         }
 
         stash->injected = ctx;
+        *stashp = stash;
+
+        /* whichever location injects last: the stash's cleanup calls it */
+
+        stash->restore = ngx_http_credential_restore_cleanup;
     }
 
     if (!ctx->saved) {
         ctx->client.headers = r->headers_in.headers;
         ctx->client.authorization = r->headers_in.authorization;
         ctx->saved = 1;
-
-        if (r == r->main) {
-            cln = ngx_http_cleanup_add(r, 0);
-            if (cln == NULL) {
-                return NGX_ERROR;
-            }
-
-            cln->handler = ngx_http_credential_restore_cleanup;
-            cln->data = r;
-        }
     }
 
     ctx->injected = 1;
@@ -407,15 +505,19 @@ ngx_http_credential_content_handler(ngx_http_request_t *r)
     ngx_http_credential_ctx_t       *ctx;
     ngx_http_credential_loc_conf_t  *lcf;
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
 
     if (ctx == NULL && r != r->main) {
         ctx = ngx_http_credential_clone(r);
     }
 
-    handler = (ctx && ctx->content_handler) ? ctx->content_handler
-                                             : lcf->handler;
+    if (ctx && ctx->content_handler) {
+        handler = ctx->content_handler;
+
+    } else {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_credential_module);
+        handler = lcf->handler;
+    }
 
     if (handler == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -541,6 +643,8 @@ static void
 ngx_http_credential_restore(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx)
 {
+    ngx_http_credential_stash_t  *stash;
+
     if (!ctx->injected) {
         return;
     }
@@ -563,7 +667,10 @@ ngx_http_credential_restore(ngx_http_request_t *r,
 
     /* the secret body is gone even when the length's copy fails */
 
-    if (ngx_http_credential_body_restore(r) != NGX_OK) {
+    stash = ctx->stash ? ctx->stash : ngx_http_credential_stash(r, 0);
+
+    if (stash && stash->body && ngx_http_credential_body_restore(r) != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "credential: the client's Content-Length not put "
                       "back");

@@ -11,19 +11,26 @@
  * whole, to be put back after the upstream request is built.  A
  * subrequest shares its parent's list parts: it always gets a list of
  * its own.
+ *
+ * Mostly the client sent none of the names: then the list is the client's
+ * part, not copied, and a part of the stash's after it (the client's part
+ * is not changed: ngx_list_t is copied with its first part).  The values
+ * are not copied either: a static one lives in the configuration, a
+ * token's as long as the request holds it (token.c).
  */
 
 
 #include "ngx_http_credential_headers.h"
 
 
-static ngx_uint_t ngx_http_credential_header_removed(ngx_table_elt_t *h,
+static ngx_inline ngx_uint_t ngx_http_credential_header_removed(
+    ngx_table_elt_t *h,
     ngx_http_request_t *r, ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_table_elt_t *extra, ngx_uint_t nextra);
 static ngx_int_t ngx_http_credential_push(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, ngx_table_elt_t *h, ngx_uint_t copy,
+    ngx_http_credential_t *cred, ngx_table_elt_t *h,
     ngx_table_elt_t **authorization);
-static ngx_uint_t ngx_http_credential_name_eq(ngx_table_elt_t *h,
+static ngx_inline ngx_uint_t ngx_http_credential_name_eq(ngx_table_elt_t *h,
     ngx_table_elt_t *tmpl);
 
 
@@ -129,10 +136,10 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
         }
     }
 
-    /* static values live in the configuration; token values may change */
+    /* static values live in the configuration; the request holds a token */
 
     for (i = 0; i < ninject; i++) {
-        if (ngx_http_credential_push(r, cred, &tmpl[i], 0, &authorization)
+        if (ngx_http_credential_push(r, cred, &tmpl[i], &authorization)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -140,7 +147,7 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
     }
 
     for (i = 0; i < nextra; i++) {
-        if (ngx_http_credential_push(r, cred, &extra[i], 1, &authorization)
+        if (ngx_http_credential_push(r, cred, &extra[i], &authorization)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -154,11 +161,123 @@ ngx_http_credential_headers_apply(ngx_http_request_t *r,
 }
 
 
+/*
+ * Mostly: a main request, not redirected, whose client sent none of the
+ * names, in a list of one part.  That part is the client's, and the
+ * stash's follows it; the list's nalloc says that the stash's is full, so
+ * a module that pushes a header meanwhile gets a new part.  With more
+ * than one name, a bit per length of the names set skips the client's
+ * headers of other lengths at once.  NGX_DECLINED: not the case,
+ * ngx_http_credential_headers_apply().
+ */
+
+ngx_int_t
+ngx_http_credential_headers_append(ngx_http_request_t *r,
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_table_elt_t *extra, ngx_uint_t nextra,
+    ngx_http_credential_stash_t *stash)
+{
+    uint64_t          lens;
+    ngx_uint_t        i, n;
+    ngx_list_t       *list;
+    ngx_table_elt_t  *h, *tmpl, *one;
+
+    list = &r->headers_in.headers;
+    tmpl = cred->headers.elts;
+    n = cred->headers.nelts + nextra;
+
+    if (r->internal || list->part.next || n == 0
+        || n > NGX_HTTP_CREDENTIAL_STASH_HEADERS)
+    {
+        return NGX_DECLINED;
+    }
+
+    h = list->part.elts;
+
+    /* mostly one header, and no computed one: its name alone */
+
+    if (n == 1 && cred->ncomputed == 0) {
+        one = nextra ? extra : tmpl;
+
+        for (i = 0; i < list->part.nelts; i++) {
+            if (ngx_http_credential_name_eq(&h[i], one)) {
+                return NGX_DECLINED;
+            }
+        }
+
+        h = stash->headers;
+        h[0] = *one;
+
+        goto append;
+    }
+
+    lens = 0;
+
+    for (i = 0; i < cred->headers.nelts; i++) {
+        lens |= (uint64_t) 1 << (tmpl[i].key.len & 63);
+    }
+
+    for (i = 0; i < nextra; i++) {
+        lens |= (uint64_t) 1 << (extra[i].key.len & 63);
+    }
+
+    for (i = 0; i < cred->ncomputed; i++) {
+        lens |= (uint64_t) 1 << (cred->computed[i].key.len & 63);
+    }
+
+    for (i = 0; i < list->part.nelts; i++) {
+        if ((lens & ((uint64_t) 1 << (h[i].key.len & 63)))
+            && ngx_http_credential_header_removed(&h[i], r, cmcf, cred,
+                                                  extra, nextra))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    h = stash->headers;
+
+    for (i = 0; i < cred->headers.nelts; i++) {
+        h[i] = tmpl[i];
+    }
+
+    for (i = 0; i < nextra; i++) {
+        h[cred->headers.nelts + i] = extra[i];
+    }
+
+append:
+
+    stash->part.elts = h;
+    stash->part.nelts = n;
+    stash->part.next = NULL;
+
+    list->part.next = &stash->part;
+    list->last = &stash->part;
+    list->nalloc = n;
+
+    /*
+     * r->headers_in.authorization is not pointed at ours: $remote_user
+     * would decode the partner's user into the access log.  The client
+     * sent no header of these names, so it points at none.
+     */
+
+#if (NGX_DEBUG)
+    if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
+        for (i = 0; i < n; i++) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "credential \"%V\": injected header \"%V\"",
+                           &cred->name, &h[i].key);
+        }
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_credential_push(ngx_http_request_t *r, ngx_http_credential_t *cred,
-    ngx_table_elt_t *h, ngx_uint_t copy, ngx_table_elt_t **authorization)
+    ngx_table_elt_t *h, ngx_table_elt_t **authorization)
 {
-    u_char           *p;
     ngx_table_elt_t  *t;
 
     t = ngx_list_push(&r->headers_in.headers);
@@ -167,17 +286,6 @@ ngx_http_credential_push(ngx_http_request_t *r, ngx_http_credential_t *cred,
     }
 
     *t = *h;
-
-    if (copy) {
-        /* the worker's token may be renewed while this request waits */
-        p = ngx_pnalloc(r->pool, h->value.len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(p, h->value.data, h->value.len);
-        t->value.data = p;
-    }
 
     /*
      * r->headers_in.authorization is not pointed at ours: $remote_user
@@ -200,7 +308,9 @@ ngx_http_credential_push(ngx_http_request_t *r, ngx_http_credential_t *cred,
 }
 
 
-static ngx_uint_t
+/* inline: the loop over the client's headers is most of an injection */
+
+static ngx_inline ngx_uint_t
 ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_table_elt_t *extra, ngx_uint_t nextra)
@@ -258,7 +368,7 @@ ngx_http_credential_header_removed(ngx_table_elt_t *h, ngx_http_request_t *r,
  * when underscores_in_headers is on.
  */
 
-static ngx_uint_t
+static ngx_inline ngx_uint_t
 ngx_http_credential_name_eq(ngx_table_elt_t *h, ngx_table_elt_t *tmpl)
 {
     return h->key.len == tmpl->key.len

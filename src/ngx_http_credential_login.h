@@ -100,7 +100,7 @@ struct ngx_http_credential_login_s {
     ngx_edge_auth_store_t       *store;
     ngx_edge_auth_entry_t       *entry;     /* in shared memory */
     ngx_edge_auth_token_t        copy;      /* this worker's */
-    ngx_table_elt_t             *values;    /* headers built from copy */
+    struct ngx_http_credential_values_s  *values;   /* built from copy */
     ngx_edge_auth_http_t        *inflight;  /* this worker's login */
 
     /* login_concurrency: the hosts of url and refresh_url */

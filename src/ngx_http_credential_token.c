@@ -19,26 +19,6 @@ static ngx_int_t ngx_http_credential_build_values(
     ngx_log_t *log);
 
 
-/* one of the credential's token_refused_status codes (401 by default) */
-
-ngx_uint_t
-ngx_http_credential_token_refusal(ngx_http_credential_t *cred,
-    ngx_uint_t status)
-{
-    ngx_uint_t  i, *codes;
-
-    codes = cred->login->refused_status.elts;
-
-    for (i = 0; i < cred->login->refused_status.nelts; i++) {
-        if (codes[i] == status) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 /*
  * The upstream refused token generation G.  A path may refuse any token
  * (a resource the account may not see, a client's own access_token):
@@ -91,12 +71,13 @@ ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
 
 
 /*
- * The hot path: brings this worker's copy of the token up to date (a
- * lock only when the generation moved) and says whether it is usable.
+ * Brings this worker's copy of the token up to date (a lock only when the
+ * generation moved) and says whether it is usable; the usual case is
+ * ngx_http_credential_token_current()'s, inline.
  */
 
 ngx_int_t
-ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_token_read(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log)
 {
     int64_t                       now;
@@ -109,16 +90,23 @@ ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
 
     generation = login->copy.generation;
 
-    if (ngx_edge_auth_store_read(login->store, e, &login->copy, log)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    /* mostly the worker's copy is current: store_read() would say so */
 
-    if (generation != login->copy.generation && login->copy.valid) {
-        if (ngx_http_credential_build_values(cmcf, cred, log) != NGX_OK) {
-            login->copy.generation = 0;
+    if (generation != e->generation) {
+
+        if (ngx_edge_auth_store_read(login->store, e, &login->copy, log)
+            != NGX_OK)
+        {
             return NGX_ERROR;
+        }
+
+        if (generation != login->copy.generation && login->copy.valid) {
+            if (ngx_http_credential_build_values(cmcf, cred, log)
+                != NGX_OK)
+            {
+                login->copy.generation = 0;
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -130,9 +118,7 @@ ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
 
     /* in its last margin the partner may refuse it already */
 
-    if (now >= ngx_http_credential_usable_end(login, login->copy.issued,
-                                              login->copy.expires))
-    {
+    if (now >= login->values->usable) {
         return NGX_DECLINED;
     }
 
@@ -153,62 +139,72 @@ ngx_http_credential_token_current(ngx_http_credential_main_conf_t *cmcf,
 }
 
 
+/*
+ * One allocation: the headers, then their values.  The requests that hold
+ * the previous set keep it; the last of them frees it.
+ */
+
 static ngx_int_t
 ngx_http_credential_build_values(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log)
 {
-    u_char                       *p;
-    ngx_str_t                    *slots;
-    ngx_uint_t                    i, n;
-    ngx_table_elt_t              *values, *h;
-    ngx_http_credential_tmpl_t   *t;
-    ngx_http_credential_login_t  *login;
+    u_char                        *p;
+    size_t                         size;
+    ngx_str_t                     *slots;
+    ngx_uint_t                     i, n;
+    ngx_table_elt_t               *h;
+    ngx_http_credential_tmpl_t    *t;
+    ngx_http_credential_login_t   *login;
+    ngx_http_credential_values_t  *v;
 
     login = cred->login;
     n = login->inject.nelts;
     t = login->inject.elts;
 
-    values = ngx_alloc(n * sizeof(ngx_table_elt_t), log);
-    if (values == NULL) {
+    size = sizeof(ngx_http_credential_values_t) + n * sizeof(ngx_table_elt_t);
+
+    for (i = 0; i < n; i++) {
+        size += t[i].prefix.len + login->copy.token.len + t[i].suffix.len;
+    }
+
+    v = ngx_alloc(size, log);
+    if (v == NULL) {
         return NGX_ERROR;
     }
 
+    v->refs = 0;
+    v->retired = 0;
+    v->usable = ngx_http_credential_usable_end(login, login->copy.issued,
+                                               login->copy.expires);
+    v->n = n;
+    v->h = (ngx_table_elt_t *) (v + 1);
+    v->size = size;
+
+    p = (u_char *) (v->h + n);
+
     for (i = 0; i < n; i++) {
-        h = &values[i];
+        h = &v->h[i];
         ngx_memzero(h, sizeof(ngx_table_elt_t));
 
         h->key = t[i].name;
         h->lowcase_key = t[i].lowcase;
         h->hash = t[i].hash;
-        h->value.len = t[i].prefix.len + login->copy.token.len
-                       + t[i].suffix.len;
-
-        p = ngx_alloc(h->value.len, log);
-        if (p == NULL) {
-            while (i--) {
-                ngx_free(values[i].value.data);
-            }
-
-            ngx_free(values);
-            return NGX_ERROR;
-        }
 
         h->value.data = p;
         p = ngx_cpymem(p, t[i].prefix.data, t[i].prefix.len);
         p = ngx_cpymem(p, login->copy.token.data, login->copy.token.len);
-        ngx_memcpy(p, t[i].suffix.data, t[i].suffix.len);
+        p = ngx_cpymem(p, t[i].suffix.data, t[i].suffix.len);
+        h->value.len = p - h->value.data;
     }
 
     /* the previous headers are no longer handed out */
 
     if (login->values) {
-        for (i = 0; i < n; i++) {
-            ngx_explicit_memzero(login->values[i].value.data,
-                                 login->values[i].value.len);
-            ngx_free(login->values[i].value.data);
-        }
+        login->values->retired = 1;
 
-        ngx_free(login->values);
+        if (login->values->refs == 0) {
+            ngx_http_credential_values_free(login->values);
+        }
     }
 
     /*
@@ -234,7 +230,17 @@ ngx_http_credential_build_values(ngx_http_credential_main_conf_t *cmcf,
         ngx_memcpy(slots[0].data, login->copy.token.data, slots[0].len);
     }
 
-    login->values = values;
+    login->values = v;
 
     return NGX_OK;
+}
+
+
+/* a replaced set that no request holds any more (ctx.c counts them) */
+
+void
+ngx_http_credential_values_free(ngx_http_credential_values_t *v)
+{
+    ngx_explicit_memzero(v, v->size);
+    ngx_free(v);
 }
