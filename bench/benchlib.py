@@ -2,10 +2,13 @@
 ports, processes, and loading a copy of the module."""
 
 import hashlib
+import http.client
 import os
+import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -111,3 +114,85 @@ def run(main, running):
     finally:
         for i in list(running):
             i.stop()
+
+
+# --------------------------------------------------------------------------
+# callgrind: instructions per request, which load does not change
+
+# glibc's memcpy and memset use "rep movsb/stosb" above a few KB, which
+# callgrind counts as one instruction per byte: these thresholds keep the
+# vector loops, counted as the CPU runs them (a 64 KB copy: 6,000, not 65,536)
+CALLGRIND_TUNABLES = ('glibc.cpu.x86_rep_movsb_threshold=4294967295:'
+                      'glibc.cpu.x86_rep_stosb_threshold=4294967295')
+
+
+def keepalive(port, n, method='GET', path='/', body=None, headers=None):
+    """n requests on one keepalive connection; the number of non-200
+    answers (http.client sends a bytes body in the header's write)"""
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    bad = 0
+    try:
+        for _ in range(n):
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            r.read()
+            bad += r.status != 200
+    finally:
+        c.close()
+    return bad
+
+
+def callgrind_counts(cmd, out, ports, runs, n, warm=300):
+    """user-space instructions per request of an nginx under callgrind:
+    cmd runs it in one process (master_process off), listening on ports;
+    runs: (name, send) pairs, send(count) makes count requests and returns
+    the number of bad answers.  Each run: warm unmeasured requests, the
+    counters zeroed, n requests, a dump (out.1, out.2, ... in order).
+    Returns {name: (instructions per request, dump file)}."""
+    env = dict(os.environ, GLIBC_TUNABLES=CALLGRIND_TUNABLES)
+    with open(out + '.log', 'w') as vlog:
+        p = subprocess.Popen(['valgrind', '--tool=callgrind',
+                              '--callgrind-out-file=' + out] + cmd,
+                             stdout=vlog, stderr=vlog, env=env)
+    counts = {}
+    ctl = ['callgrind_control']
+    try:
+        for port in ports:
+            if not wait_port(port, p):
+                die('nginx under callgrind does not listen:\n%s'
+                    % read(out + '.log')[-2000:])
+        for dump, (name, send) in enumerate(runs, 1):
+            bad = send(warm)
+            subprocess.run(ctl + ['-z', str(p.pid)], check=True,
+                           capture_output=True)
+            bad += send(n)
+            subprocess.run(ctl + ['-d', str(p.pid)], check=True,
+                           capture_output=True)
+            path = '%s.%d' % (out, dump)
+            m = re.search(r'^summary: (\d+)', read(path), re.M)
+            if not m or bad:
+                die('%s under callgrind: %d bad answers, summary %s'
+                    % (name, bad, bool(m)))
+            counts[name] = (int(m.group(1)) / float(n), path)
+    finally:
+        stop_pid(p.pid)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return counts
+
+
+def callgrind_functions(dump, pattern, n):
+    """{function: instructions per request} of the functions in a dump
+    whose name matches pattern (self cost, callgrind_annotate)"""
+    r = subprocess.run(['callgrind_annotate', '--threshold=100', dump],
+                       capture_output=True, text=True)
+    funcs = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r'\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:?(\w+)\s', line)
+        if m and re.search(pattern, m.group(2)):
+            funcs[m.group(2)] = (funcs.get(m.group(2), 0)
+                                 + int(m.group(1).replace(',', '')) / n)
+    return funcs
