@@ -187,11 +187,14 @@ def callgrind_counts(cmd, out, ports, runs, n, warm=300):
 def callgrind_functions(dump, pattern, n):
     """{function: instructions per request} of the functions in a dump
     whose name matches pattern (self cost, callgrind_annotate)"""
-    r = subprocess.run(['callgrind_annotate', '--threshold=100', dump],
-                       capture_output=True, text=True)
+    r = subprocess.run(['callgrind_annotate', '--auto=no', '--threshold=100',
+                        dump], capture_output=True, text=True)
     funcs = {}
     for line in r.stdout.splitlines():
-        m = re.match(r'\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:?(\w+)\s', line)
+        # "N (P%)  file:function [object]", the object left out for code
+        # inlined from a header
+        m = re.match(r'\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:?(\w+)(?:\s|$)',
+                     line)
         if m and re.search(pattern, m.group(2)):
             funcs[m.group(2)] = (funcs.get(m.group(2), 0)
                                  + int(m.group(1).replace(',', '')) / n)

@@ -23,6 +23,7 @@ Environment (all optional):
   BENCH_DURATION  seconds per wrk run             2
   BENCH_ROUNDS    interleaved rounds              3
   BENCH_CONNS     wrk connections                 32
+  BENCH_PROXIES   which of B and C to run         BC
   BENCH_CG_REQUESTS  requests counted under callgrind per size and
                   proxy, after 100 unmeasured (0: skip)    500
 """
@@ -50,6 +51,7 @@ DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
 CONNS = int(os.environ.get('BENCH_CONNS', '32'))
 CG_REQUESTS = int(os.environ.get('BENCH_CG_REQUESTS', '500'))
+PROXIES = [k for k in os.environ.get('BENCH_PROXIES', 'BC') if k in 'BC']
 
 # issue 13: what body_json may add to a plain proxy_pass of the same body
 GOAL_PER_BYTE = 2.0
@@ -334,21 +336,22 @@ def per_byte(proxy, ports, sizes):
 
 def measure(ports, scripts, sizes, pids):
     for s in sizes:
-        for k in 'ABC':
+        for k in ['A'] + PROXIES:
             wrk(ports[k], scripts[s], 1, pids)    # warm-up, unmeasured
 
     # per round A B C A: each x against the mean of the A runs around it
-    rps = {(s, k): [] for s in sizes for k in 'BC'}
-    cpu = {(s, k): [] for s in sizes for k in 'BC'}
+    rps = {(s, k): [] for s in sizes for k in PROXIES}
+    cpu = {(s, k): [] for s in sizes for k in PROXIES}
     base = {s: [] for s in sizes}
     for _ in range(ROUNDS):
         for s in sizes:
             a1 = wrk(ports['A'], scripts[s], DURATION, pids)
-            x = {k: wrk(ports[k], scripts[s], DURATION, pids) for k in 'BC'}
+            x = {k: wrk(ports[k], scripts[s], DURATION, pids)
+                 for k in PROXIES}
             a2 = wrk(ports['A'], scripts[s], DURATION, pids)
             a = ((a1[0] + a2[0]) / 2, (a1[1] + a2[1]) / 2)
             base[s].append(a)
-            for k in 'BC':
+            for k in PROXIES:
                 rps[(s, k)].append(x[k][0] / a[0])
                 cpu[(s, k)].append(a[1] / x[k][1])
 
@@ -362,6 +365,8 @@ def measure(ports, scripts, sizes, pids):
                a_cpu / 1000))
         for k, what in (('B', 'B body_json'),
                         ('C', 'C body_json + answer codes')):
+            if k not in PROXIES:
+                continue
             log('%-6s  %-30s %10s %10.2f %12.2f'
                 % (s, what, '', statistics.median(rps[(s, k)]),
                    statistics.median(cpu[(s, k)])))

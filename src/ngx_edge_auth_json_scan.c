@@ -63,7 +63,7 @@ const char  ngx_edge_auth_json_scan_path[] = "sse2";
 
 #define ngx_edge_auth_json_vectors                                           \
     int       m;                                                             \
-    __m128i   x, quote, backslash, space, lf, cr, tab
+    __m128i   x, quote, backslash, space, lf, cr, tab, below0, above9
 
 #define ngx_edge_auth_json_vectors_init()                                    \
     quote = _mm_set1_epi8('"');                                              \
@@ -71,7 +71,9 @@ const char  ngx_edge_auth_json_scan_path[] = "sse2";
     space = _mm_set1_epi8(' ');                                              \
     lf = _mm_set1_epi8('\n');                                                \
     cr = _mm_set1_epi8('\r');                                                \
-    tab = _mm_set1_epi8('\t')
+    tab = _mm_set1_epi8('\t');                                               \
+    below0 = _mm_set1_epi8('0' - 1);                                         \
+    above9 = _mm_set1_epi8('9' + 1)
 
 /*
  * m: a bit for each of the 16 bytes at p that a string does not hold as
@@ -95,6 +97,14 @@ const char  ngx_edge_auth_json_scan_path[] = "sse2";
                                       _mm_cmpeq_epi8(x, lf)),                \
                          _mm_or_si128(_mm_cmpeq_epi8(x, cr),                 \
                                       _mm_cmpeq_epi8(x, tab))))              \
+        ^ 0xffff
+
+/* m: a bit for each of the 16 bytes at p that is not a digit */
+
+#define ngx_edge_auth_json_digit_mask()                                      \
+    x = _mm_loadu_si128((const __m128i *) p);                                \
+    m = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, below0),           \
+                                        _mm_cmpgt_epi8(above9, x)))          \
         ^ 0xffff
 
 #define ngx_edge_auth_json_first(m)  ((size_t) __builtin_ctz(m))
@@ -141,6 +151,14 @@ const char  ngx_edge_auth_json_scan_path[] = "scalar";
     memcpy(&x, p, 8);                                                        \
     m = ~(ngx_edge_auth_json_eq(x, ' ') | ngx_edge_auth_json_eq(x, '\n')     \
           | ngx_edge_auth_json_eq(x, '\r') | ngx_edge_auth_json_eq(x, '\t')) \
+        & NGX_EDGE_AUTH_JSON_HIGH
+
+/* from '0' to '9': bit 7 clear, (x & 0x7f) + 0x50 sets it, + 0x46 not */
+
+#define ngx_edge_auth_json_digit_mask()                                      \
+    memcpy(&x, p, 8);                                                        \
+    m = (x | ~((x & NGX_EDGE_AUTH_JSON_SEVEN) + NGX_EDGE_AUTH_JSON_LOW * 0x50)\
+         | ((x & NGX_EDGE_AUTH_JSON_SEVEN) + NGX_EDGE_AUTH_JSON_LOW * 0x46))  \
         & NGX_EDGE_AUTH_JSON_HIGH
 
 #if (defined __GNUC__ && defined __BYTE_ORDER__                              \
@@ -252,6 +270,15 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 
 #define ngx_edge_auth_json_digits()                                          \
     for ( ;; ) {                                                             \
+        if ((uintptr_t) p <= wide) {                                         \
+            ngx_edge_auth_json_digit_mask();                                 \
+            if (m) {                                                         \
+                p += ngx_edge_auth_json_first(m);                            \
+                break;                                                       \
+            }                                                                \
+            p += NGX_EDGE_AUTH_JSON_WIDE;                                    \
+            continue;                                                        \
+        }                                                                    \
         while (p < end && (unsigned) (*p - '0') < 10) {                      \
             p++;                                                             \
         }                                                                    \
