@@ -35,6 +35,14 @@
 #define NGX_HTTP_CREDENTIAL_BODY_RANGES  64
 
 
+/* a buffer of the new body, in its chain */
+
+typedef struct {
+    ngx_buf_t                    buf;
+    ngx_chain_t                  cl;
+} ngx_http_credential_link_t;
+
+
 /* the new body as the checker walks the client's */
 
 typedef struct {
@@ -48,7 +56,10 @@ typedef struct {
     ngx_chain_t                **last;
     size_t                       start;     /* kept, not yet in the chain */
     size_t                       end;
+    ngx_buf_t                   *head;      /* "{" and the members */
     ngx_buf_t                   *tail;      /* past the ranges: copies */
+    ngx_http_credential_link_t  *links;     /* allocated, not yet used */
+    ngx_uint_t                   nlinks;
     ngx_uint_t                   ranges;
     off_t                        size;
     unsigned                     pending:1; /* start..end is kept */
@@ -448,15 +459,19 @@ ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    /* "{...}" without its braces: members to put first in every body */
+    /*
+     * "{...," : the start of every body, the comma for when a member of
+     * the client's follows
+     */
 
     len = ngx_strlen(text);
 
-    body->members.len = len - 2;
-    body->members.data = ngx_pnalloc(cf->pool, len - 2);
+    body->members.len = len;
+    body->members.data = ngx_pnalloc(cf->pool, len);
 
     if (body->members.data) {
-        ngx_memcpy(body->members.data, text + 1, len - 2);
+        ngx_memcpy(body->members.data, text, len - 1);
+        body->members.data[len - 1] = ',';
     }
 
     ngx_explicit_memzero(text, len);
@@ -659,12 +674,10 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
 
     splice.last = &out;
 
-    if (ngx_http_credential_body_memory(&splice, (u_char *) "{", 1)
-        == NULL
-        || ngx_http_credential_body_memory(&splice, body->members.data,
-                                           body->members.len)
-           == NULL)
-    {
+    splice.head = ngx_http_credential_body_memory(&splice,
+                                                  body->members.data,
+                                                  body->members.len - 1);
+    if (splice.head == NULL) {
         return NGX_ERROR;
     }
 
@@ -865,15 +878,29 @@ static ngx_buf_t *
 ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
     u_char *data, size_t len)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_credential_link_t  *link;
 
-    b = ngx_calloc_buf(splice->r->pool);
-    cl = ngx_alloc_chain_link(splice->r->pool);
+    /* buffers and links eight at a time: a body has a few of them */
 
-    if (b == NULL || cl == NULL) {
-        return NULL;
+    if (splice->nlinks == 0) {
+        splice->links = ngx_palloc(splice->r->pool,
+                                   8 * sizeof(ngx_http_credential_link_t));
+        if (splice->links == NULL) {
+            return NULL;
+        }
+
+        splice->nlinks = 8;
     }
+
+    link = splice->links++;
+    splice->nlinks--;
+
+    b = &link->buf;
+    cl = &link->cl;
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
 
     /* a retry (proxy_next_upstream) sends the buffer again from start */
 
@@ -1166,7 +1193,12 @@ ngx_http_credential_body_member(void *data, const u_char *key,
         splice->tail->end = p + size;
     }
 
-    if (splice->tail) {
+    if (splice->ranges == 0) {
+        splice->head->last++;       /* the comma after the members */
+        splice->head->end++;
+        splice->size++;
+
+    } else if (splice->tail) {
         *splice->tail->last++ = ',';
         splice->size++;
 
