@@ -53,6 +53,8 @@ static int ngx_edge_auth_json_hex4(const u_char *p, const u_char *end,
     unsigned *u);
 static int ngx_edge_auth_json_invisible(unsigned u);
 static size_t ngx_edge_auth_json_utf8(const u_char *p, const u_char *end);
+static void ngx_edge_auth_json_ignore(void *data, const u_char *key,
+    size_t key_len, size_t start, size_t end);
 
 
 #if (NGX_EDGE_AUTH_JSON_SSE2)
@@ -231,7 +233,7 @@ ngx_edge_auth_json_first_byte(uint64_t m)
     }
 
 #define ngx_edge_auth_json_is_blank(c)                                       \
-    ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+    ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
 
 /* c: the first byte from p on that is not white space, -1 at the end */
 
@@ -255,15 +257,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
         while (p < end && ngx_edge_auth_json_is_blank(*p)) {                 \
             p++;                                                             \
         }                                                                    \
-    }
-
-/* the same, when the byte at p is most often the token itself */
-
-#define ngx_edge_auth_json_token()                                           \
-    if (p < end && *p > ' ') {                                               \
-        c = *p;                                                              \
-    } else {                                                                 \
-        ngx_edge_auth_json_space();                                          \
     }
 
 /* past digits; c: the byte after them, -1 at the end */
@@ -315,15 +308,18 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 
 #define ngx_edge_auth_json_offset(p)  (cur.base + ((p) - cur.part->pos))
 
+/* at the bottom of the stack */
+#define NGX_EDGE_AUTH_JSON_NOTHING  0xfe
+
 
 int
 ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
     ngx_edge_auth_json_member_pt member, void *data)
 {
     int                               c, object, in_key;
-    size_t                            depth, report, i, k, start, key_len;
+    size_t                            depth, limit, i, k, start, key_len;
     u_char                            open, tmp[12];
-    u_char                            stack[NGX_EDGE_AUTH_JSON_DEPTH + 1];
+    u_char                            stack[NGX_EDGE_AUTH_JSON_DEPTH + 3];
     uintptr_t                         wide;
     const char                       *word;
     const u_char                     *p, *end, *key;
@@ -345,35 +341,39 @@ ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
     end = part->last;
     ngx_edge_auth_json_wide();
 
-    /*
-     * stack[depth]: what is open, and open the top of it; stack[0] is
-     * nothing, and closes nothing
-     */
-
-    depth = 0;
-    stack[0] = 0;
-    open = 0;
-
     in_key = 0;
     key = NULL;
     key_part = NULL;
     key_len = 0;
     start = 0;
 
-    /* members are reported at the depth report: 1, or never */
+    if (member == NULL) {
+        member = ngx_edge_auth_json_ignore;
+    }
 
     ngx_edge_auth_json_space();
 
+    /*
+     * stack[depth]: what is open, and open the top of it.  Members are
+     * reported at depth 1: the stack of a text that is not an object
+     * starts at 2, so that it never is at 1.  At the bottom is nothing,
+     * which nothing closes ('{' + 2 is '}', '[' + 2 is ']', nothing + 2 is
+     * no byte).
+     */
+
     object = (c == '{');
-    report = (object && member) ? 1 : (size_t) -1;
+    depth = object ? 0 : 2;
+    limit = depth + NGX_EDGE_AUTH_JSON_DEPTH;
+    stack[depth] = NGX_EDGE_AUTH_JSON_NOTHING;
+    open = NGX_EDGE_AUTH_JSON_NOTHING;
 
     goto value_c;
 
 value:          /* a value is expected at p */
 
-    ngx_edge_auth_json_token();
+    c = ngx_edge_auth_json_peek();
 
-value_c:        /* c == *p, not white space */
+value_c:        /* c == *p; white space is tested last */
 
     if (c == '"') {
         p++;
@@ -393,7 +393,7 @@ value_c:        /* c == *p, not white space */
     }
 
     if (c == '{' || c == '[') {
-        if (depth == NGX_EDGE_AUTH_JSON_DEPTH) {
+        if (depth == limit) {
             goto invalid;
         }
 
@@ -401,9 +401,13 @@ value_c:        /* c == *p, not white space */
         open = (u_char) c;
         p++;
 
-        ngx_edge_auth_json_token();
+        c = ngx_edge_auth_json_peek();
 
-        if (c == open + 2) {        /* {} or []: '{' + 2 is '}' */
+        if (ngx_edge_auth_json_is_blank(c)) {
+            ngx_edge_auth_json_space();
+        }
+
+        if (c == open + 2) {        /* {} or [] */
             open = stack[--depth];
             p++;
             goto after;
@@ -443,21 +447,33 @@ value_c:        /* c == *p, not white space */
         k = 4;
         goto literal;
 
+    case ' ': case '\n': case '\r': case '\t':
+        ngx_edge_auth_json_space();
+        goto value_c;
+
     default:
         goto invalid;
     }
 
 key:            /* after a comma in an object */
 
-    ngx_edge_auth_json_token();
+    c = ngx_edge_auth_json_peek();
 
-key_c:          /* c == *p, not white space */
+key_c:          /* c == *p */
 
     if (c != '"') {
-        goto invalid;
+        if (!ngx_edge_auth_json_is_blank(c)) {
+            goto invalid;
+        }
+
+        ngx_edge_auth_json_space();
+
+        if (c != '"') {
+            goto invalid;
+        }
     }
 
-    if (depth == report) {
+    if (depth == 1) {
         key = p;
         key_part = cur.part;
         start = ngx_edge_auth_json_offset(p);
@@ -520,7 +536,7 @@ string:         /* inside a string, up to p checked */
 
 colon:          /* after a key */
 
-    if (depth == report) {
+    if (depth == 1) {
         key_len = ngx_edge_auth_json_offset(p) - start;
 
         if (cur.part != key_part) {
@@ -613,11 +629,13 @@ literal:        /* word, k bytes */
 
 after:          /* a value ended at p */
 
-    if (depth == report) {
+    if (depth == 1) {
         member(data, key, key_len, start, ngx_edge_auth_json_offset(p));
     }
 
-    ngx_edge_auth_json_token();
+    c = ngx_edge_auth_json_peek();
+
+after_c:        /* c == *p; white space is tested last */
 
     if (c == ',') {
         p++;
@@ -633,13 +651,18 @@ after:          /* a value ended at p */
         goto invalid;
     }
 
-    if (c == open + 2 && open) {
+    if (c == open + 2) {
         open = stack[--depth];
         p++;
         goto after;
     }
 
-    if (c == -1 && depth == 0) {
+    if (ngx_edge_auth_json_is_blank(c)) {
+        ngx_edge_auth_json_space();
+        goto after_c;
+    }
+
+    if (c == -1 && open == NGX_EDGE_AUTH_JSON_NOTHING) {
         return object ? NGX_EDGE_AUTH_JSON_OBJECT
                       : NGX_EDGE_AUTH_JSON_NOT_OBJECT;
     }
@@ -647,6 +670,18 @@ after:          /* a value ended at p */
 invalid:
 
     return NGX_EDGE_AUTH_JSON_INVALID;
+}
+
+
+static void
+ngx_edge_auth_json_ignore(void *data, const u_char *key, size_t key_len,
+    size_t start, size_t end)
+{
+    (void) data;
+    (void) key;
+    (void) key_len;
+    (void) start;
+    (void) end;
 }
 
 
