@@ -371,9 +371,9 @@ def measure(ports, scripts, sizes, pids):
                 % (s, what, '', statistics.median(rps[(s, k)]),
                    statistics.median(cpu[(s, k)])))
     log('')
-    log('medians of %d rounds of A B C A; each ratio against the mean of the '
+    log('medians of %d rounds of A %s A; each ratio against the mean of the '
         'A runs around it; CPU ratio: A\'s worker CPU time per request over '
-        'x\'s (> 1 would be cheaper)' % ROUNDS)
+        'x\'s (> 1 would be cheaper)' % (ROUNDS, ' '.join(PROXIES)))
 
 
 if __name__ == '__main__':

@@ -235,7 +235,11 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define ngx_edge_auth_json_is_blank(c)                                       \
     ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
 
-/* c: the first byte from p on that is not white space, -1 at the end */
+/*
+ * c: the first byte from p on that is not white space, -1 at the end; a
+ * blank alone (after a colon) is looked past at once, a run (a line break
+ * and an indent) 16 bytes at a time
+ */
 
 #define ngx_edge_auth_json_space()                                           \
     for ( ;; ) {                                                             \
@@ -247,12 +251,20 @@ ngx_edge_auth_json_first_byte(uint64_t m)
         if (!ngx_edge_auth_json_is_blank(c)) {                               \
             break;                                                           \
         }                                                                    \
-        for (p++; (uintptr_t) p <= wide; p += NGX_EDGE_AUTH_JSON_WIDE) {     \
+        if (++p < end && *p > ' ') {                                         \
+            c = *p;                                                          \
+            break;                                                           \
+        }                                                                    \
+        for (m = 0; (uintptr_t) p <= wide; p += NGX_EDGE_AUTH_JSON_WIDE) {   \
             ngx_edge_auth_json_blank_mask();                                 \
             if (m) {                                                         \
                 p += ngx_edge_auth_json_first(m);                            \
                 break;                                                       \
             }                                                                \
+        }                                                                    \
+        if (m) {                                                             \
+            c = *p;                                                          \
+            break;                                                           \
         }                                                                    \
         while (p < end && ngx_edge_auth_json_is_blank(*p)) {                 \
             p++;                                                             \
