@@ -8,8 +8,9 @@
  * checked by the SSE2 build (the module's) and by the 64-bit word build
  * (fuzz/json_scan_scalar.c), cut and whole:
  *   - all four verdicts are jansson's strict parse of the same bytes
- *     (where the checker claims jansson's verdict: not for a number
- *     jansson cannot hold, nor for jansson ending a number at a NUL);
+ *     (not for a number jansson cannot hold, where the checker accepts
+ *     what the grammar does; a NUL byte, which jansson takes for the end
+ *     of a number, is invalid);
  *   - all four report the same members, in order, inside the text, each
  *     a key string followed by its value, the key's bytes handed over
  *     where they are in one part and only there;
@@ -161,10 +162,14 @@ reference(const u_char *text, size_t len)
                              : NGX_EDGE_AUTH_JSON_NOT_OBJECT;
     json_decref(root);
 
-    /* jansson ends a number at a NUL byte ("1\0" passes); RFC 8259 not */
+    /*
+     * jansson ends a number at a NUL byte ("1\0" and {"a":1\0} pass); a
+     * NUL byte is never JSON (RFC 8259): outside strings not white space,
+     * inside them a control character
+     */
 
-    if (v == NGX_EDGE_AUTH_JSON_NOT_OBJECT && memchr(text, 0, len)) {
-        return -1;
+    if (memchr(text, 0, len)) {
+        return NGX_EDGE_AUTH_JSON_INVALID;
     }
 
     return v;

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # The JSON checker that body_json runs on every request body gives
-# jansson's verdict on a table of edge cases and 300,000 random texts, whole
+# jansson's verdict on a table of edge cases and 200,000 random texts, whole
 # and cut into parts, by both its paths (SSE2 and 8 bytes in a word, built
 # again from fuzz/json_scan_scalar.c), which report the same members; the
 # edges of the fast loops are tested at every offset and every cut

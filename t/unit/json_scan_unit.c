@@ -183,9 +183,12 @@ reference(const char *text, size_t len)
                              : NGX_EDGE_AUTH_JSON_NOT_OBJECT;
     json_decref(root);
 
-    /* jansson ends a number at a NUL byte ("1\0" passes); RFC 8259 not */
+    /*
+     * jansson ends a number at a NUL byte ("1\0" and {"a":1\0} pass); a
+     * NUL byte is never JSON (RFC 8259)
+     */
 
-    if (v == NGX_EDGE_AUTH_JSON_NOT_OBJECT && memchr(text, 0, len)) {
+    if (memchr(text, 0, len)) {
         v = NGX_EDGE_AUTH_JSON_INVALID;
     }
 
@@ -379,7 +382,7 @@ vector_tests(void)
 
             /* the cuts of every length take long: a few of them */
 
-            if (n % 8 == 0 && j % 5 == 0) {
+            if (n % 16 == 7 && j % 4 == 0) {
                 every_cut(text, len, "white space");
 
             } else {
@@ -569,7 +572,7 @@ main(void)
 
     /* tokens glued at random */
 
-    for (i = 0; i < 150000; i++) {
+    for (i = 0; i < 100000; i++) {
         len = 0;
         n = 1 + random() % 12;
 
@@ -584,7 +587,7 @@ main(void)
 
     /* mutations of valid documents */
 
-    for (i = 0; i < 150000; i++) {
+    for (i = 0; i < 100000; i++) {
         seed = table[random() % 12];
         seed = (i % 2) ? "{\"userInfo\":{\"id\":\"x\"},\"c\":[1,{\"d\":"
                          "\"\\u00e9\"}],\"e\":-1.5e3}"
