@@ -404,13 +404,41 @@ value_c:        /* c == *p; white space is tested last */
         goto number;
     }
 
-    if (c == '{' || c == '[') {
+    if (c == '{') {
         if (depth == limit) {
             goto invalid;
         }
 
-        stack[++depth] = (u_char) c;
-        open = (u_char) c;
+        stack[++depth] = '{';
+        open = '{';
+        p++;
+
+        c = ngx_edge_auth_json_peek();
+
+        if (c == '"') {
+            goto key_quote;
+        }
+
+        if (ngx_edge_auth_json_is_blank(c)) {
+            ngx_edge_auth_json_space();
+        }
+
+        if (c == '}') {
+            open = stack[--depth];
+            p++;
+            goto after;
+        }
+
+        goto key_c;
+    }
+
+    if (c == '[') {
+        if (depth == limit) {
+            goto invalid;
+        }
+
+        stack[++depth] = '[';
+        open = '[';
         p++;
 
         c = ngx_edge_auth_json_peek();
@@ -419,17 +447,13 @@ value_c:        /* c == *p; white space is tested last */
             ngx_edge_auth_json_space();
         }
 
-        if (c == open + 2) {        /* {} or [] */
+        if (c == ']') {
             open = stack[--depth];
             p++;
             goto after;
         }
 
-        if (open == '[') {
-            goto value_c;
-        }
-
-        goto key_c;
+        goto value_c;
     }
 
     switch (c) {
@@ -484,6 +508,8 @@ key_c:          /* c == *p */
             goto invalid;
         }
     }
+
+key_quote:      /* c == *p == '"' */
 
     if (depth == 1) {
         key = p;
