@@ -209,10 +209,11 @@ FUZZ_SECONDS ?= 60
 FUZZERS      := cidr:ngx_edge_auth_cidr.c+ngx_edge_auth_lpm.c \
                 http_parse:ngx_edge_auth_http_parse.c \
                 iso8601:ngx_edge_auth_iso8601.c \
-                json_scan:ngx_edge_auth_json_scan.c \
+                json_scan:ngx_edge_auth_json_scan.c+../fuzz/json_scan_scalar.c \
                 state:ngx_edge_auth_state.c
-# libcrypto for the state codec's HMAC; the other fuzzers ignore it
-FUZZ_LIBS    := -lcrypto
+# libcrypto for the state codec's HMAC, jansson for the JSON checker's
+# verdicts; the other fuzzers ignore them
+FUZZ_LIBS    := -lcrypto -ljansson
 fuzz:
 	@mkdir -p $(BUILD)
 	@set -e; for f in $(FUZZERS); do \

@@ -207,19 +207,57 @@ def alloc_fixed(prof):
     return prof['total'] - measured + fixed, n
 
 
-def sequential(port, n, path='/'):
-    """n GETs on one keepalive connection; the number of non-200 answers"""
+def keepalive(port, n, method='GET', path='/', body=None, headers=None):
+    """n requests on one keepalive connection; the number of non-200
+    answers (http.client sends a bytes body in the header's write)"""
     c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
     bad = 0
     try:
         for _ in range(n):
-            c.request('GET', path)
+            c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
             r.read()
             bad += r.status != 200
     finally:
         c.close()
     return bad
+
+
+def callgrind_runs(cmd, out, ports, runs, n, warm=300):
+    """user-space instructions per request of an nginx under callgrind:
+    cmd runs it in one process (master_process off), listening on ports;
+    runs: (name, send) pairs, send(count) makes count requests and returns
+    the number of bad answers.  Each run: warm unmeasured requests, the
+    counters zeroed, n requests, a dump (out.1, out.2, ... in order).
+    Returns {name: (dump file, bad answers)}."""
+    env = dict(os.environ, GLIBC_TUNABLES=GLIBC_TUNABLES)
+    with open(out + '.log', 'w') as vlog:
+        p = subprocess.Popen(['valgrind', '--tool=callgrind',
+                              '--callgrind-out-file=' + out] + cmd,
+                             stdout=vlog, stderr=vlog, env=env)
+    counts = {}
+    ctl = ['callgrind_control']
+    try:
+        for port in ports:
+            if not wait_port(port, p):
+                die('nginx under callgrind does not listen:\n%s'
+                    % read(out + '.log')[-2000:])
+        for dump, (name, send) in enumerate(runs, 1):
+            bad = send(warm)
+            subprocess.run(ctl + ['-z', str(p.pid)], check=True,
+                           capture_output=True)
+            bad += send(n)
+            subprocess.run(ctl + ['-d', str(p.pid)], check=True,
+                           capture_output=True)
+            counts[name] = ('%s.%d' % (out, dump), bad)
+    finally:
+        stop_pid(p.pid)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return counts
 
 
 def callgrind_counts(cmd, out_dir, targets, n, warm=300):
@@ -230,40 +268,16 @@ def callgrind_counts(cmd, out_dir, targets, n, warm=300):
     {name: dict(ir=instructions per request with the allocator's calls at
     their fixed cost, raw=as counted, alloc=allocator calls per request,
     bad=non-200 answers, dump=path)}"""
-    out = os.path.join(out_dir, 'callgrind.out')
-    env = dict(os.environ)
-    env['GLIBC_TUNABLES'] = GLIBC_TUNABLES
-    with open(os.path.join(out_dir, 'valgrind.log'), 'w') as vlog:
-        p = subprocess.Popen(['valgrind', '--tool=callgrind',
-                              '--callgrind-out-file=' + out] + cmd,
-                             stdout=vlog, stderr=vlog, env=env)
+    runs = [(name, lambda k, port=port: keepalive(port, k))
+            for name, port in targets]
+    counts = callgrind_runs(cmd, os.path.join(out_dir, 'callgrind.out'),
+                            [port for _, port in targets], runs, n, warm)
     res = {}
-    try:
-        for _, port in targets:
-            if not wait_port(port, p):
-                die('nginx under callgrind does not listen on %d:\n%s'
-                    % (port, read(os.path.join(out_dir,
-                                               'valgrind.log'))[-2000:]))
-        ctl = ['callgrind_control']
-        for dump, (name, port) in enumerate(targets, 1):
-            bad = sequential(port, warm)
-            subprocess.run(ctl + ['-z', str(p.pid)], check=True,
-                           capture_output=True)
-            bad += sequential(port, n)
-            subprocess.run(ctl + ['-d', str(p.pid)], check=True,
-                           capture_output=True)
-            path = '%s.%d' % (out, dump)
-            prof = callgrind_parse(path)
-            ir, calls = alloc_fixed(prof)
-            res[name] = dict(ir=ir / float(n), raw=prof['total'] / float(n),
-                             alloc=calls / float(n), bad=bad, dump=path)
-    finally:
-        stop_pid(p.pid)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    for name, (path, bad) in counts.items():
+        prof = callgrind_parse(path)
+        ir, calls = alloc_fixed(prof)
+        res[name] = dict(ir=ir / float(n), raw=prof['total'] / float(n),
+                         alloc=calls / float(n), bad=bad, dump=path)
     return res
 
 
@@ -292,3 +306,20 @@ def record(bench, figures, **about):
         json.dump(doc, f, indent=1)
     os.replace(path + '.tmp', path)
     return path
+
+
+def callgrind_functions(dump, pattern, n):
+    """{function: instructions per request} of the functions in a dump
+    whose name matches pattern (self cost, callgrind_annotate)"""
+    r = subprocess.run(['callgrind_annotate', '--auto=no', '--threshold=100',
+                        dump], capture_output=True, text=True)
+    funcs = {}
+    for line in r.stdout.splitlines():
+        # "N (P%)  file:function [object]", the object left out for code
+        # inlined from a header
+        m = re.match(r'\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:?(\w+)(?:\s|$)',
+                     line)
+        if m and re.search(pattern, m.group(2)):
+            funcs[m.group(2)] = (funcs.get(m.group(2), 0)
+                                 + int(m.group(1).replace(',', '')) / n)
+    return funcs

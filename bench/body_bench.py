@@ -12,7 +12,10 @@ the same backend (another nginx, answering a fixed 75):
   C  B plus answer_code / answer_retry / answer_fail: every request is sent
      as a subrequest and its answer held and inspected
 for a 1 KB and a 64 KB body, in interleaved rounds; the figure is requests
-per second as a ratio to A with the same body.
+per second as a ratio to A with the same body.  Then the proxy again under
+callgrind (one process, master_process off): user-space instructions per
+request through A and B, and B's extra instructions per body byte, which
+load does not change.
 
 Environment (all optional):
   NGINX_BIN       nginx binary                    /usr/sbin/nginx
@@ -20,6 +23,9 @@ Environment (all optional):
   BENCH_DURATION  seconds per wrk run             2
   BENCH_ROUNDS    interleaved rounds              3
   BENCH_CONNS     wrk connections                 32
+  BENCH_PROXIES   which of B and C to run         BC
+  BENCH_CG_REQUESTS  requests counted under callgrind per size and
+                  proxy, after 100 unmeasured (0: skip)    500
 """
 
 import json
@@ -37,12 +43,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # the helpers every bench shares, and the token bench's configuration
 sys.path.insert(0, HERE)
 from benchlib import (NGINX, MODULE, log, die, free_port,  # noqa: E402
-                      wait_port, stop_pid)
+                      wait_port, stop_pid, keepalive, callgrind_runs,
+                      callgrind_parse, alloc_fixed, callgrind_functions,
+                      figure, record)
 from token_bench import COMMON, fill, cpu_ns  # noqa: E402
 
 DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '3'))
 CONNS = int(os.environ.get('BENCH_CONNS', '32'))
+CG_REQUESTS = int(os.environ.get('BENCH_CG_REQUESTS', '500'))
+PROXIES = [k for k in os.environ.get('BENCH_PROXIES', 'BC') if k in 'BC']
+
+# issue 13: what body_json may add to a plain proxy_pass of the same body
+GOAL_PER_BYTE = 2.0
+# issue 13: CPU per request at least this share of plain proxy_pass's
+GOAL_CPU = {'1 KB': 0.98, '64 KB': 0.85}
 
 ID = 'ac346b72-e8fe-4677-b9e2-dc6a763fba82'
 AID = '0f8fad5b-d9cb-469f-a165-70867728950e'
@@ -97,9 +112,16 @@ PROXY = """\
         proxy_http_version 1.1;
         proxy_set_header Connection "";
 
+        # each port to its location through the same rewrite: the
+        # baseline pays for it as B and C do
         location / {
+            if ($server_port = @PA@) { rewrite ^ /a last; }
             if ($server_port = @PB@) { rewrite ^ /b last; }
             if ($server_port = @PC@) { rewrite ^ /c last; }
+            return 404;
+        }
+
+        location = /a {
             proxy_pass http://backend;
         }
 
@@ -261,25 +283,98 @@ def main():
     with open(os.path.join(proxy, 'nginx.pid')) as f:
         pids = workers(int(f.read().strip()))
 
+    figs = []
+    if ROUNDS > 0:
+        figs += measure(ports, scripts, sizes, pids)
+
+    if CG_REQUESTS <= 0 or shutil.which('valgrind') is None:
+        log('callgrind: skipped (BENCH_CG_REQUESTS=0 or no valgrind)')
+        record('body', figs)
+        return
+
+    # the ports are free again once the proxy's nginx is gone
+    with open(os.path.join(proxy, 'nginx.pid')) as f:
+        stop_pid(int(f.read().strip()))
+    time.sleep(0.5)
+
+    figs += per_byte(proxy, ports, sizes)
+    record('body', figs)
+
+
+def per_byte(proxy, ports, sizes):
+    """instructions per request through A and B under callgrind, and B's
+    extra instructions per body byte, against the goal"""
+    def sender(port, body):
+        data = body.encode()
+        hdrs = {'Content-Type': 'application/json'}
+        return lambda n: keepalive(port, n, 'POST', '/', data, hdrs)
+
+    runs = [((s, k), sender(ports[k], b))
+            for s, b in sizes.items() for k in 'AB']
+    cmd = [NGINX, '-p', proxy + '/', '-c', os.path.join(proxy, 'nginx.conf'),
+           '-e', os.path.join(proxy, 'error.log'),
+           '-g', 'daemon off; master_process off;']
+    dumps = callgrind_runs(cmd, os.path.join(proxy, 'callgrind.out'),
+                           [ports[k] for k in 'ABC'], runs, CG_REQUESTS,
+                           warm=100)
+    counts = {}
+    for key, (path, bad) in dumps.items():
+        if bad:
+            die('%s under callgrind: %d bad answers' % (key, bad))
+        # the allocator's calls at a fixed cost, as the token bench counts
+        counts[key] = (alloc_fixed(callgrind_parse(path))[0]
+                       / float(CG_REQUESTS), path)
+    figs = []
+    log('')
+    log('%-6s  %-30s %14s %14s' % ('body', 'under callgrind',
+                                   'instructions', 'extra per byte'))
+    for s, b in sizes.items():
+        a = counts[(s, 'A')][0]
+        x = counts[(s, 'B')][0]
+        per = (x - a) / len(b)
+        log('%-6s  %-30s %14.0f' % (s, 'A proxy_pass (baseline)', a))
+        log('%-6s  %-30s %14.0f %14.2f   (goal <= %.0f)'
+            % (s, 'B body_json', x, per, GOAL_PER_BYTE))
+        figs.append(figure('body_json %s, extra instr/byte' % s, per, '',
+                           '<= %.0f' % GOAL_PER_BYTE, per <= GOAL_PER_BYTE,
+                           '%.0f vs %.0f per request' % (x, a)))
     for s in sizes:
-        for k in 'ABC':
+        funcs = callgrind_functions(counts[(s, 'B')][1],
+                                    r'^ngx_(edge_auth_json|http_credential)',
+                                    CG_REQUESTS)
+        log('  %s, B: %s' % (s, ', '.join(
+            '%s %.0f' % (f, c) for f, c in
+            sorted(funcs.items(), key=lambda x: -x[1])[:6]) or '-'))
+    log('')
+    log('user-space instructions per request over %d keepalive POSTs (after '
+        '100), one process, master_process off, GLIBC_TUNABLES without rep '
+        'movsb; extra per byte: (B - A) / body bytes; then the module\'s '
+        'costliest functions (self, per request)' % CG_REQUESTS)
+    return figs
+
+
+def measure(ports, scripts, sizes, pids):
+    for s in sizes:
+        for k in ['A'] + PROXIES:
             wrk(ports[k], scripts[s], 1, pids)    # warm-up, unmeasured
 
     # per round A B C A: each x against the mean of the A runs around it
-    rps = {(s, k): [] for s in sizes for k in 'BC'}
-    cpu = {(s, k): [] for s in sizes for k in 'BC'}
+    rps = {(s, k): [] for s in sizes for k in PROXIES}
+    cpu = {(s, k): [] for s in sizes for k in PROXIES}
     base = {s: [] for s in sizes}
     for _ in range(ROUNDS):
         for s in sizes:
             a1 = wrk(ports['A'], scripts[s], DURATION, pids)
-            x = {k: wrk(ports[k], scripts[s], DURATION, pids) for k in 'BC'}
+            x = {k: wrk(ports[k], scripts[s], DURATION, pids)
+                 for k in PROXIES}
             a2 = wrk(ports['A'], scripts[s], DURATION, pids)
             a = ((a1[0] + a2[0]) / 2, (a1[1] + a2[1]) / 2)
             base[s].append(a)
-            for k in 'BC':
+            for k in PROXIES:
                 rps[(s, k)].append(x[k][0] / a[0])
                 cpu[(s, k)].append(a[1] / x[k][1])
 
+    figs = []
     log('%-6s  %-30s %10s %10s %12s' % ('body', 'proxy', 'req/s', 'ratio',
                                        'CPU ratio'))
     for s in sizes:
@@ -290,13 +385,24 @@ def main():
                a_cpu / 1000))
         for k, what in (('B', 'B body_json'),
                         ('C', 'C body_json + answer codes')):
+            if k not in PROXIES:
+                continue
+            r = statistics.median(cpu[(s, k)])
             log('%-6s  %-30s %10s %10.2f %12.2f'
-                % (s, what, '', statistics.median(rps[(s, k)]),
-                   statistics.median(cpu[(s, k)])))
+                % (s, what, '', statistics.median(rps[(s, k)]), r))
+            if k == 'B':
+                g = GOAL_CPU.get(s)
+                figs.append(figure('body_json %s, worker CPU ratio vs '
+                                   'proxy_pass' % s, r, '',
+                                   '>= %.2f' % g if g else None,
+                                   r >= g if g else None,
+                                   'min-max %.2f-%.2f'
+                                   % (min(cpu[(s, k)]), max(cpu[(s, k)]))))
     log('')
-    log('medians of %d rounds of A B C A; each ratio against the mean of the '
+    log('medians of %d rounds of A %s A; each ratio against the mean of the '
         'A runs around it; CPU ratio: A\'s worker CPU time per request over '
-        'x\'s (> 1 would be cheaper)' % ROUNDS)
+        'x\'s (> 1 would be cheaper)' % (ROUNDS, ' '.join(PROXIES)))
+    return figs
 
 
 if __name__ == '__main__':

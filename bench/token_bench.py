@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 from benchlib import (HERE, ROOT, NGINX, MODULE, log, die,  # noqa: E402
                       free_port, read, alive, stop_pid, wait_port,
-                      copy_module, run, sequential, callgrind_counts,
+                      copy_module, run, callgrind_counts,
                       figure, record)
 
 DURATION = int(os.environ.get('BENCH_DURATION', '3'))

@@ -3,8 +3,13 @@
  * Copyright (C) The ngx_http_credential_module authors
  *
  * A strict JSON checker (RFC 8259, UTF-8) that builds nothing: one pass,
- * no allocation, and the spans of the top-level members of an object for
- * whoever rewrites the text.  Pure C.
+ * no allocation, no copy of the text, which may be in several parts (the
+ * buffers of a request body), and the spans of the top-level members of
+ * an object for whoever rewrites the text.  Pure C.
+ *
+ * Strings and white space are scanned 16 bytes at a time with SSE2 where
+ * the compiler targets it (all of x86-64), else 8 bytes at a time in a
+ * 64-bit word; -DNGX_EDGE_AUTH_JSON_SCALAR forces the word path.
  */
 
 
@@ -24,18 +29,38 @@
 #define NGX_EDGE_AUTH_JSON_DEPTH       2048
 
 
-/* a top-level member: key (with its quotes) up to the end of its value */
-typedef void (*ngx_edge_auth_json_member_pt)(void *data, const u_char *key,
-    size_t key_len, const u_char *end);
+/* one part of the text: the parts glued in order are the text */
+typedef struct {
+    const u_char  *pos;
+    const u_char  *last;
+} ngx_edge_auth_json_part_t;
 
 
 /*
- * Checks p[0..len) as one JSON text with optional white space around it.
- * When it is an object, member() is called for each top-level member in
- * order, possibly before a later byte turns out to be invalid.
+ * A top-level member: its key (with its quotes) starts at offset start of
+ * the glued text and is key_len bytes long; its value ends at offset end.
+ * key points to the key's bytes when they are in one part, else it is
+ * NULL (the key crosses from one part into the next).
  */
-int ngx_edge_auth_json_scan(const u_char *p, size_t len,
+typedef void (*ngx_edge_auth_json_member_pt)(void *data, const u_char *key,
+    size_t key_len, size_t start, size_t end);
+
+
+/*
+ * Checks the n parts as one JSON text with optional white space around
+ * it; empty parts are allowed.  When it is an object, member() is called
+ * for each top-level member in order, possibly before a later byte turns
+ * out to be invalid.
+ */
+int ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
     ngx_edge_auth_json_member_pt member, void *data);
+
+
+/*
+ * "scalar" or "sse2": the way this build scans strings and white space
+ * (the unit test and the fuzzer build both, and compare them).
+ */
+extern const char  ngx_edge_auth_json_scan_path[];
 
 
 /*
@@ -49,6 +74,7 @@ int ngx_edge_auth_json_scan(const u_char *p, size_t len,
  * encoding/json (bytes.EqualFold) matches them.  Other characters stay as
  * they are (UTF-8).  Writes at most size bytes into out and returns the
  * length of the whole folded key: more than size when it did not fit.
+ * The folded key of a key the checker passed is never longer than it.
  */
 size_t ngx_edge_auth_json_key_fold(const u_char *key, size_t len,
     u_char *out, size_t size);

@@ -6,11 +6,13 @@
  * "body_json PATH VALUE [uuid]" inside a credential block.  The members
  * to write are built once, at configuration time, with jansson.  A request
  * body is checked in one pass by the pure C checker (json_scan), without
- * building a tree, and then spliced as text: the top-level
- * members the credential owns are dropped wherever the client put them,
- * the credential's come first, and every other member follows byte for
- * byte, in the client's order (a re-encoded 0.1 would become
- * 0.10000000000000001).
+ * building a tree, where nginx read it (its buffers in memory, its
+ * temporary file mapped), and then spliced as text: the top-level members
+ * the credential owns are dropped wherever the client put them, the
+ * credential's come first, and every other member follows byte for byte,
+ * in the client's order (a re-encoded 0.1 would become
+ * 0.10000000000000001).  The new body is a chain of buffers that refer to
+ * the client's bytes: nothing is copied.
  */
 
 
@@ -33,19 +35,34 @@
 #define NGX_HTTP_CREDENTIAL_BODY_RANGES  64
 
 
+/* a buffer of the new body, in its chain */
+
+typedef struct {
+    ngx_buf_t                    buf;
+    ngx_chain_t                  cl;
+} ngx_http_credential_link_t;
+
+
 /* the new body as the checker walks the client's */
 
 typedef struct {
     ngx_http_request_t          *r;
     ngx_http_credential_body_t  *body;
-    const u_char                *base;      /* the text checked */
+    ngx_edge_auth_json_part_t   *parts;     /* the client's body, in order */
+    ngx_uint_t                   nparts;
+    ngx_uint_t                   part;      /* where the last range was */
+    size_t                       part_start;    /* its offset */
+    size_t                       len;       /* of the client's body */
     ngx_chain_t                **last;
-    const u_char                *text_end;
-    const u_char                *start;     /* kept, not yet in the chain */
-    const u_char                *end;
+    size_t                       start;     /* kept, not yet in the chain */
+    size_t                       end;
+    ngx_buf_t                   *head;      /* "{" and the members */
     ngx_buf_t                   *tail;      /* past the ranges: copies */
+    ngx_http_credential_link_t  *links;     /* allocated, not yet used */
+    ngx_uint_t                   nlinks;
     ngx_uint_t                   ranges;
     off_t                        size;
+    unsigned                     pending:1; /* start..end is kept */
     unsigned                     gap:1;     /* dropped since start */
     unsigned                     error:1;
 } ngx_http_credential_splice_t;
@@ -67,17 +84,23 @@ static ngx_int_t ngx_http_credential_body_set(ngx_conf_t *cf,
 static void ngx_http_credential_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_body_inject(ngx_http_request_t *r,
     ngx_http_credential_body_t *body, ngx_str_t *message);
+static ngx_int_t ngx_http_credential_body_parts(ngx_http_request_t *r,
+    ngx_http_credential_splice_t *splice);
 static ngx_int_t ngx_http_credential_body_map(ngx_http_request_t *r,
-    size_t len, ngx_http_credential_splice_t *splice);
+    ngx_buf_t *b, ngx_edge_auth_json_part_t *part);
 static void ngx_http_credential_body_unmap(void *data);
 static ngx_buf_t *ngx_http_credential_body_memory(
     ngx_http_credential_splice_t *splice, u_char *data, size_t len);
 static ngx_int_t ngx_http_credential_body_flush(
     ngx_http_credential_splice_t *splice);
+static ngx_int_t ngx_http_credential_body_range(
+    ngx_http_credential_splice_t *splice, size_t start, size_t end);
+static void ngx_http_credential_body_copy(ngx_http_credential_splice_t *splice,
+    u_char *dst, size_t start, size_t len);
 static ngx_int_t ngx_http_credential_body_replace(ngx_http_request_t *r,
     ngx_chain_t *out, off_t len);
 static void ngx_http_credential_body_member(void *data, const u_char *key,
-    size_t key_len, const u_char *end);
+    size_t key_len, size_t start, size_t end);
 static ngx_uint_t ngx_http_credential_body_owned(
     ngx_http_credential_body_t *body, const u_char *key, size_t len);
 
@@ -436,15 +459,19 @@ ngx_http_credential_body_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    /* "{...}" without its braces: members to put first in every body */
+    /*
+     * "{...," : the start of every body, the comma for when a member of
+     * the client's follows
+     */
 
     len = ngx_strlen(text);
 
-    body->members.len = len - 2;
-    body->members.data = ngx_pnalloc(cf->pool, len - 2);
+    body->members.len = len;
+    body->members.data = ngx_pnalloc(cf->pool, len);
 
     if (body->members.data) {
-        ngx_memcpy(body->members.data, text + 1, len - 2);
+        ngx_memcpy(body->members.data, text, len - 1);
+        body->members.data[len - 1] = ',';
     }
 
     ngx_explicit_memzero(text, len);
@@ -595,20 +622,17 @@ ngx_http_credential_body_read(ngx_http_request_t *r)
 
 /*
  * NGX_OK with r->request_body replaced, an HTTP status with a message for
- * the client, or NGX_ERROR.  The client's body is read where it is: in
- * place when it is one buffer, through a read-only map when it is in the
- * temporary file; the new body is a chain that refers to it.
+ * the client, or NGX_ERROR.  The client's body is read where it is: its
+ * buffers in memory as they are, its temporary file through a read-only
+ * map; the new body is a chain that refers to it.
  */
 
 static ngx_int_t
 ngx_http_credential_body_inject(ngx_http_request_t *r,
     ngx_http_credential_body_t *body, ngx_str_t *message)
 {
-    u_char                        *text, *p;
-    size_t                         len, size;
-    ssize_t                        n;
+    size_t                         len;
     ngx_int_t                      rc;
-    ngx_buf_t                     *b;
     ngx_chain_t                   *cl, *out;
     ngx_http_credential_splice_t   splice;
 
@@ -638,116 +662,27 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    /*
-     * In memory (client_body_buffer_size): read in place.  nginx chains
-     * each read as a buffer of its own, one after another in one block;
-     * a part read with the request header is elsewhere, and then the
-     * body is copied into one block below.
-     */
-
-    text = NULL;
-    p = NULL;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (ngx_buf_size(cl->buf) == 0) {
-            continue;
-        }
-
-        if (ngx_buf_in_memory(cl->buf) && (text == NULL || cl->buf->pos == p))
-        {
-            if (text == NULL) {
-                text = cl->buf->pos;
-            }
-
-            p = cl->buf->last;
-            continue;
-        }
-
-        text = NULL;
-        break;
-    }
-
-    /* the temporary file: mapped, not copied */
-
-    if (text == NULL) {
-        rc = ngx_http_credential_body_map(r, len, &splice);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_OK) {
-            text = (u_char *) splice.base;
-        }
-    }
-
-    /* several buffers, or memory and file: one copy */
-
-    if (text == NULL) {
-        text = ngx_pnalloc(r->pool, len);
-        if (text == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = text;
-
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-            size = (size_t) ngx_buf_size(b);
-
-            /* a chunked body read into memory ends with an empty buffer */
-
-            if (size == 0) {
-                continue;
-            }
-
-            if (ngx_buf_in_memory(b)) {
-                p = ngx_cpymem(p, b->pos, size);
-                continue;
-            }
-
-            if (!b->in_file || b->file == NULL) {
-                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                              "credential: a request body buffer is neither "
-                              "in memory nor in a file");
-                return NGX_ERROR;
-            }
-
-            n = ngx_read_file(b->file, p, size, b->file_pos);
-
-            if (n != (ssize_t) size) {
-                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                              "credential: read %z of %uz bytes of the "
-                              "request body from \"%V\"",
-                              n, size, &b->file->name);
-                return NGX_ERROR;
-            }
-
-            p += size;
-        }
-    }
-
-    splice.base = text;
-
-    splice.text_end = text + len;
-
-    /* the credential's members first, then the client's that remain */
-
     splice.r = r;
     splice.body = body;
-    splice.last = &out;
+    splice.len = len;
 
-    if (ngx_http_credential_body_memory(&splice, (u_char *) "{", 1)
-        == NULL
-        || ngx_http_credential_body_memory(&splice, body->members.data,
-                                           body->members.len)
-           == NULL)
-    {
+    if (ngx_http_credential_body_parts(r, &splice) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    rc = ngx_edge_auth_json_scan(text, len, ngx_http_credential_body_member,
-                                 &splice);
+    /* the credential's members first, then the client's that remain */
+
+    splice.last = &out;
+
+    splice.head = ngx_http_credential_body_memory(&splice,
+                                                  body->members.data,
+                                                  body->members.len - 1);
+    if (splice.head == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_edge_auth_json_scan(splice.parts, splice.nparts,
+                                 ngx_http_credential_body_member, &splice);
 
     if (splice.error
         || ngx_http_credential_body_flush(&splice) != NGX_OK
@@ -785,60 +720,131 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
 
 
 /*
- * A body wholly in one file, in one range: mapped read-only for the
- * check (the pages are the file's, shared with the page cache), and
- * unmapped with the request.  NGX_DECLINED for anything else.
+ * The client's body as the checker's parts, in place: each buffer in
+ * memory (nginx reads into one block, one buffer per read: those next to
+ * each other are one part; a part read with the request header is
+ * elsewhere), each range of the temporary file mapped.
  */
 
 static ngx_int_t
-ngx_http_credential_body_map(ngx_http_request_t *r, size_t len,
+ngx_http_credential_body_parts(ngx_http_request_t *r,
     ngx_http_credential_splice_t *splice)
 {
-    off_t                 start, aligned;
-    u_char               *map;
-    size_t                size;
-    ngx_file_t           *file;
-    ngx_chain_t          *cl;
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_credential_map_t  *m;
+    ssize_t                     n;
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  i;
+    ngx_chain_t                *cl;
+    ngx_edge_auth_json_part_t  *part;
 
-    file = NULL;
-    start = 0;
+    i = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (ngx_buf_size(cl->buf) == 0) {
+        i++;
+    }
+
+    splice->parts = ngx_palloc(r->pool, i * sizeof(ngx_edge_auth_json_part_t));
+    if (splice->parts == NULL) {
+        return NGX_ERROR;
+    }
+
+    part = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        /* a chunked body read into memory ends with an empty buffer */
+
+        if (ngx_buf_size(b) == 0) {
             continue;
         }
 
-        if (file != NULL || ngx_buf_in_memory(cl->buf) || !cl->buf->in_file
-            || cl->buf->file == NULL
-            || cl->buf->file_last - cl->buf->file_pos != (off_t) len)
-        {
-            return NGX_DECLINED;
+        if (ngx_buf_in_memory(b)) {
+            if (part && part->last == b->pos) {
+                part->last = b->last;
+                continue;
+            }
+
+            part = &splice->parts[splice->nparts++];
+            part->pos = b->pos;
+            part->last = b->last;
+            continue;
         }
 
-        file = cl->buf->file;
-        start = cl->buf->file_pos;
+        if (!b->in_file || b->file == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "credential: a request body buffer is neither "
+                          "in memory nor in a file");
+            return NGX_ERROR;
+        }
+
+        part = &splice->parts[splice->nparts++];
+
+        rc = ngx_http_credential_body_map(r, b, part);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        /* not mapped: read, the one copy */
+
+        part->pos = ngx_pnalloc(r->pool, (size_t) ngx_buf_size(b));
+        if (part->pos == NULL) {
+            return NGX_ERROR;
+        }
+
+        n = ngx_read_file(b->file, (u_char *) part->pos,
+                          (size_t) ngx_buf_size(b), b->file_pos);
+
+        if (n != (ssize_t) ngx_buf_size(b)) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "credential: read %z of %O bytes of the "
+                          "request body from \"%V\"",
+                          n, ngx_buf_size(b), &b->file->name);
+            return NGX_ERROR;
+        }
+
+        part->last = part->pos + n;
     }
 
-    if (file == NULL) {
-        return NGX_DECLINED;
-    }
+    return NGX_OK;
+}
 
-    aligned = start - start % (off_t) ngx_pagesize;
-    size = len + (size_t) (start - aligned);
+
+/*
+ * A range of the temporary file, mapped read-only (the pages are the
+ * file's, shared with the page cache) and unmapped with the request;
+ * NGX_DECLINED when mmap() fails.
+ */
+
+static ngx_int_t
+ngx_http_credential_body_map(ngx_http_request_t *r, ngx_buf_t *b,
+    ngx_edge_auth_json_part_t *part)
+{
+    off_t                       aligned;
+    u_char                     *map;
+    size_t                      size;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_credential_map_t  *m;
+
+    aligned = b->file_pos - b->file_pos % (off_t) ngx_pagesize;
+    size = (size_t) (b->file_last - aligned);
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_credential_map_t));
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, file->fd, aligned);
+    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, b->file->fd, aligned);
 
     if (map == MAP_FAILED) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, ngx_errno,
                       "credential: mmap(\"%V\") of the request body "
-                      "failed; reading it into memory", &file->name);
+                      "failed; reading it into memory", &b->file->name);
         return NGX_DECLINED;
     }
 
@@ -847,7 +853,8 @@ ngx_http_credential_body_map(ngx_http_request_t *r, size_t len,
     m->size = size;
     cln->handler = ngx_http_credential_body_unmap;
 
-    splice->base = map + (start - aligned);
+    part->pos = map + (b->file_pos - aligned);
+    part->last = map + size;
 
     return NGX_OK;
 }
@@ -871,15 +878,29 @@ static ngx_buf_t *
 ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
     u_char *data, size_t len)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_credential_link_t  *link;
 
-    b = ngx_calloc_buf(splice->r->pool);
-    cl = ngx_alloc_chain_link(splice->r->pool);
+    /* buffers and links eight at a time: a body has a few of them */
 
-    if (b == NULL || cl == NULL) {
-        return NULL;
+    if (splice->nlinks == 0) {
+        splice->links = ngx_palloc(splice->r->pool,
+                                   8 * sizeof(ngx_http_credential_link_t));
+        if (splice->links == NULL) {
+            return NULL;
+        }
+
+        splice->nlinks = 8;
     }
+
+    link = splice->links++;
+    splice->nlinks--;
+
+    b = &link->buf;
+    cl = &link->cl;
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
 
     /* a retry (proxy_next_upstream) sends the buffer again from start */
 
@@ -909,28 +930,84 @@ ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
 static ngx_int_t
 ngx_http_credential_body_flush(ngx_http_credential_splice_t *splice)
 {
-    if (splice->start == NULL) {
+    if (!splice->pending) {
         return NGX_OK;
     }
 
-    if (splice->tail) {
-        splice->tail->last = ngx_cpymem(splice->tail->last, splice->start,
-                                        splice->end - splice->start);
-        splice->size += splice->end - splice->start;
-        splice->start = NULL;
-        return NGX_OK;
-    }
+    splice->pending = 0;
 
-    if (ngx_http_credential_body_memory(splice, (u_char *) splice->start,
-                                        splice->end - splice->start)
-        == NULL)
-    {
-        return NGX_ERROR;
-    }
+    return ngx_http_credential_body_range(splice, splice->start, splice->end);
+}
 
-    splice->start = NULL;
+
+/* bytes start to end of the client's body: referred to, or copied */
+
+static ngx_int_t
+ngx_http_credential_body_range(ngx_http_credential_splice_t *splice,
+    size_t start, size_t end)
+{
+    size_t                      n, part_end;
+    const u_char               *pos;
+    ngx_edge_auth_json_part_t  *part;
+
+    part = &splice->parts[splice->part];
+    part_end = splice->part_start + (part->last - part->pos);
+
+    while (start < end) {
+
+        /* ranges come in order: the parts before them are done */
+
+        while (start >= part_end) {
+            splice->part_start = part_end;
+            part = &splice->parts[++splice->part];
+            part_end += part->last - part->pos;
+        }
+
+        pos = part->pos + (start - splice->part_start);
+        n = ngx_min(end, part_end) - start;
+
+        if (splice->tail) {
+            splice->tail->last = ngx_cpymem(splice->tail->last, pos, n);
+            splice->size += n;
+
+        } else if (ngx_http_credential_body_memory(splice, (u_char *) pos, n)
+                   == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        start += n;
+    }
 
     return NGX_OK;
+}
+
+
+/* len bytes from start, across parts (a key split between two) */
+
+static void
+ngx_http_credential_body_copy(ngx_http_credential_splice_t *splice,
+    u_char *dst, size_t start, size_t len)
+{
+    size_t                      n, part_start;
+    ngx_edge_auth_json_part_t  *part;
+
+    part = splice->parts;
+    part_start = 0;
+
+    while (len) {
+        n = part->last - part->pos;
+
+        if (start < part_start + n) {
+            n = ngx_min(len, part_start + n - start);
+            dst = ngx_cpymem(dst, part->pos + (start - part_start), n);
+            start += n;
+            len -= n;
+        }
+
+        part_start += part->last - part->pos;
+        part++;
+    }
 }
 
 
@@ -1055,7 +1132,7 @@ ngx_http_credential_body_restore(ngx_http_request_t *r)
 
 static void
 ngx_http_credential_body_member(void *data, const u_char *key,
-    size_t key_len, const u_char *end)
+    size_t key_len, size_t start, size_t end)
 {
     ngx_http_credential_splice_t *splice = data;
 
@@ -1066,6 +1143,17 @@ ngx_http_credential_body_member(void *data, const u_char *key,
         return;
     }
 
+    if (key == NULL) {
+        p = ngx_pnalloc(splice->r->pool, key_len);
+        if (p == NULL) {
+            splice->error = 1;
+            return;
+        }
+
+        ngx_http_credential_body_copy(splice, p, start, key_len);
+        key = p;
+    }
+
     if (ngx_http_credential_body_owned(splice->body, key, key_len)) {
         splice->gap = 1;
         return;
@@ -1073,7 +1161,7 @@ ngx_http_credential_body_member(void *data, const u_char *key,
 
     /* next to the previous one kept: the text between is ", " */
 
-    if (splice->start && !splice->gap) {
+    if (splice->pending && !splice->gap) {
         splice->end = end;
         return;
     }
@@ -1088,7 +1176,7 @@ ngx_http_credential_body_member(void *data, const u_char *key,
     {
         /* each comma replaces at least a dropped member: the rest fits */
 
-        size = splice->text_end - key + 1;
+        size = splice->len - start + 1;
 
         p = ngx_pnalloc(splice->r->pool, size);
         if (p == NULL) {
@@ -1105,7 +1193,12 @@ ngx_http_credential_body_member(void *data, const u_char *key,
         splice->tail->end = p + size;
     }
 
-    if (splice->tail) {
+    if (splice->ranges == 0) {
+        splice->head->last++;       /* the comma after the members */
+        splice->head->end++;
+        splice->size++;
+
+    } else if (splice->tail) {
         *splice->tail->last++ = ',';
         splice->size++;
 
@@ -1116,8 +1209,9 @@ ngx_http_credential_body_member(void *data, const u_char *key,
         return;
     }
 
-    splice->start = key;
+    splice->start = start;
     splice->end = end;
+    splice->pending = 1;
     splice->gap = 0;
     splice->ranges++;
 }

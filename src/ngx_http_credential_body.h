@@ -20,7 +20,7 @@
 
 struct ngx_http_credential_body_s {
     json_t                      *tree;      /* while the block is read */
-    ngx_str_t                    members;   /* "k":{...},... built once */
+    ngx_str_t                    members;   /* {"k":{...},..., built once */
     ngx_array_t                  names;     /* ngx_str_t: top-level keys */
     ngx_array_t                  folded;    /* the names, case folded */
     u_char                      *fold;      /* a client's key, folded */

@@ -406,6 +406,34 @@ is($body, '{"userInfo":{"id":"mine"}}', 'no credential: body untouched');
     like($r->{raw}, qr/"n":2\}/, 'pipelined: second body intact');
 }
 
+# the body in two buffers: the part read with the request header (1k) and
+# the rest; checked and spliced where they are, so the client's userInfo
+# cut in two by the boundary is still found and dropped, and a member kept
+# across it arrives whole
+
+{
+    my $head = "POST /echo/s HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nContent-Type: application/json\r\n"
+        . "Content-Length: 1100\r\n\r\n";
+    my $cut = 1024 - length $head;      # where the body's second part starts
+    my @bad;
+
+    for my $pad ($cut - 70 .. $cut - 8) {
+        my $keep = '"keep":"' . ('y' x 30) . '"';
+        my $sent = '{"pad":"' . ('x' x $pad) . '","userInfo":{"id":"evil"},'
+            . $keep . ',"z":' . ('9' x 20) . '}';
+        $sent .= ' ' x (1100 - length $sent);
+        my $req = $head . $sent;
+        $r = http_request($port, $req);
+        (my $head2, $body) = echoed($r);
+        push @bad, $pad
+            unless $body eq '{' . $USERINFO . ',"pad":"' . ('x' x $pad)
+                             . '",' . $keep . ',"z":' . ('9' x 20) . '}';
+    }
+
+    is("@bad", '', 'a body in two buffers: every member across the boundary');
+}
+
 # no value in any log line, debug included
 
 my $log = $n->error_log;

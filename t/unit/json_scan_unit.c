@@ -4,7 +4,10 @@
  * random texts (tokens glued together, and mutations of valid documents)
  * that must get the same verdict from both: object, other JSON, invalid.
  * For objects, the member spans glued back together must be the same
- * value.  Prints TAP.
+ * value.  Each text is also scanned cut into parts, and by the other
+ * path (SSE2 and the 64-bit word one, fuzz/json_scan_scalar.c): the same
+ * verdict and the same members.  Then the edges of the fast loops: each
+ * byte that stops them at each offset, with every cut.  Prints TAP.
  */
 
 
@@ -38,30 +41,124 @@ ok(int cond, const char *name, const char *text, size_t len)
 }
 
 
+/* a scan's verdict and what it reported, to compare scans */
+
+#define MAX_SPANS  64
+
 typedef struct {
-    char    buf[8192];
-    size_t  len;
+    const char  *text;          /* the parts are slices of it */
+    char         buf[8192];     /* the members glued back: {...} */
+    size_t       len;
+    size_t       span[MAX_SPANS][3];    /* start, key_len, end */
+    int          n;
+    int          bad;           /* a span or key pointer is wrong */
+    const size_t  *cut;         /* where the parts start, when cut */
+    size_t       ncut;
 } glue_t;
 
 
+/* does start..end cross from one part into another */
+
+static int
+crosses(glue_t *g, size_t start, size_t end)
+{
+    size_t  i;
+
+    for (i = 0; i < g->ncut; i++) {
+        if (g->cut[i] > start && g->cut[i] < end) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
-glue(void *data, const u_char *key, size_t key_len, const u_char *end)
+glue(void *data, const u_char *key, size_t key_len, size_t start, size_t end)
 {
     glue_t  *g = data;
     size_t   n;
 
-    n = end - key;
+    if (start + key_len > end || (g->n && start < g->span[g->n - 1][2])
+        || (key == NULL) != crosses(g, start, start + key_len)
+        || (key != NULL && memcmp(key, g->text + start, key_len) != 0)
+        || g->text[start] != '"' || g->text[start + key_len - 1] != '"')
+    {
+        g->bad = 1;
+    }
+
+    if (g->n < MAX_SPANS) {
+        g->span[g->n][0] = start;
+        g->span[g->n][1] = key_len;
+        g->span[g->n][2] = end;
+    }
+
+    g->n++;
+
+    n = end - start;
 
     if (g->len + n + 2 < sizeof(g->buf)) {
         if (g->len > 1) {
             g->buf[g->len++] = ',';
         }
 
-        memcpy(g->buf + g->len, key, n);
+        memcpy(g->buf + g->len, g->text + start, n);
         g->len += n;
     }
+}
 
-    (void) key_len;
+
+typedef int (*scan_pt)(const ngx_edge_auth_json_part_t *part, size_t n,
+    ngx_edge_auth_json_member_pt member, void *data);
+
+int ngx_edge_auth_json_scan_scalar(const ngx_edge_auth_json_part_t *part,
+    size_t n, ngx_edge_auth_json_member_pt member, void *data);
+extern const char  ngx_edge_auth_json_scan_path_scalar[];
+
+static scan_pt  paths[2] = {
+    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar
+};
+
+
+/*
+ * The text cut at the offsets cut[0..ncut) (in order, repeats make empty
+ * parts), each part a copy of its own in memory of its exact size, so
+ * that a read past a part's end is a read past an allocation (ASan).
+ */
+
+static int
+scan_cut(scan_pt scan, const char *text, size_t len, const size_t *cut,
+    size_t ncut, glue_t *g)
+{
+    int                         rc;
+    size_t                      i, from, to;
+    u_char                     *copy[16];
+    ngx_edge_auth_json_part_t   part[16];
+
+    g->text = text;
+    g->buf[0] = '{';
+    g->len = 1;
+    g->n = 0;
+    g->bad = 0;
+
+    for (i = 0, from = 0; i <= ncut; i++, from = to) {
+        to = (i < ncut) ? cut[i] : len;
+        copy[i] = malloc(to - from ? to - from : 1);
+        memcpy(copy[i], text + from, to - from);
+        part[i].pos = copy[i];
+        part[i].last = copy[i] + (to - from);
+    }
+
+    g->cut = cut;
+    g->ncut = ncut;
+    rc = scan(part, ncut + 1, glue, g);
+
+    for (i = 0; i <= ncut; i++) {
+        free(copy[i]);
+    }
+
+    return rc;
 }
 
 
@@ -86,9 +183,12 @@ reference(const char *text, size_t len)
                              : NGX_EDGE_AUTH_JSON_NOT_OBJECT;
     json_decref(root);
 
-    /* jansson ends a number at a NUL byte ("1\0" passes); RFC 8259 not */
+    /*
+     * jansson ends a number at a NUL byte ("1\0" and {"a":1\0} pass); a
+     * NUL byte is never JSON (RFC 8259)
+     */
 
-    if (v == NGX_EDGE_AUTH_JSON_NOT_OBJECT && memchr(text, 0, len)) {
+    if (memchr(text, 0, len)) {
         v = NGX_EDGE_AUTH_JSON_INVALID;
     }
 
@@ -96,12 +196,45 @@ reference(const char *text, size_t len)
 }
 
 
+/* a scan of the text cut so, by one path, against the whole text's */
+
 static void
-compare(const char *text, size_t len, const char *name)
+same(int path, const char *text, size_t len, const size_t *cut, size_t ncut,
+    int want, glue_t *whole, const char *name)
 {
-    int      want, got;
+    int     got, cond;
+    char    what[96];
+    glue_t  g;
+
+    got = scan_cut(paths[path], text, len, cut, ncut, &g);
+
+    cond = (got == want && !g.bad && g.n == whole->n
+            && memcmp(g.span, whole->span,
+                      sizeof(g.span[0])
+                      * (g.n < MAX_SPANS ? g.n : MAX_SPANS)) == 0);
+
+    if (!cond) {
+        snprintf(what, sizeof(what), "%s, %s path, %zu cut(s) from %zu",
+                 name, path ? "scalar" : "fast", ncut, ncut ? cut[0] : 0);
+    }
+
+    ok(cond, what, text, len);
+}
+
+
+/*
+ * Both paths, on the text whole and cut into parts, must give jansson's
+ * verdict and report the same members; glued back together, the members
+ * must be the same value as the text.  cuts: how many random cuts.
+ */
+
+static void
+compare(const char *text, size_t len, const char *name, int cuts)
+{
+    int      want, got, i, j;
+    size_t   cut[4], t;
     json_t  *a, *b;
-    glue_t   g;
+    glue_t   whole;
 
     want = reference(text, len);
 
@@ -109,27 +242,163 @@ compare(const char *text, size_t len, const char *name)
         return;
     }
 
-    g.buf[0] = '{';
-    g.len = 1;
+    got = scan_cut(paths[0], text, len, NULL, 0, &whole);
 
-    got = ngx_edge_auth_json_scan((const u_char *) text, len, glue, &g);
+    ok(got == want && !whole.bad, name, text, len);
 
-    ok(got == want, name, text, len);
-
-    if (got != NGX_EDGE_AUTH_JSON_OBJECT || want != got) {
+    if (got != want) {
         return;
     }
 
-    g.buf[g.len++] = '}';
+    same(1, text, len, NULL, 0, want, &whole, name);
+
+    for (i = 0; i < cuts; i++) {
+        for (j = 0; j < 1 + i % 3; j++) {
+            cut[j] = random() % (len + 1);
+        }
+
+        for (j = 1; j < 1 + i % 3; j++) {       /* in order */
+            if (cut[j] < cut[j - 1]) {
+                t = cut[j];
+                cut[j] = cut[j - 1];
+                cut[j - 1] = t;
+                j = 0;
+            }
+        }
+
+        same(0, text, len, cut, 1 + i % 3, want, &whole, name);
+        same(1, text, len, cut, 1 + i % 3, want, &whole, name);
+    }
+
+    if (got != NGX_EDGE_AUTH_JSON_OBJECT) {
+        return;
+    }
+
+    whole.buf[whole.len++] = '}';
 
     a = json_loadb(text, len, JSON_ALLOW_NUL|JSON_DECODE_INT_AS_REAL, NULL);
-    b = json_loadb(g.buf, g.len, JSON_ALLOW_NUL|JSON_DECODE_INT_AS_REAL,
-                   NULL);
+    b = json_loadb(whole.buf, whole.len,
+                   JSON_ALLOW_NUL|JSON_DECODE_INT_AS_REAL, NULL);
 
     ok(a && b && json_equal(a, b), "member spans", text, len);
 
     json_decref(a);
     json_decref(b);
+}
+
+
+/*
+ * Every cut of the text: at each offset, and around a part of one byte
+ * there, so that each item crosses one boundary and two.
+ */
+
+static void
+every_cut(const char *text, size_t len, const char *name)
+{
+    int     want, got, path;
+    size_t  c, cut[2];
+    glue_t  whole;
+
+    want = reference(text, len);
+
+    if (want < 0) {
+        return;
+    }
+
+    got = scan_cut(paths[0], text, len, NULL, 0, &whole);
+    ok(got == want && !whole.bad, name, text, len);
+
+    for (path = 0; path < 2; path++) {
+        for (c = 0; c <= len; c++) {
+            cut[0] = c;
+            same(path, text, len, cut, 1, want, &whole, name);
+
+            if (c < len) {
+                cut[1] = c + 1;
+                same(path, text, len, cut, 2, want, &whole, name);
+            }
+        }
+    }
+}
+
+
+/*
+ * The edges of the 16-byte and 8-byte loops: in a string, each byte that
+ * ends a run of plain ones (the quote, a backslash, a control, the first
+ * byte of UTF-8, good or bad) at each offset from 0 to 32, cut at every
+ * offset; runs of white space of each length from 0 to 40, with a byte
+ * that is not white space (form feed, vertical tab) at each place.
+ */
+
+static void
+vector_tests(void)
+{
+    int          i, j;
+    char         text[1024], run[64];
+    size_t       n, off, len;
+    static const char  *special[] = {
+        "", "\\n", "\\\"", "\\\\", "\\u00e9", "\\ud834\\udd1e", "\\ud834",
+        "\\x", "\\u12", "\x01", "\x1f", "\x7f", "\t", "\n",
+        "\xc3\xa9", "\xc3", "\x80", "\xe2\x82\xac", "\xe2\x82",
+        "\xf0\x9f\x98\x80", "\xf0\x9f\x98", "\xed\xa0\x80", "\xc0\xaf",
+        "\xf4\x90\x80\x80", "\xff", "\"", "/", "\x20", "\x21", "\x5b",
+        "\x5d", "\x5c", NULL
+    };
+
+    for (i = 0; special[i]; i++) {
+        for (off = 0; off < 33; off++) {
+
+            /* in a value, and in a key of the top object */
+
+            memset(run, 'a', off);
+            run[off] = '\0';
+
+            len = snprintf(text, sizeof(text),
+                           "{\"k\":\"%s%sbcdefghijklmnopq\"}",
+                           run, special[i]);
+            every_cut(text, len, "a string's edge");
+
+            len = snprintf(text, sizeof(text), "{\"%s%s\":1}",
+                           run, special[i]);
+            every_cut(text, len, "a key's edge");
+        }
+    }
+
+    for (n = 0; n <= 40; n++) {
+        for (j = -1; j < (int) n; j++) {
+            for (off = 0; off < n; off++) {
+                run[off] = " \n\t\r"[(off * 7 + n) % 4];
+            }
+
+            if (j >= 0) {
+                run[j] = (j % 2) ? '\f' : '\v';
+            }
+
+            run[n] = '\0';
+
+            len = snprintf(text, sizeof(text), "%s{%s\"a\"%s:%s[%s1%s,%strue"
+                           "%s]%s,\"b\":{}%s}%s", run, run, run, run, run,
+                           run, run, run, run, run, run);
+
+            /* the cuts of every length take long: a few of them */
+
+            if (n % 16 == 7 && j % 4 == 0) {
+                every_cut(text, len, "white space");
+
+            } else {
+                compare(text, len, "white space", 8);
+            }
+        }
+    }
+
+    /* numbers and literals cut everywhere */
+
+    every_cut("[-12.5e+3,0,-0,1E9,2.0e-1,true,false,null,{}]", 46, "scalars");
+    every_cut("[-12.5e+3,0,-0,1E9,2.0e-1,true,false,nul]", 41, "scalars");
+    every_cut("[1.e3]", 6, "scalars");
+    every_cut("[01]", 4, "scalars");
+    every_cut("123456789012345678901234567890", 30, "a number alone");
+    every_cut("  \"abc\"  ", 9, "a string alone");
 }
 
 
@@ -270,7 +539,7 @@ fold_tests(void)
         bad++;
     }
 
-    printf("%s 2 - key folding: the table, and %d strings escaped and raw "
+    printf("%s 3 - key folding: the table, and %d strings escaped and raw "
            "alike\n", bad ? "not ok" : "ok", i);
 
     return bad;
@@ -280,14 +549,14 @@ fold_tests(void)
 int
 main(void)
 {
-    int          i, j, n, k;
+    int          i, j, n, k, all;
     char         text[512];
     size_t       len;
     const char  *seed;
     static char  deep[2 * NGX_EDGE_AUTH_JSON_DEPTH + 4];
 
     for (i = 0; table[i]; i++) {
-        compare(table[i], strlen(table[i]), "table");
+        compare(table[i], strlen(table[i]), "table", 8);
     }
 
     /* nesting: 2048 levels pass, 2049 do not, as in jansson */
@@ -296,14 +565,14 @@ main(void)
     {
         memset(deep, '[', n);
         memset(deep + n, ']', n);
-        compare(deep, 2 * n, "depth");
+        compare(deep, 2 * n, "depth", 2);
     }
 
     srandom(42);
 
     /* tokens glued at random */
 
-    for (i = 0; i < 200000; i++) {
+    for (i = 0; i < 100000; i++) {
         len = 0;
         n = 1 + random() % 12;
 
@@ -313,12 +582,12 @@ main(void)
             len += strlen(seed);
         }
 
-        compare(text, len, "random tokens");
+        compare(text, len, "random tokens", i % 3 == 0);
     }
 
     /* mutations of valid documents */
 
-    for (i = 0; i < 200000; i++) {
+    for (i = 0; i < 100000; i++) {
         seed = table[random() % 12];
         seed = (i % 2) ? "{\"userInfo\":{\"id\":\"x\"},\"c\":[1,{\"d\":"
                          "\"\\u00e9\"}],\"e\":-1.5e3}"
@@ -346,15 +615,28 @@ main(void)
             }
         }
 
-        compare(text, len, "mutation");
+        compare(text, len, "mutation", i % 3 == 0);
     }
 
-    printf("1..2\n%s 1 - %d comparisons with jansson, %d differ\n",
+    printf("1..3\n# paths: %s and %s\n%s 1 - %d scans against jansson and "
+           "each other, %d differ\n", ngx_edge_auth_json_scan_path,
+           ngx_edge_auth_json_scan_path_scalar, failed ? "not ok" : "ok",
+           tests, failed);
+
+    all = failed;
+    tests = 0;
+    failed = 0;
+
+    vector_tests();
+
+    printf("%s 2 - the edges of the fast paths: %d scans, %d differ\n",
            failed ? "not ok" : "ok", tests, failed);
 
+    all += failed;
+
     if (fold_tests()) {
-        failed++;
+        all++;
     }
 
-    return failed ? 1 : 0;
+    return all ? 1 : 0;
 }
