@@ -146,6 +146,28 @@ ok($nilo->wait_for(sub {
     defined $replica->cmd('GET', $keys->[0]) }, 10),
    'the token is replicated');
 
+# a sentinel that names a replica as the master: ROLE says so, the node
+# writes nothing there and logs in alone
+
+{
+    my $fake = RedisSentinel->fake('127.0.0.1', $replica->port);
+    my ($e, $port_e) = gateway(sentinel => "redis_sentinel=${\ $fake->addresses } "
+                                           . "redis_master=edge");
+    $nilo->reset_counters;
+    $e->start($port_e);
+
+    my $not = qr/\[error\].*redis master "edge": 127\.0\.0\.1:${\ $replica->port } is not a master \(ROLE: slave\)/;
+    ok($nilo->wait_for(sub { count_in($e, $not) }, 10),
+       'a replica named as the master: ROLE is checked, one error line');
+    my ($st) = api($port_e);
+    is($st, 200, '... the node serves');
+    is($nilo->logins, 1, '... with a login of its own');
+    unlike($e->error_log, qr/READONLY/, '... and never wrote to the replica');
+    $e->stop;
+    $fake->stop;
+    $nilo->reset_counters;
+}
+
 # ------------------------------------------------ the master dies, traffic on
 
 my $rport = $replica->port;
@@ -177,7 +199,7 @@ ok($promoted, 'the sentinels promoted the replica');
 ok(count_in($a, $followed) && count_in($b, $followed),
    'both gateways asked the sentinels again and were told the new master');
 is($fail, 0, "no request failed during the failover ($ok served)");
-is($nilo->logins, 1, 'no login during the failover');
+is($nilo->logins, 0, 'no login during the failover');
 
 is($replica->cmd('ROLE')->[0], 'master', 'the replica is the master now');
 is($replica->cmd('GET', $keys->[0]), $old_value,

@@ -11,6 +11,8 @@ package RedisSentinel;
 #   $s->wait_ready(15);          # every sentinel sees the others, a replica
 #   $s->cmd($i, 'SENTINEL', ...);
 #   $s->stop;
+#   my $f = RedisSentinel->fake('127.0.0.1', $port);  # a stand-in that
+#   $f->addresses; $f->stop;     # names that address for every master
 
 use strict;
 use warnings;
@@ -18,6 +20,7 @@ use warnings;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 use IO::Socket::INET;
+use POSIX ();
 use EdgeAuthTest ();
 use RedisServer ();
 
@@ -72,6 +75,40 @@ sub start {
     }
 
     return $self;
+}
+
+
+# a stand-in sentinel: AUTH is OK, any other command answers IP and PORT
+# (a replica, say, to see that the gateway checks ROLE)
+
+sub fake {
+    my ($class, $ip, $port) = @_;
+
+    my $lport = EdgeAuthTest::free_port();
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                    LocalPort => $lport, Listen => 16,
+                                    ReuseAddr => 1)
+        or die "fake sentinel: $!";
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        while (my $c = $srv->accept) {
+            while (my $cmd = eval { RedisServer::_read($c) }) {
+                last unless ref $cmd;
+                print {$c} uc($cmd->[0]) eq 'AUTH' ? "+OK\r\n"
+                    : "*2\r\n\$" . length($ip) . "\r\n$ip\r\n\$"
+                      . length($port) . "\r\n$port\r\n";
+            }
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+
+    close $srv;
+
+    return bless { name => 'any',
+                   sentinels => [ { port => $lport, pid => $pid } ] }, $class;
 }
 
 
