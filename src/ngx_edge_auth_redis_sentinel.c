@@ -571,9 +571,8 @@ ngx_edge_auth_redis_sentinel_finish(ngx_edge_auth_redis_sentinel_t *s,
     last = error + sizeof(error) - 1;
 
     i = s->conf->naddrs;
-    p = ngx_slprintf(p, last, "no sentinel gave the address of master "
-                     "\"%V\" (%ui asked; last, %s)", &s->conf->master, i,
-                     s->error);
+    p = ngx_slprintf(p, last, "no sentinel gave its address (%ui asked; "
+                     "last, %s)", i, s->error);
     *p = '\0';
 
     s->handler(s->data, NULL, (const char *) error);

@@ -280,7 +280,7 @@ $b->stop;
            "$name: the gateway works");
         is($nilo->logins, 1, "$name: it logged in alone");
 
-        my $down = qr/\[error\].*redis master "(?:edge|nosuch)": no sentinel gave the address of master/;
+        my $down = qr/\[error\].*redis master "(?:edge|nosuch)": no sentinel gave its address/;
         ok($nilo->wait_for(sub { count_in($c, $down) >= 1 }, 10),
            "$name: the outage is logged");
         # both workers meet it, each pause doubles
