@@ -16,6 +16,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
+use List::Util qw(max);
 use EdgeAuthTest;
 use MockPartner;
 use RedisServer;
@@ -168,6 +169,33 @@ ok($nilo->wait_for(sub {
     $nilo->reset_counters;
 }
 
+# a master demoted under the connection answers writes with READONLY: an
+# outage, and the sentinels are asked again
+
+{
+    my $demoted = RedisSentinel->fake_master;
+    my $fake = RedisSentinel->fake('127.0.0.1', $demoted->port);
+    my ($f, $port_f) = gateway(sentinel => "redis_sentinel=${\ $fake->addresses } "
+                                           . "redis_master=edge");
+    $nilo->reset_counters;
+    $f->start($port_f);
+
+    my $ro = qr/\[error\].*redis master "edge": READONLY: the master became a replica; the sentinels are asked again/;
+    ok($nilo->wait_for(sub { count_in($f, $ro) }, 10),
+       'READONLY: one error line');
+    my $asked = $fake->asked;
+    ok($nilo->wait_for(sub { $fake->asked > $asked }, 10),
+       '... and the sentinels are asked again');
+    my ($st) = api($port_f);
+    is($st, 200, '... the node serves');
+    is($nilo->logins, 1, '... with a login of its own');
+    is(count_in($f, $ro), 1, '... said once at "error"');
+    $f->stop;
+    $fake->stop;
+    $demoted->stop;
+    $nilo->reset_counters;
+}
+
 # ------------------------------------------------ the master dies, traffic on
 
 my $rport = $replica->port;
@@ -208,9 +236,17 @@ is($replica->cmd('GET', $keys->[0]), $old_value,
 # both nodes write to the new master: a 401 renews once for the fleet, the
 # lease and the new token go to it
 
+my $outage = qr/\[error\].*redis master "edge":/;
+my $again = qr/\[notice\].*redis master "edge": connected again/;
+
 ok($nilo->wait_for(sub {
-    count_in($a, qr/connected again/) && count_in($b, qr/connected again/)
+    !grep { count_in($_, $outage) > count_in($_, $again) } $a, $b
 }, 30), 'both gateways are connected to the new master');
+
+# and every worker is past its pause: the longest one said in the logs
+my $pause = max(0, map { $_->error_log =~ /next try in (\d+)ms/g }
+                       $a, $b);
+sleep $pause / 1000 + 0.5;
 
 $nilo->reset_counters;
 $nilo->expire_tokens;
@@ -241,10 +277,10 @@ for my $k (@{ $replica->cmd('KEYS', '*') }) {
 
 for my $g ([A => $a], [B => $b]) {
     my $n = $g->[1];
-    ok(count_in($n, qr/\[error\].*redis master "edge":/) <= 1,
+    ok(count_in($n, $outage) <= 1,
        "$g->[0]: at most one error line for the failover");
-    is(count_in($n, qr/\[notice\].*redis master "edge": connected again/), 1,
-       "$g->[0]: the recovery said once");
+    is(count_in($n, $again), count_in($n, $outage),
+       "$g->[0]: the recovery said once, if there was an outage");
     my $log = $n->error_log;
     unlike($log, qr/\Q$REDIS_PW\E|\Q$SENTINEL_PW\E|\Q$SECRET\E/,
            "$g->[0]: no password in the log");

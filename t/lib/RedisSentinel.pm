@@ -12,7 +12,8 @@ package RedisSentinel;
 #   $s->cmd($i, 'SENTINEL', ...);
 #   $s->stop;
 #   my $f = RedisSentinel->fake('127.0.0.1', $port);  # a stand-in that
-#   $f->addresses; $f->stop;     # names that address for every master
+#   $f->addresses; $f->asked;    # names that address for every master
+#   my $m = RedisSentinel->fake_master;  # a master that says READONLY
 
 use strict;
 use warnings;
@@ -78,13 +79,44 @@ sub start {
 }
 
 
-# a stand-in sentinel: AUTH is OK, any other command answers IP and PORT
-# (a replica, say, to see that the gateway checks ROLE)
+# stand-ins, each a process that answers RESP commands:
+#   fake: a sentinel; AUTH is OK, any other command answers IP and PORT
+#     (a replica, say, to see that the gateway checks ROLE); ->asked is
+#     how many connections it had
+#   fake_master: a "master" that says so to ROLE, has no keys and answers
+#     every write with -READONLY, as a master demoted under a connection
 
 sub fake {
     my ($class, $ip, $port) = @_;
 
+    return $class->_fake(sub {
+        my ($cmd) = @_;
+        return uc($cmd->[0]) eq 'AUTH' ? "+OK\r\n"
+            : "*2\r\n\$" . length($ip) . "\r\n$ip\r\n\$"
+              . length($port) . "\r\n$port\r\n";
+    });
+}
+
+
+sub fake_master {
+    my ($class) = @_;
+
+    return $class->_fake(sub {
+        my $c = uc $_[0][0];
+        return $c eq 'AUTH' || $c eq 'SELECT' ? "+OK\r\n"
+            : $c eq 'ROLE' ? "*3\r\n\$6\r\nmaster\r\n:0\r\n*0\r\n"
+            : $c eq 'GET' ? "\$-1\r\n"
+            : $c eq 'PTTL' ? ":-2\r\n"
+            : "-READONLY You can't write against a read only replica.\r\n";
+    });
+}
+
+
+sub _fake {
+    my ($class, $answer) = @_;
+
     my $lport = EdgeAuthTest::free_port();
+    my $dir = tempdir('edge-auth-fake-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                     LocalPort => $lport, Listen => 16,
                                     ReuseAddr => 1)
@@ -94,11 +126,13 @@ sub fake {
 
     if ($pid == 0) {
         while (my $c = $srv->accept) {
+            if (open my $fh, '>>', "$dir/connections") {
+                print $fh "1\n";
+                close $fh;
+            }
             while (my $cmd = eval { RedisServer::_read($c) }) {
                 last unless ref $cmd;
-                print {$c} uc($cmd->[0]) eq 'AUTH' ? "+OK\r\n"
-                    : "*2\r\n\$" . length($ip) . "\r\n$ip\r\n\$"
-                      . length($port) . "\r\n$port\r\n";
+                print {$c} $answer->($cmd);
             }
             close $c;
         }
@@ -107,8 +141,18 @@ sub fake {
 
     close $srv;
 
-    return bless { name => 'any',
+    return bless { name => 'any', dir => $dir,
                    sentinels => [ { port => $lport, pid => $pid } ] }, $class;
+}
+
+
+sub port { $_[0]{sentinels}[0]{port} }
+
+sub asked {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/connections" or return 0;
+    my @l = <$fh>;
+    return scalar @l;
 }
 
 
