@@ -83,8 +83,9 @@ sub start {
 #   fake: a sentinel; AUTH is OK, any other command answers IP and PORT
 #     (a replica, say, to see that the gateway checks ROLE); ->asked is
 #     how many connections it had
-#   fake_master: a "master" that says so to ROLE, has no keys and answers
-#     every write with -READONLY, as a master demoted under a connection
+#   fake_master: a "master" that says so to the first ROLE (then "slave"),
+#     has no keys and answers every write with -READONLY: a master
+#     demoted under a connection
 
 sub fake {
     my ($class, $ip, $port) = @_;
@@ -101,10 +102,15 @@ sub fake {
 sub fake_master {
     my ($class) = @_;
 
+    my $roles = 0;
+
     return $class->_fake(sub {
         my $c = uc $_[0][0];
         return $c eq 'AUTH' || $c eq 'SELECT' ? "+OK\r\n"
-            : $c eq 'ROLE' ? "*3\r\n\$6\r\nmaster\r\n:0\r\n*0\r\n"
+            : $c eq 'ROLE' && $roles++ == 0
+                ? "*3\r\n\$6\r\nmaster\r\n:0\r\n*0\r\n"
+            : $c eq 'ROLE' ? "*5\r\n\$5\r\nslave\r\n\$9\r\n127.0.0.1\r\n"
+                             . ":1\r\n\$9\r\nconnected\r\n:0\r\n"
             : $c eq 'GET' ? "\$-1\r\n"
             : $c eq 'PTTL' ? ":-2\r\n"
             : "-READONLY You can't write against a read only replica.\r\n";
