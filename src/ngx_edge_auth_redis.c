@@ -49,10 +49,15 @@ struct ngx_edge_auth_redis_s {
 
     ngx_event_t                  posted;     /* fails calls out of line */
     ngx_queue_t                  failed;
+
+    ngx_edge_auth_redis_sentinel_t  *sentinel;
+    ngx_addr_t                  *master;     /* as the sentinels said */
 };
 
 
 static void ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_master(void *data, ngx_addr_t *master,
+    const char *error);
 static ngx_int_t ngx_edge_auth_redis_hello(ngx_edge_auth_redis_t *rd);
 static void ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call);
 static void ngx_edge_auth_redis_next(ngx_edge_auth_redis_t *rd);
@@ -140,6 +145,14 @@ ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
     rd->tls_log.action = NULL;
     rd->tls_log.next = NULL;
 #endif
+
+    if (conf->sentinel) {
+        rd->sentinel = ngx_edge_auth_redis_sentinel_create(cycle,
+                           conf->sentinel, ngx_edge_auth_redis_master, rd);
+        if (rd->sentinel == NULL) {
+            return NULL;
+        }
+    }
 
     return rd;
 }
@@ -238,6 +251,10 @@ ngx_edge_auth_redis_send(ngx_edge_auth_redis_t *rd,
     ngx_queue_insert_tail(&rd->calls, &call->queue);
 
     if (rd->peer.connection == NULL) {
+        if (rd->sentinel && ngx_edge_auth_redis_sentinel_busy(rd->sentinel)) {
+            return;
+        }
+
         if (!ngx_edge_auth_redis_usable(rd)) {
             ngx_edge_auth_redis_fail(rd, "Redis is paused after a failure",
                                      0);
@@ -245,6 +262,13 @@ ngx_edge_auth_redis_send(ngx_edge_auth_redis_t *rd,
         }
 
         rd->naddr = 0;
+
+        if (rd->sentinel) {
+            /* every new connection: the master may have changed */
+            ngx_edge_auth_redis_sentinel_ask(rd->sentinel);
+            return;
+        }
+
         ngx_edge_auth_redis_connect(rd);
         return;
     }
@@ -279,7 +303,7 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
     ngx_addr_t        *addr;
     ngx_connection_t  *c;
 
-    addr = &rd->conf->addrs[rd->naddr];
+    addr = rd->master ? rd->master : &rd->conf->addrs[rd->naddr];
 
     ngx_memzero(&rd->peer, sizeof(ngx_peer_connection_t));
 
@@ -342,7 +366,24 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
 }
 
 
-/* AUTH and SELECT go first on every new connection */
+/* the sentinels' answer */
+
+static void
+ngx_edge_auth_redis_master(void *data, ngx_addr_t *master, const char *error)
+{
+    ngx_edge_auth_redis_t *rd = data;
+
+    if (master == NULL) {
+        ngx_edge_auth_redis_fail(rd, error, 0);
+        return;
+    }
+
+    rd->master = master;
+    ngx_edge_auth_redis_connect(rd);
+}
+
+
+/* AUTH and SELECT go first on every new connection (and ROLE) */
 
 static ngx_int_t
 ngx_edge_auth_redis_hello(ngx_edge_auth_redis_t *rd)
@@ -391,6 +432,16 @@ ngx_edge_auth_redis_hello(ngx_edge_auth_redis_t *rd)
         goto failed;
     }
 
+    /* never a write to a replica: the sentinels may lag behind */
+
+    if (rd->sentinel) {
+        ngx_str_set(&argv[0], "ROLE");
+
+        if (ngx_edge_auth_redis_command(call, 1, argv) != NGX_OK) {
+            goto failed;
+        }
+    }
+
     /* first on the wire, before the calls that waited for the connection */
     rd->current = call;
     rd->sent = 0;
@@ -426,10 +477,22 @@ ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call)
         last = rd->error + sizeof(rd->error) - 1;
         p = ngx_slprintf(p, last, "%s refused: %*s",
                          (i == 0 && rd->conf->password.len) ? "AUTH"
-                                                            : "SELECT",
+                         : (rd->sentinel && i + 1 == call->ncommands) ? "ROLE"
+                                                                   : "SELECT",
                          ngx_min(reply->len, 80), reply->str);
         *p = '\0';
 
+        ngx_edge_auth_redis_call_free(call);
+        ngx_edge_auth_redis_fail(rd, (char *) rd->error, 0);
+        return;
+    }
+
+    if (rd->sentinel
+        && ngx_edge_auth_redis_sentinel_role(rd->sentinel,
+                                             call->replies[call->nreplies - 1],
+                                             rd->error, sizeof(rd->error))
+           != NGX_OK)
+    {
         ngx_edge_auth_redis_call_free(call);
         ngx_edge_auth_redis_fail(rd, (char *) rd->error, 0);
         return;
@@ -640,6 +703,16 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
             }
 
             rd->answered = 1;
+
+            /* the master became a replica: the sentinels know the new one */
+
+            if (rd->sentinel && ngx_edge_auth_redis_sentinel_readonly(reply)) {
+                freeReplyObject(reply);
+                ngx_edge_auth_redis_fail(rd, "READONLY: the master became a "
+                                         "replica; the sentinels are asked "
+                                         "again", 0);
+                return;
+            }
 
             if (call == NULL || call->nreplies == call->ncommands) {
                 freeReplyObject(reply);
@@ -1062,6 +1135,10 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
 
     if (rd->posted.posted) {
         ngx_delete_posted_event(&rd->posted);
+    }
+
+    if (rd->sentinel) {
+        ngx_edge_auth_redis_sentinel_close(rd->sentinel);
     }
 
     if (rd->current) {

@@ -18,6 +18,7 @@
 
 
 #include "ngx_edge_auth.h"
+#include "ngx_edge_auth_redis_sentinel.h"
 #include "ngx_edge_auth_tls.h"
 #include <hiredis/hiredis.h>
 
@@ -39,6 +40,9 @@ typedef struct {
     ngx_str_t                    password;   /* empty: no AUTH */
     ngx_uint_t                   db;
     ngx_msec_t                   timeout;
+
+    /* Sentinel: the master's address is asked for, instead of addrs */
+    ngx_edge_auth_redis_sentinel_conf_t  *sentinel;
 
     /* TLS: the name sent (SNI) and checked, from the address or given */
     ngx_flag_t                   tls;

@@ -110,6 +110,10 @@ static ngx_int_t ngx_http_credential_fleet_store(
 static ngx_int_t ngx_http_credential_fleet_release(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_edge_auth_redis_call_t *call);
+static ngx_int_t ngx_http_credential_fleet_sentinel_param(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v);
+static ngx_int_t ngx_http_credential_fleet_sentinel(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc);
 static ngx_int_t ngx_http_credential_fleet_tls_param(ngx_conf_t *cf,
     ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v);
 static ngx_int_t ngx_http_credential_fleet_tls(ngx_conf_t *cf,
@@ -252,6 +256,12 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
         return NGX_OK;
     }
 
+    if ((name.len >= 14 && ngx_strncmp(name.data, "redis_sentinel", 14) == 0)
+        || (name.len == 12 && ngx_strncmp(name.data, "redis_master", 12) == 0))
+    {
+        return ngx_http_credential_fleet_sentinel_param(cf, rc, &name, &v);
+    }
+
     if (name.len >= 9 && ngx_strncmp(name.data, "redis_ssl", 9) == 0) {
         return ngx_http_credential_fleet_tls_param(cf, rc, &name, &v);
     }
@@ -304,6 +314,45 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
 
         cmcf->redis_key_set = 1;
         return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* redis_sentinel=, redis_master=, redis_sentinel_password= */
+
+static ngx_int_t
+ngx_http_credential_fleet_sentinel_param(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v)
+{
+    ngx_edge_auth_redis_sentinel_conf_t  *sc;
+
+    sc = rc->sentinel;
+
+    if (sc == NULL) {
+        sc = ngx_pcalloc(cf->pool, sizeof(ngx_edge_auth_redis_sentinel_conf_t));
+        if (sc == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc->sentinel = sc;
+    }
+
+    if (name->len == 14) {
+        return ngx_edge_auth_redis_sentinel_parse(cf, v, sc);
+    }
+
+    if (name->len == 12) {
+        sc->master = *v;
+        return NGX_OK;
+    }
+
+    if (name->len == 23
+        && ngx_strncmp(name->data, "redis_sentinel_password", 23) == 0)
+    {
+        return ngx_edge_auth_secret(cf, v, &sc->password,
+                                    "redis_sentinel_password");
     }
 
     return NGX_DECLINED;
@@ -468,9 +517,18 @@ ngx_http_credential_fleet_check(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    if (cmcf->redis_conf->naddrs == 0) {
+    if (cmcf->redis_conf->sentinel) {
+        if (ngx_http_credential_fleet_sentinel(cf, cmcf->redis_conf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (cmcf->redis_conf->naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "Redis parameters need \"redis=ADDRESS\"");
+                           "Redis parameters need \"redis=ADDRESS\" (or "
+                           "\"redis_sentinel=HOST:PORT,... "
+                           "redis_master=NAME\")");
         return NGX_ERROR;
     }
 
@@ -488,6 +546,62 @@ ngx_http_credential_fleet_check(ngx_conf_t *cf,
     }
 
     return ngx_http_credential_fleet_tls(cf, cmcf->redis_conf);
+}
+
+
+/* the master comes from the sentinels, never from redis= as well */
+
+static ngx_int_t
+ngx_http_credential_fleet_sentinel(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc)
+{
+    u_char                               *p;
+    ngx_edge_auth_redis_sentinel_conf_t  *sc;
+
+    sc = rc->sentinel;
+
+    if (sc->naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s=\" needs \"redis_sentinel=HOST:PORT,...\"",
+                           sc->master.len ? "redis_master"
+                                          : "redis_sentinel_password");
+        return NGX_ERROR;
+    }
+
+    if (rc->naddrs) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis=\" and \"redis_sentinel=\" exclude each "
+                           "other: with Sentinel, the sentinels name the "
+                           "master");
+        return NGX_ERROR;
+    }
+
+    if (sc->master.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis_sentinel=\" needs \"redis_master=NAME\": "
+                           "the name the sentinels monitor the master under");
+        return NGX_ERROR;
+    }
+
+    if (rc->tls == 1 || rc->tls_param) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "TLS with \"redis_sentinel=\" is not supported");
+        return NGX_ERROR;
+    }
+
+    sc->timeout = rc->timeout;
+
+    /* for the log lines: the master's name, not an address */
+
+    p = ngx_pnalloc(cf->pool, sc->master.len + sizeof("master \"\""));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc->text.data = p;
+    rc->text.len = ngx_sprintf(p, "master \"%V\"", &sc->master) - p;
+
+    return NGX_OK;
 }
 
 

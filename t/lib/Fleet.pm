@@ -8,6 +8,7 @@ package Fleet;
 #       id => ..., secret => ..., api_key => ..., seal_key => 32 bytes,
 #       password => ..., [hex => 1, prefix => ..., user => ..., db => N,
 #       address => 'unix:/path', log_level => ...,
+#       sentinel => 'redis_sentinel=... redis_master=...' (instead of redis=),
 #       store => 'more credential_store parameters', env => { NAME => ... },
 #       credential => 'more directives of the credential block;',
 #       locations => 'location ... { ... }']);
@@ -38,7 +39,7 @@ sub gateway {
                                REDIS_PW => $o{password},
                                %{ $o{env} // {} } },
                       http => <<"CONF");
-    credential_store zone=tokens:1m redis=${\ ($o{address} // $o{redis}->address) }
+    credential_store zone=tokens:1m ${\ ($o{sentinel} // 'redis=' . ($o{address} // $o{redis}->address)) }
                      redis_password=env:REDIS_PW
                      redis_key=file:%%DIR%%/seal.key
                      redis_timeout=500ms $extra;
