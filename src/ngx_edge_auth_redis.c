@@ -49,6 +49,8 @@ struct ngx_edge_auth_redis_s {
 
     ngx_event_t                  posted;     /* fails calls out of line */
     ngx_queue_t                  failed;
+
+    ngx_edge_auth_redis_route_t *route;      /* calls go elsewhere */
 };
 
 
@@ -145,11 +147,23 @@ ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
 }
 
 
+void
+ngx_edge_auth_redis_route(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_route_t *route)
+{
+    rd->route = route;
+}
+
+
 ngx_uint_t
 ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd)
 {
     int64_t      now;
     ngx_time_t  *tp;
+
+    if (rd->route) {
+        return rd->route->usable(rd->route->data);
+    }
 
     tp = ngx_timeofday();
     now = (int64_t) tp->sec * 1000 + tp->msec;
@@ -201,6 +215,19 @@ ngx_edge_auth_redis_command(ngx_edge_auth_redis_call_t *call,
         lens[i] = argv[i].len;
     }
 
+    /*
+     * A cluster routes a call by its first key: a command's first
+     * argument, the first of an EVAL's keys.
+     */
+
+    if (call->ncommands == 0 && argc > 1) {
+        i = (argc > 3 && argv[0].len >= 4
+             && ngx_strncasecmp(argv[0].data, (u_char *) "EVAL", 4) == 0
+             && !(argv[2].len == 1 && argv[2].data[0] == '0'))
+            ? 3 : 1;
+        call->slot = ngx_edge_auth_redis_slot(argv[i].data, argv[i].len);
+    }
+
     len = redisFormatCommandArgv(&cmd, (int) argc, args, lens);
     if (len < 0) {
         return NGX_ERROR;
@@ -225,7 +252,7 @@ ngx_edge_auth_redis_command(ngx_edge_auth_redis_call_t *call,
 
     call->out.data = p;
     call->out.len += len;
-    call->ncommands++;
+    call->ends[call->ncommands++] = call->out.len;
 
     return NGX_OK;
 }
@@ -235,6 +262,11 @@ void
 ngx_edge_auth_redis_send(ngx_edge_auth_redis_t *rd,
     ngx_edge_auth_redis_call_t *call)
 {
+    if (rd->route) {
+        rd->route->send(rd->route->data, call);
+        return;
+    }
+
     ngx_queue_insert_tail(&rd->calls, &call->queue);
 
     if (rd->peer.connection == NULL) {
@@ -1059,6 +1091,11 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
 {
     ngx_queue_t                 *q;
     ngx_edge_auth_redis_call_t  *call;
+
+    if (rd->route) {
+        rd->route->close(rd->route->data);
+        return;
+    }
 
     if (rd->posted.posted) {
         ngx_delete_posted_event(&rd->posted);

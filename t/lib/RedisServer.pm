@@ -13,6 +13,7 @@ package RedisServer;
 #                               auth_clients => 1,   # a client certificate
 #                               client_cert => ..., client_key => ... });
 #                               # TLS only: "port 0", "tls-port" the port
+#   RedisServer->start(conf => "cluster-enabled yes\n");  # more settings
 
 use strict;
 use warnings;
@@ -35,6 +36,7 @@ sub start {
         user => $o{user},
         acl => $o{acl} // [],
         tls => $o{tls},
+        conf => $o{conf} // '',
         dir => tempdir('edge-auth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
     }, $class;
 
@@ -75,6 +77,7 @@ sub start_again {
         print $fh "requirepass $self->{password}\n";
     }
 
+    print $fh $self->{conf};
     close $fh;
 
     my @args = ("$self->{dir}/redis.conf");
