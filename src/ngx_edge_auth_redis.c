@@ -472,9 +472,13 @@ ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call)
     rd->ready = 1;
     rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
 
-    /* the worker that ends the outage says so, once for the node */
+    /*
+     * The worker that ends the outage says so, once for the node; in a
+     * cluster, the cluster layer, which knows whether the call was lost.
+     */
 
-    if (*rd->down && ngx_atomic_cmp_set(rd->down, 1, 0)) {
+    if (!rd->conf->cluster && *rd->down && ngx_atomic_cmp_set(rd->down, 1, 0))
+    {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                       "redis %V: connected again", &rd->conf->text);
     }
@@ -1020,7 +1024,8 @@ ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd, const char *error,
      * node's workers share the flag, and each meets the outage itself.
      */
 
-    level = ngx_atomic_cmp_set(rd->down, 0, 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
+    level = (!rd->conf->cluster && ngx_atomic_cmp_set(rd->down, 0, 1))
+            ? NGX_LOG_ERR : NGX_LOG_INFO;
 
     ngx_log_error(level, rd->log, err,
                   "redis %V: %s; tokens stay in shared memory and each "

@@ -48,6 +48,9 @@ typedef struct {
     int64_t                              refreshed;
     int64_t                              pause_until;
 
+    ngx_uint_t                           down_slot;  /* failed here, + 1 */
+    u_char                               error[256];
+
     ngx_queue_t                          waiting;    /* for the map */
     ngx_queue_t                          failed;
     ngx_event_t                          posted;     /* fails them */
@@ -112,8 +115,9 @@ static void ngx_edge_auth_redis_cluster_finish(
 static void ngx_edge_auth_redis_cluster_reset(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_edge_auth_redis_cluster_outage(
-    ngx_edge_auth_redis_cluster_t *cl, ngx_edge_auth_redis_cluster_node_t *node,
-    const char *what, redisReply *reply);
+    ngx_edge_auth_redis_cluster_t *cl, ngx_edge_auth_redis_call_t *call);
+static void ngx_edge_auth_redis_cluster_why(ngx_edge_auth_redis_cluster_t *cl,
+    ngx_edge_auth_redis_call_t *call);
 static int64_t ngx_edge_auth_redis_cluster_now(void);
 
 
@@ -376,8 +380,6 @@ ngx_edge_auth_redis_cluster_redirect(ngx_edge_auth_redis_cluster_t *cl,
             /* the first one decides where all go; a wrong guess redirects */
 
             if (++ctx->redirects > NGX_EDGE_AUTH_REDIS_CLUSTER_REDIRECTS) {
-                ngx_edge_auth_redis_cluster_outage(cl, ctx->node,
-                                        "too many redirections", reply);
                 call->error = "too many Redis Cluster redirections";
                 return NGX_DECLINED;
             }
@@ -628,12 +630,7 @@ ngx_edge_auth_redis_cluster_slots(ngx_edge_auth_redis_call_t *call)
     if (call->error || call->nreplies != 1
         || ngx_edge_auth_redis_cluster_map(cl, call->replies[0]) != NGX_OK)
     {
-        if (call->error == NULL) {
-            ngx_edge_auth_redis_cluster_outage(cl, cl->asked,
-                             "CLUSTER SLOTS gave no usable map",
-                             call->nreplies ? call->replies[0] : NULL);
-        }
-
+        ngx_edge_auth_redis_cluster_why(cl, call);
         ngx_edge_auth_redis_call_free(call);
 
         /* the next node, until each was asked */
@@ -646,8 +643,7 @@ ngx_edge_auth_redis_cluster_slots(ngx_edge_auth_redis_call_t *call)
         cl->tries = 0;
         cl->pause_until = ngx_edge_auth_redis_cluster_now()
                           + NGX_EDGE_AUTH_REDIS_CLUSTER_PAUSE;
-        ngx_edge_auth_redis_cluster_fail_waiting(cl,
-                                   "no Redis Cluster node gave the slot map");
+        ngx_edge_auth_redis_cluster_fail_waiting(cl, (char *) cl->error);
         return;
     }
 
@@ -917,6 +913,14 @@ ngx_edge_auth_redis_cluster_finish(ngx_edge_auth_redis_call_t *call)
 {
     ngx_edge_auth_redis_cluster_ctx_t *ctx = call->data;
 
+    ngx_edge_auth_redis_cluster_t  *cl;
+
+    cl = ctx->cl;
+
+    if (!cl->closed) {
+        ngx_edge_auth_redis_cluster_outage(cl, call);
+    }
+
     call->done = ctx->done;
     call->data = ctx->data;
 
@@ -941,29 +945,89 @@ ngx_edge_auth_redis_cluster_reset(ngx_edge_auth_redis_call_t *call)
 }
 
 
-/* as the client's outage line: once per outage and gateway node */
+/*
+ * A call that failed after what the cluster could do (another node, a
+ * new map) is an outage, said as with one Redis: one line per outage and
+ * gateway node (the flag its workers share).  It ends when a call for the
+ * slot that failed in this worker is answered; a failed master whose
+ * slots are served by none fails only the calls for them, so answers
+ * from the others end nothing.
+ */
 
 static void
 ngx_edge_auth_redis_cluster_outage(ngx_edge_auth_redis_cluster_t *cl,
-    ngx_edge_auth_redis_cluster_node_t *node, const char *what,
-    redisReply *reply)
+    ngx_edge_auth_redis_call_t *call)
 {
-    size_t      len;
-    ngx_str_t  *name;
-    ngx_uint_t  level;
+    ngx_uint_t                          level;
+    ngx_edge_auth_redis_cluster_ctx_t  *ctx;
+
+    ctx = call->data;
+
+    if (call->error == NULL) {
+        if (cl->down_slot == call->slot + 1) {
+            cl->down_slot = 0;
+
+            if (*cl->down && ngx_atomic_cmp_set(cl->down, 1, 0)) {
+                ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
+                              "redis cluster %V: answering again",
+                              &cl->conf->text);
+            }
+        }
+
+        return;
+    }
+
+    cl->down_slot = call->slot + 1;
 
     level = ngx_atomic_cmp_set(cl->down, 0, 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
-    /* Redis's own words; they never echo a key's value */
-    len = (reply && reply->type == REDIS_REPLY_ERROR)
-          ? ngx_min(reply->len, 80) : 0;
-    name = node ? &node->addr.name : &cl->conf->text;
+    if (ctx->node) {
+        ngx_log_error(level, cl->log, 0,
+                      "redis cluster %V: %V: %s; tokens stay in shared "
+                      "memory and each node logs in for itself until Redis "
+                      "is back", &cl->conf->text, &ctx->node->addr.name,
+                      call->error);
 
-    ngx_log_error(level, cl->log, 0,
-                  "redis cluster %V: %V: %s%s%*s; tokens stay in shared "
-                  "memory and each node logs in for itself until Redis is "
-                  "back", &cl->conf->text, name, what, len ? ": " : "",
-                  len, len ? reply->str : "");
+    } else {
+        ngx_log_error(level, cl->log, 0,
+                      "redis cluster %V: %s; tokens stay in shared memory "
+                      "and each node logs in for itself until Redis is back",
+                      &cl->conf->text, call->error);
+    }
+}
+
+
+/* why the map could not be had from a node, for the outage line */
+
+static void
+ngx_edge_auth_redis_cluster_why(ngx_edge_auth_redis_cluster_t *cl,
+    ngx_edge_auth_redis_call_t *call)
+{
+    u_char      *p, *last;
+    redisReply  *reply;
+
+    p = cl->error;
+    last = cl->error + sizeof(cl->error) - 1;
+
+    reply = call->nreplies ? call->replies[0] : NULL;
+
+    if (call->error) {
+        p = ngx_slprintf(p, last, "no node gave the slot map (%V: %s)",
+                         &cl->asked->addr.name, call->error);
+
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        /* Redis's own words; they never echo a key's value */
+        p = ngx_slprintf(p, last, "no node gave the slot map (%V refused "
+                         "CLUSTER SLOTS: %*s)", &cl->asked->addr.name,
+                         ngx_min(reply->len, 80), reply->str);
+
+    } else {
+        p = ngx_slprintf(p, last, "no node gave the slot map (%V: not a "
+                         "usable CLUSTER SLOTS answer)",
+                         &cl->asked->addr.name);
+    }
+
+    *p = '\0';
 }
 
 

@@ -230,11 +230,78 @@ is_deeply($by_node->[$to], [$token_key],
           'the token is on the new master') or diag explain $by_node;
 is(scalar(map { @$_ } @$by_node), 1, '... and nowhere else');
 
+
+# ------------------------------- the slot's master dies, its replica takes
+# over: the gateways lose that node and ask another one for the map
+
+$nilo->reset_counters;
+$nilo->set(token_lifetime => 3600);
+
+my ($tc, $td) = ('', '');
+$nilo->wait_for(sub {
+    (undef, $tc) = api($port_c);
+    (undef, $td) = api($port_d);
+    $nilo->logins >= 1 && $tc eq $td && $tc eq $nilo->last_token;
+}, 10);
+is($td, $tc, 'both gateways inject a long-lived token');
+$seen{$tc} = 1;
+
+my $replica = $cluster->add_replica($to);
+my $dead = $cluster->node($to)->port;
+my $mark_c = length $c->error_log;
+my $mark_d = length $d->error_log;
+
+$cluster->kill_node($to);
+sleep 0.3;
+$cluster->takeover($replica);
+
+($ok, $fail) = (0, 0);
+$start = time;
+while (time < $start + 3) {
+    for my $port ($port_c, $port_d) {
+        my ($s) = api($port);
+        $s == 200 ? $ok++ : $fail++;
+    }
+    sleep 0.1;
+}
+is($fail, 0, "no request failed while the master was lost ($ok served)");
+
+# a renewal after the failover: through the new master, once for both
+
+$nilo->reset_counters;
+$nilo->expire_tokens;
+(my $st_c) = api($port_c);
+is($st_c, 401, 'the partner refuses the old token on C');
+ok($nilo->wait_logins(1, 10), 'C logs in again');
+my $tok_new;
+$nilo->wait_for(sub {
+    ($tc) = (api($port_c))[1];
+    ($td) = (api($port_d))[1];
+    $tc ne $td ? 0 : ($tok_new = $tc) ne '' && $tc eq $nilo->last_token;
+}, 10);
+ok($tok_new, 'C injects a new token');
+is($td, $tok_new, 'D took it from the promoted replica');
+is($nilo->logins, 1, 'one login for the fleet after the failover');
+$seen{$tok_new} = 1 if $tok_new;
+
+$by_node = $cluster->keys_by_node($NAME);
+is_deeply($by_node->[$replica], [$token_key],
+          'the token is on the promoted replica') or diag explain $by_node;
+
+my $after = substr($c->error_log, $mark_c) . substr($d->error_log, $mark_d);
+my @errors = $after =~ /\[error\].*tokens stay in shared memory/g;
+ok(@errors <= 2, 'at most one outage line per gateway (' . scalar(@errors)
+                 . ')') or diag $after;
+like($after, qr/\[info\].* redis 127\.0\.0\.1:$dead: (the idle connection closed|connect\(\) failed)/,
+     'the lost master is said in the log, at info');
+unlike($after, qr/\[(alert|crit)\]/, 'no alert');
+
 # nothing in clear in Redis, nothing secret in the logs
 
 my @values = grep { defined }
-             map { my $n = $_; map { $n->cmd('GET', $_) } @{ $n->cmd('KEYS', '*') } }
-             $cluster->nodes;
+             map { my $n = $cluster->node($_);
+                   map { $n->cmd('GET', $_) } @{ $by_node->[$_] } }
+             0 .. $#$by_node;
 ok(@values >= 1, 'values are stored');
 my @clear = grep { my $v = $_; grep { index($v, $_) >= 0 } keys %seen,
                                       $SECRET, $ID } @values;

@@ -13,6 +13,9 @@ package RedisCluster;
 #   $c->migrating($slot, $from, $to);   # ASK from here on
 #   $c->migrate_keys($slot, $from, $to);
 #   $c->moved($slot, $to);              # MOVED from here on
+#   my $r = $c->add_replica($i);        # a replica of master $i, synced
+#   $c->kill_node($i); $c->takeover($r); # the master dies, its replica
+#                                       # takes over (CLUSTER FAILOVER)
 #   $c->stop;
 
 use strict;
@@ -29,28 +32,11 @@ sub start {
 
     for (1 .. ($o{masters} // 3)) {
         push @{ $self->{nodes} }, RedisServer->start(
-            password => $o{password},
-            conf => "cluster-enabled yes\n"
-                    . "cluster-config-file nodes.conf\n"
-                    . "cluster-node-timeout 2000\n"
-                    . ($o{password} ? "masterauth $o{password}\n" : ''));
+            password => $o{password}, conf => $self->_node_conf);
     }
 
-    my @cli = ('redis-cli', ($o{password} ? ('--no-auth-warning', '-a',
-                                             $o{password}) : ()));
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        exec @cli, '--cluster', 'create',
-             (map { $_->address } @{ $self->{nodes} }),
-             '--cluster-yes'
-            or exit 127;
-    }
-
-    waitpid $pid, 0;
-    die "redis-cli --cluster create failed" if $?;
+    $self->_cli('--cluster', 'create',
+                (map { $_->address } @{ $self->{nodes} }), '--cluster-yes');
 
     # every node agrees that all slots are served
     for (1 .. 200) {
@@ -66,6 +52,34 @@ sub start {
 }
 
 
+sub _cli {
+    my ($self, @args) = @_;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec 'redis-cli', ($self->{password} ? ('--no-auth-warning', '-a',
+                                                $self->{password}) : ()),
+             @args
+            or exit 127;
+    }
+
+    waitpid $pid, 0;
+    die "redis-cli @args[0 .. 1] failed" if $?;
+}
+
+
+sub _node_conf {
+    my ($self) = @_;
+    return "cluster-enabled yes\n"
+           . "cluster-config-file nodes.conf\n"
+           . "cluster-node-timeout 2000\n"
+           . ($self->{password} ? "masterauth $self->{password}\n" : '');
+}
+
+
 sub node { $_[0]{nodes}[$_[1]] }
 sub nodes { @{ $_[0]{nodes} } }
 sub seeds { join ',', map { $_->address } $_[0]->nodes }
@@ -74,16 +88,25 @@ sub id { $_[0]->node($_[1])->cmd('CLUSTER', 'MYID') }
 
 sub slot {
     my ($self, $key) = @_;
-    return $self->node(0)->cmd('CLUSTER', 'KEYSLOT', $key);
+    return $self->alive->cmd('CLUSTER', 'KEYSLOT', $key);
 }
 
 
-# the index of the master serving the slot, as node 0 sees it
+# a node that was not killed
+
+sub alive {
+    my ($self) = @_;
+    my ($i) = grep { !$self->{dead}{$_} } 0 .. $#{ $self->{nodes} };
+    return $self->node($i);
+}
+
+
+# the index of the master serving the slot, as a live node sees it
 
 sub owner {
     my ($self, $slot) = @_;
 
-    for my $range (@{ $self->node(0)->cmd('CLUSTER', 'SLOTS') }) {
+    for my $range (@{ $self->alive->cmd('CLUSTER', 'SLOTS') }) {
         next unless $range->[0] <= $slot && $slot <= $range->[1];
         my $port = $range->[2][1];
         my ($i) = grep { $self->node($_)->port == $port }
@@ -99,8 +122,9 @@ sub owner {
 
 sub keys_by_node {
     my ($self, $re) = @_;
-    return [ map { [ grep { /$re/ } @{ $_->cmd('KEYS', '*') } ] }
-             $self->nodes ];
+    return [ map { $self->{dead}{$_} ? []
+                   : [ grep { /$re/ } @{ $self->node($_)->cmd('KEYS', '*') } ] }
+             0 .. $#{ $self->{nodes} } ];
 }
 
 
@@ -144,11 +168,70 @@ sub moved {
 
     my $id = $self->id($to);
 
-    for my $i ($to, grep { $_ != $to } 0 .. $#{ $self->{nodes} }) {
+    for my $i ($to, grep { $_ != $to && !$self->{dead}{$_} }
+                         0 .. $#{ $self->{nodes} })
+    {
         my $r = $self->node($i)->cmd('CLUSTER', 'SETSLOT', $slot, 'NODE',
                                      $id);
         die "SETSLOT NODE: $r" unless $r eq 'OK';
     }
+}
+
+
+# a replica of master $m, once it has the master's data
+
+sub add_replica {
+    my ($self, $m) = @_;
+
+    my $r = RedisServer->start(password => $self->{password},
+                               conf => $self->_node_conf);
+    push @{ $self->{nodes} }, $r;
+
+    $self->_cli('--cluster', 'add-node', $r->address,
+                $self->node($m)->address, '--cluster-slave',
+                '--cluster-master-id', $self->id($m));
+
+    for (1 .. 200) {
+        my $info = $r->cmd('INFO', 'replication');
+        return $#{ $self->{nodes} }
+            if $info =~ /master_link_status:up/
+               && $info =~ /master_sync_in_progress:0/;
+        sleep 0.05;
+    }
+
+    die "the replica does not sync";
+}
+
+
+sub kill_node {
+    my ($self, $i) = @_;
+    $self->node($i)->stop;
+    $self->{dead}{$i} = 1;
+}
+
+
+# the replica takes over its dead master's slots, without waiting for
+# the cluster to find the master failed; done once the others agree
+
+sub takeover {
+    my ($self, $r) = @_;
+
+    my $ok = $self->node($r)->cmd('CLUSTER', 'FAILOVER', 'TAKEOVER');
+    die "CLUSTER FAILOVER TAKEOVER: $ok" unless $ok eq 'OK';
+
+    my $port = $self->node($r)->port;
+
+    for (1 .. 200) {
+        my $agree = grep {
+            my $n = $self->node($_);
+            !$self->{dead}{$_} && $_ != $r
+            && grep { $_->[2][1] == $port } @{ $n->cmd('CLUSTER', 'SLOTS') };
+        } 0 .. $#{ $self->{nodes} };
+        return if $agree == @{ $self->{nodes} } - 1 - keys %{ $self->{dead} };
+        sleep 0.05;
+    }
+
+    die "the takeover is not seen by every master";
 }
 
 
