@@ -7,6 +7,10 @@ package RedisCluster;
 # client meets "-ASK" and then "-MOVED".
 #
 #   my $c = RedisCluster->start(password => 'pw');
+#   RedisCluster->start(tls => { cert => ..., key => ..., ca => ...,
+#                                client_cert => ..., client_key => ... });
+#       # TLS only; the nodes present the client certificate (clientAuth)
+#       # to each other on the cluster bus, which always checks it
 #   $c->seeds;                       # "127.0.0.1:P1,127.0.0.1:P2"
 #   $c->node($i)->cmd(...);          # a RedisServer, 0 .. 2
 #   $c->slot($key);  $c->owner($slot);  $c->find($key_re);
@@ -28,11 +32,13 @@ use RedisServer;
 sub start {
     my ($class, %o) = @_;
 
-    my $self = bless { password => $o{password}, nodes => [] }, $class;
+    my $self = bless { password => $o{password}, tls => $o{tls},
+                       nodes => [] }, $class;
 
     for (1 .. ($o{masters} // 3)) {
         push @{ $self->{nodes} }, RedisServer->start(
-            password => $o{password}, conf => $self->_node_conf);
+            password => $o{password}, tls => $o{tls},
+            conf => $self->_node_conf);
     }
 
     $self->_cli('--cluster', 'create',
@@ -60,8 +66,10 @@ sub _cli {
     if ($pid == 0) {
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', '/dev/null';
+        alarm 30;    # "Waiting for the cluster to join" is forever
         exec 'redis-cli', ($self->{password} ? ('--no-auth-warning', '-a',
                                                 $self->{password}) : ()),
+             ($self->{tls} ? ('--tls', '--cacert', $self->{tls}{ca}) : ()),
              @args
             or exit 127;
     }
@@ -76,7 +84,11 @@ sub _node_conf {
     return "cluster-enabled yes\n"
            . "cluster-config-file nodes.conf\n"
            . "cluster-node-timeout 2000\n"
-           . ($self->{password} ? "masterauth $self->{password}\n" : '');
+           . ($self->{password} ? "masterauth $self->{password}\n" : '')
+           . ($self->{tls} ? "tls-cluster yes\ntls-replication yes\n"
+                             . "tls-client-cert-file $self->{tls}{client_cert}\n"
+                             . "tls-client-key-file $self->{tls}{client_key}\n"
+                           : '');
 }
 
 
@@ -184,6 +196,7 @@ sub add_replica {
     my ($self, $m) = @_;
 
     my $r = RedisServer->start(password => $self->{password},
+                               tls => $self->{tls},
                                conf => $self->_node_conf);
     push @{ $self->{nodes} }, $r;
 
