@@ -97,6 +97,56 @@ ngx_edge_auth_find(ngx_array_t *blocks, ngx_str_t *name)
 }
 
 
+typedef struct {
+    ngx_str_node_t       sn;
+    void                *block;
+} ngx_edge_auth_name_t;
+
+
+void
+ngx_edge_auth_names_init(ngx_edge_auth_names_t *names)
+{
+    ngx_rbtree_init(&names->tree, &names->sentinel,
+                    ngx_str_rbtree_insert_value);
+}
+
+
+ngx_int_t
+ngx_edge_auth_names_add(ngx_conf_t *cf, ngx_edge_auth_names_t *names,
+    void *block)
+{
+    ngx_str_t             *name;
+    ngx_edge_auth_name_t  *n;
+
+    name = block;
+
+    n = ngx_palloc(cf->pool, sizeof(ngx_edge_auth_name_t));
+    if (n == NULL) {
+        return NGX_ERROR;
+    }
+
+    n->sn.node.key = ngx_crc32_short(name->data, name->len);
+    n->sn.str = *name;
+    n->block = block;
+
+    ngx_rbtree_insert(&names->tree, &n->sn.node);
+
+    return NGX_OK;
+}
+
+
+void *
+ngx_edge_auth_names_find(ngx_edge_auth_names_t *names, ngx_str_t *name)
+{
+    ngx_str_node_t  *sn;
+
+    sn = ngx_str_rbtree_lookup(&names->tree, name,
+                               ngx_crc32_short(name->data, name->len));
+
+    return sn ? ((ngx_edge_auth_name_t *) sn)->block : NULL;
+}
+
+
 ngx_int_t
 ngx_edge_auth_ref_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)

@@ -33,9 +33,28 @@ typedef struct {
 } ngx_edge_auth_ref_t;
 
 
+/*
+ * Blocks by name, for configurations of thousands of them: a red-black
+ * tree of (CRC32, name), so that each block defined or referred to costs
+ * O(log N), not a walk of all the others.
+ */
+
+typedef struct {
+    ngx_rbtree_t         tree;
+    ngx_rbtree_node_t    sentinel;
+} ngx_edge_auth_names_t;
+
+
 char *ngx_edge_auth_ref_set(ngx_conf_t *cf, ngx_edge_auth_ref_t *ref);
 /* blocks is an array of pointers to structures that start with ngx_str_t */
 void *ngx_edge_auth_find(ngx_array_t *blocks, ngx_str_t *name);
+
+void ngx_edge_auth_names_init(ngx_edge_auth_names_t *names);
+/* block starts with its ngx_str_t name, which must stay as it is */
+ngx_int_t ngx_edge_auth_names_add(ngx_conf_t *cf,
+    ngx_edge_auth_names_t *names, void *block);
+void *ngx_edge_auth_names_find(ngx_edge_auth_names_t *names,
+    ngx_str_t *name);
 /*
  * The name of the block a location refers to, as a variable; data is the
  * module, whose location configuration starts with its ngx_edge_auth_ref_t.

@@ -15,6 +15,8 @@ static ngx_str_t  ngx_edge_auth_stats_name = ngx_string("edge_auth_stats");
 
 static ngx_int_t ngx_edge_auth_stats_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static int ngx_libc_cdecl ngx_edge_auth_stats_want_cmp(const void *one,
+    const void *two);
 
 
 ngx_int_t
@@ -107,11 +109,11 @@ ngx_edge_auth_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_edge_auth_stats_t  *ostats = data;
 
     size_t                       len;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, n;
     ngx_queue_t                 *q;
     ngx_edge_auth_stats_t       *stats;
     ngx_edge_auth_stats_set_t   *set;
-    ngx_edge_auth_stats_want_t  *w;
+    ngx_edge_auth_stats_want_t  *w, **sorted, **found, *k, key;
 
     stats = shm_zone->data;
     stats->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -144,52 +146,99 @@ ngx_edge_auth_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /*
      * Sets of lists that are gone stay: a few bytes each, and old
-     * workers may still count in them during a reload.
+     * workers may still count in them during a reload.  The wanted ones
+     * are sorted once and the zone's sets walked once, each looked up by
+     * binary search: thousands of sets cost O(N log N).
      */
 
+    n = stats->wanted.nelts;
     w = stats->wanted.elts;
+
+    sorted = ngx_alloc(ngx_max(n, 1) * sizeof(ngx_edge_auth_stats_want_t *),
+                       shm_zone->shm.log);
+    if (sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        sorted[i] = &w[i];
+        *w[i].set = NULL;
+    }
+
+    ngx_qsort(sorted, n, sizeof(ngx_edge_auth_stats_want_t *),
+              ngx_edge_auth_stats_want_cmp);
 
     ngx_shmtx_lock(&stats->shpool->mutex);
 
-    for (i = 0; i < stats->wanted.nelts; i++) {
-        set = NULL;
+    for (q = ngx_queue_head(stats->sets);
+         q != ngx_queue_sentinel(stats->sets);
+         q = ngx_queue_next(q))
+    {
+        set = ngx_queue_data(q, ngx_edge_auth_stats_set_t, queue);
 
-        for (q = ngx_queue_head(stats->sets);
-             q != ngx_queue_sentinel(stats->sets);
-             q = ngx_queue_next(q))
-        {
-            set = ngx_queue_data(q, ngx_edge_auth_stats_set_t, queue);
+        key.group = set->group;
+        key.name.len = set->name_len;
+        key.name.data = set->name;
+        k = &key;
 
-            if (set->group == w[i].group
-                && set->name_len == w[i].name.len
-                && ngx_memcmp(set->name, w[i].name.data, set->name_len) == 0)
-            {
-                break;
-            }
+        found = bsearch(&k, sorted, n, sizeof(ngx_edge_auth_stats_want_t *),
+                        ngx_edge_auth_stats_want_cmp);
 
-            set = NULL;
+        if (found) {
+            *(*found)->set = set;
         }
-
-        if (set == NULL) {
-            set = ngx_slab_calloc_locked(stats->shpool,
-                                         sizeof(ngx_edge_auth_stats_set_t)
-                                         + w[i].name.len);
-            if (set == NULL) {
-                ngx_shmtx_unlock(&stats->shpool->mutex);
-                return NGX_ERROR;
-            }
-
-            set->group = w[i].group;
-            set->name_len = w[i].name.len;
-            ngx_memcpy(set->name, w[i].name.data, w[i].name.len);
-
-            ngx_queue_insert_tail(stats->sets, &set->queue);
-        }
-
-        *w[i].set = set;
     }
+
+    for (i = 0; i < n; i++) {
+        if (*sorted[i]->set) {
+            continue;
+        }
+
+        set = ngx_slab_calloc_locked(stats->shpool,
+                                     sizeof(ngx_edge_auth_stats_set_t)
+                                     + sorted[i]->name.len);
+        if (set == NULL) {
+            ngx_shmtx_unlock(&stats->shpool->mutex);
+            ngx_free(sorted);
+            return NGX_ERROR;
+        }
+
+        set->group = sorted[i]->group;
+        set->name_len = sorted[i]->name.len;
+        ngx_memcpy(set->name, sorted[i]->name.data, sorted[i]->name.len);
+
+        ngx_queue_insert_tail(stats->sets, &set->queue);
+
+        *sorted[i]->set = set;
+
+        /* the same name twice in a group shares its set */
+
+        while (i + 1 < n
+               && ngx_edge_auth_stats_want_cmp(&sorted[i], &sorted[i + 1])
+                  == 0)
+        {
+            *sorted[++i]->set = set;
+        }
+    }
+
+    ngx_free(sorted);
 
     ngx_shmtx_unlock(&stats->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_edge_auth_stats_want_cmp(const void *one, const void *two)
+{
+    ngx_edge_auth_stats_want_t * const  *a = one;
+    ngx_edge_auth_stats_want_t * const  *b = two;
+
+    if ((*a)->group != (*b)->group) {
+        return (*a)->group < (*b)->group ? -1 : 1;
+    }
+
+    return ngx_memn2cmp((*a)->name.data, (*b)->name.data, (*a)->name.len,
+                        (*b)->name.len);
 }

@@ -11,13 +11,22 @@
 
 static ngx_int_t ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_edge_auth_entry_t *ngx_edge_auth_store_find(
-    ngx_edge_auth_store_t *store, u_char *key);
+static int ngx_libc_cdecl ngx_edge_auth_store_want_cmp(const void *one,
+    const void *two);
+static ngx_uint_t ngx_edge_auth_store_live(ngx_edge_auth_store_t *store);
+static ngx_int_t ngx_edge_auth_store_refuse(ngx_shm_zone_t *shm_zone,
+    ngx_edge_auth_store_t *store, ngx_uint_t more, ngx_uint_t made,
+    ngx_uint_t reload);
 static u_char *ngx_edge_auth_store_copy(ngx_edge_auth_store_t *store,
     ngx_str_t *value);
 static void ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p,
     size_t len);
-static void ngx_edge_auth_store_reclaim(ngx_edge_auth_store_t *store);
+static void ngx_edge_auth_store_retire(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, int64_t now);
+
+
+/* this worker's record in the zone, for exit_process */
+static ngx_edge_auth_worker_t  *ngx_edge_auth_store_me;
 
 
 ngx_edge_auth_store_t *
@@ -33,10 +42,8 @@ ngx_edge_auth_store_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
     }
 
     if (ngx_array_init(&store->wanted, cf->pool, 4,
-                       sizeof(ngx_edge_auth_entry_t **))
-        != NGX_OK
-        || ngx_array_init(&store->keys, cf->pool, 4, NGX_EDGE_AUTH_KEY_LEN)
-           != NGX_OK)
+                       sizeof(ngx_edge_auth_want_t))
+        != NGX_OK)
     {
         return NULL;
     }
@@ -53,6 +60,8 @@ ngx_edge_auth_store_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
         return NULL;
     }
 
+    store->name = *name;
+
     shm_zone->init = ngx_edge_auth_store_init_zone;
     shm_zone->data = store;
 
@@ -64,22 +73,32 @@ ngx_int_t
 ngx_edge_auth_store_want(ngx_conf_t *cf, ngx_edge_auth_store_t *store,
     u_char *key, ngx_edge_auth_entry_t **entry)
 {
-    u_char                  *k;
-    ngx_edge_auth_entry_t  ***w;
+    ngx_edge_auth_want_t  *w;
 
     w = ngx_array_push(&store->wanted);
-    k = ngx_array_push(&store->keys);
-
-    if (w == NULL || k == NULL) {
+    if (w == NULL) {
         return NGX_ERROR;
     }
 
-    *w = entry;
-    ngx_memcpy(k, key, NGX_EDGE_AUTH_KEY_LEN);
+    ngx_memcpy(w->key, key, NGX_EDGE_AUTH_KEY_LEN);
+    w->entry = entry;
+    *entry = NULL;
 
     return NGX_OK;
 }
 
+
+/*
+ * Every credential is handed its entry: the wanted keys sorted once, and
+ * the zone's entries walked once, each looked up by binary search, so
+ * that a configuration of N credentials costs O(N log N), reloads too.
+ *
+ * Generations: each configuration gets the next one, and marks the
+ * entries it wants with it.  An entry that it does not want (a rotated
+ * secret is a new fingerprint, a removed credential) is freed when
+ * neither the previous configuration (whose workers may not have started
+ * yet) nor a live worker of its own generation or older can use it.
+ */
 
 static ngx_int_t
 ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
@@ -87,9 +106,11 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_edge_auth_store_t  *ostore = data;
 
     size_t                   len;
-    u_char                  *key;
-    ngx_uint_t               i;
-    ngx_edge_auth_entry_t   *e, ***wanted;
+    int64_t                  now;
+    ngx_uint_t               i, n, keep, live, more, made;
+    ngx_queue_t             *q, *next;
+    ngx_edge_auth_want_t    *w, **sorted, **found, key;
+    ngx_edge_auth_entry_t   *e;
     ngx_edge_auth_store_t   *store;
 
     store = shm_zone->data;
@@ -108,21 +129,24 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         store->sh = store->shpool->data;
 
     } else {
-        store->sh = ngx_slab_alloc(store->shpool,
-                                   sizeof(ngx_edge_auth_store_sh_t));
+        store->sh = ngx_slab_calloc(store->shpool,
+                                    sizeof(ngx_edge_auth_store_sh_t));
         if (store->sh == NULL) {
-            return NGX_ERROR;
+            return ngx_edge_auth_store_refuse(shm_zone, store, 0, 0, 0);
         }
 
         store->shpool->data = store->sh;
         ngx_queue_init(&store->sh->entries);
+        ngx_queue_init(&store->sh->workers);
         store->sh->redis_down = 0;
+        store->sh->floor = NGX_MAX_UINT32_VALUE;
+        store->sh->fleet_seen = -1;
 
         len = sizeof(" in credential store zone \"\"") + shm_zone->shm.name.len;
 
         store->shpool->log_ctx = ngx_slab_alloc(store->shpool, len);
         if (store->shpool->log_ctx == NULL) {
-            return NGX_ERROR;
+            return ngx_edge_auth_store_refuse(shm_zone, store, 0, 0, 0);
         }
 
         ngx_sprintf(store->shpool->log_ctx,
@@ -130,106 +154,288 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     &shm_zone->shm.name);
     }
 
-    /* hand every credential its entry, creating the new ones */
+    n = store->wanted.nelts;
+    w = store->wanted.elts;
 
-    wanted = store->wanted.elts;
-    key = store->keys.elts;
+    sorted = ngx_alloc(ngx_max(n, 1) * sizeof(ngx_edge_auth_want_t *),
+                       shm_zone->shm.log);
+    if (sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        sorted[i] = &w[i];
+    }
+
+    ngx_qsort(sorted, n, sizeof(ngx_edge_auth_want_t *),
+              ngx_edge_auth_store_want_cmp);
+
+    now = ngx_edge_auth_now();
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
-    for (i = 0; i < store->wanted.nelts; i++) {
-        e = ngx_edge_auth_store_find(store, key + i * NGX_EDGE_AUTH_KEY_LEN);
+    store->gen = ++store->sh->gen;
 
-        if (e == NULL) {
-            e = ngx_slab_calloc_locked(store->shpool,
-                                       sizeof(ngx_edge_auth_entry_t));
-            if (e == NULL) {
-                ngx_shmtx_unlock(&store->shpool->mutex);
-                return NGX_ERROR;
-            }
+    live = ngx_edge_auth_store_live(store);
+    keep = ngx_min(ngx_min(store->gen - 1, live), store->sh->floor);
 
-            ngx_memcpy(e->key, key + i * NGX_EDGE_AUTH_KEY_LEN,
-                       NGX_EDGE_AUTH_KEY_LEN);
-            e->generation = 1;
+    for (q = ngx_queue_head(&store->sh->entries);
+         q != ngx_queue_sentinel(&store->sh->entries);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        e = ngx_queue_data(q, ngx_edge_auth_entry_t, queue);
 
-            ngx_queue_insert_tail(&store->sh->entries, &e->queue);
+        ngx_memcpy(key.key, e->key, NGX_EDGE_AUTH_KEY_LEN);
+        w = &key;
+
+        found = bsearch(&w, sorted, n, sizeof(ngx_edge_auth_want_t *),
+                        ngx_edge_auth_store_want_cmp);
+
+        if (found) {
+            e->used = store->gen;
+            *(*found)->entry = e;
+            continue;
         }
 
-        *wanted[i] = e;
+        if (e->used < keep) {
+            ngx_queue_remove(q);
+
+            ngx_edge_auth_store_free(store, e->token, e->token_len);
+            ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
+            ngx_slab_free_locked(store->shpool, e);
+            continue;
+        }
+
+        ngx_edge_auth_store_retire(store, e, now);
     }
 
-    ngx_edge_auth_store_reclaim(store);
+    /* the new fingerprints: all of them or none */
+
+    more = 0;
+
+    for (i = 0; i < n; i++) {
+        more += (*sorted[i]->entry == NULL);
+    }
+
+    made = 0;
+
+    /* a full zone is said once, below, with what it lacks */
+    store->shpool->log_nomem = 0;
+
+    for (i = 0; i < n; i++) {
+        if (*sorted[i]->entry) {
+            continue;
+        }
+
+        e = ngx_slab_calloc_locked(store->shpool,
+                                   sizeof(ngx_edge_auth_entry_t));
+        if (e == NULL) {
+            store->shpool->log_nomem = 1;
+            (void) ngx_edge_auth_store_refuse(shm_zone, store, more, made,
+                                              ostore != NULL);
+            ngx_shmtx_unlock(&store->shpool->mutex);
+            ngx_free(sorted);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(e->key, sorted[i]->key, NGX_EDGE_AUTH_KEY_LEN);
+        e->generation = 1;
+        e->used = store->gen;
+
+        ngx_queue_insert_tail(&store->sh->entries, &e->queue);
+        made++;
+
+        *sorted[i]->entry = e;
+
+        /* the same fingerprint twice shares its entry */
+
+        while (i + 1 < n
+               && ngx_memcmp(sorted[i + 1]->key, e->key,
+                             NGX_EDGE_AUTH_KEY_LEN) == 0)
+        {
+            *sorted[++i]->entry = e;
+        }
+    }
+
+    store->shpool->log_nomem = 1;
 
     ngx_shmtx_unlock(&store->shpool->mutex);
+
+    ngx_free(sorted);
 
     return NGX_OK;
 }
 
 
-/*
- * Entries that no credential wants any more (a rotated secret is a new
- * fingerprint) keep their small structure, in case old workers still use
- * them during a reload; their tokens are freed once expired.
- */
-
-static void
-ngx_edge_auth_store_reclaim(ngx_edge_auth_store_t *store)
+static int ngx_libc_cdecl
+ngx_edge_auth_store_want_cmp(const void *one, const void *two)
 {
-    int64_t                  now;
-    ngx_uint_t               i;
-    ngx_queue_t             *q;
-    ngx_edge_auth_entry_t   *e, ***wanted;
+    ngx_edge_auth_want_t * const  *a = one;
+    ngx_edge_auth_want_t * const  *b = two;
 
-    now = ngx_edge_auth_now();
-    wanted = store->wanted.elts;
-
-    for (q = ngx_queue_head(&store->sh->entries);
-         q != ngx_queue_sentinel(&store->sh->entries);
-         q = ngx_queue_next(q))
-    {
-        e = ngx_queue_data(q, ngx_edge_auth_entry_t, queue);
-
-        for (i = 0; i < store->wanted.nelts; i++) {
-            if (*wanted[i] == e) {
-                break;
-            }
-        }
-
-        if (i < store->wanted.nelts || e->token == NULL || now < e->expires) {
-            continue;
-        }
-
-        ngx_edge_auth_store_free(store, e->token, e->token_len);
-        ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
-
-        e->token = NULL;
-        e->token_len = 0;
-        e->refresh = NULL;
-        e->refresh_len = 0;
-        e->state = NGX_EDGE_AUTH_TOKEN_NONE;
-        e->generation++;
-    }
+    return ngx_memcmp((*a)->key, (*b)->key, NGX_EDGE_AUTH_KEY_LEN);
 }
 
 
-static ngx_edge_auth_entry_t *
-ngx_edge_auth_store_find(ngx_edge_auth_store_t *store, u_char *key)
+/*
+ * Under the lock: the zone cannot hold the configuration's new entries.
+ * The ones made by this configuration go again (a refused reload leaves
+ * the zone as it found it, but for what it could free), and one line
+ * says why: nginx itself says nothing when a zone fails to initialize.
+ */
+
+static ngx_int_t
+ngx_edge_auth_store_refuse(ngx_shm_zone_t *shm_zone,
+    ngx_edge_auth_store_t *store, ngx_uint_t more, ngx_uint_t made,
+    ngx_uint_t reload)
 {
+    size_t                  size;
     ngx_queue_t            *q;
     ngx_edge_auth_entry_t  *e;
 
-    for (q = ngx_queue_head(&store->sh->entries);
-         q != ngx_queue_sentinel(&store->sh->entries);
-         q = ngx_queue_next(q))
-    {
+    /* the entries this configuration made are at the queue's tail */
+
+    while (made--) {
+        q = ngx_queue_last(&store->sh->entries);
         e = ngx_queue_data(q, ngx_edge_auth_entry_t, queue);
 
-        if (ngx_memcmp(e->key, key, NGX_EDGE_AUTH_KEY_LEN) == 0) {
-            return e;
-        }
+        ngx_queue_remove(q);
+        ngx_slab_free_locked(store->shpool, e);
     }
 
-    return NULL;
+    /* a slab slot: the entry's size to the next power of two */
+
+    for (size = 8; size < sizeof(ngx_edge_auth_entry_t); size <<= 1) {
+        /* void */
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                  "credential store zone \"%V\" is full, %uz bytes needed "
+                  "for %ui new credentials; %s refused (entries of retired "
+                  "credentials are freed once the workers that used them "
+                  "have exited; or make the zone larger)",
+                  &shm_zone->shm.name, ngx_max(more, 1) * size, more,
+                  reload ? "reload" : "configuration");
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Under the lock: the smallest generation of a live worker, forgetting
+ * the workers that died without detaching (a crash, SIGKILL).
+ */
+
+static ngx_uint_t
+ngx_edge_auth_store_live(ngx_edge_auth_store_t *store)
+{
+    ngx_uint_t               live;
+    ngx_queue_t             *q, *next;
+    ngx_edge_auth_worker_t  *wk;
+
+    live = NGX_MAX_UINT32_VALUE;
+
+    for (q = ngx_queue_head(&store->sh->workers);
+         q != ngx_queue_sentinel(&store->sh->workers);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        wk = ngx_queue_data(q, ngx_edge_auth_worker_t, queue);
+
+        if (wk->pid != ngx_pid && kill(wk->pid, 0) == -1
+            && ngx_errno == NGX_ESRCH)
+        {
+            ngx_queue_remove(q);
+            ngx_slab_free_locked(store->shpool, wk);
+            continue;
+        }
+
+        live = ngx_min(live, wk->gen);
+    }
+
+    return live;
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_attach(ngx_edge_auth_store_t *store, ngx_log_t *log)
+{
+    ngx_edge_auth_worker_t  *wk;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    (void) ngx_edge_auth_store_live(store);
+
+    wk = ngx_slab_alloc_locked(store->shpool,
+                               sizeof(ngx_edge_auth_worker_t));
+
+    if (wk == NULL) {
+        /* unknown to the others: nothing this worker may use goes */
+        store->sh->floor = ngx_min(store->sh->floor, store->gen);
+        ngx_shmtx_unlock(&store->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "credential store zone \"%V\" is full: this worker "
+                      "is not recorded, and entries of retired credentials "
+                      "stay until a restart", &store->name);
+        return NGX_OK;
+    }
+
+    wk->pid = ngx_pid;
+    wk->gen = store->gen;
+    ngx_queue_insert_tail(&store->sh->workers, &wk->queue);
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    ngx_edge_auth_store_me = wk;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_edge_auth_store_detach(ngx_edge_auth_store_t *store)
+{
+    if (ngx_edge_auth_store_me == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    if (ngx_edge_auth_store_me->pid == ngx_pid) {
+        ngx_queue_remove(&ngx_edge_auth_store_me->queue);
+        ngx_slab_free_locked(store->shpool, ngx_edge_auth_store_me);
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    ngx_edge_auth_store_me = NULL;
+}
+
+
+/*
+ * Under the lock: an entry that the newest configuration does not want,
+ * but that older workers may still use: its token goes once expired.
+ */
+
+static void
+ngx_edge_auth_store_retire(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e, int64_t now)
+{
+    if (e->token == NULL || now < e->expires) {
+        return;
+    }
+
+    ngx_edge_auth_store_free(store, e->token, e->token_len);
+    ngx_edge_auth_store_free(store, e->refresh, e->refresh_len);
+
+    e->token = NULL;
+    e->token_len = 0;
+    e->refresh = NULL;
+    e->refresh_len = 0;
+    e->state = NGX_EDGE_AUTH_TOKEN_NONE;
+    e->generation++;
 }
 
 

@@ -70,6 +70,9 @@ typedef struct {
     ngx_queue_t                  queue;
     u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
 
+    /* the newest configuration (store generation) that wants the entry */
+    ngx_uint_t                   used;
+
     ngx_atomic_t                 stats[NGX_EDGE_AUTH_STAT_N];
     /* milliseconds, epoch; written under the lock */
     int64_t                      last_login;
@@ -112,18 +115,50 @@ typedef struct {
 } ngx_edge_auth_entry_t;
 
 
+/*
+ * A worker of a generation, alive while its pid is: an entry that the
+ * newest configuration does not want is freed once no worker of a
+ * generation that may still use it is alive.
+ */
+
+typedef struct {
+    ngx_queue_t                  queue;
+    ngx_pid_t                    pid;
+    ngx_uint_t                   gen;
+} ngx_edge_auth_worker_t;
+
+
 typedef struct {
     ngx_queue_t                  entries;
     /* the node's workers share one outage: one log line, not one each */
     ngx_atomic_t                 redis_down;
+
+    ngx_uint_t                   gen;          /* of the newest config */
+    ngx_queue_t                  workers;      /* ngx_edge_auth_worker_t */
+    /* a worker could not be recorded: no entry of its gen or newer goes */
+    ngx_uint_t                   floor;
+
+    /* the fleet (Redis): the node's look at the fleet's change counter */
+    int64_t                      fleet_polled; /* ms; one worker a tick */
+    int64_t                      fleet_seen;   /* counter; -1 unknown */
+    ngx_uint_t                   fleet_lost;   /* a poll failed */
+    ngx_uint_t                   fleet_polls;
+    ngx_uint_t                   fleet_sweep;  /* the sweep's next one */
 } ngx_edge_auth_store_sh_t;
+
+
+typedef struct {
+    u_char                       key[NGX_EDGE_AUTH_KEY_LEN];
+    ngx_edge_auth_entry_t      **entry;
+} ngx_edge_auth_want_t;
 
 
 typedef struct {
     ngx_edge_auth_store_sh_t    *sh;
     ngx_slab_pool_t             *shpool;
-    ngx_array_t                  wanted;       /* ngx_edge_auth_entry_t ** */
-    ngx_array_t                  keys;         /* u_char[KEY_LEN] */
+    ngx_str_t                    name;
+    ngx_uint_t                   gen;          /* this configuration's */
+    ngx_array_t                  wanted;       /* ngx_edge_auth_want_t */
 } ngx_edge_auth_store_t;
 
 
@@ -143,6 +178,15 @@ ngx_edge_auth_store_t *ngx_edge_auth_store_add(ngx_conf_t *cf,
 /* *entry is set when the zone is initialized */
 ngx_int_t ngx_edge_auth_store_want(ngx_conf_t *cf,
     ngx_edge_auth_store_t *store, u_char *key, ngx_edge_auth_entry_t **entry);
+
+/*
+ * A worker (init_process) records itself with its configuration's
+ * generation, and removes itself at exit_process; a worker that dies
+ * without is found by its pid.
+ */
+ngx_int_t ngx_edge_auth_store_attach(ngx_edge_auth_store_t *store,
+    ngx_log_t *log);
+void ngx_edge_auth_store_detach(ngx_edge_auth_store_t *store);
 
 void ngx_edge_auth_store_lock(ngx_edge_auth_store_t *store);
 void ngx_edge_auth_store_unlock(ngx_edge_auth_store_t *store);

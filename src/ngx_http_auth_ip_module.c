@@ -60,6 +60,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                  lists;     /* ngx_http_auth_ip_list_t * */
+    ngx_edge_auth_names_t        names;     /* the lists */
 } ngx_http_auth_ip_main_conf_t;
 
 
@@ -374,7 +375,9 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     list->line = cf->conf_file->line;
 
     listp = ngx_array_push(&amcf->lists);
-    if (listp == NULL) {
+    if (listp == NULL
+        || ngx_edge_auth_names_add(cf, &amcf->names, list) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -727,7 +730,7 @@ ngx_http_auth_ip_find(ngx_conf_t *cf, ngx_str_t *name)
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_ip_module);
 
-    return ngx_edge_auth_find(&mcf->lists, name);
+    return ngx_edge_auth_names_find(&mcf->names, name);
 }
 
 
@@ -747,6 +750,8 @@ ngx_http_auth_ip_create_main_conf(ngx_conf_t *cf)
     if (amcf == NULL) {
         return NULL;
     }
+
+    ngx_edge_auth_names_init(&amcf->names);
 
     if (ngx_array_init(&amcf->lists, cf->pool, 4,
                        sizeof(ngx_http_auth_ip_list_t *))

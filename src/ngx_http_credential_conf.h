@@ -61,6 +61,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                  credentials;   /* ngx_http_credential_t * */
+    ngx_edge_auth_names_t        names;         /* the credentials */
     ngx_array_t                  logins;        /* ngx_http_credential_t * */
 
     /*
@@ -86,6 +87,16 @@ typedef struct {
     ngx_str_t                    redis_prefix;
     ngx_edge_auth_redis_t       *redis;         /* this worker's client */
     ngx_str_t                    redis_owner;   /* this worker's lease id */
+
+    /*
+     * The fleet's change counter and log (fleet.c): one GET a second per
+     * node at rest, whatever the number of credentials.
+     */
+    ngx_str_t                    redis_changes;
+    ngx_str_t                    redis_changes_log;
+    ngx_event_t                 *redis_timer;   /* this worker's poll */
+    ngx_http_credential_t      **redis_sorted;  /* logins by key name */
+    ngx_uint_t                   redis_polling; /* this worker's, in flight */
 
     /* credential_connect and credential_callback locations */
     ngx_array_t                  endpoints;     /* endpoint_t * */

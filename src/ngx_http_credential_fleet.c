@@ -12,9 +12,17 @@
  *     the lease holder logs in;
  *   - after a login, the sealed token is stored (TTL: its remaining
  *     lifetime) and the lease released by compare-and-delete;
- *   - every tick, one worker per node reads the stored token, adopts a
- *     newer one (a renewal, or a new token after a 401 elsewhere) and
- *     stores its own when Redis lost it.
+ *   - a node that starts reads each stored token once, adopts a newer
+ *     one and stores its own when Redis lacks it;
+ *   - whoever stores a token then counts it in the fleet's change log
+ *     (a counter and the names of the last changed keys, one script);
+ *     every second one worker per node reads the counter, and only when
+ *     it moved reads the log and the tokens it names: a node at rest
+ *     sends one GET a second, whatever the number of credentials, and a
+ *     slow sweep (one token every other second) finds what a node of an
+ *     older version stored without counting it.  A counter that went
+ *     back (Redis lost its data) or a node back from an outage reads
+ *     every token again.
  *
  * When Redis cannot be reached every node carries on alone: one login
  * per node, as without Redis.  Values are AES-256-GCM sealed, bound to
@@ -40,6 +48,10 @@
 /* no node asks for a lease this long: one that lasts longer is broken */
 #define NGX_HTTP_CREDENTIAL_LEASE_MAX  (600 * 1000)
 
+/* the fleet's change log: how often, and how many names it keeps */
+#define NGX_HTTP_CREDENTIAL_POLL         1000
+#define NGX_HTTP_CREDENTIAL_CHANGES_MAX  256
+
 /* a stored refresh token outlives its access token by this much */
 #define NGX_HTTP_CREDENTIAL_REFRESH_KEEP  (7 * 86400 * 1000LL)
 
@@ -58,8 +70,32 @@ static ngx_int_t ngx_http_credential_fleet_key(ngx_conf_t *cf,
     ngx_str_t *key);
 static void ngx_http_credential_fleet_lease_done(
     ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_get(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
 static void ngx_http_credential_fleet_sync_done(
     ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_tick(ngx_event_t *ev);
+static void ngx_http_credential_fleet_polled(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_changes(
+    ngx_edge_auth_redis_call_t *call);
+static ngx_uint_t ngx_http_credential_fleet_node_refused(
+    ngx_edge_auth_redis_call_t *call, const char *command);
+static void ngx_http_credential_fleet_up(
+    ngx_http_credential_main_conf_t *cmcf, ngx_uint_t up);
+static void ngx_http_credential_fleet_resync(
+    ngx_http_credential_main_conf_t *cmcf);
+static void ngx_http_credential_fleet_notify(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+static void ngx_http_credential_fleet_notified(
+    ngx_edge_auth_redis_call_t *call);
+static int ngx_libc_cdecl ngx_http_credential_fleet_cmp(const void *one,
+    const void *two);
+static int ngx_libc_cdecl ngx_http_credential_fleet_find(const void *name,
+    const void *elt);
+static ngx_int_t ngx_http_credential_fleet_changes_key(ngx_pool_t *pool,
+    ngx_http_credential_main_conf_t *cmcf, const char *tail,
+    ngx_str_t *key);
 static void ngx_http_credential_fleet_sent(ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_released(
     ngx_edge_auth_redis_call_t *call);
@@ -96,6 +132,27 @@ static ngx_http_credential_fleet_leased_pt  ngx_http_credential_fleet_leased;
 static const char  ngx_http_credential_release_script[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('del', KEYS[1]) end return 0";
+
+
+/*
+ * KEYS[1] the counter, KEYS[2] "COUNTER NAMES": the names (fixed length)
+ * of the last ARGV[2] changed token keys, newest last; ARGV[1] the name.
+ * GET and SET only: the ACL the fleet always needed is enough.
+ */
+
+static const char  ngx_http_credential_notify_script[] =
+    "local n = tonumber(redis.call('get', KEYS[1]) or '0') + 1 "
+    "local log = redis.call('get', KEYS[2]) or '' "
+    "log = (string.match(log, '^%d+ (.*)$') or '') .. ARGV[1] "
+    "local max = tonumber(ARGV[2]) * string.len(ARGV[1]) "
+    "if string.len(log) > max then log = string.sub(log, -max) end "
+    "redis.call('set', KEYS[2], n .. ' ' .. log) "
+    "redis.call('set', KEYS[1], n) "
+    "return n";
+
+
+/* a refusal of the node's poll or notification, said once until it works */
+static ngx_uint_t  ngx_http_credential_fleet_poll_error;
 
 
 /* the "redis..." parameters of credential_store */
@@ -754,8 +811,10 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
     ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_fleet_leased_pt leased)
 {
-    u_char  *p;
-    u_char   id[8];
+    u_char       *p;
+    u_char        id[8];
+    ngx_uint_t    n;
+    ngx_event_t  *ev;
 
     if (cmcf->redis_conf == NULL) {
         return NGX_OK;
@@ -785,7 +844,100 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
     p = ngx_sprintf(p, ":%P", ngx_pid);
     cmcf->redis_owner.len = p - cmcf->redis_owner.data;
 
+    /*
+     * The change log's two keys share a hash tag: one Redis Cluster slot
+     * for the script that writes both.
+     */
+
+    if (ngx_http_credential_fleet_changes_key(cycle->pool, cmcf,
+                                              "fleet:{changes}",
+                                              &cmcf->redis_changes)
+        != NGX_OK
+        || ngx_http_credential_fleet_changes_key(cycle->pool, cmcf,
+                                                 "fleet:{changes}:log",
+                                                 &cmcf->redis_changes_log)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the credentials by the names the change log holds */
+
+    n = cmcf->logins.nelts;
+
+    cmcf->redis_sorted = ngx_palloc(cycle->pool,
+                                    ngx_max(n, 1)
+                                    * sizeof(ngx_http_credential_t *));
+    if (cmcf->redis_sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(cmcf->redis_sorted, cmcf->logins.elts,
+               n * sizeof(ngx_http_credential_t *));
+    ngx_qsort(cmcf->redis_sorted, n, sizeof(ngx_http_credential_t *),
+              ngx_http_credential_fleet_cmp);
+
+    ev = ngx_pcalloc(cycle->pool, sizeof(ngx_event_t));
+    if (ev == NULL) {
+        return NGX_ERROR;
+    }
+
+    ev->handler = ngx_http_credential_fleet_tick;
+    ev->data = cmcf;
+    ev->log = cycle->log;
+    ev->cancelable = 1;
+
+    cmcf->redis_timer = ev;
+
+    ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
+
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_credential_fleet_changes_key(ngx_pool_t *pool,
+    ngx_http_credential_main_conf_t *cmcf, const char *tail, ngx_str_t *key)
+{
+    size_t  len;
+
+    len = ngx_strlen(tail);
+
+    key->data = ngx_pnalloc(pool, cmcf->redis_prefix.len + len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_cpymem(ngx_cpymem(key->data, cmcf->redis_prefix.data,
+                                     cmcf->redis_prefix.len),
+                          tail, len)
+               - key->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The name part of a token key: what the change log holds (in a cluster,
+ * the hash tag, before its "}": a hex name never ends with one).
+ */
+
+#define ngx_http_credential_fleet_name(cred)                                 \
+    ((cred)->login->redis_token.data + (cred)->login->redis_token.len        \
+     - NGX_EDGE_AUTH_SEAL_NAME_LEN                                           \
+     - ((cred)->login->redis_token.data[(cred)->login->redis_token.len - 1]  \
+        == '}'))
+
+
+static int ngx_libc_cdecl
+ngx_http_credential_fleet_cmp(const void *one, const void *two)
+{
+    ngx_http_credential_t * const  *a = one;
+    ngx_http_credential_t * const  *b = two;
+
+    return ngx_memcmp(ngx_http_credential_fleet_name(*a),
+                      ngx_http_credential_fleet_name(*b),
+                      NGX_EDGE_AUTH_SEAL_NAME_LEN);
 }
 
 
@@ -982,14 +1134,16 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
 }
 
 
-/* one worker per node and tick: is there a newer token in Redis? */
+/*
+ * Called for each credential at rest, by one worker per node and tick: a
+ * node reads each token once (a starting node takes the fleet's); after
+ * that the node's poll of the change log says which ones to read again.
+ */
 
 void
 ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
-    ngx_str_t                     argv[2];
-    ngx_edge_auth_redis_call_t   *call;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -1000,7 +1154,25 @@ ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
         return;
     }
 
-    if (login->redis_busy) {
+    if (!login->entry->looked) {
+        ngx_http_credential_fleet_get(cmcf, cred);
+    }
+}
+
+
+/* is there a newer token in Redis? */
+
+static void
+ngx_http_credential_fleet_get(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred)
+{
+    ngx_str_t                     argv[2];
+    ngx_edge_auth_redis_call_t   *call;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (login->redis_busy || !ngx_http_credential_fleet_usable(cmcf)) {
         return;
     }
 
@@ -1170,13 +1342,462 @@ ngx_http_credential_fleet_sent(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
+    ngx_uint_t                        stored;
+    ngx_http_credential_main_conf_t  *cmcf;
+
     (void) ngx_http_credential_fleet_refused(cred, call, "SET token", 0,
                                              ngx_cycle->log);
     (void) ngx_http_credential_fleet_refused(cred, call,
                                              "EVAL (lease release)", 1,
                                              ngx_cycle->log);
 
+    /* "OK": stored (a nil answer to SET NX: another node's came first) */
+
+    stored = (call->error == NULL && call->nreplies > 0
+              && call->replies[0]->type == REDIS_REPLY_STATUS);
+
     ngx_edge_auth_redis_call_free(call);
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+
+    /*
+     * Counted only once stored, so that a node that reads the change
+     * finds the token, wherever Redis Cluster keeps either key.
+     */
+
+    if (stored && cmcf->redis && !ngx_exiting && !ngx_terminate) {
+        ngx_http_credential_fleet_notify(cmcf, cred);
+    }
+}
+
+
+static void
+ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred)
+{
+    ngx_str_t                    argv[7];
+    ngx_edge_auth_redis_call_t  *call;
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "EVAL");
+    argv[1].data = (u_char *) ngx_http_credential_notify_script;
+    argv[1].len = sizeof(ngx_http_credential_notify_script) - 1;
+    ngx_str_set(&argv[2], "2");
+    argv[3] = cmcf->redis_changes;
+    argv[4] = cmcf->redis_changes_log;
+    argv[5].data = ngx_http_credential_fleet_name(cred);
+    argv[5].len = NGX_EDGE_AUTH_SEAL_NAME_LEN;
+    argv[6].data = (u_char *) ngx_value(NGX_HTTP_CREDENTIAL_CHANGES_MAX);
+    argv[6].len = ngx_strlen(argv[6].data);
+
+    if (ngx_edge_auth_redis_command(call, 7, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_fleet_notified;
+    call->data = cmcf;
+
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+}
+
+
+static void
+ngx_http_credential_fleet_notified(ngx_edge_auth_redis_call_t *call)
+{
+    (void) ngx_http_credential_fleet_node_refused(call,
+                                                  "EVAL (change log)");
+
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+/*
+ * Every second, one worker per node (the first whose timer fires a poll
+ * period after the last) reads the change counter; every other poll it
+ * also reads one token, in turn: the sweep.
+ */
+
+static void
+ngx_http_credential_fleet_tick(ngx_event_t *ev)
+{
+    ngx_http_credential_main_conf_t *cmcf = ev->data;
+
+    int64_t                      now;
+    ngx_str_t                    argv[2];
+    ngx_uint_t                   sweep, n;
+    ngx_edge_auth_store_t       *store;
+    ngx_http_credential_t      **cred;
+    ngx_edge_auth_redis_call_t  *call;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit || cmcf->redis == NULL) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
+
+    store = cmcf->store;
+
+    if (!ngx_http_credential_fleet_usable(cmcf)) {
+        /* changes may pass unseen: read every token once it is back */
+        ngx_edge_auth_store_lock(store);
+        store->sh->fleet_lost = 1;
+        ngx_edge_auth_store_unlock(store);
+        return;
+    }
+
+    if (cmcf->redis_polling) {
+        return;
+    }
+
+    cred = cmcf->logins.elts;
+    n = cmcf->logins.nelts;
+    now = ngx_edge_auth_now();
+
+    ngx_edge_auth_store_lock(store);
+
+    /* a tenth of a period early: workers out of phase poll once, not twice */
+
+    if (now - store->sh->fleet_polled
+        < NGX_HTTP_CREDENTIAL_POLL - NGX_HTTP_CREDENTIAL_POLL / 10)
+    {
+        ngx_edge_auth_store_unlock(store);
+        return;
+    }
+
+    store->sh->fleet_polled = now;
+    sweep = (++store->sh->fleet_polls % 2 == 0 && n)
+            ? store->sh->fleet_sweep++ % n : n;
+
+    ngx_edge_auth_store_unlock(store);
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = cmcf->redis_changes;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_fleet_polled;
+    call->data = cmcf;
+
+    cmcf->redis_polling = 1;
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+
+    if (sweep < n) {
+        ngx_http_credential_fleet_get(cmcf, cred[sweep]);
+    }
+}
+
+
+static void
+ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    int64_t                  seen;
+    ngx_int_t                v;
+    ngx_str_t                argv[2];
+    ngx_uint_t               lost, action;
+    redisReply              *reply;
+    ngx_edge_auth_store_t   *store;
+
+    enum { NONE, CHANGES, RESYNC };
+
+    cmcf->redis_polling = 0;
+    store = cmcf->store;
+
+    if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    reply = call->error ? NULL : call->replies[0];
+
+    if (reply == NULL
+        || ngx_http_credential_fleet_node_refused(call, "GET (change "
+                                                  "counter)")
+        || (reply->type != REDIS_REPLY_STRING
+            && reply->type != REDIS_REPLY_NIL))
+    {
+        ngx_edge_auth_redis_call_free(call);
+
+        /* back from an outage, the node reads every token again */
+
+        ngx_edge_auth_store_lock(store);
+        store->sh->fleet_lost = 1;
+        ngx_edge_auth_store_unlock(store);
+
+        ngx_http_credential_fleet_up(cmcf, 0);
+        return;
+    }
+
+    v = 0;
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        v = ngx_atoi((u_char *) reply->str, reply->len);
+
+        if (v == NGX_ERROR) {
+            v = 0;
+        }
+    }
+
+    ngx_edge_auth_redis_call_free(call);
+
+    ngx_edge_auth_store_lock(store);
+
+    lost = store->sh->fleet_lost;
+    store->sh->fleet_lost = 0;
+    seen = store->sh->fleet_seen;
+    action = NONE;
+
+    if (seen < 0) {
+        /* the node's first poll: its first looks read every token */
+        store->sh->fleet_seen = v;
+        action = lost ? RESYNC : NONE;
+
+    } else if (v < seen || lost) {
+        /* Redis lost its data (a restart), or this node lost Redis */
+        store->sh->fleet_seen = v;
+        action = RESYNC;
+
+    } else if (v > seen) {
+        action = CHANGES;
+    }
+
+    ngx_edge_auth_store_unlock(store);
+
+    ngx_http_credential_fleet_up(cmcf, 1);
+
+    if (action == RESYNC) {
+        ngx_http_credential_fleet_resync(cmcf);
+        return;
+    }
+
+    if (action == NONE) {
+        return;
+    }
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = cmcf->redis_changes_log;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_fleet_changes;
+    call->data = cmcf;
+
+    cmcf->redis_polling = 1;
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+}
+
+
+/* the change log: "COUNTER NAMES", the names of the newest changes last */
+
+static void
+ngx_http_credential_fleet_changes(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    u_char                  *p, *last, *names;
+    int64_t                  seen, v;
+    ngx_uint_t               i, n, count, resync;
+    redisReply              *reply;
+    ngx_edge_auth_store_t   *store;
+    ngx_http_credential_t   *key, **found, **changed;
+
+    cmcf->redis_polling = 0;
+    store = cmcf->store;
+
+    if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    reply = call->error ? NULL : call->replies[0];
+
+    if (reply == NULL
+        || ngx_http_credential_fleet_node_refused(call, "GET (change log)"))
+    {
+        /* read again at the next poll */
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    /* the log's own counter: the changes it names end there */
+
+    v = -1;
+    names = NULL;
+    last = NULL;
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        p = (u_char *) reply->str;
+        last = p + reply->len;
+        names = ngx_strlchr(p, last, ' ');
+
+        if (names) {
+            v = ngx_atoi(p, names - p);
+            names++;
+        }
+    }
+
+    ngx_edge_auth_store_lock(store);
+
+    seen = store->sh->fleet_seen;
+
+    if (v != NGX_ERROR && v >= 0 && v <= seen) {
+        /* another worker of the node read it first */
+        ngx_edge_auth_store_unlock(store);
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    /* no log, or fewer names than changes: read every token */
+
+    count = (v > seen) ? (ngx_uint_t) (v - seen) : 0;
+    n = names ? (ngx_uint_t) (last - names) / NGX_EDGE_AUTH_SEAL_NAME_LEN
+              : 0;
+    resync = (v < 0 || seen < 0 || count > n);
+
+    /* unknown until the next poll says where the counter is */
+    store->sh->fleet_seen = (v < 0) ? -1 : v;
+
+    ngx_edge_auth_store_unlock(store);
+
+    if (resync) {
+        ngx_edge_auth_redis_call_free(call);
+        ngx_http_credential_fleet_resync(cmcf);
+        return;
+    }
+
+    changed = cmcf->redis_sorted;
+    names = last - count * NGX_EDGE_AUTH_SEAL_NAME_LEN;
+
+    for (i = 0; i < count; i++) {
+        p = names + i * NGX_EDGE_AUTH_SEAL_NAME_LEN;
+
+        found = bsearch(p, changed, cmcf->logins.nelts,
+                        sizeof(ngx_http_credential_t *),
+                        ngx_http_credential_fleet_find);
+
+        if (found) {
+            key = *found;
+            ngx_http_credential_fleet_get(cmcf, key);
+        }
+    }
+
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+/* bsearch(): a name of the change log against a credential's */
+
+static int ngx_libc_cdecl
+ngx_http_credential_fleet_find(const void *name, const void *elt)
+{
+    ngx_http_credential_t * const  *cred = elt;
+
+    return ngx_memcmp(name, ngx_http_credential_fleet_name(*cred),
+                      NGX_EDGE_AUTH_SEAL_NAME_LEN);
+}
+
+
+/* every token of this worker's configuration, read again */
+
+static void
+ngx_http_credential_fleet_resync(ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_uint_t               i;
+    ngx_http_credential_t  **cred;
+
+    cred = cmcf->logins.elts;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        ngx_http_credential_fleet_get(cmcf, cred[i]);
+    }
+}
+
+
+/*
+ * What this node knows of Redis, for credential_status: the poll answers
+ * for every credential.
+ */
+
+static void
+ngx_http_credential_fleet_up(ngx_http_credential_main_conf_t *cmcf,
+    ngx_uint_t up)
+{
+    int64_t                  now;
+    ngx_uint_t               i;
+    ngx_edge_auth_entry_t   *e;
+    ngx_http_credential_t  **cred;
+
+    cred = cmcf->logins.elts;
+    now = ngx_edge_auth_now();
+
+    ngx_edge_auth_store_lock(cmcf->store);
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        e = cred[i]->login->entry;
+        e->redis_up = up;
+
+        if (up) {
+            e->last_sync = now;
+        }
+    }
+
+    ngx_edge_auth_store_unlock(cmcf->store);
+}
+
+
+/* an error answer to the node's own commands: said once until it works */
+
+static ngx_uint_t
+ngx_http_credential_fleet_node_refused(ngx_edge_auth_redis_call_t *call,
+    const char *command)
+{
+    redisReply  *reply;
+
+    if (call->error || call->nreplies == 0) {
+        return 0;
+    }
+
+    reply = call->replies[0];
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        ngx_http_credential_fleet_poll_error = 0;
+        return 0;
+    }
+
+    if (!ngx_http_credential_fleet_poll_error) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "credential store: Redis refused %s: %*s; the "
+                      "fleet's new tokens reach this node by its slow sweep "
+                      "(one token every 2 seconds) or at their renewal",
+                      command,
+                      ngx_min(reply->len, 80), reply->str);
+        ngx_http_credential_fleet_poll_error = 1;
+    }
+
+    return 1;
 }
 
 

@@ -45,6 +45,8 @@ static char *ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_credential_init_process(ngx_cycle_t *cycle);
 static void ngx_http_credential_exit_process(ngx_cycle_t *cycle);
+static ngx_http_credential_main_conf_t *ngx_http_credential_cycle_conf(
+    ngx_cycle_t *cycle);
 static char *ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_credential_directive(ngx_conf_t *cf,
@@ -305,7 +307,9 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     credp = ngx_array_push(&cmcf->credentials);
-    if (credp == NULL) {
+    if (credp == NULL
+        || ngx_edge_auth_names_add(cf, &cmcf->names, cred) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -619,7 +623,7 @@ ngx_http_credential_find(ngx_conf_t *cf, ngx_str_t *name)
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
 
-    return ngx_edge_auth_find(&mcf->credentials, name);
+    return ngx_edge_auth_names_find(&mcf->names, name);
 }
 
 
@@ -645,6 +649,8 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
     if (cmcf == NULL) {
         return NULL;
     }
+
+    ngx_edge_auth_names_init(&cmcf->names);
 
     if (ngx_array_init(&cmcf->credentials, cf->pool, 4,
                        sizeof(ngx_http_credential_t *))
@@ -1015,9 +1021,27 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
+/*
+ * A worker records itself in the store with its configuration's
+ * generation: entries of retired credentials are freed once no worker
+ * that may use them is alive (ngx_edge_auth_store.c).
+ */
+
 static ngx_int_t
 ngx_http_credential_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_credential_cycle_conf(cycle);
+
+    if (cmcf && cmcf->store
+        && (ngx_process == NGX_PROCESS_WORKER
+            || ngx_process == NGX_PROCESS_SINGLE)
+        && ngx_edge_auth_store_attach(cmcf->store, cycle->log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_credential_renew_init(cycle);
 }
 
@@ -1025,5 +1049,25 @@ ngx_http_credential_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_credential_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_credential_main_conf_t  *cmcf;
+
     ngx_http_credential_renew_exit(cycle);
+
+    cmcf = ngx_http_credential_cycle_conf(cycle);
+
+    if (cmcf && cmcf->store) {
+        ngx_edge_auth_store_detach(cmcf->store);
+    }
+}
+
+
+static ngx_http_credential_main_conf_t *
+ngx_http_credential_cycle_conf(ngx_cycle_t *cycle)
+{
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_credential_module);
 }

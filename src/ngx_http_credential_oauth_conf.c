@@ -544,7 +544,7 @@ ngx_http_credential_endpoints_resolve(ngx_conf_t *cf,
     ep = cmcf->endpoints.elts;
 
     for (i = 0; i < cmcf->endpoints.nelts; i++) {
-        cred = ngx_edge_auth_find(&cmcf->credentials, &ep[i]->name);
+        cred = ngx_edge_auth_names_find(&cmcf->names, &ep[i]->name);
 
         if (cred == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,

@@ -313,7 +313,7 @@ ngx_http_credential_status_resolve(ngx_conf_t *cf,
         name = st[i]->names.elts;
 
         for (j = 0; j < st[i]->names.nelts; j++) {
-            cred = ngx_edge_auth_find(&cmcf->credentials, &name[j]);
+            cred = ngx_edge_auth_names_find(&cmcf->names, &name[j]);
 
             if (cred == NULL) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,

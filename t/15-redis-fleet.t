@@ -135,9 +135,14 @@ is($nilo->logins, 1, 'one login for the fleet of two gateways');
 
 # what Redis holds
 
-my $keys = $redis->cmd('KEYS', '*');
-is(scalar @$keys, 1, 'Redis holds one key (the lease was released)')
-    or diag explain $keys;
+my $all = $redis->cmd('KEYS', '*');
+my $keys = [ grep { !/:fleet:\{changes\}/ } @$all ];
+is(scalar @$keys, 1, 'Redis holds one token key (the lease was released)')
+    or diag explain $all;
+is(scalar @$all, 3, '... and the change counter and log')
+    or diag explain $all;
+like($redis->cmd('GET', 'nginx:credential:fleet:{changes}:log'),
+     qr/^1 [0-9a-f]{32}$/, 'the log names the changed key, nothing else');
 like($keys->[0], qr/^nginx:credential:token:[0-9a-f]{32}$/,
      'the key name is the prefix and an HMAC');
 unlike($keys->[0], qr/\Q$ID\E|nilo/i, 'the key name does not name the client');

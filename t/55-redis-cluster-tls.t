@@ -93,9 +93,9 @@ is($st_b, 200, 'B injects a token');
 is($tok_b, $tok_a, 'B took the token A stored in the cluster');
 is($nilo->logins, 1, 'one login for the fleet, over TLS');
 
-my $by_node = $cluster->keys_by_node(qr/^nginx:credential:/);
+my $by_node = $cluster->keys_by_node(qr/^nginx:credential:token:/);
 my @all = map { @$_ } @$by_node;
-is(scalar @all, 1, 'the cluster holds one key') or diag explain $by_node;
+is(scalar @all, 1, 'the cluster holds one token') or diag explain $by_node;
 my $owner = $cluster->owner($cluster->slot($all[0] // ''));
 is_deeply($by_node->[$owner], \@all, 'on the master owning its slot');
 unlike($cluster->node($owner)->cmd('GET', $all[0] // ''),

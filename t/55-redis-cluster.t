@@ -143,10 +143,10 @@ is($nilo->logins, 1, 'one login for the fleet of two gateways');
 
 # where the token is: on the master owning its slot, alone
 
-my $by_node = $cluster->keys_by_node(qr/^nginx:credential:/);
+my $by_node = $cluster->keys_by_node($NAME);
 my @all = map { @$_ } @$by_node;
-is(scalar @all, 1, 'the cluster holds one key (the lease was released)')
-    or diag explain $by_node;
+is(scalar @all, 1, 'the cluster holds one token key (the lease was '
+                   . 'released)') or diag explain $by_node;
 my $token_key = $all[0] // '';
 like($token_key, qr/^nginx:credential:token:\{[0-9a-f]{32}\}$/,
      'the key name is the prefix and an HMAC as a hash tag');
@@ -157,6 +157,18 @@ is_deeply($by_node->[$from], [$token_key],
           "the key is on the master that owns its slot ($slot)");
 (my $lease_key = $token_key) =~ s/:token:/:lease:/;
 is($cluster->slot($lease_key), $slot, 'the lease is in the same slot');
+
+# the fleet's change log: its two keys share a slot too, on its master
+
+my $log_keys = $cluster->keys_by_node(qr/^nginx:credential:fleet:/);
+my ($log_node) = grep { @{ $log_keys->[$_] } } 0 .. $#$log_keys;
+is_deeply([ sort @{ $log_keys->[$log_node // 0] } ],
+          [ 'nginx:credential:fleet:{changes}',
+            'nginx:credential:fleet:{changes}:log' ],
+          'the change log is on one master')
+    or diag explain $log_keys;
+is($cluster->owner($cluster->slot('nginx:credential:fleet:{changes}')),
+   $log_node, '... the one that owns its slot');
 
 my $value = $cluster->node($from)->cmd('GET', $token_key);
 ok(length $value > length $tok_a, 'a value is stored');
