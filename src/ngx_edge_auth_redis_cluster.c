@@ -48,7 +48,6 @@ typedef struct {
     int64_t                              refreshed;
     int64_t                              pause_until;
 
-    ngx_uint_t                           down_slot;  /* failed here, + 1 */
     u_char                               error[256];
 
     ngx_queue_t                          waiting;    /* for the map */
@@ -948,10 +947,10 @@ ngx_edge_auth_redis_cluster_reset(ngx_edge_auth_redis_call_t *call)
 /*
  * A call that failed after what the cluster could do (another node, a
  * new map) is an outage, said as with one Redis: one line per outage and
- * gateway node (the flag its workers share).  It ends when a call for the
- * slot that failed in this worker is answered; a failed master whose
- * slots are served by none fails only the calls for them, so answers
- * from the others end nothing.
+ * gateway node.  The flag its workers share holds the slot that failed
+ * (plus one), and the outage ends when a call for that slot is answered,
+ * in any worker: while a master is down with no replica to take over,
+ * answers from the others end nothing.
  */
 
 static void
@@ -964,22 +963,19 @@ ngx_edge_auth_redis_cluster_outage(ngx_edge_auth_redis_cluster_t *cl,
     ctx = call->data;
 
     if (call->error == NULL) {
-        if (cl->down_slot == call->slot + 1) {
-            cl->down_slot = 0;
-
-            if (*cl->down && ngx_atomic_cmp_set(cl->down, 1, 0)) {
-                ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
-                              "redis cluster %V: answering again",
-                              &cl->conf->text);
-            }
+        if (*cl->down == call->slot + 1
+            && ngx_atomic_cmp_set(cl->down, call->slot + 1, 0))
+        {
+            ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
+                          "redis cluster %V: answering again",
+                          &cl->conf->text);
         }
 
         return;
     }
 
-    cl->down_slot = call->slot + 1;
-
-    level = ngx_atomic_cmp_set(cl->down, 0, 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
+    level = ngx_atomic_cmp_set(cl->down, 0, call->slot + 1) ? NGX_LOG_ERR
+                                                            : NGX_LOG_INFO;
 
     if (ctx->node) {
         ngx_log_error(level, cl->log, 0,

@@ -81,14 +81,13 @@ sub _cli {
 
 sub _node_conf {
     my ($self) = @_;
-    return "cluster-enabled yes\n"
-           . "cluster-config-file nodes.conf\n"
-           . "cluster-node-timeout 2000\n"
-           . ($self->{password} ? "masterauth $self->{password}\n" : '')
-           . ($self->{tls} ? "tls-cluster yes\ntls-replication yes\n"
-                             . "tls-client-cert-file $self->{tls}{client_cert}\n"
-                             . "tls-client-key-file $self->{tls}{client_key}\n"
-                           : '');
+    my $tls = $self->{tls};
+    return [ 'cluster-enabled yes', 'cluster-config-file nodes.conf',
+             'cluster-node-timeout 2000',
+             ($self->{password} ? "masterauth $self->{password}" : ()),
+             ($tls ? ('tls-cluster yes', 'tls-replication yes',
+                      "tls-client-cert-file $tls->{client_cert}",
+                      "tls-client-key-file $tls->{client_key}") : ()) ];
 }
 
 

@@ -13,7 +13,7 @@ package RedisServer;
 #                               auth_clients => 1,   # a client certificate
 #                               client_cert => ..., client_key => ... });
 #                               # TLS only: "port 0", "tls-port" the port
-#   RedisServer->start(conf => "cluster-enabled yes\n");  # more settings
+#   RedisServer->start(conf => ['replicaof 127.0.0.1 6379']);  # more lines
 
 use strict;
 use warnings;
@@ -36,7 +36,7 @@ sub start {
         user => $o{user},
         acl => $o{acl} // [],
         tls => $o{tls},
-        conf => $o{conf} // '',
+        conf => $o{conf} // [],
         dir => tempdir('edge-auth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
     }, $class;
 
@@ -77,7 +77,8 @@ sub start_again {
         print $fh "requirepass $self->{password}\n";
     }
 
-    print $fh $self->{conf};
+    print $fh "$_\n" for @{ $self->{conf} };
+
     close $fh;
 
     my @args = ("$self->{dir}/redis.conf");
