@@ -399,6 +399,18 @@ ngx_edge_auth_http_connect(ngx_edge_auth_http_t *hc)
     hc->peer.log = hc->log;
     hc->peer.log_error = NGX_ERROR_INFO;
 
+    /*
+     * Said here, once per login, rather than as nginx's alert and a
+     * connect() error that names the previous call's errno.
+     */
+
+    if (ngx_cycle->free_connection_n == 0) {
+        ngx_edge_auth_http_fail(hc, "no free connection in this worker: "
+                                "worker_connections are not enough for the "
+                                "clients, the upstreams and the logins", 0);
+        return;
+    }
+
     rc = ngx_event_connect_peer(&hc->peer);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {

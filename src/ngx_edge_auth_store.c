@@ -23,6 +23,8 @@ static void ngx_edge_auth_store_free(ngx_edge_auth_store_t *store, u_char *p,
     size_t len);
 static void ngx_edge_auth_store_retire(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, int64_t now);
+static ngx_int_t ngx_edge_auth_store_init_hosts(ngx_edge_auth_store_t *store);
+static ngx_uint_t ngx_edge_auth_store_class(size_t len);
 
 
 /* this worker's record in the zone, for exit_process */
@@ -43,10 +45,20 @@ ngx_edge_auth_store_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
 
     if (ngx_array_init(&store->wanted, cf->pool, 4,
                        sizeof(ngx_edge_auth_want_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&store->hosts, cf->pool, 4,
+                          sizeof(ngx_edge_auth_host_want_t))
+           != NGX_OK)
     {
         return NULL;
     }
+
+    store->name = *name;
+    store->size = size;
+
+    ngx_edge_auth_store_reserve(store, sizeof(ngx_edge_auth_store_sh_t));
+    ngx_edge_auth_store_reserve(store, sizeof(" in credential store zone "
+                                              "\"\"") + name->len);
 
     shm_zone = ngx_shared_memory_add(cf, name, size, tag);
     if (shm_zone == NULL) {
@@ -84,7 +96,133 @@ ngx_edge_auth_store_want(ngx_conf_t *cf, ngx_edge_auth_store_t *store,
     w->entry = entry;
     *entry = NULL;
 
+    ngx_edge_auth_store_reserve(store, sizeof(ngx_edge_auth_entry_t));
+
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_want_host(ngx_conf_t *cf, ngx_edge_auth_store_t *store,
+    ngx_str_t *name, ngx_uint_t cap, ngx_edge_auth_host_t **host)
+{
+    ngx_edge_auth_host_want_t  *h;
+
+    h = ngx_array_push(&store->hosts);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->name = *name;
+    h->cap = cap;
+    h->host = host;
+
+    ngx_edge_auth_store_reserve(store, sizeof(ngx_edge_auth_host_t)
+                                       + name->len);
+    ngx_edge_auth_store_reserve(store, cap * sizeof(ngx_edge_auth_slot_t));
+
+    return NGX_OK;
+}
+
+
+/*
+ * ngx_slab_alloc() gives a value of up to half a page a chunk of the next
+ * power of two (8 bytes at least), from pages of chunks of one size; a
+ * larger one whole pages.
+ */
+
+static ngx_uint_t
+ngx_edge_auth_store_class(size_t len)
+{
+    ngx_uint_t  shift;
+
+    for (shift = 3; ((size_t) 1 << shift) < len; shift++) {
+        /* void */
+    }
+
+    return shift;
+}
+
+
+size_t
+ngx_edge_auth_store_chunk(size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+
+    if (len > ngx_pagesize / 2) {
+        return (len + ngx_pagesize - 1) / ngx_pagesize * ngx_pagesize;
+    }
+
+    return (size_t) 1 << ngx_edge_auth_store_class(len);
+}
+
+
+void
+ngx_edge_auth_store_reserve(ngx_edge_auth_store_t *store, size_t len)
+{
+    ngx_uint_t  shift;
+
+    if (len == 0) {
+        return;
+    }
+
+    if (len > ngx_pagesize / 2) {
+        store->pages += (len + ngx_pagesize - 1) / ngx_pagesize;
+        return;
+    }
+
+    shift = ngx_edge_auth_store_class(len);
+
+    if (shift < NGX_EDGE_AUTH_STORE_CLASSES) {
+        store->chunks[shift]++;
+
+    } else {
+        store->pages++;
+    }
+}
+
+
+size_t
+ngx_edge_auth_store_need(ngx_edge_auth_store_t *store)
+{
+    size_t      per, size, bitmap;
+    ngx_uint_t  shift, pages;
+
+    pages = store->pages;
+
+    for (shift = 3; shift < NGX_EDGE_AUTH_STORE_CLASSES; shift++) {
+        if (store->chunks[shift] == 0) {
+            continue;
+        }
+
+        per = ngx_pagesize >> shift;
+
+        /* small chunks keep their page's bitmap in its first chunks */
+        bitmap = per / 8;
+
+        if (bitmap > sizeof(uintptr_t)) {
+            per -= (bitmap + ((size_t) 1 << shift) - 1) >> shift;
+        }
+
+        pages += (store->chunks[shift] + per - 1) / per;
+    }
+
+    /*
+     * ngx_slab_init(): the pool, a descriptor for every page and one page
+     * lost to alignment; and one page of slack per class for chunks freed
+     * in pages that still hold others.
+     */
+
+    pages += 1 + NGX_EDGE_AUTH_STORE_CLASSES;
+
+    size = sizeof(ngx_slab_pool_t)
+           + NGX_EDGE_AUTH_STORE_CLASSES * 2 * sizeof(ngx_slab_page_t)
+           + pages * (ngx_pagesize + sizeof(ngx_slab_page_t));
+
+    /* in kilobytes, as an operator writes it */
+    return (size + 1023) / 1024 * 1024;
 }
 
 
@@ -117,6 +255,12 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     store->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
+    /*
+     * A full zone is said once, with the size to set, by the renewal
+     * that could not store its token: not by the slab at every try.
+     */
+    store->shpool->log_nomem = 0;
+
     if (ostore) {
         /*
          * A reload: the tokens are already here.  Redis may be another
@@ -138,9 +282,11 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         store->shpool->data = store->sh;
         ngx_queue_init(&store->sh->entries);
         ngx_queue_init(&store->sh->workers);
+        ngx_queue_init(&store->sh->hosts);
         store->sh->redis_down = 0;
         store->sh->floor = NGX_MAX_UINT32_VALUE;
         store->sh->fleet_seen = -1;
+        store->sh->full = 0;
 
         len = sizeof(" in credential store zone \"\"") + shm_zone->shm.name.len;
 
@@ -221,7 +367,6 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     made = 0;
 
     /* a full zone is said once, below, with what it lacks */
-    store->shpool->log_nomem = 0;
 
     for (i = 0; i < n; i++) {
         if (*sorted[i]->entry) {
@@ -231,7 +376,6 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         e = ngx_slab_calloc_locked(store->shpool,
                                    sizeof(ngx_edge_auth_entry_t));
         if (e == NULL) {
-            store->shpool->log_nomem = 1;
             (void) ngx_edge_auth_store_refuse(shm_zone, store, more, made,
                                               ostore != NULL);
             ngx_shmtx_unlock(&store->shpool->mutex);
@@ -258,11 +402,97 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
     }
 
-    store->shpool->log_nomem = 1;
+    ngx_free(sorted);
+
+    if (ngx_edge_auth_store_init_hosts(store) != NGX_OK) {
+        ngx_shmtx_unlock(&store->shpool->mutex);
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "credential store zone \"%V\" is full: no room for "
+                      "the login hosts' connection slots; reload refused",
+                      &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
-    ngx_free(sorted);
+    return NGX_OK;
+}
+
+
+/*
+ * Under the lock: every login host its slots.  A host stays when no
+ * credential names it any more: an old worker may still hold one of its
+ * slots, and a record is small.  A higher cap gets a larger array (the
+ * slots held move with their index); a lower one keeps the array and
+ * hands out fewer.
+ */
+
+static ngx_int_t
+ngx_edge_auth_store_init_hosts(ngx_edge_auth_store_t *store)
+{
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_edge_auth_slot_t       *slots;
+    ngx_edge_auth_host_t       *h;
+    ngx_edge_auth_host_want_t  *want;
+
+    want = store->hosts.elts;
+
+    for (i = 0; i < store->hosts.nelts; i++) {
+
+        h = NULL;
+
+        for (q = ngx_queue_head(&store->sh->hosts);
+             q != ngx_queue_sentinel(&store->sh->hosts);
+             q = ngx_queue_next(q))
+        {
+            h = ngx_queue_data(q, ngx_edge_auth_host_t, queue);
+
+            if (h->len == want[i].name.len
+                && ngx_memcmp(h->name, want[i].name.data, h->len) == 0)
+            {
+                break;
+            }
+
+            h = NULL;
+        }
+
+        if (h == NULL) {
+            h = ngx_slab_calloc_locked(store->shpool,
+                                       sizeof(ngx_edge_auth_host_t)
+                                       + want[i].name.len);
+            if (h == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->len = want[i].name.len;
+            ngx_memcpy(h->name, want[i].name.data, h->len);
+
+            ngx_queue_insert_tail(&store->sh->hosts, &h->queue);
+        }
+
+        if (want[i].cap > h->nslots) {
+            slots = ngx_slab_calloc_locked(store->shpool,
+                                           want[i].cap
+                                           * sizeof(ngx_edge_auth_slot_t));
+            if (slots == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (h->slots) {
+                ngx_memcpy(slots, h->slots,
+                           h->nslots * sizeof(ngx_edge_auth_slot_t));
+                ngx_slab_free_locked(store->shpool, h->slots);
+            }
+
+            h->slots = slots;
+            h->nslots = want[i].cap;
+        }
+
+        h->cap = want[i].cap;
+
+        *want[i].host = h;
+    }
 
     return NGX_OK;
 }
@@ -596,6 +826,76 @@ ngx_edge_auth_store_login_lock(ngx_edge_auth_entry_t *e, int64_t now,
     e->lock_deadline = deadline;
 
     return 1;
+}
+
+
+/*
+ * Under the lock.  A first pass without a system call: a slot that is
+ * free or past its deadline; when all are held, a second one takes the
+ * slot of a process that died (a killed worker).
+ */
+
+ngx_int_t
+ngx_edge_auth_store_slot_take(ngx_edge_auth_host_t *host, int64_t now,
+    int64_t deadline)
+{
+    ngx_int_t              slot;
+    ngx_uint_t             i, held;
+    ngx_edge_auth_slot_t  *s;
+
+    slot = NGX_DECLINED;
+    held = 0;
+
+    for (i = 0; i < host->nslots; i++) {
+        s = &host->slots[i];
+
+        if (s->pid && now < s->deadline) {
+            held++;
+
+        } else if (slot == NGX_DECLINED) {
+            slot = i;
+        }
+    }
+
+    if (held >= host->cap) {
+        slot = NGX_DECLINED;
+        held = 0;
+
+        for (i = 0; i < host->nslots; i++) {
+            s = &host->slots[i];
+
+            if (s->pid && now < s->deadline
+                && (s->pid == ngx_pid || kill(s->pid, 0) == 0
+                    || ngx_errno != NGX_ESRCH))
+            {
+                held++;
+
+            } else if (slot == NGX_DECLINED) {
+                slot = i;
+            }
+        }
+
+        if (held >= host->cap) {
+            return NGX_DECLINED;
+        }
+    }
+
+    s = &host->slots[slot];
+    s->pid = ngx_pid;
+    s->deadline = deadline;
+
+    return slot;
+}
+
+
+void
+ngx_edge_auth_store_slot_free(ngx_edge_auth_host_t *host, ngx_int_t slot)
+{
+    if (slot >= 0 && (ngx_uint_t) slot < host->nslots
+        && host->slots[slot].pid == ngx_pid)
+    {
+        host->slots[slot].pid = 0;
+    }
 }
 
 

@@ -128,6 +128,30 @@ typedef struct {
 } ngx_edge_auth_worker_t;
 
 
+/*
+ * A login host's connections (login_concurrency), counted for the node:
+ * a slot is held by a process until its deadline; a slot whose owner died
+ * or whose deadline passed is free again.
+ */
+
+typedef struct {
+    ngx_pid_t                    pid;
+    int64_t                      deadline;
+} ngx_edge_auth_slot_t;
+
+
+typedef struct {
+    ngx_queue_t                  queue;
+    ngx_uint_t                   cap;
+    ngx_uint_t                   nslots;       /* >= cap: a reload lowered it */
+    ngx_edge_auth_slot_t        *slots;
+    /* until then a worker's request waits for a slot: others do not chain */
+    int64_t                      urgent;
+    size_t                       len;
+    u_char                       name[1];      /* host:port */
+} ngx_edge_auth_host_t;
+
+
 typedef struct {
     ngx_queue_t                  entries;
     /* the node's workers share one outage: one log line, not one each */
@@ -144,6 +168,10 @@ typedef struct {
     ngx_uint_t                   fleet_lost;   /* a poll failed */
     ngx_uint_t                   fleet_polls;
     ngx_uint_t                   fleet_sweep;  /* the sweep's next one */
+
+    ngx_queue_t                  hosts;        /* ngx_edge_auth_host_t */
+    /* a token could not be stored; said at error once per streak */
+    ngx_atomic_t                 full;
 } ngx_edge_auth_store_sh_t;
 
 
@@ -154,11 +182,27 @@ typedef struct {
 
 
 typedef struct {
+    ngx_str_t                    name;
+    ngx_uint_t                   cap;
+    ngx_edge_auth_host_t       **host;
+} ngx_edge_auth_host_want_t;
+
+
+/* the slab's size classes up to half a page (8 bytes to 2k) */
+#define NGX_EDGE_AUTH_STORE_CLASSES  12
+
+typedef struct {
     ngx_edge_auth_store_sh_t    *sh;
     ngx_slab_pool_t             *shpool;
     ngx_str_t                    name;
     ngx_uint_t                   gen;          /* this configuration's */
     ngx_array_t                  wanted;       /* ngx_edge_auth_want_t */
+    ngx_array_t                  hosts;        /* ngx_edge_auth_host_want_t */
+    size_t                       size;
+
+    /* what the configured credentials may take: chunks and pages */
+    ngx_uint_t                   chunks[NGX_EDGE_AUTH_STORE_CLASSES];
+    ngx_uint_t                   pages;
 } ngx_edge_auth_store_t;
 
 
@@ -187,6 +231,24 @@ ngx_int_t ngx_edge_auth_store_want(ngx_conf_t *cf,
 ngx_int_t ngx_edge_auth_store_attach(ngx_edge_auth_store_t *store,
     ngx_log_t *log);
 void ngx_edge_auth_store_detach(ngx_edge_auth_store_t *store);
+
+/*
+ * A login host (host:port) whose logins the node runs at most cap at a
+ * time; *host is set when the zone is initialized.
+ */
+ngx_int_t ngx_edge_auth_store_want_host(ngx_conf_t *cf,
+    ngx_edge_auth_store_t *store, ngx_str_t *name, ngx_uint_t cap,
+    ngx_edge_auth_host_t **host);
+
+/*
+ * Sizing: a value of len bytes that the zone may have to hold, counted
+ * as the slab allocates it; need() is the zone size that holds every
+ * entry, host and value counted, with the slab's own structures.
+ */
+void ngx_edge_auth_store_reserve(ngx_edge_auth_store_t *store, size_t len);
+size_t ngx_edge_auth_store_need(ngx_edge_auth_store_t *store);
+/* what a value of len bytes takes in the zone */
+size_t ngx_edge_auth_store_chunk(size_t len);
 
 void ngx_edge_auth_store_lock(ngx_edge_auth_store_t *store);
 void ngx_edge_auth_store_unlock(ngx_edge_auth_store_t *store);
@@ -220,6 +282,16 @@ ngx_int_t ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
 ngx_uint_t ngx_edge_auth_store_login_lock(ngx_edge_auth_entry_t *e,
     int64_t now, int64_t deadline, ngx_pid_t *owner);
 void ngx_edge_auth_store_login_unlock(ngx_edge_auth_entry_t *e);
+
+/*
+ * Under the lock: one of the host's cap slots for this process until the
+ * deadline (a slot's index), or NGX_DECLINED when all are held.
+ */
+ngx_int_t ngx_edge_auth_store_slot_take(ngx_edge_auth_host_t *host,
+    int64_t now, int64_t deadline);
+/* under the lock: the slot back, if this process holds it */
+void ngx_edge_auth_store_slot_free(ngx_edge_auth_host_t *host,
+    ngx_int_t slot);
 
 /* under the lock: forgets a refresh token that the partner refused */
 void ngx_edge_auth_store_drop_refresh(ngx_edge_auth_store_t *store,

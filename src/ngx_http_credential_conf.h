@@ -59,6 +59,20 @@ typedef struct {
 } ngx_http_credential_t;
 
 
+/*
+ * A login host (host:port of a login or refresh URL): its slots in the
+ * zone (login_concurrency), and this worker's credentials that wait for
+ * one.
+ */
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_edge_auth_host_t        *sh;
+    ngx_queue_t                  waiting;
+    ngx_event_t                  retry;
+} ngx_http_credential_host_t;
+
+
 typedef struct {
     ngx_array_t                  credentials;   /* ngx_http_credential_t * */
     ngx_edge_auth_names_t        names;         /* the credentials */
@@ -76,7 +90,13 @@ typedef struct {
 
     ngx_str_t                    store_name;
     size_t                       store_size;
+    u_char                      *store_file;    /* NULL: the default zone */
+    ngx_uint_t                   store_line;
     ngx_edge_auth_store_t       *store;
+
+    /* logins in flight per login host and node */
+    ngx_int_t                    login_concurrency;
+    ngx_array_t                  hosts;   /* ngx_http_credential_host_t * */
 
     ngx_event_t                 *timer;         /* this worker's */
 

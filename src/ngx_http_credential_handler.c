@@ -661,7 +661,7 @@ ngx_http_credential_wait(ngx_http_request_t *r,
     if (first) {
         ctx->deadline = now + cred->login->wait;
 
-        ngx_http_credential_renew_soon(cmcf);
+        ngx_http_credential_renew_soon(cmcf, cred);
 
         /*
          * A subrequest cannot wait on the connection's write event: the

@@ -548,19 +548,28 @@ ngx_http_credential_usable_end(ngx_http_credential_login_t *login,
 /*
  * token_renew_before counts back from the end of use, so that a healthy
  * partner's new token is there before requests would have to wait; a
- * short-lived token is renewed at half its usable life.
+ * short-lived token is renewed at half its usable life.  Credentials that
+ * logged in together must not renew together: each renews at its own
+ * point of the first half of that window, drawn from its fingerprint, so
+ * the second half is left for the login and its retries.
  */
 
 int64_t
 ngx_http_credential_renew_time(ngx_http_credential_login_t *login,
     int64_t issued, int64_t expires)
 {
-    int64_t  end;
+    int64_t   end, before, spread;
+    uint32_t  draw;
 
     end = ngx_http_credential_usable_end(login, issued, expires);
 
-    return end - ngx_min((int64_t) login->renew_before,
-                         ngx_max(end - issued, 0) / 2);
+    before = ngx_min((int64_t) login->renew_before,
+                     ngx_max(end - issued, 0) / 2);
+
+    draw = (uint32_t) login->key[0] << 8 | login->key[1];
+    spread = before / 2 * draw / 65536;
+
+    return end - before + spread;
 }
 
 

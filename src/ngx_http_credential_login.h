@@ -102,6 +102,18 @@ struct ngx_http_credential_login_s {
     ngx_edge_auth_token_t        copy;      /* this worker's */
     ngx_table_elt_t             *values;    /* headers built from copy */
     ngx_edge_auth_http_t        *inflight;  /* this worker's login */
+
+    /* login_concurrency: the hosts of url and refresh_url */
+    ngx_http_credential_host_t  *host;
+    ngx_http_credential_host_t  *refresh_host;
+    /* this worker's: its next look, its wait for a slot, the slot held */
+    ngx_event_t                 *ev;
+    ngx_queue_t                  queue;     /* in slot_host's waiting */
+    ngx_http_credential_host_t  *slot_host;
+    ngx_int_t                    slot;
+    unsigned                     waiting:1;
+    unsigned                     urgent:1;  /* a request waits for it */
+    unsigned                     scheduled:1;   /* this worker's to look at */
     ngx_uint_t                   secret;    /* index of 2 slots in secrets */
 
     /* the fleet (Redis) */

@@ -74,6 +74,11 @@ static char *ngx_http_credential_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_credential_init(ngx_conf_t *cf);
 
 
+static ngx_conf_num_bounds_t  ngx_http_credential_login_concurrency = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+
 static ngx_command_t  ngx_http_credential_commands[] = {
 
     { ngx_string("credential"),
@@ -89,6 +94,13 @@ static ngx_command_t  ngx_http_credential_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("login_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_credential_main_conf_t, login_concurrency),
+      &ngx_http_credential_login_concurrency },
 
     { ngx_string("credential_inject"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -667,10 +679,15 @@ ngx_http_credential_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&cmcf->statuses, cf->pool, 1,
                           sizeof(ngx_http_credential_status_t *))
+           != NGX_OK
+        || ngx_array_init(&cmcf->hosts, cf->pool, 1,
+                          sizeof(ngx_http_credential_host_t *))
            != NGX_OK)
     {
         return NULL;
     }
+
+    cmcf->login_concurrency = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -875,6 +892,8 @@ ngx_http_credential_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cmcf->store_size = size;
+    cmcf->store_file = cf->conf_file->file.name.data;
+    cmcf->store_line = cf->conf_file->line;
 
     /* Redis, for a fleet of gateways */
 
@@ -933,6 +952,8 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
     }
+
+    ngx_conf_init_value(cmcf->login_concurrency, 8);
 
     if (cmcf->logins.nelts == 0) {
         return NGX_CONF_OK;
@@ -1015,6 +1036,14 @@ ngx_http_credential_init_main_conf(ngx_conf_t *cf, void *conf)
         {
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* login_concurrency's hosts, and a zone that holds every token */
+
+    if (ngx_http_credential_renew_hosts(cf, cmcf) != NGX_OK
+        || ngx_http_credential_renew_sizing(cf, cmcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

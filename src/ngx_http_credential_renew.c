@@ -7,6 +7,9 @@
  *   due          a missing, invalid, expiring or idle token, past backoff
  *   node lock    one login per token and host (shared memory, owner and
  *                deadline: a killed worker cannot hold it)
+ *   host slot    at most login_concurrency logins per login host and node
+ *                (shared memory, owner and deadline); none free: wait in
+ *                this worker's queue of the host
  *   fleet lease  one login per token and fleet (Redis, through the fleet
  *                adapter, which answers through a pointer)
  *   login        or refresh with the refresh token; a code exchange of
@@ -14,9 +17,10 @@
  *   finish       store the token, keep the failure streak, give the node
  *                lock back, publish the token and give the lease back
  *
- * Every worker runs one cancelable timer.  Failures back off
- * exponentially with jitter; the token in use stays in use until its
- * expiry less token_expiry_margin.
+ * Every credential has a cancelable timer, armed in the one worker that
+ * looks after it for when something is next due: an idle credential costs
+ * nothing.  Failures back off exponentially with jitter; the token in use
+ * stays in use until its expiry less token_expiry_margin.
  */
 
 
@@ -29,14 +33,40 @@
 
 #define NGX_HTTP_CREDENTIAL_TICK   1000
 
+/* a credential with nothing due is looked at again after this anyway */
+#define NGX_HTTP_CREDENTIAL_LOOK_MAX    600000
+
+/* a credential that waits for a login slot tries again after this */
+#define NGX_HTTP_CREDENTIAL_SLOT_RETRY  100
+
+/* ... and one that a request waits for, sooner */
+#define NGX_HTTP_CREDENTIAL_SLOT_URGENT  20
+
 
 static const char  ngx_http_credential_zone_full[] =
     "the credential store zone is full";
 
 
-static void ngx_http_credential_tick(ngx_event_t *ev);
-static void ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
+static void ngx_http_credential_renew_at(ngx_http_credential_t *cred,
+    ngx_msec_t delay);
+static void ngx_http_credential_renew_handler(ngx_event_t *ev);
+static void ngx_http_credential_look(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log);
+static void ngx_http_credential_wait(ngx_http_credential_t *cred);
+static void ngx_http_credential_renew_retry(ngx_event_t *ev);
+static ngx_int_t ngx_http_credential_check(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_log_t *log, int64_t *next);
+static int64_t ngx_http_credential_next_look(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_login_t *login,
+    int64_t now);
+static void ngx_http_credential_renew_release(ngx_http_credential_t *cred);
+static void ngx_http_credential_zone_full_log(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, ngx_http_credential_renewal_t *rn);
+static int ngx_libc_cdecl ngx_http_credential_host_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_credential_host_key(ngx_conf_t *cf,
+    ngx_edge_auth_url_t *url, ngx_str_t *key);
 static void ngx_http_credential_unconnected(ngx_http_credential_t *cred,
     int64_t now, ngx_log_t *log);
 static ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
@@ -63,7 +93,12 @@ static void ngx_http_credential_renew_count(ngx_edge_auth_entry_t *e,
 ngx_int_t
 ngx_http_credential_renew_init(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                        i, workers;
     ngx_event_t                      *ev;
+    ngx_core_conf_t                  *ccf;
+    ngx_http_credential_t           **cred;
+    ngx_http_credential_host_t      **host;
+    ngx_http_credential_login_t      *login;
     ngx_http_credential_main_conf_t  *cmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -83,17 +118,55 @@ ngx_http_credential_renew_init(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ev = ngx_pcalloc(cycle->pool, sizeof(ngx_event_t));
+    ev = ngx_pcalloc(cycle->pool, cmcf->logins.nelts * sizeof(ngx_event_t));
     if (ev == NULL) {
         return NGX_ERROR;
     }
 
-    ev->handler = ngx_http_credential_tick;
-    ev->data = cmcf;
-    ev->log = cycle->log;
+    host = cmcf->hosts.elts;
 
-    /* a pending tick must not keep a worker from shutting down */
-    ev->cancelable = 1;
+    for (i = 0; i < cmcf->hosts.nelts; i++) {
+        ngx_queue_init(&host[i]->waiting);
+
+        host[i]->retry.handler = ngx_http_credential_renew_retry;
+        host[i]->retry.data = host[i];
+        host[i]->retry.log = cycle->log;
+        host[i]->retry.cancelable = 1;
+    }
+
+    /*
+     * Each credential is scheduled by one worker of the node, so that the
+     * idle cost does not grow with the workers: its timer fires when
+     * something is due for it, and no sooner.  Another worker looks at it
+     * only for a request of its own (a token refused, a request waiting).
+     */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    workers = (ngx_process == NGX_PROCESS_WORKER && ccf->worker_processes > 0)
+              ? (ngx_uint_t) ccf->worker_processes : 1;
+
+    cred = cmcf->logins.elts;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        login = cred[i]->login;
+
+        login->ev = &ev[i];
+        login->slot = NGX_DECLINED;
+        login->scheduled = (i % workers == (ngx_uint_t) ngx_worker % workers);
+
+        ev[i].handler = ngx_http_credential_renew_handler;
+        ev[i].data = cred[i];
+        ev[i].log = cycle->log;
+
+        /* a pending look must not keep a worker from shutting down */
+        ev[i].cancelable = 1;
+
+        /* the first login at start-up, before traffic needs it */
+        if (login->scheduled) {
+            ngx_add_timer(&ev[i], 1);
+        }
+    }
 
     cmcf->timer = ev;
 
@@ -103,9 +176,6 @@ ngx_http_credential_renew_init(ngx_cycle_t *cycle)
     {
         return NGX_ERROR;
     }
-
-    /* the first login at start-up, before traffic needs it */
-    ngx_add_timer(ev, 1);
 
     return NGX_OK;
 }
@@ -141,91 +211,270 @@ ngx_http_credential_renew_exit(ngx_cycle_t *cycle)
         ngx_edge_auth_http_abort(cred[i]->login->inflight);
         cred[i]->login->inflight = NULL;
 
-        /* the others need not wait for this lock to time out */
+        /* the others need not wait for this lock and slot to time out */
         ngx_http_credential_renew_unlock(cred[i]);
     }
 }
 
 
-/* asks for a tick now: a request waits, or a token was refused */
+/*
+ * A request asks for a look now: it waits for a token, or the upstream
+ * refused the one it carried.  One waiting for a login slot goes first.
+ */
 
 void
-ngx_http_credential_renew_soon(ngx_http_credential_main_conf_t *cmcf)
+ngx_http_credential_renew_soon(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred)
 {
+    ngx_http_credential_login_t  *login;
+
     if (cmcf->timer == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
         return;
     }
 
-    if (cmcf->timer->timer_set) {
-        ngx_del_timer(cmcf->timer);
+    login = cred->login;
+    login->urgent = 1;
+
+    if (login->waiting) {
+        ngx_queue_remove(&login->queue);
+        ngx_queue_insert_head(&login->slot_host->waiting, &login->queue);
+        ngx_post_event(&login->slot_host->retry, &ngx_posted_events);
+        return;
     }
 
-    ngx_add_timer(cmcf->timer, 1);
+    ngx_http_credential_renew_at(cred, 1);
 }
 
 
 static void
-ngx_http_credential_tick(ngx_event_t *ev)
+ngx_http_credential_renew_at(ngx_http_credential_t *cred, ngx_msec_t delay)
 {
-    ngx_http_credential_main_conf_t *cmcf = ev->data;
+    ngx_event_t  *ev;
 
-    int64_t                  now, next, renew, end;
-    ngx_uint_t               i;
-    ngx_edge_auth_entry_t   *e;
-    ngx_http_credential_t  **cred;
+    ev = cred->login->ev;
+
+    if (ev == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    ngx_add_timer(ev, delay);
+}
+
+
+static void
+ngx_http_credential_renew_handler(ngx_event_t *ev)
+{
+    ngx_http_credential_t  *cred = ev->data;
+
+    ngx_http_credential_main_conf_t  *cmcf;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         return;
     }
 
-    cred = cmcf->logins.elts;
-    next = NGX_HTTP_CREDENTIAL_TICK;
-    now = ngx_edge_auth_now();
+    /* a credential waiting for a slot is the retry's (below) */
 
-    for (i = 0; i < cmcf->logins.nelts; i++) {
-        ngx_http_credential_check(cmcf, cred[i], ev->log);
-
-        /*
-         * A renewal that a tick late would start less than a tick before
-         * the end of the token's use (a short token, a small
-         * token_renew_before) is started on time.  Torn reads without the
-         * lock only move one tick.
-         */
-
-        e = cred[i]->login->entry;
-        renew = e->renew;
-        end = ngx_http_credential_usable_end(cred[i]->login, e->issued,
-                                             e->expires);
-
-        if (renew > now && renew - now < next
-            && end - renew < NGX_HTTP_CREDENTIAL_TICK)
-        {
-            next = renew - now;
-        }
+    if (cred->login->waiting) {
+        return;
     }
 
-    ngx_add_timer(ev, (ngx_msec_t) next);
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+
+    ngx_http_credential_look(cmcf, cred, ev->log);
 }
 
 
 static void
-ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
+ngx_http_credential_look(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred, ngx_log_t *log)
 {
-    int64_t                       now;
-    ngx_uint_t                    sync;
-    ngx_pid_t                     owner;
-    ngx_edge_auth_entry_t        *e;
+    int64_t                       next, now;
+    ngx_int_t                     rc;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
-    e = login->entry;
 
-    if (login->inflight || login->redis_busy) {
+    rc = ngx_http_credential_check(cmcf, cred, log, &next);
+
+    if (rc == NGX_BUSY) {
+        ngx_http_credential_wait(cred);
+        return;
+    }
+
+    login->urgent = 0;
+
+    /* NGX_AGAIN: a login or a lease is in flight; its end looks again */
+
+    if (rc != NGX_OK || !login->scheduled) {
         return;
     }
 
     now = ngx_edge_auth_now();
+
+    next = ngx_min(ngx_max(next - now, 1), NGX_HTTP_CREDENTIAL_LOOK_MAX);
+
+    ngx_http_credential_renew_at(cred, (ngx_msec_t) next);
+}
+
+
+/*
+ * No slot for the credential's login host: it waits in this worker's
+ * queue for the host, tried again when this worker gives a slot of the
+ * host back, and every NGX_HTTP_CREDENTIAL_SLOT_RETRY for the slots the
+ * others give back.  One waiting for a request goes first.
+ */
+
+static void
+ngx_http_credential_wait(ngx_http_credential_t *cred)
+{
+    ngx_http_credential_host_t   *host;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    host = login->slot_host;
+
+    if (!login->waiting) {
+        if (login->urgent) {
+            ngx_queue_insert_head(&host->waiting, &login->queue);
+
+        } else {
+            ngx_queue_insert_tail(&host->waiting, &login->queue);
+        }
+
+        login->waiting = 1;
+    }
+
+    if (login->ev->timer_set) {
+        ngx_del_timer(login->ev);
+    }
+
+    if (login->urgent) {
+        /* the retry says so to the other workers, and comes sooner */
+        ngx_post_event(&host->retry, &ngx_posted_events);
+
+    } else if (!host->retry.timer_set) {
+        ngx_add_timer(&host->retry, NGX_HTTP_CREDENTIAL_SLOT_RETRY);
+    }
+}
+
+
+static void
+ngx_http_credential_renew_retry(ngx_event_t *ev)
+{
+    ngx_http_credential_host_t *host = ev->data;
+
+    int64_t                           next, now;
+    ngx_int_t                         rc;
+    ngx_queue_t                      *q;
+    ngx_http_credential_t            *cred;
+    ngx_http_credential_login_t      *login;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_credential_module);
+
+    while (!ngx_queue_empty(&host->waiting)) {
+        q = ngx_queue_head(&host->waiting);
+        login = ngx_queue_data(q, ngx_http_credential_login_t, queue);
+        cred = login->ev->data;
+
+        ngx_queue_remove(q);
+        login->waiting = 0;
+
+        rc = ngx_http_credential_check(cmcf, cred, ev->log, &next);
+
+        if (rc == NGX_BUSY && login->slot_host == host) {
+            /* still none: it stays first */
+            ngx_queue_insert_head(&host->waiting, q);
+            login->waiting = 1;
+            break;
+        }
+
+        if (rc == NGX_BUSY) {
+            /* its refresh token went: another host now */
+            ngx_http_credential_wait(cred);
+            continue;
+        }
+
+        login->urgent = 0;
+
+        if (rc == NGX_OK && login->scheduled) {
+            /* not due any more (another worker renewed it), or locked */
+            now = ngx_edge_auth_now();
+            next = ngx_min(ngx_max(next - now, 1),
+                           NGX_HTTP_CREDENTIAL_LOOK_MAX);
+            ngx_http_credential_renew_at(cred, (ngx_msec_t) next);
+        }
+    }
+
+    if (ngx_queue_empty(&host->waiting)) {
+        return;
+    }
+
+    /*
+     * A request waits for the first: the workers that give slots of the
+     * host back leave them for a while rather than start their own next
+     * login (see ngx_http_credential_renew_release()).
+     */
+
+    login = ngx_queue_data(ngx_queue_head(&host->waiting),
+                           ngx_http_credential_login_t, queue);
+
+    if (login->urgent) {
+        host->sh->urgent = ngx_edge_auth_now()
+                           + 3 * NGX_HTTP_CREDENTIAL_SLOT_URGENT;
+
+        if (ev->timer_set) {
+            ngx_del_timer(ev);
+        }
+
+        ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_SLOT_URGENT);
+
+    } else if (!ev->timer_set) {
+        ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_SLOT_RETRY);
+    }
+}
+
+
+/*
+ * A look at one credential: NGX_OK with the time of the next look,
+ * NGX_BUSY when it is due but its login host has no slot free
+ * (login_concurrency), NGX_AGAIN when a login or a lease is in flight.
+ */
+
+static ngx_int_t
+ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_log_t *log, int64_t *next)
+{
+    int64_t                       now;
+    ngx_int_t                     slot;
+    ngx_uint_t                    sync;
+    ngx_pid_t                     owner;
+    ngx_edge_auth_entry_t        *e;
+    ngx_http_credential_host_t   *host;
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+    e = login->entry;
+    now = ngx_edge_auth_now();
+
+    if (login->inflight) {
+        return NGX_AGAIN;
+    }
+
+    if (login->redis_busy) {
+        *next = now + NGX_HTTP_CREDENTIAL_TICK;
+        return NGX_OK;
+    }
 
     ngx_edge_auth_store_lock(login->store);
 
@@ -248,8 +497,10 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
             goto sync;
         }
 
+        *next = ngx_http_credential_next_look(cmcf, login, now);
+
         ngx_http_credential_unconnected(cred, now, log);
-        return;
+        return NGX_OK;
     }
 
     if (!ngx_http_credential_due(login, now) || now < e->backoff) {
@@ -257,9 +508,31 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
     }
 
     if (!ngx_http_credential_renew_lock(cred, now, &owner)) {
+
+        /* another process logs in: its end looks again, this a fallback */
+
         ngx_edge_auth_store_unlock(login->store);
-        return;
+
+        *next = now + NGX_HTTP_CREDENTIAL_TICK;
+        return NGX_OK;
     }
+
+    /* login_concurrency: a slot of the host this login goes to */
+
+    host = (login->refresh_url.text.len && e->refresh_len)
+           ? login->refresh_host : login->host;
+
+    login->slot_host = host;
+
+    slot = ngx_edge_auth_store_slot_take(host->sh, now, e->lock_deadline);
+
+    if (slot == NGX_DECLINED) {
+        ngx_edge_auth_store_login_unlock(e);
+        ngx_edge_auth_store_unlock(login->store);
+        return NGX_BUSY;
+    }
+
+    login->slot = slot;
 
     ngx_edge_auth_store_unlock(login->store);
 
@@ -276,12 +549,12 @@ ngx_http_credential_check(ngx_http_credential_main_conf_t *cmcf,
         == NGX_OK)
     {
         /* the answer comes to ngx_http_credential_renew_leased() */
-        return;
+        return NGX_AGAIN;
     }
 
     ngx_http_credential_renew_alone(cmcf, cred, log);
 
-    return;
+    return NGX_AGAIN;
 
 sync:
 
@@ -294,11 +567,71 @@ sync:
         sync = 1;
     }
 
+    *next = ngx_http_credential_next_look(cmcf, login, now);
+
     ngx_edge_auth_store_unlock(login->store);
 
     if (sync) {
         ngx_http_credential_fleet_sync(cmcf, cred);
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Under the lock: when something may be due for the credential next.  A
+ * look that finds nothing due costs little; one that comes late delays a
+ * renewal, so the change that makes a credential due sooner (a refused
+ * token, a waiting request) asks for a look itself.
+ */
+
+static int64_t
+ngx_http_credential_next_look(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_login_t *login, int64_t now)
+{
+    int64_t                 next, idle;
+    ngx_edge_auth_entry_t  *e;
+
+    e = login->entry;
+
+    if (e->state == NGX_EDGE_AUTH_TOKEN_NEEDS_AUTH
+        || (login->oauth && e->refresh_len == 0
+            && e->state != NGX_EDGE_AUTH_TOKEN_VALID))
+    {
+        /* an operator's connect step, in any worker */
+        next = now + NGX_HTTP_CREDENTIAL_TICK;
+
+    } else if (login->oauth && e->refresh_len == 0) {
+        /* a grant without a refresh token ends: needs an operator then */
+        next = ngx_http_credential_usable_end(login, e->issued, e->expires);
+
+    } else if (e->state == NGX_EDGE_AUTH_TOKEN_VALID) {
+        next = e->renew;
+
+        if (login->idle_timeout && !login->fleet) {
+            idle = (int64_t) e->last_used * 1000 + login->idle_timeout
+                   - (int64_t) ngx_min(login->renew_before,
+                                       login->idle_timeout / 2);
+            next = ngx_min(next, idle);
+        }
+
+        next = ngx_max(next, e->backoff);
+
+    } else {
+        next = ngx_max(now, e->backoff);
+    }
+
+    /*
+     * The fleet's token: read once, until it was; after that the node's
+     * poll of the fleet's change log reads what changed.
+     */
+
+    if (cmcf->redis && !e->looked) {
+        next = ngx_min(next, e->synced + NGX_HTTP_CREDENTIAL_TICK);
+    }
+
+    return ngx_max(next, now);
 }
 
 
@@ -391,12 +724,13 @@ ngx_http_credential_renew_alone(ngx_http_credential_main_conf_t *cmcf,
                                                      e->expires));
 
         if (alive) {
-            ngx_edge_auth_store_login_unlock(e);
+            ngx_http_credential_renew_release(cred);
         }
 
         ngx_edge_auth_store_unlock(login->store);
 
         if (alive) {
+            ngx_http_credential_renew_at(cred, NGX_HTTP_CREDENTIAL_TICK);
             return;
         }
     }
@@ -512,18 +846,68 @@ ngx_http_credential_renew_lock(ngx_http_credential_t *cred, int64_t now,
 }
 
 
-/* the node's login lock back, if this process holds it */
+/* the node's login lock and the host's slot back, if this process has them */
 
 void
 ngx_http_credential_renew_unlock(ngx_http_credential_t *cred)
 {
     ngx_edge_auth_store_lock(cred->login->store);
-    ngx_edge_auth_store_login_unlock(cred->login->entry);
+    ngx_http_credential_renew_release(cred);
     ngx_edge_auth_store_unlock(cred->login->store);
 }
 
 
-/* a login that does not happen after all: node lock and fleet lease back */
+/*
+ * Under the lock: the login lock and the slot back; this worker's next
+ * credential waiting for the host's slot is tried once the current event
+ * is done (posted: a login that fails at once does not recurse).
+ */
+
+static void
+ngx_http_credential_renew_release(ngx_http_credential_t *cred)
+{
+    ngx_http_credential_host_t   *host;
+    ngx_http_credential_login_t  *login, *first;
+
+    login = cred->login;
+
+    /* a process that took over an overrun lock owns it now */
+    ngx_edge_auth_store_login_unlock(login->entry);
+
+    if (login->slot == NGX_DECLINED) {
+        return;
+    }
+
+    host = login->slot_host;
+
+    ngx_edge_auth_store_slot_free(host->sh, login->slot);
+    login->slot = NGX_DECLINED;
+
+    if (ngx_queue_empty(&host->waiting) || ngx_exiting) {
+        return;
+    }
+
+    /* another worker's request waits for a slot of the host: its turn */
+
+    first = ngx_queue_data(ngx_queue_head(&host->waiting),
+                           ngx_http_credential_login_t, queue);
+
+    if (ngx_edge_auth_now() < host->sh->urgent && !first->urgent) {
+        if (!host->retry.timer_set) {
+            ngx_add_timer(&host->retry, NGX_HTTP_CREDENTIAL_SLOT_RETRY);
+        }
+
+        return;
+    }
+
+    ngx_post_event(&host->retry, &ngx_posted_events);
+}
+
+
+/*
+ * A login that does not happen after all: node lock, slot and fleet lease
+ * back; a look again after a tick.
+ */
 
 void
 ngx_http_credential_renew_cancel(ngx_http_credential_main_conf_t *cmcf,
@@ -531,6 +915,7 @@ ngx_http_credential_renew_cancel(ngx_http_credential_main_conf_t *cmcf,
 {
     ngx_http_credential_renew_unlock(cred);
     ngx_http_credential_fleet_publish(cmcf, cred, 0);
+    ngx_http_credential_renew_at(cred, NGX_HTTP_CREDENTIAL_TICK);
 }
 
 
@@ -669,6 +1054,9 @@ ngx_http_credential_login_done(ngx_edge_auth_http_t *hc)
                       &cred->name, &login->refresh_url.text,
                       hc->answer.status);
 
+    } else if (rn.error == ngx_http_credential_zone_full) {
+        ngx_http_credential_zone_full_log(cred, hc, &rn);
+
     /* one line per failure streak; the rest at info */
 
     } else if (rn.error == NULL) {
@@ -797,12 +1185,23 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
         e->backoff = 0;
 
     } else {
-        if (rn->error == NULL
-            && ngx_edge_auth_store_set_token(login->store, e, &token,
-                                             &refresh, rn->expires)
-               != NGX_OK)
-        {
-            rn->error = ngx_http_credential_zone_full;
+        if (rn->error == NULL) {
+
+            /* the node's streak of tokens the zone could not hold */
+
+            if (ngx_edge_auth_store_set_token(login->store, e, &token,
+                                              &refresh, rn->expires)
+                == NGX_OK)
+            {
+                login->store->sh->full = 0;
+
+            } else {
+                rn->error = ngx_http_credential_zone_full;
+                rn->stored = ngx_edge_auth_store_chunk(token.len)
+                             + ngx_edge_auth_store_chunk(refresh.len);
+                rn->full_first = (login->store->sh->full == 0);
+                login->store->sh->full = 1;
+            }
         }
 
         /*
@@ -861,8 +1260,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
 
     ngx_http_credential_renew_count(e, hc, rn, status, parsed);
 
-    /* a process that took over an overrun lock owns it now */
-    ngx_edge_auth_store_login_unlock(e);
+    ngx_http_credential_renew_release(cred);
 
     ngx_edge_auth_store_unlock(login->store);
 
@@ -892,13 +1290,9 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
                                           ? NGX_HTTP_CREDENTIAL_STORE : 0);
     }
 
-    /* the timer takes it from here, but for a grant that needs its owner */
+    /* a look at what is due next */
 
-    if (how != NGX_HTTP_CREDENTIAL_RENEW_EXCHANGE
-        && !(rn->refused && login->oauth))
-    {
-        ngx_http_credential_renew_soon(cmcf);
-    }
+    ngx_http_credential_renew_at(cred, 1);
 }
 
 
@@ -1029,4 +1423,271 @@ ngx_http_credential_backoff(ngx_http_credential_login_t *login,
     }
 
     return delay;
+}
+
+
+/*
+ * The zone could not hold a token: once per streak of the node at error
+ * (the others at info), with what to set.  The estimate of nginx -t holds
+ * every configured credential's largest token; what it does not hold is a
+ * reload's old tokens, kept until they expire for the old workers, and a
+ * fleet's token from a node with a larger login_max_size.  The size given
+ * leaves room for one more token of this size per credential.
+ */
+
+static void
+ngx_http_credential_zone_full_log(ngx_http_credential_t *cred,
+    ngx_edge_auth_http_t *hc, ngx_http_credential_renewal_t *rn)
+{
+    size_t                  size;
+    ngx_uint_t              level;
+    ngx_edge_auth_store_t  *store;
+
+    store = cred->login->store;
+    level = rn->full_first ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+    size = ngx_max(ngx_edge_auth_store_need(store), store->size)
+           + store->wanted.nelts * rn->stored;
+
+    ngx_log_error(level, hc->log, 0,
+                  "credential \"%V\": the token from %V could not be "
+                  "stored: the credential store zone \"%V\" (%uzk) is full; "
+                  "set its size to at least %uzk (credential_store "
+                  "zone=%V:%uzk); next try in %Lms",
+                  &cred->name, hc->url ? &hc->url->text
+                                       : &cred->login->url.text,
+                  &store->name, store->size / 1024, (size + 1023) / 1024,
+                  &store->name, (size + 1023) / 1024, rn->delay);
+}
+
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_http_credential_host_t  **host;
+} ngx_http_credential_host_ref_t;
+
+
+static int ngx_libc_cdecl
+ngx_http_credential_host_cmp(const void *one, const void *two)
+{
+    const ngx_http_credential_host_ref_t  *a = one, *b = two;
+
+    int  rc;
+
+    rc = ngx_memcmp(a->name.data, b->name.data,
+                    ngx_min(a->name.len, b->name.len));
+
+    if (rc) {
+        return rc;
+    }
+
+    return (a->name.len > b->name.len) - (a->name.len < b->name.len);
+}
+
+
+static ngx_int_t
+ngx_http_credential_host_key(ngx_conf_t *cf, ngx_edge_auth_url_t *url,
+    ngx_str_t *key)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, url->host.len + 1 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(p, url->host.data, url->host.len);
+
+    key->data = p;
+    key->len = ngx_sprintf(p + url->host.len, ":%d", (int) url->port) - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The login hosts, as host:port of the login and refresh URLs: every
+ * credential's login counts against its host's login_concurrency.
+ * Sorted, not searched: ten thousand credentials are not a quadratic
+ * start.
+ */
+
+ngx_int_t
+ngx_http_credential_renew_hosts(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_uint_t                        i, n;
+    ngx_http_credential_t           **cred;
+    ngx_http_credential_host_t       *host, **hostp;
+    ngx_http_credential_login_t      *login;
+    ngx_http_credential_host_ref_t   *refs;
+
+    cred = cmcf->logins.elts;
+
+    refs = ngx_palloc(cf->temp_pool, 2 * cmcf->logins.nelts
+                                     * sizeof(ngx_http_credential_host_ref_t));
+    if (refs == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        login = cred[i]->login;
+
+        if (ngx_http_credential_host_key(cf, &login->url, &refs[n].name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        refs[n++].host = &login->host;
+
+        if (login->refresh_url.text.len) {
+            if (ngx_http_credential_host_key(cf, &login->refresh_url,
+                                             &refs[n].name)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            refs[n++].host = &login->refresh_host;
+        }
+    }
+
+    ngx_qsort(refs, n, sizeof(ngx_http_credential_host_ref_t),
+              ngx_http_credential_host_cmp);
+
+    host = NULL;
+
+    for (i = 0; i < n; i++) {
+        if (host == NULL
+            || ngx_http_credential_host_cmp(&refs[i], &refs[i - 1]) != 0)
+        {
+            host = ngx_pcalloc(cf->pool, sizeof(ngx_http_credential_host_t));
+            if (host == NULL) {
+                return NGX_ERROR;
+            }
+
+            host->name = refs[i].name;
+
+            hostp = ngx_array_push(&cmcf->hosts);
+            if (hostp == NULL) {
+                return NGX_ERROR;
+            }
+
+            *hostp = host;
+
+            if (ngx_edge_auth_store_want_host(cf, cmcf->store, &host->name,
+                                              cmcf->login_concurrency,
+                                              &host->sh)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        *refs[i].host = host;
+    }
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        login = cred[i]->login;
+
+        if (login->refresh_host == NULL) {
+            login->refresh_host = login->host;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx -t: the zone must hold every credential's entry and its largest
+ * token: the access token and the refresh token come in one answer of at
+ * most login_max_size bytes, each at most 8192, and take what the slab
+ * allocates for them (a power of two up to 2k, whole pages above).
+ */
+
+ngx_int_t
+ngx_http_credential_renew_sizing(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    size_t                         max, last, a, b, tmax, cost, best, need;
+    size_t                         best_a, best_b;
+    ngx_uint_t                     i;
+    ngx_edge_auth_store_t         *store;
+    ngx_http_credential_t        **cred;
+    ngx_http_credential_login_t   *login;
+
+    store = cmcf->store;
+    cred = cmcf->logins.elts;
+
+    last = 0;
+    best_a = 0;
+    best_b = 0;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        login = cred[i]->login;
+
+        max = login->http.max_size;
+        tmax = ngx_min(max, NGX_EDGE_AUTH_TOKEN_MAX);
+
+        if (login->refresh_url.text.len == 0) {
+            ngx_edge_auth_store_reserve(store, tmax);
+            continue;
+        }
+
+        if (max != last) {
+            best = 0;
+
+            for (a = 1; a <= tmax; a++) {
+                b = ngx_min(max - a, NGX_EDGE_AUTH_TOKEN_MAX);
+                cost = ngx_edge_auth_store_chunk(a)
+                       + ngx_edge_auth_store_chunk(b);
+
+                if (cost > best) {
+                    best = cost;
+                    best_a = a;
+                    best_b = b;
+                }
+            }
+
+            last = max;
+        }
+
+        ngx_edge_auth_store_reserve(store, best_a);
+        ngx_edge_auth_store_reserve(store, best_b);
+    }
+
+    need = ngx_edge_auth_store_need(store);
+
+    if (need <= cmcf->store_size) {
+        return NGX_OK;
+    }
+
+    if (cmcf->store_file) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "credential_store zone \"%V\" in %s:%ui is too small "
+                      "for %ui credentials that log in, each with a token "
+                      "of up to login_max_size: set its size to at least "
+                      "%uzk (zone=%V:%uzk), or lower login_max_size; see "
+                      "\"Sizing\" in the README",
+                      &cmcf->store_name, cmcf->store_file, cmcf->store_line,
+                      cmcf->logins.nelts, need / 1024, &cmcf->store_name,
+                      need / 1024);
+
+    } else {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "the default credential store zone (%uzk) is too "
+                      "small for %ui credentials that log in (the first in "
+                      "%s:%ui), each with a token of up to login_max_size: "
+                      "add \"credential_store zone=credential_store:%uzk;\" "
+                      "to the http block, or lower login_max_size; see "
+                      "\"Sizing\" in the README",
+                      cmcf->store_size / 1024, cmcf->logins.nelts,
+                      cred[0]->file, cred[0]->line, need / 1024);
+    }
+
+    return NGX_ERROR;
 }

@@ -84,7 +84,7 @@ ngx_http_credential_refused(ngx_http_credential_main_conf_t *cmcf,
                   "%ui; renewing it, it stays in use meanwhile",
                   &cred->name, status);
 
-    ngx_http_credential_renew_soon(cmcf);
+    ngx_http_credential_renew_soon(cmcf, cred);
 
     return NGX_OK;
 }
