@@ -49,7 +49,8 @@ TEST_JOBS   ?= 8
 # a minute started last would add its minute to the run
 TESTS_FIRST := t/06-token-failures.t t/51-redis-tls-refused.t \
                t/16-redis-outage.t t/07-token-partners.t t/17-oauth-code.t \
-               t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t
+               t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t \
+               t/55-redis-cluster.t t/55-redis-cluster-tls.t
 TESTS       := $(TESTS_FIRST) \
                $(filter-out $(TESTS_FIRST),$(sort $(wildcard t/*.t)))
 

@@ -52,6 +52,7 @@ struct ngx_edge_auth_redis_s {
 
     ngx_edge_auth_redis_sentinel_t  *sentinel;
     ngx_addr_t                  *master;     /* as the sentinels said */
+    ngx_edge_auth_redis_route_t *route;      /* calls go elsewhere */
 };
 
 
@@ -158,11 +159,23 @@ ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
 }
 
 
+void
+ngx_edge_auth_redis_route(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_route_t *route)
+{
+    rd->route = route;
+}
+
+
 ngx_uint_t
 ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd)
 {
     int64_t      now;
     ngx_time_t  *tp;
+
+    if (rd->route) {
+        return rd->route->usable(rd->route->data);
+    }
 
     tp = ngx_timeofday();
     now = (int64_t) tp->sec * 1000 + tp->msec;
@@ -214,6 +227,19 @@ ngx_edge_auth_redis_command(ngx_edge_auth_redis_call_t *call,
         lens[i] = argv[i].len;
     }
 
+    /*
+     * A cluster routes a call by its first key: a command's first
+     * argument, the first of an EVAL's keys.
+     */
+
+    if (call->ncommands == 0 && argc > 1) {
+        i = (argc > 3 && argv[0].len >= 4
+             && ngx_strncasecmp(argv[0].data, (u_char *) "EVAL", 4) == 0
+             && !(argv[2].len == 1 && argv[2].data[0] == '0'))
+            ? 3 : 1;
+        call->slot = ngx_edge_auth_redis_slot(argv[i].data, argv[i].len);
+    }
+
     len = redisFormatCommandArgv(&cmd, (int) argc, args, lens);
     if (len < 0) {
         return NGX_ERROR;
@@ -238,7 +264,7 @@ ngx_edge_auth_redis_command(ngx_edge_auth_redis_call_t *call,
 
     call->out.data = p;
     call->out.len += len;
-    call->ncommands++;
+    call->ends[call->ncommands++] = call->out.len;
 
     return NGX_OK;
 }
@@ -248,6 +274,11 @@ void
 ngx_edge_auth_redis_send(ngx_edge_auth_redis_t *rd,
     ngx_edge_auth_redis_call_t *call)
 {
+    if (rd->route) {
+        rd->route->send(rd->route->data, call);
+        return;
+    }
+
     ngx_queue_insert_tail(&rd->calls, &call->queue);
 
     if (rd->peer.connection == NULL) {
@@ -503,9 +534,13 @@ ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call)
     rd->ready = 1;
     rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
 
-    /* the worker that ends the outage says so, once for the node */
+    /*
+     * The worker that ends the outage says so, once for the node; in a
+     * cluster, the cluster layer, which knows whether the call was lost.
+     */
 
-    if (*rd->down && ngx_atomic_cmp_set(rd->down, 1, 0)) {
+    if (!rd->conf->cluster && *rd->down && ngx_atomic_cmp_set(rd->down, 1, 0))
+    {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                       "redis %V: connected again", &rd->conf->text);
     }
@@ -1061,7 +1096,8 @@ ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd, const char *error,
      * node's workers share the flag, and each meets the outage itself.
      */
 
-    level = ngx_atomic_cmp_set(rd->down, 0, 1) ? NGX_LOG_ERR : NGX_LOG_INFO;
+    level = (!rd->conf->cluster && ngx_atomic_cmp_set(rd->down, 0, 1))
+            ? NGX_LOG_ERR : NGX_LOG_INFO;
 
     ngx_log_error(level, rd->log, err,
                   "redis %V: %s; tokens stay in shared memory and each "
@@ -1132,6 +1168,11 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
 {
     ngx_queue_t                 *q;
     ngx_edge_auth_redis_call_t  *call;
+
+    if (rd->route) {
+        rd->route->close(rd->route->data);
+        return;
+    }
 
     if (rd->posted.posted) {
         ngx_delete_posted_event(&rd->posted);

@@ -20,6 +20,7 @@
 #include "ngx_edge_auth.h"
 #include "ngx_edge_auth_redis_sentinel.h"
 #include "ngx_edge_auth_tls.h"
+#include "ngx_edge_auth_redis_slot.h"
 #include <hiredis/hiredis.h>
 
 
@@ -59,6 +60,9 @@ typedef struct {
     EVP_PKEY                    *certificate_key;
     ngx_uint_t                   certificate_key_set;
     const char                  *tls_param;  /* the first redis_ssl_* */
+
+    /* Redis Cluster: addrs are the seed nodes */
+    ngx_flag_t                   cluster;
 } ngx_edge_auth_redis_conf_t;
 
 
@@ -68,9 +72,14 @@ struct ngx_edge_auth_redis_call_s {
     ngx_str_t                    out;        /* the encoded commands */
     ngx_uint_t                   ncommands;
 
-    /* for done(): either error or every reply, in order */
+    /* Redis Cluster: the first command's key's slot; where each ends */
+    ngx_uint_t                   slot;
+    size_t                       ends[NGX_EDGE_AUTH_REDIS_MAX_COMMANDS];
+
+    /* for done(): either error or every reply, in order (room for an
+     * ASKING before each command, in a cluster) */
     const char                  *error;
-    redisReply                  *replies[NGX_EDGE_AUTH_REDIS_MAX_COMMANDS];
+    redisReply                  *replies[2 * NGX_EDGE_AUTH_REDIS_MAX_COMMANDS];
     ngx_uint_t                   nreplies;
 
     ngx_edge_auth_redis_done_pt  done;
@@ -78,9 +87,24 @@ struct ngx_edge_auth_redis_call_s {
 };
 
 
+/*
+ * A client whose calls go elsewhere (ngx_edge_auth_redis_cluster.c): its
+ * send, usable and close are these.
+ */
+typedef struct {
+    void                       (*send)(void *data,
+                                       ngx_edge_auth_redis_call_t *call);
+    ngx_uint_t                 (*usable)(void *data);
+    void                       (*close)(void *data);
+    void                        *data;
+} ngx_edge_auth_redis_route_t;
+
+
 /* down: a flag the node's workers share (shared memory), or NULL */
 ngx_edge_auth_redis_t *ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
     ngx_edge_auth_redis_conf_t *conf, ngx_atomic_t *down);
+void ngx_edge_auth_redis_route(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_route_t *route);
 /* 0 while pausing after a failure: do without Redis for now */
 ngx_uint_t ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd);
 

@@ -34,6 +34,7 @@
 #include "ngx_http_credential_login.h"
 #include "ngx_edge_auth_jwt.h"
 #include "ngx_edge_auth_redis.h"
+#include "ngx_edge_auth_redis_cluster.h"
 #include "ngx_edge_auth_seal.h"
 #include "ngx_edge_auth_secret.h"
 #include "ngx_edge_auth_store.h"
@@ -118,6 +119,10 @@ static ngx_int_t ngx_http_credential_fleet_tls_param(ngx_conf_t *cf,
     ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v);
 static ngx_int_t ngx_http_credential_fleet_tls(ngx_conf_t *cf,
     ngx_edge_auth_redis_conf_t *rc);
+static ngx_int_t ngx_http_credential_fleet_cluster(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc, ngx_str_t *v);
+static ngx_int_t ngx_http_credential_fleet_cluster_check(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf);
 static ngx_int_t ngx_http_credential_blob_decode(u_char *p, size_t len,
     ngx_http_credential_blob_t *blob);
 static u_char *ngx_http_credential_put(u_char *p, uint64_t v, ngx_uint_t n);
@@ -202,7 +207,18 @@ ngx_http_credential_fleet_param(ngx_conf_t *cf,
         cmcf->redis_conf = rc;
     }
 
+    if (name.len == 13 && ngx_strncmp(name.data, "redis_cluster", 13) == 0) {
+        return ngx_http_credential_fleet_cluster(cf, rc, &v);
+    }
+
     if (name.len == 5) {
+        if (rc->cluster) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"redis=\" and \"redis_cluster=\" exclude "
+                               "each other");
+            return NGX_ERROR;
+        }
+
         ngx_memzero(&u, sizeof(ngx_url_t));
 
         u.url = v;
@@ -545,6 +561,12 @@ ngx_http_credential_fleet_check(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (cmcf->redis_conf->cluster
+        && ngx_http_credential_fleet_cluster_check(cf, cmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_credential_fleet_tls(cf, cmcf->redis_conf);
 }
 
@@ -565,6 +587,14 @@ ngx_http_credential_fleet_sentinel(ngx_conf_t *cf,
                            "\"%s=\" needs \"redis_sentinel=HOST:PORT,...\"",
                            sc->master.len ? "redis_master"
                                           : "redis_sentinel_password");
+        return NGX_ERROR;
+    }
+
+    if (rc->cluster) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis_cluster=\" and \"redis_sentinel=\" "
+                           "exclude each other: a cluster fails over by "
+                           "itself");
         return NGX_ERROR;
     }
 
@@ -688,6 +718,152 @@ ngx_http_credential_fleet_tls(ngx_conf_t *cf, ngx_edge_auth_redis_conf_t *rc)
 
 
 /*
+ * redis_cluster=HOST:PORT,HOST:PORT,...: the seed nodes, asked for the
+ * slot map; "tls://" on any of them is TLS to every node.
+ */
+
+static ngx_int_t
+ngx_http_credential_fleet_cluster(ngx_conf_t *cf,
+    ngx_edge_auth_redis_conf_t *rc, ngx_str_t *v)
+{
+    u_char       *p, *last, *comma;
+    ngx_url_t     u;
+    ngx_addr_t   *addr;
+    ngx_array_t  *seeds;
+
+    if (rc->naddrs) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           rc->cluster ? "\"redis_cluster=\" is duplicate"
+                                       : "\"redis=\" and \"redis_cluster=\" "
+                                         "exclude each other");
+        return NGX_ERROR;
+    }
+
+    seeds = ngx_array_create(cf->pool, 3, sizeof(ngx_addr_t));
+    if (seeds == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = v->data;
+    last = v->data + v->len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = 6379;
+
+        p = comma + 1;
+
+        if (u.url.len > 6
+            && ngx_strncasecmp(u.url.data, (u_char *) "tls://", 6) == 0)
+        {
+            if (rc->tls == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"redis_cluster=tls://...\" and "
+                                   "\"redis_ssl=off\" contradict each other");
+                return NGX_ERROR;
+            }
+
+            rc->tls = 1;
+            u.url.data += 6;
+            u.url.len -= 6;
+        }
+
+        if (u.url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis Cluster seeds \"%V\": an empty "
+                               "address", v);
+            return NGX_ERROR;
+        }
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis Cluster seed \"%V\": %s",
+                               &u.url, u.err ? u.err : "cannot be parsed");
+            return NGX_ERROR;
+        }
+
+        /* the nodes name each other by IP address and port */
+
+        if (u.naddrs == 0 || u.uri.len || u.family == AF_UNIX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Redis Cluster seed \"%V\": expected "
+                               "\"host:port\"", &u.url);
+            return NGX_ERROR;
+        }
+
+        if (seeds->nelts == 0) {
+            rc->host = u.host;
+        }
+
+        addr = ngx_array_push_n(seeds, u.naddrs);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(addr, u.addrs, u.naddrs * sizeof(ngx_addr_t));
+    }
+
+    if (seeds->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Redis Cluster seeds \"%V\"", v);
+        return NGX_ERROR;
+    }
+
+    rc->text = *v;
+    rc->addrs = seeds->elts;
+    rc->naddrs = seeds->nelts;
+    rc->cluster = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A cluster keeps a credential's token and lease in one slot (one call
+ * goes to one node, the release script sees both): the names carry the
+ * fingerprint's HMAC as a hash tag, which a brace in the prefix would end
+ * early.  Database 0 is a cluster's only one.
+ */
+
+static ngx_int_t
+ngx_http_credential_fleet_cluster_check(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_str_t  *prefix;
+
+    if (cmcf->redis_conf->db != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis_db=\" cannot be used with "
+                           "\"redis_cluster=\": a Redis Cluster has "
+                           "database 0 only");
+        return NGX_ERROR;
+    }
+
+    prefix = &cmcf->redis_prefix;
+
+    if (ngx_strlchr(prefix->data, prefix->data + prefix->len, '{')
+        || ngx_strlchr(prefix->data, prefix->data + prefix->len, '}'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"redis_prefix=\" cannot contain \"{\" or \"}\" "
+                           "with \"redis_cluster=\": the key names' hash "
+                           "tags keep a credential's keys in one slot");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * Key names from the credential's fingerprint (its name, login request
  * and secrets), so they say nothing of the client and change with its
  * secret; every node with the same credential block finds the same keys.
@@ -721,11 +897,15 @@ ngx_http_credential_fleet_key(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, const char *kind, u_char *name,
     ngx_str_t *key)
 {
-    u_char  *p;
-    size_t   len;
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   tag;
+
+    /* in a cluster "prefix:token:{HMAC}": the same slot as the lease */
+    tag = cmcf->redis_conf->cluster;
 
     len = cmcf->redis_prefix.len + ngx_strlen(kind)
-          + NGX_EDGE_AUTH_SEAL_NAME_LEN;
+          + NGX_EDGE_AUTH_SEAL_NAME_LEN + (tag ? 2 : 0);
 
     p = ngx_pnalloc(cf->pool, len);
     if (p == NULL) {
@@ -737,6 +917,11 @@ ngx_http_credential_fleet_key(ngx_conf_t *cf,
 
     p = ngx_cpymem(p, cmcf->redis_prefix.data, cmcf->redis_prefix.len);
     p = ngx_cpymem(p, kind, ngx_strlen(kind));
+
+    if (tag) {
+        *p++ = '{';
+        p[NGX_EDGE_AUTH_SEAL_NAME_LEN] = '}';
+    }
 
     return ngx_edge_auth_seal_name(cmcf->redis_key.name, name,
                                    NGX_EDGE_AUTH_KEY_LEN, p);
@@ -759,8 +944,12 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
 
     ngx_http_credential_fleet_leased = leased;
 
-    cmcf->redis = ngx_edge_auth_redis_create(cycle, cmcf->redis_conf,
-                                             &cmcf->store->sh->redis_down);
+    cmcf->redis = cmcf->redis_conf->cluster
+                  ? ngx_edge_auth_redis_cluster_create(cycle,
+                                                cmcf->redis_conf,
+                                                &cmcf->store->sh->redis_down)
+                  : ngx_edge_auth_redis_create(cycle, cmcf->redis_conf,
+                                               &cmcf->store->sh->redis_down);
     if (cmcf->redis == NULL) {
         return NGX_ERROR;
     }
@@ -850,11 +1039,16 @@ ngx_http_credential_fleet_changes_key(ngx_pool_t *pool,
 }
 
 
-/* the name part of a token key: what the change log holds */
+/*
+ * The name part of a token key: what the change log holds (in a cluster,
+ * the hash tag, before its "}": a hex name never ends with one).
+ */
 
 #define ngx_http_credential_fleet_name(cred)                                 \
     ((cred)->login->redis_token.data + (cred)->login->redis_token.len        \
-     - NGX_EDGE_AUTH_SEAL_NAME_LEN)
+     - NGX_EDGE_AUTH_SEAL_NAME_LEN                                           \
+     - ((cred)->login->redis_token.data[(cred)->login->redis_token.len - 1]  \
+        == '}'))
 
 
 static int ngx_libc_cdecl

@@ -9,6 +9,7 @@ package Fleet;
 #       password => ..., [hex => 1, prefix => ..., user => ..., db => N,
 #       address => 'unix:/path', log_level => ...,
 #       sentinel => 'redis_sentinel=... redis_master=...' (instead of redis=),
+#       cluster => 'host:port,host:port' (redis_cluster= instead of redis=),
 #       store => 'more credential_store parameters', env => { NAME => ... },
 #       credential => 'more directives of the credential block;',
 #       locations => 'location ... { ... }']);
@@ -28,6 +29,8 @@ sub gateway {
     my $url = $o{nilo}->url;
     my $locations = $o{locations} // '';
     my $more = $o{credential} // '';
+    my $where = $o{cluster} ? "redis_cluster=$o{cluster}"
+              : $o{sentinel} // 'redis=' . ($o{address} // $o{redis}->address);
     my $extra = join ' ',
         ($o{prefix} ? "redis_prefix=$o{prefix}" : ()),
         ($o{user} ? "redis_user=$o{user}" : ()),
@@ -39,7 +42,7 @@ sub gateway {
                                REDIS_PW => $o{password},
                                %{ $o{env} // {} } },
                       http => <<"CONF");
-    credential_store zone=tokens:1m ${\ ($o{sentinel} // 'redis=' . ($o{address} // $o{redis}->address)) }
+    credential_store zone=tokens:1m $where
                      redis_password=env:REDIS_PW
                      redis_key=file:%%DIR%%/seal.key
                      redis_timeout=500ms $extra;
