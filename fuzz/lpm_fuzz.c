@@ -11,11 +11,10 @@
  *                 IPv6: 18 bytes per prefix, address, length % 129, flags
  *                 (flags bit 0: deny)
  *
- * As the module does: the table says allow (1) or deny (2), and a second
- * table of the deny prefixes alone numbers the one that denied.  Probed:
+ * As in the module, a prefix's value is 1 + (length << 1 | deny).  Probed:
  * every prefix's first and last address and their neighbours, both ends
  * of index buckets, and 0 and the last address.  The table must give the
- * linear scan's longest match, and on deny the deny table its number.
+ * value of the linear scan's longest match, 0 where none matches.
  *
  *   make fuzz        (clang -fsanitize=fuzzer,address,undefined)
  */
@@ -33,9 +32,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
-static ngx_edge_auth_lpm4_entry_t  e4[MAX_ENTRIES], tmp4[MAX_ENTRIES],
-                                   d4[MAX_ENTRIES];
-static ngx_edge_auth_lpm6_entry_t  e6[MAX_ENTRIES], d6[MAX_ENTRIES];
+static ngx_edge_auth_lpm4_entry_t  e4[MAX_ENTRIES], tmp4[MAX_ENTRIES];
+static ngx_edge_auth_lpm6_entry_t  e6[MAX_ENTRIES];
 
 
 /* the entry that wins by a linear scan: its position + 1, 0 if none */
@@ -90,24 +88,13 @@ scan6(size_t n, const u_char *addr)
 
 
 static void
-probe4(ngx_edge_auth_lpm4_t *lpm, ngx_edge_auth_lpm4_t *deny, size_t n,
-    uint32_t addr)
+probe4(ngx_edge_auth_lpm4_t *lpm, size_t n, uint32_t addr)
 {
-    size_t    win;
-    uint32_t  v, want;
+    size_t  win;
 
     win = scan4(n, addr);
-    want = win ? e4[win - 1].value : 0;
 
-    v = ngx_edge_auth_lpm4_find(lpm, addr);
-
-    if (v != (want ? (want & 1 ? 2u : 1u) : 0)) {
-        abort();
-    }
-
-    /* the deny table numbers the deny entries in order: value = number */
-
-    if (v == 2 && ngx_edge_auth_lpm4_find(deny, addr) != (want >> 1)) {
+    if (ngx_edge_auth_lpm4_find(lpm, addr) != (win ? e4[win - 1].value : 0)) {
         abort();
     }
 }
@@ -116,10 +103,10 @@ probe4(ngx_edge_auth_lpm4_t *lpm, ngx_edge_auth_lpm4_t *deny, size_t n,
 static void
 run4(const uint8_t *data, size_t size, int bits)
 {
-    void                  *mem, *dmem;
-    size_t                 i, n, nd, k;
-    uint32_t               a, last, step;
-    ngx_edge_auth_lpm4_t   lpm, deny;
+    void                        *mem;
+    size_t                       i, n, k;
+    uint32_t                     a, last, step;
+    ngx_edge_auth_lpm4_t         lpm;
     ngx_edge_auth_lpm4_entry_t  *s;
 
     n = 0;
@@ -152,89 +139,55 @@ run4(const uint8_t *data, size_t size, int bits)
 
     n = k;
 
-    /* the tables' values: 1 allow, 2 deny; the deny entries numbered */
-
-    nd = 0;
-
     for (i = 0; i < n; i++) {
-        if (e4[i].value) {
-            d4[nd] = e4[i];
-            d4[nd].value = (uint32_t) nd + 1;
-            nd++;
-            e4[i].value = 2;
-
-        } else {
-            e4[i].value = 1;
-        }
+        e4[i].value = 1 + ((uint32_t) e4[i].prefix << 1 | e4[i].value);
     }
 
     mem = malloc(ngx_edge_auth_lpm4_layout(&lpm,
-                     ngx_edge_auth_lpm4_count(e4, n, sizeof(e4[0])), 2, bits)
+                     ngx_edge_auth_lpm4_count(e4, n, sizeof(e4[0])), 8, bits)
                  + 1);
     ngx_edge_auth_lpm4_build(&lpm, e4, n, sizeof(e4[0]), mem);
 
-    dmem = malloc(ngx_edge_auth_lpm4_layout(&deny,
-                      ngx_edge_auth_lpm4_count(d4, nd, sizeof(d4[0])),
-                      ngx_edge_auth_lpm_vbits((uint32_t) nd), bits)
-                  + 1);
-    ngx_edge_auth_lpm4_build(&deny, d4, nd, sizeof(d4[0]), dmem);
-
     if (lpm.n > 2 * n + 1) {
         abort();
-    }
-
-    /* for the scan: 2 allow, or the deny number << 1 | 1 */
-
-    for (i = 0, k = 0; i < n; i++) {
-        e4[i].value = (e4[i].value == 2) ? (uint32_t) (++k << 1 | 1) : 2;
     }
 
     for (i = 0; i < n; i++) {
         a = e4[i].addr;
         last = a | (uint32_t) (0xffffffffULL >> e4[i].prefix);
 
-        probe4(&lpm, &deny, n, a - 1);
-        probe4(&lpm, &deny, n, a);
-        probe4(&lpm, &deny, n, last);
-        probe4(&lpm, &deny, n, last + 1);
+        probe4(&lpm, n, a - 1);
+        probe4(&lpm, n, a);
+        probe4(&lpm, n, last);
+        probe4(&lpm, n, last + 1);
     }
 
-    probe4(&lpm, &deny, n, 0);
-    probe4(&lpm, &deny, n, 0xffffffff);
+    probe4(&lpm, n, 0);
+    probe4(&lpm, n, 0xffffffff);
 
     if (lpm.bits) {
         step = (uint32_t) 1 << (32 - lpm.bits);
 
         for (i = 0; i < 64 && i < ((size_t) 1 << lpm.bits); i++) {
             a = (uint32_t) (i * 2654435761u) & ~(step - 1);
-            probe4(&lpm, &deny, n, a);
-            probe4(&lpm, &deny, n, a - 1);
-            probe4(&lpm, &deny, n, a + step - 1);
+            probe4(&lpm, n, a);
+            probe4(&lpm, n, a - 1);
+            probe4(&lpm, n, a + step - 1);
         }
     }
 
     free(mem);
-    free(dmem);
 }
 
 
 static void
-probe6(ngx_edge_auth_lpm6_t *lpm, ngx_edge_auth_lpm6_t *deny, size_t n,
-    const u_char *addr)
+probe6(ngx_edge_auth_lpm6_t *lpm, size_t n, const u_char *addr)
 {
-    size_t    win;
-    uint32_t  v, want;
+    size_t  win;
 
     win = scan6(n, addr);
-    want = win ? e6[win - 1].value : 0;
 
-    v = ngx_edge_auth_lpm6_find(lpm, addr);
-
-    if (v != (want ? (want & 1 ? 2u : 1u) : 0)) {
-        abort();
-    }
-
-    if (v == 2 && ngx_edge_auth_lpm6_find(deny, addr) != (want >> 1)) {
+    if (ngx_edge_auth_lpm6_find(lpm, addr) != (win ? e6[win - 1].value : 0)) {
         abort();
     }
 }
@@ -260,10 +213,10 @@ add6(u_char *addr, int d)
 static void
 run6(const uint8_t *data, size_t size)
 {
-    void                  *mem, *dmem;
-    size_t                 i, n, nd, k, b;
+    void                  *mem;
+    size_t                 i, n, k, b;
     u_char                 a[16];
-    ngx_edge_auth_lpm6_t   lpm, deny;
+    ngx_edge_auth_lpm6_t   lpm;
 
     n = 0;
 
@@ -304,44 +257,24 @@ run6(const uint8_t *data, size_t size)
     }
 
     n = k;
-    nd = 0;
 
     for (i = 0; i < n; i++) {
-        if (e6[i].value) {
-            d6[nd] = e6[i];
-            d6[nd].value = (uint32_t) nd + 1;
-            nd++;
-            e6[i].value = 2;
-
-        } else {
-            e6[i].value = 1;
-        }
+        e6[i].value = 1 + ((uint32_t) e6[i].prefix << 1 | e6[i].value);
     }
 
     mem = malloc(ngx_edge_auth_lpm6_layout(&lpm,
-                     ngx_edge_auth_lpm6_count(e6, n, sizeof(e6[0])), 2) + 1);
+                     ngx_edge_auth_lpm6_count(e6, n, sizeof(e6[0])), 16) + 1);
     ngx_edge_auth_lpm6_build(&lpm, e6, n, sizeof(e6[0]), mem);
-
-    dmem = malloc(ngx_edge_auth_lpm6_layout(&deny,
-                      ngx_edge_auth_lpm6_count(d6, nd, sizeof(d6[0])),
-                      ngx_edge_auth_lpm_vbits((uint32_t) nd)) + 1);
-    ngx_edge_auth_lpm6_build(&deny, d6, nd, sizeof(d6[0]), dmem);
 
     if (lpm.n > 2 * n + 1) {
         abort();
     }
 
-    /* for the scan: 2 allow, or the deny number << 1 | 1 */
-
-    for (i = 0, k = 0; i < n; i++) {
-        e6[i].value = (e6[i].value == 2) ? (uint32_t) (++k << 1 | 1) : 2;
-    }
-
     for (i = 0; i < n; i++) {
         memcpy(a, e6[i].addr, 16);
-        probe6(&lpm, &deny, n, a);
+        probe6(&lpm, n, a);
         add6(a, -1);
-        probe6(&lpm, &deny, n, a);
+        probe6(&lpm, n, a);
 
         memcpy(a, e6[i].addr, 16);
 
@@ -349,18 +282,17 @@ run6(const uint8_t *data, size_t size)
             a[b / 8] |= (u_char) (0x80 >> (b % 8));
         }
 
-        probe6(&lpm, &deny, n, a);
+        probe6(&lpm, n, a);
         add6(a, 1);
-        probe6(&lpm, &deny, n, a);
+        probe6(&lpm, n, a);
     }
 
     memset(a, 0, 16);
-    probe6(&lpm, &deny, n, a);
+    probe6(&lpm, n, a);
     memset(a, 0xff, 16);
-    probe6(&lpm, &deny, n, a);
+    probe6(&lpm, n, a);
 
     free(mem);
-    free(dmem);
 }
 
 

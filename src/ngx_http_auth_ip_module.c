@@ -30,26 +30,21 @@
 /* once this many entries were parsed, freed parse memory is handed back */
 #define NGX_HTTP_AUTH_IP_TRIM   65536
 
-/* the values of the lists' tables: which prefix wins, allow or deny */
-#define NGX_HTTP_AUTH_IP_ALLOW  1
-#define NGX_HTTP_AUTH_IP_DENY   2
-
-
 /*
- * A list keeps no entry per prefix: its tables say allow or deny in two
- * bits per range.  Only the deny entries are kept, for the log line of a
- * denied client, with tables of their own that find which one denied it:
- * the longest deny prefix that covers the address, since the longest of
- * all that cover it is a deny prefix.
+ * The value of a range in a list's tables: the length of the prefix that
+ * wins there and whether it denies, 0 where no prefix covers.  A list
+ * keeps no entry per prefix: the one that denied a client, for the log,
+ * is the client's address cut to that length.  8 bits per IPv4 range.
  */
+#define NGX_HTTP_AUTH_IP_VALUE(prefix, deny)  (1 + ((prefix) << 1 | (deny)))
+#define NGX_HTTP_AUTH_IP_ALLOWS(v)            ((v) != 0 && ((v) - 1) % 2 == 0)
+#define NGX_HTTP_AUTH_IP_PREFIX(v)            (((v) - 1) >> 1)
+
 
 typedef struct {
     ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
-    ngx_edge_auth_lpm4_t         lpm4;      /* ALLOW or DENY */
+    ngx_edge_auth_lpm4_t         lpm4;      /* NGX_HTTP_AUTH_IP_VALUE() */
     ngx_edge_auth_lpm6_t         lpm6;
-    ngx_edge_auth_lpm4_t         deny4;     /* index in "deny" + 1 */
-    ngx_edge_auth_lpm6_t         deny6;
-    ngx_edge_auth_cidr_t        *deny;
     ngx_uint_t                   nentries;
     ngx_edge_auth_stats_set_t   *stats;     /* shared, for credential_status */
     u_char                      *file;
@@ -299,7 +294,7 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         break;
     }
 
-    if (value == NGX_HTTP_AUTH_IP_ALLOW) {
+    if (NGX_HTTP_AUTH_IP_ALLOWS(value)) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "auth_ip: %V allowed by list \"%V\"",
                        &r->connection->addr_text, &list->name);
@@ -333,25 +328,41 @@ ngx_http_auth_ip_deny(ngx_http_request_t *r, ngx_http_auth_ip_list_t *list,
     uint32_t value, uint32_t addr4, u_char *addr6)
 {
     size_t                      n;
-    uint32_t                    k;
     ngx_int_t                   rc;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, prefix;
+    ngx_edge_auth_cidr_t        cidr;
     ngx_http_err_page_t        *err_page;
     ngx_http_core_loc_conf_t   *clcf;
     u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
 
     ngx_edge_auth_stats_count(list->stats, NGX_EDGE_AUTH_STATS_DENIED);
 
-    k = 0;
+    if (value) {
+        /* the entry that denied: the address cut to its prefix length */
 
-    if (value == NGX_HTTP_AUTH_IP_DENY) {
-        k = addr6 ? ngx_edge_auth_lpm6_find(&list->deny6, addr6)
-                  : ngx_edge_auth_lpm4_find(&list->deny4, addr4);
-    }
+        prefix = NGX_HTTP_AUTH_IP_PREFIX(value);
 
-    if (k) {
-        n = ngx_edge_auth_cidr_format(&list->deny[k - 1], text,
-                                      sizeof(text));
+        ngx_memzero(&cidr, sizeof(ngx_edge_auth_cidr_t));
+        cidr.prefix = (u_char) prefix;
+
+        if (addr6) {
+            cidr.family = 6;
+            ngx_memcpy(cidr.addr, addr6, 16);
+
+            for (i = prefix; i < 128; i++) {
+                cidr.addr[i / 8] &= (u_char) ~(0x80 >> (i % 8));
+            }
+
+        } else {
+            cidr.family = 4;
+            addr4 &= (uint32_t) (0xffffffffULL << (32 - prefix));
+            cidr.addr[0] = (u_char) (addr4 >> 24);
+            cidr.addr[1] = (u_char) (addr4 >> 16);
+            cidr.addr[2] = (u_char) (addr4 >> 8);
+            cidr.addr[3] = (u_char) addr4;
+        }
+
+        n = ngx_edge_auth_cidr_format(&cidr, text, sizeof(text));
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "auth_ip: client %V denied by list \"%V\", "
@@ -600,8 +611,7 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         p4->entry.addr = ((uint32_t) cidr.addr[0] << 24)
                          | ((uint32_t) cidr.addr[1] << 16)
                          | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
-        p4->entry.value = deny ? NGX_HTTP_AUTH_IP_DENY
-                               : NGX_HTTP_AUTH_IP_ALLOW;
+        p4->entry.value = NGX_HTTP_AUTH_IP_VALUE(cidr.prefix, deny);
         p4->entry.prefix = cidr.prefix;
         p4->file = (uint32_t) build->files.nelts - 1;
         p4->line = (uint32_t) cf->conf_file->line;
@@ -615,7 +625,7 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     }
 
     ngx_memcpy(p6->entry.addr, cidr.addr, 16);
-    p6->entry.value = deny ? NGX_HTTP_AUTH_IP_DENY : NGX_HTTP_AUTH_IP_ALLOW;
+    p6->entry.value = NGX_HTTP_AUTH_IP_VALUE(cidr.prefix, deny);
     p6->entry.prefix = cidr.prefix;
     p6->file = (uint32_t) build->files.nelts - 1;
     p6->line = (uint32_t) cf->conf_file->line;
@@ -627,11 +637,8 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 static ngx_int_t
 ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 {
-    ngx_uint_t                   i, n4, n6, d4, d6;
-    ngx_edge_auth_cidr_t        *c;
+    ngx_uint_t                   n4, n6;
     ngx_http_auth_ip_list_t     *list;
-    ngx_edge_auth_lpm4_entry_t  *deny4;
-    ngx_edge_auth_lpm6_entry_t  *deny6;
     ngx_http_auth_ip_parsed4_t  *p4;
     ngx_http_auth_ip_parsed6_t  *p6;
 
@@ -669,98 +676,24 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
                            "client", &list->name);
     }
 
-    /* the deny entries, numbered from 1, IPv4 first */
-
-    d4 = 0;
-    d6 = 0;
-
-    for (i = 0; i < n4; i++) {
-        d4 += (p4[i].entry.value == NGX_HTTP_AUTH_IP_DENY);
-    }
-
-    for (i = 0; i < n6; i++) {
-        d6 += (p6[i].entry.value == NGX_HTTP_AUTH_IP_DENY);
-    }
-
-    list->deny = ngx_palloc(cf->pool,
-                            (d4 + d6) * sizeof(ngx_edge_auth_cidr_t) + 1);
-    deny4 = ngx_palloc(build->pool,
-                       d4 * sizeof(ngx_edge_auth_lpm4_entry_t) + 1);
-    deny6 = ngx_palloc(build->pool,
-                       d6 * sizeof(ngx_edge_auth_lpm6_entry_t) + 1);
-
-    if (list->deny == NULL || deny4 == NULL || deny6 == NULL) {
-        return NGX_ERROR;
-    }
-
-    c = list->deny;
-    d4 = 0;
-
-    for (i = 0; i < n4; i++) {
-        if (p4[i].entry.value != NGX_HTTP_AUTH_IP_DENY) {
-            continue;
-        }
-
-        deny4[d4] = p4[i].entry;
-        deny4[d4].value = (uint32_t) (c - list->deny) + 1;
-
-        ngx_memzero(c, sizeof(ngx_edge_auth_cidr_t));
-        c->addr[0] = (u_char) (p4[i].entry.addr >> 24);
-        c->addr[1] = (u_char) (p4[i].entry.addr >> 16);
-        c->addr[2] = (u_char) (p4[i].entry.addr >> 8);
-        c->addr[3] = (u_char) p4[i].entry.addr;
-        c->family = 4;
-        c->prefix = p4[i].entry.prefix;
-
-        c++;
-        d4++;
-    }
-
-    d6 = 0;
-
-    for (i = 0; i < n6; i++) {
-        if (p6[i].entry.value != NGX_HTTP_AUTH_IP_DENY) {
-            continue;
-        }
-
-        deny6[d6] = p6[i].entry;
-        deny6[d6].value = (uint32_t) (c - list->deny) + 1;
-
-        ngx_memcpy(c->addr, p6[i].entry.addr, 16);
-        c->family = 6;
-        c->prefix = p6[i].entry.prefix;
-
-        c++;
-        d6++;
-    }
-
     if (ngx_http_auth_ip_table4(cf, &list->lpm4, p4, n4,
                                 sizeof(ngx_http_auth_ip_parsed4_t),
-                                NGX_HTTP_AUTH_IP_DENY)
+                                NGX_HTTP_AUTH_IP_VALUE(32, 1))
         != NGX_OK
         || ngx_http_auth_ip_table6(cf, &list->lpm6, p6, n6,
                                    sizeof(ngx_http_auth_ip_parsed6_t),
-                                   NGX_HTTP_AUTH_IP_DENY)
-           != NGX_OK
-        || ngx_http_auth_ip_table4(cf, &list->deny4, deny4, d4,
-                                   sizeof(ngx_edge_auth_lpm4_entry_t),
-                                   (uint32_t) (d4 + d6))
-           != NGX_OK
-        || ngx_http_auth_ip_table6(cf, &list->deny6, deny6, d6,
-                                   sizeof(ngx_edge_auth_lpm6_entry_t),
-                                   (uint32_t) (d4 + d6))
+                                   NGX_HTTP_AUTH_IP_VALUE(128, 1))
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_log_debug8(NGX_LOG_DEBUG_HTTP, cf->log, 0,
-                   "auth_ip_list \"%V\": %ui entries, %ui denied, "
-                   "%uD IPv4 ranges (index bits:%d, key bytes:%d), "
-                   "%uD IPv6 ranges, %uD deny ranges",
-                   &list->name, list->nentries, d4 + d6, list->lpm4.n,
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "auth_ip_list \"%V\": %ui entries, %uD IPv4 ranges "
+                   "(index bits:%d, key bytes:%d), %uD IPv6 ranges",
+                   &list->name, list->nentries, list->lpm4.n,
                    (int) list->lpm4.bits, (int) list->lpm4.kbytes,
-                   list->lpm6.n, list->deny4.n + list->deny6.n);
+                   list->lpm6.n);
 
     return NGX_OK;
 }
