@@ -12,8 +12,8 @@
 /* nested prefixes have strictly growing lengths: /0 to /128 is 129 deep */
 #define NGX_EDGE_AUTH_LPM_DEPTH   130
 
-/* the automatic IPv4 index keeps at most this many ranges per bucket */
-#define NGX_EDGE_AUTH_LPM_BUCKET  16
+/* the automatic IPv4 index keeps about this many ranges per bucket */
+#define NGX_EDGE_AUTH_LPM_BUCKET  32
 
 
 /*
@@ -183,7 +183,7 @@ ngx_edge_auth_lpm6_count(const void *entries, size_t n, size_t size)
 
 
 /*
- * The automatic index: of the sizes that keep buckets to about 16 ranges
+ * The automatic index: of the sizes that keep buckets to about 32 ranges
  * (any from 16 bits on), the one that takes the least memory.  Keys
  * narrow to 3 bytes from 8 index bits on and to 2 bytes at 16: small
  * lists get a small index, large ones the /16 and 2-byte keys.

@@ -12,8 +12,10 @@
  * IPv4 ranges are grouped by the top "bits" bits of their start, bits
  * chosen from the number of ranges (0 to 16): an index of 2^bits + 1
  * positions, and of each start only the low 32 - bits bits, in 2, 3 or 4
- * bytes.  A lookup reads the index, then searches a block of about 16
- * starts.  Memory is about 2 to 4 bytes per range whatever the list size.
+ * bytes.  A lookup reads the index, then binary-searches a block of some
+ * 32 starts or fewer (the 16-bit index of a large list: about as many as
+ * the list has ranges per /16).  Memory: the starts, the values and an
+ * index of at most a few bytes per range: no part is fixed per list.
  *
  * Pure C, for unit tests and fuzzing.
  */

@@ -509,7 +509,8 @@ done:
     /*
      * The pool's blocks are free but sit below memory that stays, so
      * glibc keeps them resident: in the master and in every worker.
-     * Counted over lists: a hundred small lists leave as much behind.
+     * Counted over lists: a hundred small lists leave as much behind;
+     * what is left is handed back once the http block is read.
      */
 
     amcf->untrimmed += build.nparsed;
@@ -1001,15 +1002,29 @@ ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_auth_ip_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                  i;
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                     i;
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+#if (NGX_LINUX && defined __GLIBC__)
+    ngx_http_auth_ip_main_conf_t  *amcf;
+#endif
 
     static ngx_uint_t  phases[] = {
         NGX_HTTP_REWRITE_PHASE,
         NGX_HTTP_ACCESS_PHASE,
         NGX_HTTP_PRECONTENT_PHASE
     };
+
+#if (NGX_LINUX && defined __GLIBC__)
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_ip_module);
+
+    if (amcf->untrimmed) {
+        amcf->untrimmed = 0;
+        (void) malloc_trim(0);
+    }
+
+#endif
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
