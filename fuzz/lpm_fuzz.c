@@ -32,7 +32,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
-static ngx_edge_auth_lpm4_entry_t  e4[MAX_ENTRIES], tmp4[MAX_ENTRIES];
+static ngx_edge_auth_lpm4_entry_t  e4[MAX_ENTRIES], a4[MAX_ENTRIES],
+                                   b4[MAX_ENTRIES];
 static ngx_edge_auth_lpm6_entry_t  e6[MAX_ENTRIES];
 
 
@@ -107,6 +108,7 @@ run4(const uint8_t *data, size_t size, int bits)
     size_t                       i, n, k;
     uint32_t                     a, last, step;
     ngx_edge_auth_lpm4_t         lpm;
+    ngx_edge_auth_lpm_part_t     part;
     ngx_edge_auth_lpm4_entry_t  *s;
 
     n = 0;
@@ -121,7 +123,9 @@ run4(const uint8_t *data, size_t size, int bits)
         n++;
     }
 
-    s = ngx_edge_auth_lpm4_sort(e4, tmp4, n, sizeof(e4[0]));
+    part.elts = e4;
+    part.n = n;
+    s = ngx_edge_auth_lpm4_sort(&part, 1, a4, b4, sizeof(e4[0]));
 
     /* duplicates: the first one read stays, as in the module */
 

@@ -13,7 +13,7 @@
 #define NGX_EDGE_AUTH_LPM_DEPTH   130
 
 /* the automatic IPv4 index keeps about this many ranges per bucket */
-#define NGX_EDGE_AUTH_LPM_BUCKET  32
+#define NGX_EDGE_AUTH_LPM_BUCKET  64
 
 
 /*
@@ -45,6 +45,8 @@ typedef struct {
 } ngx_edge_auth_lpm_out_t;
 
 
+static void ngx_edge_auth_lpm4_scatter(const void *src, size_t n, u_char *to,
+    size_t size, unsigned pass, size_t *count);
 static void ngx_edge_auth_lpm_sweep(const u_char *p, size_t n, size_t size,
     unsigned family, ngx_edge_auth_lpm_out_t *out);
 static void ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
@@ -78,63 +80,116 @@ ngx_edge_auth_lpm_vbits(uint32_t max)
 
 
 void *
-ngx_edge_auth_lpm4_sort(void *src, void *tmp, size_t n, size_t size)
+ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
+    size_t nparts, void *a, void *b, size_t size)
 {
     u_char                            *from, *to, *t;
-    size_t                             i, w, pos, count[256];
-    uint32_t                          *d;
-    const uint32_t                    *s;
+    size_t                             i, k, n, pos, c, (*count)[256];
+    size_t                             counts[5][256];
     unsigned                           pass, digit;
     const ngx_edge_auth_lpm4_entry_t  *e;
 
-    from = src;
-    to = tmp;
-    digit = 0;
+    /* the digits' counts of all passes in one read */
+
+    memset(counts, 0, sizeof(counts));
+
+    n = 0;
+    e = NULL;
+
+    for (k = 0; k < nparts; k++) {
+        for (i = 0; i < parts[k].n; i++) {
+            e = (const ngx_edge_auth_lpm4_entry_t *)
+                    ((const u_char *) parts[k].elts + i * size);
+
+            counts[0][e->prefix]++;
+            counts[1][e->addr & 0xff]++;
+            counts[2][(e->addr >> 8) & 0xff]++;
+            counts[3][(e->addr >> 16) & 0xff]++;
+            counts[4][e->addr >> 24]++;
+        }
+
+        n += parts[k].n;
+    }
+
+    from = NULL;        /* still in the parts */
+    to = a;
 
     /* least significant digit first: the prefix, then the address bytes */
 
-    for (pass = 0; pass < 5; pass++) {
+    for (pass = 0; pass < 5 && n; pass++) {
 
-        memset(count, 0, sizeof(count));
+        count = &counts[pass];
 
-        for (i = 0; i < n; i++) {
-            e = (const ngx_edge_auth_lpm4_entry_t *) (from + i * size);
-            digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
-            count[digit]++;
-        }
+        /* the last record read has a digit; if all have it, skip */
 
-        if (n == 0 || count[digit] == n) {
-            /* one digit value for all: the pass would not move anything */
+        digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
+
+        if ((*count)[digit] == n) {
             continue;
         }
 
         pos = 0;
 
         for (digit = 0; digit < 256; digit++) {
-            i = count[digit];
-            count[digit] = pos;
-            pos += i;
+            c = (*count)[digit];
+            (*count)[digit] = pos;
+            pos += c;
         }
 
-        for (i = 0; i < n; i++) {
-            e = (const ngx_edge_auth_lpm4_entry_t *) (from + i * size);
-            digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
-            /* records hold uint32_t: whole words, not a memcpy() call */
-
-            s = (const uint32_t *) e;
-            d = (uint32_t *) (to + count[digit]++ * size);
-
-            for (w = 0; w < size / sizeof(uint32_t); w++) {
-                d[w] = s[w];
+        if (from == NULL) {
+            for (k = 0; k < nparts; k++) {
+                ngx_edge_auth_lpm4_scatter(parts[k].elts, parts[k].n, to,
+                                           size, pass, *count);
             }
+
+        } else {
+            ngx_edge_auth_lpm4_scatter(from, n, to, size, pass, *count);
         }
 
-        t = from;
+        t = from ? from : b;
         from = to;
         to = t;
     }
 
+    if (from == NULL) {
+        /* nothing moved: one copy, as the passes would have left it */
+
+        for (k = 0, t = a; k < nparts; k++) {
+            memcpy(t, parts[k].elts, parts[k].n * size);
+            t += parts[k].n * size;
+        }
+
+        return a;
+    }
+
     return from;
+}
+
+
+static void
+ngx_edge_auth_lpm4_scatter(const void *src, size_t n, u_char *to,
+    size_t size, unsigned pass, size_t *count)
+{
+    size_t                             i, w;
+    unsigned                           digit;
+    uint32_t                          *d;
+    const uint32_t                    *s;
+    const ngx_edge_auth_lpm4_entry_t  *e;
+
+    for (i = 0; i < n; i++) {
+        e = (const ngx_edge_auth_lpm4_entry_t *)
+                ((const u_char *) src + i * size);
+        digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
+
+        /* records hold uint32_t: whole words, not a memcpy() call */
+
+        s = (const uint32_t *) e;
+        d = (uint32_t *) (to + count[digit]++ * size);
+
+        for (w = 0; w < size / sizeof(uint32_t); w++) {
+            d[w] = s[w];
+        }
+    }
 }
 
 
@@ -183,7 +238,7 @@ ngx_edge_auth_lpm6_count(const void *entries, size_t n, size_t size)
 
 
 /*
- * The automatic index: of the sizes that keep buckets to about 32 ranges
+ * The automatic index: of the sizes that keep buckets to about 64 ranges
  * (any from 16 bits on), the one that takes the least memory.  Keys
  * narrow to 3 bytes from 8 index bits on and to 2 bytes at 16: small
  * lists get a small index, large ones the /16 and 2-byte keys.

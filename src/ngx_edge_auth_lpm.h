@@ -13,7 +13,7 @@
  * chosen from the number of ranges (0 to 16): an index of 2^bits + 1
  * positions, and of each start only the low 32 - bits bits, in 2, 3 or 4
  * bytes.  A lookup reads the index, then binary-searches a block of some
- * 32 starts or fewer (the 16-bit index of a large list: about as many as
+ * 64 starts or fewer (the 16-bit index of a large list: about as many as
  * the list has ranges per /16).  Memory: the starts, the values and an
  * index of at most a few bytes per range: no part is fixed per list.
  *
@@ -42,7 +42,7 @@
 
 typedef struct {
     uint32_t    addr;       /* host byte order */
-    uint32_t    value;
+    uint16_t    value;      /* IPv4 tables: 16 bits at most */
     u_char      prefix;
 } ngx_edge_auth_lpm4_entry_t;
 
@@ -76,14 +76,22 @@ typedef struct {
 /* bits per value for values up to max */
 unsigned ngx_edge_auth_lpm_vbits(uint32_t max);
 
+/* records in several blocks, as read */
+typedef struct {
+    const void  *elts;
+    size_t       n;
+} ngx_edge_auth_lpm_part_t;
+
 /*
- * Sorts IPv4 records (each beginning with an ngx_edge_auth_lpm4_entry_t)
- * by address, then shorter prefix first; records that compare equal keep
- * their order.  "tmp" holds n records; returns src or tmp, whichever
- * holds the result; size is a multiple of 4.  A radix sort: a million
- * records in five passes.
+ * Sorts the IPv4 records of parts (each beginning with an
+ * ngx_edge_auth_lpm4_entry_t, n in all) by address, then shorter prefix
+ * first; records that compare equal keep their order.  a and b hold n
+ * records each; returns the one that holds the result.  size is a
+ * multiple of 4.  A radix sort: a million records in five passes, the
+ * first straight from the parts.
  */
-void *ngx_edge_auth_lpm4_sort(void *src, void *tmp, size_t n, size_t size);
+void *ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
+    size_t nparts, void *a, void *b, size_t size);
 
 /* qsort() order for ngx_edge_auth_lpm6_entry_t: address, then prefix */
 int ngx_edge_auth_lpm6_cmp(const void *one, const void *two);

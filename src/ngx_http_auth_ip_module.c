@@ -108,7 +108,7 @@ static char *ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy,
 static ngx_int_t ngx_http_auth_ip_list_compile(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build);
 static void *ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list,
-    size_t extra, ngx_uint_t *n);
+    ngx_uint_t *n);
 static int ngx_http_auth_ip_parsed6_cmp(const void *one, const void *two);
 static ngx_int_t ngx_http_auth_ip_list_dedup4(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build, ngx_http_auth_ip_parsed4_t *p,
@@ -638,24 +638,47 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 static ngx_int_t
 ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 {
-    ngx_uint_t                   n4, n6;
+    ngx_uint_t                   n4, n6, nparts;
+    ngx_list_part_t             *part;
     ngx_http_auth_ip_list_t     *list;
+    ngx_edge_auth_lpm_part_t    *parts;
     ngx_http_auth_ip_parsed4_t  *p4;
     ngx_http_auth_ip_parsed6_t  *p6;
 
     list = build->list;
 
-    /* IPv4: a radix sort, stable, so duplicates stay in the order read */
+    /*
+     * IPv4: a radix sort, stable, so duplicates stay in the order read;
+     * its first pass reads the list's blocks
+     */
 
-    p4 = ngx_http_auth_ip_gather(build->pool, &build->parsed4, 2, &n4);
-    if (p4 == NULL) {
+    nparts = 0;
+    n4 = 0;
+
+    for (part = &build->parsed4.part; part; part = part->next) {
+        nparts++;
+        n4 += part->nelts;
+    }
+
+    parts = ngx_palloc(build->pool,
+                       nparts * sizeof(ngx_edge_auth_lpm_part_t));
+    p4 = ngx_palloc(build->pool,
+                    2 * n4 * sizeof(ngx_http_auth_ip_parsed4_t) + 1);
+    if (parts == NULL || p4 == NULL) {
         return NGX_ERROR;
     }
 
-    p4 = ngx_edge_auth_lpm4_sort(p4, p4 + n4, n4,
+    nparts = 0;
+
+    for (part = &build->parsed4.part; part; part = part->next) {
+        parts[nparts].elts = part->elts;
+        parts[nparts++].n = part->nelts;
+    }
+
+    p4 = ngx_edge_auth_lpm4_sort(parts, nparts, p4, p4 + n4,
                                  sizeof(ngx_http_auth_ip_parsed4_t));
 
-    p6 = ngx_http_auth_ip_gather(build->pool, &build->parsed6, 1, &n6);
+    p6 = ngx_http_auth_ip_gather(build->pool, &build->parsed6, &n6);
     if (p6 == NULL) {
         return NGX_ERROR;
     }
@@ -700,11 +723,10 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 }
 
 
-/* the list's records in one array, with room for "extra" times as many */
+/* the list's records in one array */
 
 static void *
-ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list, size_t extra,
-    ngx_uint_t *n)
+ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list, ngx_uint_t *n)
 {
     u_char           *p, *dst;
     ngx_uint_t        total;
@@ -716,7 +738,7 @@ ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list, size_t extra,
         total += part->nelts;
     }
 
-    p = ngx_palloc(pool, extra * total * list->size + 1);
+    p = ngx_palloc(pool, total * list->size + 1);
     if (p == NULL) {
         return NULL;
     }

@@ -178,10 +178,21 @@ static size_t
 prepare4(ngx_edge_auth_lpm4_entry_t *e, size_t n)
 {
     size_t                       i, k;
-    ngx_edge_auth_lpm4_entry_t  *tmp, *s;
+    ngx_edge_auth_lpm_part_t     parts[3];
+    ngx_edge_auth_lpm4_entry_t  *a, *b, *s;
 
-    tmp = malloc((n + 1) * sizeof(*tmp));
-    s = ngx_edge_auth_lpm4_sort(e, tmp, n, sizeof(*e));
+    /* in parts of uneven sizes, as the module's list blocks */
+
+    parts[0].elts = e;
+    parts[0].n = n / 3;
+    parts[1].elts = e + n / 3;
+    parts[1].n = 0;
+    parts[2].elts = e + n / 3;
+    parts[2].n = n - n / 3;
+
+    a = malloc((n + 1) * sizeof(*a));
+    b = malloc((n + 1) * sizeof(*b));
+    s = ngx_edge_auth_lpm4_sort(parts, 3, a, b, sizeof(*e));
 
     k = 0;
 
@@ -194,7 +205,8 @@ prepare4(ngx_edge_auth_lpm4_entry_t *e, size_t n)
         e[k++] = s[i];
     }
 
-    free(tmp);
+    free(a);
+    free(b);
 
     return k;
 }
@@ -432,13 +444,15 @@ test_sort4(void)
 {
     int                          good;
     size_t                       i, n;
-    ngx_edge_auth_lpm4_entry_t  *e, *tmp, *want, *got;
+    ngx_edge_auth_lpm_part_t     part;
+    ngx_edge_auth_lpm4_entry_t  *e, *tmp, *tmp2, *want, *got;
 
     n = 5000;
     srand(7);
 
     e = calloc(n, sizeof(*e));
     tmp = calloc(n, sizeof(*e));
+    tmp2 = calloc(n, sizeof(*e));
     want = calloc(n, sizeof(*e));
 
     random4(e, n, 4);
@@ -462,7 +476,9 @@ test_sort4(void)
         want[j] = x;
     }
 
-    got = ngx_edge_auth_lpm4_sort(e, tmp, n, sizeof(*e));
+    part.elts = e;
+    part.n = n;
+    got = ngx_edge_auth_lpm4_sort(&part, 1, tmp, tmp2, sizeof(*e));
 
     good = 1;
 
@@ -476,6 +492,7 @@ test_sort4(void)
 
     free(e);
     free(tmp);
+    free(tmp2);
     free(want);
 }
 
