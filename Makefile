@@ -208,6 +208,7 @@ bench: deps bench-deps $(MODULE)
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60
 FUZZERS      := cidr:ngx_edge_auth_cidr.c+ngx_edge_auth_lpm.c \
+                lpm:ngx_edge_auth_lpm.c \
                 http_parse:ngx_edge_auth_http_parse.c \
                 iso8601:ngx_edge_auth_iso8601.c \
                 json_scan:ngx_edge_auth_json_scan.c+../fuzz/json_scan_scalar.c \

@@ -16,6 +16,7 @@ Environment (all optional):
   BENCH_MID        prefixes in the medium lists      100000
   BENCH_T_RUNS     nginx -t runs per configuration   3
   BENCH_PIN        1: nginx worker on CPU 1, wrk on CPU 0   0
+  BENCH_LISTS      lists the large list is split into (memory)  100
 """
 
 import os
@@ -39,6 +40,7 @@ BIG = int(os.environ.get('BENCH_BIG', '1000000'))
 MID = int(os.environ.get('BENCH_MID', '100000'))
 T_RUNS = int(os.environ.get('BENCH_T_RUNS', '3'))
 PIN = os.environ.get('BENCH_PIN', '0') == '1' and (os.cpu_count() or 1) >= 2
+LISTS = int(os.environ.get('BENCH_LISTS', '100'))
 
 running = []            # Instance objects with a live nginx
 
@@ -370,6 +372,12 @@ def main():
         'nested, ~10%% deny; 127.0.0.1 allowed by 127.0.0.0/8 among 510 '
         'denied ranges of 127.0/16)'
         % (time.monotonic() - t0, fmt_n(nbig), fmt_n(nmid)))
+    # the same prefixes as the large list, dealt into LISTS lists
+    big_lines = open(L('big.authip')).read().splitlines(True)
+    for i in range(LISTS):
+        with open(L('split.%d.authip' % i), 'w') as f:
+            f.writelines(big_lines[i::LISTS])
+    del big_lines
     log('')
 
     # -- the configurations -----------------------------------------------
@@ -397,6 +405,11 @@ def main():
                               '    }}\n' % L('big.geo'),
                          loc='            if ($bench_ok = 0) {{ return 403; }}',
                          realip=True)
+    inst['g'] = Instance(work, 'g-authip-split',
+                         http=''.join('    auth_ip_list l%d {{ include %s; }}\n'
+                                      % (i, L('split.%d.authip' % i))
+                                      for i in range(LISTS)),
+                         loc='            auth_ip l0;')
 
     # -- 3. nginx -t, and the peak memory of reading the configuration ----
     log('== 3. nginx -t: seconds (median of %d runs, interleaved) and ratio '
@@ -440,7 +453,7 @@ def main():
     # -- 2. memory --------------------------------------------------------
     log('== 2. memory after startup (VmRSS; before any request) ==')
     mem = {}
-    for k in ('a', 'd', 'f'):
+    for k in ('a', 'd', 'f', 'g'):
         m = inst[k].master
         w = inst[k].worker()
         mem[k] = (status_kb(m, 'VmRSS'), status_kb(w, 'VmRSS') if w else 0)
@@ -487,8 +500,18 @@ def main():
             'keeps a copy of' % b_text)
         log('           every configuration file for "nginx -T" '
             '(ngx_conf_parse); geo pays it too')
-    log('    %5.1f  the rest: the module\'s entries (19 B) and ranges (4+4 B '
-        'each), index, ...' % (pfix - b_text))
+    log('    %5.1f  the rest: the module\'s own tables (range starts, values, '
+        'index)' % (pfix - b_text))
+
+    # proportional to the prefixes, whatever the number of lists: the same
+    # prefixes dealt into LISTS lists against one list
+    pg = (mem['g'][0] - mem['a'][0]) * 1024.0 / nbig
+    log('  the same %s prefixes in %d lists of ~%s: master %.1f MiB, %.1f '
+        'bytes/prefix (module\'s own %.1f),'
+        % (fmt_n(nbig), LISTS, fmt_n(nbig // LISTS), mem['g'][0] / 1024.0, pg,
+           pg - b_text))
+    log('  => %d lists / one list: %.2fx the memory (target <= 1.1x)'
+        % (LISTS, pg / pd if pd > 0 else float('nan')))
     log('')
 
     # -- sanity: the access checks really run ---------------------------

@@ -23,13 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t                     n;
-    u_char                     text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
-    uint32_t                   start4[3], value4[3], v, addr;
-    uint64_t                   start6[6];
-    ngx_edge_auth_lpm_t        lpm;
-    ngx_edge_auth_cidr_t       cidr, again;
-    ngx_edge_auth_lpm_entry_t  e;
+    size_t                      n;
+    u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
+    uint32_t                    v, mem4[8];
+    uint64_t                    mem6[8];
+    ngx_edge_auth_cidr_t        cidr, again;
+    ngx_edge_auth_lpm4_t        lpm4;
+    ngx_edge_auth_lpm6_t        lpm6;
+    ngx_edge_auth_lpm4_entry_t  e4;
+    ngx_edge_auth_lpm6_entry_t  e6;
 
     if (ngx_edge_auth_cidr_parse(data, size, &cidr) != NGX_EDGE_AUTH_CIDR_OK) {
         return 0;
@@ -43,32 +45,45 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    memset(&e, 0, sizeof(e));
-    memcpy(e.addr, cidr.addr, 16);
-    e.family = cidr.family;
-    e.prefix = cidr.prefix;
-    e.deny = 1;
-
-    memset(&lpm, 0, sizeof(lpm));
+    /* a table of that one prefix finds it (fuzz/lpm_fuzz.c: many) */
 
     if (cidr.family == 4) {
-        lpm.start4 = start4;
-        lpm.value4 = value4;
-        lpm.n4 = ngx_edge_auth_lpm_build4(&e, 1, 0, start4, value4);
+        memset(&e4, 0, sizeof(e4));
+        e4.addr = ((uint32_t) cidr.addr[0] << 24)
+                  | ((uint32_t) cidr.addr[1] << 16)
+                  | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
+        e4.prefix = cidr.prefix;
+        e4.value = 2;
 
-        addr = ((uint32_t) cidr.addr[0] << 24) | ((uint32_t) cidr.addr[1] << 16)
-               | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
-        v = ngx_edge_auth_lpm_find4(&lpm, addr);
+        n = ngx_edge_auth_lpm4_count(&e4, 1, sizeof(e4));
+
+        if (n > 3
+            || ngx_edge_auth_lpm4_layout(&lpm4, n, 2, 0) > sizeof(mem4))
+        {
+            abort();
+        }
+
+        ngx_edge_auth_lpm4_build(&lpm4, &e4, 1, sizeof(e4), mem4);
+        v = ngx_edge_auth_lpm4_find(&lpm4, e4.addr);
 
     } else {
-        lpm.start6 = start6;
-        lpm.value6 = value4;
-        lpm.n6 = ngx_edge_auth_lpm_build6(&e, 1, 0, start6, value4);
+        memset(&e6, 0, sizeof(e6));
+        memcpy(e6.addr, cidr.addr, 16);
+        e6.prefix = cidr.prefix;
+        e6.value = 2;
 
-        v = ngx_edge_auth_lpm_find6(&lpm, cidr.addr);
+        n = ngx_edge_auth_lpm6_count(&e6, 1, sizeof(e6));
+
+        if (n > 3 || ngx_edge_auth_lpm6_layout(&lpm6, n, 2) > sizeof(mem6))
+        {
+            abort();
+        }
+
+        ngx_edge_auth_lpm6_build(&lpm6, &e6, 1, sizeof(e6), mem6);
+        v = ngx_edge_auth_lpm6_find(&lpm6, cidr.addr);
     }
 
-    if (v != (1 | NGX_EDGE_AUTH_LPM_DENY)) {
+    if (v != 2) {
         abort();
     }
 

@@ -10,7 +10,10 @@
 
 
 /* nested prefixes have strictly growing lengths: /0 to /128 is 129 deep */
-#define NGX_EDGE_AUTH_LPM_DEPTH  130
+#define NGX_EDGE_AUTH_LPM_DEPTH   130
+
+/* the automatic IPv4 index keeps about this many ranges per bucket */
+#define NGX_EDGE_AUTH_LPM_BUCKET  64
 
 
 /*
@@ -25,27 +28,37 @@ typedef struct {
 
 
 typedef struct {
-    ngx_edge_auth_u128_t  end;
-    uint32_t              value;
+    ngx_edge_auth_u128_t   end;
+    uint32_t               value;
 } ngx_edge_auth_lpm_open_t;
 
 
+/* where the sweep writes; with no table it only counts */
+
 typedef struct {
-    uint32_t             *start4;
-    uint64_t             *start6;
-    uint32_t             *value;
-    size_t                count;
-    ngx_edge_auth_u128_t  last;
-    uint32_t              last_value;
+    ngx_edge_auth_lpm4_t  *lpm4;
+    ngx_edge_auth_lpm6_t  *lpm6;
+    size_t                 count;
+    uint32_t               bucket;      /* the next index slot to fill */
+    ngx_edge_auth_u128_t   last;
+    uint32_t               last_value;
 } ngx_edge_auth_lpm_out_t;
 
 
-static void ngx_edge_auth_lpm_sweep(const ngx_edge_auth_lpm_entry_t *entries,
-    size_t n, uint32_t first, ngx_edge_auth_lpm_out_t *out);
+static void ngx_edge_auth_lpm4_scatter(const void *src, size_t n, u_char *to,
+    size_t size, unsigned pass, size_t *count);
+static void ngx_edge_auth_lpm_sweep(const u_char *p, size_t n, size_t size,
+    unsigned family, ngx_edge_auth_lpm_out_t *out);
 static void ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
     ngx_edge_auth_u128_t start, uint32_t value);
-static ngx_edge_auth_u128_t ngx_edge_auth_lpm_key(
-    const ngx_edge_auth_lpm_entry_t *e);
+static void ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i,
+    uint32_t start, uint32_t value);
+static void ngx_edge_auth_lpm_set(uint32_t *values, unsigned vbits, size_t i,
+    uint32_t value);
+static uint32_t ngx_edge_auth_lpm_get(const uint32_t *values, unsigned vbits,
+    size_t i);
+static size_t ngx_edge_auth_lpm4_size(size_t ranges, unsigned vbits,
+    unsigned bits, size_t *index, size_t *values);
 static ngx_edge_auth_u128_t ngx_edge_auth_lpm_end(ngx_edge_auth_u128_t start,
     unsigned prefix);
 static int ngx_edge_auth_u128_lt(ngx_edge_auth_u128_t a,
@@ -53,18 +66,141 @@ static int ngx_edge_auth_u128_lt(ngx_edge_auth_u128_t a,
 static int ngx_edge_auth_u128_next(ngx_edge_auth_u128_t *a);
 
 
-int
-ngx_edge_auth_lpm_entry_cmp(const void *one, const void *two)
+unsigned
+ngx_edge_auth_lpm_vbits(uint32_t max)
 {
-    int                               rc;
-    const ngx_edge_auth_lpm_entry_t  *a, *b;
+    unsigned  bits;
+
+    for (bits = 1; bits < 32 && (max >> bits) != 0; bits *= 2) {
+        /* void */
+    }
+
+    return bits;
+}
+
+
+void *
+ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
+    size_t nparts, void *a, void *b, size_t size)
+{
+    u_char                            *from, *to, *t;
+    size_t                             i, k, n, pos, c, (*count)[256];
+    size_t                             counts[5][256];
+    unsigned                           pass, digit;
+    const ngx_edge_auth_lpm4_entry_t  *e;
+
+    /* the digits' counts of all passes in one read */
+
+    memset(counts, 0, sizeof(counts));
+
+    n = 0;
+    e = NULL;
+
+    for (k = 0; k < nparts; k++) {
+        for (i = 0; i < parts[k].n; i++) {
+            e = (const ngx_edge_auth_lpm4_entry_t *)
+                    ((const u_char *) parts[k].elts + i * size);
+
+            counts[0][e->prefix]++;
+            counts[1][e->addr & 0xff]++;
+            counts[2][(e->addr >> 8) & 0xff]++;
+            counts[3][(e->addr >> 16) & 0xff]++;
+            counts[4][e->addr >> 24]++;
+        }
+
+        n += parts[k].n;
+    }
+
+    from = NULL;        /* still in the parts */
+    to = a;
+
+    /* least significant digit first: the prefix, then the address bytes */
+
+    for (pass = 0; pass < 5 && n; pass++) {
+
+        count = &counts[pass];
+
+        /* the last record read has a digit; if all have it, skip */
+
+        digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
+
+        if ((*count)[digit] == n) {
+            continue;
+        }
+
+        pos = 0;
+
+        for (digit = 0; digit < 256; digit++) {
+            c = (*count)[digit];
+            (*count)[digit] = pos;
+            pos += c;
+        }
+
+        if (from == NULL) {
+            for (k = 0; k < nparts; k++) {
+                ngx_edge_auth_lpm4_scatter(parts[k].elts, parts[k].n, to,
+                                           size, pass, *count);
+            }
+
+        } else {
+            ngx_edge_auth_lpm4_scatter(from, n, to, size, pass, *count);
+        }
+
+        t = from ? from : b;
+        from = to;
+        to = t;
+    }
+
+    if (from == NULL) {
+        /* nothing moved: one copy, as the passes would have left it */
+
+        for (k = 0, t = a; k < nparts; k++) {
+            memcpy(t, parts[k].elts, parts[k].n * size);
+            t += parts[k].n * size;
+        }
+
+        return a;
+    }
+
+    return from;
+}
+
+
+static void
+ngx_edge_auth_lpm4_scatter(const void *src, size_t n, u_char *to,
+    size_t size, unsigned pass, size_t *count)
+{
+    size_t                             i, w;
+    unsigned                           digit;
+    uint32_t                          *d;
+    const uint32_t                    *s;
+    const ngx_edge_auth_lpm4_entry_t  *e;
+
+    for (i = 0; i < n; i++) {
+        e = (const ngx_edge_auth_lpm4_entry_t *)
+                ((const u_char *) src + i * size);
+        digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
+
+        /* records hold uint32_t: whole words, not a memcpy() call */
+
+        s = (const uint32_t *) e;
+        d = (uint32_t *) (to + count[digit]++ * size);
+
+        for (w = 0; w < size / sizeof(uint32_t); w++) {
+            d[w] = s[w];
+        }
+    }
+}
+
+
+int
+ngx_edge_auth_lpm6_cmp(const void *one, const void *two)
+{
+    int                                rc;
+    const ngx_edge_auth_lpm6_entry_t  *a, *b;
 
     a = one;
     b = two;
-
-    if (a->family != b->family) {
-        return (a->family < b->family) ? -1 : 1;
-    }
 
     rc = memcmp(a->addr, b->addr, 16);
     if (rc != 0) {
@@ -76,60 +212,199 @@ ngx_edge_auth_lpm_entry_cmp(const void *one, const void *two)
 
 
 size_t
-ngx_edge_auth_lpm_build4(const ngx_edge_auth_lpm_entry_t *entries, size_t n,
-    uint32_t first, uint32_t *start, uint32_t *value)
+ngx_edge_auth_lpm4_count(const void *entries, size_t n, size_t size)
 {
     ngx_edge_auth_lpm_out_t  out;
 
     memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
-    out.start4 = start;
-    out.value = value;
 
-    ngx_edge_auth_lpm_sweep(entries, n, first, &out);
+    ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
 
     return out.count;
 }
 
 
 size_t
-ngx_edge_auth_lpm_build6(const ngx_edge_auth_lpm_entry_t *entries, size_t n,
-    uint32_t first, uint64_t *start, uint32_t *value)
+ngx_edge_auth_lpm6_count(const void *entries, size_t n, size_t size)
 {
     ngx_edge_auth_lpm_out_t  out;
 
     memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
-    out.start6 = start;
-    out.value = value;
 
-    ngx_edge_auth_lpm_sweep(entries, n, first, &out);
+    ngx_edge_auth_lpm_sweep(entries, n, size, 6, &out);
 
     return out.count;
 }
 
 
-static void
-ngx_edge_auth_lpm_sweep(const ngx_edge_auth_lpm_entry_t *entries, size_t n,
-    uint32_t first, ngx_edge_auth_lpm_out_t *out)
+/*
+ * The automatic index: of the sizes that keep buckets to about 64 ranges
+ * (any from 16 bits on), the one that takes the least memory.  Keys
+ * narrow to 3 bytes from 8 index bits on and to 2 bytes at 16: small
+ * lists get a small index, large ones the /16 and 2-byte keys.
+ */
+
+size_t
+ngx_edge_auth_lpm4_layout(ngx_edge_auth_lpm4_t *lpm, size_t ranges,
+    unsigned vbits, int bits)
 {
-    size_t                    i, depth;
-    ngx_edge_auth_u128_t      start, next, zero;
-    ngx_edge_auth_lpm_open_t  open[NGX_EDGE_AUTH_LPM_DEPTH];
+    size_t    size, best, index, values;
+    unsigned  b;
+
+    if (bits < 0) {
+        best = 0;
+
+        for (b = 0; b <= 16; b++) {
+            if (b < 16 && (ranges >> b) > NGX_EDGE_AUTH_LPM_BUCKET) {
+                continue;
+            }
+
+            size = ngx_edge_auth_lpm4_size(ranges, vbits, b, &index, &values);
+
+            if (best == 0 || size < best) {
+                best = size;
+                bits = (int) b;
+            }
+        }
+    }
+
+    memset(lpm, 0, sizeof(ngx_edge_auth_lpm4_t));
+
+    lpm->n = (uint32_t) ranges;
+    lpm->bits = (u_char) bits;
+    lpm->kbytes = (bits >= 16) ? 2 : (bits >= 8) ? 3 : 4;
+    lpm->vbits = (u_char) vbits;
+
+    return ngx_edge_auth_lpm4_size(ranges, vbits, (unsigned) bits,
+                                   &index, &values);
+}
+
+
+static size_t
+ngx_edge_auth_lpm4_size(size_t ranges, unsigned vbits, unsigned bits,
+    size_t *index, size_t *values)
+{
+    size_t  kbytes;
+
+    kbytes = (bits >= 16) ? 2 : (bits >= 8) ? 3 : 4;
+
+    *index = bits ? (((size_t) 1 << bits) + 1) * sizeof(uint32_t) : 0;
+    *values = (ranges * vbits + 31) / 32 * sizeof(uint32_t);
+
+    return *index + *values + (ranges * kbytes + 3) / 4 * 4;
+}
+
+
+void
+ngx_edge_auth_lpm4_build(ngx_edge_auth_lpm4_t *lpm, const void *entries,
+    size_t n, size_t size, void *mem)
+{
+    size_t                   total, index, values;
+    ngx_edge_auth_lpm_out_t  out;
+
+    total = ngx_edge_auth_lpm4_size(lpm->n, lpm->vbits, lpm->bits, &index,
+                                    &values);
+
+    memset(mem, 0, total);
+
+    lpm->index = lpm->bits ? mem : NULL;
+    lpm->values = (uint32_t *) ((u_char *) mem + index);
+    lpm->keys = (u_char *) mem + index + values;
+
+    memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
+    out.lpm4 = lpm;
+
+    ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
+
+    /* the buckets past the last range start are empty */
+
+    if (lpm->bits) {
+        while (out.bucket <= ((uint32_t) 1 << lpm->bits)) {
+            lpm->index[out.bucket++] = lpm->n;
+        }
+    }
+}
+
+
+size_t
+ngx_edge_auth_lpm6_layout(ngx_edge_auth_lpm6_t *lpm, size_t ranges,
+    unsigned vbits)
+{
+    memset(lpm, 0, sizeof(ngx_edge_auth_lpm6_t));
+
+    lpm->n = (uint32_t) ranges;
+    lpm->vbits = (u_char) vbits;
+
+    return ranges * 2 * sizeof(uint64_t)
+           + (ranges * vbits + 31) / 32 * sizeof(uint32_t);
+}
+
+
+void
+ngx_edge_auth_lpm6_build(ngx_edge_auth_lpm6_t *lpm, const void *entries,
+    size_t n, size_t size, void *mem)
+{
+    ngx_edge_auth_lpm_out_t  out;
+
+    memset(mem, 0, lpm->n * 2 * sizeof(uint64_t)
+                   + (lpm->n * lpm->vbits + 31) / 32 * sizeof(uint32_t));
+
+    lpm->keys = mem;
+    lpm->values = (uint32_t *) (lpm->keys + 2 * (size_t) lpm->n);
+
+    memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
+    out.lpm6 = lpm;
+
+    ngx_edge_auth_lpm_sweep(entries, n, size, 6, &out);
+}
+
+
+static void
+ngx_edge_auth_lpm_sweep(const u_char *p, size_t n, size_t size,
+    unsigned family, ngx_edge_auth_lpm_out_t *out)
+{
+    size_t                             i, depth, k;
+    unsigned                           prefix;
+    uint32_t                           value;
+    ngx_edge_auth_u128_t               start, next, zero;
+    ngx_edge_auth_lpm_open_t           open[NGX_EDGE_AUTH_LPM_DEPTH];
+    const ngx_edge_auth_lpm4_entry_t  *e4;
+    const ngx_edge_auth_lpm6_entry_t  *e6;
 
     memset(&zero, 0, sizeof(ngx_edge_auth_u128_t));
 
     ngx_edge_auth_lpm_emit(out, zero, 0);
 
     depth = 0;
+    prefix = 0;
+    value = 0;
 
     for (i = 0; i <= n; i++) {
 
-        if (i < n) {
-            start = ngx_edge_auth_lpm_key(&entries[i]);
-
-        } else {
+        if (i == n) {
             /* past the last entry: close everything still open */
             start.hi = UINT64_MAX;
             start.lo = UINT64_MAX;
+
+        } else if (family == 4) {
+            e4 = (const ngx_edge_auth_lpm4_entry_t *) (p + i * size);
+            start.hi = (uint64_t) e4->addr << 32;
+            start.lo = 0;
+            prefix = e4->prefix;
+            value = e4->value;
+
+        } else {
+            e6 = (const ngx_edge_auth_lpm6_entry_t *) (p + i * size);
+            start.hi = 0;
+            start.lo = 0;
+
+            for (k = 0; k < 8; k++) {
+                start.hi = (start.hi << 8) | e6->addr[k];
+                start.lo = (start.lo << 8) | e6->addr[k + 8];
+            }
+
+            prefix = e6->prefix;
+            value = e6->value;
         }
 
         /* close the prefixes that end before this one starts */
@@ -151,11 +426,10 @@ ngx_edge_auth_lpm_sweep(const ngx_edge_auth_lpm_entry_t *entries, size_t n,
             break;
         }
 
-        open[depth].end = ngx_edge_auth_lpm_end(start, entries[i].prefix);
-        open[depth].value = (uint32_t) (first + i + 1)
-                            | (entries[i].deny ? NGX_EDGE_AUTH_LPM_DENY : 0);
+        open[depth].end = ngx_edge_auth_lpm_end(start, prefix);
+        open[depth].value = value;
 
-        ngx_edge_auth_lpm_emit(out, start, open[depth].value);
+        ngx_edge_auth_lpm_emit(out, start, value);
 
         /* sorted, duplicate-free input keeps nesting below the bound */
         if (depth < NGX_EDGE_AUTH_LPM_DEPTH - 1) {
@@ -176,8 +450,13 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
             /* a range that begins where a nested prefix begins is empty */
             out->last_value = value;
 
-            if (out->value) {
-                out->value[out->count - 1] = value;
+            if (out->lpm4) {
+                ngx_edge_auth_lpm_set(out->lpm4->values, out->lpm4->vbits,
+                                      out->count - 1, value);
+
+            } else if (out->lpm6) {
+                ngx_edge_auth_lpm_set(out->lpm6->values, out->lpm6->vbits,
+                                      out->count - 1, value);
             }
 
             return;
@@ -193,39 +472,85 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
     out->last = start;
     out->last_value = value;
 
-    /* without arrays the sweep only counts, to size them exactly */
+    if (out->lpm4) {
+        ngx_edge_auth_lpm_put4(out, i, (uint32_t) (start.hi >> 32), value);
 
-    if (out->value == NULL) {
-        return;
+    } else if (out->lpm6) {
+        out->lpm6->keys[2 * i] = start.hi;
+        out->lpm6->keys[2 * i + 1] = start.lo;
+
+        ngx_edge_auth_lpm_set(out->lpm6->values, out->lpm6->vbits, i, value);
     }
-
-    if (out->start4) {
-        out->start4[i] = (uint32_t) (start.hi >> 32);
-
-    } else {
-        out->start6[2 * i] = start.hi;
-        out->start6[2 * i + 1] = start.lo;
-    }
-
-    out->value[i] = value;
 }
 
 
-static ngx_edge_auth_u128_t
-ngx_edge_auth_lpm_key(const ngx_edge_auth_lpm_entry_t *e)
+static void
+ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i, uint32_t start,
+    uint32_t value)
 {
-    unsigned              i;
-    ngx_edge_auth_u128_t  k;
+    uint32_t               bucket;
+    ngx_edge_auth_lpm4_t  *lpm;
 
-    k.hi = 0;
-    k.lo = 0;
+    lpm = out->lpm4;
 
-    for (i = 0; i < 8; i++) {
-        k.hi = (k.hi << 8) | e->addr[i];
-        k.lo = (k.lo << 8) | e->addr[i + 8];
+    if (lpm->bits) {
+        /* index[k]: the first range that starts in bucket k or later */
+
+        bucket = start >> (32 - lpm->bits);
+
+        while (out->bucket <= bucket) {
+            lpm->index[out->bucket++] = (uint32_t) i;
+        }
+
+        start &= 0xffffffff >> lpm->bits;
     }
 
-    return k;
+    switch (lpm->kbytes) {
+
+    case 2:
+        ((uint16_t *) lpm->keys)[i] = (uint16_t) start;
+        break;
+
+    case 3:
+        lpm->keys[3 * i] = (u_char) (start >> 16);
+        lpm->keys[3 * i + 1] = (u_char) (start >> 8);
+        lpm->keys[3 * i + 2] = (u_char) start;
+        break;
+
+    default:
+        ((uint32_t *) lpm->keys)[i] = start;
+        break;
+    }
+
+    ngx_edge_auth_lpm_set(lpm->values, lpm->vbits, i, value);
+}
+
+
+static void
+ngx_edge_auth_lpm_set(uint32_t *values, unsigned vbits, size_t i,
+    uint32_t value)
+{
+    size_t    bit;
+    uint32_t  mask;
+
+    bit = i * vbits;
+    mask = (vbits == 32) ? 0xffffffff : ((uint32_t) 1 << vbits) - 1;
+
+    values[bit / 32] &= ~(mask << (bit % 32));
+    values[bit / 32] |= (value & mask) << (bit % 32);
+}
+
+
+static uint32_t
+ngx_edge_auth_lpm_get(const uint32_t *values, unsigned vbits, size_t i)
+{
+    size_t    bit;
+    uint32_t  mask;
+
+    bit = i * vbits;
+    mask = (vbits == 32) ? 0xffffffff : ((uint32_t) 1 << vbits) - 1;
+
+    return (values[bit / 32] >> (bit % 32)) & mask;
 }
 
 
@@ -272,73 +597,102 @@ ngx_edge_auth_u128_next(ngx_edge_auth_u128_t *a)
 }
 
 
-void
-ngx_edge_auth_lpm_index4(ngx_edge_auth_lpm_t *lpm, uint32_t *index)
-{
-    size_t    i;
-    uint32_t  k;
-
-    /* index[k]: the last range starting at or below k << 16 */
-
-    i = 0;
-
-    for (k = 0; k < 65536; k++) {
-        while (i + 1 < lpm->n4 && lpm->start4[i + 1] <= (k << 16)) {
-            i++;
-        }
-
-        index[k] = (uint32_t) i;
-    }
-
-    index[65536] = (uint32_t) (lpm->n4 - 1);
-
-    lpm->index4 = index;
-}
-
+/*
+ * The ranges of the address's bucket start in [lo, hi); the range that
+ * covers it is the last one of them starting at or below it, or, if none
+ * does, the one before the bucket (range 0 starts at 0, in bucket 0).
+ */
 
 uint32_t
-ngx_edge_auth_lpm_find4(const ngx_edge_auth_lpm_t *lpm, uint32_t addr)
+ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 {
-    size_t  lo, hi, mid;
+    size_t           lo, hi, mid;
+    uint32_t         low, bucket, key;
+    const u_char    *k;
+    const uint16_t  *k2;
+    const uint32_t  *k4;
 
-    if (lpm->n4 == 0) {
+    if (lpm->n == 0) {
         return 0;
     }
 
-    if (lpm->index4) {
-        lo = lpm->index4[addr >> 16];
-        hi = lpm->index4[(addr >> 16) + 1];
+    if (lpm->bits) {
+        bucket = addr >> (32 - lpm->bits);
+        lo = lpm->index[bucket];
+        hi = lpm->index[bucket + 1];
+        low = addr & (0xffffffff >> lpm->bits);
 
     } else {
         lo = 0;
-        hi = lpm->n4 - 1;
+        hi = lpm->n;
+        low = addr;
     }
 
-    /* the last range whose start is <= addr; start4[0] is always 0 */
+    /* lo: the first range of the block starting above the address */
 
-    while (lo < hi) {
-        mid = lo + (hi - lo + 1) / 2;
+    switch (lpm->kbytes) {
 
-        if (lpm->start4[mid] <= addr) {
-            lo = mid;
+    case 2:
+        k2 = (const uint16_t *) lpm->keys;
 
-        } else {
-            hi = mid - 1;
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            if (k2[mid] <= low) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
         }
+
+        break;
+
+    case 3:
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+            k = &lpm->keys[3 * mid];
+            key = ((uint32_t) k[0] << 16) | ((uint32_t) k[1] << 8) | k[2];
+
+            if (key <= low) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        break;
+
+    default:
+        k4 = (const uint32_t *) lpm->keys;
+
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            if (k4[mid] <= low) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        break;
     }
 
-    return lpm->value4[lo];
+    return ngx_edge_auth_lpm_get(lpm->values, lpm->vbits, lo - 1);
 }
 
 
 uint32_t
-ngx_edge_auth_lpm_find6(const ngx_edge_auth_lpm_t *lpm, const u_char *addr)
+ngx_edge_auth_lpm6_find(const ngx_edge_auth_lpm6_t *lpm, const u_char *addr)
 {
-    size_t     lo, hi, mid, i;
-    uint64_t   khi, klo;
-    uint64_t  *s;
+    size_t           lo, hi, mid, i;
+    uint64_t         khi, klo;
+    const uint64_t  *s;
 
-    if (lpm->n6 == 0) {
+    if (lpm->n == 0) {
         return 0;
     }
 
@@ -351,19 +705,19 @@ ngx_edge_auth_lpm_find6(const ngx_edge_auth_lpm_t *lpm, const u_char *addr)
     }
 
     lo = 0;
-    hi = lpm->n6 - 1;
+    hi = lpm->n;
 
     while (lo < hi) {
-        mid = lo + (hi - lo + 1) / 2;
-        s = &lpm->start6[2 * mid];
+        mid = lo + (hi - lo) / 2;
+        s = &lpm->keys[2 * mid];
 
         if (s[0] < khi || (s[0] == khi && s[1] <= klo)) {
-            lo = mid;
+            lo = mid + 1;
 
         } else {
-            hi = mid - 1;
+            hi = mid;
         }
     }
 
-    return lpm->value6[lo];
+    return ngx_edge_auth_lpm_get(lpm->values, lpm->vbits, lo - 1);
 }

@@ -5,10 +5,19 @@
  * Longest-prefix match over a static set of IPv4 and IPv6 prefixes.
  *
  * The prefixes are flattened at configuration time into sorted, disjoint
- * address ranges; each range carries the entry that wins in it.  A lookup
- * is a binary search over range starts (plus a /16 index for large IPv4
- * sets), so its cost barely moves with the size of the list, and memory
- * is at most two ranges per prefix.  Pure C, for unit tests and fuzzing.
+ * address ranges; each range carries the value of the prefix that wins in
+ * it, packed in as few bits as the values need (2 for allow/deny).  Only
+ * range starts are kept: a range ends where the next one starts.
+ *
+ * IPv4 ranges are grouped by the top "bits" bits of their start, bits
+ * chosen from the number of ranges (0 to 16): an index of 2^bits + 1
+ * positions, and of each start only the low 32 - bits bits, in 2, 3 or 4
+ * bytes.  A lookup reads the index, then binary-searches a block of some
+ * 64 starts or fewer (the 16-bit index of a large list: about as many as
+ * the list has ranges per /16).  Memory: the starts, the values and an
+ * index of at most a few bytes per range: no part is fixed per list.
+ *
+ * Pure C, for unit tests and fuzzing.
  */
 
 
@@ -21,54 +30,95 @@
 #include <sys/types.h>
 
 
-/* a range value: entry index + 1, 0 means "no entry covers this range" */
-#define NGX_EDGE_AUTH_LPM_DENY       0x80000000
-#define NGX_EDGE_AUTH_LPM_INDEX(v)   ((v) & ~NGX_EDGE_AUTH_LPM_DENY)
+/* automatic choice of index bits in ngx_edge_auth_lpm4_layout() */
+#define NGX_EDGE_AUTH_LPM_AUTO  (-1)
 
-#define NGX_EDGE_AUTH_LPM_INDEX4_MIN  1024
+
+/*
+ * A prefix and its value (1 .. 2^vbits - 1; 0 is "no prefix covers this
+ * address").  Callers may embed these at the start of larger records:
+ * the functions below take the record size.
+ */
+
+typedef struct {
+    uint32_t    addr;       /* host byte order */
+    uint16_t    value;      /* IPv4 tables: 16 bits at most */
+    u_char      prefix;
+} ngx_edge_auth_lpm4_entry_t;
 
 
 typedef struct {
     u_char      addr[16];
-    u_char      family;     /* 4 or 6 */
+    uint32_t    value;
     u_char      prefix;
-    u_char      deny;
-} ngx_edge_auth_lpm_entry_t;
+} ngx_edge_auth_lpm6_entry_t;
 
 
 typedef struct {
-    uint32_t   *start4;     /* range starts, host byte order */
-    uint32_t   *value4;
-    uint32_t   *index4;     /* NULL or 65537 range positions by /16 */
-    size_t      n4;
+    uint32_t   *index;      /* NULL or 2^bits + 1 range positions */
+    uint32_t   *values;     /* vbits per range */
+    u_char     *keys;       /* range starts, low 32 - bits bits, kbytes */
+    uint32_t    n;          /* ranges; 0: nothing matches */
+    u_char      bits;
+    u_char      kbytes;     /* 2, 3 or 4 */
+    u_char      vbits;      /* 1, 2, 4, 8, 16 or 32 */
+} ngx_edge_auth_lpm4_t;
 
-    uint64_t   *start6;     /* two words per range, high word first */
-    uint32_t   *value6;
-    size_t      n6;
-} ngx_edge_auth_lpm_t;
+
+typedef struct {
+    uint64_t   *keys;       /* two words per range, high word first */
+    uint32_t   *values;
+    uint32_t    n;
+    u_char      vbits;
+} ngx_edge_auth_lpm6_t;
 
 
-/* qsort() order: family, then address, then shorter prefix first */
-int ngx_edge_auth_lpm_entry_cmp(const void *one, const void *two);
+/* bits per value for values up to max */
+unsigned ngx_edge_auth_lpm_vbits(uint32_t max);
+
+/* records in several blocks, as read */
+typedef struct {
+    const void  *elts;
+    size_t       n;
+} ngx_edge_auth_lpm_part_t;
 
 /*
- * Builds the ranges of one family from entries sorted by
- * ngx_edge_auth_lpm_entry_cmp() and free of duplicate prefixes.
- * "first" is the index of entries[0] in the caller's entry table.
- * Output arrays must hold 2 * n + 1 ranges; returns the number used.
- * With NULL arrays nothing is written: the count sizes them exactly.
+ * Sorts the IPv4 records of parts (each beginning with an
+ * ngx_edge_auth_lpm4_entry_t, n in all) by address, then shorter prefix
+ * first; records that compare equal keep their order.  a and b hold n
+ * records each; returns the one that holds the result.  size is a
+ * multiple of 4.  A radix sort: a million records in five passes, the
+ * first straight from the parts.
  */
-size_t ngx_edge_auth_lpm_build4(const ngx_edge_auth_lpm_entry_t *entries,
-    size_t n, uint32_t first, uint32_t *start, uint32_t *value);
-size_t ngx_edge_auth_lpm_build6(const ngx_edge_auth_lpm_entry_t *entries,
-    size_t n, uint32_t first, uint64_t *start, uint32_t *value);
+void *ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
+    size_t nparts, void *a, void *b, size_t size);
 
-/* fills index (65537 slots) for lpm->start4 */
-void ngx_edge_auth_lpm_index4(ngx_edge_auth_lpm_t *lpm, uint32_t *index);
+/* qsort() order for ngx_edge_auth_lpm6_entry_t: address, then prefix */
+int ngx_edge_auth_lpm6_cmp(const void *one, const void *two);
 
-uint32_t ngx_edge_auth_lpm_find4(const ngx_edge_auth_lpm_t *lpm,
+/*
+ * Building a table from records sorted as above and free of duplicate
+ * prefixes: count the ranges, choose the layout (which returns the bytes
+ * of memory the table needs), then build into that memory, zeroed or not.
+ * "bits" is the index size, NGX_EDGE_AUTH_LPM_AUTO to choose it from the
+ * number of ranges.
+ */
+size_t ngx_edge_auth_lpm4_count(const void *entries, size_t n, size_t size);
+size_t ngx_edge_auth_lpm4_layout(ngx_edge_auth_lpm4_t *lpm, size_t ranges,
+    unsigned vbits, int bits);
+void ngx_edge_auth_lpm4_build(ngx_edge_auth_lpm4_t *lpm, const void *entries,
+    size_t n, size_t size, void *mem);
+
+size_t ngx_edge_auth_lpm6_count(const void *entries, size_t n, size_t size);
+size_t ngx_edge_auth_lpm6_layout(ngx_edge_auth_lpm6_t *lpm, size_t ranges,
+    unsigned vbits);
+void ngx_edge_auth_lpm6_build(ngx_edge_auth_lpm6_t *lpm, const void *entries,
+    size_t n, size_t size, void *mem);
+
+/* the value of the longest prefix that covers addr, 0 if none does */
+uint32_t ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm,
     uint32_t addr);
-uint32_t ngx_edge_auth_lpm_find6(const ngx_edge_auth_lpm_t *lpm,
+uint32_t ngx_edge_auth_lpm6_find(const ngx_edge_auth_lpm6_t *lpm,
     const u_char *addr);
 
 

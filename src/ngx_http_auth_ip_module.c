@@ -27,14 +27,24 @@
 #endif
 
 
-/* from this size on, freed parse memory is handed back at once */
-#define NGX_HTTP_AUTH_IP_TRIM  65536
+/* once this many entries were parsed, freed parse memory is handed back */
+#define NGX_HTTP_AUTH_IP_TRIM   65536
+
+/*
+ * The value of a range in a list's tables: the length of the prefix that
+ * wins there and whether it denies, 0 where no prefix covers.  A list
+ * keeps no entry per prefix: the one that denied a client, for the log,
+ * is the client's address cut to that length.  8 bits per IPv4 range.
+ */
+#define NGX_HTTP_AUTH_IP_VALUE(prefix, deny)  (1 + ((prefix) << 1 | (deny)))
+#define NGX_HTTP_AUTH_IP_ALLOWS(v)            ((v) != 0 && ((v) - 1) % 2 == 0)
+#define NGX_HTTP_AUTH_IP_PREFIX(v)            (((v) - 1) >> 1)
 
 
 typedef struct {
     ngx_str_t                    name;      /* first: ngx_edge_auth_find() */
-    ngx_edge_auth_lpm_t          lpm;
-    ngx_edge_auth_lpm_entry_t   *entries;
+    ngx_edge_auth_lpm4_t         lpm4;      /* NGX_HTTP_AUTH_IP_VALUE() */
+    ngx_edge_auth_lpm6_t         lpm6;
     ngx_uint_t                   nentries;
     ngx_edge_auth_stats_set_t   *stats;     /* shared, for credential_status */
     u_char                      *file;
@@ -45,15 +55,25 @@ typedef struct {
 /* an entry while the list is parsed, with where it was written */
 
 typedef struct {
-    ngx_edge_auth_lpm_entry_t    entry;
+    ngx_edge_auth_lpm4_entry_t   entry;     /* first: ngx_edge_auth_lpm4_* */
     uint32_t                     file;
     uint32_t                     line;
-} ngx_http_auth_ip_parsed_t;
+} ngx_http_auth_ip_parsed4_t;
+
+
+typedef struct {
+    ngx_edge_auth_lpm6_entry_t   entry;
+    uint32_t                     file;
+    uint32_t                     line;
+} ngx_http_auth_ip_parsed6_t;
 
 
 typedef struct {
     ngx_http_auth_ip_list_t     *list;
-    ngx_array_t                  parsed;    /* ngx_http_auth_ip_parsed_t */
+    ngx_pool_t                  *pool;      /* the parse pool */
+    ngx_list_t                   parsed4;   /* ngx_http_auth_ip_parsed4_t */
+    ngx_list_t                   parsed6;   /* ngx_http_auth_ip_parsed6_t */
+    ngx_uint_t                   nparsed;
     ngx_array_t                  files;     /* ngx_str_t */
 } ngx_http_auth_ip_build_t;
 
@@ -61,6 +81,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                  lists;     /* ngx_http_auth_ip_list_t * */
     ngx_edge_auth_names_t        names;     /* the lists */
+    ngx_uint_t                   untrimmed; /* entries parsed since a trim */
 } ngx_http_auth_ip_main_conf_t;
 
 
@@ -79,16 +100,33 @@ typedef struct {
 
 static ngx_int_t ngx_http_auth_ip_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_ip_deny(ngx_http_request_t *r,
-    ngx_http_auth_ip_list_t *list, uint32_t value);
+    ngx_http_auth_ip_list_t *list, uint32_t value, uint32_t addr4,
+    u_char *addr6);
 static char *ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf);
 static ngx_int_t ngx_http_auth_ip_list_compile(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build);
-static int ngx_http_auth_ip_parsed_cmp(const void *one, const void *two);
-static ngx_int_t ngx_http_auth_ip_list_dedup(ngx_conf_t *cf,
-    ngx_http_auth_ip_build_t *build, ngx_uint_t *n);
+static void *ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list,
+    ngx_uint_t *n);
+static int ngx_http_auth_ip_parsed6_cmp(const void *one, const void *two);
+static ngx_int_t ngx_http_auth_ip_list_dedup4(ngx_conf_t *cf,
+    ngx_http_auth_ip_build_t *build, ngx_http_auth_ip_parsed4_t *p,
+    ngx_uint_t *n);
+static ngx_int_t ngx_http_auth_ip_list_dedup6(ngx_conf_t *cf,
+    ngx_http_auth_ip_build_t *build, ngx_http_auth_ip_parsed6_t *p,
+    ngx_uint_t *n);
+static ngx_int_t ngx_http_auth_ip_duplicate(ngx_conf_t *cf,
+    ngx_http_auth_ip_build_t *build, ngx_edge_auth_cidr_t *cidr,
+    ngx_uint_t conflict, uint32_t file1, uint32_t line1, uint32_t file2,
+    uint32_t line2);
+static ngx_int_t ngx_http_auth_ip_table4(ngx_conf_t *cf,
+    ngx_edge_auth_lpm4_t *lpm, void *entries, ngx_uint_t n, size_t size,
+    uint32_t max);
+static ngx_int_t ngx_http_auth_ip_table6(ngx_conf_t *cf,
+    ngx_edge_auth_lpm6_t *lpm, void *entries, ngx_uint_t n, size_t size,
+    uint32_t max);
 static char *ngx_http_auth_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static void *ngx_http_auth_ip_find(ngx_conf_t *cf, ngx_str_t *name);
 static ngx_int_t ngx_http_auth_ip_add_variables(ngx_conf_t *cf);
@@ -189,7 +227,8 @@ static ngx_http_variable_t  ngx_http_auth_ip_vars[] = {
 static ngx_int_t
 ngx_http_auth_ip_handler(ngx_http_request_t *r)
 {
-    uint32_t                      value;
+    u_char                       *addr6;
+    uint32_t                      value, addr4;
     ngx_http_auth_ip_ctx_t       *ctx;
     ngx_http_auth_ip_list_t      *list;
     ngx_http_auth_ip_loc_conf_t  *alcf;
@@ -198,6 +237,9 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
     u_char                       *p;
     struct sockaddr_in6          *sin6;
 #endif
+
+    addr4 = 0;
+    addr6 = NULL;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_ip_module);
 
@@ -225,8 +267,8 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
 
     case AF_INET:
         sin = (struct sockaddr_in *) r->connection->sockaddr;
-        value = ngx_edge_auth_lpm_find4(&list->lpm,
-                                        ntohl(sin->sin_addr.s_addr));
+        addr4 = ntohl(sin->sin_addr.s_addr);
+        value = ngx_edge_auth_lpm4_find(&list->lpm4, addr4);
         break;
 
 #if (NGX_HAVE_INET6)
@@ -235,13 +277,13 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         p = sin6->sin6_addr.s6_addr;
 
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-            value = ngx_edge_auth_lpm_find4(&list->lpm,
-                                            ((uint32_t) p[12] << 24)
-                                            | ((uint32_t) p[13] << 16)
-                                            | ((uint32_t) p[14] << 8)
-                                            | p[15]);
+            addr4 = ((uint32_t) p[12] << 24) | ((uint32_t) p[13] << 16)
+                    | ((uint32_t) p[14] << 8) | p[15];
+            value = ngx_edge_auth_lpm4_find(&list->lpm4, addr4);
+
         } else {
-            value = ngx_edge_auth_lpm_find6(&list->lpm, p);
+            addr6 = p;
+            value = ngx_edge_auth_lpm6_find(&list->lpm6, p);
         }
 
         break;
@@ -253,7 +295,7 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         break;
     }
 
-    if (value && !(value & NGX_EDGE_AUTH_LPM_DENY)) {
+    if (NGX_HTTP_AUTH_IP_ALLOWS(value)) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "auth_ip: %V allowed by list \"%V\"",
                        &r->connection->addr_text, &list->name);
@@ -276,31 +318,50 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    return ngx_http_auth_ip_deny(r, list, value);
+    return ngx_http_auth_ip_deny(r, list, value, addr4, addr6);
 }
 
 
+/* addr6 NULL: the address is addr4 (IPv4, or IPv4-mapped IPv6) */
+
 static ngx_int_t
 ngx_http_auth_ip_deny(ngx_http_request_t *r, ngx_http_auth_ip_list_t *list,
-    uint32_t value)
+    uint32_t value, uint32_t addr4, u_char *addr6)
 {
     size_t                      n;
     ngx_int_t                   rc;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, prefix;
     ngx_edge_auth_cidr_t        cidr;
     ngx_http_err_page_t        *err_page;
     ngx_http_core_loc_conf_t   *clcf;
-    ngx_edge_auth_lpm_entry_t  *e;
     u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
 
     ngx_edge_auth_stats_count(list->stats, NGX_EDGE_AUTH_STATS_DENIED);
 
     if (value) {
-        e = &list->entries[NGX_EDGE_AUTH_LPM_INDEX(value) - 1];
+        /* the entry that denied: the address cut to its prefix length */
 
-        ngx_memcpy(cidr.addr, e->addr, 16);
-        cidr.family = e->family;
-        cidr.prefix = e->prefix;
+        prefix = NGX_HTTP_AUTH_IP_PREFIX(value);
+
+        ngx_memzero(&cidr, sizeof(ngx_edge_auth_cidr_t));
+        cidr.prefix = (u_char) prefix;
+
+        if (addr6) {
+            cidr.family = 6;
+            ngx_memcpy(cidr.addr, addr6, 16);
+
+            for (i = prefix; i < 128; i++) {
+                cidr.addr[i / 8] &= (u_char) ~(0x80 >> (i % 8));
+            }
+
+        } else {
+            cidr.family = 4;
+            addr4 &= (uint32_t) (0xffffffffULL << (32 - prefix));
+            cidr.addr[0] = (u_char) (addr4 >> 24);
+            cidr.addr[1] = (u_char) (addr4 >> 16);
+            cidr.addr[2] = (u_char) (addr4 >> 8);
+            cidr.addr[3] = (u_char) addr4;
+        }
 
         n = ngx_edge_auth_cidr_format(&cidr, text, sizeof(text));
 
@@ -399,9 +460,16 @@ ngx_http_auth_ip_list_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rv = NGX_CONF_ERROR;
 
-    if (ngx_array_init(&build.parsed, pool, 64,
-                       sizeof(ngx_http_auth_ip_parsed_t))
+    build.pool = pool;
+
+    /* in blocks that are never moved, unlike an array's */
+
+    if (ngx_list_init(&build.parsed4, pool, 4096,
+                      sizeof(ngx_http_auth_ip_parsed4_t))
         != NGX_OK
+        || ngx_list_init(&build.parsed6, pool, 256,
+                         sizeof(ngx_http_auth_ip_parsed6_t))
+           != NGX_OK
         || ngx_array_init(&build.files, pool, 4, sizeof(ngx_str_t))
            != NGX_OK)
     {
@@ -444,9 +512,14 @@ done:
     /*
      * The pool's blocks are free but sit below memory that stays, so
      * glibc keeps them resident: in the master and in every worker.
+     * Counted over lists: a hundred small lists leave as much behind;
+     * what is left is handed back once the http block is read.
      */
 
-    if (build.parsed.nelts >= NGX_HTTP_AUTH_IP_TRIM) {
+    amcf->untrimmed += build.nparsed;
+
+    if (amcf->untrimmed >= NGX_HTTP_AUTH_IP_TRIM) {
+        amcf->untrimmed = 0;
         (void) malloc_trim(0);
     }
 
@@ -463,11 +536,12 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
     u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
     size_t                      n;
-    ngx_str_t                  *value, *file;
-    ngx_uint_t                  deny;
-    ngx_edge_auth_cidr_t        cidr;
-    ngx_edge_auth_cidr_rc_e     rc;
-    ngx_http_auth_ip_parsed_t  *parsed;
+    ngx_str_t                   *value, *file;
+    ngx_uint_t                   deny;
+    ngx_edge_auth_cidr_t         cidr;
+    ngx_edge_auth_cidr_rc_e      rc;
+    ngx_http_auth_ip_parsed4_t  *p4;
+    ngx_http_auth_ip_parsed6_t  *p6;
 
     value = cf->args->elts;
 
@@ -530,17 +604,35 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         *file = cf->conf_file->file.name;
     }
 
-    parsed = ngx_array_push(&build->parsed);
-    if (parsed == NULL) {
+    build->nparsed++;
+
+    if (cidr.family == 4) {
+        p4 = ngx_list_push(&build->parsed4);
+        if (p4 == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p4->entry.addr = ((uint32_t) cidr.addr[0] << 24)
+                         | ((uint32_t) cidr.addr[1] << 16)
+                         | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
+        p4->entry.value = NGX_HTTP_AUTH_IP_VALUE(cidr.prefix, deny);
+        p4->entry.prefix = cidr.prefix;
+        p4->file = (uint32_t) build->files.nelts - 1;
+        p4->line = (uint32_t) cf->conf_file->line;
+
+        return NGX_CONF_OK;
+    }
+
+    p6 = ngx_list_push(&build->parsed6);
+    if (p6 == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    ngx_memcpy(parsed->entry.addr, cidr.addr, 16);
-    parsed->entry.family = cidr.family;
-    parsed->entry.prefix = cidr.prefix;
-    parsed->entry.deny = (u_char) deny;
-    parsed->file = (uint32_t) build->files.nelts - 1;
-    parsed->line = (uint32_t) cf->conf_file->line;
+    ngx_memcpy(p6->entry.addr, cidr.addr, 16);
+    p6->entry.value = NGX_HTTP_AUTH_IP_VALUE(cidr.prefix, deny);
+    p6->entry.prefix = cidr.prefix;
+    p6->file = (uint32_t) build->files.nelts - 1;
+    p6->line = (uint32_t) cf->conf_file->line;
 
     return NGX_CONF_OK;
 }
@@ -549,85 +641,177 @@ ngx_http_auth_ip_list_entry(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 static ngx_int_t
 ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 {
-    uint32_t                   *index4;
-    ngx_uint_t                  i, n, n4;
-    ngx_edge_auth_lpm_t        *lpm;
-    ngx_http_auth_ip_list_t    *list;
-    ngx_http_auth_ip_parsed_t  *parsed;
+    ngx_uint_t                   n4, n6, nparts;
+    ngx_list_part_t             *part;
+    ngx_http_auth_ip_list_t     *list;
+    ngx_edge_auth_lpm_part_t    *parts;
+    ngx_http_auth_ip_parsed4_t  *p4;
+    ngx_http_auth_ip_parsed6_t  *p6;
 
     list = build->list;
-    lpm = &list->lpm;
 
-    parsed = build->parsed.elts;
+    /*
+     * IPv4: a radix sort, stable, so duplicates stay in the order read;
+     * its first pass reads the list's blocks
+     */
 
-    ngx_qsort(parsed, build->parsed.nelts, sizeof(ngx_http_auth_ip_parsed_t),
-              ngx_http_auth_ip_parsed_cmp);
+    nparts = 0;
+    n4 = 0;
 
-    if (ngx_http_auth_ip_list_dedup(cf, build, &n) != NGX_OK) {
+    for (part = &build->parsed4.part; part; part = part->next) {
+        nparts++;
+        n4 += part->nelts;
+    }
+
+    parts = ngx_palloc(build->pool,
+                       nparts * sizeof(ngx_edge_auth_lpm_part_t));
+    p4 = ngx_palloc(build->pool,
+                    2 * n4 * sizeof(ngx_http_auth_ip_parsed4_t) + 1);
+    if (parts == NULL || p4 == NULL) {
         return NGX_ERROR;
     }
 
-    if (n == 0) {
+    nparts = 0;
+
+    for (part = &build->parsed4.part; part; part = part->next) {
+        parts[nparts].elts = part->elts;
+        parts[nparts++].n = part->nelts;
+    }
+
+    p4 = ngx_edge_auth_lpm4_sort(parts, nparts, p4, p4 + n4,
+                                 sizeof(ngx_http_auth_ip_parsed4_t));
+
+    p6 = ngx_http_auth_ip_gather(build->pool, &build->parsed6, &n6);
+    if (p6 == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_qsort(p6, n6, sizeof(ngx_http_auth_ip_parsed6_t),
+              ngx_http_auth_ip_parsed6_cmp);
+
+    if (ngx_http_auth_ip_list_dedup4(cf, build, p4, &n4) != NGX_OK
+        || ngx_http_auth_ip_list_dedup6(cf, build, p6, &n6) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    list->nentries = n4 + n6;
+
+    if (list->nentries == 0) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "auth_ip_list \"%V\" is empty and denies every "
                            "client", &list->name);
     }
 
-    list->entries = ngx_palloc(cf->pool,
-                               n * sizeof(ngx_edge_auth_lpm_entry_t) + 1);
-    if (list->entries == NULL) {
-        return NGX_ERROR;
-    }
-
-    n4 = 0;
-
-    for (i = 0; i < n; i++) {
-        list->entries[i] = parsed[i].entry;
-
-        if (parsed[i].entry.family == 4) {
-            n4++;
-        }
-    }
-
-    list->nentries = n;
-
-    /* sorted by family: IPv4 entries come first */
-
-    lpm->n4 = ngx_edge_auth_lpm_build4(list->entries, n4, 0, NULL, NULL);
-    lpm->n6 = ngx_edge_auth_lpm_build6(list->entries + n4, n - n4,
-                                       (uint32_t) n4, NULL, NULL);
-
-    /* counted first, so built straight into arrays of the right size */
-
-    lpm->start4 = ngx_palloc(cf->pool, lpm->n4 * sizeof(uint32_t));
-    lpm->value4 = ngx_palloc(cf->pool, lpm->n4 * sizeof(uint32_t));
-    lpm->start6 = ngx_palloc(cf->pool, 2 * lpm->n6 * sizeof(uint64_t) + 1);
-    lpm->value6 = ngx_palloc(cf->pool, lpm->n6 * sizeof(uint32_t) + 1);
-
-    if (lpm->start4 == NULL || lpm->value4 == NULL
-        || lpm->start6 == NULL || lpm->value6 == NULL)
+    if (ngx_http_auth_ip_table4(cf, &list->lpm4, p4, n4,
+                                sizeof(ngx_http_auth_ip_parsed4_t),
+                                NGX_HTTP_AUTH_IP_VALUE(32, 1))
+        != NGX_OK
+        || ngx_http_auth_ip_table6(cf, &list->lpm6, p6, n6,
+                                   sizeof(ngx_http_auth_ip_parsed6_t),
+                                   NGX_HTTP_AUTH_IP_VALUE(128, 1))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    (void) ngx_edge_auth_lpm_build4(list->entries, n4, 0, lpm->start4,
-                                    lpm->value4);
-    (void) ngx_edge_auth_lpm_build6(list->entries + n4, n - n4,
-                                    (uint32_t) n4, lpm->start6, lpm->value6);
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "auth_ip_list \"%V\": %ui entries, %uD IPv4 ranges "
+                   "(index bits:%d, key bytes:%d), %uD IPv6 ranges",
+                   &list->name, list->nentries, list->lpm4.n,
+                   (int) list->lpm4.bits, (int) list->lpm4.kbytes,
+                   list->lpm6.n);
 
-    if (lpm->n4 >= NGX_EDGE_AUTH_LPM_INDEX4_MIN) {
-        index4 = ngx_palloc(cf->pool, 65537 * sizeof(uint32_t));
-        if (index4 == NULL) {
-            return NGX_ERROR;
-        }
+    return NGX_OK;
+}
 
-        ngx_edge_auth_lpm_index4(lpm, index4);
+
+/* the list's records in one array */
+
+static void *
+ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list, ngx_uint_t *n)
+{
+    u_char           *p, *dst;
+    ngx_uint_t        total;
+    ngx_list_part_t  *part;
+
+    total = 0;
+
+    for (part = &list->part; part; part = part->next) {
+        total += part->nelts;
     }
 
-    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, cf->log, 0,
-                   "auth_ip_list \"%V\": %ui entries, %uz IPv4 ranges, "
-                   "%uz IPv6 ranges, index:%d",
-                   &list->name, n, lpm->n4, lpm->n6, lpm->index4 != NULL);
+    p = ngx_palloc(pool, total * list->size + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    dst = p;
+
+    for (part = &list->part; part; part = part->next) {
+        dst = ngx_cpymem(dst, part->elts, part->nelts * list->size);
+    }
+
+    *n = total;
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_http_auth_ip_table4(ngx_conf_t *cf, ngx_edge_auth_lpm4_t *lpm,
+    void *entries, ngx_uint_t n, size_t size, uint32_t max)
+{
+    void    *mem;
+    size_t   len;
+
+    ngx_memzero(lpm, sizeof(ngx_edge_auth_lpm4_t));
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    /* counted first, so built straight into memory of the right size */
+
+    len = ngx_edge_auth_lpm4_layout(lpm,
+                                    ngx_edge_auth_lpm4_count(entries, n, size),
+                                    ngx_edge_auth_lpm_vbits(max),
+                                    NGX_EDGE_AUTH_LPM_AUTO);
+
+    mem = ngx_palloc(cf->pool, len);
+    if (mem == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_edge_auth_lpm4_build(lpm, entries, n, size, mem);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_ip_table6(ngx_conf_t *cf, ngx_edge_auth_lpm6_t *lpm,
+    void *entries, ngx_uint_t n, size_t size, uint32_t max)
+{
+    void    *mem;
+    size_t   len;
+
+    ngx_memzero(lpm, sizeof(ngx_edge_auth_lpm6_t));
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    len = ngx_edge_auth_lpm6_layout(lpm,
+                                    ngx_edge_auth_lpm6_count(entries, n, size),
+                                    ngx_edge_auth_lpm_vbits(max));
+
+    mem = ngx_palloc(cf->pool, len);
+    if (mem == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_edge_auth_lpm6_build(lpm, entries, n, size, mem);
 
     return NGX_OK;
 }
@@ -636,15 +820,15 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 /* by prefix, then where it was written: duplicates name their first line */
 
 static int
-ngx_http_auth_ip_parsed_cmp(const void *one, const void *two)
+ngx_http_auth_ip_parsed6_cmp(const void *one, const void *two)
 {
-    int                               rc;
-    const ngx_http_auth_ip_parsed_t  *a, *b;
+    int                                rc;
+    const ngx_http_auth_ip_parsed6_t  *a, *b;
 
     a = one;
     b = two;
 
-    rc = ngx_edge_auth_lpm_entry_cmp(&a->entry, &b->entry);
+    rc = ngx_edge_auth_lpm6_cmp(&a->entry, &b->entry);
     if (rc != 0) {
         return rc;
     }
@@ -658,57 +842,116 @@ ngx_http_auth_ip_parsed_cmp(const void *one, const void *two)
 
 
 static ngx_int_t
-ngx_http_auth_ip_list_dedup(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build,
-    ngx_uint_t *n)
+ngx_http_auth_ip_list_dedup4(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build,
+    ngx_http_auth_ip_parsed4_t *p, ngx_uint_t *n)
 {
-    size_t                      len;
-    ngx_str_t                  *files;
-    ngx_uint_t                  i, k;
-    ngx_edge_auth_cidr_t        cidr;
-    ngx_http_auth_ip_parsed_t  *p, *first;
-    u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
-
-    p = build->parsed.elts;
-    files = build->files.elts;
+    ngx_uint_t            i, k;
+    ngx_edge_auth_cidr_t  cidr;
 
     k = 0;
 
-    for (i = 0; i < build->parsed.nelts; i++) {
+    for (i = 0; i < *n; i++) {
 
         if (k == 0
-            || ngx_edge_auth_lpm_entry_cmp(&p[k - 1].entry, &p[i].entry) != 0)
+            || p[k - 1].entry.addr != p[i].entry.addr
+            || p[k - 1].entry.prefix != p[i].entry.prefix)
         {
             p[k++] = p[i];
             continue;
         }
 
-        first = &p[k - 1];
-
-        ngx_memcpy(cidr.addr, p[i].entry.addr, 16);
-        cidr.family = p[i].entry.family;
+        ngx_memzero(&cidr, sizeof(ngx_edge_auth_cidr_t));
+        cidr.addr[0] = (u_char) (p[i].entry.addr >> 24);
+        cidr.addr[1] = (u_char) (p[i].entry.addr >> 16);
+        cidr.addr[2] = (u_char) (p[i].entry.addr >> 8);
+        cidr.addr[3] = (u_char) p[i].entry.addr;
+        cidr.family = 4;
         cidr.prefix = p[i].entry.prefix;
 
-        len = ngx_edge_auth_cidr_format(&cidr, text, sizeof(text));
-
-        if (first->entry.deny != p[i].entry.deny) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "auth_ip_list \"%V\": \"%*s\" is both allowed and "
-                          "denied, in %V:%uD and in %V:%uD",
-                          &build->list->name, len, text,
-                          &files[first->file], first->line,
-                          &files[p[i].file], p[i].line);
+        if (ngx_http_auth_ip_duplicate(cf, build, &cidr,
+                                       p[k - 1].entry.value
+                                       != p[i].entry.value,
+                                       p[k - 1].file, p[k - 1].line,
+                                       p[i].file, p[i].line)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "auth_ip_list \"%V\": duplicate entry \"%*s\" in "
-                      "%V:%uD, first in %V:%uD",
-                      &build->list->name, len, text,
-                      &files[p[i].file], p[i].line,
-                      &files[first->file], first->line);
     }
 
     *n = k;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_auth_ip_list_dedup6(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build,
+    ngx_http_auth_ip_parsed6_t *p, ngx_uint_t *n)
+{
+    ngx_uint_t            i, k;
+    ngx_edge_auth_cidr_t  cidr;
+
+    k = 0;
+
+    for (i = 0; i < *n; i++) {
+
+        if (k == 0 || ngx_edge_auth_lpm6_cmp(&p[k - 1].entry, &p[i].entry))
+        {
+            p[k++] = p[i];
+            continue;
+        }
+
+        ngx_memcpy(cidr.addr, p[i].entry.addr, 16);
+        cidr.family = 6;
+        cidr.prefix = p[i].entry.prefix;
+
+        if (ngx_http_auth_ip_duplicate(cf, build, &cidr,
+                                       p[k - 1].entry.value
+                                       != p[i].entry.value,
+                                       p[k - 1].file, p[k - 1].line,
+                                       p[i].file, p[i].line)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    *n = k;
+
+    return NGX_OK;
+}
+
+
+/* the same prefix twice: an error if allowed and denied, else a warning */
+
+static ngx_int_t
+ngx_http_auth_ip_duplicate(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build,
+    ngx_edge_auth_cidr_t *cidr, ngx_uint_t conflict, uint32_t file1,
+    uint32_t line1, uint32_t file2, uint32_t line2)
+{
+    size_t      len;
+    ngx_str_t  *files;
+    u_char      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
+
+    files = build->files.elts;
+
+    len = ngx_edge_auth_cidr_format(cidr, text, sizeof(text));
+
+    if (conflict) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "auth_ip_list \"%V\": \"%*s\" is both allowed and "
+                      "denied, in %V:%uD and in %V:%uD",
+                      &build->list->name, len, text,
+                      &files[file1], line1, &files[file2], line2);
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                  "auth_ip_list \"%V\": duplicate entry \"%*s\" in "
+                  "%V:%uD, first in %V:%uD",
+                  &build->list->name, len, text,
+                  &files[file2], line2, &files[file1], line1);
 
     return NGX_OK;
 }
@@ -786,15 +1029,29 @@ ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_auth_ip_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                  i;
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                     i;
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+#if (NGX_LINUX && defined __GLIBC__)
+    ngx_http_auth_ip_main_conf_t  *amcf;
+#endif
 
     static ngx_uint_t  phases[] = {
         NGX_HTTP_REWRITE_PHASE,
         NGX_HTTP_ACCESS_PHASE,
         NGX_HTTP_PRECONTENT_PHASE
     };
+
+#if (NGX_LINUX && defined __GLIBC__)
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_ip_module);
+
+    if (amcf->untrimmed) {
+        amcf->untrimmed = 0;
+        (void) malloc_trim(0);
+    }
+
+#endif
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

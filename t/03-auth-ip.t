@@ -243,5 +243,9 @@ like($log, qr/\[error\].*auth_ip: client 203\.0\.113\.9 denied by list "partners
      'log line: no entry matches');
 like($log, qr/auth_ip: client 2001:db8:bad::1 denied by list "partners", entry "2001:db8:bad::\/48 deny"/,
      'log line: IPv6 entry');
+like($log, qr/auth_ip: client 10\.6\.1\.1 denied by list "partners", entry "10\.6\.0\.0\/16 deny"/,
+     'log line: the entry, not the client address, inside a wider deny');
+like($log, qr/auth_ip: client ::ffff:10\.6\.6\.6 denied by list "partners", entry "10\.6\.6\.6\/32 deny"/,
+     'log line: IPv4-mapped client, the IPv4 entry');
 
 done_testing;

@@ -106,37 +106,25 @@ test_parse(void)
 }
 
 
-/* brute force: the longest covering entry wins */
+
+/* brute force: the value of the longest covering entry, 0 if none */
 
 static uint32_t
-naive_find(ngx_edge_auth_lpm_entry_t *e, size_t n, u_char family,
-    const u_char *addr)
+naive4(const ngx_edge_auth_lpm4_entry_t *e, size_t n, uint32_t addr)
 {
-    size_t    i, bits, b;
     int       best;
-    uint32_t  v;
+    size_t    i;
+    uint32_t  v, mask;
 
     best = -1;
     v = 0;
 
     for (i = 0; i < n; i++) {
-        if (e[i].family != family) {
-            continue;
-        }
+        mask = e[i].prefix ? 0xffffffff << (32 - e[i].prefix) : 0;
 
-        bits = e[i].prefix;
-
-        for (b = 0; b < bits; b++) {
-            if (((addr[b / 8] >> (7 - b % 8)) & 1)
-                != ((e[i].addr[b / 8] >> (7 - b % 8)) & 1))
-            {
-                break;
-            }
-        }
-
-        if (b == bits && (int) bits > best) {
-            best = (int) bits;
-            v = (uint32_t) (i + 1) | (e[i].deny ? NGX_EDGE_AUTH_LPM_DENY : 0);
+        if ((addr & mask) == e[i].addr && (int) e[i].prefix > best) {
+            best = e[i].prefix;
+            v = e[i].value;
         }
     }
 
@@ -144,107 +132,434 @@ naive_find(ngx_edge_auth_lpm_entry_t *e, size_t n, u_char family,
 }
 
 
-static void
-random_prefix(ngx_edge_auth_lpm_entry_t *e, u_char family, unsigned clusters)
+static uint32_t
+naive6(const ngx_edge_auth_lpm6_entry_t *e, size_t n, const u_char *addr)
 {
-    unsigned  i, bits;
+    int       best;
+    size_t    i, b;
+    uint32_t  v;
+
+    best = -1;
+    v = 0;
+
+    for (i = 0; i < n; i++) {
+        for (b = 0; b < e[i].prefix; b++) {
+            if (((addr[b / 8] ^ e[i].addr[b / 8]) >> (7 - b % 8)) & 1) {
+                break;
+            }
+        }
+
+        if (b == e[i].prefix && (int) b > best) {
+            best = (int) b;
+            v = e[i].value;
+        }
+    }
+
+    return v;
+}
+
+
+static int
+cmp4(const void *one, const void *two)
+{
+    const ngx_edge_auth_lpm4_entry_t  *a = one, *b = two;
+
+    if (a->addr != b->addr) {
+        return a->addr < b->addr ? -1 : 1;
+    }
+
+    return (int) a->prefix - (int) b->prefix;
+}
+
+
+/* sorts (the module's radix sort) and drops duplicates, as the module */
+
+static size_t
+prepare4(ngx_edge_auth_lpm4_entry_t *e, size_t n)
+{
+    size_t                       i, k;
+    ngx_edge_auth_lpm_part_t     parts[3];
+    ngx_edge_auth_lpm4_entry_t  *a, *b, *s;
+
+    /* in parts of uneven sizes, as the module's list blocks */
+
+    parts[0].elts = e;
+    parts[0].n = n / 3;
+    parts[1].elts = e + n / 3;
+    parts[1].n = 0;
+    parts[2].elts = e + n / 3;
+    parts[2].n = n - n / 3;
+
+    a = malloc((n + 1) * sizeof(*a));
+    b = malloc((n + 1) * sizeof(*b));
+    s = ngx_edge_auth_lpm4_sort(parts, 3, a, b, sizeof(*e));
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (k && s[i].addr == e[k - 1].addr && s[i].prefix == e[k - 1].prefix)
+        {
+            continue;
+        }
+
+        e[k++] = s[i];
+    }
+
+    free(a);
+    free(b);
+
+    return k;
+}
+
+
+static uint32_t  probes4[1 << 16];
+
+
+/*
+ * Builds the table with the given index bits and compares it with the
+ * brute force on every entry's first and last address and their
+ * neighbours, the first and last address of index buckets, and random
+ * addresses.  Returns the number of mismatches.
+ */
+
+static size_t
+check4(const ngx_edge_auth_lpm4_entry_t *e, size_t n, unsigned vbits,
+    int bits, const char **why)
+{
+    void                  *mem;
+    size_t                 i, np, bad, size;
+    uint32_t               a, last, got, want, step;
+    ngx_edge_auth_lpm4_t   lpm;
+
+    size = ngx_edge_auth_lpm4_layout(&lpm,
+                                     ngx_edge_auth_lpm4_count(e, n, sizeof(*e)),
+                                     vbits, bits);
+    mem = malloc(size + 1);
+    ngx_edge_auth_lpm4_build(&lpm, e, n, sizeof(*e), mem);
+
+    np = 0;
+    probes4[np++] = 0;
+    probes4[np++] = 1;
+    probes4[np++] = 0xffffffff;
+    probes4[np++] = 0xfffffffe;
+
+    for (i = 0; i < n && np < (1 << 16) - 8; i++) {
+        a = e[i].addr;
+        last = a | (uint32_t) (0xffffffffULL >> e[i].prefix);
+        probes4[np++] = a - 1;
+        probes4[np++] = a;
+        probes4[np++] = a + 1;
+        probes4[np++] = last - 1;
+        probes4[np++] = last;
+        probes4[np++] = last + 1;
+    }
+
+    if (lpm.bits) {
+        step = (uint32_t) 1 << (32 - lpm.bits);
+
+        for (a = 0, i = 0; i < 512 && np < (1 << 16) - 3; i++) {
+            probes4[np++] = a;
+            probes4[np++] = a - 1;
+            probes4[np++] = a + step - 1;
+            a += step * (uint32_t) (1 + rand() % 5);
+        }
+    }
+
+    while (np < (1 << 16) - 1 && np < 4 * n + 2000) {
+        probes4[np++] = ((uint32_t) rand() << 16) ^ (uint32_t) rand();
+    }
+
+    bad = 0;
+
+    for (i = 0; i < np; i++) {
+        got = ngx_edge_auth_lpm4_find(&lpm, probes4[i]);
+        want = naive4(e, n, probes4[i]);
+
+        if (got != want) {
+            if (bad++ == 0) {
+                printf("# bits %d: %u.%u.%u.%u: got %u, want %u\n",
+                       (int) lpm.bits, probes4[i] >> 24,
+                       (probes4[i] >> 16) & 255, (probes4[i] >> 8) & 255,
+                       probes4[i] & 255, got, want);
+            }
+        }
+    }
+
+    if (lpm.n > 2 * n + 1) {
+        *why = "more than 2n + 1 ranges";
+        bad++;
+    }
+
+    free(mem);
+
+    return bad;
+}
+
+
+/* the index sizes to try: none, small, key widths 4, 3 and 2 bytes */
+
+static const int  bits_cases[] = {
+    NGX_EDGE_AUTH_LPM_AUTO, 0, 1, 4, 7, 8, 9, 12, 15, 16
+};
+
+#define NBITS  (sizeof(bits_cases) / sizeof(bits_cases[0]))
+
+
+static void
+edge4(const char *name, ngx_edge_auth_lpm4_entry_t *e, size_t n)
+{
+    size_t       b, bad;
+    char         label[160];
+    const char  *why;
+
+    n = prepare4(e, n);
+
+    for (b = 0; b < NBITS; b++) {
+        why = "";
+        bad = check4(e, n, 2, bits_cases[b], &why);
+
+        snprintf(label, sizeof(label), "%s, index bits %d%s", name,
+                 bits_cases[b], why);
+        ok(bad == 0, "IPv4 table: %s", label);
+    }
+}
+
+
+#define E4(a, b, c, d, p, v)                                                 \
+    { ((uint32_t) (a) << 24) | ((uint32_t) (b) << 16) | ((c) << 8) | (d),   \
+      (v), (p) }
+
+
+static void
+test_edges4(void)
+{
+    ngx_edge_auth_lpm4_entry_t  one[] = { E4(10, 1, 2, 3, 32, 1) };
+    ngx_edge_auth_lpm4_entry_t  all[] = { E4(0, 0, 0, 0, 0, 2) };
+    ngx_edge_auth_lpm4_entry_t  first[] = { E4(0, 0, 0, 0, 32, 1) };
+    ngx_edge_auth_lpm4_entry_t  last[] = { E4(255, 255, 255, 255, 32, 1) };
+    ngx_edge_auth_lpm4_entry_t  ends[] = {
+        E4(0, 0, 0, 0, 32, 2), E4(255, 255, 255, 255, 32, 2),
+        E4(0, 0, 0, 0, 0, 1)
+    };
+    ngx_edge_auth_lpm4_entry_t  adjacent[] = {
+        E4(10, 0, 0, 0, 24, 1), E4(10, 0, 1, 0, 24, 2),
+        E4(10, 0, 2, 0, 23, 1), E4(10, 0, 4, 0, 32, 1),
+        E4(10, 0, 4, 1, 32, 2), E4(10, 0, 4, 2, 31, 1)
+    };
+    ngx_edge_auth_lpm4_entry_t  nested[] = {
+        E4(10, 0, 0, 0, 8, 1), E4(10, 1, 0, 0, 16, 2),
+        E4(10, 1, 1, 0, 24, 1), E4(10, 1, 1, 1, 32, 2),
+        E4(10, 1, 1, 0, 32, 2), E4(10, 1, 1, 255, 32, 2),
+        E4(10, 255, 255, 255, 32, 2), E4(10, 0, 0, 0, 32, 2),
+        E4(0, 0, 0, 0, 0, 2)
+    };
+    ngx_edge_auth_lpm4_entry_t  buckets[] = {
+        /* on /16, /8 and /1 bucket edges, and across many buckets */
+        E4(1, 2, 0, 0, 16, 1), E4(1, 1, 255, 255, 32, 2),
+        E4(1, 3, 0, 0, 32, 2), E4(2, 0, 0, 0, 8, 1),
+        E4(2, 200, 0, 0, 32, 2), E4(127, 255, 255, 255, 32, 2),
+        E4(128, 0, 0, 0, 32, 1), E4(128, 0, 0, 0, 1, 2),
+        E4(254, 0, 0, 0, 7, 1), E4(255, 255, 0, 0, 16, 2)
+    };
+
+    edge4("a list of one /32", one, 1);
+    edge4("0.0.0.0/0", all, 1);
+    edge4("0.0.0.0/32, the first address", first, 1);
+    edge4("255.255.255.255/32, the last address", last, 1);
+    edge4("first and last /32 inside /0", ends, 3);
+    edge4("adjacent ranges", adjacent, 6);
+    edge4("nested prefixes", nested, 9);
+    edge4("index bucket edges", buckets, 10);
+}
+
+
+static void
+random4(ngx_edge_auth_lpm4_entry_t *e, size_t count, unsigned clusters)
+{
+    size_t    i;
+    unsigned  p;
+
+    for (i = 0; i < count; i++) {
+        /* few distinct leading bits, so that prefixes nest and touch */
+        e[i].addr = ((uint32_t) (rand() % clusters) << 24)
+                    | ((uint32_t) (rand() % 4 ? rand() % 3 : rand() % 256)
+                       << 16)
+                    | ((uint32_t) (rand() % 4 ? rand() % 3 : rand() % 256)
+                       << 8)
+                    | (uint32_t) (rand() % 2 ? rand() % 3 : rand() % 256);
+        p = (rand() % 3) ? 16 + rand() % 17 : rand() % 33;
+        e[i].prefix = (u_char) p;
+        e[i].addr &= p ? 0xffffffff << (32 - p) : 0;
+        e[i].value = 0;
+    }
+}
+
+
+static void
+test_random4(void)
+{
+    int                          ok_all;
+    size_t                       b, i, n, count, bad;
+    unsigned                     seed, vbits;
+    char                         label[120];
+    const char                  *why;
+    ngx_edge_auth_lpm4_entry_t  *e;
+
+    for (seed = 1; seed <= 12; seed++) {
+        srand(seed);
+
+        count = 1 + seed * seed * 10;
+        e = calloc(count, sizeof(*e));
+        random4(e, count, seed % 3 ? 3 : 256);
+
+        n = prepare4(e, count);
+
+        /* values: an entry's number (as the deny tables) or allow/deny */
+
+        vbits = (seed % 2) ? ngx_edge_auth_lpm_vbits((uint32_t) n) : 2;
+
+        for (i = 0; i < n; i++) {
+            e[i].value = (seed % 2) ? (uint32_t) i + 1 : (uint32_t) (1 + rand() % 2);
+        }
+
+        ok_all = 1;
+        why = "";
+
+        for (b = 0; b < NBITS; b++) {
+            bad = check4(e, n, vbits, bits_cases[b], &why);
+            ok_all = ok_all && bad == 0;
+        }
+
+        snprintf(label, sizeof(label), "seed %u, %zu prefixes, %u-bit "
+                 "values, all index sizes%s", seed, n, vbits, why);
+        ok(ok_all, "IPv4 table matches brute force, %s", label);
+
+        free(e);
+    }
+}
+
+
+static void
+test_sort4(void)
+{
+    int                          good;
+    size_t                       i, n;
+    ngx_edge_auth_lpm_part_t     part;
+    ngx_edge_auth_lpm4_entry_t  *e, *tmp, *tmp2, *want, *got;
+
+    n = 5000;
+    srand(7);
+
+    e = calloc(n, sizeof(*e));
+    tmp = calloc(n, sizeof(*e));
+    tmp2 = calloc(n, sizeof(*e));
+    want = calloc(n, sizeof(*e));
+
+    random4(e, n, 4);
+
+    /* the value numbers the records: equal ones must keep their order */
+    for (i = 0; i < n; i++) {
+        e[i].value = (uint32_t) i;
+        want[i] = e[i];
+    }
+
+    /* insertion sort: stable, and obviously right */
+    for (i = 1; i < n; i++) {
+        ngx_edge_auth_lpm4_entry_t  x = want[i];
+        size_t                      j = i;
+
+        while (j > 0 && cmp4(&want[j - 1], &x) > 0) {
+            want[j] = want[j - 1];
+            j--;
+        }
+
+        want[j] = x;
+    }
+
+    part.elts = e;
+    part.n = n;
+    got = ngx_edge_auth_lpm4_sort(&part, 1, tmp, tmp2, sizeof(*e));
+
+    good = 1;
+
+    for (i = 0; i < n; i++) {
+        good = good && got[i].addr == want[i].addr
+               && got[i].prefix == want[i].prefix
+               && got[i].value == want[i].value;
+    }
+
+    ok(good, "radix sort: by address, then prefix, stable%s", "");
+
+    free(e);
+    free(tmp);
+    free(tmp2);
+    free(want);
+}
+
+
+static void
+random6(ngx_edge_auth_lpm6_entry_t *e, unsigned clusters)
+{
+    unsigned  i;
 
     memset(e, 0, sizeof(*e));
-    e->family = family;
-    bits = (family == 4) ? 32 : 128;
 
-    /* few distinct leading bytes, so that prefixes nest and touch */
     e->addr[0] = (u_char) (rand() % clusters);
 
-    for (i = 1; i < bits / 8; i++) {
+    for (i = 1; i < 16; i++) {
         e->addr[i] = (u_char) ((rand() % 4 == 0) ? rand() : (rand() % 3));
     }
 
-    e->prefix = (u_char) (rand() % (bits + 1));
-    e->deny = (u_char) (rand() % 2);
+    e->prefix = (u_char) (rand() % 129);
 
-    for (i = e->prefix; i < bits; i++) {
+    for (i = e->prefix; i < 128; i++) {
         e->addr[i / 8] &= (u_char) ~(0x80 >> (i % 8));
     }
 }
 
 
 static int
-run_random(u_char family, size_t count, int use_index, unsigned seed)
+run_random6(size_t count, unsigned seed, unsigned vbits)
 {
-    int                         rc;
-    size_t                      i, j, n, nr, probes;
-    u_char                      addr[16];
-    uint32_t                   *start4, *value, *index, got, want;
-    uint64_t                   *start6;
-    ngx_edge_auth_lpm_t         lpm;
-    ngx_edge_auth_lpm_entry_t  *e;
+    int                          rc;
+    void                        *mem;
+    size_t                       i, j, n, nr, b;
+    u_char                       addr[16];
+    uint32_t                     got, want;
+    ngx_edge_auth_lpm6_t         lpm;
+    ngx_edge_auth_lpm6_entry_t  *e;
 
     srand(seed);
 
-    e = calloc(count, sizeof(ngx_edge_auth_lpm_entry_t));
-    start4 = calloc(2 * count + 1, sizeof(uint32_t));
-    start6 = calloc(2 * (2 * count + 1), sizeof(uint64_t));
-    value = calloc(2 * count + 1, sizeof(uint32_t));
-    index = calloc(65537, sizeof(uint32_t));
+    e = calloc(count + 1, sizeof(*e));
 
     for (i = 0; i < count; i++) {
-        random_prefix(&e[i], family, 3);
+        random6(&e[i], 3);
     }
 
-    qsort(e, count, sizeof(ngx_edge_auth_lpm_entry_t),
-          ngx_edge_auth_lpm_entry_cmp);
+    qsort(e, count, sizeof(*e), ngx_edge_auth_lpm6_cmp);
 
-    /* drop duplicate prefixes, as the module does */
     n = 0;
 
     for (i = 0; i < count; i++) {
-        if (n && e[n - 1].prefix == e[i].prefix
-            && memcmp(e[n - 1].addr, e[i].addr, 16) == 0)
-        {
+        if (n && ngx_edge_auth_lpm6_cmp(&e[n - 1], &e[i]) == 0) {
             continue;
         }
 
         e[n++] = e[i];
     }
 
-    memset(&lpm, 0, sizeof(lpm));
-
-    if (family == 4) {
-        nr = ngx_edge_auth_lpm_build4(e, n, 0, start4, value);
-
-        /* the counting pass sizes the arrays exactly */
-        if (ngx_edge_auth_lpm_build4(e, n, 0, NULL, NULL) != nr) {
-            printf("# IPv4 count differs from build\n");
-            return 0;
-        }
-
-        lpm.start4 = start4;
-        lpm.value4 = value;
-        lpm.n4 = nr;
-
-        if (use_index) {
-            ngx_edge_auth_lpm_index4(&lpm, index);
-        }
-
-    } else {
-        nr = ngx_edge_auth_lpm_build6(e, n, 0, start6, value);
-
-        if (ngx_edge_auth_lpm_build6(e, n, 0, NULL, NULL) != nr) {
-            printf("# IPv6 count differs from build\n");
-            return 0;
-        }
-
-        lpm.start6 = start6;
-        lpm.value6 = value;
-        lpm.n6 = nr;
+    for (i = 0; i < n; i++) {
+        e[i].value = (vbits == 2) ? (uint32_t) (1 + rand() % 2) : (uint32_t) i + 1;
     }
+
+    nr = ngx_edge_auth_lpm6_count(e, n, sizeof(*e));
+    mem = malloc(ngx_edge_auth_lpm6_layout(&lpm, nr, vbits) + 1);
+    ngx_edge_auth_lpm6_build(&lpm, e, n, sizeof(*e), mem);
 
     rc = (nr <= 2 * n + 1);
 
-    probes = 20000;
-
-    for (j = 0; j < probes; j++) {
+    for (j = 0; j < 20000; j++) {
         memset(addr, 0, sizeof(addr));
 
         if (j % 2 && n) {
@@ -253,10 +568,14 @@ run_random(u_char family, size_t count, int use_index, unsigned seed)
             memcpy(addr, e[i].addr, 16);
 
             if (rand() % 2) {
-                size_t  b;
-
-                for (b = e[i].prefix; b < (family == 4 ? 32u : 128u); b++) {
+                for (b = e[i].prefix; b < 128; b++) {
                     addr[b / 8] |= (u_char) (0x80 >> (b % 8));
+                }
+
+                if (rand() % 2) {
+                    for (b = 16; b-- > 0 && ++addr[b] == 0; ) {
+                        /* void */
+                    }
                 }
             }
 
@@ -268,32 +587,54 @@ run_random(u_char family, size_t count, int use_index, unsigned seed)
             }
         }
 
-        want = naive_find(e, n, family, addr);
-
-        if (family == 4) {
-            got = ngx_edge_auth_lpm_find4(&lpm,
-                                          ((uint32_t) addr[0] << 24)
-                                          | ((uint32_t) addr[1] << 16)
-                                          | ((uint32_t) addr[2] << 8)
-                                          | addr[3]);
-        } else {
-            got = ngx_edge_auth_lpm_find6(&lpm, addr);
-        }
+        want = naive6(e, n, addr);
+        got = ngx_edge_auth_lpm6_find(&lpm, addr);
 
         if (got != want) {
-            printf("# mismatch: got %08x want %08x\n", got, want);
+            printf("# mismatch: got %u want %u\n", got, want);
             rc = 0;
             break;
         }
     }
 
     free(e);
-    free(start4);
-    free(start6);
-    free(value);
-    free(index);
+    free(mem);
 
     return rc;
+}
+
+
+static void
+test_vbits(void)
+{
+    ok(ngx_edge_auth_lpm_vbits(0) == 1 && ngx_edge_auth_lpm_vbits(1) == 1
+       && ngx_edge_auth_lpm_vbits(2) == 2 && ngx_edge_auth_lpm_vbits(3) == 2
+       && ngx_edge_auth_lpm_vbits(4) == 4 && ngx_edge_auth_lpm_vbits(255) == 8
+       && ngx_edge_auth_lpm_vbits(256) == 16
+       && ngx_edge_auth_lpm_vbits(65536) == 32
+       && ngx_edge_auth_lpm_vbits(0xffffffff) == 32,
+       "value widths: 1, 2, 4, 8, 16, 32 bits%s", "");
+}
+
+
+static void
+test_layout(void)
+{
+    ngx_edge_auth_lpm4_t  lpm;
+
+    /* a small list: no index; a large one: the /16 and 2-byte keys */
+
+    (void) ngx_edge_auth_lpm4_layout(&lpm, 10, 2, NGX_EDGE_AUTH_LPM_AUTO);
+    ok(lpm.bits == 0 && lpm.kbytes == 4, "10 ranges: no index%s", "");
+
+    (void) ngx_edge_auth_lpm4_layout(&lpm, 20000, 2, NGX_EDGE_AUTH_LPM_AUTO);
+    ok(lpm.bits >= 8 && lpm.bits < 16 && lpm.kbytes == 3,
+       "20,000 ranges: a small index and 3-byte keys%s", "");
+
+    (void) ngx_edge_auth_lpm4_layout(&lpm, 2000000, 2,
+                                     NGX_EDGE_AUTH_LPM_AUTO);
+    ok(lpm.bits == 16 && lpm.kbytes == 2,
+       "2,000,000 ranges: a /16 index and 2-byte keys%s", "");
 }
 
 
@@ -304,19 +645,19 @@ main(void)
     char      name[128];
 
     test_parse();
+    test_vbits();
+    test_layout();
+    test_sort4();
+    test_edges4();
+    test_random4();
 
     for (seed = 1; seed <= 20; seed++) {
         snprintf(name, sizeof(name), "seed %u", seed);
-        ok(run_random(4, 1 + seed * 37, 0, seed),
-           "IPv4 table matches brute force, %s", name);
-        ok(run_random(4, 1 + seed * 37, 1, seed),
-           "IPv4 table with /16 index matches brute force, %s", name);
-        ok(run_random(6, 1 + seed * 37, 0, seed),
+        ok(run_random6(1 + seed * 37, seed, seed % 2 ? 2 : 16),
            "IPv6 table matches brute force, %s", name);
     }
 
-    ok(run_random(4, 0, 1, 99), "empty IPv4 table denies, %s", "");
-    ok(run_random(6, 0, 0, 99), "empty IPv6 table denies, %s", "");
+    ok(run_random6(0, 99, 2), "empty IPv6 table denies%s", "");
 
     printf("1..%d\n", test_no);
 
