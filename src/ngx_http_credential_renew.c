@@ -624,10 +624,13 @@ ngx_http_credential_next_look(ngx_http_credential_main_conf_t *cmcf,
 
     /*
      * The fleet's token: read once, until it was; after that the node's
-     * poll of the fleet's change log reads what changed.
+     * poll of the fleet's change log reads what changed.  While Redis is
+     * away every tick, as what a renewal may do depends on it.
      */
 
-    if (cmcf->redis && !e->looked) {
+    if (cmcf->redis
+        && (!e->looked || !ngx_http_credential_fleet_usable(cmcf)))
+    {
         next = ngx_min(next, e->synced + NGX_HTTP_CREDENTIAL_TICK);
     }
 
