@@ -32,7 +32,7 @@ my $n = nginx_new(workers => 2, http => <<"CONF");
     }
 
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port reuseport;
         keepalive_requests 1000;
 
         location = /pid { return 200 "\$pid"; }
@@ -65,7 +65,7 @@ sub ask {
 
 ok($m->wait_logins(1, 10), 'the first login');
 
-# a connection to each worker
+# a connection to each worker (reuseport spreads them)
 my %conn;
 for (1 .. 200) {
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
