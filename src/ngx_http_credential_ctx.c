@@ -223,7 +223,7 @@ ngx_http_credential_state_cleanup(void *data)
 {
     ngx_http_credential_state_t *state = data;
 
-    ngx_http_credential_ctx_t     *ctx;
+    ngx_http_credential_ctx_t     *ctx, *injected;
     ngx_http_credential_state_t   *old;
     ngx_http_credential_values_t  *v;
 
@@ -231,6 +231,23 @@ ngx_http_credential_state_cleanup(void *data)
 
     if (ctx && ctx->injected && state->stash.restore) {
         state->stash.restore(state->r);
+    }
+
+    /*
+     * Redirected, and no location's rewrite phase put the client's headers
+     * back (a server-level "return"): the contexts are wiped, the stash
+     * still knows.  Else the log sees the secret, and the list points
+     * into this block and at token headers that may be freed below.
+     */
+
+    injected = state->stash.injected;
+
+    if (ctx == NULL && injected && injected->injected
+        && state->stash.restore)
+    {
+        ngx_http_set_ctx(state->r, injected, ngx_http_credential_module);
+        state->stash.restore(state->r);
+        ngx_http_set_ctx(state->r, NULL, ngx_http_credential_module);
     }
 
     if (ctx == &state->ctx) {

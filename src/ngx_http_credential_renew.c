@@ -310,11 +310,21 @@ ngx_http_credential_look(ngx_http_credential_main_conf_t *cmcf,
 
     /* NGX_AGAIN: a login or a lease is in flight; its end looks again */
 
-    if (rc != NGX_OK || !login->scheduled) {
+    if (rc != NGX_OK) {
         return;
     }
 
     now = ngx_edge_auth_now();
+
+    /*
+     * A login of this worker's (a refused token, a waiting request) that
+     * failed: the scheduling worker's timer does not know, and may not
+     * fire for minutes.  The retry after the backoff is this worker's.
+     */
+
+    if (!login->scheduled && login->entry->backoff <= now) {
+        return;
+    }
 
     next = ngx_min(ngx_max(next - now, 1), NGX_HTTP_CREDENTIAL_LOOK_MAX);
 
