@@ -633,14 +633,13 @@ ngx_http_credential_next_look(ngx_http_credential_main_conf_t *cmcf,
     }
 
     /*
-     * The fleet's token: read once, until it was; after that the node's
-     * poll of the fleet's change log reads what changed.  While Redis is
-     * away every tick, as what a renewal may do depends on it.
+     * With a fleet, a look every tick: a token that another node (through
+     * the change log) or another worker (a code exchange) stored moves
+     * the renewal, and only a look arms the timer for it.  The look reads
+     * Redis only once (ngx_http_credential_fleet_sync()).
      */
 
-    if (cmcf->redis
-        && (!e->looked || !ngx_http_credential_fleet_usable(cmcf)))
-    {
+    if (cmcf->redis) {
         next = ngx_min(next, e->synced + NGX_HTTP_CREDENTIAL_TICK);
     }
 
