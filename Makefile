@@ -31,7 +31,7 @@ DEBS        := nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
                libhiredis-dev libjansson-dev redis-server gcc make perl \
                libio-socket-ssl-perl openssl curl wrk \
                libnginx-mod-http-lua python3-prometheus-client \
-               python3-jwt python3-cryptography python3-botocore
+               python3-jwt python3-cryptography python3-botocore valgrind
 # the static build: apt-get source applies Debian's patches with dpkg-source
 STATIC_DEBS := dpkg-dev
 # t/53 runs oidc-provider (npm, t/lib/oidc): installed only where node or

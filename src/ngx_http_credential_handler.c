@@ -315,6 +315,15 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    /*
+     * The body handler may end the request (an answer delivered or
+     * failed, an error from a pass the body read ran at once): a
+     * reference keeps it, and its pool, until the restore below, as
+     * nginx's own body reading does.
+     */
+
+    r->main->count++;
+
     rc = ngx_http_credential_body_handler(r, cred);
 
     /* answer codes: each attempt gets what was injected (answer.c) */
@@ -322,6 +331,8 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     if (ctx->body && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_ANSWER) {
         ngx_http_credential_restore(r, ctx);
     }
+
+    ngx_http_finalize_request(r, NGX_DONE);
 
     return rc;
 }
