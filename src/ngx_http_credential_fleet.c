@@ -72,6 +72,9 @@ static void ngx_http_credential_fleet_lease_done(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_get(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+static ngx_int_t ngx_http_credential_fleet_get_key(
+    ngx_http_credential_main_conf_t *cmcf, ngx_str_t *key,
+    ngx_edge_auth_redis_done_pt done, void *data);
 static void ngx_http_credential_fleet_sync_done(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_tick(ngx_event_t *ev);
@@ -1282,14 +1285,43 @@ ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
 }
 
 
+/* one GET, answered to done */
+
+static ngx_int_t
+ngx_http_credential_fleet_get_key(ngx_http_credential_main_conf_t *cmcf,
+    ngx_str_t *key, ngx_edge_auth_redis_done_pt done, void *data)
+{
+    ngx_str_t                    argv[2];
+    ngx_edge_auth_redis_call_t  *call;
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = *key;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return NGX_ERROR;
+    }
+
+    call->done = done;
+    call->data = data;
+
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+
+    return NGX_OK;
+}
+
+
 /* is there a newer token in Redis? */
 
 static void
 ngx_http_credential_fleet_get(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
-    ngx_str_t                     argv[2];
-    ngx_edge_auth_redis_call_t   *call;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -1298,24 +1330,14 @@ ngx_http_credential_fleet_get(ngx_http_credential_main_conf_t *cmcf,
         return;
     }
 
-    call = ngx_edge_auth_redis_call_create(cmcf->redis);
-    if (call == NULL) {
+    if (ngx_http_credential_fleet_get_key(cmcf, &login->redis_token, ngx_http_credential_fleet_sync_done,
+                                          cred)
+        != NGX_OK)
+    {
         return;
     }
-
-    ngx_str_set(&argv[0], "GET");
-    argv[1] = login->redis_token;
-
-    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
-        ngx_edge_auth_redis_call_free(call);
-        return;
-    }
-
-    call->done = ngx_http_credential_fleet_sync_done;
-    call->data = cred;
 
     login->redis_busy = 1;
-    ngx_edge_auth_redis_send(cmcf->redis, call);
 }
 
 
@@ -1551,11 +1573,9 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     ngx_http_credential_main_conf_t *cmcf = ev->data;
 
     int64_t                      now;
-    ngx_str_t                    argv[2];
     ngx_uint_t                   sweep, n;
     ngx_edge_auth_store_t       *store;
     ngx_http_credential_t      **cred;
-    ngx_edge_auth_redis_call_t  *call;
 
     if (ngx_exiting || ngx_terminate || ngx_quit || cmcf->redis == NULL) {
         return;
@@ -1598,24 +1618,14 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     ngx_edge_auth_store_unlock(store);
 
-    call = ngx_edge_auth_redis_call_create(cmcf->redis);
-    if (call == NULL) {
+    if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes, ngx_http_credential_fleet_polled,
+                                          cmcf)
+        != NGX_OK)
+    {
         return;
     }
-
-    ngx_str_set(&argv[0], "GET");
-    argv[1] = cmcf->redis_changes;
-
-    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
-        ngx_edge_auth_redis_call_free(call);
-        return;
-    }
-
-    call->done = ngx_http_credential_fleet_polled;
-    call->data = cmcf;
 
     cmcf->redis_polling = 1;
-    ngx_edge_auth_redis_send(cmcf->redis, call);
 
     if (sweep < n) {
         ngx_http_credential_fleet_get(cmcf, cred[sweep]);
@@ -1630,7 +1640,6 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
 
     int64_t                  seen;
     ngx_int_t                v;
-    ngx_str_t                argv[2];
     ngx_uint_t               lost, action;
     redisReply              *reply;
     ngx_edge_auth_store_t   *store;
@@ -1711,24 +1720,14 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
         return;
     }
 
-    call = ngx_edge_auth_redis_call_create(cmcf->redis);
-    if (call == NULL) {
+    if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes_log, ngx_http_credential_fleet_changes,
+                                          cmcf)
+        != NGX_OK)
+    {
         return;
     }
-
-    ngx_str_set(&argv[0], "GET");
-    argv[1] = cmcf->redis_changes_log;
-
-    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
-        ngx_edge_auth_redis_call_free(call);
-        return;
-    }
-
-    call->done = ngx_http_credential_fleet_changes;
-    call->data = cmcf;
 
     cmcf->redis_polling = 1;
-    ngx_edge_auth_redis_send(cmcf->redis, call);
 }
 
 
