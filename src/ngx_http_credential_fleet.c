@@ -1330,14 +1330,13 @@ ngx_http_credential_fleet_get(ngx_http_credential_main_conf_t *cmcf,
         return;
     }
 
-    if (ngx_http_credential_fleet_get_key(cmcf, &login->redis_token, ngx_http_credential_fleet_sync_done,
+    if (ngx_http_credential_fleet_get_key(cmcf, &login->redis_token,
+                                          ngx_http_credential_fleet_sync_done,
                                           cred)
-        != NGX_OK)
+        == NGX_OK)
     {
-        return;
+        login->redis_busy = 1;
     }
-
-    login->redis_busy = 1;
 }
 
 
@@ -1618,14 +1617,13 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     ngx_edge_auth_store_unlock(store);
 
-    if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes, ngx_http_credential_fleet_polled,
+    if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes,
+                                          ngx_http_credential_fleet_polled,
                                           cmcf)
-        != NGX_OK)
+        == NGX_OK)
     {
-        return;
+        cmcf->redis_polling = 1;
     }
-
-    cmcf->redis_polling = 1;
 
     if (sweep < n) {
         ngx_http_credential_fleet_get(cmcf, cred[sweep]);
@@ -1720,14 +1718,13 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
         return;
     }
 
-    if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes_log, ngx_http_credential_fleet_changes,
+    if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes_log,
+                                          ngx_http_credential_fleet_changes,
                                           cmcf)
-        != NGX_OK)
+        == NGX_OK)
     {
-        return;
+        cmcf->redis_polling = 1;
     }
-
-    cmcf->redis_polling = 1;
 }
 
 
