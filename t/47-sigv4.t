@@ -17,6 +17,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(sha256_hex);
 use EdgeAuthTest;
+use PyRun;
 
 system('python3 -c "import botocore.auth" 2>/dev/null') == 0
     or plan skip_all => 'python3-botocore is not installed';
@@ -123,7 +124,10 @@ $n->start($port);
 
 my $num = 0;
 
-# the request the upstream received, checked by botocore
+# the request the upstream received, checked by botocore (one python3
+# for the file: t/lib/PyRun.pm)
+
+my $verifier = PyRun->new("$FindBin::Bin/lib/sigv4_verify.py", 'python3');
 
 sub verify {
     my ($name, $received, $region, $service, $keys, $s3) = @_;
@@ -133,12 +137,12 @@ sub verify {
     print $fh $received;
     close $fh;
 
-    local $ENV{SIGV4_ACCESS_KEY} = $keys->[0];
-    local $ENV{SIGV4_SECRET_KEY} = $keys->[1];
-    local $ENV{SIGV4_TOKEN} = $keys->[2] // '';
-
-    my $out = `python3 $FindBin::Bin/lib/sigv4_verify.py '$file' $region $service @{[ $s3 ? 's3' : '' ]} 2>&1`;
-    my $ok = $? == 0 && $out =~ /^ok$/m;
+    my ($code, $out) = $verifier->run([$file, $region, $service,
+                                       $s3 ? 's3' : ()],
+                                      { SIGV4_ACCESS_KEY => $keys->[0],
+                                        SIGV4_SECRET_KEY => $keys->[1],
+                                        SIGV4_TOKEN => $keys->[2] // '' });
+    my $ok = $code == 0 && $out =~ /^ok$/m;
 
     ok($ok, "botocore verifies: $name") or diag $out;
     return $ok;

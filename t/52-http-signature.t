@@ -19,6 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(sha256_base64);
 use EdgeAuthTest;
+use PyRun;
 
 system('/usr/bin/python3 -c "import cryptography" 2>/dev/null') == 0
     or plan skip_all => 'python3-cryptography is not installed';
@@ -128,14 +129,17 @@ sub save {
     return $file;
 }
 
+# one python3 for the file (t/lib/PyRun.pm)
+my $verifier = PyRun->new("$FindBin::Bin/lib/httpsig_verify.py");
+
 sub run_verify {
     my ($received, $alg, $keyid, $label, $key) = @_;
     my $file = save($received);
-    local $ENV{HTTPSIG_KEY} = $key // $HKEY;
-    local $ENV{HTTPSIG_KEY_B64} = $_[5] // '';
-    local $ENV{HTTPSIG_KEY_FILE} = $n->dir . '/ed.pem';
-    my $out = `/usr/bin/python3 $FindBin::Bin/lib/httpsig_verify.py '$file' $alg '$keyid' @{[ $label // '' ]} 2>&1`;
-    return ($? == 0 && $out =~ /^ok$/m, $out);
+    my ($code, $out) = $verifier->run(
+        [$file, $alg, $keyid, defined $label && length $label ? $label : ()],
+        { HTTPSIG_KEY => $key // $HKEY, HTTPSIG_KEY_B64 => $_[5] // '',
+          HTTPSIG_KEY_FILE => $n->dir . '/ed.pem' });
+    return ($code == 0 && $out =~ /^ok$/m, $out);
 }
 
 sub verify {
