@@ -203,6 +203,8 @@ bench: deps bench-deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/token.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/body.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/sigv4.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/scale.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/scale_store.sh
 	@BENCH_SINCE=$$(cat $(BUILD)/bench/.since) python3 bench/summary.py
 
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each
