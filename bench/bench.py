@@ -634,6 +634,7 @@ def main():
     cpu = {k: [] for k in order}
     ratio = {k: [] for k in order}
     cratio = {k: [] for k in order}
+    cdiff = {k: [] for k in order}      # CPU/req - its baselines' mean
     nbad = {k: 0 for k in order}
 
     for r in range(ROUNDS):
@@ -656,6 +657,7 @@ def main():
                 nbad[base] += nxt[2]
                 ratio[x].append(cur[0] / ((prev[0] + nxt[0]) / 2.0))
                 cratio[x].append(((prev[1] + nxt[1]) / 2.0) / cur[1])
+                cdiff[x].append(cur[1] - (prev[1] + nxt[1]) / 2.0)
                 line.append('%s %.0f' % (x, cur[0]))
                 line.append('%s %.0f' % (base, nxt[0]))
                 prev = nxt
@@ -736,6 +738,8 @@ def main():
     t_geo = t_med['d'] / t_med['f']
     c_ar = statistics.median(cpu['ar']) * 1e6
     c_dr = statistics.median(cpu['dr']) * 1e6
+    # like the ratios: each d' run against the two a' runs around it
+    extra = statistics.median(cdiff['dr']) * 1e6
     big = '%s IPv4' % ('1M' if nbig // 1000000 == 1 else fmt_n(nbig))
     record('ip', [
         figure('bytes/prefix at %s, master RSS' % big, pd, 'B',
@@ -754,9 +758,10 @@ def main():
                note='%.3f s against %.3f s, median of %d'
                % (t_med['d'], t_med['f'], T_RUNS)),
         figure("lookup, random clients: extra CPU/req d' - a'",
-               c_dr - c_ar, 'us', goal='<= 0.5', ok=c_dr - c_ar <= 0.5,
-               note="worker CPU/req, medians of %d rounds: d' %.2f us, "
-               "a' %.2f us (10 ms ticks, noisy)" % (ROUNDS, c_dr, c_ar)),
+               extra, 'us', goal='<= 0.5', ok=extra <= 0.5,
+               note="median of %d rounds of d' - mean of the a' around it;"
+               " CPU/req d' %.2f us, a' %.2f us (10 ms ticks, noisy)"
+               % (ROUNDS, c_dr, c_ar)),
         figure("d' / a' CPU-bound throughput ratio", summary['dr'][1],
                'ratio', note="a' CPU/req / d' CPU/req, median of rounds; "
                "req/s ratio %.2f" % summary['dr'][0]),
