@@ -7,7 +7,7 @@
 #   make static   build build/static/nginx: nginx with the module built in
 #                 (--add-module), from the complete source of Debian's nginx
 #   make test-static  every test in t/ against build/static/nginx
-#   make bench    IP lists, token, body injection, AWS signing: ratios (bench/)
+#   make bench    IP lists, token, body injection, AWS signing, many credentials: ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #   make deps-check  fails on a call from a lower file to a higher one
 #   make deb      the Debian package, build/deb/libnginx-mod-http-credential_*.deb
