@@ -7,7 +7,7 @@
 #   make static   build build/static/nginx: nginx with the module built in
 #                 (--add-module), from the complete source of Debian's nginx
 #   make test-static  every test in t/ against build/static/nginx
-#   make bench    IP lists, token, body injection, AWS signing: ratios (bench/)
+#   make bench    IP lists, token, body injection, AWS signing, many credentials: ratios (bench/)
 #   make fuzz     libFuzzer on every parser
 #   make deps-check  fails on a call from a lower file to a higher one
 #   make deb      the Debian package, build/deb/libnginx-mod-http-credential_*.deb
@@ -203,6 +203,8 @@ bench: deps bench-deps $(MODULE)
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/token.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/body.sh
 	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/sigv4.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/scale.sh
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) bash bench/scale_store.sh
 	@BENCH_SINCE=$$(cat $(BUILD)/bench/.since) python3 bench/summary.py
 
 # libFuzzer on every parser (clang from Debian), FUZZ_SECONDS each

@@ -30,7 +30,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (HERE, ROOT, NGINX, MODULE, log, die,  # noqa: E402
                       free_port, read, alive, stop_pid, wait_port,
-                      copy_module, run)
+                      copy_module, run, figure, record)
 
 DURATION = int(os.environ.get('BENCH_DURATION', '2'))
 WARMUP = int(os.environ.get('BENCH_WARMUP', '1'))
@@ -634,6 +634,7 @@ def main():
     cpu = {k: [] for k in order}
     ratio = {k: [] for k in order}
     cratio = {k: [] for k in order}
+    cdiff = {k: [] for k in order}      # CPU/req - its baselines' mean
     nbad = {k: 0 for k in order}
 
     for r in range(ROUNDS):
@@ -656,6 +657,7 @@ def main():
                 nbad[base] += nxt[2]
                 ratio[x].append(cur[0] / ((prev[0] + nxt[0]) / 2.0))
                 cratio[x].append(((prev[1] + nxt[1]) / 2.0) / cur[1])
+                cdiff[x].append(cur[1] - (prev[1] + nxt[1]) / 2.0)
                 line.append('%s %.0f' % (x, cur[0]))
                 line.append('%s %.0f' % (base, nxt[0]))
                 prev = nxt
@@ -729,6 +731,41 @@ def main():
             crashed = True
     if crashed:
         sys.exit(2)
+
+    # the headline figures for bench/summary.py (issue 13 item 4)
+    own = pfix - b_text
+    split = pg / pd if pd > 0 else float('nan')
+    t_geo = t_med['d'] / t_med['f']
+    c_ar = statistics.median(cpu['ar']) * 1e6
+    c_dr = statistics.median(cpu['dr']) * 1e6
+    # like the ratios: each d' run against the two a' runs around it
+    extra = statistics.median(cdiff['dr']) * 1e6
+    big = '%s IPv4' % ('1M' if nbig // 1000000 == 1 else fmt_n(nbig))
+    record('ip', [
+        figure('bytes/prefix at %s, master RSS' % big, pd, 'B',
+               goal='<= 32', ok=pd <= 32,
+               note='geo: %.1f B/prefix' % pf),
+        figure("bytes/prefix at %s, module's own" % big, own, 'B',
+               goal='<= 32', ok=own <= 32,
+               note='without freed parse-time heap%s'
+               % (' and the debug build\'s copy of the list file'
+                  if debug_build else '')),
+        figure('%d lists of ~%s / one list, memory' % (LISTS, fmt_n(
+            nbig // LISTS)), split, 'ratio', goal='<= 1.1',
+            ok=split <= 1.1),
+        figure('nginx -t at %s, auth_ip_list / geo' % big, t_geo, 'ratio',
+               goal='<= 0.15', ok=t_geo <= 0.15,
+               note='%.3f s against %.3f s, median of %d'
+               % (t_med['d'], t_med['f'], T_RUNS)),
+        figure("lookup, random clients: extra CPU/req d' - a'",
+               extra, 'us', goal='<= 0.5', ok=extra <= 0.5,
+               note="median of %d rounds of d' - mean of the a' around it;"
+               " CPU/req d' %.2f us, a' %.2f us (10 ms ticks, noisy)"
+               % (ROUNDS, c_dr, c_ar)),
+        figure("d' / a' CPU-bound throughput ratio", summary['dr'][1],
+               'ratio', note="a' CPU/req / d' CPU/req, median of rounds; "
+               "req/s ratio %.2f" % summary['dr'][0]),
+    ], module=digest, prefixes=nbig)
 
 
 

@@ -31,7 +31,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (NGINX, MODULE, log, die, free_port, read,  # noqa: E402
-                      stop_pid, wait_port, copy_module, run)
+                      stop_pid, wait_port, copy_module, run, figure,
+                      record)
 
 COUNTS = [int(c) for c in
           os.environ.get('BENCH_COUNTS', '1,1000,10000').split(',')]
@@ -232,6 +233,34 @@ def main():
     log('|---|---|---|---|')
     for r in rows:
         log('| %d | %d | %.2f | %.2f |' % (r[0], r[1], r[2], r[4]))
+
+    # the headline figures for bench/summary.py, goals of issue 16: the
+    # partner never sees more than login_concurrency logins; every token
+    # within ceil(N / cap) logins one after the other, half as much again
+    # for the endpoint's own cost in Python and the load, plus nginx's
+    # start and 1 s; idle CPU <= 10 ms a minute at 10,000
+    cap = int(CONCURRENCY or 8)
+    figs = []
+    for count, most, every, started, idle, extra, alerts in rows:
+        n = '{:,}'.format(count)
+        budget = (-(-count // cap) * LOGIN_MS / 1000.0 * 1.5 + started + 1)
+        figs.append(figure('%s credentials: logins at once' % n, most, '',
+                           goal='<= %d' % cap, ok=most <= cap,
+                           note=None if not (extra or alerts) else
+                           '%d extra logins, %d alert/crit lines'
+                           % (extra, alerts)))
+        figs.append(figure('%s credentials: every token' % n, every, 's',
+                           goal='<= %.1f s' % budget, ok=every <= budget,
+                           note='ceil(N/%d) x %d ms x 1.5 + start %.2f s '
+                           '+ 1 s' % (cap, LOGIN_MS, started)))
+        goal = count >= 10000
+        figs.append(figure('%s credentials: idle CPU, node' % n, idle,
+                           'ms/min', goal='<= 10' if goal else None,
+                           ok=(idle <= 10) if goal else None,
+                           note='%d workers, %d s idle' % (WORKERS, IDLE)
+                           if count == rows[-1][0] else None))
+    record('scale', figs, module=digest, workers=WORKERS,
+           login_ms=LOGIN_MS)
 
 
 if __name__ == '__main__':

@@ -33,7 +33,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (NGINX, MODULE, log, die, free_port, read,  # noqa: E402
-                      stop_pid, wait_port, copy_module, run)
+                      stop_pid, wait_port, copy_module, run, figure,
+                      record)
 
 T_RUNS = int(os.environ.get('BENCH_T_RUNS', '3'))
 REDIS_N = int(os.environ.get('BENCH_REDIS_N', '1000'))
@@ -75,8 +76,11 @@ LOGIN = """\
     }
 """
 
+# login_max_size 1k: the tokens here are short, and the zone is sized
+# for the largest token every credential may hold (nginx -t refuses a
+# 16m zone for 10,000 credentials at the default size)
 CRED = ("    credential c%d { login http://127.0.0.1:@LOGIN@/token; "
-        "login_param grant_type client_credentials; "
+        "login_param grant_type client_credentials; login_max_size 1k; "
         "login_param client_id c%d; login_param client_secret s-%d; "
         "token_header Authorization \"Bearer {token}\"; }\n")
 
@@ -219,6 +223,7 @@ def configuration_time(work, module):
     per = (results[10000][2] - results[1000][2]) * 1024 / 9000
     log('  configuration memory per token credential: %.0f bytes '
         '(peak RSS of nginx -t, 10,000 against 1,000)' % per)
+    return results, order, per
 
 
 def redis_at_rest(work, module):
@@ -271,14 +276,39 @@ def redis_at_rest(work, module):
     node.stop()
     login.stop()
     redis.stop()
+    return rate, c1 - c0, t1 - t0
 
 
 def main():
     work = sys.argv[1] if len(sys.argv) > 1 else die('usage: scale_store.py DIR')
     module, digest = copy_module(work)
     log('module %s (sha256 %s)' % (MODULE, digest))
-    configuration_time(work, module)
-    redis_at_rest(work, module)
+    results, order, per = configuration_time(work, module)
+    rate, ncmd, secs = redis_at_rest(work, module)
+
+    # the headline figures for bench/summary.py, goals of issue 16
+    figs = []
+    for n in (1, 1000, 10000):
+        t, cpu = results[n][0], results[n][1]
+        goal = n == 10000
+        figs.append(figure('nginx -t, %s token credentials'
+                           % '{:,}'.format(n), t, 's',
+                           goal='<= 0.2 s' if goal else None,
+                           ok=(t <= 0.2) if goal else None,
+                           note='wall, best of %d; CPU %.3f s' % (T_RUNS, cpu)))
+    figs.append(figure('nginx -t growth order, 1,000 to 10,000', order,
+                       '', goal='~1 (<= 1.2)', ok=order <= 1.2,
+                       note='on CPU time, 1 credential taken out; '
+                       '1 linear (N log N), 2 quadratic'))
+    figs.append(figure('configuration memory per token credential', per,
+                       'B', note='peak RSS of nginx -t, 10,000 against '
+                       '1,000; ru_maxrss starts at the forking Python\'s, '
+                       'so a lower bound'))
+    figs.append(figure('Redis commands/s, node at rest, %s creds'
+                       % '{:,}'.format(REDIS_N), rate, '/s', goal='<= 2',
+                       ok=rate <= 2, note='%d in %.1f s, 2 workers'
+                       % (ncmd, secs)))
+    record('scale_store', figs, module=digest, redis_n=REDIS_N)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 from benchlib import RESULTS  # noqa: E402
 
 # the benches in the order of "make bench"; others follow by name
-ORDER = ('ip', 'token', 'body', 'sigv4')
+ORDER = ('ip', 'token', 'body', 'sigv4', 'scale', 'scale_store')
 
 
 def value_text(f):
