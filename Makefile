@@ -42,9 +42,10 @@ OIDC        := t/lib/oidc
 OIDC_STAMP  := $(OIDC)/node_modules/.installed
 
 # test files mostly wait (for nginx, for mocks, for timeouts), so more run
-# at once than there are cores; each takes its ports under a lock
-# (t/lib/TestPort.pm) and keeps its files in temporary directories
-TEST_JOBS   ?= 8
+# at once than there are cores (with 8 the two cores of CI were idle a
+# third of the run); each takes its ports under a lock (t/lib/TestPort.pm)
+# and keeps its files in temporary directories
+TEST_JOBS   ?= 14
 # the longest files first: prove -j starts files in this order, and one of
 # a minute started last would add its minute to the run
 TESTS_FIRST := t/06-token-failures.t t/51-redis-tls-refused.t \

@@ -82,8 +82,11 @@ sub _cli {
 sub _node_conf {
     my ($self) = @_;
     my $tls = $self->{tls};
+    # the bus on a port of its own: by default it is the port + 10000,
+    # which another test (or an outgoing connection) may hold
     return [ 'cluster-enabled yes', 'cluster-config-file nodes.conf',
              'cluster-node-timeout 2000',
+             'cluster-port ' . EdgeAuthTest::free_port(),
              ($self->{password} ? "masterauth $self->{password}" : ()),
              ($tls ? ('tls-cluster yes', 'tls-replication yes',
                       "tls-client-cert-file $tls->{client_cert}",
