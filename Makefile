@@ -106,7 +106,7 @@ $(MODULE): $(SOURCES)
 	    ./configure --with-compat $$flags \
 	        --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
-	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules \
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile -j$$(nproc) modules \
 	    CFLAGS_EXTRA=
 	@# a new file, renamed: a running nginx keeps the one it mapped
 	cp $(BUILD)/nginx/objs/ngx_http_credential_module.so $(MODULE).tmp
