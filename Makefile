@@ -51,7 +51,10 @@ TEST_JOBS   ?= 14
 TESTS_FIRST := t/06-token-failures.t t/51-redis-tls-refused.t \
                t/16-redis-outage.t t/07-token-partners.t t/17-oauth-code.t \
                t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t \
-               t/55-redis-cluster.t t/55-redis-cluster-tls.t
+               t/55-redis-cluster.t t/55-redis-cluster-tls.t t/00-deps.t \
+               t/48-login-client-auth.t t/00-unit.t t/41-refusal-storm.t \
+               t/15-redis-fleet.t t/53-oidc-provider.t t/32-oauth-refresh.t \
+               t/56-login-concurrency.t
 TESTS       := $(TESTS_FIRST) \
                $(filter-out $(TESTS_FIRST),$(sort $(wildcard t/*.t)))
 
