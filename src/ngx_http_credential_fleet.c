@@ -378,14 +378,36 @@ ngx_http_credential_fleet_sentinel_param(ngx_conf_t *cf,
 }
 
 
+/* the TLS parameters that are a plain string of the Redis client's conf */
+
+typedef struct {
+    ngx_str_t                    name;
+    size_t                       offset;
+} ngx_http_credential_fleet_str_param_t;
+
+
+static ngx_http_credential_fleet_str_param_t
+    ngx_http_credential_fleet_tls_strings[] =
+{
+    { ngx_string("redis_ssl_name"),
+      offsetof(ngx_edge_auth_redis_conf_t, name) },
+    { ngx_string("redis_ssl_trusted_certificate"),
+      offsetof(ngx_edge_auth_redis_conf_t, trusted_certificate) },
+    { ngx_string("redis_ssl_certificate"),
+      offsetof(ngx_edge_auth_redis_conf_t, certificate) },
+    { ngx_null_string, 0 }
+};
+
+
 /* redis_ssl=, redis_ssl_verify=, redis_ssl_name=, ..._certificate... */
 
 static ngx_int_t
 ngx_http_credential_fleet_tls_param(ngx_conf_t *cf,
     ngx_edge_auth_redis_conf_t *rc, ngx_str_t *name, ngx_str_t *v)
 {
-    ngx_str_t    pem;
-    ngx_flag_t  *flag, on;
+    ngx_str_t                                *str, pem;
+    ngx_flag_t                               *flag, on;
+    ngx_http_credential_fleet_str_param_t    *sp;
 
     flag = NULL;
 
@@ -434,48 +456,24 @@ ngx_http_credential_fleet_tls_param(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    if (name->len == 14 && ngx_strncmp(name->data, "redis_ssl_name", 14) == 0)
-    {
-        if (rc->name.len) {
+    for (sp = ngx_http_credential_fleet_tls_strings; sp->name.len; sp++) {
+
+        if (name->len != sp->name.len
+            || ngx_strncmp(name->data, sp->name.data, name->len) != 0)
+        {
+            continue;
+        }
+
+        str = (ngx_str_t *) ((u_char *) rc + sp->offset);
+
+        if (str->len) {
             goto duplicate;
         }
 
-        rc->name = *v;
+        *str = *v;
 
         if (rc->tls_param == NULL) {
-            rc->tls_param = "redis_ssl_name";
-        }
-
-        return NGX_OK;
-    }
-
-    if (name->len == 29
-        && ngx_strncmp(name->data, "redis_ssl_trusted_certificate", 29) == 0)
-    {
-        if (rc->trusted_certificate.len) {
-            goto duplicate;
-        }
-
-        rc->trusted_certificate = *v;
-
-        if (rc->tls_param == NULL) {
-            rc->tls_param = "redis_ssl_trusted_certificate";
-        }
-
-        return NGX_OK;
-    }
-
-    if (name->len == 21
-        && ngx_strncmp(name->data, "redis_ssl_certificate", 21) == 0)
-    {
-        if (rc->certificate.len) {
-            goto duplicate;
-        }
-
-        rc->certificate = *v;
-
-        if (rc->tls_param == NULL) {
-            rc->tls_param = "redis_ssl_certificate";
+            rc->tls_param = (char *) sp->name.data;
         }
 
         return NGX_OK;
