@@ -253,23 +253,22 @@ append:
 
 
 /*
- * The client sent a header of the same length as one of a static
- * credential's names (headers.h): is it one of them?
+ * The client sent a header of the same length as one of the names to
+ * append (headers.h): is it one of them?
  */
 
 ngx_uint_t
 ngx_http_credential_headers_named(ngx_http_request_t *r,
-    ngx_http_credential_t *cred)
+    ngx_table_elt_t *tmpl, ngx_uint_t ntmpl)
 {
     ngx_uint_t        i, j, n;
-    ngx_table_elt_t  *h, *tmpl;
+    ngx_table_elt_t  *h;
 
     h = r->headers_in.headers.part.elts;
     n = r->headers_in.headers.part.nelts;
-    tmpl = cred->headers.elts;
 
     for (i = 0; i < n; i++) {
-        for (j = 0; j < cred->headers.nelts; j++) {
+        for (j = 0; j < ntmpl; j++) {
             if (ngx_http_credential_name_eq(&h[i], &tmpl[j])) {
                 return 1;
             }

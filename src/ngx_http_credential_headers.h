@@ -18,7 +18,7 @@ ngx_int_t ngx_http_credential_headers_append(ngx_http_request_t *r,
     ngx_table_elt_t *extra, ngx_uint_t nextra,
     ngx_http_credential_stash_t *stash);
 ngx_uint_t ngx_http_credential_headers_named(ngx_http_request_t *r,
-    ngx_http_credential_t *cred);
+    ngx_table_elt_t *tmpl, ngx_uint_t ntmpl);
 #if (NGX_DEBUG)
 void ngx_http_credential_headers_log(ngx_http_request_t *r,
     ngx_http_credential_t *cred, ngx_table_elt_t *h, ngx_uint_t n);
@@ -31,32 +31,31 @@ ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
 
 /*
  * Inline, in the request path's common case (handler.c): a static
- * credential's headers into a main request that was not redirected, whose
- * list is one part.  1 when the client sent one of their names: they
+ * credential's headers or a token's into a main request that was not
+ * redirected, whose list is one part.  1 when the client sent one of their names: they
  * cannot be appended.  The names' lengths first, the names only then.
  */
 
 static ngx_inline ngx_uint_t
-ngx_http_credential_headers_sent(ngx_http_request_t *r,
-    ngx_http_credential_t *cred)
+ngx_http_credential_headers_sent(ngx_http_request_t *r, ngx_table_elt_t *tmpl,
+    ngx_uint_t ntmpl)
 {
     uint64_t          lens;
     ngx_uint_t        i, n;
-    ngx_table_elt_t  *h, *tmpl;
+    ngx_table_elt_t  *h;
 
     h = r->headers_in.headers.part.elts;
     n = r->headers_in.headers.part.nelts;
-    tmpl = cred->headers.elts;
 
     lens = 0;
 
-    for (i = 0; i < cred->headers.nelts; i++) {
+    for (i = 0; i < ntmpl; i++) {
         lens |= (uint64_t) 1 << (tmpl[i].key.len & 63);
     }
 
     for (i = 0; i < n; i++) {
         if (lens & ((uint64_t) 1 << (h[i].key.len & 63))) {
-            return ngx_http_credential_headers_named(r, cred);
+            return ngx_http_credential_headers_named(r, tmpl, ntmpl);
         }
     }
 
@@ -97,22 +96,23 @@ ngx_http_credential_headers_linked(ngx_http_request_t *r,
 }
 
 
-/* a static credential's headers, none sent by the client: appended */
+/*
+ * A static credential's headers, or a token's (the worker's copy, which
+ * the request holds), none sent by the client: appended
+ */
 
 static ngx_inline void
 ngx_http_credential_headers_link(ngx_http_request_t *r,
-    ngx_http_credential_t *cred, ngx_http_credential_stash_t *stash)
+    ngx_http_credential_t *cred, ngx_http_credential_stash_t *stash,
+    ngx_table_elt_t *tmpl, ngx_uint_t n)
 {
-    ngx_uint_t        i;
-    ngx_table_elt_t  *tmpl;
+    ngx_uint_t  i;
 
-    tmpl = cred->headers.elts;
-
-    for (i = 0; i < cred->headers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         stash->headers[i] = tmpl[i];
     }
 
-    ngx_http_credential_headers_linked(r, cred, stash, cred->headers.nelts);
+    ngx_http_credential_headers_linked(r, cred, stash, n);
 }
 
 
