@@ -18,6 +18,7 @@ Environment (all optional):
   BENCH_RENEW_BEFORE   token_renew_before of the short-lived token (s)  2
   BENCH_CG_REQUESTS    requests counted under callgrind (0: skip)       3000
   BENCH_CG_ONLY        1: the instruction counts only, no wrk runs       0
+  BENCH_CG_PEERS       0: no Lua and njs counts (quicker)                1
 """
 
 import base64
@@ -46,6 +47,7 @@ SHORT = int(os.environ.get('BENCH_SHORT', '4'))
 RENEW_BEFORE = int(os.environ.get('BENCH_RENEW_BEFORE', '2'))
 CG_REQUESTS = int(os.environ.get('BENCH_CG_REQUESTS', '3000'))
 CG_ONLY = os.environ.get('BENCH_CG_ONLY', '0') == '1'
+CG_PEERS = os.environ.get('BENCH_CG_PEERS', '1') != '0'
 MODULES = '/usr/lib/nginx/modules'
 
 # the goals of issue 13: instructions per request over proxy_set_header
@@ -480,7 +482,9 @@ def instructions(work, login_port, n):
         mods = [os.path.join(MODULES, m) for m in
                 ('ndk_http_module.so', 'ngx_http_lua_module.so',
                  'ngx_http_js_module.so')]
-        if all(os.path.exists(m) for m in mods):
+        if not CG_PEERS:
+            pass
+        elif all(os.path.exists(m) for m in mods):
             js = os.path.join(work, 'cg-peers.js')
             with open(js, 'w') as f:
                 f.write(fill(CG_JS, token=token))

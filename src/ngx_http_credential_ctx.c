@@ -30,12 +30,27 @@ struct ngx_http_credential_state_s {
 };
 
 
+/*
+ * The fields of a stash or context before its member m are n words: a
+ * type of negative size when they are not
+ */
+#define ngx_http_credential_zeroed(t, m, n)                                   \
+    typedef char ngx_http_credential_##t##_zeroed[                           \
+        offsetof(ngx_http_credential_##t##_t, m)                             \
+        == (n) * sizeof(void *) ? 1 : -1]
+
+ngx_http_credential_zeroed(stash, content_length_n, 7);
+ngx_http_credential_zeroed(ctx, client, 11);
+
+
 /* recycled blocks a worker keeps: about 700 bytes each */
 #define NGX_HTTP_CREDENTIAL_STATES_KEPT  1024
 
 
 static ngx_inline ngx_http_credential_state_t *ngx_http_credential_state(
     ngx_http_request_t *r, ngx_uint_t create);
+static ngx_inline ngx_http_credential_state_t *
+    ngx_http_credential_state_new(ngx_http_request_t *r);
 static void ngx_http_credential_state_cleanup(void *data);
 
 
@@ -94,6 +109,32 @@ ngx_http_credential_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
 
     return ctx;
+}
+
+
+/*
+ * A main request's first context, with its stash, when the request has
+ * none of the module's state yet: not redirected (a redirect wipes the
+ * context, not the stash) and no context (every stash is made after the
+ * request's first context).  handler.c's common case: nothing looked up.
+ */
+
+ngx_http_credential_ctx_t *
+ngx_http_credential_ctx_first(ngx_http_request_t *r)
+{
+    ngx_http_credential_state_t  *state;
+
+    state = ngx_http_credential_state_new(r);
+    if (state == NULL) {
+        return NULL;
+    }
+
+    state->ctx_used = 1;
+    state->ctx.stash = &state->stash;
+
+    ngx_http_set_ctx(r, &state->ctx, ngx_http_credential_module);
+
+    return &state->ctx;
 }
 
 
@@ -179,6 +220,22 @@ ngx_http_credential_state(ngx_http_request_t *r, ngx_uint_t create)
         return NULL;
     }
 
+    return ngx_http_credential_state_new(r);
+}
+
+
+/*
+ * A request's block, from the recycled ones; its context not used yet.
+ * Inline: in ngx_http_credential_ctx_first(), the request path's common
+ * case, a call less.
+ */
+
+static ngx_inline ngx_http_credential_state_t *
+ngx_http_credential_state_new(ngx_http_request_t *r)
+{
+    ngx_http_credential_ctx_t    *ctx;
+    ngx_http_credential_state_t  *state;
+
     state = ngx_http_credential_states;
 
     if (state) {
@@ -193,9 +250,37 @@ ngx_http_credential_state(ngx_http_request_t *r, ngx_uint_t create)
         }
     }
 
-    ngx_memzero(&state->stash,
-                offsetof(ngx_http_credential_stash_t, part));
-    ngx_memzero(&state->ctx, offsetof(ngx_http_credential_ctx_t, client));
+    /*
+     * Field by field: ngx_memzero() of the two costs a third of what
+     * finding, linking and returning the block costs (rep stos).  A field
+     * added before content_length_n or client must be zeroed here: the
+     * sizes checked above break the build until it is.
+     */
+
+    state->stash.cred = NULL;
+    state->stash.generation = 0;
+    state->stash.body = NULL;
+    state->stash.injected = NULL;
+    state->stash.retried = 0;
+    state->stash.values = NULL;
+    state->stash.restore = NULL;
+
+    ctx = &state->ctx;
+    ctx->cred = NULL;
+    ctx->generation = 0;
+    ctx->deadline = 0;
+    ctx->refused = 0;
+    ctx->body = NULL;
+    ctx->stash = NULL;
+    ctx->content_handler = NULL;
+    ctx->create_request = NULL;
+    ctx->payload = NULL;
+    ctx->body_read = 0;
+    ctx->attempt = 0;
+    ctx->saved = 0;
+    ctx->injected = 0;
+    ctx->sent_saved = 0;
+    ctx->linked = 0;
 
     state->r = r;
     state->ctx_used = 0;

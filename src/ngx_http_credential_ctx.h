@@ -63,8 +63,15 @@ typedef struct {
     unsigned                         sent_saved:1;
 
     /*
+     * The stash's part is after the client's in the client's list
+     * (headers.c appended): client keeps only the list's nalloc, and sent
+     * is not a copy, a clone builds it (handler.c)
+     */
+    unsigned                         linked:1;
+
+    /*
      * Last, and read only once saved or sent_saved says they are set: a
-     * recycled context is zeroed up to here (ctx.c)
+     * recycled context is zeroed up to here (ctx.c, field by field)
      */
     ngx_http_credential_view_t       client;     /* before injection */
     ngx_http_credential_view_t       sent;       /* for answer attempts */
@@ -93,20 +100,25 @@ typedef struct ngx_http_credential_stash_s {
     ngx_atomic_uint_t            generation;
 
     ngx_http_request_body_t     *body;          /* the client's */
-    off_t                        content_length_n;
-    ngx_str_t                    content_length;
-    unsigned                     chunked:1;
 
     /* injected and not put back yet: the context a redirect wipes */
     ngx_http_credential_ctx_t   *injected;
 
-    unsigned                     retried:1;
+    ngx_uint_t                   retried;
 
     /* the token's headers this request points at (token.c) */
     ngx_http_credential_values_t  *values;
 
     /* handler.c's: puts the client's view back when the request ends */
     ngx_http_cleanup_pt          restore;
+
+    /*
+     * A recycled stash is zeroed up to here (ctx.c, field by field); the
+     * rest is read only once body or the list says it is set
+     */
+    off_t                        content_length_n;
+    ngx_str_t                    content_length;
+    unsigned                     chunked:1;
 
     /* headers.c: the injected headers, a part after the client's list */
     ngx_list_part_t              part;
@@ -115,6 +127,8 @@ typedef struct ngx_http_credential_stash_s {
 
 
 ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
+ngx_http_credential_ctx_t *ngx_http_credential_ctx_first(
+    ngx_http_request_t *r);
 ngx_http_credential_stash_t *ngx_http_credential_stash(ngx_http_request_t *r,
     ngx_uint_t create);
 void ngx_http_credential_poll(ngx_http_request_t *r,

@@ -31,6 +31,8 @@
 
 
 static ngx_int_t ngx_http_credential_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_credential_inject_plain(ngx_http_request_t *r,
+    ngx_http_credential_t *cred);
 static ngx_int_t ngx_http_credential_drop(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_rewrite_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_credential_wait(ngx_http_request_t *r,
@@ -116,7 +118,7 @@ static ngx_int_t
 ngx_http_credential_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
-    ngx_uint_t                        nextra;
+    ngx_uint_t                        nextra, fresh;
     ngx_array_t                      *secrets;
     ngx_table_elt_t                  *extra;
     ngx_atomic_uint_t                 refused;
@@ -137,6 +139,20 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     if (cred == NULL) {
         return r->internal ? ngx_http_credential_drop(r) : NGX_DECLINED;
+    }
+
+    if (!r->internal && cred->sigv4 == NULL && cred->httpsig == NULL
+        && cred->body == NULL && cred->answer == NULL)
+    {
+        rc = ngx_http_credential_inject_plain(r, cred);
+
+        if (rc == NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
@@ -257,6 +273,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     }
 
     stash = NULL;
+    fresh = !ctx->saved;
 
     if (ngx_http_credential_save(r, ctx, &stash) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -268,6 +285,15 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         rc = ngx_http_credential_headers_append(r, cmcf, cred, extra, nextra,
                                                 stash);
     }
+
+    /*
+     * Appended to the client's list saved just now: what is sent needs no
+     * copy.  Not with a body (sent's is the injected one), nor with answer
+     * codes (answer.c reads sent).
+     */
+
+    ctx->linked = (rc == NGX_OK && fresh && cred->body == NULL
+                   && cred->answer == NULL);
 
     if (rc == NGX_DECLINED) {
         rc = ngx_http_credential_headers_apply(r, cmcf, cred, extra, nextra);
@@ -335,6 +361,125 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     ngx_http_finalize_request(r, NGX_DONE);
 
     return rc;
+}
+
+
+/*
+ * Mostly: a static credential's headers or a current token's, none of them
+ * sent by the client, into a request that was not redirected.  What the
+ * general path does then, with nothing looked up, checked or set twice:
+ * a third fewer instructions, which made the difference to a
+ * proxy_set_header of the same header (bench/README.md).  NGX_DECLINED:
+ * not the case (or no current token: the general path waits for one).
+ */
+
+static ngx_int_t
+ngx_http_credential_inject_plain(ngx_http_request_t *r,
+    ngx_http_credential_t *cred)
+{
+    ngx_uint_t                        n;
+    ngx_table_elt_t                  *h;
+    ngx_connection_t                 *c;
+    ngx_http_credential_ctx_t        *ctx;
+    ngx_http_credential_stash_t      *stash;
+    ngx_http_credential_values_t     *v;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    if (cred->ncomputed
+        || r->headers_in.headers.part.next
+        || ngx_http_get_module_ctx(r, ngx_http_credential_module))
+    {
+        return NGX_DECLINED;
+    }
+
+    v = NULL;
+
+    if (cred->login == NULL) {
+        h = cred->headers.elts;
+        n = cred->headers.nelts;
+
+    } else {
+        cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+
+        if (cred->headers.nelts
+            || ngx_http_credential_token_current(cmcf, cred,
+                                                 r->connection->log)
+               != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        /* the worker's headers, held until the request ends: not copied */
+
+        v = cred->login->values;
+        h = v->h;
+        n = v->n;
+    }
+
+    if (n == 0 || n > NGX_HTTP_CREDENTIAL_STASH_HEADERS
+        || ngx_http_credential_headers_sent(r, h, n))
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_credential_ctx_first(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    stash = ctx->stash;
+
+    if (v) {
+        ngx_edge_auth_store_count(cred->login->entry,
+                                  NGX_EDGE_AUTH_STAT_INJECTED);
+
+        ctx->cred = cred;
+        ctx->generation = cred->login->copy.generation;
+
+        stash->cred = cred;
+        stash->generation = ctx->generation;
+        stash->values = v;
+        v->refs++;
+    }
+
+    stash->injected = ctx;
+    stash->restore = ngx_http_credential_restore_cleanup;
+
+    /* ngx_http_credential_save(): linked, the list's nalloc is enough */
+
+    ctx->client.headers.nalloc = r->headers_in.headers.nalloc;
+    ctx->saved = 1;
+    ctx->injected = 1;
+    ctx->linked = 1;
+
+    if (r->content_handler
+        && r->content_handler != ngx_http_credential_content_handler)
+    {
+        ctx->content_handler = r->content_handler;
+        r->content_handler = ngx_http_credential_content_handler;
+    }
+
+    ngx_http_credential_headers_link(r, cred, stash, h, n);
+
+    if (cred->stats) {
+        ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
+    }
+
+    /* as in the general path: only a debug log could show a value */
+
+    c = r->connection;
+
+    if (c->log->writer || c->log->next
+        || (c->log->log_level & (NGX_LOG_DEBUG_ALL|NGX_LOG_DEBUG_CONNECTION)))
+    {
+        cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+
+        if (ngx_edge_auth_redact_log(c, r->pool, &cmcf->secrets) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -582,6 +727,8 @@ ngx_http_credential_content_handler(ngx_http_request_t *r)
 static ngx_http_credential_ctx_t *
 ngx_http_credential_clone(ngx_http_request_t *r)
 {
+    ngx_list_t                 *list;
+    ngx_list_part_t            *part;
     ngx_http_credential_ctx_t  *ctx, *mctx;
 
     mctx = ngx_http_get_module_ctx(r->main, ngx_http_credential_module);
@@ -607,11 +754,34 @@ ngx_http_credential_clone(ngx_http_request_t *r)
     ctx->saved = 1;
     ctx->injected = 1;
 
-    r->headers_in.headers = mctx->sent.headers;
-    r->headers_in.authorization = mctx->sent.authorization;
-    r->request_body = mctx->sent.body;
-    r->headers_in.content_length_n = mctx->sent.content_length_n;
-    r->headers_in.chunked = mctx->sent.chunked;
+    if (mctx->linked) {
+
+        /*
+         * The main request's list, which the subrequest copied, with the
+         * stash's part after the client's (and whatever was pushed after
+         * that); the body and Authorization are the client's, as the
+         * subrequest has them
+         */
+
+        ctx->linked = 1;
+
+        list = &r->headers_in.headers;
+        list->part.next = &mctx->stash->part;
+
+        for (part = &mctx->stash->part; part->next; part = part->next) {
+            /* void */
+        }
+
+        list->last = part;
+        list->nalloc = mctx->stash->part.nelts;
+
+    } else {
+        r->headers_in.headers = mctx->sent.headers;
+        r->headers_in.authorization = mctx->sent.authorization;
+        r->request_body = mctx->sent.body;
+        r->headers_in.content_length_n = mctx->sent.content_length_n;
+        r->headers_in.chunked = mctx->sent.chunked;
+    }
 
     ngx_http_set_ctx(r, ctx, ngx_http_credential_module);
 
@@ -654,6 +824,7 @@ static void
 ngx_http_credential_restore(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx)
 {
+    ngx_list_t                   *list;
     ngx_http_credential_stash_t  *stash;
 
     if (!ctx->injected) {
@@ -665,12 +836,29 @@ ngx_http_credential_restore(ngx_http_request_t *r,
     /* what was sent, for the subrequests that clone this one later */
 
     if (r == r->main && !ctx->sent_saved) {
-        ctx->sent.headers = r->headers_in.headers;
-        ctx->sent.authorization = r->headers_in.authorization;
-        ctx->sent.body = r->request_body;
-        ctx->sent.content_length_n = r->headers_in.content_length_n;
-        ctx->sent.chunked = r->headers_in.chunked;
+        if (!ctx->linked) {
+            ctx->sent.headers = r->headers_in.headers;
+            ctx->sent.authorization = r->headers_in.authorization;
+            ctx->sent.body = r->request_body;
+            ctx->sent.content_length_n = r->headers_in.content_length_n;
+            ctx->sent.chunked = r->headers_in.chunked;
+        }
+
         ctx->sent_saved = 1;
+    }
+
+    if (ctx->linked) {
+
+        /* the client's part alone; nothing else was changed (headers.c) */
+
+        list = &r->headers_in.headers;
+        list->part.next = NULL;
+        list->last = &list->part;
+        list->nalloc = ctx->client.headers.nalloc;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "credential: the client's headers put back");
+        return;
     }
 
     r->headers_in.headers = ctx->client.headers;

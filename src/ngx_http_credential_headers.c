@@ -246,32 +246,57 @@ ngx_http_credential_headers_append(ngx_http_request_t *r,
 
 append:
 
-    stash->part.elts = h;
-    stash->part.nelts = n;
-    stash->part.next = NULL;
-
-    list->part.next = &stash->part;
-    list->last = &stash->part;
-    list->nalloc = n;
-
-    /*
-     * r->headers_in.authorization is not pointed at ours: $remote_user
-     * would decode the partner's user into the access log.  The client
-     * sent no header of these names, so it points at none.
-     */
-
-#if (NGX_DEBUG)
-    if (r->connection->log->log_level & NGX_LOG_DEBUG_HTTP) {
-        for (i = 0; i < n; i++) {
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "credential \"%V\": injected header \"%V\"",
-                           &cred->name, &h[i].key);
-        }
-    }
-#endif
+    ngx_http_credential_headers_linked(r, cred, stash, n);
 
     return NGX_OK;
 }
+
+
+/*
+ * The client sent a header of the same length as one of the names to
+ * append (headers.h): is it one of them?
+ */
+
+ngx_uint_t
+ngx_http_credential_headers_named(ngx_http_request_t *r,
+    ngx_table_elt_t *tmpl, ngx_uint_t ntmpl)
+{
+    ngx_uint_t        i, j, n;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.headers.part.elts;
+    n = r->headers_in.headers.part.nelts;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < ntmpl; j++) {
+            if (ngx_http_credential_name_eq(&h[i], &tmpl[j])) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+#if (NGX_DEBUG)
+
+/* names only: values are secrets, at every log level */
+
+void
+ngx_http_credential_headers_log(ngx_http_request_t *r,
+    ngx_http_credential_t *cred, ngx_table_elt_t *h, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "credential \"%V\": injected header \"%V\"",
+                       &cred->name, &h[i].key);
+    }
+}
+
+#endif
 
 
 static ngx_int_t
