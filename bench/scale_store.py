@@ -12,7 +12,9 @@ ends. See bench/README.md ("Scale of the credential store").
      RSS of nginx -t, 10,000 against 1,000).
   2. One node (two workers) with BENCH_REDIS_N token credentials shared
      through a redis-server: once every token is there, Redis commands a
-     second for the node at rest (INFO commandstats, BENCH_IDLE seconds).
+     second for the node at rest (INFO commandstats, BENCH_IDLE seconds),
+     and the node's CPU time over the same window (/proc/PID/schedstat of
+     the master and its workers) with the workers' wake-ups.
 
 Environment (all optional):
   NGINX_BIN        nginx binary                         /usr/sbin/nginx
@@ -139,6 +141,29 @@ class Nginx:
             stop_pid(self.pid)
             self.pid = None
 
+    def pids(self):
+        """the master and its workers"""
+        kids = []
+        for task in os.listdir('/proc/%d/task' % self.pid):
+            kids += read('/proc/%d/task/%s/children'
+                         % (self.pid, task)).split()
+        return [self.pid] + [int(k) for k in kids]
+
+
+def cpu_ns(pids):
+    """CPU time of the processes, ns (the first field of schedstat)"""
+    return sum(int(read('/proc/%d/schedstat' % p).split()[0]) for p in pids)
+
+
+def wakeups(pids):
+    """the workers' voluntary context switches: each sleep in epoll_wait"""
+    n = 0
+    for p in pids[1:]:
+        for line in read('/proc/%d/status' % p).splitlines():
+            if line.startswith('voluntary_ctxt_switches:'):
+                n += int(line.split()[1])
+    return n
+
 
 class Redis:
     def __init__(self, work):
@@ -262,12 +287,20 @@ def redis_at_rest(work, module):
     log('  %d logins in %.0f s' % (n, 120 - (deadline - time.time())))
     time.sleep(5)                       # the start-up reads are over
 
-    c0, t0 = redis.commands(), time.time()
+    pids = node.pids()
+    c0, t0, cpu0, wake0 = redis.commands(), time.time(), cpu_ns(pids), \
+        wakeups(pids)
     time.sleep(IDLE)
-    c1, t1 = redis.commands(), time.time()
+    c1, t1, cpu1, wake1 = redis.commands(), time.time(), cpu_ns(pids), \
+        wakeups(pids)
     rate = (c1 - c0) / (t1 - t0)
+    cpu = (cpu1 - cpu0) / 1e6 / (t1 - t0) * 60
+    wake = (wake1 - wake0) / (t1 - t0) / max(len(pids) - 1, 1)
     log('  at rest: %.2f Redis commands a second for the node '
         '(%d in %.1f s)' % (rate, c1 - c0, t1 - t0))
+    log('  at rest: node CPU %.1f ms a minute (master and %d workers, '
+        '/proc/PID/schedstat), %.1f wake-ups a second per worker'
+        % (cpu, len(pids) - 1, wake))
     for line in redis.cmd('INFO', 'commandstats').splitlines():
         if line.startswith('cmdstat_') and not line.startswith(
                 'cmdstat_info'):
@@ -276,7 +309,7 @@ def redis_at_rest(work, module):
     node.stop()
     login.stop()
     redis.stop()
-    return rate, c1 - c0, t1 - t0
+    return rate, c1 - c0, t1 - t0, cpu, wake
 
 
 def main():
@@ -284,7 +317,7 @@ def main():
     module, digest = copy_module(work)
     log('module %s (sha256 %s)' % (MODULE, digest))
     results, order, per = configuration_time(work, module)
-    rate, ncmd, secs = redis_at_rest(work, module)
+    rate, ncmd, secs, idle_cpu, wake = redis_at_rest(work, module)
 
     # the headline figures for bench/summary.py, goals of issue 16
     figs = []
@@ -308,6 +341,11 @@ def main():
                        % '{:,}'.format(REDIS_N), rate, '/s', goal='<= 2',
                        ok=rate <= 2, note='%d in %.1f s, 2 workers'
                        % (ncmd, secs)))
+    figs.append(figure('idle CPU with Redis, node, %s creds'
+                       % '{:,}'.format(REDIS_N), idle_cpu, 'ms/min',
+                       goal='<= 10', ok=idle_cpu <= 10,
+                       note='master and 2 workers, /proc/PID/schedstat; '
+                       '%.1f wake-ups/s per worker' % wake))
     record('scale_store', figs, module=digest, redis_n=REDIS_N)
 
 
