@@ -26,7 +26,7 @@
 /* names one issued token across nodes */
 #define NGX_EDGE_AUTH_VERSION_LEN 16
 /* the last changed entries the zone remembers (sh->changed) */
-#define NGX_EDGE_AUTH_STORE_CHANGED  64
+#define NGX_EDGE_AUTH_STORE_CHANGED  256
 
 
 typedef enum {
