@@ -12,7 +12,9 @@ ends. See bench/README.md ("Scale of the credential store").
      RSS of nginx -t, 10,000 against 1,000).
   2. One node (two workers) with BENCH_REDIS_N token credentials shared
      through a redis-server: once every token is there, Redis commands a
-     second for the node at rest (INFO commandstats, BENCH_IDLE seconds).
+     second for the node at rest (INFO commandstats, BENCH_IDLE seconds),
+     and the node's CPU time over the same window (/proc/PID/schedstat of
+     the master and its workers) with the workers' wake-ups.
 
 Environment (all optional):
   NGINX_BIN        nginx binary                         /usr/sbin/nginx
@@ -43,6 +45,9 @@ REDIS = os.environ.get('REDIS_SERVER') or shutil.which('redis-server') \
     or '/usr/bin/redis-server'
 
 running = []
+
+# GNU time, for nginx's own peak RSS (see Nginx.test())
+GNU_TIME = '/usr/bin/time' if os.access('/usr/bin/time', os.X_OK) else None
 
 
 MAIN = """\
@@ -113,8 +118,14 @@ class Nginx:
 
     def test(self):
         """(wall seconds, CPU seconds, peak RSS in KB) of nginx -t"""
+        # ru_maxrss keeps the forking Python's RSS across exec: GNU time,
+        # small, forks nginx and says its own peak
+        rss = os.path.join(self.dir, 'rss')
+        cmd = self.cmd('-t')
+        if GNU_TIME:
+            cmd = [GNU_TIME, '-f', '%M', '-o', rss] + cmd
         t0 = time.perf_counter()
-        p = subprocess.Popen(self.cmd('-t'), stdout=subprocess.DEVNULL,
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         _, status, ru = os.wait4(p.pid, 0)
         secs = time.perf_counter() - t0
@@ -122,7 +133,8 @@ class Nginx:
         p.stderr.close()
         if status != 0:
             die('nginx -t failed:\n' + err)
-        return secs, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+        maxrss = int(read(rss).split()[-1]) if GNU_TIME else ru.ru_maxrss
+        return secs, ru.ru_utime + ru.ru_stime, maxrss
 
     def start(self, port):
         out = subprocess.run(self.cmd(), capture_output=True, text=True)
@@ -138,6 +150,29 @@ class Nginx:
         if self.pid:
             stop_pid(self.pid)
             self.pid = None
+
+    def pids(self):
+        """the master and its workers"""
+        kids = []
+        for task in os.listdir('/proc/%d/task' % self.pid):
+            kids += read('/proc/%d/task/%s/children'
+                         % (self.pid, task)).split()
+        return [self.pid] + [int(k) for k in kids]
+
+
+def cpu_ns(pids):
+    """CPU time of the processes, ns (the first field of schedstat)"""
+    return sum(int(read('/proc/%d/schedstat' % p).split()[0]) for p in pids)
+
+
+def wakeups(pids):
+    """the workers' voluntary context switches: each sleep in epoll_wait"""
+    n = 0
+    for p in pids[1:]:
+        for line in read('/proc/%d/status' % p).splitlines():
+            if line.startswith('voluntary_ctxt_switches:'):
+                n += int(line.split()[1])
+    return n
 
 
 class Redis:
@@ -262,12 +297,20 @@ def redis_at_rest(work, module):
     log('  %d logins in %.0f s' % (n, 120 - (deadline - time.time())))
     time.sleep(5)                       # the start-up reads are over
 
-    c0, t0 = redis.commands(), time.time()
+    pids = node.pids()
+    c0, t0, cpu0, wake0 = redis.commands(), time.time(), cpu_ns(pids), \
+        wakeups(pids)
     time.sleep(IDLE)
-    c1, t1 = redis.commands(), time.time()
+    c1, t1, cpu1, wake1 = redis.commands(), time.time(), cpu_ns(pids), \
+        wakeups(pids)
     rate = (c1 - c0) / (t1 - t0)
+    cpu = (cpu1 - cpu0) / 1e6 / (t1 - t0) * 60
+    wake = (wake1 - wake0) / (t1 - t0) / max(len(pids) - 1, 1)
     log('  at rest: %.2f Redis commands a second for the node '
         '(%d in %.1f s)' % (rate, c1 - c0, t1 - t0))
+    log('  at rest: node CPU %.1f ms a minute (master and %d workers, '
+        '/proc/PID/schedstat), %.1f wake-ups a second per worker'
+        % (cpu, len(pids) - 1, wake))
     for line in redis.cmd('INFO', 'commandstats').splitlines():
         if line.startswith('cmdstat_') and not line.startswith(
                 'cmdstat_info'):
@@ -276,7 +319,7 @@ def redis_at_rest(work, module):
     node.stop()
     login.stop()
     redis.stop()
-    return rate, c1 - c0, t1 - t0
+    return rate, c1 - c0, t1 - t0, cpu, wake
 
 
 def main():
@@ -284,7 +327,7 @@ def main():
     module, digest = copy_module(work)
     log('module %s (sha256 %s)' % (MODULE, digest))
     results, order, per = configuration_time(work, module)
-    rate, ncmd, secs = redis_at_rest(work, module)
+    rate, ncmd, secs, idle_cpu, wake = redis_at_rest(work, module)
 
     # the headline figures for bench/summary.py, goals of issue 16
     figs = []
@@ -302,12 +345,18 @@ def main():
                        '1 linear (N log N), 2 quadratic'))
     figs.append(figure('configuration memory per token credential', per,
                        'B', note='peak RSS of nginx -t, 10,000 against '
-                       '1,000; ru_maxrss starts at the forking Python\'s, '
-                       'so a lower bound'))
+                       '1,000' + ('' if GNU_TIME else '; ru_maxrss starts '
+                                  'at the forking Python\'s, so a lower '
+                                  'bound')))
     figs.append(figure('Redis commands/s, node at rest, %s creds'
                        % '{:,}'.format(REDIS_N), rate, '/s', goal='<= 2',
                        ok=rate <= 2, note='%d in %.1f s, 2 workers'
                        % (ncmd, secs)))
+    figs.append(figure('idle CPU with Redis, node, %s creds'
+                       % '{:,}'.format(REDIS_N), idle_cpu, 'ms/min',
+                       goal='<= 10', ok=idle_cpu <= 10,
+                       note='master and 2 workers, /proc/PID/schedstat; '
+                       '%.1f wake-ups/s per worker' % wake))
     record('scale_store', figs, module=digest, redis_n=REDIS_N)
 
 

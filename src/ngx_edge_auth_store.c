@@ -25,6 +25,8 @@ static void ngx_edge_auth_store_retire(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, int64_t now);
 static ngx_int_t ngx_edge_auth_store_init_hosts(ngx_edge_auth_store_t *store);
 static ngx_uint_t ngx_edge_auth_store_class(size_t len);
+static void ngx_edge_auth_store_changed(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e);
 
 
 /* this worker's record in the zone, for exit_process */
@@ -298,6 +300,17 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_sprintf(store->shpool->log_ctx,
                     " in credential store zone \"%V\"%Z",
                     &shm_zone->shm.name);
+    }
+
+    /*
+     * nginx -t: a new zone, thrown away at exit.  That the entries, hosts
+     * and tokens fit was checked against the configuration (renew.c);
+     * building them here would prove nothing and touch a page per eight
+     * credentials.
+     */
+
+    if (ngx_test_config) {
+        return NGX_OK;
     }
 
     n = store->wanted.nelts;
@@ -721,6 +734,8 @@ ngx_edge_auth_store_set_refresh(ngx_edge_auth_store_t *store,
     e->refresh_len = refresh->len;
     ngx_memcpy(e->version, version, NGX_EDGE_AUTH_VERSION_LEN);
 
+    ngx_edge_auth_store_changed(store, e);
+
     ngx_memory_barrier();
     e->generation++;
 
@@ -770,11 +785,73 @@ ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
     e->state = NGX_EDGE_AUTH_TOKEN_VALID;
     e->last_used = ngx_time();
 
+    ngx_edge_auth_store_changed(store, e);
+
     /* last: a reader that sees the new generation sees all of the above */
     ngx_memory_barrier();
     e->generation++;
 
     return NGX_OK;
+}
+
+
+/* under the lock */
+
+static void
+ngx_edge_auth_store_changed(ngx_edge_auth_store_t *store,
+    ngx_edge_auth_entry_t *e)
+{
+    ngx_edge_auth_store_sh_t  *sh;
+
+    sh = store->sh;
+
+    sh->changed[sh->changes % NGX_EDGE_AUTH_STORE_CHANGED] = e;
+
+    /* a reader without the lock that sees the count finds the entry */
+    ngx_memory_barrier();
+    sh->changes++;
+}
+
+
+ngx_int_t
+ngx_edge_auth_store_changes(ngx_edge_auth_store_t *store,
+    ngx_atomic_uint_t *seen, ngx_edge_auth_entry_t **changed, ngx_uint_t *n)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 i, count;
+    ngx_atomic_uint_t          now;
+    ngx_edge_auth_store_sh_t  *sh;
+
+    sh = store->sh;
+    *n = 0;
+
+    if (sh->changes == *seen) {
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    now = sh->changes;
+    count = (ngx_uint_t) (now - *seen);
+    rc = NGX_OK;
+
+    if (count > NGX_EDGE_AUTH_STORE_CHANGED) {
+        rc = NGX_DECLINED;
+
+    } else {
+        for (i = 0; i < count; i++) {
+            changed[i] = sh->changed[(*seen + i)
+                                     % NGX_EDGE_AUTH_STORE_CHANGED];
+        }
+
+        *n = count;
+    }
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    *seen = now;
+
+    return rc;
 }
 
 

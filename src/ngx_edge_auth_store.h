@@ -25,6 +25,8 @@
 #define NGX_EDGE_AUTH_TOKEN_MAX   8192
 /* names one issued token across nodes */
 #define NGX_EDGE_AUTH_VERSION_LEN 16
+/* the last changed entries the zone remembers (sh->changed) */
+#define NGX_EDGE_AUTH_STORE_CHANGED  256
 
 
 typedef enum {
@@ -172,6 +174,22 @@ typedef struct {
     ngx_queue_t                  hosts;        /* ngx_edge_auth_host_t */
     /* a token could not be stored; said at error once per streak */
     ngx_atomic_t                 full;
+
+    /*
+     * The node's view of Redis at its last poll, for every credential:
+     * up, and when it last answered (ms).  An entry's own redis_up and
+     * last_sync are its own reads.
+     */
+    ngx_atomic_t                 fleet_up;
+    int64_t                      fleet_synced;
+
+    /*
+     * The entries whose token changed last, by any process and any way
+     * (a login, a token from Redis): the worker that schedules one looks
+     * at it again.  "changes" counts them; the ring holds the last ones.
+     */
+    ngx_atomic_t                 changes;
+    ngx_edge_auth_entry_t       *changed[NGX_EDGE_AUTH_STORE_CHANGED];
 } ngx_edge_auth_store_sh_t;
 
 
@@ -273,6 +291,16 @@ ngx_int_t ngx_edge_auth_store_set_refresh(ngx_edge_auth_store_t *store,
 ngx_int_t ngx_edge_auth_store_adopt(ngx_edge_auth_store_t *store,
     ngx_edge_auth_entry_t *e, ngx_str_t *token, ngx_str_t *refresh,
     int64_t expires, int64_t issued, u_char *version);
+
+/*
+ * The entries whose token changed since *seen (the caller's count, moved
+ * on): NGX_OK and up to NGX_EDGE_AUTH_STORE_CHANGED of them in changed[]
+ * (*n), NGX_DECLINED when more changed than the zone remembers (look at
+ * every one).  Without the lock; the lock is taken only when the count
+ * moved.
+ */
+ngx_int_t ngx_edge_auth_store_changes(ngx_edge_auth_store_t *store,
+    ngx_atomic_uint_t *seen, ngx_edge_auth_entry_t **changed, ngx_uint_t *n);
 
 /*
  * Under the lock: the node's login lock (owner pid and deadline), taken

@@ -177,6 +177,14 @@ ngx_http_credential_keyval_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     a = (ngx_array_t *) (p + cmd->offset);
     value = cf->args->elts;
 
+    /* an array left empty until its first directive */
+
+    if (a->elts == NULL
+        && ngx_array_init(a, cf->pool, 2, sizeof(ngx_keyval_t)) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     kv = ngx_array_push(a);
     if (kv == NULL) {
         return NGX_CONF_ERROR;
@@ -262,6 +270,13 @@ ngx_http_credential_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
     post = cmd->post;
+
+    if (a->elts == NULL
+        && ngx_array_init(a, cf->pool, cf->args->nelts - 1, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     for (i = 1; i < cf->args->nelts; i++) {
 

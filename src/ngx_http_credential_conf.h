@@ -118,6 +118,10 @@ typedef struct {
     ngx_http_credential_t      **redis_sorted;  /* logins by key name */
     ngx_uint_t                   redis_polling; /* this worker's, in flight */
 
+    /* the zone's changed entries this worker has seen (store->sh) */
+    ngx_http_credential_t      **redis_by_entry; /* logins by entry */
+    ngx_atomic_uint_t            redis_changes_seen;
+
     /* credential_connect and credential_callback locations */
     ngx_array_t                  endpoints;     /* endpoint_t * */
 

@@ -94,6 +94,10 @@ static void ngx_http_credential_fleet_notified(
     ngx_edge_auth_redis_call_t *call);
 static int ngx_libc_cdecl ngx_http_credential_fleet_cmp(const void *one,
     const void *two);
+static int ngx_libc_cdecl ngx_http_credential_fleet_entry_cmp(
+    const void *one, const void *two);
+static void ngx_http_credential_fleet_rearm(
+    ngx_http_credential_main_conf_t *cmcf);
 static int ngx_libc_cdecl ngx_http_credential_fleet_find(const void *name,
     const void *elt);
 static ngx_int_t ngx_http_credential_fleet_changes_key(ngx_pool_t *pool,
@@ -134,6 +138,7 @@ static uint64_t ngx_http_credential_get(u_char *p, ngx_uint_t n);
 
 /* the renewal state machine's, set by fleet_init(): a lease's answer */
 static ngx_http_credential_fleet_leased_pt  ngx_http_credential_fleet_leased;
+static ngx_http_credential_fleet_changed_pt  ngx_http_credential_fleet_changed;
 
 
 static const char  ngx_http_credential_release_script[] =
@@ -932,7 +937,8 @@ ngx_http_credential_fleet_key(ngx_conf_t *cf,
 ngx_int_t
 ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
     ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_fleet_leased_pt leased)
+    ngx_http_credential_fleet_leased_pt leased,
+    ngx_http_credential_fleet_changed_pt changed)
 {
     u_char       *p;
     u_char        id[8];
@@ -944,6 +950,7 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
     }
 
     ngx_http_credential_fleet_leased = leased;
+    ngx_http_credential_fleet_changed = changed;
 
     cmcf->redis = cmcf->redis_conf->cluster
                   ? ngx_edge_auth_redis_cluster_create(cycle,
@@ -999,6 +1006,23 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
                n * sizeof(ngx_http_credential_t *));
     ngx_qsort(cmcf->redis_sorted, n, sizeof(ngx_http_credential_t *),
               ngx_http_credential_fleet_cmp);
+
+    /* ... and by their entries, which the zone's changes name */
+
+    cmcf->redis_by_entry = ngx_palloc(cycle->pool,
+                                      ngx_max(n, 1)
+                                      * sizeof(ngx_http_credential_t *));
+    if (cmcf->redis_by_entry == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(cmcf->redis_by_entry, cmcf->logins.elts,
+               n * sizeof(ngx_http_credential_t *));
+    ngx_qsort(cmcf->redis_by_entry, n, sizeof(ngx_http_credential_t *),
+              ngx_http_credential_fleet_entry_cmp);
+
+    /* the worker's first looks, just armed, see every earlier change */
+    cmcf->redis_changes_seen = cmcf->store->sh->changes;
 
     ev = ngx_pcalloc(cycle->pool, sizeof(ngx_event_t));
     if (ev == NULL) {
@@ -1200,6 +1224,7 @@ ngx_http_credential_fleet_lease_done(ngx_edge_auth_redis_call_t *call)
         || ngx_http_credential_fleet_refused(cred, call, "PTTL", 2, log))
     {
         login->entry->redis_up = 0;
+        login->store->sh->fleet_up = 0;
         ngx_edge_auth_redis_call_free(call);
         ngx_http_credential_fleet_leased(cred, NGX_DECLINED);
         return;
@@ -1273,7 +1298,10 @@ ngx_http_credential_fleet_sync(ngx_http_credential_main_conf_t *cmcf,
 
     if (!ngx_http_credential_fleet_usable(cmcf)) {
         /* what this node knows of Redis, for credential_status */
+        ngx_edge_auth_store_lock(login->store);
         login->entry->redis_up = 0;
+        login->store->sh->fleet_up = 0;
+        ngx_edge_auth_store_unlock(login->store);
         return;
     }
 
@@ -1376,6 +1404,11 @@ ngx_http_credential_fleet_sync_done(ngx_edge_auth_redis_call_t *call)
 
     /* what this node knows of Redis, for credential_status */
     cred->login->entry->redis_up = (rc != NGX_ERROR);
+
+    if (rc == NGX_ERROR) {
+        /* the next good poll sets every credential's flag again */
+        cred->login->store->sh->fleet_up = 0;
+    }
 
     ngx_edge_auth_store_unlock(cred->login->store);
 
@@ -1581,6 +1614,9 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
 
     store = cmcf->store;
+
+    /* every worker: its credentials whose token another process changed */
+    ngx_http_credential_fleet_rearm(cmcf);
 
     if (!ngx_http_credential_fleet_usable(cmcf)) {
         /* changes may pass unseen: read every token once it is back */
@@ -1824,6 +1860,87 @@ ngx_http_credential_fleet_changes(ngx_edge_auth_redis_call_t *call)
 }
 
 
+/*
+ * The entries whose token changed since this worker last looked (a token
+ * from Redis, a login or a code exchange in another worker): the worker
+ * that schedules their credential looks at them again, so that its timer
+ * follows the new renewal time.  At rest nothing changed: one read of
+ * the zone's count, no credential visited.
+ */
+
+static void
+ngx_http_credential_fleet_rearm(ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, j, n, nlogins;
+    ngx_edge_auth_entry_t        *changed[NGX_EDGE_AUTH_STORE_CHANGED];
+    ngx_http_credential_t       **cred, **found, key, *kp;
+    ngx_http_credential_login_t   login;
+
+    rc = ngx_edge_auth_store_changes(cmcf->store, &cmcf->redis_changes_seen,
+                                     changed, &n);
+
+    cred = cmcf->redis_by_entry;
+    nlogins = cmcf->logins.nelts;
+
+    if (rc == NGX_DECLINED) {
+        /* more than the zone remembers: every one (a resync, a start) */
+
+        for (i = 0; i < nlogins; i++) {
+            ngx_http_credential_fleet_changed(cred[i]);
+        }
+
+        return;
+    }
+
+    key.login = &login;
+    kp = &key;
+
+    for (i = 0; i < n; i++) {
+        login.entry = changed[i];
+
+        found = bsearch(&kp, cred, nlogins,
+                        sizeof(ngx_http_credential_t *),
+                        ngx_http_credential_fleet_entry_cmp);
+
+        if (found == NULL) {
+            /* another configuration's (a reload's old workers) */
+            continue;
+        }
+
+        /* two credentials of one fingerprint share their entry */
+
+        j = found - cred;
+
+        while (j > 0 && cred[j - 1]->login->entry == changed[i]) {
+            j--;
+        }
+
+        for ( /* void */ ;
+             j < nlogins && cred[j]->login->entry == changed[i];
+             j++)
+        {
+            ngx_http_credential_fleet_changed(cred[j]);
+        }
+    }
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_credential_fleet_entry_cmp(const void *one, const void *two)
+{
+    ngx_http_credential_t * const  *a = one;
+    ngx_http_credential_t * const  *b = two;
+
+    uintptr_t  x, y;
+
+    x = (uintptr_t) (*a)->login->entry;
+    y = (uintptr_t) (*b)->login->entry;
+
+    return (x > y) - (x < y);
+}
+
+
 /* bsearch(): a name of the change log against a credential's */
 
 static int ngx_libc_cdecl
@@ -1861,22 +1978,35 @@ static void
 ngx_http_credential_fleet_up(ngx_http_credential_main_conf_t *cmcf,
     ngx_uint_t up)
 {
-    int64_t                  now;
-    ngx_uint_t               i;
-    ngx_edge_auth_entry_t   *e;
-    ngx_http_credential_t  **cred;
+    int64_t                     now;
+    ngx_uint_t                  i;
+    ngx_edge_auth_entry_t      *e;
+    ngx_http_credential_t     **cred;
+    ngx_edge_auth_store_sh_t   *sh;
 
-    cred = cmcf->logins.elts;
+    sh = cmcf->store->sh;
     now = ngx_edge_auth_now();
 
     ngx_edge_auth_store_lock(cmcf->store);
 
-    for (i = 0; i < cmcf->logins.nelts; i++) {
-        e = cred[i]->login->entry;
-        e->redis_up = up;
+    if (up) {
+        sh->fleet_synced = now;
+    }
 
-        if (up) {
-            e->last_sync = now;
+    /*
+     * The credentials' own flags only when the node's view changed (or
+     * one of them saw Redis fail since, which clears sh->fleet_up): a
+     * poll at rest visits none.
+     */
+
+    if (sh->fleet_up != up) {
+        sh->fleet_up = up;
+
+        cred = cmcf->logins.elts;
+
+        for (i = 0; i < cmcf->logins.nelts; i++) {
+            e = cred[i]->login->entry;
+            e->redis_up = up;
         }
     }
 

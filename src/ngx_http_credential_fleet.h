@@ -28,9 +28,17 @@ ngx_int_t ngx_http_credential_fleet_check(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf);
 ngx_int_t ngx_http_credential_fleet_names(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
+/*
+ * A credential whose token changed in another process or came from Redis,
+ * one that this worker may schedule: once a poll period.
+ */
+typedef void (*ngx_http_credential_fleet_changed_pt)(
+    ngx_http_credential_t *cred);
+
 ngx_int_t ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
     ngx_http_credential_main_conf_t *cmcf,
-    ngx_http_credential_fleet_leased_pt leased);
+    ngx_http_credential_fleet_leased_pt leased,
+    ngx_http_credential_fleet_changed_pt changed);
 void ngx_http_credential_fleet_exit(ngx_http_credential_main_conf_t *cmcf);
 ngx_uint_t ngx_http_credential_fleet_usable(
     ngx_http_credential_main_conf_t *cmcf);

@@ -17,6 +17,7 @@
 #include "ngx_edge_auth_store.h"
 
 #include <jansson.h>
+#include <openssl/sha.h>
 
 
 #define NGX_HTTP_CREDENTIAL_UA  "nginx-credential-module"
@@ -24,9 +25,9 @@
 
 static ngx_int_t ngx_http_credential_post(ngx_pool_t *pool,
     ngx_http_credential_login_t *login, ngx_edge_auth_url_t *url,
-    ngx_str_t *type, ngx_str_t *body, ngx_str_t *request);
-static ngx_int_t ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a,
-    ngx_str_t *body);
+    ngx_str_t *json, ngx_array_t *form, size_t head, ngx_str_t *request);
+static size_t ngx_http_credential_form_len(ngx_array_t *a);
+static u_char *ngx_http_credential_form_write(u_char *p, ngx_array_t *a);
 static ngx_int_t ngx_http_credential_json(ngx_pool_t *pool, ngx_array_t *a,
     ngx_str_t *body, ngx_log_t *log);
 static ngx_int_t ngx_http_credential_answer_token(ngx_http_credential_t *cred,
@@ -39,63 +40,88 @@ static ngx_int_t ngx_http_credential_token_check(ngx_http_credential_t *cred,
     ngx_str_t *token, const char **error);
 
 
-/* once, at the end of the block: the login request is always the same */
+/*
+ * Once, at the end of the block: the login request is always the same.
+ * The token's identity comes with it (login->key): a changed request is
+ * a different token.  Its fingerprint hashes "NAME\0URL\0REQUEST", so
+ * the request is built with the name and the URL in front of it, in one
+ * allocation, and hashed in one call.
+ */
 
 ngx_int_t
 ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
-    ngx_str_t                     body, type;
+    size_t                        head;
+    u_char                       *p;
+    ngx_str_t                     body;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
+    head = cred->name.len + 1 + login->url.text.len + 1;
 
     if (login->body_type == NGX_HTTP_CREDENTIAL_BODY_JSON) {
-        ngx_str_set(&type, "application/json");
-
         if (ngx_http_credential_json(cf->pool, &login->params, &body, cf->log)
-            != NGX_OK)
+            != NGX_OK
+            || ngx_http_credential_post(cf->pool, login, &login->url, &body,
+                                        NULL, head, &login->request)
+               != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-    } else {
-        ngx_str_set(&type, "application/x-www-form-urlencoded");
-
-        if (ngx_http_credential_form(cf->pool, &login->params, &body)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    } else if (ngx_http_credential_post(cf->pool, login, &login->url, NULL,
+                                        &login->params, head,
+                                        &login->request)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return ngx_http_credential_post(cf->pool, login, &login->url, &type,
-                                    &body, &login->request);
+    p = login->request.data - head;
+    p = ngx_cpymem(p, cred->name.data, cred->name.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, login->url.text.data, login->url.text.len);
+    *p = '\0';
+
+    if (SHA1(login->request.data - head, head + login->request.len,
+             login->key)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
 /*
  * A POST to a login or refresh URL: the login's client authentication and
- * extra headers, then the body; one request per connection.
+ * extra headers, then the body, a JSON one as given (json) or the form
+ * fields escaped straight into the request; one request per connection.
+ * head: bytes left free in front of the request, for the caller.
  */
 
 static ngx_int_t
 ngx_http_credential_post(ngx_pool_t *pool, ngx_http_credential_login_t *login,
-    ngx_edge_auth_url_t *url, ngx_str_t *type, ngx_str_t *body,
-    ngx_str_t *request)
+    ngx_edge_auth_url_t *url, ngx_str_t *json, ngx_array_t *form,
+    size_t head, ngx_str_t *request)
 {
-    size_t         len;
+    size_t         len, blen;
     u_char        *p;
     ngx_uint_t     i;
     ngx_keyval_t  *h;
+
+    blen = json ? json->len : ngx_http_credential_form_len(form);
 
     len = sizeof("POST  HTTP/1.1" CRLF) - 1 + url->uri.len
           + sizeof("Host: " CRLF) - 1 + url->host_header.len
           + sizeof("User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF) - 1
           + sizeof("Accept: application/json, */*" CRLF) - 1
-          + sizeof("Content-Type: " CRLF) - 1 + type->len
+          + sizeof("Content-Type: application/x-www-form-urlencoded" CRLF)
+          - 1
           + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
           + sizeof("Connection: close" CRLF CRLF) - 1
-          + body->len;
+          + blen;
 
     if (login->basic.len) {
         len += sizeof("Authorization: " CRLF) - 1 + login->basic.len;
@@ -107,28 +133,59 @@ ngx_http_credential_post(ngx_pool_t *pool, ngx_http_credential_login_t *login,
         len += h[i].key.len + sizeof(": " CRLF) - 1 + h[i].value.len;
     }
 
-    p = ngx_pnalloc(pool, len);
+    p = ngx_pnalloc(pool, head + len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
+    p += head;
     request->data = p;
 
-    p = ngx_sprintf(p, "POST %V HTTP/1.1" CRLF "Host: %V" CRLF
-                    "User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF
-                    "Accept: application/json, */*" CRLF
-                    "Content-Type: %V" CRLF "Content-Length: %uz" CRLF,
-                    &url->uri, &url->host_header, type, body->len);
+    p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
+    p = ngx_cpymem(p, url->uri.data, url->uri.len);
+    p = ngx_cpymem(p, " HTTP/1.1" CRLF "Host: ",
+                   sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
+    p = ngx_cpymem(p, url->host_header.data, url->host_header.len);
+    p = ngx_cpymem(p, CRLF "User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF
+                   "Accept: application/json, */*" CRLF,
+                   sizeof(CRLF "User-Agent: " NGX_HTTP_CREDENTIAL_UA CRLF
+                          "Accept: application/json, */*" CRLF) - 1);
+
+    if (json) {
+        p = ngx_cpymem(p, "Content-Type: application/json" CRLF,
+                       sizeof("Content-Type: application/json" CRLF) - 1);
+
+    } else {
+        p = ngx_cpymem(p, "Content-Type: application/x-www-form-urlencoded"
+                       CRLF, sizeof("Content-Type: "
+                                    "application/x-www-form-urlencoded" CRLF)
+                             - 1);
+    }
+
+    p = ngx_sprintf(p, "Content-Length: %uz" CRLF, blen);
 
     if (login->basic.len) {
-        p = ngx_sprintf(p, "Authorization: %V" CRLF, &login->basic);
+        p = ngx_cpymem(p, "Authorization: ", sizeof("Authorization: ") - 1);
+        p = ngx_cpymem(p, login->basic.data, login->basic.len);
+        *p++ = CR; *p++ = LF;
     }
 
     for (i = 0; i < login->headers.nelts; i++) {
-        p = ngx_sprintf(p, "%V: %V" CRLF, &h[i].key, &h[i].value);
+        p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
+        *p++ = ':'; *p++ = ' ';
+        p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+        *p++ = CR; *p++ = LF;
     }
 
-    p = ngx_sprintf(p, "Connection: close" CRLF CRLF "%V", body);
+    p = ngx_cpymem(p, "Connection: close" CRLF CRLF,
+                   sizeof("Connection: close" CRLF CRLF) - 1);
+
+    if (json) {
+        p = ngx_cpymem(p, json->data, json->len);
+
+    } else {
+        p = ngx_http_credential_form_write(p, form);
+    }
 
     request->len = p - request->data;
 
@@ -136,11 +193,10 @@ ngx_http_credential_post(ngx_pool_t *pool, ngx_http_credential_login_t *login,
 }
 
 
-static ngx_int_t
-ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body)
+static size_t
+ngx_http_credential_form_len(ngx_array_t *a)
 {
     size_t         len;
-    u_char        *p;
     ngx_uint_t     i;
     ngx_keyval_t  *kv;
 
@@ -148,19 +204,24 @@ ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body)
     len = 0;
 
     for (i = 0; i < a->nelts; i++) {
-        len += kv[i].key.len + kv[i].value.len + 2
+        len += (i ? 1 : 0) + kv[i].key.len + 1 + kv[i].value.len
                + 2 * ngx_escape_uri(NULL, kv[i].key.data, kv[i].key.len,
                                     NGX_ESCAPE_URI_COMPONENT)
                + 2 * ngx_escape_uri(NULL, kv[i].value.data, kv[i].value.len,
                                     NGX_ESCAPE_URI_COMPONENT);
     }
 
-    p = ngx_pnalloc(pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    return len;
+}
 
-    body->data = p;
+
+static u_char *
+ngx_http_credential_form_write(u_char *p, ngx_array_t *a)
+{
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    kv = a->elts;
 
     for (i = 0; i < a->nelts; i++) {
         if (i) {
@@ -174,9 +235,7 @@ ngx_http_credential_form(ngx_pool_t *pool, ngx_array_t *a, ngx_str_t *body)
                                       NGX_ESCAPE_URI_COMPONENT);
     }
 
-    body->len = p - body->data;
-
-    return NGX_OK;
+    return p;
 }
 
 
@@ -672,7 +731,7 @@ ngx_http_credential_form_request(ngx_http_credential_login_t *login,
     ngx_str_t *name, ngx_str_t *value, ngx_str_t *request)
 {
     ngx_int_t      rc;
-    ngx_str_t      body, type, jwt;
+    ngx_str_t      jwt;
     ngx_uint_t     n;
     ngx_array_t    fields;
     ngx_keyval_t  *kv;
@@ -716,17 +775,9 @@ ngx_http_credential_form_request(ngx_http_credential_login_t *login,
         kv[1].value = jwt;
     }
 
-    rc = ngx_http_credential_form(pool, &fields, &body);
-
-    if (rc == NGX_OK) {
-        ngx_str_set(&type, "application/x-www-form-urlencoded");
-
-        rc = ngx_http_credential_post(pool, login, url, &type, &body,
-                                      request);
-
-        /* the body holds the value; the request is zeroed after use */
-        ngx_explicit_memzero(body.data, body.len);
-    }
+    /* the request is zeroed after use, with the value in it */
+    rc = ngx_http_credential_post(pool, login, url, NULL, &fields, 0,
+                                  request);
 
     if (jwt.len) {
         ngx_explicit_memzero(jwt.data, jwt.len);

@@ -16,7 +16,6 @@
 #include "ngx_edge_auth_jwt.h"
 #include "ngx_edge_auth_secret.h"
 #include "ngx_edge_auth_tls.h"
-#include <ngx_sha1.h>
 
 
 static char *ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -49,6 +48,17 @@ static char *ngx_http_credential_refused_status(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_credential_login_ssl(ngx_conf_t *cf,
     ngx_http_credential_login_t *login);
+
+
+/* RFC 6749, and the camel case that some APIs write */
+static ngx_str_t  ngx_http_credential_expires_default[] = {
+    ngx_string("expires_in"),
+    ngx_string("expiresIn")
+};
+
+static ngx_uint_t  ngx_http_credential_refused_default[] = {
+    NGX_HTTP_UNAUTHORIZED
+};
 
 
 static ngx_conf_enum_t  ngx_http_credential_login_bodies[] = {
@@ -303,20 +313,17 @@ ngx_http_credential_get_login(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NULL;
     }
 
+    /*
+     * The arrays that most blocks leave empty (headers, expires_in,
+     * refresh_params, refused_status) stay without elements until their
+     * directive comes (the setters create them): ten thousand credentials
+     * are ten thousand of each.
+     */
+
     if (ngx_array_init(&login->params, cf->pool, 4, sizeof(ngx_keyval_t))
         != NGX_OK
-        || ngx_array_init(&login->headers, cf->pool, 2, sizeof(ngx_keyval_t))
-           != NGX_OK
-        || ngx_array_init(&login->expires_in, cf->pool, 2, sizeof(ngx_str_t))
-           != NGX_OK
-        || ngx_array_init(&login->inject, cf->pool, 2,
+        || ngx_array_init(&login->inject, cf->pool, 1,
                           sizeof(ngx_http_credential_tmpl_t))
-           != NGX_OK
-        || ngx_array_init(&login->refresh_params, cf->pool, 2,
-                          sizeof(ngx_keyval_t))
-           != NGX_OK
-        || ngx_array_init(&login->refused_status, cf->pool, 2,
-                          sizeof(ngx_uint_t))
            != NGX_OK)
     {
         return NULL;
@@ -829,7 +836,11 @@ ngx_http_credential_refused_status(ngx_conf_t *cf, ngx_command_t *cmd,
         return "is duplicate";
     }
 
-    if (ngx_http_credential_args_max(cf, 8) != NGX_OK) {
+    if (ngx_http_credential_args_max(cf, 8) != NGX_OK
+        || ngx_array_init(a, cf->pool, cf->args->nelts - 1,
+                          sizeof(ngx_uint_t))
+           != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -863,7 +874,6 @@ ngx_http_credential_refused_status(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
-    ngx_sha1_t                    sha1;
     ngx_http_credential_login_t  *login;
 
     login = cred->login;
@@ -900,15 +910,14 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     ngx_conf_init_msec_value(login->backoff_max, 300000);
     ngx_conf_init_msec_value(login->refused_interval, 5000);
 
+    /* the defaults, one copy for every credential (nothing pushes later) */
+
     if (login->refused_status.nelts == 0) {
-        ngx_uint_t  *status;
-
-        status = ngx_array_push(&login->refused_status);
-        if (status == NULL) {
-            return NGX_ERROR;
-        }
-
-        *status = NGX_HTTP_UNAUTHORIZED;
+        login->refused_status.elts = ngx_http_credential_refused_default;
+        login->refused_status.nelts = 1;
+        login->refused_status.size = sizeof(ngx_uint_t);
+        login->refused_status.nalloc = 1;
+        login->refused_status.pool = cf->pool;
     }
 
     if (login->token.name.len == 0) {
@@ -935,17 +944,11 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
     }
 
     if (login->expires_in.nelts == 0 && login->expires_at.len == 0) {
-        ngx_str_t  *p;
-
-        /* RFC 6749, and the camel case that some APIs write */
-
-        p = ngx_array_push_n(&login->expires_in, 2);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_str_set(&p[0], "expires_in");
-        ngx_str_set(&p[1], "expiresIn");
+        login->expires_in.elts = ngx_http_credential_expires_default;
+        login->expires_in.nelts = 2;
+        login->expires_in.size = sizeof(ngx_str_t);
+        login->expires_in.nalloc = 2;
+        login->expires_in.pool = cf->pool;
     }
 
     if (login->max_lifetime && login->lifetime > login->max_lifetime) {
@@ -980,21 +983,9 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    if (ngx_http_credential_login_request(cf, cred) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    /* the request, and the token's identity (login->key) with it */
 
-    /* the token's identity: a changed request is a different token */
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, cred->name.data, cred->name.len);
-    ngx_sha1_update(&sha1, "\0", 1);
-    ngx_sha1_update(&sha1, login->url.text.data, login->url.text.len);
-    ngx_sha1_update(&sha1, "\0", 1);
-    ngx_sha1_update(&sha1, login->request.data, login->request.len);
-    ngx_sha1_final(login->key, &sha1);
-
-    return NGX_OK;
+    return ngx_http_credential_login_request(cf, cred);
 }
 
 
@@ -1094,6 +1085,15 @@ ngx_http_credential_refresh_defaults(ngx_http_credential_login_t *login)
 {
     ngx_uint_t     i;
     ngx_keyval_t  *kv, *p;
+
+    /* the configuration's pool: the one of the params, always there */
+
+    if (ngx_array_init(&login->refresh_params, login->params.pool, 3,
+                       sizeof(ngx_keyval_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     kv = ngx_array_push(&login->refresh_params);
     if (kv == NULL) {

@@ -263,11 +263,7 @@ ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cred->file = cf->conf_file->file.name.data;
     cred->line = cf->conf_file->line;
 
-    if (ngx_array_init(&cred->headers, cf->pool, 2, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
+    /* cred->headers: created by the first header (a token one has none) */
 
     /* setters that name the credential find it in cf->handler_conf */
 
@@ -601,6 +597,13 @@ ngx_http_credential_add_header(ngx_conf_t *cf, ngx_http_credential_t *cred,
                                            : "");
             return NGX_ERROR;
         }
+    }
+
+    if (cred->headers.elts == NULL
+        && ngx_array_init(&cred->headers, cf->pool, 2, sizeof(ngx_table_elt_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     h = ngx_array_push(&cred->headers);

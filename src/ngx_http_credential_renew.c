@@ -73,6 +73,7 @@ static ngx_uint_t ngx_http_credential_due(ngx_http_credential_login_t *login,
     int64_t now);
 static void ngx_http_credential_renew_leased(ngx_http_credential_t *cred,
     ngx_int_t rc);
+static void ngx_http_credential_renew_changed(ngx_http_credential_t *cred);
 static void ngx_http_credential_renew_alone(
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
     ngx_log_t *log);
@@ -171,7 +172,8 @@ ngx_http_credential_renew_init(ngx_cycle_t *cycle)
     cmcf->timer = ev;
 
     if (ngx_http_credential_fleet_init(cycle, cmcf,
-                                       ngx_http_credential_renew_leased)
+                                       ngx_http_credential_renew_leased,
+                                       ngx_http_credential_renew_changed)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -633,17 +635,39 @@ ngx_http_credential_next_look(ngx_http_credential_main_conf_t *cmcf,
     }
 
     /*
-     * With a fleet, a look every tick: a token that another node (through
-     * the change log) or another worker (a code exchange) stored moves
-     * the renewal, and only a look arms the timer for it.  The look reads
-     * Redis only once (ngx_http_credential_fleet_sync()).
+     * A token that another node (through the change log) or another
+     * worker (a login, a code exchange) stores moves the renewal: with a
+     * fleet the zone names it, and the scheduling worker looks at that
+     * one again (ngx_http_credential_renew_changed()); no credential is
+     * looked at every tick for it.
      */
 
-    if (cmcf->redis) {
-        next = ngx_min(next, e->synced + NGX_HTTP_CREDENTIAL_TICK);
+    return ngx_max(next, now);
+}
+
+
+/*
+ * The credential's token changed in another process or came from Redis
+ * (once a poll period, see ngx_http_credential_fleet_init()): the worker
+ * that schedules it looks at it again, which arms its timer for the new
+ * renewal.  One waiting for a login slot, or logging in, is looked at by
+ * the end of that.
+ */
+
+static void
+ngx_http_credential_renew_changed(ngx_http_credential_t *cred)
+{
+    ngx_http_credential_login_t  *login;
+
+    login = cred->login;
+
+    if (!login->scheduled || login->waiting || login->inflight
+        || login->ev == NULL)
+    {
+        return;
     }
 
-    return ngx_max(next, now);
+    ngx_http_credential_renew_at(cred, 1);
 }
 
 

@@ -571,7 +571,8 @@ ngx_http_credential_status_snapshot(ngx_http_credential_t *cred,
     s->failures = e->failures;
     s->last_login = e->last_login;
     s->last_refresh = e->last_refresh;
-    s->last_sync = e->last_sync;
+    /* the node's poll of the change log looks for every credential */
+    s->last_sync = ngx_max(e->last_sync, login->store->sh->fleet_synced);
     s->redis_up = e->redis_up;
 
     ngx_edge_auth_store_unlock(login->store);

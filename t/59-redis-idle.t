@@ -4,8 +4,9 @@
 # the number of credentials: two gateways (two workers each) with 20 token
 # credentials, counted with INFO commandstats over a few seconds (each
 # gateway used to read every token every second: 20 to 40 GETs a second
-# per node).  A token that gateway A stores is still taken by gateway B
-# within a poll or two, without a login or a failed request on B.
+# per node), and no worker wakes up for each credential every second.  A
+# token that gateway A stores is still taken by gateway B within a poll or
+# two, without a login or a failed request on B.
 
 use strict;
 use warnings;
@@ -97,9 +98,23 @@ is($tok_b, $tok_a, "B took A's token");
 sleep 3;
 is($nilo->logins, $N, "$N logins for the fleet");
 
-my ($c0, $t0) = (commands(), time);
+# the workers' sleeps in epoll_wait: one voluntary context switch each
+my @workers = map { EdgeAuthTest::_children($_->pid) } $a, $b;
+
+sub wakeups {
+    my $n = 0;
+    for my $pid (@workers) {
+        open my $fh, '<', "/proc/$pid/status" or next;
+        while (<$fh>) {
+            $n += $1 if /^voluntary_ctxt_switches:\s+(\d+)/;
+        }
+    }
+    return $n;
+}
+
+my ($c0, $t0, $w0) = (commands(), time, wakeups());
 sleep 6;
-my ($c1, $t1) = (commands(), time);
+my ($c1, $t1, $w1) = (commands(), time, wakeups());
 
 my $rate = ($c1 - $c0) / ($t1 - $t0) / 2;
 note sprintf "%.2f Redis commands a second per node at rest, %d credentials",
@@ -107,6 +122,16 @@ note sprintf "%.2f Redis commands a second per node at rest, %d credentials",
 ok($rate <= 3, sprintf "at rest, a node sends at most 3 commands a second "
                        . "(%.2f), not one per credential", $rate);
 ok($rate > 0, '... and still looks at Redis');
+
+# Nor does a worker look at every credential every second (each used to
+# wake up for each of its credentials in turn, 10 here): it wakes up for
+# the fleet's poll (and the answer), and looks at the credentials whose
+# token changed
+my $wake = ($w1 - $w0) / ($t1 - $t0) / @workers;
+note sprintf "%.2f wake-ups a second per worker at rest", $wake;
+is(scalar @workers, 4, 'two workers a gateway');
+ok($wake < 4, sprintf "at rest, a worker wakes up a few times a second "
+                      . "(%.2f), not once per credential", $wake);
 
 # a new token on A reaches B through the change log
 
