@@ -53,18 +53,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   | ((uint32_t) cidr.addr[1] << 16)
                   | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
         e4.prefix = cidr.prefix;
-        e4.value = 2;
+        e4.value = NGX_EDGE_AUTH_LPM4_VALUE(cidr.prefix, 1);
 
         n = ngx_edge_auth_lpm4_count(&e4, 1, sizeof(e4));
 
         if (n > 3
-            || ngx_edge_auth_lpm4_layout(&lpm4, n, 2, 0) > sizeof(mem4))
+            || ngx_edge_auth_lpm4_layout(&lpm4, n, 8, 0) > sizeof(mem4))
         {
             abort();
         }
 
         ngx_edge_auth_lpm4_build(&lpm4, &e4, 1, sizeof(e4), mem4);
         v = ngx_edge_auth_lpm4_find(&lpm4, e4.addr);
+
+        if (v != e4.value) {
+            abort();
+        }
+
+        v = 2;
 
     } else {
         memset(&e6, 0, sizeof(e6));

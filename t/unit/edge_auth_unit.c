@@ -316,7 +316,7 @@ edge4(const char *name, ngx_edge_auth_lpm4_entry_t *e, size_t n)
 
     for (b = 0; b < NBITS; b++) {
         why = "";
-        bad = check4(e, n, 2, bits_cases[b], &why);
+        bad = check4(e, n, 8, bits_cases[b], &why);
 
         snprintf(label, sizeof(label), "%s, index bits %d%s", name,
                  bits_cases[b], why);
@@ -325,9 +325,10 @@ edge4(const char *name, ngx_edge_auth_lpm4_entry_t *e, size_t n)
 }
 
 
+/* v: 1 allow, 2 deny, encoded with the prefix length as the module does */
 #define E4(a, b, c, d, p, v)                                                 \
     { ((uint32_t) (a) << 24) | ((uint32_t) (b) << 16) | ((c) << 8) | (d),   \
-      (v), (p) }
+      NGX_EDGE_AUTH_LPM4_VALUE(p, (v) - 1), (p) }
 
 
 static void
@@ -353,6 +354,12 @@ test_edges4(void)
         E4(10, 255, 255, 255, 32, 2), E4(10, 0, 0, 0, 32, 2),
         E4(0, 0, 0, 0, 0, 2)
     };
+    ngx_edge_auth_lpm4_entry_t  same_end[] = {
+        /* nested prefixes ending together, in nothing else */
+        E4(147, 146, 0, 0, 15, 1), E4(147, 147, 0, 0, 16, 2),
+        E4(10, 0, 0, 0, 8, 1), E4(10, 255, 0, 0, 16, 2),
+        E4(10, 255, 255, 0, 24, 1), E4(10, 255, 255, 255, 32, 2)
+    };
     ngx_edge_auth_lpm4_entry_t  buckets[] = {
         /* on /16, /8 and /1 bucket edges, and across many buckets */
         E4(1, 2, 0, 0, 16, 1), E4(1, 1, 255, 255, 32, 2),
@@ -369,6 +376,7 @@ test_edges4(void)
     edge4("first and last /32 inside /0", ends, 3);
     edge4("adjacent ranges", adjacent, 6);
     edge4("nested prefixes", nested, 9);
+    edge4("nested prefixes ending together", same_end, 6);
     edge4("index bucket edges", buckets, 10);
 }
 
@@ -414,12 +422,13 @@ test_random4(void)
 
         n = prepare4(e, count);
 
-        /* values: an entry's number (as the deny tables) or allow/deny */
+        /* values: the prefix length and allow/deny, as in the module */
 
-        vbits = (seed % 2) ? ngx_edge_auth_lpm_vbits((uint32_t) n) : 2;
+        vbits = (seed % 2) ? 8 : 16;
 
         for (i = 0; i < n; i++) {
-            e[i].value = (seed % 2) ? (uint32_t) i + 1 : (uint32_t) (1 + rand() % 2);
+            e[i].value = NGX_EDGE_AUTH_LPM4_VALUE(e[i].prefix,
+                                                  (uint32_t) (rand() % 2));
         }
 
         ok_all = 1;
