@@ -651,6 +651,7 @@ ngx_edge_auth_u128_next(ngx_edge_auth_u128_t *a)
  * The ranges of the address's bucket start in [lo, hi); the range that
  * covers it is the last one of them starting at or below it, or, if none
  * does, the one before the bucket (range 0 starts at 0, in bucket 0).
+ * The search keeps that range's key ("below") for the check at the end.
  */
 
 uint32_t
@@ -658,7 +659,7 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 {
     size_t           lo, hi, mid, first;
     unsigned         prefix;
-    uint32_t         low, bucket, key, value;
+    uint32_t         low, bucket, key, below, value;
     const u_char    *k;
     const uint16_t  *k2;
     const uint32_t  *k4;
@@ -680,6 +681,7 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
     }
 
     first = lo;
+    below = 0;
 
     /* lo: the first range of the block starting above the address */
 
@@ -690,9 +692,11 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 
         while (lo < hi) {
             mid = lo + (hi - lo) / 2;
+            key = k2[mid];
 
-            if (k2[mid] <= low) {
+            if (key <= low) {
                 lo = mid + 1;
+                below = key;
 
             } else {
                 hi = mid;
@@ -709,6 +713,7 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 
             if (key <= low) {
                 lo = mid + 1;
+                below = key;
 
             } else {
                 hi = mid;
@@ -722,9 +727,11 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 
         while (lo < hi) {
             mid = lo + (hi - lo) / 2;
+            key = k4[mid];
 
-            if (k4[mid] <= low) {
+            if (key <= low) {
                 lo = mid + 1;
+                below = key;
 
             } else {
                 hi = mid;
@@ -746,27 +753,11 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
      * must be in its bucket and share its first "prefix" bits.
      */
 
-    if (lo - 1 < first) {
+    if (lo == first || ((uint64_t) (low ^ below) >> (32 - prefix)) != 0) {
         return 0;
     }
 
-    switch (lpm->kbytes) {
-
-    case 2:
-        key = ((const uint16_t *) lpm->keys)[lo - 1];
-        break;
-
-    case 3:
-        k = &lpm->keys[3 * (lo - 1)];
-        key = ((uint32_t) k[0] << 16) | ((uint32_t) k[1] << 8) | k[2];
-        break;
-
-    default:
-        key = ((const uint32_t *) lpm->keys)[lo - 1];
-        break;
-    }
-
-    return ((uint64_t) (low ^ key) >> (32 - prefix)) ? 0 : value;
+    return value;
 }
 
 

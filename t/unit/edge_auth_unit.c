@@ -77,6 +77,47 @@ static const parse_case_t  parse_cases[] = {
 };
 
 
+/*
+ * The fast IPv4 path takes every IPv4 case that the full parser accepts
+ * and gives the same address; everything else it leaves to the full one.
+ */
+
+static void
+test_parse4_fast(void)
+{
+    size_t                   i;
+    unsigned                 prefix, fast_ok, want_fast;
+    uint32_t                 addr, full;
+    char                     name[128];
+    const char              *t;
+    ngx_edge_auth_cidr_t     cidr;
+    ngx_edge_auth_cidr_rc_e  rc;
+
+    for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+        t = parse_cases[i].text;
+
+        fast_ok = ngx_edge_auth_cidr_parse4_fast((u_char *) t, strlen(t),
+                                                 &addr, &prefix)
+                  == NGX_EDGE_AUTH_CIDR_OK;
+
+        rc = ngx_edge_auth_cidr_parse((u_char *) t, strlen(t), &cidr);
+
+        full = ((uint32_t) cidr.addr[0] << 24)
+               | ((uint32_t) cidr.addr[1] << 16)
+               | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
+
+        /* IPv4 text the full parser accepts: digits, dots and a slash */
+        want_fast = rc == NGX_EDGE_AUTH_CIDR_OK && strchr(t, ':') == NULL;
+
+        snprintf(name, sizeof(name), "fast IPv4 parse \"%s\": %s", t,
+                 fast_ok ? "taken" : "left to the full parser");
+        ok(fast_ok == want_fast
+           && (!fast_ok || (addr == full && prefix == cidr.prefix)),
+           "%s", name);
+    }
+}
+
+
 static void
 test_parse(void)
 {
@@ -654,6 +695,7 @@ main(void)
     char      name[128];
 
     test_parse();
+    test_parse4_fast();
     test_vbits();
     test_layout();
     test_sort4();
