@@ -162,13 +162,18 @@ class Instance:
                              stderr=subprocess.DEVNULL)
         self.master = p.pid
         running.append(self)
+        worker = None
         try:
-            if not wait_port(self.port, p):
+            # a loaded machine reads a million geo prefixes in well over
+            # the 20 s that one wait_port() allows
+            for _ in range(6):
+                if wait_port(self.port, p) or p.poll() is not None:
+                    break
+            if p.poll() is not None or not wait_port(self.port, p):
                 die('nginx %s (foreground) did not start:\n%s'
                     % (self.name, read(self.errlog)[-2000:]))
             # a master told to quit while it is still starting its worker
             # may leave that worker behind: wait for the worker first
-            worker = None
             for _ in range(400):
                 worker = self.worker()
                 if worker:

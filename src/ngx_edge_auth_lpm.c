@@ -576,12 +576,29 @@ ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i, uint32_t start,
 }
 
 
+/* whole bytes and words are stored as such, narrower values packed */
+
 static void
 ngx_edge_auth_lpm_set(uint32_t *values, unsigned vbits, size_t i,
     uint32_t value)
 {
     size_t    bit;
     uint32_t  mask;
+
+    switch (vbits) {
+
+    case 8:
+        ((u_char *) values)[i] = (u_char) value;
+        return;
+
+    case 16:
+        ((uint16_t *) values)[i] = (uint16_t) value;
+        return;
+
+    case 32:
+        values[i] = value;
+        return;
+    }
 
     bit = i * vbits;
     mask = (vbits == 32) ? 0xffffffff : ((uint32_t) 1 << vbits) - 1;
@@ -596,6 +613,20 @@ ngx_edge_auth_lpm_get(const uint32_t *values, unsigned vbits, size_t i)
 {
     size_t    bit;
     uint32_t  mask;
+
+    if (vbits == 8) {
+        /* the module's IPv4 tables */
+        return ((const u_char *) values)[i];
+    }
+
+    switch (vbits) {
+
+    case 16:
+        return ((const uint16_t *) values)[i];
+
+    case 32:
+        return values[i];
+    }
 
     bit = i * vbits;
     mask = (vbits == 32) ? 0xffffffff : ((uint32_t) 1 << vbits) - 1;
