@@ -688,6 +688,73 @@ test_layout(void)
 }
 
 
+/*
+ * Prefixes that nest in no other need one range each, not two (no range
+ * for the end): 1,000 /24s apart, and the same with a /16 around each
+ * tenth, whose ends (another prefix resumes) are stored.
+ */
+
+static void
+test_ranges(void)
+{
+    void                        *mem;
+    size_t                       i, n, len;
+    ngx_edge_auth_lpm4_t         lpm;
+    ngx_edge_auth_lpm4_entry_t  *e;
+
+    e = calloc(1100, sizeof(*e));
+
+    for (i = 0; i < 1000; i++) {
+        e[i].addr = (uint32_t) (10 + i / 200) << 24 | (uint32_t) i << 10;
+        e[i].prefix = 24;
+        e[i].value = NGX_EDGE_AUTH_LPM4_VALUE(24, i % 2);
+    }
+
+    len = ngx_edge_auth_lpm4_layout(&lpm, ngx_edge_auth_lpm4_count(e, 1000,
+                                                                  sizeof(*e)),
+                                    8, NGX_EDGE_AUTH_LPM_AUTO);
+    mem = malloc(len);
+    ngx_edge_auth_lpm4_build(&lpm, e, 1000, sizeof(*e), mem);
+
+    ok(lpm.n <= 1001, "1,000 prefixes that nest in no other: one range "
+       "each%s", "");
+
+    free(mem);
+
+    /* a /16 before every tenth /24, sorted: it comes first */
+
+    n = 0;
+
+    for (i = 0; i < 1000; i++) {
+        if (i % 10 == 0) {
+            e[n].addr = ((uint32_t) (10 + i / 200) << 24 | (uint32_t) i << 10)
+                        & 0xffff0000;
+            e[n].prefix = 16;
+            e[n].value = NGX_EDGE_AUTH_LPM4_VALUE(16, 0);
+
+            if (n == 0 || e[n - 1].addr != e[n].addr
+                || e[n - 1].prefix != 16)
+            {
+                n++;
+            }
+        }
+
+        e[n].addr = (uint32_t) (10 + i / 200) << 24 | (uint32_t) i << 10;
+        e[n].prefix = 24;
+        e[n].value = NGX_EDGE_AUTH_LPM4_VALUE(24, i % 2);
+        n++;
+    }
+
+    n = prepare4(e, n);
+
+    ok(check4(e, n, 8, NGX_EDGE_AUTH_LPM_AUTO, &(const char *) { "" }) == 0,
+       "... and with /16s around some: the table matches brute "
+       "force%s", "");
+
+    free(e);
+}
+
+
 int
 main(void)
 {
@@ -698,6 +765,7 @@ main(void)
     test_parse4_fast();
     test_vbits();
     test_layout();
+    test_ranges();
     test_sort4();
     test_edges4();
     test_random4();
