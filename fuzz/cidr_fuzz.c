@@ -25,13 +25,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t                      n;
     u_char                      text[NGX_EDGE_AUTH_CIDR_TEXT_LEN + 1];
-    uint32_t                    v, mem4[8];
+    unsigned                    p4;
+    uint32_t                    v, a4, mem4[8];
     uint64_t                    mem6[8];
     ngx_edge_auth_cidr_t        cidr, again;
     ngx_edge_auth_lpm4_t        lpm4;
     ngx_edge_auth_lpm6_t        lpm6;
     ngx_edge_auth_lpm4_entry_t  e4;
     ngx_edge_auth_lpm6_entry_t  e6;
+
+    /* the fast path accepts only what the full parser does, alike */
+
+    if (ngx_edge_auth_cidr_parse4_fast(data, size, &a4, &p4)
+        == NGX_EDGE_AUTH_CIDR_OK)
+    {
+        if (ngx_edge_auth_cidr_parse(data, size, &cidr)
+            != NGX_EDGE_AUTH_CIDR_OK
+            || cidr.family != 4 || cidr.prefix != p4
+            || cidr.addr[0] != (a4 >> 24)
+            || cidr.addr[1] != ((a4 >> 16) & 0xff)
+            || cidr.addr[2] != ((a4 >> 8) & 0xff)
+            || cidr.addr[3] != (a4 & 0xff))
+        {
+            abort();
+        }
+    }
 
     if (ngx_edge_auth_cidr_parse(data, size, &cidr) != NGX_EDGE_AUTH_CIDR_OK) {
         return 0;
@@ -53,18 +71,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   | ((uint32_t) cidr.addr[1] << 16)
                   | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
         e4.prefix = cidr.prefix;
-        e4.value = 2;
+        e4.value = NGX_EDGE_AUTH_LPM4_VALUE(cidr.prefix, 1);
 
         n = ngx_edge_auth_lpm4_count(&e4, 1, sizeof(e4));
 
         if (n > 3
-            || ngx_edge_auth_lpm4_layout(&lpm4, n, 2, 0) > sizeof(mem4))
+            || ngx_edge_auth_lpm4_layout(&lpm4, n, 8, 0) > sizeof(mem4))
         {
             abort();
         }
 
         ngx_edge_auth_lpm4_build(&lpm4, &e4, 1, sizeof(e4), mem4);
         v = ngx_edge_auth_lpm4_find(&lpm4, e4.addr);
+
+        if (v != e4.value) {
+            abort();
+        }
+
+        v = 2;
 
     } else {
         memset(&e6, 0, sizeof(e6));

@@ -116,6 +116,73 @@ ngx_edge_auth_cidr_parse(const u_char *text, size_t len,
 }
 
 
+ngx_edge_auth_cidr_rc_e
+ngx_edge_auth_cidr_parse4_fast(const u_char *p, size_t len, uint32_t *addr,
+    unsigned *prefix)
+{
+    unsigned       i, d, c, v, bits;
+    uint32_t       a;
+    const u_char  *end;
+
+    end = p + len;
+    a = 0;
+
+    for (i = 0; i < 4; i++) {
+        if (i && (p == end || *p++ != '.')) {
+            return NGX_EDGE_AUTH_CIDR_BAD_CHAR;
+        }
+
+        if (p == end || (v = (unsigned) *p - '0') > 9) {
+            return NGX_EDGE_AUTH_CIDR_BAD_CHAR;
+        }
+
+        p++;
+
+        /* "0" stands alone: "01" is left to the full parser, which says */
+
+        for (d = 1; v && d < 3 && p < end && (c = (unsigned) *p - '0') <= 9;
+             d++)
+        {
+            v = v * 10 + c;
+            p++;
+        }
+
+        if (v > 255) {
+            return NGX_EDGE_AUTH_CIDR_BAD_CHAR;
+        }
+
+        a = a << 8 | v;
+    }
+
+    bits = 32;
+
+    if (p < end) {
+        if (*p++ != '/' || p == end || (bits = (unsigned) *p++ - '0') > 9) {
+            return NGX_EDGE_AUTH_CIDR_BAD_CHAR;
+        }
+
+        if (p < end) {
+            if (bits == 0 || (c = (unsigned) *p++ - '0') > 9) {
+                return NGX_EDGE_AUTH_CIDR_BAD_CHAR;
+            }
+
+            bits = bits * 10 + c;
+        }
+
+        if (p != end || bits > 32
+            || (bits < 32 && (a & (0xffffffff >> bits))))
+        {
+            return NGX_EDGE_AUTH_CIDR_BAD_CHAR;
+        }
+    }
+
+    *addr = a;
+    *prefix = bits;
+
+    return NGX_EDGE_AUTH_CIDR_OK;
+}
+
+
 static ngx_edge_auth_cidr_rc_e
 ngx_edge_auth_cidr_parse4(const u_char *p, size_t len, u_char *addr)
 {

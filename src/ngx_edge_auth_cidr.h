@@ -52,6 +52,15 @@ typedef enum {
  */
 ngx_edge_auth_cidr_rc_e ngx_edge_auth_cidr_parse(const u_char *text,
     size_t len, ngx_edge_auth_cidr_t *cidr);
+/*
+ * The common case of a long list, fast: "A.B.C.D" or "A.B.C.D/PREFIX" as
+ * ngx_edge_auth_cidr_parse() accepts it (no leading zeros, no host bits).
+ * Returns NGX_EDGE_AUTH_CIDR_OK with the address in host byte order, or
+ * NGX_EDGE_AUTH_CIDR_BAD_CHAR for any other text: ngx_edge_auth_cidr_parse()
+ * then gives the result or the error.
+ */
+ngx_edge_auth_cidr_rc_e ngx_edge_auth_cidr_parse4_fast(const u_char *text,
+    size_t len, uint32_t *addr, unsigned *prefix);
 const char *ngx_edge_auth_cidr_strerror(ngx_edge_auth_cidr_rc_e rc);
 size_t ngx_edge_auth_cidr_format(const ngx_edge_auth_cidr_t *cidr,
     u_char *buf, size_t size);

@@ -30,6 +30,7 @@ typedef struct {
 typedef struct {
     ngx_edge_auth_u128_t   end;
     uint32_t               value;
+    unsigned               prefix;
 } ngx_edge_auth_lpm_open_t;
 
 
@@ -39,6 +40,9 @@ typedef struct {
     ngx_edge_auth_lpm4_t  *lpm4;
     ngx_edge_auth_lpm6_t  *lpm6;
     size_t                 count;
+    unsigned               family;
+    unsigned               implicit;    /* IPv4: ends of prefixes this long
+                                           or longer may be left out */
     uint32_t               bucket;      /* the next index slot to fill */
     ngx_edge_auth_u128_t   last;
     uint32_t               last_value;
@@ -79,33 +83,53 @@ ngx_edge_auth_lpm_vbits(uint32_t max)
 }
 
 
+/*
+ * The sort key: the address, then the prefix length (0 to 32, 6 bits), in
+ * 38 bits; four passes of 11-bit digits, least significant first.
+ */
+
+#define NGX_EDGE_AUTH_LPM_KEY(e)                                              \
+    ((uint64_t) (e)->addr << 6 | (e)->prefix)
+
+#define NGX_EDGE_AUTH_LPM_DIGIT_BITS  11
+#define NGX_EDGE_AUTH_LPM_DIGITS      (1 << NGX_EDGE_AUTH_LPM_DIGIT_BITS)
+#define NGX_EDGE_AUTH_LPM_PASSES      4
+
+#define NGX_EDGE_AUTH_LPM_DIGIT(key, pass)                                    \
+    ((unsigned) ((key) >> ((pass) * NGX_EDGE_AUTH_LPM_DIGIT_BITS))            \
+     & (NGX_EDGE_AUTH_LPM_DIGITS - 1))
+
+
 void *
 ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
     size_t nparts, void *a, void *b, size_t size)
 {
     u_char                            *from, *to, *t;
-    size_t                             i, k, n, pos, c, (*count)[256];
-    size_t                             counts[5][256];
+    size_t                             i, k, n, pos, c, *count;
+    uint64_t                           key;
     unsigned                           pass, digit;
     const ngx_edge_auth_lpm4_entry_t  *e;
+    size_t                             counts[NGX_EDGE_AUTH_LPM_PASSES]
+                                             [NGX_EDGE_AUTH_LPM_DIGITS];
 
     /* the digits' counts of all passes in one read */
 
     memset(counts, 0, sizeof(counts));
 
     n = 0;
-    e = NULL;
+    key = 0;
 
     for (k = 0; k < nparts; k++) {
         for (i = 0; i < parts[k].n; i++) {
             e = (const ngx_edge_auth_lpm4_entry_t *)
                     ((const u_char *) parts[k].elts + i * size);
 
-            counts[0][e->prefix]++;
-            counts[1][e->addr & 0xff]++;
-            counts[2][(e->addr >> 8) & 0xff]++;
-            counts[3][(e->addr >> 16) & 0xff]++;
-            counts[4][e->addr >> 24]++;
+            key = NGX_EDGE_AUTH_LPM_KEY(e);
+
+            counts[0][NGX_EDGE_AUTH_LPM_DIGIT(key, 0)]++;
+            counts[1][NGX_EDGE_AUTH_LPM_DIGIT(key, 1)]++;
+            counts[2][NGX_EDGE_AUTH_LPM_DIGIT(key, 2)]++;
+            counts[3][NGX_EDGE_AUTH_LPM_DIGIT(key, 3)]++;
         }
 
         n += parts[k].n;
@@ -114,36 +138,32 @@ ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
     from = NULL;        /* still in the parts */
     to = a;
 
-    /* least significant digit first: the prefix, then the address bytes */
+    for (pass = 0; pass < NGX_EDGE_AUTH_LPM_PASSES && n; pass++) {
 
-    for (pass = 0; pass < 5 && n; pass++) {
-
-        count = &counts[pass];
+        count = counts[pass];
 
         /* the last record read has a digit; if all have it, skip */
 
-        digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
-
-        if ((*count)[digit] == n) {
+        if (count[NGX_EDGE_AUTH_LPM_DIGIT(key, pass)] == n) {
             continue;
         }
 
         pos = 0;
 
-        for (digit = 0; digit < 256; digit++) {
-            c = (*count)[digit];
-            (*count)[digit] = pos;
+        for (digit = 0; digit < NGX_EDGE_AUTH_LPM_DIGITS; digit++) {
+            c = count[digit];
+            count[digit] = pos;
             pos += c;
         }
 
         if (from == NULL) {
             for (k = 0; k < nparts; k++) {
                 ngx_edge_auth_lpm4_scatter(parts[k].elts, parts[k].n, to,
-                                           size, pass, *count);
+                                           size, pass, count);
             }
 
         } else {
-            ngx_edge_auth_lpm4_scatter(from, n, to, size, pass, *count);
+            ngx_edge_auth_lpm4_scatter(from, n, to, size, pass, count);
         }
 
         t = from ? from : b;
@@ -179,7 +199,7 @@ ngx_edge_auth_lpm4_scatter(const void *src, size_t n, u_char *to,
     for (i = 0; i < n; i++) {
         e = (const ngx_edge_auth_lpm4_entry_t *)
                 ((const u_char *) src + i * size);
-        digit = pass ? (e->addr >> (8 * (pass - 1))) & 0xff : e->prefix;
+        digit = NGX_EDGE_AUTH_LPM_DIGIT(NGX_EDGE_AUTH_LPM_KEY(e), pass);
 
         /* records hold uint32_t: whole words, not a memcpy() call */
 
@@ -217,6 +237,9 @@ ngx_edge_auth_lpm4_count(const void *entries, size_t n, size_t size)
     ngx_edge_auth_lpm_out_t  out;
 
     memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
+
+    /* the most ranges any index may need: a smaller one leaves out more */
+    out.implicit = 16;
 
     ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
 
@@ -313,8 +336,11 @@ ngx_edge_auth_lpm4_build(ngx_edge_auth_lpm4_t *lpm, const void *entries,
 
     memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
     out.lpm4 = lpm;
+    out.implicit = lpm->bits;
 
     ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
+
+    lpm->n = (uint32_t) out.count;
 
     /* the buckets past the last range start are empty */
 
@@ -373,6 +399,8 @@ ngx_edge_auth_lpm_sweep(const u_char *p, size_t n, size_t size,
 
     memset(&zero, 0, sizeof(ngx_edge_auth_u128_t));
 
+    out->family = family;
+
     ngx_edge_auth_lpm_emit(out, zero, 0);
 
     depth = 0;
@@ -416,10 +444,26 @@ ngx_edge_auth_lpm_sweep(const u_char *p, size_t n, size_t size,
             depth--;
             next = open[depth].end;
 
-            if (ngx_edge_auth_u128_next(&next)) {
-                ngx_edge_auth_lpm_emit(out, next,
-                                       depth ? open[depth - 1].value : 0);
+            if (!ngx_edge_auth_u128_next(&next)) {
+                continue;
             }
+
+            /*
+             * IPv4: no prefix after one that lies in one index bucket, no
+             * range: a lookup checks that the address is in the prefix.
+             * A range of it that starts here (a nested prefix ended here
+             * too) must not stay: it starts outside the prefix.
+             */
+
+            if (family == 4 && depth == 0
+                && open[depth].prefix >= out->implicit
+                && (next.hi != out->last.hi || next.lo != out->last.lo))
+            {
+                continue;
+            }
+
+            ngx_edge_auth_lpm_emit(out, next,
+                                   depth ? open[depth - 1].value : 0);
         }
 
         if (i == n) {
@@ -428,6 +472,7 @@ ngx_edge_auth_lpm_sweep(const u_char *p, size_t n, size_t size,
 
         open[depth].end = ngx_edge_auth_lpm_end(start, prefix);
         open[depth].value = value;
+        open[depth].prefix = prefix;
 
         ngx_edge_auth_lpm_emit(out, start, value);
 
@@ -462,7 +507,12 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
             return;
         }
 
-        if (out->last_value == value) {
+        /*
+         * IPv6: equal neighbours merge; IPv4 ranges of equal values may
+         * belong to different prefixes, which the lookup tells apart
+         */
+
+        if (out->family == 6 && out->last_value == value) {
             return;
         }
     }
@@ -526,12 +576,29 @@ ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i, uint32_t start,
 }
 
 
+/* whole bytes and words are stored as such, narrower values packed */
+
 static void
 ngx_edge_auth_lpm_set(uint32_t *values, unsigned vbits, size_t i,
     uint32_t value)
 {
     size_t    bit;
     uint32_t  mask;
+
+    switch (vbits) {
+
+    case 8:
+        ((u_char *) values)[i] = (u_char) value;
+        return;
+
+    case 16:
+        ((uint16_t *) values)[i] = (uint16_t) value;
+        return;
+
+    case 32:
+        values[i] = value;
+        return;
+    }
 
     bit = i * vbits;
     mask = (vbits == 32) ? 0xffffffff : ((uint32_t) 1 << vbits) - 1;
@@ -546,6 +613,20 @@ ngx_edge_auth_lpm_get(const uint32_t *values, unsigned vbits, size_t i)
 {
     size_t    bit;
     uint32_t  mask;
+
+    if (vbits == 8) {
+        /* the module's IPv4 tables */
+        return ((const u_char *) values)[i];
+    }
+
+    switch (vbits) {
+
+    case 16:
+        return ((const uint16_t *) values)[i];
+
+    case 32:
+        return values[i];
+    }
 
     bit = i * vbits;
     mask = (vbits == 32) ? 0xffffffff : ((uint32_t) 1 << vbits) - 1;
@@ -601,13 +682,15 @@ ngx_edge_auth_u128_next(ngx_edge_auth_u128_t *a)
  * The ranges of the address's bucket start in [lo, hi); the range that
  * covers it is the last one of them starting at or below it, or, if none
  * does, the one before the bucket (range 0 starts at 0, in bucket 0).
+ * The search keeps that range's key ("below") for the check at the end.
  */
 
 uint32_t
 ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 {
-    size_t           lo, hi, mid;
-    uint32_t         low, bucket, key;
+    size_t           lo, hi, mid, first;
+    unsigned         prefix;
+    uint32_t         low, bucket, key, below, value;
     const u_char    *k;
     const uint16_t  *k2;
     const uint32_t  *k4;
@@ -628,6 +711,9 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
         low = addr;
     }
 
+    first = lo;
+    below = 0;
+
     /* lo: the first range of the block starting above the address */
 
     switch (lpm->kbytes) {
@@ -637,9 +723,11 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 
         while (lo < hi) {
             mid = lo + (hi - lo) / 2;
+            key = k2[mid];
 
-            if (k2[mid] <= low) {
+            if (key <= low) {
                 lo = mid + 1;
+                below = key;
 
             } else {
                 hi = mid;
@@ -656,6 +744,7 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 
             if (key <= low) {
                 lo = mid + 1;
+                below = key;
 
             } else {
                 hi = mid;
@@ -669,9 +758,11 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
 
         while (lo < hi) {
             mid = lo + (hi - lo) / 2;
+            key = k4[mid];
 
-            if (k4[mid] <= low) {
+            if (key <= low) {
                 lo = mid + 1;
+                below = key;
 
             } else {
                 hi = mid;
@@ -681,7 +772,23 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
         break;
     }
 
-    return ngx_edge_auth_lpm_get(lpm->values, lpm->vbits, lo - 1);
+    value = ngx_edge_auth_lpm_get(lpm->values, lpm->vbits, lo - 1);
+    prefix = NGX_EDGE_AUTH_LPM4_PREFIX(value);
+
+    if (value == 0 || prefix < lpm->bits) {
+        return value;
+    }
+
+    /*
+     * A prefix within one bucket may have no range after it: the address
+     * must be in its bucket and share its first "prefix" bits.
+     */
+
+    if (lo == first || ((uint64_t) (low ^ below) >> (32 - prefix)) != 0) {
+        return 0;
+    }
+
+    return value;
 }
 
 

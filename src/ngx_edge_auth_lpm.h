@@ -9,6 +9,12 @@
  * it, packed in as few bits as the values need (2 for allow/deny).  Only
  * range starts are kept: a range ends where the next one starts.
  *
+ * An IPv4 value says the length of the prefix that wins
+ * (NGX_EDGE_AUTH_LPM4_VALUE()), so the end of a prefix that lies within
+ * one index bucket and is followed by no other prefix is not stored: a
+ * lookup that lands in such a prefix's range checks that the address is
+ * inside it.  Most prefixes of a list nest in no other: one range each.
+ *
  * IPv4 ranges are grouped by the top "bits" bits of their start, bits
  * chosen from the number of ranges (0 to 16): an index of 2^bits + 1
  * positions, and of each start only the low 32 - bits bits, in 2, 3 or 4
@@ -35,9 +41,18 @@
 
 
 /*
- * A prefix and its value (1 .. 2^vbits - 1; 0 is "no prefix covers this
- * address").  Callers may embed these at the start of larger records:
- * the functions below take the record size.
+ * IPv4 values: the prefix length and a flag (e.g. deny); 0 is "no prefix
+ * covers this address", 66 the largest value (8 bits)
+ */
+#define NGX_EDGE_AUTH_LPM4_VALUE(prefix, flag)  (1 + ((prefix) << 1 | (flag)))
+#define NGX_EDGE_AUTH_LPM4_PREFIX(v)            (((v) - 1) >> 1)
+
+
+/*
+ * A prefix and its value (IPv4: NGX_EDGE_AUTH_LPM4_VALUE() of its length;
+ * IPv6: 1 .. 2^vbits - 1; 0 is "no prefix covers this address").  Callers
+ * may embed these at the start of larger records: the functions below
+ * take the record size.
  */
 
 typedef struct {
@@ -87,7 +102,7 @@ typedef struct {
  * ngx_edge_auth_lpm4_entry_t, n in all) by address, then shorter prefix
  * first; records that compare equal keep their order.  a and b hold n
  * records each; returns the one that holds the result.  size is a
- * multiple of 4.  A radix sort: a million records in five passes, the
+ * multiple of 4.  A radix sort: four passes of 11-bit digits, the
  * first straight from the parts.
  */
 void *ngx_edge_auth_lpm4_sort(const ngx_edge_auth_lpm_part_t *parts,
@@ -101,7 +116,8 @@ int ngx_edge_auth_lpm6_cmp(const void *one, const void *two);
  * prefixes: count the ranges, choose the layout (which returns the bytes
  * of memory the table needs), then build into that memory, zeroed or not.
  * "bits" is the index size, NGX_EDGE_AUTH_LPM_AUTO to choose it from the
- * number of ranges.
+ * number of ranges.  The IPv4 count is for an index of 16 bits; a smaller
+ * index may leave out more prefix ends (the build sets lpm->n).
  */
 size_t ngx_edge_auth_lpm4_count(const void *entries, size_t n, size_t size);
 size_t ngx_edge_auth_lpm4_layout(ngx_edge_auth_lpm4_t *lpm, size_t ranges,

@@ -77,6 +77,47 @@ static const parse_case_t  parse_cases[] = {
 };
 
 
+/*
+ * The fast IPv4 path takes every IPv4 case that the full parser accepts
+ * and gives the same address; everything else it leaves to the full one.
+ */
+
+static void
+test_parse4_fast(void)
+{
+    size_t                   i;
+    unsigned                 prefix, fast_ok, want_fast;
+    uint32_t                 addr, full;
+    char                     name[128];
+    const char              *t;
+    ngx_edge_auth_cidr_t     cidr;
+    ngx_edge_auth_cidr_rc_e  rc;
+
+    for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+        t = parse_cases[i].text;
+
+        fast_ok = ngx_edge_auth_cidr_parse4_fast((u_char *) t, strlen(t),
+                                                 &addr, &prefix)
+                  == NGX_EDGE_AUTH_CIDR_OK;
+
+        rc = ngx_edge_auth_cidr_parse((u_char *) t, strlen(t), &cidr);
+
+        full = ((uint32_t) cidr.addr[0] << 24)
+               | ((uint32_t) cidr.addr[1] << 16)
+               | ((uint32_t) cidr.addr[2] << 8) | cidr.addr[3];
+
+        /* IPv4 text the full parser accepts: digits, dots and a slash */
+        want_fast = rc == NGX_EDGE_AUTH_CIDR_OK && strchr(t, ':') == NULL;
+
+        snprintf(name, sizeof(name), "fast IPv4 parse \"%s\": %s", t,
+                 fast_ok ? "taken" : "left to the full parser");
+        ok(fast_ok == want_fast
+           && (!fast_ok || (addr == full && prefix == cidr.prefix)),
+           "%s", name);
+    }
+}
+
+
 static void
 test_parse(void)
 {
@@ -316,7 +357,7 @@ edge4(const char *name, ngx_edge_auth_lpm4_entry_t *e, size_t n)
 
     for (b = 0; b < NBITS; b++) {
         why = "";
-        bad = check4(e, n, 2, bits_cases[b], &why);
+        bad = check4(e, n, 8, bits_cases[b], &why);
 
         snprintf(label, sizeof(label), "%s, index bits %d%s", name,
                  bits_cases[b], why);
@@ -325,9 +366,10 @@ edge4(const char *name, ngx_edge_auth_lpm4_entry_t *e, size_t n)
 }
 
 
+/* v: 1 allow, 2 deny, encoded with the prefix length as the module does */
 #define E4(a, b, c, d, p, v)                                                 \
     { ((uint32_t) (a) << 24) | ((uint32_t) (b) << 16) | ((c) << 8) | (d),   \
-      (v), (p) }
+      NGX_EDGE_AUTH_LPM4_VALUE(p, (v) - 1), (p) }
 
 
 static void
@@ -353,6 +395,12 @@ test_edges4(void)
         E4(10, 255, 255, 255, 32, 2), E4(10, 0, 0, 0, 32, 2),
         E4(0, 0, 0, 0, 0, 2)
     };
+    ngx_edge_auth_lpm4_entry_t  same_end[] = {
+        /* nested prefixes ending together, in nothing else */
+        E4(147, 146, 0, 0, 15, 1), E4(147, 147, 0, 0, 16, 2),
+        E4(10, 0, 0, 0, 8, 1), E4(10, 255, 0, 0, 16, 2),
+        E4(10, 255, 255, 0, 24, 1), E4(10, 255, 255, 255, 32, 2)
+    };
     ngx_edge_auth_lpm4_entry_t  buckets[] = {
         /* on /16, /8 and /1 bucket edges, and across many buckets */
         E4(1, 2, 0, 0, 16, 1), E4(1, 1, 255, 255, 32, 2),
@@ -369,6 +417,7 @@ test_edges4(void)
     edge4("first and last /32 inside /0", ends, 3);
     edge4("adjacent ranges", adjacent, 6);
     edge4("nested prefixes", nested, 9);
+    edge4("nested prefixes ending together", same_end, 6);
     edge4("index bucket edges", buckets, 10);
 }
 
@@ -414,12 +463,13 @@ test_random4(void)
 
         n = prepare4(e, count);
 
-        /* values: an entry's number (as the deny tables) or allow/deny */
+        /* values: the prefix length and allow/deny, as in the module */
 
-        vbits = (seed % 2) ? ngx_edge_auth_lpm_vbits((uint32_t) n) : 2;
+        vbits = (seed % 2) ? 8 : 16;
 
         for (i = 0; i < n; i++) {
-            e[i].value = (seed % 2) ? (uint32_t) i + 1 : (uint32_t) (1 + rand() % 2);
+            e[i].value = NGX_EDGE_AUTH_LPM4_VALUE(e[i].prefix,
+                                                  (uint32_t) (rand() % 2));
         }
 
         ok_all = 1;
@@ -638,6 +688,73 @@ test_layout(void)
 }
 
 
+/*
+ * Prefixes that nest in no other need one range each, not two (no range
+ * for the end): 1,000 /24s apart, and the same with a /16 around each
+ * tenth, whose ends (another prefix resumes) are stored.
+ */
+
+static void
+test_ranges(void)
+{
+    void                        *mem;
+    size_t                       i, n, len;
+    ngx_edge_auth_lpm4_t         lpm;
+    ngx_edge_auth_lpm4_entry_t  *e;
+
+    e = calloc(1100, sizeof(*e));
+
+    for (i = 0; i < 1000; i++) {
+        e[i].addr = (uint32_t) (10 + i / 200) << 24 | (uint32_t) i << 10;
+        e[i].prefix = 24;
+        e[i].value = NGX_EDGE_AUTH_LPM4_VALUE(24, i % 2);
+    }
+
+    len = ngx_edge_auth_lpm4_layout(&lpm, ngx_edge_auth_lpm4_count(e, 1000,
+                                                                  sizeof(*e)),
+                                    8, NGX_EDGE_AUTH_LPM_AUTO);
+    mem = malloc(len);
+    ngx_edge_auth_lpm4_build(&lpm, e, 1000, sizeof(*e), mem);
+
+    ok(lpm.n <= 1001, "1,000 prefixes that nest in no other: one range "
+       "each%s", "");
+
+    free(mem);
+
+    /* a /16 before every tenth /24, sorted: it comes first */
+
+    n = 0;
+
+    for (i = 0; i < 1000; i++) {
+        if (i % 10 == 0) {
+            e[n].addr = ((uint32_t) (10 + i / 200) << 24 | (uint32_t) i << 10)
+                        & 0xffff0000;
+            e[n].prefix = 16;
+            e[n].value = NGX_EDGE_AUTH_LPM4_VALUE(16, 0);
+
+            if (n == 0 || e[n - 1].addr != e[n].addr
+                || e[n - 1].prefix != 16)
+            {
+                n++;
+            }
+        }
+
+        e[n].addr = (uint32_t) (10 + i / 200) << 24 | (uint32_t) i << 10;
+        e[n].prefix = 24;
+        e[n].value = NGX_EDGE_AUTH_LPM4_VALUE(24, i % 2);
+        n++;
+    }
+
+    n = prepare4(e, n);
+
+    ok(check4(e, n, 8, NGX_EDGE_AUTH_LPM_AUTO, &(const char *) { "" }) == 0,
+       "... and with /16s around some: the table matches brute "
+       "force%s", "");
+
+    free(e);
+}
+
+
 int
 main(void)
 {
@@ -645,8 +762,10 @@ main(void)
     char      name[128];
 
     test_parse();
+    test_parse4_fast();
     test_vbits();
     test_layout();
+    test_ranges();
     test_sort4();
     test_edges4();
     test_random4();
