@@ -675,6 +675,7 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
     size_t                         len;
     ngx_int_t                      rc;
     ngx_chain_t                   *cl, *out;
+    ngx_edge_auth_json_part_t     *last;
     ngx_http_credential_splice_t   splice;
 
     ngx_memzero(&splice, sizeof(ngx_http_credential_splice_t));
@@ -725,10 +726,30 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
     rc = ngx_edge_auth_json_scan(splice.parts, splice.nparts,
                                  ngx_http_credential_body_member, &splice);
 
-    if (splice.error
-        || ngx_http_credential_body_flush(&splice) != NGX_OK
-        || ngx_http_credential_body_memory(&splice, (u_char *) "}", 1)
-           == NULL)
+    if (splice.error) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * the client's closing brace right after its last member kept: the
+     * range takes it, one buffer less for the proxy to send
+     */
+
+    last = &splice.parts[splice.nparts - 1];
+
+    if (rc == NGX_EDGE_AUTH_JSON_OBJECT && splice.pending
+        && splice.tail == NULL && splice.end + 1 == splice.len
+        && last->last[-1] == '}')
+    {
+        splice.end = splice.len;
+
+        if (ngx_http_credential_body_flush(&splice) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_credential_body_flush(&splice) != NGX_OK
+               || ngx_http_credential_body_memory(&splice, (u_char *) "}", 1)
+                  == NULL)
     {
         return NGX_ERROR;
     }
