@@ -5,13 +5,14 @@
  * libFuzzer target for the JSON checker.  The first two bytes of an input
  * say where to cut the rest into three parts (each a copy of its own, so
  * that a read past a part is a read past an allocation); the text is
- * checked by the SSE2 build (the module's) and by the 64-bit word build
- * (fuzz/json_scan_scalar.c), cut and whole:
- *   - all four verdicts are jansson's strict parse of the same bytes
+ * checked by the module's build (AVX2 where the processor has it), by its
+ * SSE2 build and by the 64-bit word build (fuzz/json_scan_scalar.c), cut
+ * and whole:
+ *   - all six verdicts are jansson's strict parse of the same bytes
  *     (not for a number jansson cannot hold, where the checker accepts
  *     what the grammar does; a NUL byte, which jansson takes for the end
  *     of a number, is invalid);
- *   - all four report the same members, in order, inside the text, each
+ *   - all six report the same members, in order, inside the text, each
  *     a key string followed by its value, the key's bytes handed over
  *     where they are in one part and only there;
  *   - a key folds into no more than its length and never past the room
@@ -99,10 +100,10 @@ member(void *data, const u_char *key, size_t key_len, size_t start,
 
 
 static int
-scan(int scalar, const u_char *text, size_t len, const size_t *cut,
+scan(int path, const u_char *text, size_t len, const size_t *cut,
     size_t ncut, fuzz_scan_t *f)
 {
-    int                         rc;
+    int                         rc, avx2;
     size_t                      i, from, to;
     u_char                     *copy[3];
     ngx_edge_auth_json_part_t   part[3];
@@ -129,8 +130,21 @@ scan(int scalar, const u_char *text, size_t len, const size_t *cut,
         part[i].last = copy[i] + (to - from);
     }
 
-    rc = scalar ? ngx_edge_auth_json_scan_scalar(part, ncut + 1, member, f)
-                : ngx_edge_auth_json_scan(part, ncut + 1, member, f);
+    /* path: 0 the module's (AVX2 where there is), 1 the word, 2 SSE2 */
+
+    if (path == 1) {
+        rc = ngx_edge_auth_json_scan_scalar(part, ncut + 1, member, f);
+
+    } else {
+        avx2 = ngx_edge_auth_json_scan_avx2;
+
+        if (path == 2) {
+            ngx_edge_auth_json_scan_avx2 = 0;
+        }
+
+        rc = ngx_edge_auth_json_scan(part, ncut + 1, member, f);
+        ngx_edge_auth_json_scan_avx2 = avx2;
+    }
 
     for (i = 0; i <= ncut; i++) {
         free(copy[i]);
@@ -179,10 +193,10 @@ reference(const u_char *text, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                 rc[4], want, i;
+    int                 rc[6], want, i;
     size_t              len, cut[2], t;
     const u_char       *text;
-    static fuzz_scan_t  f[4];
+    static fuzz_scan_t  f[6];
 
     if (size < 2) {
         return 0;
@@ -200,12 +214,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cut[1] = t;
     }
 
-    rc[0] = scan(0, text, len, NULL, 0, &f[0]);
-    rc[1] = scan(1, text, len, NULL, 0, &f[1]);
-    rc[2] = scan(0, text, len, cut, 2, &f[2]);
-    rc[3] = scan(1, text, len, cut, 2, &f[3]);
+    for (i = 0; i < 3; i++) {
+        rc[i] = scan(i, text, len, NULL, 0, &f[i]);
+        rc[3 + i] = scan(i, text, len, cut, 2, &f[3 + i]);
+    }
 
-    for (i = 1; i < 4; i++) {
+    for (i = 1; i < 6; i++) {
         if (rc[i] != rc[0] || f[i].n != f[0].n
             || memcmp(f[i].span, f[0].span,
                       sizeof(f[0].span[0])

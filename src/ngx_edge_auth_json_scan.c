@@ -20,6 +20,8 @@
  */
 
 
+#ifndef NGX_EDGE_AUTH_JSON_AVX2_PASS
+
 #include <stdint.h>
 #include <string.h>
 
@@ -28,7 +30,7 @@
 
 #if (defined __SSE2__ && defined __GNUC__ && !defined NGX_EDGE_AUTH_JSON_SCALAR)
 #define NGX_EDGE_AUTH_JSON_SSE2  1
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 
@@ -62,6 +64,26 @@ static void ngx_edge_auth_json_ignore(void *data, const u_char *key,
 const char  ngx_edge_auth_json_scan_path[] = "sse2";
 
 #define NGX_EDGE_AUTH_JSON_WIDE  16
+
+/*
+ * The bytes the AVX2 build compares with, 32 of each, are read from memory
+ * by the compares themselves, through a pointer the compiler cannot see
+ * through: a constant it built in a register would be built again after
+ * calls and branches (nginx builds with -O).  SSE2's are fine as they are.
+ */
+
+#define NGX_EDGE_AUTH_JSON_K8(c)  c, c, c, c, c, c, c, c
+#define NGX_EDGE_AUTH_JSON_K32(c)                                            \
+    { NGX_EDGE_AUTH_JSON_K8(c), NGX_EDGE_AUTH_JSON_K8(c),                    \
+      NGX_EDGE_AUTH_JSON_K8(c), NGX_EDGE_AUTH_JSON_K8(c) }
+
+static const u_char  ngx_edge_auth_json_k[8][32] __attribute__((aligned(32)))
+    = {
+    NGX_EDGE_AUTH_JSON_K32('"'), NGX_EDGE_AUTH_JSON_K32('\\'),
+    NGX_EDGE_AUTH_JSON_K32(' '), NGX_EDGE_AUTH_JSON_K32('\n'),
+    NGX_EDGE_AUTH_JSON_K32('\r'), NGX_EDGE_AUTH_JSON_K32('\t'),
+    NGX_EDGE_AUTH_JSON_K32('0' - 1), NGX_EDGE_AUTH_JSON_K32('9' + 1)
+};
 
 #define ngx_edge_auth_json_vectors                                           \
     int       m;                                                             \
@@ -324,8 +346,82 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define NGX_EDGE_AUTH_JSON_NOTHING  0xfe
 
 
-int
-ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
+/* the SSE2 build of the checker, or the only one */
+
+#if (NGX_EDGE_AUTH_JSON_SSE2)
+#define NGX_EDGE_AUTH_JSON_SCOPE  static
+#define NGX_EDGE_AUTH_JSON_FN     ngx_edge_auth_json_scan_sse2
+#else
+#define NGX_EDGE_AUTH_JSON_SCOPE
+#define NGX_EDGE_AUTH_JSON_FN     ngx_edge_auth_json_scan
+#endif
+
+#else /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
+
+/*
+ * The same loops, built again for AVX2 (32 bytes at a time) by this
+ * file's own second inclusion at its end; the processor is asked at the
+ * first call which of the two builds runs.
+ */
+
+#undef NGX_EDGE_AUTH_JSON_WIDE
+#undef ngx_edge_auth_json_vectors
+#undef ngx_edge_auth_json_vectors_init
+#undef ngx_edge_auth_json_plain_mask
+#undef ngx_edge_auth_json_blank_mask
+#undef ngx_edge_auth_json_digit_mask
+#undef ngx_edge_auth_json_first
+#undef NGX_EDGE_AUTH_JSON_SCOPE
+#undef NGX_EDGE_AUTH_JSON_FN
+
+#define NGX_EDGE_AUTH_JSON_WIDE  32
+
+#define ngx_edge_auth_json_vectors                                           \
+    unsigned       m;                                                        \
+    __m256i        x;                                                        \
+    const u_char  *kv
+
+/* the constant i */
+#define ngx_edge_auth_json_c(i)  (*(const __m256i *) (kv + 32 * (i)))
+
+#define ngx_edge_auth_json_vectors_init()                                    \
+    kv = &ngx_edge_auth_json_k[0][0];                                        \
+    __asm__ ("" : "+r" (kv))
+
+#define ngx_edge_auth_json_eq(i)                                             \
+    _mm256_cmpeq_epi8(x, ngx_edge_auth_json_c(i))
+
+#define ngx_edge_auth_json_plain_mask()                                      \
+    x = _mm256_loadu_si256((const __m256i *) p);                             \
+    m = (unsigned) _mm256_movemask_epi8(                                     \
+        _mm256_or_si256(_mm256_or_si256(ngx_edge_auth_json_eq(0),            \
+                                        ngx_edge_auth_json_eq(1)),           \
+                        _mm256_cmpgt_epi8(ngx_edge_auth_json_c(2), x)))
+
+#define ngx_edge_auth_json_blank_mask()                                      \
+    x = _mm256_loadu_si256((const __m256i *) p);                             \
+    m = ~(unsigned) _mm256_movemask_epi8(                                    \
+        _mm256_or_si256(_mm256_or_si256(ngx_edge_auth_json_eq(2),            \
+                                        ngx_edge_auth_json_eq(3)),           \
+                        _mm256_or_si256(ngx_edge_auth_json_eq(4),            \
+                                        ngx_edge_auth_json_eq(5))))
+
+#define ngx_edge_auth_json_digit_mask()                                      \
+    x = _mm256_loadu_si256((const __m256i *) p);                             \
+    m = ~(unsigned) _mm256_movemask_epi8(                                    \
+        _mm256_and_si256(_mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(6)),      \
+                         _mm256_cmpgt_epi8(ngx_edge_auth_json_c(7), x)))
+
+#define ngx_edge_auth_json_first(m)  ((size_t) __builtin_ctz(m))
+
+#define NGX_EDGE_AUTH_JSON_SCOPE  static __attribute__((target("avx2")))
+#define NGX_EDGE_AUTH_JSON_FN     ngx_edge_auth_json_scan_avx2_build
+
+#endif /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
+
+
+NGX_EDGE_AUTH_JSON_SCOPE int
+NGX_EDGE_AUTH_JSON_FN(const ngx_edge_auth_json_part_t *part, size_t n,
     ngx_edge_auth_json_member_pt member, void *data)
 {
     int                               c, object, in_key;
@@ -711,6 +807,9 @@ invalid:
 }
 
 
+#ifndef NGX_EDGE_AUTH_JSON_AVX2_PASS
+
+
 static void
 ngx_edge_auth_json_ignore(void *data, const u_char *key, size_t key_len,
     size_t start, size_t end)
@@ -1067,3 +1166,39 @@ ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
 
     return n;
 }
+
+
+#if (NGX_EDGE_AUTH_JSON_SSE2)
+
+/* the AVX2 build: this file again, its checker alone */
+
+#define NGX_EDGE_AUTH_JSON_AVX2_PASS  1
+#include "ngx_edge_auth_json_scan.c"
+
+
+int  ngx_edge_auth_json_scan_avx2 = -1;
+
+
+int
+ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
+    ngx_edge_auth_json_member_pt member, void *data)
+{
+    if (ngx_edge_auth_json_scan_avx2 < 0) {
+        __builtin_cpu_init();
+        ngx_edge_auth_json_scan_avx2 = __builtin_cpu_supports("avx2") != 0;
+    }
+
+    if (ngx_edge_auth_json_scan_avx2) {
+        return ngx_edge_auth_json_scan_avx2_build(part, n, member, data);
+    }
+
+    return ngx_edge_auth_json_scan_sse2(part, n, member, data);
+}
+
+#else
+
+int  ngx_edge_auth_json_scan_avx2 = 0;
+
+#endif
+
+#endif /* NGX_EDGE_AUTH_JSON_AVX2_PASS */

@@ -8,7 +8,8 @@
  * an object for whoever rewrites the text.  Pure C.
  *
  * Strings and white space are scanned 16 bytes at a time with SSE2 where
- * the compiler targets it (all of x86-64), else 8 bytes at a time in a
+ * the compiler targets it (all of x86-64), or 32 with AVX2 where the
+ * processor has it (asked at run time), else 8 bytes at a time in a
  * 64-bit word; -DNGX_EDGE_AUTH_JSON_SCALAR forces the word path.
  */
 
@@ -61,6 +62,14 @@ int ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
  * (the unit test and the fuzzer build both, and compare them).
  */
 extern const char  ngx_edge_auth_json_scan_path[];
+
+/*
+ * Where SSE2 is, the checker is also built for AVX2 (32 bytes at a time),
+ * and the processor is asked at the first call: 1 then runs the AVX2
+ * build, 0 the SSE2 one, -1 is not asked yet.  The unit test and the
+ * fuzzer set it to compare the two.  Always 0 in the word build.
+ */
+extern int  ngx_edge_auth_json_scan_avx2;
 
 
 /*

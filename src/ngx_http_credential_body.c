@@ -27,6 +27,12 @@
 #define NGX_HTTP_CREDENTIAL_BODY_MAX  (1024 * 1024)
 
 /*
+ * a body state of this file alone, beside those of ngx_http_credential_ctx.h:
+ * the reading is under way inside the body handler's own call
+ */
+#define NGX_HTTP_CREDENTIAL_BODY_AT_ONCE  5
+
+/*
  * The new body refers to this many ranges of the client's at most; a body
  * that drops the credential's keys between more of its members has the
  * rest copied into one buffer (two chain links per member would cost ten
@@ -545,18 +551,48 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
         }
 
         if (r == r->main) {
-            bctx->state = NGX_HTTP_CREDENTIAL_BODY_READING;
+
+            /*
+             * answer codes start their attempts from the phases run again
+             * (answer.c), as nginx's mirror does; body_json alone goes on
+             * here when the body is read at once
+             */
+
+            bctx->state = (cred->answer && cred->answer->code.len)
+                          ? NGX_HTTP_CREDENTIAL_BODY_READING
+                          : NGX_HTTP_CREDENTIAL_BODY_AT_ONCE;
 
             rc = ngx_http_read_client_request_body(r,
                                              ngx_http_credential_body_read);
 
             if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+                if (bctx->state == NGX_HTTP_CREDENTIAL_BODY_AT_ONCE) {
+                    bctx->state = NGX_HTTP_CREDENTIAL_BODY_READING;
+                }
+
                 return rc;
             }
 
-            /* as mirror does: the body handler runs the phases again */
-            ngx_http_finalize_request(r, NGX_DONE);
-            return NGX_DONE;
+            if (bctx->state == NGX_HTTP_CREDENTIAL_BODY_AT_ONCE) {
+                bctx->state = NGX_HTTP_CREDENTIAL_BODY_READING;
+            }
+
+            if (bctx->state != NGX_HTTP_CREDENTIAL_BODY_READ
+                || (cred->answer && cred->answer->code.len))
+            {
+                /* as mirror does: the body handler runs the phases again */
+                ngx_http_finalize_request(r, NGX_DONE);
+                return NGX_DONE;
+            }
+
+            /*
+             * read at once (it came with the request header, or all of it
+             * was there to read): on with it here, rather than through the
+             * phases and this module's handler once more; the reference
+             * the reading took is given back
+             */
+
+            r->main->count--;
         }
     }
 
@@ -610,10 +646,15 @@ ngx_http_credential_body_read(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
     bctx = ctx->body;
 
-    bctx->state = NGX_HTTP_CREDENTIAL_BODY_READ;
-
     /* error_page and retries send the same body again */
     r->preserve_body = 1;
+
+    if (bctx->state == NGX_HTTP_CREDENTIAL_BODY_AT_ONCE) {
+        bctx->state = NGX_HTTP_CREDENTIAL_BODY_READ;
+        return;
+    }
+
+    bctx->state = NGX_HTTP_CREDENTIAL_BODY_READ;
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
@@ -634,6 +675,7 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
     size_t                         len;
     ngx_int_t                      rc;
     ngx_chain_t                   *cl, *out;
+    ngx_edge_auth_json_part_t     *last;
     ngx_http_credential_splice_t   splice;
 
     ngx_memzero(&splice, sizeof(ngx_http_credential_splice_t));
@@ -684,10 +726,30 @@ ngx_http_credential_body_inject(ngx_http_request_t *r,
     rc = ngx_edge_auth_json_scan(splice.parts, splice.nparts,
                                  ngx_http_credential_body_member, &splice);
 
-    if (splice.error
-        || ngx_http_credential_body_flush(&splice) != NGX_OK
-        || ngx_http_credential_body_memory(&splice, (u_char *) "}", 1)
-           == NULL)
+    if (splice.error) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * the client's closing brace right after its last member kept: the
+     * range takes it, one buffer less for the proxy to send
+     */
+
+    last = &splice.parts[splice.nparts - 1];
+
+    if (rc == NGX_EDGE_AUTH_JSON_OBJECT && splice.pending
+        && splice.tail == NULL && splice.end + 1 == splice.len
+        && last->last[-1] == '}')
+    {
+        splice.end = splice.len;
+
+        if (ngx_http_credential_body_flush(&splice) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_credential_body_flush(&splice) != NGX_OK
+               || ngx_http_credential_body_memory(&splice, (u_char *) "}", 1)
+                  == NULL)
     {
         return NGX_ERROR;
     }

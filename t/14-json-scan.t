@@ -2,10 +2,11 @@
 
 # The JSON checker that body_json runs on every request body gives
 # jansson's verdict on a table of edge cases and 200,000 random texts, whole
-# and cut into parts, by both its paths (SSE2 and 8 bytes in a word, built
-# again from fuzz/json_scan_scalar.c), which report the same members; the
-# edges of the fast loops are tested at every offset and every cut
-# (t/unit/json_scan_unit.c), under ASan and UBSan where the compiler has them.
+# and cut into parts, by its three paths (AVX2 where the processor has it,
+# SSE2, and 8 bytes in a word, built again from fuzz/json_scan_scalar.c),
+# which report the same members; the edges of the fast loops are tested at
+# every offset and every cut (t/unit/json_scan_unit.c), under ASan and
+# UBSan where the compiler has them.
 
 use strict;
 use warnings;

@@ -5,9 +5,10 @@
  * that must get the same verdict from both: object, other JSON, invalid.
  * For objects, the member spans glued back together must be the same
  * value.  Each text is also scanned cut into parts, and by the other
- * path (SSE2 and the 64-bit word one, fuzz/json_scan_scalar.c): the same
- * verdict and the same members.  Then the edges of the fast loops: each
- * byte that stops them at each offset, with every cut.  Prints TAP.
+ * paths (the module's, AVX2 where the processor has it; SSE2; the 64-bit
+ * word one, fuzz/json_scan_scalar.c): the same verdict and the same
+ * members.  Then the edges of the fast loops (16 and 32 bytes): each byte
+ * that stops them at each offset, with every cut.  Prints TAP.
  */
 
 
@@ -116,9 +117,29 @@ int ngx_edge_auth_json_scan_scalar(const ngx_edge_auth_json_part_t *part,
     size_t n, ngx_edge_auth_json_member_pt member, void *data);
 extern const char  ngx_edge_auth_json_scan_path_scalar[];
 
-static scan_pt  paths[2] = {
-    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar
+/* the SSE2 build, where the processor would run the AVX2 one */
+
+static int
+scan_sse2(const ngx_edge_auth_json_part_t *part, size_t n,
+    ngx_edge_auth_json_member_pt member, void *data)
+{
+    int  rc, was;
+
+    was = ngx_edge_auth_json_scan_avx2;
+    ngx_edge_auth_json_scan_avx2 = 0;
+    rc = ngx_edge_auth_json_scan(part, n, member, data);
+    ngx_edge_auth_json_scan_avx2 = was;
+
+    return rc;
+}
+
+#define NPATHS  3
+
+static scan_pt  paths[NPATHS] = {
+    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar, scan_sse2
 };
+
+static const char  *path_names[NPATHS] = { "fast", "scalar", "sse2" };
 
 
 /*
@@ -215,7 +236,7 @@ same(int path, const char *text, size_t len, const size_t *cut, size_t ncut,
 
     if (!cond) {
         snprintf(what, sizeof(what), "%s, %s path, %zu cut(s) from %zu",
-                 name, path ? "scalar" : "fast", ncut, ncut ? cut[0] : 0);
+                 name, path_names[path], ncut, ncut ? cut[0] : 0);
     }
 
     ok(cond, what, text, len);
@@ -251,6 +272,7 @@ compare(const char *text, size_t len, const char *name, int cuts)
     }
 
     same(1, text, len, NULL, 0, want, &whole, name);
+    same(2, text, len, NULL, 0, want, &whole, name);
 
     for (i = 0; i < cuts; i++) {
         for (j = 0; j < 1 + i % 3; j++) {
@@ -267,7 +289,7 @@ compare(const char *text, size_t len, const char *name, int cuts)
         }
 
         same(0, text, len, cut, 1 + i % 3, want, &whole, name);
-        same(1, text, len, cut, 1 + i % 3, want, &whole, name);
+        same(1 + i % 2, text, len, cut, 1 + i % 3, want, &whole, name);
     }
 
     if (got != NGX_EDGE_AUTH_JSON_OBJECT) {
@@ -308,7 +330,7 @@ every_cut(const char *text, size_t len, const char *name)
     got = scan_cut(paths[0], text, len, NULL, 0, &whole);
     ok(got == want && !whole.bad, name, text, len);
 
-    for (path = 0; path < 2; path++) {
+    for (path = 0; path < NPATHS; path++) {
         for (c = 0; c <= len; c++) {
             cut[0] = c;
             same(path, text, len, cut, 1, want, &whole, name);
@@ -334,7 +356,7 @@ static void
 vector_tests(void)
 {
     int          i, j;
-    char         text[1024], run[64];
+    char         text[1024], run[128];
     size_t       n, off, len;
     static const char  *special[] = {
         "", "\\n", "\\\"", "\\\\", "\\u00e9", "\\ud834\\udd1e", "\\ud834",
@@ -346,7 +368,7 @@ vector_tests(void)
     };
 
     for (i = 0; special[i]; i++) {
-        for (off = 0; off < 33; off++) {
+        for (off = 0; off < 41; off++) {
 
             /* in a value, and in a key of the top object */
 
@@ -618,8 +640,9 @@ main(void)
         compare(text, len, "mutation", i % 3 == 0);
     }
 
-    printf("1..3\n# paths: %s and %s\n%s 1 - %d scans against jansson and "
-           "each other, %d differ\n", ngx_edge_auth_json_scan_path,
+    printf("1..3\n# paths: %s, sse2 and %s\n%s 1 - %d scans against "
+           "jansson and each other, %d differ\n",
+           ngx_edge_auth_json_scan_avx2 ? "avx2" : "sse2 (no AVX2 here)",
            ngx_edge_auth_json_scan_path_scalar, failed ? "not ok" : "ok",
            tests, failed);
 
