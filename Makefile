@@ -168,31 +168,48 @@ unit:
 	    t/unit/edge_auth_unit.c src/ngx_edge_auth_cidr.c \
 	    src/ngx_edge_auth_lpm.c
 
+# the C unit tests (each compiles its own program, no module needed), run
+# while the module builds: nginx's ./configure keeps one core of two busy
+TESTS_UNIT   = $(filter t/00-unit%,$(TESTS))
+TESTS_MODULE = $(filter-out $(TESTS_UNIT),$(TESTS))
+
 # $(1), built while npm ci installs t/lib/oidc's packages (npm mostly
-# waits for the network; on a fresh clone it took 10 s of make test);
-# npm's output comes after the build's, and either failing fails
-define with_oidc_deps
+# waits for the network; on a fresh clone it took 10 s of make test) and
+# prove runs $(TESTS_UNIT); their output comes after the build's, and any
+# of the three failing fails
+define build_with_units
 	@mkdir -p $(BUILD); \
 	$(MAKE) -s --no-print-directory $(OIDC_STAMP) \
 	    > $(BUILD)/oidc-deps.log 2>&1 & npm=$$!; \
+	unit=""; \
+	if [ -n "$(TESTS_UNIT)" ]; then \
+	    prove -j2 -I t/lib $(TESTS_UNIT) > $(BUILD)/test-unit.log 2>&1 & \
+	    unit=$$!; \
+	fi; \
 	$(MAKE) --no-print-directory $(1); rc=$$?; \
 	wait $$npm; npm_rc=$$?; \
 	cat $(BUILD)/oidc-deps.log; \
-	[ $$rc = 0 ] && [ $$npm_rc = 0 ]
+	unit_rc=0; \
+	if [ -n "$$unit" ]; then \
+	    wait $$unit; unit_rc=$$?; \
+	    echo "prove -j2 -I t/lib $(TESTS_UNIT)"; \
+	    cat $(BUILD)/test-unit.log; \
+	fi; \
+	[ $$rc = 0 ] && [ $$npm_rc = 0 ] && [ $$unit_rc = 0 ]
 endef
 
 test: deps
-	$(call with_oidc_deps,$(MODULE))
-	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) $(TEST_ENV) \
-	    prove -j$(TEST_JOBS) -I t/lib $(TESTS)
+	$(call build_with_units,$(MODULE))
+	$(if $(TESTS_MODULE),NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) \
+	    $(TEST_ENV) prove -j$(TEST_JOBS) -I t/lib $(TESTS_MODULE))
 
 # the same tests, nginx with the module built in: no load_module
 # (MODULE=none), t/00-deps.t on the static build's objects
 test-static: deps-static
-	$(call with_oidc_deps,$(STATIC_BIN))
-	NGINX_BIN=$(STATIC_BIN) MODULE=none $(TEST_ENV) \
-	OBJDIR=$(STATIC)/build/objs/addon/src \
-	    prove -j$(TEST_JOBS) -I t/lib $(TESTS)
+	$(call build_with_units,$(STATIC_BIN))
+	$(if $(TESTS_MODULE),NGINX_BIN=$(STATIC_BIN) MODULE=none $(TEST_ENV) \
+	    OBJDIR=$(STATIC)/build/objs/addon/src \
+	    prove -j$(TEST_JOBS) -I t/lib $(TESTS_MODULE))
 
 # the layers are in tools/deps-check; the calls come from the objects
 deps-check: $(MODULE)
