@@ -52,7 +52,8 @@ TESTS_FIRST := t/06-token-failures.t t/51-redis-tls-refused.t \
                t/16-redis-outage.t t/07-token-partners.t t/17-oauth-code.t \
                t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t \
                t/55-redis-cluster.t t/55-redis-cluster-tls.t t/00-deps.t \
-               t/48-login-client-auth.t t/00-unit.t t/41-refusal-storm.t \
+               t/48-login-client-auth.t t/24-examples.t t/14-json-scan.t \
+               t/41-refusal-storm.t \
                t/15-redis-fleet.t t/53-oidc-provider.t t/32-oauth-refresh.t \
                t/56-login-concurrency.t
 # the TLS tests' certificates: one set, made once (t/lib/TestServer/Certs.pm)
@@ -100,17 +101,32 @@ deps:
 	        --no-install-recommends $$missing; \
 	fi
 
+# ./configure (a hundred feature tests, one after another) runs again only
+# when what it reads changed: the nginx tree and its flags, config (the
+# module's files) and VERSION; otherwise nginx's objs/Makefile recompiles
+# the changed sources, as it knows their headers
 $(MODULE): $(SOURCES)
 	@mkdir -p $(BUILD)
-	rm -rf $(BUILD)/nginx && cp -r $(NGINX_SRC) $(BUILD)/nginx
-	cd $(BUILD)/nginx && \
+	@id="$(NGINX_SRC) $$(cat $(NGINX_SRC)/conf_flags \
+	        $(NGINX_SRC)/src/core/nginx.h config VERSION 2>/dev/null \
+	        | md5sum)"; \
+	if [ -f $(BUILD)/nginx/objs/Makefile ] \
+	   && [ "$$(cat $(BUILD)/nginx/.configured 2>/dev/null)" = "$$id" ]; \
+	then \
+	    echo "$(BUILD)/nginx: configured for this tree already"; \
+	    exit 0; \
+	fi; \
+	echo "configure $(NGINX_SRC) in $(BUILD)/nginx"; \
+	rm -rf $(BUILD)/nginx && cp -r $(NGINX_SRC) $(BUILD)/nginx \
+	    && cd $(BUILD)/nginx || exit 1; \
 	    flags=""; \
 	    if [ -f conf_flags ]; then \
 	        flags=$$(bash -c '. ./conf_flags; echo "$${NGX_CONF_FLAGS[@]}"'); \
 	    fi; \
 	    ./configure --with-compat $$flags \
 	        --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
-	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }; \
+	echo "$$id" > $(BUILD)/nginx/.configured
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile -j$$(nproc) modules \
 	    CFLAGS_EXTRA=
 	@# a new file, renamed: a running nginx keeps the one it mapped
