@@ -52,9 +52,12 @@ TESTS_FIRST := t/06-token-failures.t t/51-redis-tls-refused.t \
                t/16-redis-outage.t t/07-token-partners.t t/17-oauth-code.t \
                t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t \
                t/55-redis-cluster.t t/55-redis-cluster-tls.t t/00-deps.t \
-               t/48-login-client-auth.t t/00-unit.t t/41-refusal-storm.t \
+               t/48-login-client-auth.t t/24-examples.t t/14-json-scan.t \
+               t/41-refusal-storm.t \
                t/15-redis-fleet.t t/53-oidc-provider.t t/32-oauth-refresh.t \
                t/56-login-concurrency.t
+# the TLS tests' certificates: one set, made once (t/lib/TestServer/Certs.pm)
+TEST_ENV    := TEST_CERT_CACHE=$(BUILD)/test-certs
 TESTS       := $(TESTS_FIRST) \
                $(filter-out $(TESTS_FIRST),$(sort $(wildcard t/*.t)))
 
@@ -98,17 +101,32 @@ deps:
 	        --no-install-recommends $$missing; \
 	fi
 
+# ./configure (a hundred feature tests, one after another) runs again only
+# when what it reads changed: the nginx tree and its flags, config (the
+# module's files) and VERSION; otherwise nginx's objs/Makefile recompiles
+# the changed sources, as it knows their headers
 $(MODULE): $(SOURCES)
 	@mkdir -p $(BUILD)
-	rm -rf $(BUILD)/nginx && cp -r $(NGINX_SRC) $(BUILD)/nginx
-	cd $(BUILD)/nginx && \
+	@id="$(NGINX_SRC) $$(cat $(NGINX_SRC)/conf_flags \
+	        $(NGINX_SRC)/src/core/nginx.h config VERSION 2>/dev/null \
+	        | md5sum)"; \
+	if [ -f $(BUILD)/nginx/objs/Makefile ] \
+	   && [ "$$(cat $(BUILD)/nginx/.configured 2>/dev/null)" = "$$id" ]; \
+	then \
+	    echo "$(BUILD)/nginx: configured for this tree already"; \
+	    exit 0; \
+	fi; \
+	echo "configure $(NGINX_SRC) in $(BUILD)/nginx"; \
+	rm -rf $(BUILD)/nginx && cp -r $(NGINX_SRC) $(BUILD)/nginx \
+	    && cd $(BUILD)/nginx || exit 1; \
 	    flags=""; \
 	    if [ -f conf_flags ]; then \
 	        flags=$$(bash -c '. ./conf_flags; echo "$${NGX_CONF_FLAGS[@]}"'); \
 	    fi; \
 	    ./configure --with-compat $$flags \
 	        --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
-	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }; \
+	echo "$$id" > $(BUILD)/nginx/.configured
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile -j$$(nproc) modules \
 	    CFLAGS_EXTRA=
 	@# a new file, renamed: a running nginx keeps the one it mapped
@@ -166,16 +184,48 @@ unit:
 	    t/unit/edge_auth_unit.c src/ngx_edge_auth_cidr.c \
 	    src/ngx_edge_auth_lpm.c
 
-test: deps oidc-deps $(MODULE)
-	NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) prove -j$(TEST_JOBS) -I t/lib \
-	    $(TESTS)
+# the C unit tests (each compiles its own program, no module needed), run
+# while the module builds: nginx's ./configure keeps one core of two busy
+TESTS_UNIT   = $(filter t/00-unit%,$(TESTS))
+TESTS_MODULE = $(filter-out $(TESTS_UNIT),$(TESTS))
+
+# $(1), built while npm ci installs t/lib/oidc's packages (npm mostly
+# waits for the network; on a fresh clone it took 10 s of make test) and
+# prove runs $(TESTS_UNIT); their output comes after the build's, and any
+# of the three failing fails
+define build_with_units
+	@mkdir -p $(BUILD); \
+	$(MAKE) -s --no-print-directory $(OIDC_STAMP) \
+	    > $(BUILD)/oidc-deps.log 2>&1 & npm=$$!; \
+	unit=""; \
+	if [ -n "$(TESTS_UNIT)" ]; then \
+	    prove -j2 -I t/lib $(TESTS_UNIT) > $(BUILD)/test-unit.log 2>&1 & \
+	    unit=$$!; \
+	fi; \
+	$(MAKE) --no-print-directory $(1); rc=$$?; \
+	wait $$npm; npm_rc=$$?; \
+	cat $(BUILD)/oidc-deps.log; \
+	unit_rc=0; \
+	if [ -n "$$unit" ]; then \
+	    wait $$unit; unit_rc=$$?; \
+	    echo "prove -j2 -I t/lib $(TESTS_UNIT)"; \
+	    cat $(BUILD)/test-unit.log; \
+	fi; \
+	[ $$rc = 0 ] && [ $$npm_rc = 0 ] && [ $$unit_rc = 0 ]
+endef
+
+test: deps
+	$(call build_with_units,$(MODULE))
+	$(if $(TESTS_MODULE),NGINX_BIN=$(NGINX_BIN) MODULE=$(MODULE) \
+	    $(TEST_ENV) prove -j$(TEST_JOBS) -I t/lib $(TESTS_MODULE))
 
 # the same tests, nginx with the module built in: no load_module
 # (MODULE=none), t/00-deps.t on the static build's objects
-test-static: deps-static oidc-deps $(STATIC_BIN)
-	NGINX_BIN=$(STATIC_BIN) MODULE=none \
-	OBJDIR=$(STATIC)/build/objs/addon/src \
-	    prove -j$(TEST_JOBS) -I t/lib $(TESTS)
+test-static: deps-static
+	$(call build_with_units,$(STATIC_BIN))
+	$(if $(TESTS_MODULE),NGINX_BIN=$(STATIC_BIN) MODULE=none $(TEST_ENV) \
+	    OBJDIR=$(STATIC)/build/objs/addon/src \
+	    prove -j$(TEST_JOBS) -I t/lib $(TESTS_MODULE))
 
 # the layers are in tools/deps-check; the calls come from the objects
 deps-check: $(MODULE)

@@ -128,7 +128,9 @@ END {
 }
 
 {
-    my $until = time + 15;
+    # a limit, not a wait: node starts in about a second, but with 14 files
+    # at once on two cores it took more than 15 s
+    my $until = time + 60;
     sleep 0.05 until slurp($op_log) =~ /^listening$/m
                      || waitpid($op_pid, POSIX::WNOHANG()) != 0
                      || time > $until;

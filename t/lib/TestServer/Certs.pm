@@ -6,7 +6,9 @@ package TestServer::Certs;
 use strict;
 use warnings;
 
+use Digest::SHA ();
 use Fcntl qw(:flock);
+use File::Copy ();
 use File::Path qw(make_path);
 use POSIX ();
 
@@ -35,6 +37,42 @@ sub _openssl {
 #   expired_cert/key                signed by ca, valid only in 2020
 
 sub make_certs {
+    my ($dir) = @_;
+    make_path($dir) unless -d $dir;
+
+    # TEST_CERT_CACHE (make test sets it): one set for the whole run, made
+    # by the first file that asks and copied into each $dir, instead of
+    # nine openssl runs for every file and mock partner with TLS; the set
+    # is kept under a digest of this file, so a change here makes new ones
+    if (my $cache = $ENV{TEST_CERT_CACHE}) {
+        my $set = _make_certs(_cache_dir($cache));
+        my %f;
+        for my $k (keys %$set) {
+            ($f{$k} = $set->{$k}) =~ s{.*/}{$dir/};
+            next if -s $f{$k};
+            File::Copy::copy($set->{$k}, "$f{$k}.tmp")
+                or die "copy $set->{$k}: $!";
+            chmod((stat $set->{$k})[2] & 07777, "$f{$k}.tmp");
+            rename "$f{$k}.tmp", $f{$k} or die "rename $f{$k}: $!";
+        }
+        return \%f;
+    }
+
+    return _make_certs($dir);
+}
+
+
+sub _cache_dir {
+    my ($cache) = @_;
+    open my $fh, '<', __FILE__ or die __FILE__ . ": $!";
+    local $/;
+    my $digest = Digest::SHA::sha1_hex(<$fh>);
+    close $fh;
+    return "$cache/certs-" . substr($digest, 0, 16);
+}
+
+
+sub _make_certs {
     my ($dir) = @_;
     make_path($dir) unless -d $dir;
 
