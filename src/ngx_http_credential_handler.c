@@ -58,12 +58,24 @@ static ngx_int_t ngx_http_credential_create_request(ngx_http_request_t *r);
 static void ngx_http_credential_restore(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx);
 static void ngx_http_credential_restore_cleanup(void *data);
+static void ngx_http_credential_flush(ngx_http_request_t *r);
 static ngx_array_t *ngx_http_credential_signed_secrets(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_table_elt_t *extra,
     ngx_uint_t nextra);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+/*
+ * The indexed variables that read the request's headers or body ($http_*,
+ * $cookie_*, $remote_user, $request_body): a value evaluated while the
+ * credential was in (a proxy_set_header of $http_authorization, an
+ * add_header on an answer before the upstream request) stays cached for
+ * the log and the filters, so it is flushed when the client's view is
+ * put back (the configuration's, set in postconfiguration)
+ */
+static ngx_uint_t                       *ngx_http_credential_flushes;
+static ngx_uint_t                        ngx_http_credential_nflushes;
 
 
 static ngx_str_t  ngx_http_credential_unavailable_code =
@@ -75,6 +87,8 @@ static ngx_str_t  ngx_http_credential_unavailable_message =
 ngx_int_t
 ngx_http_credential_handler_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i, n;
+    ngx_http_variable_t        *v;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
@@ -93,6 +107,43 @@ ngx_http_credential_handler_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_credential_rewrite_handler;
+
+    /* every directive has indexed its variables by now */
+
+    ngx_http_credential_flushes = NULL;
+    ngx_http_credential_nflushes = 0;
+
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        if (!((v[i].name.len > sizeof("http_") - 1
+               && ngx_strncmp(v[i].name.data, "http_", sizeof("http_") - 1)
+                  == 0)
+              || (v[i].name.len > sizeof("cookie_") - 1
+                  && ngx_strncmp(v[i].name.data, "cookie_",
+                                 sizeof("cookie_") - 1) == 0)
+              || (v[i].name.len == sizeof("remote_user") - 1
+                  && ngx_strncmp(v[i].name.data, "remote_user",
+                                 sizeof("remote_user") - 1) == 0)
+              || (v[i].name.len == sizeof("request_body") - 1
+                  && ngx_strncmp(v[i].name.data, "request_body",
+                                 sizeof("request_body") - 1) == 0)))
+        {
+            continue;
+        }
+
+        if (ngx_http_credential_flushes == NULL) {
+            n = cmcf->variables.nelts;
+
+            ngx_http_credential_flushes = ngx_palloc(cf->pool,
+                                                     n * sizeof(ngx_uint_t));
+            if (ngx_http_credential_flushes == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        ngx_http_credential_flushes[ngx_http_credential_nflushes++] = i;
+    }
 
     return NGX_OK;
 }
@@ -856,6 +907,8 @@ ngx_http_credential_restore(ngx_http_request_t *r,
         list->last = &list->part;
         list->nalloc = ctx->client.headers.nalloc;
 
+        ngx_http_credential_flush(r);
+
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "credential: the client's headers put back");
         return;
@@ -875,8 +928,30 @@ ngx_http_credential_restore(ngx_http_request_t *r,
                       "back");
     }
 
+    ngx_http_credential_flush(r);
+
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "credential: the client's headers and body put back");
+}
+
+
+/* what was read of the request while the credential was in: read again */
+
+static void
+ngx_http_credential_flush(ngx_http_request_t *r)
+{
+    ngx_uint_t                  i;
+    ngx_http_variable_value_t  *vv;
+
+    if (r->variables == NULL) {
+        return;
+    }
+
+    for (i = 0; i < ngx_http_credential_nflushes; i++) {
+        vv = &r->variables[ngx_http_credential_flushes[i]];
+        vv->valid = 0;
+        vv->not_found = 0;
+    }
 }
 
 
@@ -1159,6 +1234,7 @@ static ngx_int_t
 ngx_http_credential_header_filter(ngx_http_request_t *r)
 {
     ngx_http_credential_ctx_t        *ctx;
+    ngx_http_credential_stash_t      *stash;
     ngx_http_credential_main_conf_t  *cmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
@@ -1171,6 +1247,22 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
 
     if (ctx && ctx->injected) {
         ngx_http_credential_restore(r, ctx);
+    }
+
+    /*
+     * Redirected before the upstream request was built (an error_page for
+     * a 413 while the body was read), and answered before a location's
+     * rewrite phase put the client's view back (a server-level "return"):
+     * the redirect wiped the context, the stash knows it
+     */
+
+    if (ctx == NULL && r->internal && r == r->main) {
+        stash = ngx_http_credential_stash(r, 0);
+
+        if (stash && stash->injected && stash->injected->injected) {
+            ngx_http_credential_restore(r, stash->injected);
+            stash->injected = NULL;
+        }
     }
 
     /*
