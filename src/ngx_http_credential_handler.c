@@ -66,17 +66,6 @@ static ngx_array_t *ngx_http_credential_signed_secrets(ngx_http_request_t *r,
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
-/*
- * The indexed variables that read the request's headers or body ($http_*,
- * $cookie_*, $remote_user, $request_body): a value evaluated while the
- * credential was in (a proxy_set_header of $http_authorization, an
- * add_header on an answer before the upstream request) stays cached for
- * the log and the filters, so it is flushed when the client's view is
- * put back (the configuration's, set in postconfiguration)
- */
-static ngx_uint_t                       *ngx_http_credential_flushes;
-static ngx_uint_t                        ngx_http_credential_nflushes;
-
 
 static ngx_str_t  ngx_http_credential_unavailable_code =
     ngx_string("credential-unavailable");
@@ -87,10 +76,11 @@ static ngx_str_t  ngx_http_credential_unavailable_message =
 ngx_int_t
 ngx_http_credential_handler_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                  i, n;
-    ngx_http_variable_t        *v;
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                        i, n;
+    ngx_http_variable_t              *v;
+    ngx_http_handler_pt              *h;
+    ngx_http_core_main_conf_t        *cmcf;
+    ngx_http_credential_main_conf_t  *crmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -108,10 +98,15 @@ ngx_http_credential_handler_init(ngx_conf_t *cf)
 
     *h = ngx_http_credential_rewrite_handler;
 
-    /* every directive has indexed its variables by now */
+    /*
+     * Every directive has indexed its variables by now.  A value evaluated
+     * while the credential was in (a proxy_set_header of
+     * $http_authorization, an add_header on an answer before the upstream
+     * request) stays cached for the log and the filters: flushed when the
+     * client's view is put back.
+     */
 
-    ngx_http_credential_flushes = NULL;
-    ngx_http_credential_nflushes = 0;
+    crmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
 
     v = cmcf->variables.elts;
 
@@ -132,17 +127,16 @@ ngx_http_credential_handler_init(ngx_conf_t *cf)
             continue;
         }
 
-        if (ngx_http_credential_flushes == NULL) {
+        if (crmcf->flushes == NULL) {
             n = cmcf->variables.nelts;
 
-            ngx_http_credential_flushes = ngx_palloc(cf->pool,
-                                                     n * sizeof(ngx_uint_t));
-            if (ngx_http_credential_flushes == NULL) {
+            crmcf->flushes = ngx_palloc(cf->pool, n * sizeof(ngx_uint_t));
+            if (crmcf->flushes == NULL) {
                 return NGX_ERROR;
             }
         }
 
-        ngx_http_credential_flushes[ngx_http_credential_nflushes++] = i;
+        crmcf->flushes[crmcf->nflushes++] = i;
     }
 
     return NGX_OK;
@@ -940,15 +934,14 @@ ngx_http_credential_restore(ngx_http_request_t *r,
 static void
 ngx_http_credential_flush(ngx_http_request_t *r)
 {
-    ngx_uint_t                  i;
-    ngx_http_variable_value_t  *vv;
+    ngx_uint_t                        i;
+    ngx_http_variable_value_t        *vv;
+    ngx_http_credential_main_conf_t  *cmcf;
 
-    if (r->variables == NULL) {
-        return;
-    }
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
 
-    for (i = 0; i < ngx_http_credential_nflushes; i++) {
-        vv = &r->variables[ngx_http_credential_flushes[i]];
+    for (i = 0; i < cmcf->nflushes; i++) {
+        vv = &r->variables[cmcf->flushes[i]];
         vv->valid = 0;
         vv->not_found = 0;
     }
