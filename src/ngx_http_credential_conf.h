@@ -127,6 +127,14 @@ typedef struct {
 
     /* credential_status and credential_health locations */
     ngx_array_t                  statuses;      /* status_t * */
+
+    /*
+     * The indexed variables that read the request ($http_*, $cookie_*,
+     * $remote_user, $request_body): their cached values are dropped when
+     * the client's view is back (handler.c)
+     */
+    ngx_uint_t                  *flushes;
+    ngx_uint_t                   nflushes;
 } ngx_http_credential_main_conf_t;
 
 

@@ -32,15 +32,20 @@ struct ngx_http_credential_state_s {
 
 /*
  * The fields of a stash or context before its member m are n words: a
- * type of negative size when they are not
+ * type of negative size when they are not.  Counted for 64-bit words, on
+ * which it is built and tested: on a 32-bit platform an int64_t is two
+ * words and an off_t may be aligned to two, and "Architecture: any" must
+ * still build there.
  */
 #define ngx_http_credential_zeroed(t, m, n)                                   \
     typedef char ngx_http_credential_##t##_zeroed[                           \
         offsetof(ngx_http_credential_##t##_t, m)                             \
         == (n) * sizeof(void *) ? 1 : -1]
 
+#if (NGX_PTR_SIZE == 8)
 ngx_http_credential_zeroed(stash, content_length_n, 7);
 ngx_http_credential_zeroed(ctx, client, 11);
+#endif
 
 
 /* recycled blocks a worker keeps: about 700 bytes each */

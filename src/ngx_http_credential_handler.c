@@ -58,6 +58,7 @@ static ngx_int_t ngx_http_credential_create_request(ngx_http_request_t *r);
 static void ngx_http_credential_restore(ngx_http_request_t *r,
     ngx_http_credential_ctx_t *ctx);
 static void ngx_http_credential_restore_cleanup(void *data);
+static void ngx_http_credential_flush(ngx_http_request_t *r);
 static ngx_array_t *ngx_http_credential_signed_secrets(ngx_http_request_t *r,
     ngx_http_credential_main_conf_t *cmcf, ngx_table_elt_t *extra,
     ngx_uint_t nextra);
@@ -75,8 +76,11 @@ static ngx_str_t  ngx_http_credential_unavailable_message =
 ngx_int_t
 ngx_http_credential_handler_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                        i, n;
+    ngx_http_variable_t              *v;
+    ngx_http_handler_pt              *h;
+    ngx_http_core_main_conf_t        *cmcf;
+    ngx_http_credential_main_conf_t  *crmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -93,6 +97,47 @@ ngx_http_credential_handler_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_credential_rewrite_handler;
+
+    /*
+     * Every directive has indexed its variables by now.  A value evaluated
+     * while the credential was in (a proxy_set_header of
+     * $http_authorization, an add_header on an answer before the upstream
+     * request) stays cached for the log and the filters: flushed when the
+     * client's view is put back.
+     */
+
+    crmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
+
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        if (!((v[i].name.len > sizeof("http_") - 1
+               && ngx_strncmp(v[i].name.data, "http_", sizeof("http_") - 1)
+                  == 0)
+              || (v[i].name.len > sizeof("cookie_") - 1
+                  && ngx_strncmp(v[i].name.data, "cookie_",
+                                 sizeof("cookie_") - 1) == 0)
+              || (v[i].name.len == sizeof("remote_user") - 1
+                  && ngx_strncmp(v[i].name.data, "remote_user",
+                                 sizeof("remote_user") - 1) == 0)
+              || (v[i].name.len == sizeof("request_body") - 1
+                  && ngx_strncmp(v[i].name.data, "request_body",
+                                 sizeof("request_body") - 1) == 0)))
+        {
+            continue;
+        }
+
+        if (crmcf->flushes == NULL) {
+            n = cmcf->variables.nelts;
+
+            crmcf->flushes = ngx_palloc(cf->pool, n * sizeof(ngx_uint_t));
+            if (crmcf->flushes == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        crmcf->flushes[crmcf->nflushes++] = i;
+    }
 
     return NGX_OK;
 }
@@ -856,6 +901,8 @@ ngx_http_credential_restore(ngx_http_request_t *r,
         list->last = &list->part;
         list->nalloc = ctx->client.headers.nalloc;
 
+        ngx_http_credential_flush(r);
+
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "credential: the client's headers put back");
         return;
@@ -875,8 +922,29 @@ ngx_http_credential_restore(ngx_http_request_t *r,
                       "back");
     }
 
+    ngx_http_credential_flush(r);
+
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "credential: the client's headers and body put back");
+}
+
+
+/* what was read of the request while the credential was in: read again */
+
+static void
+ngx_http_credential_flush(ngx_http_request_t *r)
+{
+    ngx_uint_t                        i;
+    ngx_http_variable_value_t        *vv;
+    ngx_http_credential_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_credential_module);
+
+    for (i = 0; i < cmcf->nflushes; i++) {
+        vv = &r->variables[cmcf->flushes[i]];
+        vv->valid = 0;
+        vv->not_found = 0;
+    }
 }
 
 
@@ -1159,6 +1227,7 @@ static ngx_int_t
 ngx_http_credential_header_filter(ngx_http_request_t *r)
 {
     ngx_http_credential_ctx_t        *ctx;
+    ngx_http_credential_stash_t      *stash;
     ngx_http_credential_main_conf_t  *cmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
@@ -1171,6 +1240,22 @@ ngx_http_credential_header_filter(ngx_http_request_t *r)
 
     if (ctx && ctx->injected) {
         ngx_http_credential_restore(r, ctx);
+    }
+
+    /*
+     * Redirected before the upstream request was built (an error_page for
+     * a 413 while the body was read), and answered before a location's
+     * rewrite phase put the client's view back (a server-level "return"):
+     * the redirect wiped the context, the stash knows it
+     */
+
+    if (ctx == NULL && r->internal && r == r->main) {
+        stash = ngx_http_credential_stash(r, 0);
+
+        if (stash && stash->injected && stash->injected->injected) {
+            ngx_http_credential_restore(r, stash->injected);
+            stash->injected = NULL;
+        }
     }
 
     /*
