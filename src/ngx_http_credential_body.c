@@ -27,12 +27,6 @@
 #define NGX_HTTP_CREDENTIAL_BODY_MAX  (1024 * 1024)
 
 /*
- * a body state of this file alone, beside those of ngx_http_credential_ctx.h:
- * the reading is under way inside the body handler's own call
- */
-#define NGX_HTTP_CREDENTIAL_BODY_AT_ONCE  5
-
-/*
  * The new body refers to this many ranges of the client's at most; a body
  * that drops the credential's keys between more of its members has the
  * rest copied into one buffer (two chain links per member would cost ten

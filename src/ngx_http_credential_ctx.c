@@ -281,11 +281,16 @@ ngx_http_credential_state_new(ngx_http_request_t *r)
     ctx->create_request = NULL;
     ctx->payload = NULL;
     ctx->body_read = 0;
-    ctx->attempt = 0;
-    ctx->saved = 0;
-    ctx->injected = 0;
-    ctx->sent_saved = 0;
-    ctx->linked = 0;
+
+    /*
+     * The flags as the bytes between body_read and client: one store, and
+     * a flag added among them is zeroed without a line here
+     */
+
+    ngx_memzero((u_char *) &ctx->body_read + sizeof(ctx->body_read),
+                offsetof(ngx_http_credential_ctx_t, client)
+                - offsetof(ngx_http_credential_ctx_t, body_read)
+                - sizeof(ctx->body_read));
 
     state->r = r;
     state->ctx_used = 0;

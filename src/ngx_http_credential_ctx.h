@@ -18,6 +18,7 @@
 #define NGX_HTTP_CREDENTIAL_BODY_READ     2
 #define NGX_HTTP_CREDENTIAL_BODY_PASS     3    /* injected: on to proxy */
 #define NGX_HTTP_CREDENTIAL_BODY_ANSWER   4    /* answer.c sends it */
+#define NGX_HTTP_CREDENTIAL_BODY_AT_ONCE  5    /* read in the handler's call */
 
 
 typedef struct ngx_http_credential_answer_s  ngx_http_credential_answer_t;

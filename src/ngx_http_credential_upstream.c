@@ -11,8 +11,9 @@
 #include "ngx_edge_auth_sigv4.h"
 
 
-#define NGX_HTTP_CREDENTIAL_BODY_READING  1
-#define NGX_HTTP_CREDENTIAL_BODY_WAS_READ 2
+/* ctx->body_read: the upstream module reading the body for a signature */
+#define NGX_HTTP_CREDENTIAL_UPSTREAM_READING  1
+#define NGX_HTTP_CREDENTIAL_UPSTREAM_READ     2
 
 
 static void ngx_http_credential_upstream_body_read(ngx_http_request_t *r);
@@ -88,13 +89,13 @@ ngx_http_credential_upstream_body(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
-    if (ctx->body_read == NGX_HTTP_CREDENTIAL_BODY_READING) {
+    if (ctx->body_read == NGX_HTTP_CREDENTIAL_UPSTREAM_READING) {
         return NGX_DONE;
     }
 
     /* HTTP/2 and HTTP/3 may send a body with neither header */
 
-    if (ctx->body_read == NGX_HTTP_CREDENTIAL_BODY_WAS_READ
+    if (ctx->body_read == NGX_HTTP_CREDENTIAL_UPSTREAM_READ
         || r != r->main || r->request_body != NULL
         || !(r->headers_in.content_length_n > 0 || r->headers_in.chunked
              || r->http_version >= NGX_HTTP_VERSION_20))
@@ -102,7 +103,7 @@ ngx_http_credential_upstream_body(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ctx->body_read = NGX_HTTP_CREDENTIAL_BODY_READING;
+    ctx->body_read = NGX_HTTP_CREDENTIAL_UPSTREAM_READING;
 
     rc = ngx_http_read_client_request_body(r,
                                        ngx_http_credential_upstream_body_read);
@@ -128,7 +129,7 @@ ngx_http_credential_upstream_body_read(ngx_http_request_t *r)
         return;
     }
 
-    ctx->body_read = NGX_HTTP_CREDENTIAL_BODY_WAS_READ;
+    ctx->body_read = NGX_HTTP_CREDENTIAL_UPSTREAM_READ;
 
     /* the proxy sends the body that was hashed */
     r->preserve_body = 1;
