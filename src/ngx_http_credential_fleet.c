@@ -16,8 +16,9 @@
  *     one and stores its own when Redis lacks it;
  *   - whoever stores a token then counts it in the fleet's change log
  *     (a counter and the names of the last changed keys, one script);
- *     every second one worker per node reads the counter, and only when
- *     it moved reads the log and the tokens it names: a node at rest
+ *     every second one worker per node (it holds the poll; the others
+ *     sleep) reads the counter, and only when it moved reads the log
+ *     and the tokens it names: a node at rest
  *     sends one GET a second, whatever the number of credentials, and a
  *     slow sweep (one token every other second) finds what a node of an
  *     older version stored without counting it.  A counter that went
