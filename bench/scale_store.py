@@ -22,6 +22,11 @@ Environment (all optional):
   BENCH_T_RUNS     nginx -t runs per size               3
   BENCH_REDIS_N    credentials of the Redis node        1000
   BENCH_IDLE       seconds counted at rest              10
+  BENCH_WORKERS    worker_processes of the Redis node   1 2 4
+                   (one node after the other, same Redis)
+  BENCH_BEFORE     another build of the module (.so): each Redis node
+                   runs with it too, right before, for a comparison
+  BENCH_REDIS_ONLY 1: the Redis measurement alone, no nginx -t
   REDIS_SERVER     redis-server binary                  redis-server
 """
 
@@ -41,6 +46,9 @@ from benchlib import (NGINX, MODULE, log, die, free_port, read,  # noqa: E402
 T_RUNS = int(os.environ.get('BENCH_T_RUNS', '3'))
 REDIS_N = int(os.environ.get('BENCH_REDIS_N', '1000'))
 IDLE = int(os.environ.get('BENCH_IDLE', '10'))
+WORKERS = [int(w) for w in os.environ.get('BENCH_WORKERS', '1 2 4').split()]
+BEFORE = os.environ.get('BENCH_BEFORE', '')
+REDIS_ONLY = os.environ.get('BENCH_REDIS_ONLY', '') == '1'
 REDIS = os.environ.get('REDIS_SERVER') or shutil.which('redis-server') \
     or '/usr/bin/redis-server'
 
@@ -166,12 +174,12 @@ def cpu_ns(pids):
 
 
 def wakeups(pids):
-    """the workers' voluntary context switches: each sleep in epoll_wait"""
-    n = 0
+    """each worker's voluntary context switches: each sleep in epoll_wait"""
+    n = []
     for p in pids[1:]:
         for line in read('/proc/%d/status' % p).splitlines():
             if line.startswith('voluntary_ctxt_switches:'):
-                n += int(line.split()[1])
+                n.append(int(line.split()[1]))
     return n
 
 
@@ -261,21 +269,18 @@ def configuration_time(work, module):
     return results, order, per
 
 
-def redis_at_rest(work, module):
-    log('== Redis commands of one node (2 workers) at rest, %d token '
-        'credentials' % REDIS_N)
-    redis = Redis(work)
-
-    login_port = free_port()
-    login = Nginx(work, 'login', fill(LOGIN, port=login_port,
-                                      dir=os.path.join(work, 'login')),
-                  module=False)
-    login.start(login_port)
+def redis_at_rest(work, module, workers, redis, login, login_port, tag):
+    """one node with BENCH_REDIS_N credentials at rest: (commands a
+    second, commands, seconds, node CPU ms a minute, wake-ups a second of
+    each worker)"""
+    log('== Redis commands of one node (%d workers) at rest, %d token '
+        'credentials%s' % (workers, REDIS_N, tag))
 
     key = os.path.join(work, 'seal.key')
-    with open(key, 'wb') as f:
-        f.write(os.urandom(32))
-    os.chmod(key, 0o644)
+    if not os.path.exists(key):
+        with open(key, 'wb') as f:
+            f.write(os.urandom(32))
+        os.chmod(key, 0o644)
 
     port = free_port()
     http = ('    credential_store zone=tokens:8m redis=127.0.0.1:%d '
@@ -283,9 +288,11 @@ def redis_at_rest(work, module):
         creds(REDIS_N, login_port) + \
         '    server { listen 127.0.0.1:%d; location / { ' \
         'credential_inject c0; return 204; } }\n' % port
-    node = Nginx(work, 'node', http, workers=2, module=module)
+    node = Nginx(work, 'node%d%s' % (workers, tag.replace(' ', '_')), http,
+                 workers=workers, module=module)
     node.start(port)
 
+    # the first node logs in; the next ones take the tokens from Redis
     logins = os.path.join(login.dir, 'login.log')
     deadline = time.time() + 120
     n = 0
@@ -305,29 +312,63 @@ def redis_at_rest(work, module):
         wakeups(pids)
     rate = (c1 - c0) / (t1 - t0)
     cpu = (cpu1 - cpu0) / 1e6 / (t1 - t0) * 60
-    wake = (wake1 - wake0) / (t1 - t0) / max(len(pids) - 1, 1)
+    wake = [(b - a) / (t1 - t0) for a, b in zip(wake0, wake1)]
     log('  at rest: %.2f Redis commands a second for the node '
         '(%d in %.1f s)' % (rate, c1 - c0, t1 - t0))
     log('  at rest: node CPU %.1f ms a minute (master and %d workers, '
-        '/proc/PID/schedstat), %.1f wake-ups a second per worker'
-        % (cpu, len(pids) - 1, wake))
-    for line in redis.cmd('INFO', 'commandstats').splitlines():
-        if line.startswith('cmdstat_') and not line.startswith(
-                'cmdstat_info'):
-            log('    ' + line.split(',usec_per_call')[0])
+        '/proc/PID/schedstat); wake-ups a second of each worker: %s'
+        % (cpu, len(pids) - 1, ' '.join('%.1f' % w for w in wake)))
 
     node.stop()
+    return rate, c1 - c0, t1 - t0, cpu, wake
+
+
+def redis_nodes(work, module):
+    """the Redis measurement for each BENCH_WORKERS (and BENCH_BEFORE)"""
+    redis = Redis(work)
+    login_port = free_port()
+    login = Nginx(work, 'login', fill(LOGIN, port=login_port,
+                                      dir=os.path.join(work, 'login')),
+                  module=False)
+    login.start(login_port)
+
+    before = None
+    if BEFORE:
+        before = os.path.join(work, 'before.so')
+        shutil.copy2(BEFORE, before)
+
+    out = {}
+    for w in WORKERS:
+        if before:
+            out[(w, 'before')] = redis_at_rest(work, before, w, redis, login,
+                                              login_port, ' (before)')
+        out[(w, 'this')] = redis_at_rest(work, module, w, redis, login,
+                                        login_port, '')
+
+    log('== idle node with Redis, %d credentials: node CPU ms a minute, '
+        'wake-ups a second (all workers), Redis commands a second'
+        % REDIS_N)
+    for (w, which), r in sorted(out.items()):
+        log('  %d workers %-6s  %6.1f ms/min  %5.1f wake-ups/s (%s)  '
+            '%.2f cmd/s' % (w, which, r[3], sum(r[4]),
+                            ' '.join('%.1f' % x for x in r[4]), r[0]))
+
     login.stop()
     redis.stop()
-    return rate, c1 - c0, t1 - t0, cpu, wake
+    return out
 
 
 def main():
     work = sys.argv[1] if len(sys.argv) > 1 else die('usage: scale_store.py DIR')
     module, digest = copy_module(work)
     log('module %s (sha256 %s)' % (MODULE, digest))
+    if REDIS_ONLY:
+        redis_nodes(work, module)
+        return
     results, order, per = configuration_time(work, module)
-    rate, ncmd, secs, idle_cpu, wake = redis_at_rest(work, module)
+    nodes = redis_nodes(work, module)
+    w = 2 if (2, 'this') in nodes else WORKERS[0]
+    rate, ncmd, secs, idle_cpu, wake = nodes[(w, 'this')]
 
     # the headline figures for bench/summary.py, goals of issue 16
     figs = []
@@ -350,13 +391,23 @@ def main():
                                   'bound')))
     figs.append(figure('Redis commands/s, node at rest, %s creds'
                        % '{:,}'.format(REDIS_N), rate, '/s', goal='<= 2',
-                       ok=rate <= 2, note='%d in %.1f s, 2 workers'
-                       % (ncmd, secs)))
+                       ok=rate <= 2, note='%d in %.1f s, %d workers'
+                       % (ncmd, secs, w)))
     figs.append(figure('idle CPU with Redis, node, %s creds'
                        % '{:,}'.format(REDIS_N), idle_cpu, 'ms/min',
                        goal='<= 10', ok=idle_cpu <= 10,
-                       note='master and 2 workers, /proc/PID/schedstat; '
-                       '%.1f wake-ups/s per worker' % wake))
+                       note='master and %d workers, /proc/PID/schedstat; '
+                       'wake-ups/s of each worker: %s'
+                       % (w, ' '.join('%.1f' % x for x in wake))))
+    for w2 in WORKERS:
+        if w2 == w:
+            continue
+        r = nodes[(w2, 'this')]
+        figs.append(figure('idle CPU with Redis, node, %s creds, %d workers'
+                           % ('{:,}'.format(REDIS_N), w2), r[3], 'ms/min',
+                           goal='<= 10', ok=r[3] <= 10,
+                           note='wake-ups/s of each worker: %s'
+                           % ' '.join('%.1f' % x for x in r[4])))
     record('scale_store', figs, module=digest, redis_n=REDIS_N)
 
 

@@ -190,6 +190,15 @@ typedef struct {
      */
     ngx_atomic_t                 changes;
     ngx_edge_auth_entry_t       *changed[NGX_EDGE_AUTH_STORE_CHANGED];
+
+    /*
+     * The one worker of the node that polls the fleet and looks at the
+     * changed entries: its pid, its configuration, and until when (ms)
+     * it holds the poll without renewing it.  The others sleep.
+     */
+    ngx_pid_t                    fleet_poller;
+    ngx_uint_t                   fleet_poller_gen;
+    int64_t                      fleet_poller_until;
 } ngx_edge_auth_store_sh_t;
 
 

@@ -16,8 +16,9 @@
  *     one and stores its own when Redis lacks it;
  *   - whoever stores a token then counts it in the fleet's change log
  *     (a counter and the names of the last changed keys, one script);
- *     every second one worker per node reads the counter, and only when
- *     it moved reads the log and the tokens it names: a node at rest
+ *     every second one worker per node (it holds the poll; the others
+ *     sleep) reads the counter, and only when it moved reads the log
+ *     and the tokens it names: a node at rest
  *     sends one GET a second, whatever the number of credentials, and a
  *     slow sweep (one token every other second) finds what a node of an
  *     older version stored without counting it.  A counter that went
@@ -50,6 +51,12 @@
 
 /* the fleet's change log: how often, and how many names it keeps */
 #define NGX_HTTP_CREDENTIAL_POLL         1000
+/*
+ * The node's poller renews its hold each poll; past it (a stuck worker),
+ * another takes it.  The others wake up once a hold: each wake-up of a
+ * sleeping process costs about a millisecond of CPU on a virtual machine.
+ */
+#define NGX_HTTP_CREDENTIAL_POLL_HOLD    (60 * NGX_HTTP_CREDENTIAL_POLL)
 #define NGX_HTTP_CREDENTIAL_CHANGES_MAX  256
 
 /* a stored refresh token outlives its access token by this much */
@@ -78,6 +85,8 @@ static ngx_int_t ngx_http_credential_fleet_get_key(
 static void ngx_http_credential_fleet_sync_done(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_tick(ngx_event_t *ev);
+static ngx_msec_t ngx_http_credential_fleet_hold(
+    ngx_http_credential_main_conf_t *cmcf, int64_t now);
 static void ngx_http_credential_fleet_polled(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_changes(
@@ -165,6 +174,9 @@ static const char  ngx_http_credential_notify_script[] =
 
 /* a refusal of the node's poll or notification, said once until it works */
 static ngx_uint_t  ngx_http_credential_fleet_poll_error;
+
+/* this worker holds the node's poll (store->sh->fleet_poller) */
+static ngx_uint_t  ngx_http_credential_fleet_poller;
 
 
 /* the "redis..." parameters of credential_store */
@@ -1592,9 +1604,10 @@ ngx_http_credential_fleet_notified(ngx_edge_auth_redis_call_t *call)
 
 
 /*
- * Every second, one worker per node (the first whose timer fires a poll
- * period after the last) reads the change counter; every other poll it
- * also reads one token, in turn: the sweep.
+ * Every second, the node's poller (one worker, see fleet_hold()) reads
+ * the change counter; every other poll it also reads one token, in turn:
+ * the sweep.  The other workers sleep: the idle cost of a node does not
+ * grow with its workers.
  */
 
 static void
@@ -1603,19 +1616,38 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     ngx_http_credential_main_conf_t *cmcf = ev->data;
 
     int64_t                      now;
+    ngx_msec_t                   delay;
     ngx_uint_t                   sweep, n;
     ngx_edge_auth_store_t       *store;
     ngx_http_credential_t      **cred;
 
+    store = cmcf->store;
+
     if (ngx_exiting || ngx_terminate || ngx_quit || cmcf->redis == NULL) {
+
+        /* the next poller need not wait until the hold lapses */
+
+        ngx_edge_auth_store_lock(store);
+
+        if (store->sh->fleet_poller == ngx_pid) {
+            store->sh->fleet_poller = 0;
+        }
+
+        ngx_edge_auth_store_unlock(store);
+        return;
+    }
+
+    delay = ngx_http_credential_fleet_hold(cmcf, ngx_edge_auth_now());
+
+    if (delay) {
+        /* another worker polls: look again when its hold would lapse */
+        ngx_add_timer(ev, delay);
         return;
     }
 
     ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
 
-    store = cmcf->store;
-
-    /* every worker: its credentials whose token another process changed */
+    /* the credentials whose token another process changed */
     ngx_http_credential_fleet_rearm(cmcf);
 
     if (!ngx_http_credential_fleet_usable(cmcf)) {
@@ -1662,6 +1694,85 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     if (sweep < n) {
         ngx_http_credential_fleet_get(cmcf, cred[sweep]);
     }
+}
+
+
+/*
+ * The node's poll: one worker holds it (pid, configuration, deadline in
+ * the zone, like the login slots), and renews the hold at each tick.
+ * Another takes it over when the holder is gone, of an older
+ * configuration (a reload) or past its hold (stuck).  0: this worker
+ * polls; else when to look again.
+ */
+
+static ngx_msec_t
+ngx_http_credential_fleet_hold(ngx_http_credential_main_conf_t *cmcf,
+    int64_t now)
+{
+    ngx_int_t                   take;
+    ngx_uint_t                  i;
+    ngx_pid_t                   pid;
+    ngx_edge_auth_store_t      *store;
+    ngx_http_credential_t     **cred;
+    ngx_edge_auth_store_sh_t   *sh;
+
+    store = cmcf->store;
+    sh = store->sh;
+
+    ngx_edge_auth_store_lock(store);
+
+    pid = sh->fleet_poller;
+
+    take = (pid == ngx_pid
+            || pid == 0
+            || sh->fleet_poller_gen < store->gen
+            || now >= sh->fleet_poller_until
+            || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH));
+
+    if (!take) {
+        now = sh->fleet_poller_until - now + 1;
+        ngx_edge_auth_store_unlock(store);
+
+        ngx_http_credential_fleet_poller = 0;
+
+        return (ngx_msec_t) ngx_min(now, NGX_HTTP_CREDENTIAL_POLL_HOLD);
+    }
+
+    sh->fleet_poller = ngx_pid;
+    sh->fleet_poller_gen = store->gen;
+    sh->fleet_poller_until = now + NGX_HTTP_CREDENTIAL_POLL_HOLD;
+
+    ngx_edge_auth_store_unlock(store);
+
+    if (pid == ngx_pid && ngx_http_credential_fleet_poller) {
+        return 0;
+    }
+
+    ngx_http_credential_fleet_poller = 1;
+
+    /* the changes from now on are this worker's to look at */
+    cmcf->redis_changes_seen = sh->changes;
+
+    if (pid == 0) {
+        return 0;
+    }
+
+    /*
+     * The poller before may have looked after credentials that changed
+     * (below, fleet_rearm()); this one now looks at every one once.
+     */
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "credential store: this worker polls the fleet for the "
+                  "node, after process %P", pid);
+
+    cred = cmcf->logins.elts;
+
+    for (i = 0; i < cmcf->logins.nelts; i++) {
+        ngx_http_credential_fleet_changed(cred[i]);
+    }
+
+    return 0;
 }
 
 
@@ -1861,11 +1972,12 @@ ngx_http_credential_fleet_changes(ngx_edge_auth_redis_call_t *call)
 
 
 /*
- * The entries whose token changed since this worker last looked (a token
- * from Redis, a login or a code exchange in another worker): the worker
- * that schedules their credential looks at them again, so that its timer
- * follows the new renewal time.  At rest nothing changed: one read of
- * the zone's count, no credential visited.
+ * The entries whose token changed since the poller last looked (a token
+ * from Redis, a login or a code exchange in another worker): the poller
+ * looks at them again and schedules them from then on (besides the worker
+ * that scheduled them, which is not woken up), so that a timer follows
+ * the new renewal time.  At rest nothing changed: one read of the zone's
+ * count, no credential visited.
  */
 
 static void

@@ -30,7 +30,8 @@ ngx_int_t ngx_http_credential_fleet_names(ngx_conf_t *cf,
     ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred);
 /*
  * A credential whose token changed in another process or came from Redis,
- * one that this worker may schedule: once a poll period.
+ * told to the node's poller, which schedules it from then on: once a poll
+ * period.
  */
 typedef void (*ngx_http_credential_fleet_changed_pt)(
     ngx_http_credential_t *cred);

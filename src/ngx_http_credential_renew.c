@@ -648,10 +648,11 @@ ngx_http_credential_next_look(ngx_http_credential_main_conf_t *cmcf,
 
 /*
  * The credential's token changed in another process or came from Redis
- * (once a poll period, see ngx_http_credential_fleet_init()): the worker
- * that schedules it looks at it again, which arms its timer for the new
- * renewal.  One waiting for a login slot, or logging in, is looked at by
- * the end of that.
+ * (once a poll period, see ngx_http_credential_fleet_hold()): the node's
+ * poller looks at it again, which arms its timer for the new renewal, and
+ * schedules it from then on; the worker that scheduled it keeps its own
+ * timer, which at worst fires early and looks again.  One waiting for a
+ * login slot, or logging in, is looked at by the end of that.
  */
 
 static void
@@ -661,9 +662,13 @@ ngx_http_credential_renew_changed(ngx_http_credential_t *cred)
 
     login = cred->login;
 
-    if (!login->scheduled || login->waiting || login->inflight
-        || login->ev == NULL)
-    {
+    if (login->ev == NULL) {
+        return;
+    }
+
+    login->scheduled = 1;
+
+    if (login->waiting || login->inflight) {
         return;
     }
 
