@@ -288,6 +288,7 @@ ngx_edge_auth_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         store->sh->redis_down = 0;
         store->sh->floor = NGX_MAX_UINT32_VALUE;
         store->sh->fleet_seen = -1;
+        store->sh->fleet_fetch = -1;
         store->sh->full = 0;
 
         len = sizeof(" in credential store zone \"\"") + shm_zone->shm.name.len;

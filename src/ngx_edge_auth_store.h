@@ -167,6 +167,12 @@ typedef struct {
     /* the fleet (Redis): the node's look at the fleet's change counter */
     int64_t                      fleet_polled; /* ms; one worker a tick */
     int64_t                      fleet_seen;   /* counter; -1 unknown */
+    /*
+     * fleet_seen before the changes whose tokens the poller reads now: a
+     * poller that dies before the answers come leaves them to the next
+     * one (-1: none)
+     */
+    int64_t                      fleet_fetch;
     ngx_uint_t                   fleet_lost;   /* a poll failed */
     ngx_uint_t                   fleet_polls;
     ngx_uint_t                   fleet_sweep;  /* the sweep's next one */

@@ -1738,6 +1738,19 @@ ngx_http_credential_fleet_hold(ngx_http_credential_main_conf_t *cmcf,
         return (ngx_msec_t) ngx_min(now, NGX_HTTP_CREDENTIAL_POLL_HOLD);
     }
 
+    /*
+     * Taken over: the poller before may have died (a crash, a reload's
+     * exit) between moving fleet_seen on and the changed tokens' answers,
+     * which then never came.  Its last changes are read again: a look at
+     * a credential does not read Redis (fleet_sync()).
+     */
+
+    if (pid != ngx_pid && sh->fleet_fetch >= 0
+        && sh->fleet_fetch < sh->fleet_seen)
+    {
+        sh->fleet_seen = sh->fleet_fetch;
+    }
+
     sh->fleet_poller = ngx_pid;
     sh->fleet_poller_gen = store->gen;
     sh->fleet_poller_until = now + NGX_HTTP_CREDENTIAL_POLL_HOLD;
@@ -1942,6 +1955,7 @@ ngx_http_credential_fleet_changes(ngx_edge_auth_redis_call_t *call)
 
     /* unknown until the next poll says where the counter is */
     store->sh->fleet_seen = (v < 0) ? -1 : v;
+    store->sh->fleet_fetch = resync ? -1 : seen;
 
     ngx_edge_auth_store_unlock(store);
 
