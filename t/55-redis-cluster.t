@@ -299,6 +299,7 @@ sleep $longest / 1000 + 0.5;
 
 # a renewal after the failover: through the new master, once for both
 
+my ($renew_c, $renew_d) = (length $c->error_log, length $d->error_log);
 $nilo->reset_counters;
 $nilo->expire_tokens;
 (my $st_c) = api($port_c);
@@ -312,8 +313,16 @@ $nilo->wait_for(sub {
 }, 15);
 ok($tok_new, 'C injects a new token');
 is($td, $tok_new, 'D took it from the promoted replica');
-is($nilo->logins, 1, 'one login for the fleet after the failover')
-    or diag explain [ $nilo->requests('login') ];
+# one login for the fleet; a second only from a node whose Redis call
+# failed at the renewal (a worker that had not met the new map yet), which
+# the log must then say: one login per node is what an outage allows
+my $renewal_log = substr($c->error_log, $renew_c)
+                  . substr($d->error_log, $renew_d);
+my $failed = $renewal_log =~ /tokens stay in shared memory|Redis is paused/;
+ok($nilo->logins == 1 || ($nilo->logins == 2 && $failed),
+   'one login for the fleet after the failover ('
+   . $nilo->logins . ($failed ? ', a Redis call failed' : '') . ')')
+    or diag $renewal_log;
 $seen{$tok_new} = 1 if $tok_new;
 
 $by_node = $cluster->keys_by_node($NAME);
