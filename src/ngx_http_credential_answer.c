@@ -521,11 +521,7 @@ ngx_http_credential_answer_send(ngx_http_request_t *r,
      */
 
     if (!mctx->sent_saved) {
-        mctx->sent.headers = r->headers_in.headers;
-        mctx->sent.authorization = r->headers_in.authorization;
-        mctx->sent.body = r->request_body;
-        mctx->sent.content_length_n = r->headers_in.content_length_n;
-        mctx->sent.chunked = r->headers_in.chunked;
+        ngx_http_credential_view_get(r, &mctx->sent);
         mctx->sent_saved = 1;
     }
 

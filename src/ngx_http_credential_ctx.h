@@ -127,6 +127,20 @@ typedef struct ngx_http_credential_stash_s {
 } ngx_http_credential_stash_t;
 
 
+/* the view the request has now, as its upstream request is built from it */
+
+static ngx_inline void
+ngx_http_credential_view_get(ngx_http_request_t *r,
+    ngx_http_credential_view_t *view)
+{
+    view->headers = r->headers_in.headers;
+    view->authorization = r->headers_in.authorization;
+    view->body = r->request_body;
+    view->content_length_n = r->headers_in.content_length_n;
+    view->chunked = r->headers_in.chunked;
+}
+
+
 ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
 ngx_http_credential_ctx_t *ngx_http_credential_ctx_first(
     ngx_http_request_t *r);

@@ -159,6 +159,26 @@ ngx_http_credential_handler_filter_init(ngx_conf_t *cf)
 }
 
 
+/*
+ * The token this request carries, for a refusal to name and the stash to
+ * hold: the common path and the general one alike
+ */
+
+static ngx_inline void
+ngx_http_credential_token_held(ngx_http_credential_t *cred,
+    ngx_http_credential_ctx_t *ctx, ngx_http_credential_stash_t *stash)
+{
+    ngx_edge_auth_store_count(cred->login->entry,
+                              NGX_EDGE_AUTH_STAT_INJECTED);
+
+    ctx->cred = cred;
+    ctx->generation = cred->login->copy.generation;
+
+    stash->cred = cred;
+    stash->generation = ctx->generation;
+}
+
+
 static ngx_int_t
 ngx_http_credential_handler(ngx_http_request_t *r)
 {
@@ -266,14 +286,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
             return NGX_AGAIN;
         }
 
-        ngx_edge_auth_store_count(cred->login->entry,
-                                  NGX_EDGE_AUTH_STAT_INJECTED);
-
-        ctx->cred = cred;
-        ctx->generation = cred->login->copy.generation;
-
-        stash->cred = cred;
-        stash->generation = ctx->generation;
+        ngx_http_credential_token_held(cred, ctx, stash);
 
         /*
          * The worker's headers, held until the request ends: not copied.
@@ -475,14 +488,7 @@ ngx_http_credential_inject_plain(ngx_http_request_t *r,
     stash = ctx->stash;
 
     if (v) {
-        ngx_edge_auth_store_count(cred->login->entry,
-                                  NGX_EDGE_AUTH_STAT_INJECTED);
-
-        ctx->cred = cred;
-        ctx->generation = cred->login->copy.generation;
-
-        stash->cred = cred;
-        stash->generation = ctx->generation;
+        ngx_http_credential_token_held(cred, ctx, stash);
         stash->values = v;
         v->refs++;
     }
@@ -882,11 +888,7 @@ ngx_http_credential_restore(ngx_http_request_t *r,
 
     if (r == r->main && !ctx->sent_saved) {
         if (!ctx->linked) {
-            ctx->sent.headers = r->headers_in.headers;
-            ctx->sent.authorization = r->headers_in.authorization;
-            ctx->sent.body = r->request_body;
-            ctx->sent.content_length_n = r->headers_in.content_length_n;
-            ctx->sent.chunked = r->headers_in.chunked;
+            ngx_http_credential_view_get(r, &ctx->sent);
         }
 
         ctx->sent_saved = 1;
