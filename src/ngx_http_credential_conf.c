@@ -218,15 +218,27 @@ ngx_int_t
 ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret)
 {
-    u_char  *what;
+    u_char  *what, *p, buf[128];
+    size_t   len;
 
-    what = ngx_pnalloc(cf->temp_pool,
-                       directive->len + name->len + sizeof(" \"\""));
-    if (what == NULL) {
-        return NGX_ERROR;
+    /* every login_param has one: no ngx_sprintf(), no allocation */
+
+    len = directive->len + name->len + sizeof(" \"\"");
+
+    if (len <= sizeof(buf)) {
+        what = buf;
+
+    } else {
+        what = ngx_pnalloc(cf->temp_pool, len);
+        if (what == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    (void) ngx_sprintf(what, "%V \"%V\"%Z", directive, name);
+    p = ngx_cpymem(what, directive->data, directive->len);
+    *p++ = ' '; *p++ = '"';
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = '"'; *p = '\0';
 
     return ngx_edge_auth_secret(cf, arg, secret, (char *) what);
 }

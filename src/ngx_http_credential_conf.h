@@ -75,6 +75,8 @@ typedef struct {
 
 typedef struct ngx_http_credential_huge_s  ngx_http_credential_huge_t;
 
+#define NGX_HTTP_CREDENTIAL_URLS  16
+
 
 typedef struct {
     ngx_array_t                  credentials;   /* ngx_http_credential_t * */
@@ -138,6 +140,9 @@ typedef struct {
      */
     ngx_uint_t                  *flushes;
     ngx_uint_t                   nflushes;
+
+    /* login and refresh URLs parsed, by CRC32 (login_conf.c) */
+    void                        *urls[NGX_HTTP_CREDENTIAL_URLS];
 
     /* the pool credential blocks are read into, its 2 MB blocks (conf.c) */
     ngx_pool_t                  *pool;

@@ -17,12 +17,15 @@
 #include "ngx_edge_auth_store.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 
 #define NGX_HTTP_CREDENTIAL_UA  "nginx-credential-module"
 
 
+static ngx_int_t ngx_http_credential_sha1(u_char *data, size_t len,
+    u_char *md);
 static ngx_int_t ngx_http_credential_post(ngx_pool_t *pool,
     ngx_http_credential_login_t *login, ngx_edge_auth_url_t *url,
     ngx_str_t *json, ngx_array_t *form, size_t head, ngx_str_t *request);
@@ -83,14 +86,50 @@ ngx_http_credential_login_request(ngx_conf_t *cf, ngx_http_credential_t *cred)
     p = ngx_cpymem(p, login->url.text.data, login->url.text.len);
     *p = '\0';
 
-    if (SHA1(login->request.data - head, head + login->request.len,
-             login->key)
-        == NULL)
+    return ngx_http_credential_sha1(login->request.data - head,
+                                    head + login->request.len, login->key);
+}
+
+
+/*
+ * SHA1() of OpenSSL 3 fetches the digest and makes a context for each
+ * call, half of its time for a login request: the digest is fetched
+ * once, and one context serves every credential.  The bytes and the
+ * fingerprint are SHA1()'s.
+ */
+
+static ngx_int_t
+ngx_http_credential_sha1(u_char *data, size_t len, u_char *md)
+{
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    static EVP_MD      *sha1;
+    static EVP_MD_CTX  *ctx;
+
+    if (sha1 == NULL) {
+        sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+        if (sha1 == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestInit_ex2(ctx, sha1, NULL) != 1
+        || EVP_DigestUpdate(ctx, data, len) != 1
+        || EVP_DigestFinal_ex(ctx, md, NULL) != 1)
     {
         return NGX_ERROR;
     }
 
     return NGX_OK;
+#else
+    return SHA1(data, len, md) ? NGX_OK : NGX_ERROR;
+#endif
 }
 
 

@@ -359,8 +359,10 @@ ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ngx_str_t            *value;
-    ngx_edge_auth_url_t  *url;
+    void                             **parsed;
+    ngx_str_t                         *value;
+    ngx_edge_auth_url_t               *url, *u;
+    ngx_http_credential_main_conf_t   *cmcf;
 
     url = (ngx_edge_auth_url_t *) (p + cmd->offset);
 
@@ -370,9 +372,29 @@ ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /*
+     * Thousands of credentials log in at a few URLs: one parsed for an
+     * earlier credential is copied, its addresses shared (read only).
+     */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
+
+    parsed = &cmcf->urls[ngx_crc32_short(value[1].data, value[1].len)
+                         % NGX_HTTP_CREDENTIAL_URLS];
+    u = *parsed;
+
+    if (u && u->text.len == value[1].len
+        && ngx_strncmp(u->text.data, value[1].data, value[1].len) == 0)
+    {
+        *url = *u;
+        return NGX_CONF_OK;
+    }
+
     if (ngx_edge_auth_url_parse(cf, &value[1], url, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    *parsed = url;
 
     return NGX_CONF_OK;
 }
