@@ -24,7 +24,7 @@
 #define NGX_HTTP_CREDENTIAL_ROOM        (64 * 1024)
 
 
-/* a 2 MB block of the pool; what follows d is the pool's to allocate */
+/* a 2 MB block of the pool: this header, then what the pool allocates */
 
 struct ngx_http_credential_huge_s {
     ngx_pool_data_t              d;
@@ -44,6 +44,8 @@ static ngx_int_t ngx_http_credential_pool_grow(
 #endif
 static void ngx_http_credential_pool_destroy(void *data);
 
+
+/* framing and hop-by-hop headers belong to nginx, not to a credential */
 
 static ngx_str_t  ngx_http_credential_reserved[] = {
     ngx_string("host"),
@@ -172,7 +174,7 @@ ngx_http_credential_pool_destroy(void *data)
     ngx_http_credential_pool_cln_t  *pc = data;
 
     ngx_pool_t                  *p, *pool;
-    ngx_http_credential_huge_t  *h, *next;
+    ngx_http_credential_huge_t  *h;
 
     pool = pc->cmcf->pool;
 
@@ -202,12 +204,11 @@ ngx_http_credential_pool_destroy(void *data)
     ngx_destroy_pool(pool);
 
 #if (NGX_LINUX && defined MADV_HUGEPAGE)
-    for (h = pc->cmcf->huge; h; h = next) {
-        next = h->next;
+    while (pc->cmcf->huge) {
+        h = pc->cmcf->huge;
+        pc->cmcf->huge = h->next;
         (void) munmap(h, NGX_HTTP_CREDENTIAL_HUGE);
     }
-#else
-    (void) next;
 #endif
 }
 
