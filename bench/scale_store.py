@@ -24,8 +24,9 @@ Environment (all optional):
   BENCH_IDLE       seconds counted at rest              10
   BENCH_WORKERS    worker_processes of the Redis node   1 2 4
                    (one node after the other, same Redis)
-  BENCH_BEFORE     another build of the module (.so): each Redis node
-                   runs with it too, right before, for a comparison
+  BENCH_BEFORE     another build of the module (.so): nginx -t runs
+                   with it in turn, and each Redis node runs with it
+                   too, right before, for a comparison
   BENCH_REDIS_ONLY 1: the Redis measurement alone, no nginx -t
   REDIS_SERVER     redis-server binary                  redis-server
 """
@@ -240,7 +241,12 @@ def creds(n, login_port):
 
 def configuration_time(work, module):
     log('== nginx -t against the number of token credentials '
-        '(best of %d)' % T_RUNS)
+        '(best and median of %d%s)'
+        % (T_RUNS, ', in turn with BENCH_BEFORE' if BEFORE else ''))
+    before = None
+    if BEFORE:
+        before = os.path.join(work, 'before.so')
+        shutil.copy2(BEFORE, before)
     results = {}
     for n in (1, 1000, 10000):
         # 10,000 entries of 512 bytes: a zone of 16m holds them
@@ -248,13 +254,30 @@ def configuration_time(work, module):
             '    server { listen 127.0.0.1:9; ' \
             'location / { credential_inject c0; return 204; } }\n'
         ng = Nginx(work, 't%d' % n, http, module=module)
-        runs = [ng.test() for _ in range(T_RUNS)]
+        nb = before and Nginx(work, 't%d-before' % n, http, module=before)
+        runs, bruns = [], []
+        for i in range(T_RUNS):
+            # the two modules in turn, each first every other run
+            if nb and i % 2 == 0:
+                bruns.append(nb.test())
+            runs.append(ng.test())
+            if nb and i % 2 == 1:
+                bruns.append(nb.test())
         secs = min(r[0] for r in runs)
         cpu = min(r[1] for r in runs)
         rss = min(r[2] for r in runs)
         results[n] = (secs, cpu, rss)
-        log('  %6d credentials: nginx -t %.3f s (CPU user+sys %.3f s), '
-            'peak RSS %d KB' % (n, secs, cpu, rss))
+        log('  %6d credentials: nginx -t %.3f s (CPU user+sys %.3f s, '
+            'median %.3f), peak RSS %d KB'
+            % (n, secs, cpu, sorted(r[1] for r in runs)[len(runs) // 2],
+               rss))
+        if bruns:
+            log('  %6d, BENCH_BEFORE: nginx -t %.3f s (CPU %.3f s, median '
+                '%.3f), peak RSS %d KB'
+                % (n, min(r[0] for r in bruns), min(r[1] for r in bruns),
+                   sorted(r[1] for r in bruns)[len(bruns) // 2],
+                   min(r[2] for r in bruns)))
+            results[(n, 'before')] = min(r[2] for r in bruns)
 
     # on CPU time, which other load on the machine does not stretch; the
     # fixed part (nginx itself, the module's load, the zone) taken out
@@ -266,6 +289,10 @@ def configuration_time(work, module):
     per = (results[10000][2] - results[1000][2]) * 1024 / 9000
     log('  configuration memory per token credential: %.0f bytes '
         '(peak RSS of nginx -t, 10,000 against 1,000)' % per)
+    if before:
+        log('  the same, BENCH_BEFORE: %.0f bytes'
+            % ((results[(10000, 'before')] - results[(1000, 'before')])
+               * 1024 / 9000))
     return results, order, per
 
 

@@ -42,6 +42,9 @@ typedef struct {
 typedef struct {
     ngx_rbtree_t         tree;
     ngx_rbtree_node_t    sentinel;
+    void                *free;      /* nodes allocated ahead */
+    ngx_uint_t           nfree;
+    ngx_uint_t           nalloc;
 } ngx_edge_auth_names_t;
 
 

@@ -73,6 +73,11 @@ typedef struct {
 } ngx_http_credential_host_t;
 
 
+typedef struct ngx_http_credential_huge_s  ngx_http_credential_huge_t;
+
+#define NGX_HTTP_CREDENTIAL_URLS  16
+
+
 typedef struct {
     ngx_array_t                  credentials;   /* ngx_http_credential_t * */
     ngx_edge_auth_names_t        names;         /* the credentials */
@@ -135,6 +140,13 @@ typedef struct {
      */
     ngx_uint_t                  *flushes;
     ngx_uint_t                   nflushes;
+
+    /* login and refresh URLs parsed, by CRC32 (login_conf.c) */
+    void                        *urls[NGX_HTTP_CREDENTIAL_URLS];
+
+    /* the pool credential blocks are read into, its 2 MB blocks (conf.c) */
+    ngx_pool_t                  *pool;
+    ngx_http_credential_huge_t  *huge;
 } ngx_http_credential_main_conf_t;
 
 
@@ -202,6 +214,9 @@ char *ngx_http_credential_msec_bounds(ngx_conf_t *cf, void *post,
 /* for 1MORE and 2MORE directives that still have an upper bound */
 ngx_int_t ngx_http_credential_args_max(ngx_conf_t *cf, ngx_uint_t max);
 
+/* the pool a credential block is read into: ngx_http_credential_conf.c */
+ngx_pool_t *ngx_http_credential_block_pool(ngx_conf_t *cf,
+    ngx_http_credential_main_conf_t *cmcf);
 /* an argument that may be "env:NAME" or "file:/path", named in messages */
 ngx_int_t ngx_http_credential_secret(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *name, ngx_str_t *arg, ngx_str_t *secret);

@@ -42,18 +42,27 @@ typedef struct {
 } ngx_http_credential_source_t;
 
 
+/*
+ * login_ssl_trusted_certificate and a TLS client certificate (RFC 8705
+ * tls_client_auth): read when the block ends, and set for few of
+ * thousands of credentials, so a part of their own
+ */
+
+typedef struct {
+    ngx_str_t                    trusted_certificate;
+    ngx_str_t                    certificate;
+    EVP_PKEY                    *certificate_key;
+    ngx_str_t                    certificate_key_file;  /* the directive's */
+    ngx_uint_t                   certificate_key_line;
+} ngx_http_credential_login_tls_t;
+
+
 /* a credential whose token comes from a login or token endpoint */
 
 struct ngx_http_credential_login_s {
     ngx_edge_auth_url_t          url;
     ngx_edge_auth_http_conf_t    http;
-    ngx_str_t                    trusted_certificate;
-
-    /* a TLS client certificate (RFC 8705 tls_client_auth) */
-    ngx_str_t                    certificate;
-    EVP_PKEY                    *certificate_key;
-    ngx_str_t                    certificate_key_file;  /* the directive's */
-    ngx_uint_t                   certificate_key_line;
+    ngx_http_credential_login_tls_t  *tls;  /* NULL: no login_ssl_* file */
 
     ngx_uint_t                   body_type; /* NGX_HTTP_CREDENTIAL_BODY_* */
     ngx_array_t                  params;    /* ngx_keyval_t */

@@ -30,6 +30,10 @@ static char *ngx_http_credential_login_basic(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_login_assertion(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_http_credential_login_tls_t *ngx_http_credential_login_tls(
+    ngx_conf_t *cf, ngx_http_credential_login_t *login);
+static char *ngx_http_credential_login_tls_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_login_certificate_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_credential_login_assertion_finish(ngx_conf_t *cf,
@@ -59,6 +63,10 @@ static ngx_str_t  ngx_http_credential_expires_default[] = {
 static ngx_uint_t  ngx_http_credential_refused_default[] = {
     NGX_HTTP_UNAUTHORIZED
 };
+
+
+/* a login without login_ssl_* directives: its defaults */
+static ngx_http_credential_login_tls_t  ngx_http_credential_no_tls;
 
 
 static ngx_conf_enum_t  ngx_http_credential_login_bodies[] = {
@@ -169,23 +177,23 @@ ngx_command_t  ngx_http_credential_login_commands[] = {
 
     { ngx_string("login_ssl_trusted_certificate"),
       NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_credential_login_tls_slot,
       0,
-      offsetof(ngx_http_credential_login_t, trusted_certificate),
+      offsetof(ngx_http_credential_login_tls_t, trusted_certificate),
       NULL },
 
     { ngx_string("login_ssl_certificate"),
       NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_credential_login_tls_slot,
       0,
-      offsetof(ngx_http_credential_login_t, certificate),
+      offsetof(ngx_http_credential_login_tls_t, certificate),
       NULL },
 
     { ngx_string("login_ssl_certificate_key"),
       NGX_CONF_TAKE1,
       ngx_http_credential_login_certificate_key,
       0,
-      offsetof(ngx_http_credential_login_t, certificate_key),
+      0,
       NULL },
 
     { ngx_string("token_from"),
@@ -359,8 +367,10 @@ ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ngx_str_t            *value;
-    ngx_edge_auth_url_t  *url;
+    void                             **parsed;
+    ngx_str_t                         *value;
+    ngx_edge_auth_url_t               *url, *u;
+    ngx_http_credential_main_conf_t   *cmcf;
 
     url = (ngx_edge_auth_url_t *) (p + cmd->offset);
 
@@ -370,9 +380,29 @@ ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /*
+     * Thousands of credentials log in at a few URLs: one parsed for an
+     * earlier credential is copied, its addresses shared (read only).
+     */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
+
+    parsed = &cmcf->urls[ngx_crc32_short(value[1].data, value[1].len)
+                         % NGX_HTTP_CREDENTIAL_URLS];
+    u = *parsed;
+
+    if (u && u->text.len == value[1].len
+        && ngx_strncmp(u->text.data, value[1].data, value[1].len) == 0)
+    {
+        *url = *u;
+        return NGX_CONF_OK;
+    }
+
     if (ngx_edge_auth_url_parse(cf, &value[1], url, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    *parsed = url;
 
     return NGX_CONF_OK;
 }
@@ -536,6 +566,38 @@ ngx_http_credential_login_assertion(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* the TLS part, created by its first directive */
+
+static ngx_http_credential_login_tls_t *
+ngx_http_credential_login_tls(ngx_conf_t *cf,
+    ngx_http_credential_login_t *login)
+{
+    if (login->tls == NULL) {
+        login->tls = ngx_pcalloc(cf->pool,
+                                 sizeof(ngx_http_credential_login_tls_t));
+    }
+
+    return login->tls;
+}
+
+
+/* login_ssl_trusted_certificate, login_ssl_certificate: stock, in the part */
+
+static char *
+ngx_http_credential_login_tls_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_credential_login_tls_t  *tls;
+
+    tls = ngx_http_credential_login_tls(cf, conf);
+    if (tls == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, tls);
+}
+
+
 /*
  * login_ssl_certificate_key: a secret, so read from memory (nginx's own
  * loader takes a path, and logs a "data:" key it cannot load); matched
@@ -546,18 +608,22 @@ static char *
 ngx_http_credential_login_certificate_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_credential_login_t *login = conf;
+    ngx_str_t                        *value, pem;
+    ngx_http_credential_login_tls_t  *tls;
 
-    ngx_str_t  *value, pem;
+    tls = ngx_http_credential_login_tls(cf, conf);
+    if (tls == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    if (login->certificate_key_line) {
+    if (tls->certificate_key_line) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    login->certificate_key_file = cf->conf_file->file.name;
-    login->certificate_key_line = cf->conf_file->line;
+    tls->certificate_key_file = cf->conf_file->file.name;
+    tls->certificate_key_line = cf->conf_file->line;
 
     if (ngx_edge_auth_secret_bytes(cf, &value[1], &pem,
                                    "login_ssl_certificate_key")
@@ -570,7 +636,7 @@ ngx_http_credential_login_certificate_key(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_process != NGX_PROCESS_SIGNALLER
         && ngx_edge_auth_private_key(cf, &pem, "login_ssl_certificate_key",
-                                     &login->certificate_key)
+                                     &tls->certificate_key)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -874,7 +940,8 @@ ngx_http_credential_refused_status(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
 {
-    ngx_http_credential_login_t  *login;
+    ngx_http_credential_login_t      *login;
+    ngx_http_credential_login_tls_t  *tls;
 
     login = cred->login;
 
@@ -960,7 +1027,9 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    if ((login->certificate.len != 0) != (login->certificate_key_line != 0)) {
+    tls = login->tls ? login->tls : &ngx_http_credential_no_tls;
+
+    if ((tls->certificate.len != 0) != (tls->certificate_key_line != 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\": \"login_ssl_certificate\" "
                            "and \"login_ssl_certificate_key\" go together",
@@ -968,7 +1037,7 @@ ngx_http_credential_login_finish(ngx_conf_t *cf, ngx_http_credential_t *cred)
         return NGX_ERROR;
     }
 
-    if (login->certificate.len && !login->url.ssl && !login->refresh_url.ssl)
+    if (tls->certificate.len && !login->url.ssl && !login->refresh_url.ssl)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "credential \"%V\": \"login_ssl_certificate\" "
@@ -994,12 +1063,16 @@ ngx_http_credential_login_ssl(ngx_conf_t *cf,
     ngx_http_credential_login_t *login)
 {
 #if (NGX_HTTP_SSL)
+    ngx_http_credential_login_tls_t  *tls;
+
+    tls = login->tls ? login->tls : &ngx_http_credential_no_tls;
+
     login->http.ssl = ngx_edge_auth_tls_create(cf, "login_ssl",
-                                               &login->trusted_certificate,
-                                               &login->certificate,
-                                               login->certificate_key,
-                                               &login->certificate_key_file,
-                                               login->certificate_key_line);
+                                               &tls->trusted_certificate,
+                                               &tls->certificate,
+                                               tls->certificate_key,
+                                               &tls->certificate_key_file,
+                                               tls->certificate_key_line);
 
     return login->http.ssl ? NGX_OK : NGX_ERROR;
 #else

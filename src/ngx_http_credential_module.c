@@ -49,6 +49,8 @@ static ngx_http_credential_main_conf_t *ngx_http_credential_cycle_conf(
     ngx_cycle_t *cycle);
 static char *ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_credential_block_read(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_credential_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static ngx_uint_t ngx_http_credential_nargs(ngx_command_t *cmd,
@@ -233,8 +235,33 @@ static ngx_http_variable_t  ngx_http_credential_vars[] = {
 };
 
 
+/* a credential block is read into the credentials' pool (conf.c) */
+
 static char *
 ngx_http_credential_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char        *rv;
+    ngx_pool_t  *pool;
+
+    pool = cf->pool;
+
+    cf->pool = ngx_http_credential_block_pool(cf, conf);
+    if (cf->pool == NULL) {
+        cf->pool = pool;
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_credential_block_read(cf, cmd, conf);
+
+    cf->pool = pool;
+
+    return rv;
+}
+
+
+static char *
+ngx_http_credential_block_read(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_http_credential_main_conf_t *cmcf = conf;
 
