@@ -1176,16 +1176,733 @@ ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
 #include "ngx_edge_auth_json_scan.c"
 
 
-int  ngx_edge_auth_json_scan_avx2 = -1;
+/*
+ * The block checker (AVX2, PCLMULQDQ, BMI1/2): the text in 64-byte blocks,
+ * each classified at once into bitmasks, one bit a byte: quotes, white
+ * space, brackets, colons, commas, digits.  The inside of strings is the
+ * prefix xor of the quotes (a carry-less multiply); the grammar is a few
+ * mask inclusions: the token after X is X shifted by one, moved past a
+ * run of white space by an addition, and must fall within what may follow
+ * X; the keys' closing quotes are their opening quotes carried through the
+ * string by an addition.  Only the brackets are walked one by one (the
+ * nesting, its limit, whether a comma is in an object, the depth-1 spans
+ * of the members); numbers made of digits only are checked by mask, other
+ * scalars byte by byte.  What it does not do (a backslash, a byte from
+ * 0x80 or a control inside a string, an error) it hands back undecided,
+ * with the number of members it reported, and the one-pass checker does
+ * the text again from its start, skipping those members.
+ */
+
+#define NGX_EDGE_AUTH_JSON_BLOCKS_TARGET                                     \
+    __attribute__((target("avx2,pclmul,bmi,bmi2")))
+
+#define NGX_EDGE_AUTH_JSON_UNDECIDED  -1
+
+/* the class bits of a byte: two nibble lookups, anded */
+#define NGX_EDGE_AUTH_JSON_C_QUOTE    0x80
+#define NGX_EDGE_AUTH_JSON_C_SPACE    0x40
+#define NGX_EDGE_AUTH_JSON_C_OPEN     0x20
+#define NGX_EDGE_AUTH_JSON_C_CLOSE    0x10
+#define NGX_EDGE_AUTH_JSON_C_COLON    0x08
+#define NGX_EDGE_AUTH_JSON_C_COMMA    0x04
+#define NGX_EDGE_AUTH_JSON_C_DIGIT    0x02
+#define NGX_EDGE_AUTH_JSON_C_CTRLW    0x01    /* tab, line feed, return */
+
+#define NGX_EDGE_AUTH_JSON_LO16                                              \
+    0x42, 0x02, 0x82, 0x02, 0x02, 0x02, 0x02, 0x02,                          \
+    0x02, 0x03, 0x09, 0x20, 0x04, 0x11, 0x00, 0x00
+#define NGX_EDGE_AUTH_JSON_HI16                                              \
+    0x01, 0x00, 0xc4, 0x0a, 0x00, 0x30, 0x00, 0x30,                          \
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00
+
+static const u_char  ngx_edge_auth_json_bk[5][32] __attribute__((aligned(32)))
+    = {
+    { NGX_EDGE_AUTH_JSON_LO16, NGX_EDGE_AUTH_JSON_LO16 },
+    { NGX_EDGE_AUTH_JSON_HI16, NGX_EDGE_AUTH_JSON_HI16 },
+    NGX_EDGE_AUTH_JSON_K32(0x0f),
+    NGX_EDGE_AUTH_JSON_K32(' '),
+    NGX_EDGE_AUTH_JSON_K32('\\')
+};
+
+/* the scalar states: a number's grammar, or where in a literal */
+#define NGX_EDGE_AUTH_JSON_S_START   0
+#define NGX_EDGE_AUTH_JSON_S_MINUS   1
+#define NGX_EDGE_AUTH_JSON_S_ZERO    2
+#define NGX_EDGE_AUTH_JSON_S_INT     3
+#define NGX_EDGE_AUTH_JSON_S_DOT     4
+#define NGX_EDGE_AUTH_JSON_S_FRAC    5
+#define NGX_EDGE_AUTH_JSON_S_E       6
+#define NGX_EDGE_AUTH_JSON_S_ESIGN   7
+#define NGX_EDGE_AUTH_JSON_S_EXP     8
+#define NGX_EDGE_AUTH_JSON_S_WORD    16      /* + index in the words */
+
+static const char  ngx_edge_auth_json_words[] = "rue\0alse\0ull";
+
+#define ngx_edge_auth_json_s_accepts(st)                                     \
+    ((st) == NGX_EDGE_AUTH_JSON_S_ZERO || (st) == NGX_EDGE_AUTH_JSON_S_INT   \
+     || (st) == NGX_EDGE_AUTH_JSON_S_FRAC || (st) == NGX_EDGE_AUTH_JSON_S_EXP\
+     || ((st) >= NGX_EDGE_AUTH_JSON_S_WORD                                   \
+         && ngx_edge_auth_json_words[(st) - NGX_EDGE_AUTH_JSON_S_WORD] == 0))
+
+
+/* a scalar's bytes from p to end, from state st: the state after, or -1 */
+
+static int
+ngx_edge_auth_json_scalar(int st, const u_char *p, const u_char *end)
+{
+    u_char  c;
+
+    for ( /* void */ ; p < end; p++) {
+        c = *p;
+
+        switch (st) {
+
+        case NGX_EDGE_AUTH_JSON_S_START:
+            if (c == '-') {
+                st = NGX_EDGE_AUTH_JSON_S_MINUS;
+                continue;
+            }
+
+            if (c == 't') {
+                st = NGX_EDGE_AUTH_JSON_S_WORD;
+                continue;
+            }
+
+            if (c == 'f') {
+                st = NGX_EDGE_AUTH_JSON_S_WORD + 4;
+                continue;
+            }
+
+            if (c == 'n') {
+                st = NGX_EDGE_AUTH_JSON_S_WORD + 9;
+                continue;
+            }
+
+            /* fall through */
+
+        case NGX_EDGE_AUTH_JSON_S_MINUS:
+            if (c == '0') {
+                st = NGX_EDGE_AUTH_JSON_S_ZERO;
+                continue;
+            }
+
+            if (c < '1' || c > '9') {
+                return -1;
+            }
+
+            st = NGX_EDGE_AUTH_JSON_S_INT;
+            continue;
+
+        case NGX_EDGE_AUTH_JSON_S_INT:
+            if (c >= '0' && c <= '9') {
+                continue;
+            }
+
+            /* fall through */
+
+        case NGX_EDGE_AUTH_JSON_S_ZERO:
+            if (c == '.') {
+                st = NGX_EDGE_AUTH_JSON_S_DOT;
+                continue;
+            }
+
+            if ((c | 0x20) != 'e') {
+                return -1;
+            }
+
+            st = NGX_EDGE_AUTH_JSON_S_E;
+            continue;
+
+        case NGX_EDGE_AUTH_JSON_S_DOT:
+        case NGX_EDGE_AUTH_JSON_S_FRAC:
+            if (c >= '0' && c <= '9') {
+                st = NGX_EDGE_AUTH_JSON_S_FRAC;
+                continue;
+            }
+
+            if (st == NGX_EDGE_AUTH_JSON_S_DOT || (c | 0x20) != 'e') {
+                return -1;
+            }
+
+            st = NGX_EDGE_AUTH_JSON_S_E;
+            continue;
+
+        case NGX_EDGE_AUTH_JSON_S_E:
+            if (c == '+' || c == '-') {
+                st = NGX_EDGE_AUTH_JSON_S_ESIGN;
+                continue;
+            }
+
+            /* fall through */
+
+        case NGX_EDGE_AUTH_JSON_S_ESIGN:
+        case NGX_EDGE_AUTH_JSON_S_EXP:
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+
+            st = NGX_EDGE_AUTH_JSON_S_EXP;
+            continue;
+
+        default:
+            if (c == 0
+                || c != (u_char) ngx_edge_auth_json_words[st
+                                               - NGX_EDGE_AUTH_JSON_S_WORD])
+            {
+                return -1;
+            }
+
+            st++;
+        }
+    }
+
+    return st;
+}
+
+
+/*
+ * The scalars of a block that are not all digits: s their bytes, prev 1
+ * when the first continues one from the block before (its state in *st);
+ * 0, or -1 when one is not a number or literal.
+ */
+
+static int
+ngx_edge_auth_json_scalars(const u_char *blk, uint64_t s, uint64_t prev,
+    int *st)
+{
+    int       state;
+    unsigned  i, k;
+
+    state = *st;
+
+    if (prev && !(s & 1)) {
+        if (!ngx_edge_auth_json_s_accepts(state)) {
+            return -1;
+        }
+
+        state = NGX_EDGE_AUTH_JSON_S_START;
+    }
+
+    while (s) {
+        i = __builtin_ctzll(s);
+        k = (~(s >> i)) ? (unsigned) __builtin_ctzll(~(s >> i)) : 64;
+
+        if (k > 64 - i) {
+            k = 64 - i;
+        }
+
+        state = ngx_edge_auth_json_scalar(state, blk + i, blk + i + k);
+
+        if (state < 0) {
+            return -1;
+        }
+
+        if (i + k == 64) {
+            break;
+        }
+
+        if (!ngx_edge_auth_json_s_accepts(state)) {
+            return -1;
+        }
+
+        state = NGX_EDGE_AUTH_JSON_S_START;
+        s &= ~0ULL << (i + k);
+    }
+
+    *st = state;
+
+    return 0;
+}
+
+
+/* a key's bytes where they are in one part, else NULL */
+
+static const u_char *
+ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
+    const ngx_edge_auth_json_part_t *last, size_t start, size_t len)
+{
+    size_t  base, k;
+
+    for (base = 0; part < last; part++, base += k) {
+        k = part->last - part->pos;
+
+        if (start < base + k) {
+            return (start + len <= base + k) ? part->pos + (start - base)
+                                             : NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* bit i of each half's class bytes, shifted up to bit 7, as 64 bits */
+
+#define ngx_edge_auth_json_bits(c0, c1, k)                                   \
+    ((uint64_t) (uint32_t) _mm256_movemask_epi8(                             \
+         _mm256_slli_epi16(c0, k))                                           \
+     | (uint64_t) (uint32_t) _mm256_movemask_epi8(                           \
+         _mm256_slli_epi16(c1, k)) << 32)
+
+#define ngx_edge_auth_json_bk(i)  (*(const __m256i *) (kb + 32 * (i)))
+
+/*
+ * The token after each bit of x (a token's last byte): x shifted by one,
+ * with *c the bit shifted out of the block before (or the end of a run of
+ * white space that reached its end), then past white space.
+ */
+
+#define ngx_edge_auth_json_after(x, c)                                       \
+    (t = ((x) << 1) | (c), (c) = (x) >> 63, t)
+
+#define ngx_edge_auth_json_past_space(y, c)                                  \
+    (t = (y) & w, (c) |= __builtin_add_overflow(t, w, &t),                  \
+     ((y) | t) & ~w)
+
+
+static NGX_EDGE_AUTH_JSON_BLOCKS_TARGET int
+ngx_edge_auth_json_scan_blocks(const ngx_edge_auth_json_part_t *part,
+    size_t n, ngx_edge_auth_json_member_pt member, void *data,
+    size_t *reported)
+{
+    int                               st, object, first;
+    u_char                            top, c, buf[64];
+    u_char                            stack[NGX_EDGE_AUTH_JSON_DEPTH + 3];
+    size_t                            depth, base, limit, off, k, got;
+    size_t                            key_start, key_len, members;
+    unsigned                          i;
+    uint64_t                          q, w, sp, open, close, colon, comma;
+    uint64_t                          digit, instr, s, sh, as, t, err;
+    uint64_t                          x1, x2, x3, x4, x5, n1, n2, n3, n4, n5;
+    uint64_t                          keyexp, kq, cq, m, ev;
+    uint64_t                          in_c, s_c, c1, c2, c3, c4, c5, v_c;
+    uint64_t                          obj_c, d1_c, out_c, objm, d1m, outm;
+    unsigned long long                kq_c, sum;
+    __m256i                           v0, v1, c0, c1v;
+    const u_char                     *p, *end, *blk, *kb;
+    const ngx_edge_auth_json_part_t  *last;
+
+    kb = &ngx_edge_auth_json_bk[0][0];
+    __asm__ ("" : "+r" (kb));
+
+    last = part + n;
+    p = part->pos;
+    end = part->last;
+
+    /* the first byte that is not white space: is it an object */
+
+    object = 0;
+
+    for ( ;; ) {
+        while (p < end && ngx_edge_auth_json_is_blank(*p)) {
+            p++;
+        }
+
+        if (p < end) {
+            object = (*p == '{');
+            break;
+        }
+
+        if (++part == last) {
+            break;
+        }
+
+        p = part->pos;
+        end = part->last;
+    }
+
+    part = last - n;
+    p = part->pos;
+    end = part->last;
+
+    /* as in the one-pass checker: members at depth 1 of an object only */
+
+    base = object ? 0 : 2;
+    depth = base;
+    limit = base + NGX_EDGE_AUTH_JSON_DEPTH;
+    stack[depth] = NGX_EDGE_AUTH_JSON_NOTHING;
+    top = NGX_EDGE_AUTH_JSON_NOTHING;
+
+    st = NGX_EDGE_AUTH_JSON_S_START;
+    in_c = 0;
+    s_c = 0;
+    c1 = 0;
+    c2 = 1;         /* a value first */
+    c3 = 0;
+    c4 = 0;
+    c5 = 0;
+    v_c = 0;
+    kq_c = 0;
+    obj_c = 0;
+    d1_c = 0;
+    out_c = ~0ULL;
+    key_start = 0;
+    key_len = 0;
+    members = 0;
+    off = 0;
+    first = 1;
+    got = 64;
+
+    for ( ;; ) {
+
+        /* the next 64 bytes: in place, or gathered across parts */
+
+        while (p == end && part + 1 < last) {
+            part++;
+            p = part->pos;
+            end = part->last;
+        }
+
+        if ((size_t) (end - p) >= 64) {
+            blk = p;
+            p += 64;
+
+        } else {
+            got = 0;
+
+            for ( ;; ) {
+                k = end - p;
+
+                if (k > 64 - got) {
+                    k = 64 - got;
+                }
+
+                memcpy(buf + got, p, k);
+                got += k;
+                p += k;
+
+                if (got == 64 || part + 1 == last) {
+                    break;
+                }
+
+                part++;
+                p = part->pos;
+                end = part->last;
+            }
+
+            if (got == 0 && !first) {
+                break;
+            }
+
+            memset(buf + got, ' ', 64 - got);
+            blk = buf;
+        }
+
+        first = 0;
+
+        /* classes */
+
+        v0 = _mm256_loadu_si256((const __m256i *) blk);
+        v1 = _mm256_loadu_si256((const __m256i *) (blk + 32));
+
+        c0 = _mm256_and_si256(
+                 _mm256_shuffle_epi8(ngx_edge_auth_json_bk(0), v0),
+                 _mm256_shuffle_epi8(ngx_edge_auth_json_bk(1),
+                     _mm256_and_si256(_mm256_srli_epi16(v0, 4),
+                                      ngx_edge_auth_json_bk(2))));
+        c1v = _mm256_and_si256(
+                 _mm256_shuffle_epi8(ngx_edge_auth_json_bk(0), v1),
+                 _mm256_shuffle_epi8(ngx_edge_auth_json_bk(1),
+                     _mm256_and_si256(_mm256_srli_epi16(v1, 4),
+                                      ngx_edge_auth_json_bk(2))));
+
+        /* controls, from 0x80 on, backslashes */
+
+        sp = (uint64_t) (uint32_t) _mm256_movemask_epi8(
+                 _mm256_or_si256(
+                     _mm256_cmpgt_epi8(ngx_edge_auth_json_bk(3), v0),
+                     _mm256_cmpeq_epi8(v0, ngx_edge_auth_json_bk(4))))
+             | (uint64_t) (uint32_t) _mm256_movemask_epi8(
+                 _mm256_or_si256(
+                     _mm256_cmpgt_epi8(ngx_edge_auth_json_bk(3), v1),
+                     _mm256_cmpeq_epi8(v1, ngx_edge_auth_json_bk(4)))) << 32;
+
+        q = ngx_edge_auth_json_bits(c0, c1v, 0);
+        w = ngx_edge_auth_json_bits(c0, c1v, 1);
+
+        if (sp) {
+            m = (uint64_t) (uint32_t) _mm256_movemask_epi8(
+                    _mm256_cmpeq_epi8(v0, ngx_edge_auth_json_bk(4)))
+                | (uint64_t) (uint32_t) _mm256_movemask_epi8(
+                    _mm256_cmpeq_epi8(v1, ngx_edge_auth_json_bk(4))) << 32;
+
+            if (m) {
+                goto undecided;     /* an escape */
+            }
+
+            w |= ngx_edge_auth_json_bits(c0, c1v, 7);
+        }
+
+        /* inside strings: from an opening quote to before its closing one */
+
+        instr = (uint64_t) _mm_cvtsi128_si64(_mm_clmulepi64_si128(
+                    _mm_cvtsi64_si128((long long) q),
+                    _mm_set1_epi8((char) 0xff), 0))
+                ^ in_c;
+        in_c = (uint64_t) ((int64_t) instr >> 63);
+
+        if (sp & ~(w & ~instr)) {
+            goto undecided;     /* not ASCII, a control, or an error */
+        }
+
+        open = ngx_edge_auth_json_bits(c0, c1v, 2) & ~instr;
+        close = ngx_edge_auth_json_bits(c0, c1v, 3) & ~instr;
+        colon = ngx_edge_auth_json_bits(c0, c1v, 4) & ~instr;
+        comma = ngx_edge_auth_json_bits(c0, c1v, 5) & ~instr;
+        w &= ~instr;
+        cq = q & ~instr;
+
+        /* scalars: the other bytes outside strings */
+
+        s = ~(w | open | close | colon | comma | q | instr);
+        sh = (s << 1) | s_c;
+        as = sh & ~s;
+
+        if (s) {
+            digit = ngx_edge_auth_json_bits(c0, c1v, 6);
+
+            if ((s & ~digit) == 0
+                && (s_c == 0 || st == NGX_EDGE_AUTH_JSON_S_INT))
+            {
+                /* digits only: no leading zero */
+
+                for (m = s & ~sh; m; m &= m - 1) {
+                    i = __builtin_ctzll(m);
+
+                    if (blk[i] == '0' && i < 63 && (s >> (i + 1) & 1)) {
+                        goto undecided;
+                    }
+                }
+
+                st = (s >> 63 == 0) ? NGX_EDGE_AUTH_JSON_S_START
+                     : (blk[63] == '0' && !(sh >> 63))
+                       ? NGX_EDGE_AUTH_JSON_S_ZERO : NGX_EDGE_AUTH_JSON_S_INT;
+
+            } else if (ngx_edge_auth_json_scalars(blk, s, s_c, &st) != 0) {
+                goto undecided;
+            }
+
+        } else if (s_c) {
+            if (!ngx_edge_auth_json_s_accepts(st)) {
+                goto undecided;
+            }
+
+            st = NGX_EDGE_AUTH_JSON_S_START;
+        }
+
+        s_c = s >> 63;
+
+        /* the brackets, one by one */
+
+        objm = obj_c;
+        d1m = d1_c;
+        outm = out_c;
+
+        for (m = open | close; m; m &= m - 1) {
+            i = __builtin_ctzll(m);
+            c = blk[i];
+
+            if (c & 2) {
+                if (depth == limit) {
+                    goto undecided;
+                }
+
+                stack[++depth] = c;
+                top = c;
+
+                if (depth > base + 2) {
+                    goto context;
+                }
+
+            } else {
+                if (c != top + 2) {
+                    goto undecided;
+                }
+
+                top = stack[--depth];
+
+                if (depth > base + 1) {
+                    goto context;
+                }
+            }
+
+            /* near the top: depth 1 and the outside from the next byte */
+
+            t = (~0ULL << i) << 1;
+            x1 = (depth == 1) ? ~0ULL : 0;
+            d1m ^= (x1 ^ d1_c) & t;
+            d1_c = x1;
+            x1 = (depth == base) ? ~0ULL : 0;
+            outm ^= (x1 ^ out_c) & t;
+            out_c = x1;
+
+        context:
+
+            x1 = (top == '{') ? ~0ULL : 0;
+            objm ^= (x1 ^ obj_c) & (~0ULL << i);
+            obj_c = x1;
+        }
+
+        /* the grammar */
+
+        x1 = open;
+        x2 = comma | colon;
+        x3 = (open | comma) & objm;
+
+        n1 = ngx_edge_auth_json_after(x1, c1);
+        n2 = ngx_edge_auth_json_after(x2, c2);
+        n3 = ngx_edge_auth_json_after(x3, c3);
+
+        if (w) {
+            n1 = ngx_edge_auth_json_past_space(n1, c1);
+            n2 = ngx_edge_auth_json_past_space(n2, c2);
+            n3 = ngx_edge_auth_json_past_space(n3, c3);
+        }
+
+        keyexp = n3 & q;
+        kq_c = _addcarry_u64((unsigned char) kq_c, instr, keyexp, &sum);
+        kq = sum & ~instr;
+
+        x4 = kq;
+        x5 = close | (cq & ~kq);
+
+        /* a value's end: a white space run's carry is no value's end */
+
+        n4 = ngx_edge_auth_json_after(x4, c4);
+        sh = ngx_edge_auth_json_after(x5, v_c) | as;
+        n5 = sh | c5;
+        c5 = 0;
+
+        if (w) {
+            n4 = ngx_edge_auth_json_past_space(n4, c4);
+            n5 = ngx_edge_auth_json_past_space(n5, c5);
+        }
+
+        err = (n1 & ~(q | s | open | close))
+              | (n2 & ~(q | s | open))
+              | (n3 & ~(q | close))
+              | (n4 & ~colon)
+              | (n5 & ~(comma | close))
+              | ((comma | colon) & outm);
+
+        if (err) {
+            goto undecided;
+        }
+
+        /* the members: a key at depth 1, its end, its value's end */
+
+        ev = (keyexp | kq | sh) & d1m;
+
+        while (ev) {
+            i = __builtin_ctzll(ev);
+            m = 1ULL << i;
+
+            if (sh & m) {
+                member(data,
+                       ngx_edge_auth_json_key_at(last - n, last, key_start,
+                                                 key_len),
+                       key_len, key_start, off + i);
+                members++;
+            }
+
+            if (keyexp & m) {
+                key_start = off + i;
+            }
+
+            if (kq & m) {
+                key_len = off + i + 1 - key_start;
+            }
+
+            ev &= ev - 1;
+        }
+
+        off += 64;
+
+        if (blk == buf && got < 64) {
+            break;
+        }
+    }
+
+    /* the end: one value, nothing open, nothing expected */
+
+    if (depth != base || in_c || c1 || c2 || c3 || c4 || !(c5 | v_c)
+        || (s_c && !ngx_edge_auth_json_s_accepts(st)))
+    {
+        goto undecided;
+    }
+
+    return object ? NGX_EDGE_AUTH_JSON_OBJECT : NGX_EDGE_AUTH_JSON_NOT_OBJECT;
+
+undecided:
+
+    *reported = members;
+
+    return NGX_EDGE_AUTH_JSON_UNDECIDED;
+}
+
+
+/* the one-pass checker after the block checker: members it reported */
+
+typedef struct {
+    ngx_edge_auth_json_member_pt  member;
+    void                         *data;
+    size_t                        skip;
+} ngx_edge_auth_json_skip_t;
+
+
+static void
+ngx_edge_auth_json_skip_member(void *data, const u_char *key, size_t key_len,
+    size_t start, size_t end)
+{
+    ngx_edge_auth_json_skip_t  *sk = data;
+
+    if (sk->skip) {
+        sk->skip--;
+        return;
+    }
+
+    sk->member(sk->data, key, key_len, start, end);
+}
+
+
+int     ngx_edge_auth_json_scan_avx2 = -1;
+size_t  ngx_edge_auth_json_blocks_undecided;
 
 
 int
 ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
     ngx_edge_auth_json_member_pt member, void *data)
 {
+    int                        rc;
+    ngx_edge_auth_json_skip_t  sk;
+
     if (ngx_edge_auth_json_scan_avx2 < 0) {
         __builtin_cpu_init();
-        ngx_edge_auth_json_scan_avx2 = __builtin_cpu_supports("avx2") != 0;
+        ngx_edge_auth_json_scan_avx2 =
+            !__builtin_cpu_supports("avx2") ? 0
+            : (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("bmi")
+               && __builtin_cpu_supports("bmi2")) ? 2 : 1;
+    }
+
+    if (ngx_edge_auth_json_scan_avx2 == 2 && n) {
+        if (member == NULL) {
+            member = ngx_edge_auth_json_ignore;
+        }
+
+        rc = ngx_edge_auth_json_scan_blocks(part, n, member, data, &sk.skip);
+
+        if (rc != NGX_EDGE_AUTH_JSON_UNDECIDED) {
+            return rc;
+        }
+
+        ngx_edge_auth_json_blocks_undecided++;
+
+        sk.member = member;
+        sk.data = data;
+
+        return ngx_edge_auth_json_scan_avx2_build(part, n,
+                                                  ngx_edge_auth_json_skip_member,
+                                                  &sk);
     }
 
     if (ngx_edge_auth_json_scan_avx2) {
@@ -1197,7 +1914,8 @@ ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
 
 #else
 
-int  ngx_edge_auth_json_scan_avx2 = 0;
+int     ngx_edge_auth_json_scan_avx2 = 0;
+size_t  ngx_edge_auth_json_blocks_undecided;
 
 #endif
 

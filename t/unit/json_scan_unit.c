@@ -133,13 +133,34 @@ scan_sse2(const ngx_edge_auth_json_part_t *part, size_t n,
     return rc;
 }
 
-#define NPATHS  3
+/* the one-pass AVX2 build, where the processor would run the blocks */
+
+static int
+scan_avx2(const ngx_edge_auth_json_part_t *part, size_t n,
+    ngx_edge_auth_json_member_pt member, void *data)
+{
+    int  rc, was;
+
+    was = ngx_edge_auth_json_scan_avx2;
+
+    if (was == 2) {
+        ngx_edge_auth_json_scan_avx2 = 1;
+    }
+
+    rc = ngx_edge_auth_json_scan(part, n, member, data);
+    ngx_edge_auth_json_scan_avx2 = was;
+
+    return rc;
+}
+
+#define NPATHS  4
 
 static scan_pt  paths[NPATHS] = {
-    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar, scan_sse2
+    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar, scan_sse2,
+    scan_avx2
 };
 
-static const char  *path_names[NPATHS] = { "fast", "scalar", "sse2" };
+static const char  *path_names[NPATHS] = { "fast", "scalar", "sse2", "avx2" };
 
 
 /*
@@ -252,8 +273,8 @@ same(int path, const char *text, size_t len, const size_t *cut, size_t ncut,
 static void
 compare(const char *text, size_t len, const char *name, int cuts)
 {
-    int      want, got, i, j;
-    size_t   cut[4], t;
+    int      want, got, i, j, k;
+    size_t   cut[15], t;
     json_t  *a, *b;
     glue_t   whole;
 
@@ -273,13 +294,16 @@ compare(const char *text, size_t len, const char *name, int cuts)
 
     same(1, text, len, NULL, 0, want, &whole, name);
     same(2, text, len, NULL, 0, want, &whole, name);
+    same(3, text, len, NULL, 0, want, &whole, name);
 
     for (i = 0; i < cuts; i++) {
-        for (j = 0; j < 1 + i % 3; j++) {
+        k = (len > 200) ? 1 + i % 15 : 1 + i % 3;
+
+        for (j = 0; j < k; j++) {
             cut[j] = random() % (len + 1);
         }
 
-        for (j = 1; j < 1 + i % 3; j++) {       /* in order */
+        for (j = 1; j < k; j++) {               /* in order */
             if (cut[j] < cut[j - 1]) {
                 t = cut[j];
                 cut[j] = cut[j - 1];
@@ -288,8 +312,8 @@ compare(const char *text, size_t len, const char *name, int cuts)
             }
         }
 
-        same(0, text, len, cut, 1 + i % 3, want, &whole, name);
-        same(1 + i % 2, text, len, cut, 1 + i % 3, want, &whole, name);
+        same(0, text, len, cut, k, want, &whole, name);
+        same(1 + i % 3, text, len, cut, k, want, &whole, name);
     }
 
     if (got != NGX_EDGE_AUTH_JSON_OBJECT) {
@@ -421,6 +445,172 @@ vector_tests(void)
     every_cut("[01]", 4, "scalars");
     every_cut("123456789012345678901234567890", 30, "a number alone");
     every_cut("  \"abc\"  ", 9, "a string alone");
+}
+
+
+/*
+ * Random JSON of up to about size bytes for the block checker's carries
+ * across its 64-byte blocks: nesting, long and short strings (escapes and
+ * UTF-8 at times), numbers of every form, compact or with white space.
+ */
+
+static size_t
+gen_value(char *out, size_t size, int depth, int blank)
+{
+    int           i, n, r;
+    size_t        len, k;
+    static const char  *num[] = {
+        "0", "-0", "7", "123", "-45", "0.5", "-1.25e+3", "6E-2", "1e9",
+        "1234567890123", "true", "false", "null"
+    };
+    static const char  *str[] = {
+        "x", "ab", "\\n", "\\\"", "\xc3\xa9", "\\u00e9", "0123456789",
+        ",:{}[]", " ", "abcdefghijklmnopqrstuvwxyz"
+    };
+
+#define GEN_BLANK()                                                          \
+    if (blank && len < size && random() % 3 == 0) {                          \
+        out[len++] = " \n\t\r"[random() % 4];                                \
+    }
+
+    len = 0;
+    r = random() % 10;
+
+    if (size < 16 || depth > 6 || r < 3) {
+        if (r % 2) {
+            i = random() % 13;
+            k = strlen(num[i]);
+            memcpy(out, num[i], k);
+            return k;
+        }
+
+        out[len++] = '"';
+        n = random() % 8;
+
+        for (i = 0; i < n; i++) {
+            r = random() % 10;
+
+            if (!(blank & 2) && r >= 2 && r <= 5) {
+                r = 9;                  /* ASCII without escapes */
+            }
+
+            k = strlen(str[r]);
+
+            if (len + k + 2 >= size) {
+                break;
+            }
+
+            memcpy(out + len, str[r], k);
+            len += k;
+        }
+
+        out[len++] = '"';
+        return len;
+    }
+
+    out[len++] = (r < 7) ? '{' : '[';
+    n = random() % 6;
+
+    for (i = 0; i < n && len + 24 < size; i++) {
+        if (i) {
+            out[len++] = ',';
+        }
+
+        GEN_BLANK();
+
+        if (r < 7) {
+            k = snprintf(out + len, size - len, "\"k%d\"", i);
+            len += k;
+            GEN_BLANK();
+            out[len++] = ':';
+            GEN_BLANK();
+        }
+
+        len += gen_value(out + len, (size - len - 4) / (n - i),
+                         depth + 1, blank);
+        GEN_BLANK();
+    }
+
+    out[len++] = (r < 7) ? '}' : ']';
+
+    return len;
+}
+
+
+static void
+long_tests(void)
+{
+    int          i, j, k, n;
+    size_t       len;
+    static char  text[4200];
+
+    for (i = 0; i < 6000; i++) {
+        len = gen_value(text, 64 + random() % 4000, 0, i % 4);
+
+        if (i % 2) {
+            k = 1 + random() % 3;
+
+            for (j = 0; j < k && len; j++) {
+                n = random() % len;
+
+                switch (random() % 3) {
+                case 0:
+                    text[n] = "{}[],:\" \\0e.-x\x80\x01"[random() % 16];
+                    break;
+                case 1:
+                    memmove(text + n, text + n + 1, len - n - 1);
+                    len--;
+                    break;
+                default:
+                    memmove(text + n + 1, text + n, len - n);
+                    text[n] = "{}[],:\" \\0e.-"[random() % 13];
+                    len++;
+                }
+            }
+        }
+
+        compare(text, len, "long text", 2);
+    }
+}
+
+
+/*
+ * The bench's body (bench/body_bench.py): the block checker decides it
+ * itself, whole and cut, and reports what the others do.
+ */
+
+static void
+bench_body_tests(void)
+{
+    int          i;
+    size_t       len, size, was;
+    static char  text[8192];
+    static const char  head[] =
+        "{\"cmmnd\":{\"cmmnd\":\"dump ipck_vhcl-tprt-1111*PRMM\",\"seed\":"
+        "{\"insrncDrtn\":\"1y\",\"premium\":0.1}},\"rows\":[";
+
+    for (size = 1024; size <= 8000; size += 6976) {
+        memcpy(text, head, sizeof(head) - 1);
+        len = sizeof(head) - 1;
+
+        for (i = 0; len + 2 < size; i++) {
+            len += snprintf(text + len, sizeof(text) - len,
+                            "%s{\"n\":%d,\"v\":\"%s\"}", i ? "," : "", i,
+                            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        }
+
+        text[len++] = ']';
+        text[len++] = '}';
+
+        was = ngx_edge_auth_json_blocks_undecided;
+
+        compare(text, len, "the bench's body", 16);
+
+        if (ngx_edge_auth_json_scan_avx2 == 2) {
+            ok(ngx_edge_auth_json_blocks_undecided == was,
+               "the bench's body, decided by the block checker", text, len);
+        }
+    }
 }
 
 
@@ -642,7 +832,8 @@ main(void)
 
     printf("1..3\n# paths: %s, sse2 and %s\n%s 1 - %d scans against "
            "jansson and each other, %d differ\n",
-           ngx_edge_auth_json_scan_avx2 ? "avx2" : "sse2 (no AVX2 here)",
+           ngx_edge_auth_json_scan_avx2 == 2 ? "blocks, avx2"
+           : ngx_edge_auth_json_scan_avx2 ? "avx2" : "sse2 (no AVX2 here)",
            ngx_edge_auth_json_scan_path_scalar, failed ? "not ok" : "ok",
            tests, failed);
 
@@ -651,9 +842,13 @@ main(void)
     failed = 0;
 
     vector_tests();
+    long_tests();
+    bench_body_tests();
 
-    printf("%s 2 - the edges of the fast paths: %d scans, %d differ\n",
-           failed ? "not ok" : "ok", tests, failed);
+    printf("%s 2 - the edges of the fast paths, long texts: %d scans, "
+           "%d differ\n# the block checker handed on %zu texts\n",
+           failed ? "not ok" : "ok", tests, failed,
+           ngx_edge_auth_json_blocks_undecided);
 
     all += failed;
 
