@@ -133,18 +133,24 @@ scan_sse2(const ngx_edge_auth_json_part_t *part, size_t n,
     return rc;
 }
 
-/* the one-pass AVX2 build, where the processor would run the blocks */
+/*
+ * The other builds where the processor has them: mode as
+ * ngx_edge_auth_json_scan_avx2 takes it (1 the one-pass AVX2 build, 2 the
+ * block checker for AVX2, 3 for AVX-512BW), else the module's own.
+ */
+
+static int  has_mode[4];
 
 static int
-scan_avx2(const ngx_edge_auth_json_part_t *part, size_t n,
+scan_mode(int mode, const ngx_edge_auth_json_part_t *part, size_t n,
     ngx_edge_auth_json_member_pt member, void *data)
 {
     int  rc, was;
 
     was = ngx_edge_auth_json_scan_avx2;
 
-    if (was == 2) {
-        ngx_edge_auth_json_scan_avx2 = 1;
+    if (has_mode[mode]) {
+        ngx_edge_auth_json_scan_avx2 = mode;
     }
 
     rc = ngx_edge_auth_json_scan(part, n, member, data);
@@ -153,14 +159,28 @@ scan_avx2(const ngx_edge_auth_json_part_t *part, size_t n,
     return rc;
 }
 
-#define NPATHS  4
+#define scan_mode_fn(mode)                                                   \
+    static int                                                               \
+    scan_mode##mode(const ngx_edge_auth_json_part_t *part, size_t n,         \
+        ngx_edge_auth_json_member_pt member, void *data)                     \
+    {                                                                        \
+        return scan_mode(mode, part, n, member, data);                       \
+    }
+
+scan_mode_fn(1)
+scan_mode_fn(2)
+scan_mode_fn(3)
+
+#define NPATHS  6
 
 static scan_pt  paths[NPATHS] = {
     ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar, scan_sse2,
-    scan_avx2
+    scan_mode1, scan_mode2, scan_mode3
 };
 
-static const char  *path_names[NPATHS] = { "fast", "scalar", "sse2", "avx2" };
+static const char  *path_names[NPATHS] = {
+    "module's", "scalar", "sse2", "avx2", "blocks avx2", "blocks avx512"
+};
 
 
 /*
@@ -295,6 +315,8 @@ compare(const char *text, size_t len, const char *name, int cuts)
     same(1, text, len, NULL, 0, want, &whole, name);
     same(2, text, len, NULL, 0, want, &whole, name);
     same(3, text, len, NULL, 0, want, &whole, name);
+    same(4, text, len, NULL, 0, want, &whole, name);
+    same(5, text, len, NULL, 0, want, &whole, name);
 
     for (i = 0; i < cuts; i++) {
         k = (len > 200) ? 1 + i % 15 : 1 + i % 3;
@@ -313,7 +335,7 @@ compare(const char *text, size_t len, const char *name, int cuts)
         }
 
         same(0, text, len, cut, k, want, &whole, name);
-        same(1 + i % 3, text, len, cut, k, want, &whole, name);
+        same(1 + i % (NPATHS - 1), text, len, cut, k, want, &whole, name);
     }
 
     if (got != NGX_EDGE_AUTH_JSON_OBJECT) {
@@ -606,7 +628,7 @@ bench_body_tests(void)
 
         compare(text, len, "the bench's body", 16);
 
-        if (ngx_edge_auth_json_scan_avx2 == 2) {
+        if (has_mode[2]) {
             ok(ngx_edge_auth_json_blocks_undecided == was,
                "the bench's body, decided by the block checker", text, len);
         }
@@ -767,6 +789,13 @@ main(void)
     const char  *seed;
     static char  deep[2 * NGX_EDGE_AUTH_JSON_DEPTH + 4];
 
+    __builtin_cpu_init();
+    has_mode[1] = __builtin_cpu_supports("avx2");
+    has_mode[2] = has_mode[1] && __builtin_cpu_supports("pclmul")
+                  && __builtin_cpu_supports("bmi")
+                  && __builtin_cpu_supports("bmi2");
+    has_mode[3] = has_mode[2] && __builtin_cpu_supports("avx512bw");
+
     for (i = 0; table[i]; i++) {
         compare(table[i], strlen(table[i]), "table", 8);
     }
@@ -830,11 +859,14 @@ main(void)
         compare(text, len, "mutation", i % 3 == 0);
     }
 
-    printf("1..3\n# paths: %s, sse2 and %s\n%s 1 - %d scans against "
+    printf("1..3\n# paths: the module's (%d), sse2, %s, avx2 %s, blocks avx2 "
+           "%s, blocks avx512 %s\n%s 1 - %d scans against "
            "jansson and each other, %d differ\n",
-           ngx_edge_auth_json_scan_avx2 == 2 ? "blocks, avx2"
-           : ngx_edge_auth_json_scan_avx2 ? "avx2" : "sse2 (no AVX2 here)",
-           ngx_edge_auth_json_scan_path_scalar, failed ? "not ok" : "ok",
+           ngx_edge_auth_json_scan_avx2, ngx_edge_auth_json_scan_path_scalar,
+           has_mode[1] ? "yes" : "no (the module's)",
+           has_mode[2] ? "yes" : "no (the module's)",
+           has_mode[3] ? "yes" : "no (the module's)",
+           failed ? "not ok" : "ok",
            tests, failed);
 
     all = failed;
