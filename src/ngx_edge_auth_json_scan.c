@@ -1866,7 +1866,7 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
     v0 = _mm256_loadu_si256((const __m256i *) (blk));                        \
     v1 = _mm256_loadu_si256((const __m256i *) ((blk) + 32));                 \
     c0 = ngx_edge_auth_json_half(v0);                                        \
-    c1v = ngx_edge_auth_json_half(v1);                                       \
+    c1v = ngx_edge_auth_json_half(v1);                                      \
     sp = ngx_edge_auth_json_mask64(                                          \
              _mm256_or_si256(                                                \
                  _mm256_cmpgt_epi8(ngx_edge_auth_json_bk(3), v0),            \
@@ -1916,7 +1916,8 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
     kbs = _mm512_set1_epi8('\\')
 
 #define ngx_edge_auth_json_class(k)                                          \
-    (uint64_t) _mm512_test_epi8_mask(cz, _mm512_set1_epi8(0x80 >> (k)))
+    (uint64_t) _mm512_test_epi8_mask(cz,                                     \
+                                     _mm512_set1_epi8((char) (0x80 >> (k))))
 
 #define ngx_edge_auth_json_classify(blk)                                     \
     vz = _mm512_loadu_si512((const void *) (blk));                           \
@@ -2012,8 +2013,7 @@ ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
         sk.data = data;
 
         return ngx_edge_auth_json_scan_avx2_build(part, n,
-                                                  ngx_edge_auth_json_skip_member,
-                                                  &sk);
+                   ngx_edge_auth_json_skip_member, &sk);
     }
 
     if (ngx_edge_auth_json_scan_avx2) {
