@@ -10,7 +10,9 @@
  * Strings and white space are scanned 16 bytes at a time with SSE2 where
  * the compiler targets it (all of x86-64), or 32 with AVX2 where the
  * processor has it (asked at run time), else 8 bytes at a time in a
- * 64-bit word; -DNGX_EDGE_AUTH_JSON_SCALAR forces the word path.
+ * 64-bit word; -DNGX_EDGE_AUTH_JSON_SCALAR forces the word path.  Where
+ * the processor has AVX-512BW, a block checker (64 bytes at a time into
+ * bitmasks) runs first and hands the texts it does not decide on.
  */
 
 
