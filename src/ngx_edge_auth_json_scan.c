@@ -36,12 +36,14 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
     uint64_t                          q, w, sp, open, close, colon, comma;
     uint64_t                          digit, instr, s, sh, as, t, err;
     uint64_t                          x1, x2, x3, x4, x5, n1, n2, n3, n4, n5;
-    uint64_t                          keyexp, kq, cq, m, ev, v, near;
+    uint64_t                          keyexp, kq, cq, m, ev, v, near, bs;
+    uint64_t                          esc_c;
+    unsigned                          cover;
     uint64_t                          in_c, s_c, c1, c2, c3, c4, c5, v_c;
     uint64_t                          obj_c, d1_c, out_c, objm, d1m, outm;
     unsigned long long                kq_c, sum;
     ngx_edge_auth_json_class_vectors;
-    const u_char                     *p, *end, *blk, *kb;
+    const u_char                     *p, *end, *blk, *kb, *lim;
     u_char                           *stk, *stk_limit, *stk_start, *top1, *d;
     const ngx_edge_auth_json_part_t  *last;
 
@@ -98,6 +100,8 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
     c5 = 0;
     v_c = 0;
     kq_c = 0;
+    esc_c = 0;
+    cover = 0;
     obj_c = 0;
     d1_c = 0;
     out_c = ~0ULL;
@@ -120,6 +124,7 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
 
         if ((size_t) (end - p) >= 64) {
             blk = p;
+            lim = end;
             p += 64;
 
         } else {
@@ -151,6 +156,7 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
 
             memset(buf + got, ' ', 64 - got);
             blk = buf;
+            lim = buf + 64;
         }
 
         first = 0;
@@ -159,9 +165,24 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
 
         ngx_edge_auth_json_classify(blk);
 
-        if (sp) {
-            if (ngx_edge_auth_json_class_backslash()) {
-                goto undecided;     /* an escape */
+        bs = 0;
+
+        if (sp | esc_c) {
+            bs = ngx_edge_auth_json_class_backslash();
+
+            if (bs | esc_c) {
+
+                /*
+                 * The escaped bytes: those after an odd run of
+                 * backslashes (simdjson's subtraction); bs: the escapes
+                 */
+
+                t = bs & ~esc_c;
+                x1 = (((t << 1) | NGX_EDGE_AUTH_JSON_ODD) - t)
+                     ^ NGX_EDGE_AUTH_JSON_ODD;
+                q &= ~(x1 ^ (bs | esc_c));
+                bs &= x1;
+                esc_c = bs >> 63;
             }
 
             w |= ngx_edge_auth_json_class_ctrlw();
@@ -175,8 +196,45 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
                 ^ in_c;
         in_c = (uint64_t) ((int64_t) instr >> 63);
 
-        if (sp & ~(w & ~instr)) {
-            goto undecided;     /* not ASCII, a control, or an error */
+        if (sp | cover) {
+            m = ngx_edge_auth_json_class_high();
+
+            /*
+             * outside strings only white space; inside no control; each
+             * escape and each UTF-8 sequence checked in place (from the
+             * part, or from the block when it was gathered), and the bytes
+             * of one that ran into the next block not looked at again
+             */
+
+            if (sp & ~instr & ~w) {
+                goto undecided;
+            }
+
+            if (sp & instr & ~m & ~ngx_edge_auth_json_class_backslash()) {
+                goto undecided;
+            }
+
+            m = (m | bs) & instr & (~0ULL << cover);
+            cover = 0;
+
+            while (m) {
+                i = __builtin_ctzll(m);
+
+                k = (blk[i] == '\\')
+                    ? ngx_edge_auth_json_escape(blk + i, lim)
+                    : ngx_edge_auth_json_utf8(blk + i, lim);
+
+                if (k == 0) {
+                    goto undecided;
+                }
+
+                if (i + k >= 64) {
+                    cover = i + k - 64;
+                    break;
+                }
+
+                m &= ~0ULL << (i + k);
+            }
         }
 
         open = ngx_edge_auth_json_class(2) & ~instr;
@@ -1572,6 +1630,7 @@ ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
     __attribute__((target("avx2,pclmul,bmi,bmi2")))
 
 #define NGX_EDGE_AUTH_JSON_UNDECIDED  -1
+#define NGX_EDGE_AUTH_JSON_ODD        0xaaaaaaaaaaaaaaaaULL
 
 /* at the bottom of its stack: bit 5 clear (not '{'), nothing closes it */
 #define NGX_EDGE_AUTH_JSON_BOTTOM     0xc0
@@ -1884,6 +1943,8 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
 
 #define ngx_edge_auth_json_class_ctrlw()  ngx_edge_auth_json_class(7)
 
+#define ngx_edge_auth_json_class_high()  ngx_edge_auth_json_mask64(v0, v1)
+
 #include "ngx_edge_auth_json_scan.c"
 
 #undef NGX_EDGE_AUTH_JSON_BLOCKS_SCOPE
@@ -1894,6 +1955,7 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
 #undef ngx_edge_auth_json_classify
 #undef ngx_edge_auth_json_class_backslash
 #undef ngx_edge_auth_json_class_ctrlw
+#undef ngx_edge_auth_json_class_high
 
 /*
  * AVX-512BW: the 64 bytes in one register, the class bytes tested into a
@@ -1933,6 +1995,9 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
     (uint64_t) _mm512_cmpeq_epi8_mask(vz, kbs)
 
 #define ngx_edge_auth_json_class_ctrlw()  ngx_edge_auth_json_class(7)
+
+#define ngx_edge_auth_json_class_high()                                      \
+    (uint64_t) _mm512_movepi8_mask(vz)
 
 #include "ngx_edge_auth_json_scan.c"
 

@@ -571,7 +571,8 @@ static void
 long_tests(void)
 {
     int          i, j, k, n;
-    size_t       len;
+    size_t       len, was;
+    glue_t       g;
     static char  text[4200];
 
     for (i = 0; i < 3000; i++) {
@@ -600,6 +601,18 @@ long_tests(void)
         }
 
         compare(text, len, "long text", 2);
+
+        /* valid and in one part: the block checkers decide it themselves */
+
+        for (j = 4; i % 2 == 0 && j < NPATHS; j++) {
+            if (has_mode[j - 2]) {
+                was = ngx_edge_auth_json_blocks_undecided;
+                scan_cut(paths[j], text, len, NULL, 0, &g);
+                ok(ngx_edge_auth_json_blocks_undecided == was,
+                   "a valid document, decided by the block checker", text,
+                   len);
+            }
+        }
     }
 }
 
