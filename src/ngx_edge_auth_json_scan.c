@@ -165,6 +165,24 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
 
         ngx_edge_auth_json_classify(blk);
 
+        if ((q | sp | esc_c | cover) == 0 && in_c) {
+
+            /*
+             * inside a long string: nothing changes, in this block and in
+             * the next ones of the part without a quote, a control, a
+             * byte from 0x80 or a backslash, looked at with fewer tests
+             */
+
+            while ((size_t) (end - p) >= 64
+                   && !ngx_edge_auth_json_special(p))
+            {
+                p += 64;
+                off += 64;
+            }
+
+            goto next;
+        }
+
         bs = 0;
 
         if (sp | esc_c) {
@@ -425,6 +443,8 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
 
             ev &= ev - 1;
         }
+
+    next:
 
         off += 64;
 
@@ -1652,13 +1672,14 @@ ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
     0x01, 0x00, 0xc4, 0x0a, 0x00, 0x30, 0x00, 0x30,                          \
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00
 
-static const u_char  ngx_edge_auth_json_bk[5][32] __attribute__((aligned(32)))
+static const u_char  ngx_edge_auth_json_bk[6][32] __attribute__((aligned(32)))
     = {
     { NGX_EDGE_AUTH_JSON_LO16, NGX_EDGE_AUTH_JSON_LO16 },
     { NGX_EDGE_AUTH_JSON_HI16, NGX_EDGE_AUTH_JSON_HI16 },
     NGX_EDGE_AUTH_JSON_K32(0x0f),
     NGX_EDGE_AUTH_JSON_K32(' '),
-    NGX_EDGE_AUTH_JSON_K32('\\')
+    NGX_EDGE_AUTH_JSON_K32('\\'),
+    NGX_EDGE_AUTH_JSON_K32('"')
 };
 
 /* the scalar states: a number's grammar, or where in a literal */
@@ -1945,6 +1966,25 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
 
 #define ngx_edge_auth_json_class_high()  ngx_edge_auth_json_mask64(v0, v1)
 
+/* a quote, a control, a byte from 0x80 or a backslash in the 64 at p */
+
+#define ngx_edge_auth_json_special(p)                                        \
+    (v0 = _mm256_loadu_si256((const __m256i *) (p)),                         \
+     v1 = _mm256_loadu_si256((const __m256i *) ((p) + 32)),                  \
+     !_mm256_testz_si256(                                                    \
+         _mm256_or_si256(                                                    \
+             _mm256_or_si256(                                                \
+                 _mm256_or_si256(                                            \
+                     _mm256_cmpeq_epi8(v0, ngx_edge_auth_json_bk(5)),        \
+                     _mm256_cmpeq_epi8(v0, ngx_edge_auth_json_bk(4))),       \
+                 _mm256_cmpgt_epi8(ngx_edge_auth_json_bk(3), v0)),           \
+             _mm256_or_si256(                                                \
+                 _mm256_or_si256(                                            \
+                     _mm256_cmpeq_epi8(v1, ngx_edge_auth_json_bk(5)),        \
+                     _mm256_cmpeq_epi8(v1, ngx_edge_auth_json_bk(4))),       \
+                 _mm256_cmpgt_epi8(ngx_edge_auth_json_bk(3), v1))),          \
+         _mm256_set1_epi8((char) 0xff)))
+
 #include "ngx_edge_auth_json_scan.c"
 
 #undef NGX_EDGE_AUTH_JSON_BLOCKS_SCOPE
@@ -1956,6 +1996,7 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
 #undef ngx_edge_auth_json_class_backslash
 #undef ngx_edge_auth_json_class_ctrlw
 #undef ngx_edge_auth_json_class_high
+#undef ngx_edge_auth_json_special
 
 /*
  * AVX-512BW: the 64 bytes in one register, the class bytes tested into a
@@ -1968,14 +2009,15 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
 #define NGX_EDGE_AUTH_JSON_BLOCKS_FN  ngx_edge_auth_json_scan_blocks_avx512
 
 #define ngx_edge_auth_json_class_vectors                                     \
-    __m512i  vz, cz, lo, hi, k0f, k20, kbs
+    __m512i  vz, cz, lo, hi, k0f, k20, kbs, kqt
 
 #define ngx_edge_auth_json_class_init()                                      \
     lo = _mm512_broadcast_i32x4(*(const __m128i *) kb);                     \
     hi = _mm512_broadcast_i32x4(*(const __m128i *) (kb + 32));              \
     k0f = _mm512_set1_epi8(0x0f);                                            \
     k20 = _mm512_set1_epi8(' ');                                             \
-    kbs = _mm512_set1_epi8('\\')
+    kbs = _mm512_set1_epi8('\\');                                           \
+    kqt = _mm512_set1_epi8('"')
 
 #define ngx_edge_auth_json_class(k)                                          \
     (uint64_t) _mm512_test_epi8_mask(cz,                                     \
@@ -1998,6 +2040,11 @@ ngx_edge_auth_json_key_at(const ngx_edge_auth_json_part_t *part,
 
 #define ngx_edge_auth_json_class_high()                                      \
     (uint64_t) _mm512_movepi8_mask(vz)
+
+#define ngx_edge_auth_json_special(p)                                        \
+    (vz = _mm512_loadu_si512((const void *) (p)),                            \
+     (_mm512_cmpeq_epi8_mask(vz, kqt) | _mm512_cmpeq_epi8_mask(vz, kbs)      \
+      | _mm512_cmplt_epi8_mask(vz, k20)) != 0)
 
 #include "ngx_edge_auth_json_scan.c"
 
