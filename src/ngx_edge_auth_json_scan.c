@@ -32,14 +32,13 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
     u_char                            stack[NGX_EDGE_AUTH_JSON_DEPTH + 3];
     size_t                            base, off, k, got;
     size_t                            key_start, key_len, members;
-    unsigned                          i;
+    unsigned                          i, cover;
     uint64_t                          q, w, sp, open, close, colon, comma;
     uint64_t                          digit, instr, s, sh, as, t, err;
     uint64_t                          x1, x2, x3, x4, x5, n1, n2, n3, n4, n5;
     uint64_t                          keyexp, kq, cq, m, ev, v, near, bs;
-    uint64_t                          esc_c;
-    unsigned                          cover;
     uint64_t                          in_c, s_c, c1, c2, c3, c4, c5, v_c;
+    uint64_t                          esc_c;
     uint64_t                          obj_c, d1_c, out_c, objm, d1m, outm;
     unsigned long long                kq_c, sum;
     ngx_edge_auth_json_class_vectors;
@@ -1630,24 +1629,26 @@ ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
 
 
 /*
- * The block checker (AVX2, PCLMULQDQ, BMI1/2): the text in 64-byte blocks,
- * each classified at once into bitmasks, one bit a byte: quotes, white
- * space, brackets, colons, commas, digits.  The inside of strings is the
- * prefix xor of the quotes (a carry-less multiply); the grammar is a few
- * mask inclusions: the token after X is X shifted by one, moved past a
- * run of white space by an addition, and must fall within what may follow
- * X; the keys' closing quotes are their opening quotes carried through the
- * string by an addition.  Only the brackets are walked one by one (the
- * nesting, its limit, whether a comma is in an object, the depth-1 spans
- * of the members); numbers made of digits only are checked by mask, other
- * scalars byte by byte.  What it does not do (a backslash, a byte from
- * 0x80 or a control inside a string, an error) it hands back undecided,
- * with the number of members it reported, and the one-pass checker does
- * the text again from its start, skipping those members.
+ * The block checker (AVX2 or AVX-512BW, with PCLMULQDQ and BMI1/2): the
+ * text in 64-byte blocks, each classified at once into bitmasks, one bit
+ * a byte: quotes, white space, brackets, colons, commas, digits, and the
+ * controls, bytes from 0x80 and backslashes.  The escaped bytes come from
+ * the backslashes by a subtraction (as simdjson does), the inside of
+ * strings is the prefix xor of the other quotes (a carry-less multiply);
+ * the grammar is a few mask inclusions: the token after X is X shifted by
+ * one, moved past a run of white space by an addition, and must fall
+ * within what may follow X; the keys' closing quotes are their opening
+ * quotes carried through the string by an addition.  Only the brackets
+ * are walked one by one (the nesting, its limit, whether a comma is in an
+ * object, the depth-1 spans of the members); numbers made of digits only
+ * are checked by mask, other scalars byte by byte, each escape and UTF-8
+ * sequence by the one-pass checker's functions.  A text it does not accept
+ * (an error, or an escape or a UTF-8 sequence cut by the end of a block
+ * gathered across parts) it hands back undecided, with the number of
+ * members it reported, and the one-pass checker does the text again from
+ * its start, skipping those members: every "invalid" is the one-pass
+ * checker's.
  */
-
-#define NGX_EDGE_AUTH_JSON_BLOCKS_TARGET                                     \
-    __attribute__((target("avx2,pclmul,bmi,bmi2")))
 
 #define NGX_EDGE_AUTH_JSON_UNDECIDED  -1
 #define NGX_EDGE_AUTH_JSON_ODD        0xaaaaaaaaaaaaaaaaULL
