@@ -1071,7 +1071,7 @@ static ngx_int_t
 ngx_http_credential_body_replace(ngx_http_request_t *r, ngx_chain_t *out,
     off_t len)
 {
-    off_t                         v;
+    size_t                        v;
     u_char                       *p, *last;
     ngx_table_elt_t              *h;
     ngx_http_request_body_t      *rb;
@@ -1133,7 +1133,7 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, ngx_chain_t *out,
 
         last = (u_char *) (rb + 1) + NGX_OFF_T_LEN;
         p = last;
-        v = len;
+        v = (size_t) len;           /* unsigned: a shorter division */
 
         do {
             *--p = (u_char) ('0' + v % 10);
