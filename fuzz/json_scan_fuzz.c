@@ -5,14 +5,15 @@
  * libFuzzer target for the JSON checker.  The first two bytes of an input
  * say where to cut the rest into three parts (each a copy of its own, so
  * that a read past a part is a read past an allocation); the text is
- * checked by the module's build (AVX2 where the processor has it), by its
- * SSE2 build and by the 64-bit word build (fuzz/json_scan_scalar.c), cut
+ * checked by the module's build, by its SSE2 build, its one-pass AVX2
+ * build, its block checker for AVX2 and for AVX-512BW (where the processor
+ * has them), and by the 64-bit word build (fuzz/json_scan_scalar.c), cut
  * and whole:
- *   - all six verdicts are jansson's strict parse of the same bytes
+ *   - all twelve verdicts are jansson's strict parse of the same bytes
  *     (not for a number jansson cannot hold, where the checker accepts
  *     what the grammar does; a NUL byte, which jansson takes for the end
  *     of a number, is invalid);
- *   - all six report the same members, in order, inside the text, each
+ *   - all twelve report the same members, in order, inside the text, each
  *     a key string followed by its value, the key's bytes handed over
  *     where they are in one part and only there;
  *   - a key folds into no more than its length and never past the room
@@ -29,6 +30,7 @@
 
 
 #define FUZZ_SPANS  256
+#define FUZZ_PATHS  6
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -99,6 +101,11 @@ member(void *data, const u_char *key, size_t key_len, size_t start,
 }
 
 
+/* the builds this processor can run: 1 AVX2, 2 and 3 the block checker */
+
+static int  has_mode[4];
+
+
 static int
 scan(int path, const u_char *text, size_t len, const size_t *cut,
     size_t ncut, fuzz_scan_t *f)
@@ -130,7 +137,11 @@ scan(int path, const u_char *text, size_t len, const size_t *cut,
         part[i].last = copy[i] + (to - from);
     }
 
-    /* path: 0 the module's (AVX2 where there is), 1 the word, 2 SSE2 */
+    /*
+     * path: 0 the module's, 1 the word, 2 SSE2, 3 the one-pass AVX2, 4 the
+     * block checker for AVX2, 5 for AVX-512BW (each where the processor
+     * has it, else the module's)
+     */
 
     if (path == 1) {
         rc = ngx_edge_auth_json_scan_scalar(part, ncut + 1, member, f);
@@ -140,6 +151,9 @@ scan(int path, const u_char *text, size_t len, const size_t *cut,
 
         if (path == 2) {
             ngx_edge_auth_json_scan_avx2 = 0;
+
+        } else if (path >= 3 && has_mode[path - 2]) {
+            ngx_edge_auth_json_scan_avx2 = path - 2;
         }
 
         rc = ngx_edge_auth_json_scan(part, ncut + 1, member, f);
@@ -193,13 +207,24 @@ reference(const u_char *text, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                 rc[6], want, i;
+    int                 rc[2 * FUZZ_PATHS], want, i;
     size_t              len, cut[2], t;
     const u_char       *text;
-    static fuzz_scan_t  f[6];
+    static int          asked;
+    static fuzz_scan_t  f[2 * FUZZ_PATHS];
 
     if (size < 2) {
         return 0;
+    }
+
+    if (!asked) {
+        asked = 1;
+        __builtin_cpu_init();
+        has_mode[1] = __builtin_cpu_supports("avx2");
+        has_mode[2] = has_mode[1] && __builtin_cpu_supports("pclmul")
+                      && __builtin_cpu_supports("bmi")
+                      && __builtin_cpu_supports("bmi2");
+        has_mode[3] = has_mode[2] && __builtin_cpu_supports("avx512bw");
     }
 
     text = data + 2;
@@ -214,12 +239,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cut[1] = t;
     }
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < FUZZ_PATHS; i++) {
         rc[i] = scan(i, text, len, NULL, 0, &f[i]);
-        rc[3 + i] = scan(i, text, len, cut, 2, &f[3 + i]);
+        rc[FUZZ_PATHS + i] = scan(i, text, len, cut, 2, &f[FUZZ_PATHS + i]);
     }
 
-    for (i = 1; i < 6; i++) {
+    for (i = 1; i < 2 * FUZZ_PATHS; i++) {
         if (rc[i] != rc[0] || f[i].n != f[0].n
             || memcmp(f[i].span, f[0].span,
                       sizeof(f[0].span[0])

@@ -14,5 +14,7 @@
 #define ngx_edge_auth_json_key_fold   ngx_edge_auth_json_key_fold_scalar
 #define ngx_edge_auth_json_scan_path  ngx_edge_auth_json_scan_path_scalar
 #define ngx_edge_auth_json_scan_avx2  ngx_edge_auth_json_scan_avx2_scalar
+#define ngx_edge_auth_json_blocks_undecided                                  \
+    ngx_edge_auth_json_blocks_undecided_scalar
 
 #include "ngx_edge_auth_json_scan.c"

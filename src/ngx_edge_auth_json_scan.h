@@ -10,7 +10,9 @@
  * Strings and white space are scanned 16 bytes at a time with SSE2 where
  * the compiler targets it (all of x86-64), or 32 with AVX2 where the
  * processor has it (asked at run time), else 8 bytes at a time in a
- * 64-bit word; -DNGX_EDGE_AUTH_JSON_SCALAR forces the word path.
+ * 64-bit word; -DNGX_EDGE_AUTH_JSON_SCALAR forces the word path.  Where
+ * the processor has AVX-512BW, a block checker (64 bytes at a time into
+ * bitmasks) runs first and hands the texts it does not decide on.
  */
 
 
@@ -65,11 +67,16 @@ extern const char  ngx_edge_auth_json_scan_path[];
 
 /*
  * Where SSE2 is, the checker is also built for AVX2 (32 bytes at a time),
- * and the processor is asked at the first call: 1 then runs the AVX2
- * build, 0 the SSE2 one, -1 is not asked yet.  The unit test and the
- * fuzzer set it to compare the two.  Always 0 in the word build.
+ * and the processor is asked at the first call: 2 then runs the block
+ * checker (64 bytes at a time into bitmasks, AVX2 with PCLMULQDQ, BMI1
+ * and BMI2), and the one-pass AVX2 build on what it leaves undecided, 1
+ * the one-pass AVX2 build alone, 0 the SSE2 one, -1 is not asked yet.  The
+ * unit test and the fuzzer set it to compare them.  Always 0 in the word
+ * build.  ngx_edge_auth_json_blocks_undecided counts the texts the block
+ * checker handed on (escapes, other than ASCII in strings, errors).
  */
-extern int  ngx_edge_auth_json_scan_avx2;
+extern int     ngx_edge_auth_json_scan_avx2;
+extern size_t  ngx_edge_auth_json_blocks_undecided;
 
 
 /*

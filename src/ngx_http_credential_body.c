@@ -1071,6 +1071,8 @@ static ngx_int_t
 ngx_http_credential_body_replace(ngx_http_request_t *r, ngx_chain_t *out,
     off_t len)
 {
+    size_t                        v;
+    u_char                       *p, *last;
     ngx_table_elt_t              *h;
     ngx_http_request_body_t      *rb;
     ngx_http_credential_stash_t  *stash;
@@ -1094,7 +1096,9 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, ngx_chain_t *out,
         }
     }
 
-    rb = ngx_palloc(r->pool, sizeof(ngx_http_request_body_t));
+    /* with room for the new Content-Length's digits after it */
+
+    rb = ngx_palloc(r->pool, sizeof(ngx_http_request_body_t) + NGX_OFF_T_LEN);
     if (rb == NULL) {
         return NGX_ERROR;
     }
@@ -1125,13 +1129,19 @@ ngx_http_credential_body_replace(ngx_http_request_t *r, ngx_chain_t *out,
             r->headers_in.content_length = h;
         }
 
-        h->value.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-        if (h->value.data == NULL) {
-            return NGX_ERROR;
-        }
+        /* the digits from the last one on: ngx_sprintf() costs 100 */
 
-        h->value.len = ngx_sprintf(h->value.data, "%O", len)
-                       - h->value.data;
+        last = (u_char *) (rb + 1) + NGX_OFF_T_LEN;
+        p = last;
+        v = (size_t) len;           /* unsigned: a shorter division */
+
+        do {
+            *--p = (u_char) ('0' + v % 10);
+            v /= 10;
+        } while (v);
+
+        h->value.data = p;
+        h->value.len = last - p;
     }
 
     return NGX_OK;
@@ -1287,13 +1297,25 @@ ngx_http_credential_body_owned(ngx_http_credential_body_t *body,
     ngx_str_t  *name;
     ngx_uint_t  i;
 
+    name = body->folded.elts;
+
+    /* folding never lengthens a key: one shorter than every name is none */
+
+    for (i = 0; i < body->folded.nelts; i++) {
+        if (len >= name[i].len) {
+            break;
+        }
+    }
+
+    if (i == body->folded.nelts) {
+        return 0;
+    }
+
     n = ngx_edge_auth_json_key_fold(key, len, body->fold, body->fold_size);
 
     if (n > body->fold_size) {
         return 0;
     }
-
-    name = body->folded.elts;
 
     for (i = 0; i < body->folded.nelts; i++) {
         if (name[i].len == n && ngx_memcmp(name[i].data, body->fold, n) == 0)

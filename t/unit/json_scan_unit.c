@@ -5,10 +5,12 @@
  * that must get the same verdict from both: object, other JSON, invalid.
  * For objects, the member spans glued back together must be the same
  * value.  Each text is also scanned cut into parts, and by the other
- * paths (the module's, AVX2 where the processor has it; SSE2; the 64-bit
- * word one, fuzz/json_scan_scalar.c): the same verdict and the same
- * members.  Then the edges of the fast loops (16 and 32 bytes): each byte
- * that stops them at each offset, with every cut.  Prints TAP.
+ * paths (the module's choice; SSE2; the 64-bit word one,
+ * fuzz/json_scan_scalar.c; the one-pass AVX2 build, the block checker for
+ * AVX2 and for AVX-512BW, where the processor has them): the same verdict
+ * and the same members.  Then the edges of the fast loops (16 and 32
+ * bytes): each byte that stops them at each offset, with every cut; long
+ * random documents; the bench's body.  Prints TAP.
  */
 
 
@@ -133,13 +135,54 @@ scan_sse2(const ngx_edge_auth_json_part_t *part, size_t n,
     return rc;
 }
 
-#define NPATHS  3
+/*
+ * The other builds where the processor has them: mode as
+ * ngx_edge_auth_json_scan_avx2 takes it (1 the one-pass AVX2 build, 2 the
+ * block checker for AVX2, 3 for AVX-512BW), else the module's own.
+ */
+
+static int  has_mode[4];
+
+static int
+scan_mode(int mode, const ngx_edge_auth_json_part_t *part, size_t n,
+    ngx_edge_auth_json_member_pt member, void *data)
+{
+    int  rc, was;
+
+    was = ngx_edge_auth_json_scan_avx2;
+
+    if (has_mode[mode]) {
+        ngx_edge_auth_json_scan_avx2 = mode;
+    }
+
+    rc = ngx_edge_auth_json_scan(part, n, member, data);
+    ngx_edge_auth_json_scan_avx2 = was;
+
+    return rc;
+}
+
+#define scan_mode_fn(mode)                                                   \
+    static int                                                               \
+    scan_mode##mode(const ngx_edge_auth_json_part_t *part, size_t n,         \
+        ngx_edge_auth_json_member_pt member, void *data)                     \
+    {                                                                        \
+        return scan_mode(mode, part, n, member, data);                       \
+    }
+
+scan_mode_fn(1)
+scan_mode_fn(2)
+scan_mode_fn(3)
+
+#define NPATHS  6
 
 static scan_pt  paths[NPATHS] = {
-    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar, scan_sse2
+    ngx_edge_auth_json_scan, ngx_edge_auth_json_scan_scalar, scan_sse2,
+    scan_mode1, scan_mode2, scan_mode3
 };
 
-static const char  *path_names[NPATHS] = { "fast", "scalar", "sse2" };
+static const char  *path_names[NPATHS] = {
+    "module's", "scalar", "sse2", "avx2", "blocks avx2", "blocks avx512"
+};
 
 
 /*
@@ -252,8 +295,8 @@ same(int path, const char *text, size_t len, const size_t *cut, size_t ncut,
 static void
 compare(const char *text, size_t len, const char *name, int cuts)
 {
-    int      want, got, i, j;
-    size_t   cut[4], t;
+    int      want, got, i, j, k;
+    size_t   cut[15], t;
     json_t  *a, *b;
     glue_t   whole;
 
@@ -273,13 +316,20 @@ compare(const char *text, size_t len, const char *name, int cuts)
 
     same(1, text, len, NULL, 0, want, &whole, name);
     same(2, text, len, NULL, 0, want, &whole, name);
+    for (i = 3; i < NPATHS; i++) {
+        if (ngx_edge_auth_json_scan_avx2 != i - 2) {
+            same(i, text, len, NULL, 0, want, &whole, name);
+        }
+    }
 
     for (i = 0; i < cuts; i++) {
-        for (j = 0; j < 1 + i % 3; j++) {
+        k = (len > 200) ? 1 + i % 15 : 1 + i % 3;
+
+        for (j = 0; j < k; j++) {
             cut[j] = random() % (len + 1);
         }
 
-        for (j = 1; j < 1 + i % 3; j++) {       /* in order */
+        for (j = 1; j < k; j++) {               /* in order */
             if (cut[j] < cut[j - 1]) {
                 t = cut[j];
                 cut[j] = cut[j - 1];
@@ -288,8 +338,8 @@ compare(const char *text, size_t len, const char *name, int cuts)
             }
         }
 
-        same(0, text, len, cut, 1 + i % 3, want, &whole, name);
-        same(1 + i % 2, text, len, cut, 1 + i % 3, want, &whole, name);
+        same(0, text, len, cut, k, want, &whole, name);
+        same(1 + i % (NPATHS - 1), text, len, cut, k, want, &whole, name);
     }
 
     if (got != NGX_EDGE_AUTH_JSON_OBJECT) {
@@ -331,6 +381,10 @@ every_cut(const char *text, size_t len, const char *name)
     ok(got == want && !whole.bad, name, text, len);
 
     for (path = 0; path < NPATHS; path++) {
+        if (path >= 3 && ngx_edge_auth_json_scan_avx2 == path - 2) {
+            continue;           /* the module's path again */
+        }
+
         for (c = 0; c <= len; c++) {
             cut[0] = c;
             same(path, text, len, cut, 1, want, &whole, name);
@@ -421,6 +475,185 @@ vector_tests(void)
     every_cut("[01]", 4, "scalars");
     every_cut("123456789012345678901234567890", 30, "a number alone");
     every_cut("  \"abc\"  ", 9, "a string alone");
+}
+
+
+/*
+ * Random JSON of up to about size bytes for the block checker's carries
+ * across its 64-byte blocks: nesting, long and short strings (escapes and
+ * UTF-8 at times), numbers of every form, compact or with white space.
+ */
+
+static size_t
+gen_value(char *out, size_t size, int depth, int blank)
+{
+    int           i, n, r;
+    size_t        len, k;
+    static const char  *num[] = {
+        "0", "-0", "7", "123", "-45", "0.5", "-1.25e+3", "6E-2", "1e9",
+        "1234567890123", "true", "false", "null"
+    };
+    static const char  *str[] = {
+        "x", "ab", "\\n", "\\\"", "\xc3\xa9", "\\u00e9", "0123456789",
+        ",:{}[]", " ", "abcdefghijklmnopqrstuvwxyz"
+    };
+
+#define GEN_BLANK()                                                          \
+    if (blank && len < size && random() % 3 == 0) {                          \
+        out[len++] = " \n\t\r"[random() % 4];                                \
+    }
+
+    len = 0;
+    r = random() % 10;
+
+    if (size < 16 || depth > 6 || r < 3) {
+        if (r % 2) {
+            i = random() % 13;
+            k = strlen(num[i]);
+            memcpy(out, num[i], k);
+            return k;
+        }
+
+        out[len++] = '"';
+        n = random() % 8;
+
+        for (i = 0; i < n; i++) {
+            r = random() % 10;
+
+            if (!(blank & 2) && r >= 2 && r <= 5) {
+                r = 9;                  /* ASCII without escapes */
+            }
+
+            k = strlen(str[r]);
+
+            if (len + k + 2 >= size) {
+                break;
+            }
+
+            memcpy(out + len, str[r], k);
+            len += k;
+        }
+
+        out[len++] = '"';
+        return len;
+    }
+
+    out[len++] = (r < 7) ? '{' : '[';
+    n = random() % 6;
+
+    for (i = 0; i < n && len + 24 < size; i++) {
+        if (i) {
+            out[len++] = ',';
+        }
+
+        GEN_BLANK();
+
+        if (r < 7) {
+            k = snprintf(out + len, size - len, "\"k%d\"", i);
+            len += k;
+            GEN_BLANK();
+            out[len++] = ':';
+            GEN_BLANK();
+        }
+
+        len += gen_value(out + len, (size - len - 4) / (n - i),
+                         depth + 1, blank);
+        GEN_BLANK();
+    }
+
+    out[len++] = (r < 7) ? '}' : ']';
+
+    return len;
+}
+
+
+static void
+long_tests(void)
+{
+    int          i, j, k, n;
+    size_t       len, was;
+    glue_t       g;
+    static char  text[4200];
+
+    for (i = 0; i < 3000; i++) {
+        len = gen_value(text, 64 + random() % 4000, 0, i % 4);
+
+        if (i % 2) {
+            k = 1 + random() % 3;
+
+            for (j = 0; j < k && len; j++) {
+                n = random() % len;
+
+                switch (random() % 3) {
+                case 0:
+                    text[n] = "{}[],:\" \\0e.-x\x80\x01"[random() % 16];
+                    break;
+                case 1:
+                    memmove(text + n, text + n + 1, len - n - 1);
+                    len--;
+                    break;
+                default:
+                    memmove(text + n + 1, text + n, len - n);
+                    text[n] = "{}[],:\" \\0e.-"[random() % 13];
+                    len++;
+                }
+            }
+        }
+
+        compare(text, len, "long text", 2);
+
+        /* valid and in one part: the block checkers decide it themselves */
+
+        for (j = 4; i % 2 == 0 && j < NPATHS; j++) {
+            if (has_mode[j - 2]) {
+                was = ngx_edge_auth_json_blocks_undecided;
+                scan_cut(paths[j], text, len, NULL, 0, &g);
+                ok(ngx_edge_auth_json_blocks_undecided == was,
+                   "a valid document, decided by the block checker", text,
+                   len);
+            }
+        }
+    }
+}
+
+
+/*
+ * The bench's body (bench/body_bench.py): the block checker decides it
+ * itself, whole and cut, and reports what the others do.
+ */
+
+static void
+bench_body_tests(void)
+{
+    int          i;
+    size_t       len, size, was;
+    static char  text[8192];
+    static const char  head[] =
+        "{\"cmmnd\":{\"cmmnd\":\"dump ipck_vhcl-tprt-1111*PRMM\",\"seed\":"
+        "{\"insrncDrtn\":\"1y\",\"premium\":0.1}},\"rows\":[";
+
+    for (size = 1024; size <= 8000; size += 6976) {
+        memcpy(text, head, sizeof(head) - 1);
+        len = sizeof(head) - 1;
+
+        for (i = 0; len + 2 < size; i++) {
+            len += snprintf(text + len, sizeof(text) - len,
+                            "%s{\"n\":%d,\"v\":\"%s\"}", i ? "," : "", i,
+                            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        }
+
+        text[len++] = ']';
+        text[len++] = '}';
+
+        was = ngx_edge_auth_json_blocks_undecided;
+
+        compare(text, len, "the bench's body", 16);
+
+        if (has_mode[2]) {
+            ok(ngx_edge_auth_json_blocks_undecided == was,
+               "the bench's body, decided by the block checker", text, len);
+        }
+    }
 }
 
 
@@ -577,6 +810,13 @@ main(void)
     const char  *seed;
     static char  deep[2 * NGX_EDGE_AUTH_JSON_DEPTH + 4];
 
+    __builtin_cpu_init();
+    has_mode[1] = __builtin_cpu_supports("avx2");
+    has_mode[2] = has_mode[1] && __builtin_cpu_supports("pclmul")
+                  && __builtin_cpu_supports("bmi")
+                  && __builtin_cpu_supports("bmi2");
+    has_mode[3] = has_mode[2] && __builtin_cpu_supports("avx512bw");
+
     for (i = 0; table[i]; i++) {
         compare(table[i], strlen(table[i]), "table", 8);
     }
@@ -594,7 +834,7 @@ main(void)
 
     /* tokens glued at random */
 
-    for (i = 0; i < 100000; i++) {
+    for (i = 0; i < 50000; i++) {
         len = 0;
         n = 1 + random() % 12;
 
@@ -609,7 +849,7 @@ main(void)
 
     /* mutations of valid documents */
 
-    for (i = 0; i < 100000; i++) {
+    for (i = 0; i < 50000; i++) {
         seed = table[random() % 12];
         seed = (i % 2) ? "{\"userInfo\":{\"id\":\"x\"},\"c\":[1,{\"d\":"
                          "\"\\u00e9\"}],\"e\":-1.5e3}"
@@ -640,10 +880,14 @@ main(void)
         compare(text, len, "mutation", i % 3 == 0);
     }
 
-    printf("1..3\n# paths: %s, sse2 and %s\n%s 1 - %d scans against "
+    printf("1..3\n# paths: the module's (%d), sse2, %s, avx2 %s, blocks avx2 "
+           "%s, blocks avx512 %s\n%s 1 - %d scans against "
            "jansson and each other, %d differ\n",
-           ngx_edge_auth_json_scan_avx2 ? "avx2" : "sse2 (no AVX2 here)",
-           ngx_edge_auth_json_scan_path_scalar, failed ? "not ok" : "ok",
+           ngx_edge_auth_json_scan_avx2, ngx_edge_auth_json_scan_path_scalar,
+           has_mode[1] ? "yes" : "no (the module's)",
+           has_mode[2] ? "yes" : "no (the module's)",
+           has_mode[3] ? "yes" : "no (the module's)",
+           failed ? "not ok" : "ok",
            tests, failed);
 
     all = failed;
@@ -651,9 +895,13 @@ main(void)
     failed = 0;
 
     vector_tests();
+    long_tests();
+    bench_body_tests();
 
-    printf("%s 2 - the edges of the fast paths: %d scans, %d differ\n",
-           failed ? "not ok" : "ok", tests, failed);
+    printf("%s 2 - the edges of the fast paths, long texts: %d scans, "
+           "%d differ\n# the block checker handed on %zu texts\n",
+           failed ? "not ok" : "ok", tests, failed,
+           ngx_edge_auth_json_blocks_undecided);
 
     all += failed;
 
