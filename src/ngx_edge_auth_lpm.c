@@ -718,7 +718,7 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
             __builtin_prefetch(&lpm->keys[lpm->kbytes * lo]);
             __builtin_prefetch(&lpm->keys[lpm->kbytes * hi - 1]);
             __builtin_prefetch((u_char *) lpm->values
-                               + (lo - 1) * lpm->vbits / 8);
+                               + (lo ? lo - 1 : 0) * lpm->vbits / 8);
             __builtin_prefetch((u_char *) lpm->values
                                + (hi - 1) * lpm->vbits / 8);
         }
