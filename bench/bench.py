@@ -17,8 +17,9 @@ Environment (all optional):
   BENCH_T_RUNS     nginx -t runs per configuration   5
   BENCH_PIN        1: nginx worker on CPU 1, wrk on CPU 0   0
   BENCH_LISTS      lists the large list is split into (memory)  100
-  BENCH_LOOKUP_ROUNDS   a'/d' pairs of the lookup's own section  15
-  BENCH_LOOKUP_SECONDS  seconds per wrk run there               1
+  BENCH_LOOKUP_ROUNDS   rounds of the lookup's own section (1b)  15
+  BENCH_LOOKUP_SECONDS  seconds per wrk run there               2
+  BENCH_PERF_ROUNDS     runs of perf record there (if perf works)  5
   BENCH_BEFORE     a worktree of an earlier module (its build/*.so and
                    src/): its d' interleaved in section 1b, its lookup in
                    1c, for figures before and after from one run
@@ -48,7 +49,8 @@ T_RUNS = int(os.environ.get('BENCH_T_RUNS', '5'))
 PIN = os.environ.get('BENCH_PIN', '0') == '1' and (os.cpu_count() or 1) >= 2
 LISTS = int(os.environ.get('BENCH_LISTS', '100'))
 LOOKUP_ROUNDS = int(os.environ.get('BENCH_LOOKUP_ROUNDS', '15'))
-LOOKUP_SECONDS = int(os.environ.get('BENCH_LOOKUP_SECONDS', '1'))
+LOOKUP_SECONDS = int(os.environ.get('BENCH_LOOKUP_SECONDS', '2'))
+PERF_ROUNDS = int(os.environ.get('BENCH_PERF_ROUNDS', '5'))
 BEFORE = os.environ.get('BENCH_BEFORE', '')
 
 running = []            # Instance objects with a live nginx
@@ -319,7 +321,7 @@ def get(port, xrealip=None):
 # --------------------------------------------------------------------------
 # wrk
 
-def wrk(port, seconds, script=None, addr=None):
+def wrk_cmd(port, seconds, script=None, addr=None):
     cmd = ['wrk', '-t1', '-c%d' % CONNS, '-d%ds' % seconds, '--timeout', '5s']
     if script:
         cmd += ['-s', script]
@@ -328,24 +330,93 @@ def wrk(port, seconds, script=None, addr=None):
         cmd += ['--', addr]
     if PIN:
         cmd = ['taskset', '-c', '0'] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    out = r.stdout + r.stderr
+    return cmd
+
+
+def wrk_parse(rc, out):
+    """(req/s, non-2xx + socket errors, requests)"""
     rps = None
     bad = 0
-    wrk.requests = None
+    nreq = None
     for line in out.splitlines():
         line = line.strip()
         if ' requests in ' in line:
-            wrk.requests = int(line.split()[0])
+            nreq = int(line.split()[0])
         elif line.startswith('Requests/sec:'):
             rps = float(line.split()[1])
         elif line.startswith('Non-2xx or 3xx responses:'):
             bad = int(line.split()[-1])
         elif line.startswith('Socket errors:'):
             bad += sum(int(x.rstrip(',')) for x in line.split()[3::2])
-    if r.returncode != 0 or rps is None:
+    if rc != 0 or rps is None:
         die('wrk failed:\n' + out)
+    return rps, bad, nreq
+
+
+def wrk(port, seconds, script=None, addr=None):
+    r = subprocess.run(wrk_cmd(port, seconds, script, addr),
+                       capture_output=True, text=True)
+    rps, bad, wrk.requests = wrk_parse(r.returncode, r.stdout + r.stderr)
     return rps, bad
+
+
+def wrk_together(ports, seconds, script, addr):
+    """one wrk per port, all at once: [(req/s, bad, requests)]"""
+    ps = [subprocess.Popen(wrk_cmd(port, seconds, script, addr),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True) for port in ports]
+    return [wrk_parse(p.wait(), p.stdout.read()) for p in ps]
+
+
+def perf_lookup(work, ks, target, script, addr_file, seconds):
+    """The CPU time per request in the module's lookup (ngx_http_auth_ip_*
+    and ngx_edge_auth_lpm* functions), sampled by perf record (cpu-clock,
+    one sample each 100 us of the worker's CPU time) while each of ks is
+    loaded, all at once: {k: ns per request}, or a reason as a string.
+    A share of the worker's own time, so other load moves it far less than
+    a difference of two processes' CPU time."""
+    period = 100000
+    procs, files = [], []
+    for k in ks:
+        f = os.path.join(work, 'perf.%s.data' % k)
+        try:
+            p = subprocess.Popen(['perf', 'record', '-q', '-e', 'cpu-clock',
+                                  '-c', str(period), '-o', f, '-p',
+                                  str(target[k][0].worker())],
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        except OSError:
+            return 'no perf'
+        procs.append(p)
+        files.append(f)
+    time.sleep(0.3)
+    res = wrk_together([target[k][1] for k in ks], seconds, script,
+                       addr_file)
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    out = {}
+    for k, p, f, (_, _, nreq) in zip(ks, procs, files, res):
+        try:
+            err = p.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return 'perf record did not stop'
+        if p.returncode not in (0, -signal.SIGINT, 130) \
+                or not os.path.exists(f):
+            return 'perf record failed: ' + err.strip()[-200:]
+        r = subprocess.run(['perf', 'report', '-i', f, '--sort', 'sym',
+                            '-F', 'sample,sym', '--stdio'],
+                           capture_output=True, text=True)
+        n = 0
+        for line in r.stdout.splitlines():
+            x = line.split()
+            if len(x) >= 3 and x[0].isdigit() and (
+                    x[2].startswith('ngx_http_auth_ip_')
+                    or x[2].startswith('ngx_edge_auth_lpm')):
+                n += int(x[0])
+        # the samples cover the whole wrk run, less the 0.3 s before it
+        out[k] = n * period / float(nreq or 1)
+    return out
 
 
 def perf_counters(pid, port, script, addr_file):
@@ -826,32 +897,40 @@ def main():
         "(%.2f)" % tuple(x for k in ('dr', 'fr') for x in summary[k]))
     log('')
 
-    # -- 1b. the lookup's own cost: a' d' a' d' ... a', short runs ---------
-    # d' - mean of the a' before and after it, CPU time from schedstat;
-    # many short pairs, so that the median and the spread mean something.
-    # With BENCH_BEFORE, a' d' a' h' a' ..., d' and h' in turns.
+    # -- 1b. the lookup's own cost: a' and d' loaded at the same time -----
+    # Measured one after the other, even in 1 s runs, the CPU time per
+    # request of the same nginx moved by 2x from run to run here (other
+    # processes on the 2 cores, their caches), and d' - a' by +-10 us.
+    # Loaded together, both see the same load; CPU time from schedstat.
+    # With BENCH_BEFORE, h' (d' of the earlier module) runs with them.
     xs = ['dr'] + (['hr'] if 'h' in inst else [])
     if 'h' in inst:
         target['hr'] = (inst['h'], inst['h'].rport, True)
         label['hr'] = "h' auth_ip %s + realip, module before" % fmt_n(nbig)
         nbad['hr'] = 0
-    log("== 1b. the lookup's extra CPU per request: a' %s a' ..., %d "
-        "rounds of %d s runs ==" % (" a' ".join(k[0] + "'" for k in xs),
-                                    LOOKUP_ROUNDS, LOOKUP_SECONDS))
-    lk = {k: [] for k in ['ar'] + xs}
+    log("== 1b. the lookup's extra CPU per request: a' and %s loaded at "
+        "once, %d rounds of %d s ==" % (' and '.join(k[0] + "'" for k in xs),
+                                        LOOKUP_ROUNDS, LOOKUP_SECONDS))
+    together = ['ar'] + xs
+    lk = {k: [] for k in together}
     lkd = {k: [] for k in xs}
-    prev = measure_for('ar', LOOKUP_SECONDS)
-    lk['ar'].append(prev[1])
     for r in range(LOOKUP_ROUNDS):
-        for x in xs[r % len(xs):] + xs[:r % len(xs)]:
-            cur = measure_for(x, LOOKUP_SECONDS)
-            nxt = measure_for('ar', LOOKUP_SECONDS)
-            nbad[x] += cur[2]
-            nbad['ar'] += nxt[2]
-            lk[x].append(cur[1])
-            lk['ar'].append(nxt[1])
-            lkd[x].append(cur[1] - (prev[1] + nxt[1]) / 2.0)
-            prev = nxt
+        ws = [target[k][0].worker() for k in together]
+        c0 = [cpu_ns(w) for w in ws]
+        res = wrk_together([target[k][1] for k in together], LOOKUP_SECONDS,
+                           script, addr_file)
+        c1 = [cpu_ns(w) for w in ws]
+        per = {}
+        for k, a, b, (_, bad, nreq) in zip(together, c0, c1, res):
+            nbad[k] += bad
+            if a is None or b is None or not nreq:
+                nbad[k] += 1
+                per[k] = float('nan')
+            else:
+                per[k] = (b - a) / 1e9 / nreq
+            lk[k].append(per[k])
+        for x in xs:
+            lkd[x].append(per[x] - per['ar'])
     for x in xs:
         log("  %s - a' per round (us): %s"
             % (x[0] + "'", ' '.join('%.2f' % (v * 1e6) for v in lkd[x])))
@@ -863,6 +942,25 @@ def main():
     for x in xs:
         log("  extra CPU/req %s - a': median %.3f us  (min %.3f, max %.3f)"
             % ((x[0] + "'",) + tuple(v * 1e6 for v in spread(lkd[x]))))
+    # sampled: the lookup's own share of each worker's CPU time
+    lkp = {k: [] for k in xs}
+    why = None
+    for r in range(PERF_ROUNDS):
+        got = perf_lookup(work, xs, target, script, addr_file,
+                          LOOKUP_SECONDS)
+        if isinstance(got, str):
+            why = got
+            break
+        for k in xs:
+            lkp[k].append(got[k])
+    for k in xs:
+        if lkp[k]:
+            log("  %s, CPU in auth_ip's functions per request (perf record, "
+                "cpu-clock): median %.0f ns  (min %.0f, max %.0f), rounds: %s"
+                % ((k[0] + "'",) + spread(lkp[k])
+                   + (' '.join('%.0f' % v for v in lkp[k]),)))
+    if why:
+        log('  perf record: %s' % why)
     for k in ['ar'] + xs:
         pc = perf_counters(target[k][0].worker(), target[k][1], script,
                            addr_file)
@@ -957,12 +1055,24 @@ def main():
                   t_geo_wall)),
         figure("lookup, random clients: extra CPU/req d' - a'",
                extra, 'us', goal='<= 0.5', ok=extra <= 0.5,
-               note="median of %d pairs of %d s, d' - mean of the a' "
-               "around it, min %.2f max %.2f; CPU/req d' %.2f us, a' %.2f "
+               note="median of %d rounds of %d s, a' and d' loaded at "
+               "once, min %.2f max %.2f; CPU/req d' %.2f us, a' %.2f "
                "us (schedstat ns)"
                % (LOOKUP_ROUNDS, LOOKUP_SECONDS, emin, emax,
                   statistics.median(lk['dr']) * 1e6,
                   statistics.median(lk['ar']) * 1e6)),
+    ] + [
+        figure("lookup, random clients: auth_ip CPU/req (perf)",
+               statistics.median(lkp['dr']) / 1000.0, 'us', goal='<= 0.5',
+               ok=statistics.median(lkp['dr']) <= 500,
+               note="d', ngx_http_auth_ip_* and ngx_edge_auth_lpm* samples"
+               " x 100 us / requests, median of %d, min %.2f max %.2f%s"
+               % ((len(lkp['dr']),) + tuple(v / 1000.0 for v in
+                                            spread(lkp['dr'])[1:])
+                  + ('; before %.2f (%.2f-%.2f)'
+                     % tuple(v / 1000.0 for v in spread(lkp['hr']))
+                     if lkp.get('hr') else '',)))
+        for _ in [1] if lkp.get('dr')
     ] + [
         figure('lookup without nginx, %s, ns' % k, hx[k][0], 'ns',
                note='lpm_bench.c, median of rounds, min %.1f max %.1f%s'
