@@ -17,9 +17,16 @@ Environment (all optional):
   BENCH_T_RUNS     nginx -t runs per configuration   5
   BENCH_PIN        1: nginx worker on CPU 1, wrk on CPU 0   0
   BENCH_LISTS      lists the large list is split into (memory)  100
+  BENCH_LOOKUP_ROUNDS   rounds of the lookup's own section (1b)  15
+  BENCH_LOOKUP_SECONDS  seconds per wrk run there               2
+  BENCH_PERF_ROUNDS     runs of perf record there (if perf works)  5
+  BENCH_BEFORE     a worktree of an earlier module (its build/*.so and
+                   src/): its d' interleaved in section 1b, its lookup in
+                   1c, for figures before and after from one run
 """
 
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -41,6 +48,10 @@ MID = int(os.environ.get('BENCH_MID', '100000'))
 T_RUNS = int(os.environ.get('BENCH_T_RUNS', '5'))
 PIN = os.environ.get('BENCH_PIN', '0') == '1' and (os.cpu_count() or 1) >= 2
 LISTS = int(os.environ.get('BENCH_LISTS', '100'))
+LOOKUP_ROUNDS = int(os.environ.get('BENCH_LOOKUP_ROUNDS', '15'))
+LOOKUP_SECONDS = int(os.environ.get('BENCH_LOOKUP_SECONDS', '2'))
+PERF_ROUNDS = int(os.environ.get('BENCH_PERF_ROUNDS', '5'))
+BEFORE = os.environ.get('BENCH_BEFORE', '')
 
 running = []            # Instance objects with a live nginx
 
@@ -106,10 +117,11 @@ LOADED = MODULE         # the copy in the work directory, see main()
 
 
 class Instance:
-    def __init__(self, work, name, http='', loc='', realip=False, env=None):
+    def __init__(self, work, name, http='', loc='', realip=False, env=None,
+                 module=None):
         self.name = name
         self.env = env
-        self.args = dict(http=http, loc=loc, realip=realip)
+        self.args = dict(http=http, loc=loc, realip=realip, module=module)
         self.dir = os.path.join(work, name)
         os.makedirs(self.dir)
         self.port = free_port()
@@ -122,7 +134,7 @@ class Instance:
         loc = loc.format(**sub)
         with open(self.conf, 'w') as f:
             f.write(CONF.format(
-                module=LOADED,
+                module=module or LOADED,
                 user='user root;' if os.geteuid() == 0 else '',
                 affinity='worker_cpu_affinity 10;' if PIN else '',
                 http=http, loc=loc, port=self.port,
@@ -264,15 +276,28 @@ class Instance:
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 
-def cpu_ticks(pid):
-    """utime + stime of a process, in clock ticks"""
+def cpu_ns(pid):
+    """CPU time of a process's main thread, in nanoseconds: the first field
+    of /proc/PID/schedstat (the scheduler's own count; utime + stime of
+    /proc/PID/stat is in 10 ms ticks, sampled, and a 2 s run of 20 us
+    requests moves it by a microsecond per request). nginx workers run
+    one thread. Falls back on the ticks where schedstat is missing."""
     if not pid:
         return None
+    try:
+        return int(read('/proc/%d/schedstat' % pid).split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         f = read('/proc/%d/stat' % pid).rsplit(')', 1)[1].split()
     except OSError:
         return None
-    return int(f[11]) + int(f[12])
+    return (int(f[11]) + int(f[12])) * 1000000000 // CLK_TCK
+
+
+def spread(xs):
+    """median (min-max) of a list, for the report"""
+    return statistics.median(xs), min(xs), max(xs)
 
 
 def status_kb(pid, field):
@@ -296,7 +321,7 @@ def get(port, xrealip=None):
 # --------------------------------------------------------------------------
 # wrk
 
-def wrk(port, seconds, script=None, addr=None):
+def wrk_cmd(port, seconds, script=None, addr=None):
     cmd = ['wrk', '-t1', '-c%d' % CONNS, '-d%ds' % seconds, '--timeout', '5s']
     if script:
         cmd += ['-s', script]
@@ -305,21 +330,171 @@ def wrk(port, seconds, script=None, addr=None):
         cmd += ['--', addr]
     if PIN:
         cmd = ['taskset', '-c', '0'] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    out = r.stdout + r.stderr
+    return cmd
+
+
+def wrk_parse(rc, out):
+    """(req/s, non-2xx + socket errors, requests)"""
     rps = None
     bad = 0
+    nreq = None
     for line in out.splitlines():
         line = line.strip()
-        if line.startswith('Requests/sec:'):
+        if ' requests in ' in line:
+            nreq = int(line.split()[0])
+        elif line.startswith('Requests/sec:'):
             rps = float(line.split()[1])
         elif line.startswith('Non-2xx or 3xx responses:'):
             bad = int(line.split()[-1])
         elif line.startswith('Socket errors:'):
             bad += sum(int(x.rstrip(',')) for x in line.split()[3::2])
-    if r.returncode != 0 or rps is None:
+    if rc != 0 or rps is None:
         die('wrk failed:\n' + out)
+    return rps, bad, nreq
+
+
+def wrk(port, seconds, script=None, addr=None):
+    r = subprocess.run(wrk_cmd(port, seconds, script, addr),
+                       capture_output=True, text=True)
+    rps, bad, wrk.requests = wrk_parse(r.returncode, r.stdout + r.stderr)
     return rps, bad
+
+
+def wrk_together(ports, seconds, script, addr):
+    """one wrk per port, all at once: [(req/s, bad, requests)]"""
+    ps = [subprocess.Popen(wrk_cmd(port, seconds, script, addr),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True) for port in ports]
+    return [wrk_parse(p.wait(), p.stdout.read()) for p in ps]
+
+
+def perf_lookup(work, ks, target, script, addr_file, seconds):
+    """The CPU time per request in the module's lookup (ngx_http_auth_ip_*
+    and ngx_edge_auth_lpm* functions), sampled by perf record (cpu-clock,
+    one sample each 1 ms of the worker's CPU time) while each of ks is
+    loaded, all at once: {k: ns per request}, or a reason as a string.
+    A share of the worker's own time, so other load moves it far less than
+    a difference of two processes' CPU time. (A sample every 100 us made
+    lpm_bench's lookups 5 times slower in this VM: each sample's interrupt
+    empties the TLB; at 1 ms, 10 % slower.)"""
+    period = 1000000
+    procs, files = [], []
+    for k in ks:
+        f = os.path.join(work, 'perf.%s.data' % k)
+        try:
+            p = subprocess.Popen(['perf', 'record', '-q', '-e', 'cpu-clock',
+                                  '-c', str(period), '-o', f, '-p',
+                                  str(target[k][0].worker())],
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        except OSError:
+            return 'no perf'
+        procs.append(p)
+        files.append(f)
+    time.sleep(0.3)
+    res = wrk_together([target[k][1] for k in ks], seconds, script,
+                       addr_file)
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    out = {}
+    for k, p, f, (_, _, nreq) in zip(ks, procs, files, res):
+        try:
+            err = p.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return 'perf record did not stop'
+        if p.returncode not in (0, -signal.SIGINT, 130) \
+                or not os.path.exists(f):
+            return 'perf record failed: ' + err.strip()[-200:]
+        r = subprocess.run(['perf', 'report', '-i', f, '--sort', 'sym',
+                            '-F', 'sample,sym', '--stdio'],
+                           capture_output=True, text=True)
+        n = 0
+        for line in r.stdout.splitlines():
+            x = line.split()
+            if len(x) >= 3 and x[0].isdigit() and (
+                    x[2].startswith('ngx_http_auth_ip_')
+                    or x[2].startswith('ngx_edge_auth_lpm')):
+                n += int(x[0])
+        # the samples cover the whole wrk run, less the 0.3 s before it
+        out[k] = n * period / float(nreq or 1)
+    return out
+
+
+def perf_counters(pid, port, script, addr_file):
+    """perf stat of the worker over one wrk run: per request, or why not"""
+    events = 'task-clock,cache-misses,dTLB-load-misses,page-faults'
+    try:
+        p = subprocess.Popen(['perf', 'stat', '-x', ',', '-e', events,
+                              '-p', str(pid)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    except OSError:
+        return 'no perf'
+    time.sleep(0.2)
+    wrk(port, LOOKUP_SECONDS, script, addr_file)
+    nreq = wrk.requests or 1
+    p.send_signal(signal.SIGINT)
+    try:
+        err = p.communicate(timeout=10)[1]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return 'perf stat did not stop'
+    out = []
+    for line in err.splitlines():
+        f = line.split(',')
+        if len(f) < 3 or f[2] not in events.split(','):
+            continue
+        if f[0].startswith('<'):
+            out.append('%s %s' % (f[2], f[0].strip('<>')))
+        else:
+            try:
+                v = float(f[0])
+            except ValueError:
+                continue
+            out.append('%s %.3g%s/req' % (f[2], v / nreq,
+                                         ' ms' if f[2] == 'task-clock'
+                                         else ''))
+    return ', '.join(out) or ('nothing read: ' + err.strip()[-200:])
+
+
+def lpm_harness(work, authip, addr_file, root, quiet=False):
+    """bench/lpm_bench.c, built here with the sources of root (this tree or
+    BENCH_BEFORE): the lookup without nginx. Returns {name: (median, min,
+    max)} in ns."""
+    exe = os.path.join(work, 'lpm_bench.%s' % ('this' if root == ROOT
+                                                else 'before'))
+    cc = os.environ.get('CC', 'cc')
+    r = subprocess.run([cc, '-O2', '-I', os.path.join(root, 'src'), '-o', exe,
+                        os.path.join(HERE, 'lpm_bench.c'),
+                        os.path.join(root, 'src', 'ngx_edge_auth_lpm.c'),
+                        os.path.join(root, 'src', 'ngx_edge_auth_cidr.c')],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        log('  lpm_bench did not build:\n' + r.stderr)
+        return {}
+    r = subprocess.run([exe, authip, addr_file], capture_output=True,
+                       text=True)
+    res = {}
+    for line in r.stdout.splitlines():
+        if line.startswith('RESULT '):
+            f = line[7:].rsplit(None, 3)
+            res[f[0].strip()] = tuple(float(x) for x in f[1:])
+        elif not quiet:
+            log('  %s%s' % ('' if root == ROOT else 'before: ', line))
+    if r.returncode != 0:
+        log('  lpm_bench failed:\n' + r.stderr)
+    return res
+
+
+def merge(into, res):
+    for k, v in res.items():
+        into.setdefault(k, []).append(v)
+
+
+def merged(runs):
+    """(median of the medians, lowest min, highest max) of harness runs"""
+    return (statistics.median(r[0] for r in runs), min(r[1] for r in runs),
+            max(r[2] for r in runs))
 
 
 # --------------------------------------------------------------------------
@@ -419,6 +594,14 @@ def main():
                                       % (i, L('split.%d.authip' % i))
                                       for i in range(LISTS)),
                          loc='            auth_ip l0;')
+
+    if BEFORE:
+        before_so = os.path.join(work, 'before.so')
+        shutil.copy2(os.path.join(BEFORE, 'build', os.path.basename(MODULE)),
+                     before_so)
+        inst['h'] = Instance(work, 'h-authip-big-before',
+                             **dict(inst['d'].args, module=before_so))
+        log('before: %s (d\' of that module: h\')' % BEFORE)
 
     # -- 3. nginx -t, and the peak memory of reading the configuration ----
     log('== 3. nginx -t: wall and CPU seconds (user + sys; median of %d '
@@ -622,14 +805,19 @@ def main():
 
     def measure(k):
         i, port, rnd = target[k]
+        return measure_for(k, DURATION)
+
+    def measure_for(k, seconds):
+        i, port, rnd = target[k]
         w = i.worker()
-        c0 = cpu_ticks(w)
-        rps, bad = wrk(port, DURATION, *((script, addr_file) if rnd
-                                         else (None, None)))
-        c1 = cpu_ticks(w)
-        if c0 is None or c1 is None or rps <= 0:
+        c0 = cpu_ns(w)
+        rps, bad = wrk(port, seconds, *((script, addr_file) if rnd
+                                        else (None, None)))
+        c1 = cpu_ns(w)
+        nreq = wrk.requests or rps * seconds
+        if c0 is None or c1 is None or rps <= 0 or nreq <= 0:
             return rps, float('nan'), bad + 1
-        return rps, (c1 - c0) / float(CLK_TCK) / (rps * DURATION), bad
+        return rps, (c1 - c0) / 1e9 / nreq, bad
 
     nruns = ROUNDS * sum(2 * len(x) + 1 for _, x in families)
     log('== 1. throughput: wrk -t1 -c%d -d%ds, GET /f.txt (3-byte static '
@@ -711,6 +899,76 @@ def main():
         "(%.2f)" % tuple(x for k in ('dr', 'fr') for x in summary[k]))
     log('')
 
+    # -- 1b. the lookup's own cost: a' and d' loaded at the same time -----
+    # Measured one after the other, even in 1 s runs, the CPU time per
+    # request of the same nginx moved by 2x from run to run here (other
+    # processes on the 2 cores, their caches), and d' - a' by +-10 us.
+    # Loaded together, both see the same load; CPU time from schedstat.
+    # With BENCH_BEFORE, h' (d' of the earlier module) runs with them.
+    xs = ['dr'] + (['hr'] if 'h' in inst else [])
+    if 'h' in inst:
+        target['hr'] = (inst['h'], inst['h'].rport, True)
+        label['hr'] = "h' auth_ip %s + realip, module before" % fmt_n(nbig)
+        nbad['hr'] = 0
+    log("== 1b. the lookup's extra CPU per request: a' and %s loaded at "
+        "once, %d rounds of %d s ==" % (' and '.join(k[0] + "'" for k in xs),
+                                        LOOKUP_ROUNDS, LOOKUP_SECONDS))
+    together = ['ar'] + xs
+    lk = {k: [] for k in together}
+    lkd = {k: [] for k in xs}
+    for r in range(LOOKUP_ROUNDS):
+        ws = [target[k][0].worker() for k in together]
+        c0 = [cpu_ns(w) for w in ws]
+        res = wrk_together([target[k][1] for k in together], LOOKUP_SECONDS,
+                           script, addr_file)
+        c1 = [cpu_ns(w) for w in ws]
+        per = {}
+        for k, a, b, (_, bad, nreq) in zip(together, c0, c1, res):
+            nbad[k] += bad
+            if a is None or b is None or not nreq:
+                nbad[k] += 1
+                per[k] = float('nan')
+            else:
+                per[k] = (b - a) / 1e9 / nreq
+            lk[k].append(per[k])
+        for x in xs:
+            lkd[x].append(per[x] - per['ar'])
+    for x in xs:
+        log("  %s - a' per round (us): %s"
+            % (x[0] + "'", ' '.join('%.2f' % (v * 1e6) for v in lkd[x])))
+    for k in ['ar'] + xs:
+        log('  %-46s CPU/req median %6.2f us  (min %.2f, max %.2f)%s'
+            % ((label[k],) + tuple(v * 1e6 for v in spread(lk[k]))
+               + ('' if not nbad[k] else '   !! %d non-2xx, socket errors '
+                  'or lost workers' % nbad[k],)))
+    for x in xs:
+        log("  extra CPU/req %s - a': median %.3f us  (min %.3f, max %.3f)"
+            % ((x[0] + "'",) + tuple(v * 1e6 for v in spread(lkd[x]))))
+    # sampled: the lookup's own share of each worker's CPU time
+    lkp = {k: [] for k in xs}
+    why = None
+    for r in range(PERF_ROUNDS):
+        got = perf_lookup(work, xs, target, script, addr_file,
+                          2 * LOOKUP_SECONDS)
+        if isinstance(got, str):
+            why = got
+            break
+        for k in xs:
+            lkp[k].append(got[k])
+    for k in xs:
+        if lkp[k]:
+            log("  %s, CPU in auth_ip's functions per request (perf record, "
+                "cpu-clock): median %.0f ns  (min %.0f, max %.0f), rounds: %s"
+                % ((k[0] + "'",) + spread(lkp[k])
+                   + (' '.join('%.0f' % v for v in lkp[k]),)))
+    if why:
+        log('  perf record: %s' % why)
+    for k in ['ar'] + xs:
+        pc = perf_counters(target[k][0].worker(), target[k][1], script,
+                           addr_file)
+        log("  perf stat, %s: %s" % (k[0] + "'", pc))
+    log('')
+
     # -- after the load: still alive, still the same memory? ---------------
     crashed = False
     for k in sorted(inst):
@@ -745,15 +1003,39 @@ def main():
     if crashed:
         sys.exit(2)
 
+    # -- 1c. the lookup without nginx ----------------------------------
+    log("== 1c. the lookup without nginx: bench/lpm_bench.c, the same "
+        "list, CPU time in ns per lookup ==")
+    hx = {}
+    hb = {}
+    for r in range(2 if BEFORE else 1):
+        # with BENCH_BEFORE: before, after, before, after
+        if BEFORE:
+            merge(hb, lpm_harness(work, L('big.authip'), L('big.addr'),
+                                  BEFORE, quiet=r > 0))
+        merge(hx, lpm_harness(work, L('big.authip'), L('big.addr'), ROOT,
+                              quiet=r > 0))
+    hx = {k: merged(v) for k, v in hx.items()}
+    hb = {k: merged(v) for k, v in hb.items()}
+    for k, v in sorted(hx.items()):
+        log('  %-26s median %7.1f ns  (min %.1f, max %.1f)%s'
+            % ((k,) + v + ('   before: %.1f (%.1f-%.1f)' % hb[k]
+                           if k in hb else '',)))
+    log('  tput: independent lookups; chain: each address depends on the '
+        'last value (latency);')
+    log('  cold: chain, the cache pushed out by a request-sized read between'
+        ' lookups; 1 / 4k / 2m:')
+    log('  the 1-prefix table, the list in 4 KB pages, the list in 2 MB '
+        'pages')
+    log('')
+
     # the headline figures for bench/summary.py (issue 13 item 4)
     own = pfix - b_text
     split = pg / pd if pd > 0 else float('nan')
     t_geo = c_med['d'] / c_med['f']
     t_geo_wall = t_med['d'] / t_med['f']
-    c_ar = statistics.median(cpu['ar']) * 1e6
-    c_dr = statistics.median(cpu['dr']) * 1e6
-    # like the ratios: each d' run against the two a' runs around it
-    extra = statistics.median(cdiff['dr']) * 1e6
+    # each d' run against the two a' runs around it, section 1b
+    extra, emin, emax = (x * 1e6 for x in spread(lkd['dr']))
     big = '%s IPv4' % ('1M' if nbig // 1000000 == 1 else fmt_n(nbig))
     record('ip', [
         figure('bytes/prefix at %s, master RSS' % big, pd, 'B',
@@ -775,9 +1057,31 @@ def main():
                   t_geo_wall)),
         figure("lookup, random clients: extra CPU/req d' - a'",
                extra, 'us', goal='<= 0.5', ok=extra <= 0.5,
-               note="median of %d rounds of d' - mean of the a' around it;"
-               " CPU/req d' %.2f us, a' %.2f us (10 ms ticks, noisy)"
-               % (ROUNDS, c_dr, c_ar)),
+               note="median of %d rounds of %d s, a' and d' loaded at "
+               "once, min %.2f max %.2f; CPU/req d' %.2f us, a' %.2f "
+               "us (schedstat ns)"
+               % (LOOKUP_ROUNDS, LOOKUP_SECONDS, emin, emax,
+                  statistics.median(lk['dr']) * 1e6,
+                  statistics.median(lk['ar']) * 1e6)),
+    ] + [
+        figure("lookup, random clients: auth_ip CPU/req (perf)",
+               statistics.median(lkp['dr']) / 1000.0, 'us', goal='<= 0.5',
+               ok=statistics.median(lkp['dr']) <= 500,
+               note="d', ngx_http_auth_ip_* and ngx_edge_auth_lpm* samples"
+               " x 1 ms / requests, median of %d, min %.2f max %.2f%s"
+               % ((len(lkp['dr']),) + tuple(v / 1000.0 for v in
+                                            spread(lkp['dr'])[1:])
+                  + ('; before %.2f (%.2f-%.2f)'
+                     % tuple(v / 1000.0 for v in spread(lkp['hr']))
+                     if lkp.get('hr') else '',)))
+        for _ in [1] if lkp.get('dr')
+    ] + [
+        figure('lookup without nginx, %s, ns' % k, hx[k][0], 'ns',
+               note='lpm_bench.c, median of rounds, min %.1f max %.1f%s'
+               % (hx[k][1:] + ('; before %.1f (%.1f-%.1f)' % hb[k]
+                               if k in hb else '',)))
+        for k in ('chain 2m', 'cold 2m', 'cold 4k') if k in hx
+    ] + [
         figure("d' / a' CPU-bound throughput ratio", summary['dr'][1],
                'ratio', note="a' CPU/req / d' CPU/req, median of rounds; "
                "req/s ratio %.2f" % summary['dr'][0]),

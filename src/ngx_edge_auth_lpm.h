@@ -6,8 +6,9 @@
  *
  * The prefixes are flattened at configuration time into sorted, disjoint
  * address ranges; each range carries the value of the prefix that wins in
- * it, packed in as few bits as the values need (2 for allow/deny).  Only
- * range starts are kept: a range ends where the next one starts.
+ * it (IPv6: packed in as few bits as the values need, 2 for allow/deny;
+ * IPv4: a byte or two beside the range's start).  Only range starts are
+ * kept: a range ends where the next one starts.
  *
  * An IPv4 value says the length of the prefix that wins
  * (NGX_EDGE_AUTH_LPM4_VALUE()), so the end of a prefix that lies within
@@ -18,10 +19,13 @@
  * IPv4 ranges are grouped by the top "bits" bits of their start, bits
  * chosen from the number of ranges (0 to 16): an index of 2^bits + 1
  * positions, and of each start only the low 32 - bits bits, in 2, 3 or 4
- * bytes.  A lookup reads the index, then binary-searches a block of some
- * 64 starts or fewer (the 16-bit index of a large list: about as many as
- * the list has ranges per /16).  Memory: the starts, the values and an
- * index of at most a few bytes per range: no part is fixed per list.
+ * bytes, with the range's value next to it (a 2-byte start and an 8-bit
+ * value: 3 bytes).  A lookup reads the index, then binary-searches a block
+ * of some 64 starts or fewer (the 16-bit index of a large list: about as
+ * many as the list has ranges per /16), whose lines also hold the value:
+ * two places in memory per lookup, the index and the block.  Memory: the
+ * ranges and an index of at most a few bytes per range: no part is fixed
+ * per list.
  *
  * Pure C, for unit tests and fuzzing.
  */
@@ -71,12 +75,14 @@ typedef struct {
 
 typedef struct {
     uint32_t   *index;      /* NULL or 2^bits + 1 range positions */
-    uint32_t   *values;     /* vbits per range */
-    u_char     *keys;       /* range starts, low 32 - bits bits, kbytes */
+    u_char     *ranges;     /* each: its start's low 32 - bits bits in
+                               kbytes, then its value in vbytes, both
+                               big-endian */
     uint32_t    n;          /* ranges; 0: nothing matches */
     u_char      bits;
     u_char      kbytes;     /* 2, 3 or 4 */
-    u_char      vbits;      /* 1, 2, 4, 8, 16 or 32 */
+    u_char      vbytes;     /* 1 (values up to 8 bits) or 2 */
+    u_char      rbytes;     /* kbytes + vbytes */
 } ngx_edge_auth_lpm4_t;
 
 
