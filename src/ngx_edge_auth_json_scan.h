@@ -66,14 +66,16 @@ int ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
 extern const char  ngx_edge_auth_json_scan_path[];
 
 /*
- * Where SSE2 is, the checker is also built for AVX2 (32 bytes at a time),
- * and the processor is asked at the first call: 2 then runs the block
- * checker (64 bytes at a time into bitmasks, AVX2 with PCLMULQDQ, BMI1
- * and BMI2), and the one-pass AVX2 build on what it leaves undecided, 1
- * the one-pass AVX2 build alone, 0 the SSE2 one, -1 is not asked yet.  The
- * unit test and the fuzzer set it to compare them.  Always 0 in the word
- * build.  ngx_edge_auth_json_blocks_undecided counts the texts the block
- * checker handed on (escapes, other than ASCII in strings, errors).
+ * Where SSE2 is, the checker is also built for AVX2 (32 bytes at a time)
+ * and as a block checker (64 bytes at a time into bitmasks, with
+ * PCLMULQDQ, BMI1 and BMI2) for AVX2 and for AVX-512BW.  The processor
+ * is asked at the first call: 3 then runs the AVX-512BW block checker, 2
+ * the AVX2 one (each with the one-pass AVX2 build on what it leaves
+ * undecided), 1 the one-pass AVX2 build alone, 0 the SSE2 one; -1 is not
+ * asked yet.  The unit test and the fuzzer set it to compare them.
+ * Always 0 in the word build.  ngx_edge_auth_json_blocks_undecided counts
+ * the texts the block checker handed on: errors, and an escape or a UTF-8
+ * sequence cut where one part ends.
  */
 extern int     ngx_edge_auth_json_scan_avx2;
 extern size_t  ngx_edge_auth_json_blocks_undecided;

@@ -382,7 +382,8 @@ ngx_http_credential_url_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /*
      * Thousands of credentials log in at a few URLs: one parsed for an
-     * earlier credential is copied, its addresses shared (read only).
+     * earlier credential is copied, what its parse allocated shared (read
+     * only); a host name is still resolved for each credential.
      */
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_credential_module);
