@@ -49,11 +49,22 @@
 /* no node asks for a lease this long: one that lasts longer is broken */
 #define NGX_HTTP_CREDENTIAL_LEASE_MAX  (600 * 1000)
 
-/* the fleet's change log: how often, and how many names it keeps */
-#define NGX_HTTP_CREDENTIAL_POLL         1000
 /*
- * The node's poller renews its hold each poll; past it (a stuck worker),
- * another takes it.  The others wake up once a hold: each wake-up of a
+ * The fleet's change log: how often the node reads its counter without
+ * the fleet's channel (not subscribed, or Redis refuses SUBSCRIBE), how
+ * often with it (the safety poll: a lost message, a node of an older
+ * version that does not publish, and the poll's hold, renewed then), and
+ * how many names the log keeps.  10 s: a lost message costs at most that
+ * much delay, and a node at rest wakes up about 3 times per safety poll
+ * (the timer, the counter's answer, the sweep's), 0.3 a second.
+ */
+#define NGX_HTTP_CREDENTIAL_POLL         1000
+#define NGX_HTTP_CREDENTIAL_SAFETY_POLL  (10 * NGX_HTTP_CREDENTIAL_POLL)
+/* SUBSCRIBE refused (an ACL without the channel): asked again this late */
+#define NGX_HTTP_CREDENTIAL_LISTEN_RETRY (60 * NGX_HTTP_CREDENTIAL_POLL)
+/*
+ * The node's poller renews its hold each poll (at least every safety
+ * poll); past it (a stuck worker), another takes it.  The others wake up once a hold: each wake-up of a
  * sleeping process costs about a millisecond of CPU on a virtual machine.
  */
 #define NGX_HTTP_CREDENTIAL_POLL_HOLD    (60 * NGX_HTTP_CREDENTIAL_POLL)
@@ -87,10 +98,24 @@ static void ngx_http_credential_fleet_sync_done(
 static void ngx_http_credential_fleet_tick(ngx_event_t *ev);
 static ngx_msec_t ngx_http_credential_fleet_hold(
     ngx_http_credential_main_conf_t *cmcf, int64_t now);
+static void ngx_http_credential_fleet_poll(
+    ngx_http_credential_main_conf_t *cmcf);
+static void ngx_http_credential_fleet_poll_again(
+    ngx_http_credential_main_conf_t *cmcf);
+static void ngx_http_credential_fleet_listen(
+    ngx_http_credential_main_conf_t *cmcf, int64_t now);
+static void ngx_http_credential_fleet_subscribed(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_message(void *data, redisReply *reply);
+static void ngx_http_credential_fleet_unlisten(
+    ngx_http_credential_main_conf_t *cmcf);
 static void ngx_http_credential_fleet_polled(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_counter(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_changes(
     ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_log(ngx_edge_auth_redis_call_t *call);
 static ngx_uint_t ngx_http_credential_fleet_node_refused(
     ngx_edge_auth_redis_call_t *call, const char *command);
 static void ngx_http_credential_fleet_up(
@@ -169,7 +194,16 @@ static const char  ngx_http_credential_notify_script[] =
     "if string.len(log) > max then log = string.sub(log, -max) end "
     "redis.call('set', KEYS[2], n .. ' ' .. log) "
     "redis.call('set', KEYS[1], n) "
+    "if ARGV[3] then redis.pcall('publish', ARGV[3], n) end "
     "return n";
+
+/*
+ * ARGV[3], the fleet's channel, "PREFIXfleet:changes:DB" (a channel is
+ * not a key: one for every database): the pollers of the nodes that
+ * listen read the counter at once.  PUBLISH through pcall: an ACL without
+ * the channel (Redis 7 grants none by default) still counts the change.
+ * In a Redis Cluster a PUBLISH reaches every node.
+ */
 
 
 /* a refusal of the node's poll or notification, said once until it works */
@@ -177,6 +211,30 @@ static ngx_uint_t  ngx_http_credential_fleet_poll_error;
 
 /* this worker holds the node's poll (store->sh->fleet_poller) */
 static ngx_uint_t  ngx_http_credential_fleet_poller;
+
+
+/*
+ * The poller's connection that listens on the fleet's channel (its own,
+ * as a subscribed connection takes no other command): a message reads
+ * the counter at once, and the poll slows down to the safety poll.
+ */
+
+typedef enum {
+    NGX_HTTP_CREDENTIAL_LISTEN_OFF = 0,
+    NGX_HTTP_CREDENTIAL_LISTEN_ASKED,
+    NGX_HTTP_CREDENTIAL_LISTEN_ON
+} ngx_http_credential_listen_e;
+
+typedef struct {
+    ngx_edge_auth_redis_t       *rd;
+    ngx_str_t                    channel;
+    ngx_http_credential_listen_e state;
+    int64_t                      retry;      /* SUBSCRIBE refused: then */
+    ngx_uint_t                   refused;    /* said once */
+    ngx_uint_t                   again;      /* a message during a poll */
+} ngx_http_credential_fleet_listen_t;
+
+static ngx_http_credential_fleet_listen_t  ngx_http_credential_fleet_ch;
 
 
 /* the "redis..." parameters of credential_store */
@@ -1003,6 +1061,36 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    /*
+     * The poller's listening connection, to any node of a cluster (a
+     * PUBLISH reaches them all): its seeds, in turn, like a standalone
+     * Redis's addresses; a Sentinel's master, asked at each connection.
+     */
+
+    ngx_http_credential_fleet_ch.rd = ngx_edge_auth_redis_create(cycle,
+                                          cmcf->redis_conf,
+                                          &cmcf->store->sh->redis_down);
+    if (ngx_http_credential_fleet_ch.rd == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_edge_auth_redis_listen(ngx_http_credential_fleet_ch.rd,
+                               ngx_http_credential_fleet_message, cmcf);
+
+    p = ngx_pnalloc(cycle->pool, cmcf->redis_prefix.len
+                                 + sizeof("fleet:changes:") - 1
+                                 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_credential_fleet_ch.channel.data = p;
+    p = ngx_cpymem(p, cmcf->redis_prefix.data, cmcf->redis_prefix.len);
+    p = ngx_sprintf(p, "fleet:changes:%ui", cmcf->redis_conf->db);
+    ngx_http_credential_fleet_ch.channel.len =
+                                   p - ngx_http_credential_fleet_ch.channel.data;
+    ngx_http_credential_fleet_ch.state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+
     /* the credentials by the names the change log holds */
 
     n = cmcf->logins.nelts;
@@ -1114,6 +1202,14 @@ ngx_http_credential_fleet_exit(ngx_http_credential_main_conf_t *cmcf)
     /* callbacks see no client and only release what they hold */
     cmcf->redis = NULL;
     ngx_edge_auth_redis_close(rd);
+
+    rd = ngx_http_credential_fleet_ch.rd;
+
+    if (rd) {
+        ngx_http_credential_fleet_ch.rd = NULL;
+        ngx_http_credential_fleet_ch.state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        ngx_edge_auth_redis_close(rd);
+    }
 }
 
 
@@ -1562,7 +1658,7 @@ static void
 ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
-    ngx_str_t                    argv[7];
+    ngx_str_t                    argv[8];
     ngx_edge_auth_redis_call_t  *call;
 
     call = ngx_edge_auth_redis_call_create(cmcf->redis);
@@ -1580,8 +1676,9 @@ ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
     argv[5].len = NGX_EDGE_AUTH_SEAL_NAME_LEN;
     argv[6].data = (u_char *) ngx_value(NGX_HTTP_CREDENTIAL_CHANGES_MAX);
     argv[6].len = ngx_strlen(argv[6].data);
+    argv[7] = ngx_http_credential_fleet_ch.channel;
 
-    if (ngx_edge_auth_redis_command(call, 7, argv) != NGX_OK) {
+    if (ngx_edge_auth_redis_command(call, 8, argv) != NGX_OK) {
         ngx_edge_auth_redis_call_free(call);
         return;
     }
@@ -1604,10 +1701,12 @@ ngx_http_credential_fleet_notified(ngx_edge_auth_redis_call_t *call)
 
 
 /*
- * Every second, the node's poller (one worker, see fleet_hold()) reads
- * the change counter; every other poll it also reads one token, in turn:
- * the sweep.  The other workers sleep: the idle cost of a node does not
- * grow with its workers.
+ * The node's poller (one worker, see fleet_hold()) listens on the fleet's
+ * channel and reads the change counter when a message comes, and at each
+ * safety poll (every 10 seconds); without the channel, every second.
+ * Each poll also reads one token, in turn: the sweep (every other poll
+ * without the channel).  The other workers sleep: the idle cost of a node
+ * does not grow with its workers, nor with its credentials.
  */
 
 static void
@@ -1617,7 +1716,7 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     int64_t                      now;
     ngx_msec_t                   delay;
-    ngx_uint_t                   sweep, n;
+    ngx_uint_t                   sweep, n, listening;
     ngx_edge_auth_store_t       *store;
     ngx_http_credential_t      **cred;
 
@@ -1634,18 +1733,20 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
         }
 
         ngx_edge_auth_store_unlock(store);
+
+        ngx_http_credential_fleet_unlisten(cmcf);
         return;
     }
 
-    delay = ngx_http_credential_fleet_hold(cmcf, ngx_edge_auth_now());
+    now = ngx_edge_auth_now();
+    delay = ngx_http_credential_fleet_hold(cmcf, now);
 
     if (delay) {
         /* another worker polls: look again when its hold would lapse */
+        ngx_http_credential_fleet_unlisten(cmcf);
         ngx_add_timer(ev, delay);
         return;
     }
-
-    ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
 
     /* the credentials whose token another process changed */
     ngx_http_credential_fleet_rearm(cmcf);
@@ -1655,8 +1756,19 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
         ngx_edge_auth_store_lock(store);
         store->sh->fleet_lost = 1;
         ngx_edge_auth_store_unlock(store);
+
+        ngx_http_credential_fleet_unlisten(cmcf);
+        ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
         return;
     }
+
+    ngx_http_credential_fleet_listen(cmcf, now);
+
+    listening = (ngx_http_credential_fleet_ch.state
+                 == NGX_HTTP_CREDENTIAL_LISTEN_ON);
+
+    ngx_add_timer(ev, listening ? NGX_HTTP_CREDENTIAL_SAFETY_POLL
+                                : NGX_HTTP_CREDENTIAL_POLL);
 
     if (cmcf->redis_polling) {
         return;
@@ -1664,7 +1776,6 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     cred = cmcf->logins.elts;
     n = cmcf->logins.nelts;
-    now = ngx_edge_auth_now();
 
     ngx_edge_auth_store_lock(store);
 
@@ -1678,10 +1789,31 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     }
 
     store->sh->fleet_polled = now;
-    sweep = (++store->sh->fleet_polls % 2 == 0 && n)
+    sweep = ((listening || ++store->sh->fleet_polls % 2 == 0) && n)
             ? store->sh->fleet_sweep++ % n : n;
 
     ngx_edge_auth_store_unlock(store);
+
+    ngx_http_credential_fleet_poll(cmcf);
+
+    if (sweep < n) {
+        ngx_http_credential_fleet_get(cmcf, cred[sweep]);
+    }
+}
+
+
+/* a read of the change counter, unless one is under way */
+
+static void
+ngx_http_credential_fleet_poll(ngx_http_credential_main_conf_t *cmcf)
+{
+    if (cmcf->redis_polling) {
+        /* what it reads may be older than the message: once more after */
+        ngx_http_credential_fleet_ch.again = 1;
+        return;
+    }
+
+    ngx_http_credential_fleet_ch.again = 0;
 
     if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes,
                                           ngx_http_credential_fleet_polled,
@@ -1690,10 +1822,208 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     {
         cmcf->redis_polling = 1;
     }
+}
 
-    if (sweep < n) {
-        ngx_http_credential_fleet_get(cmcf, cred[sweep]);
+
+/* a read of the counter or the log is over: one asked for meanwhile */
+
+static void
+ngx_http_credential_fleet_poll_again(ngx_http_credential_main_conf_t *cmcf)
+{
+    if (ngx_http_credential_fleet_ch.again && !cmcf->redis_polling
+        && cmcf->redis && !ngx_exiting && !ngx_terminate && !ngx_quit
+        && ngx_http_credential_fleet_poller
+        && ngx_http_credential_fleet_usable(cmcf))
+    {
+        ngx_http_credential_fleet_poll(cmcf);
     }
+}
+
+
+/*
+ * The poller subscribes to the fleet's channel (a connection of its own,
+ * with the same address, TLS, AUTH and database as the others).
+ */
+
+static void
+ngx_http_credential_fleet_listen(ngx_http_credential_main_conf_t *cmcf,
+    int64_t now)
+{
+    ngx_str_t                            argv[2];
+    ngx_edge_auth_redis_call_t          *call;
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (ch->rd == NULL || ch->state != NGX_HTTP_CREDENTIAL_LISTEN_OFF
+        || now < ch->retry || !ngx_edge_auth_redis_usable(ch->rd))
+    {
+        return;
+    }
+
+    call = ngx_edge_auth_redis_call_create(ch->rd);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "SUBSCRIBE");
+    argv[1] = ch->channel;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_fleet_subscribed;
+    call->data = cmcf;
+
+    ch->state = NGX_HTTP_CREDENTIAL_LISTEN_ASKED;
+
+    ngx_edge_auth_redis_send(ch->rd, call);
+}
+
+
+static void
+ngx_http_credential_fleet_subscribed(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    redisReply                          *reply;
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (cmcf->redis == NULL || ch->state != NGX_HTTP_CREDENTIAL_LISTEN_ASKED)
+    {
+        /* the worker exits, or stopped listening meanwhile */
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    reply = call->error ? NULL : call->replies[0];
+
+    if (reply == NULL) {
+        /* Redis away: the client pauses, the next tick asks again */
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        if (!ch->refused) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "credential store: Redis refused SUBSCRIBE "
+                          "\"%V\": %*s; this node reads the fleet's change "
+                          "counter every second instead",
+                          &ch->channel,
+                          reply->type == REDIS_REPLY_ERROR
+                          ? ngx_min(reply->len, 80) : 0,
+                          reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+            ch->refused = 1;
+        }
+
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        ch->retry = ngx_edge_auth_now() + NGX_HTTP_CREDENTIAL_LISTEN_RETRY;
+        ngx_edge_auth_redis_call_free(call);
+        ngx_edge_auth_redis_drop(ch->rd);
+        return;
+    }
+
+    ngx_edge_auth_redis_call_free(call);
+
+    ch->state = NGX_HTTP_CREDENTIAL_LISTEN_ON;
+    ch->refused = 0;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "credential store: this worker listens on the fleet's "
+                  "channel \"%V\"", &ch->channel);
+
+    /*
+     * What changed before the subscription is in the counter: read now
+     * (everything, after a lost subscription: fleet_lost).
+     */
+
+    ngx_http_credential_fleet_poll(cmcf);
+}
+
+
+/* a message on the fleet's channel, or NULL: the subscription is lost */
+
+static void
+ngx_http_credential_fleet_message(void *data, redisReply *reply)
+{
+    ngx_http_credential_main_conf_t *cmcf = data;
+
+    ngx_edge_auth_store_t               *store;
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        return;
+    }
+
+    if (reply == NULL) {
+        if (ch->state != NGX_HTTP_CREDENTIAL_LISTEN_ON) {
+            return;
+        }
+
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+
+        /* what was published meanwhile is lost: every token is read */
+
+        store = cmcf->store;
+
+        ngx_edge_auth_store_lock(store);
+        store->sh->fleet_lost = 1;
+        ngx_edge_auth_store_unlock(store);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "credential store: the fleet's channel is lost; "
+                      "this worker listens again and reads every token");
+
+        /* polls every second until it listens again */
+
+        if (cmcf->redis_timer && ngx_http_credential_fleet_poller) {
+            ngx_add_timer(cmcf->redis_timer, NGX_HTTP_CREDENTIAL_POLL);
+        }
+
+        return;
+    }
+
+    if (!ngx_http_credential_fleet_poller) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "credential store: a message on \"%V\"", &ch->channel);
+
+    /*
+     * The counter is read rather than taken from the message: anyone may
+     * publish on a channel.  And the changes this node's workers made.
+     */
+
+    ngx_http_credential_fleet_rearm(cmcf);
+    ngx_http_credential_fleet_poll(cmcf);
+}
+
+
+/* the poll moved to another worker, or Redis failed: not listening */
+
+static void
+ngx_http_credential_fleet_unlisten(ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (ch->rd == NULL || ch->state == NGX_HTTP_CREDENTIAL_LISTEN_OFF) {
+        return;
+    }
+
+    ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+    ngx_edge_auth_redis_drop(ch->rd);
 }
 
 
@@ -1794,6 +2124,16 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_main_conf_t *cmcf = call->data;
 
+    ngx_http_credential_fleet_counter(call);
+    ngx_http_credential_fleet_poll_again(cmcf);
+}
+
+
+static void
+ngx_http_credential_fleet_counter(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
     int64_t                  seen;
     ngx_int_t                v;
     ngx_uint_t               lost, action;
@@ -1827,6 +2167,14 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
         ngx_edge_auth_store_unlock(store);
 
         ngx_http_credential_fleet_up(cmcf, 0);
+
+        /* a listening connection that may be as dead: made again */
+        ngx_http_credential_fleet_unlisten(cmcf);
+
+        if (cmcf->redis_timer && ngx_http_credential_fleet_poller) {
+            ngx_add_timer(cmcf->redis_timer, NGX_HTTP_CREDENTIAL_POLL);
+        }
+
         return;
     }
 
@@ -1890,6 +2238,16 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
 
 static void
 ngx_http_credential_fleet_changes(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    ngx_http_credential_fleet_log(call);
+    ngx_http_credential_fleet_poll_again(cmcf);
+}
+
+
+static void
+ngx_http_credential_fleet_log(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_main_conf_t *cmcf = call->data;
 
