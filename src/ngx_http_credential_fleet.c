@@ -15,15 +15,17 @@
  *   - a node that starts reads each stored token once, adopts a newer
  *     one and stores its own when Redis lacks it;
  *   - whoever stores a token then counts it in the fleet's change log
- *     (a counter and the names of the last changed keys, one script);
- *     every second one worker per node (it holds the poll; the others
- *     sleep) reads the counter, and only when it moved reads the log
- *     and the tokens it names: a node at rest
- *     sends one GET a second, whatever the number of credentials, and a
- *     slow sweep (one token every other second) finds what a node of an
- *     older version stored without counting it.  A counter that went
- *     back (Redis lost its data) or a node back from an outage reads
- *     every token again.
+ *     (a counter and the names of the last changed keys, one script)
+ *     and announces it on the fleet's channel (PUBLISH); one worker per
+ *     node (it holds the poll; the others sleep) listens there
+ *     (SUBSCRIBE) and reads the counter when told, and every 30 seconds
+ *     (the safety poll; every second when it cannot listen), and only
+ *     when it moved reads the log and the tokens it names: a node at
+ *     rest sends one GET of the counter and three of tokens (a slow sweep
+ *     that finds what a node of an older version stored without counting
+ *     it) every 30 seconds, whatever the number of credentials.  A
+ *     counter that went back (Redis lost its data), a node back from an
+ *     outage or a lost subscription reads every token again.
  *
  * When Redis cannot be reached every node carries on alone: one login
  * per node, as without Redis.  Values are AES-256-GCM sealed, bound to
@@ -52,20 +54,31 @@
 /*
  * The fleet's change log: how often the node reads its counter without
  * the fleet's channel (not subscribed, or Redis refuses SUBSCRIBE), how
- * often with it (the safety poll: a lost message, a node of an older
- * version that does not publish, and the poll's hold, renewed then), and
- * how many names the log keeps.  10 s: a lost message costs at most that
- * much delay, and a node at rest wakes up about 3 times per safety poll
- * (the timer, the counter's answer, the sweep's), 0.3 a second.
+ * often with it (the safety poll: a message lost on a connection that
+ * stayed up, a node of an older version that does not publish, and the
+ * poll's hold, renewed then), and how many names the log keeps.  30 s: a
+ * connection that drops is noticed at once (every token is read again),
+ * so the safety poll is for rare cases, and each wake-up of a sleeping
+ * process costs 0.2 to 0.8 ms of CPU on a loaded VM; at rest the poller
+ * wakes up twice per safety poll (the timer, the answer to the counter
+ * and the sweep's tokens, one call; a third time in a cluster), twice
+ * the hold's renewal it also is.
  */
 #define NGX_HTTP_CREDENTIAL_POLL         1000
-#define NGX_HTTP_CREDENTIAL_SAFETY_POLL  (10 * NGX_HTTP_CREDENTIAL_POLL)
+#define NGX_HTTP_CREDENTIAL_SAFETY_POLL  (30 * NGX_HTTP_CREDENTIAL_POLL)
+/*
+ * Tokens the sweep reads each safety poll, in the counter's call (room
+ * for the counter's GET in NGX_EDGE_AUTH_REDIS_MAX_COMMANDS): 0.1 a
+ * second, as many as 1,000 credentials in about 3 hours.
+ */
+#define NGX_HTTP_CREDENTIAL_SWEEP        3
 /* SUBSCRIBE refused (an ACL without the channel): asked again this late */
 #define NGX_HTTP_CREDENTIAL_LISTEN_RETRY (60 * NGX_HTTP_CREDENTIAL_POLL)
 /*
  * The node's poller renews its hold each poll (at least every safety
- * poll); past it (a stuck worker), another takes it.  The others wake up once a hold: each wake-up of a
- * sleeping process costs about a millisecond of CPU on a virtual machine.
+ * poll); past it (a stuck worker), another takes it.  The others wake up
+ * once a hold: each wake-up of a sleeping process costs a few tenths of a
+ * millisecond of CPU on a virtual machine.
  */
 #define NGX_HTTP_CREDENTIAL_POLL_HOLD    (60 * NGX_HTTP_CREDENTIAL_POLL)
 #define NGX_HTTP_CREDENTIAL_CHANGES_MAX  256
@@ -94,6 +107,14 @@ static ngx_int_t ngx_http_credential_fleet_get_key(
     ngx_http_credential_main_conf_t *cmcf, ngx_str_t *key,
     ngx_edge_auth_redis_done_pt done, void *data);
 static void ngx_http_credential_fleet_sync_done(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_synced(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_edge_auth_redis_call_t *call, ngx_uint_t i);
+static void ngx_http_credential_fleet_poll_sweep(
+    ngx_http_credential_main_conf_t *cmcf, ngx_uint_t first,
+    ngx_uint_t count);
+static void ngx_http_credential_fleet_polled_swept(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_tick(ngx_event_t *ev);
 static ngx_msec_t ngx_http_credential_fleet_hold(
@@ -212,6 +233,11 @@ static ngx_uint_t  ngx_http_credential_fleet_poll_error;
 /* this worker holds the node's poll (store->sh->fleet_poller) */
 static ngx_uint_t  ngx_http_credential_fleet_poller;
 
+/* the sweep's credentials, read in the counter's call (one at a time) */
+static ngx_http_credential_t  *ngx_http_credential_fleet_swept[
+                                              NGX_HTTP_CREDENTIAL_SWEEP];
+static ngx_uint_t              ngx_http_credential_fleet_nswept;
+
 
 /*
  * The poller's connection that listens on the fleet's channel (its own,
@@ -232,6 +258,8 @@ typedef struct {
     int64_t                      retry;      /* SUBSCRIBE refused: then */
     ngx_uint_t                   refused;    /* said once */
     ngx_uint_t                   again;      /* a message during a poll */
+    ngx_uint_t                   message;    /* one came, not yet read */
+    ngx_uint_t                   told;       /* the poll reads for one */
 } ngx_http_credential_fleet_listen_t;
 
 static ngx_http_credential_fleet_listen_t  ngx_http_credential_fleet_ch;
@@ -1088,7 +1116,7 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
     p = ngx_cpymem(p, cmcf->redis_prefix.data, cmcf->redis_prefix.len);
     p = ngx_sprintf(p, "fleet:changes:%ui", cmcf->redis_conf->db);
     ngx_http_credential_fleet_ch.channel.len =
-                                   p - ngx_http_credential_fleet_ch.channel.data;
+                                p - ngx_http_credential_fleet_ch.channel.data;
     ngx_http_credential_fleet_ch.state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
 
     /* the credentials by the names the change log holds */
@@ -1479,26 +1507,37 @@ ngx_http_credential_fleet_sync_done(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
-    ngx_int_t                         rc;
     ngx_http_credential_main_conf_t  *cmcf;
 
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_credential_module);
 
+    ngx_http_credential_fleet_synced(cmcf, cred, call, 0);
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+/* the answer i of a call to GET the credential's token */
+
+static void
+ngx_http_credential_fleet_synced(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call,
+    ngx_uint_t i)
+{
+    ngx_int_t  rc;
+
     cred->login->redis_busy = 0;
 
-    if (call->error || cmcf->redis == NULL
-        || ngx_http_credential_fleet_refused(cred, call, "GET", 0,
+    if (call->error || cmcf->redis == NULL || i >= call->nreplies
+        || ngx_http_credential_fleet_refused(cred, call, "GET", i,
                                              ngx_cycle->log))
     {
         rc = NGX_ERROR;
 
     } else {
-        rc = ngx_http_credential_fleet_apply(cmcf, cred, call->replies[0],
+        rc = ngx_http_credential_fleet_apply(cmcf, cred, call->replies[i],
                                              ngx_cycle->log);
     }
-
-    ngx_edge_auth_redis_call_free(call);
 
     /* answered or not: a starting node may now conclude from what it has */
 
@@ -1703,7 +1742,7 @@ ngx_http_credential_fleet_notified(ngx_edge_auth_redis_call_t *call)
 /*
  * The node's poller (one worker, see fleet_hold()) listens on the fleet's
  * channel and reads the change counter when a message comes, and at each
- * safety poll (every 10 seconds); without the channel, every second.
+ * safety poll (every 30 seconds); without the channel, every second.
  * Each poll also reads one token, in turn: the sweep (every other poll
  * without the channel).  The other workers sleep: the idle cost of a node
  * does not grow with its workers, nor with its credentials.
@@ -1716,9 +1755,8 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     int64_t                      now;
     ngx_msec_t                   delay;
-    ngx_uint_t                   sweep, n, listening;
+    ngx_uint_t                   first, count, n, listening;
     ngx_edge_auth_store_t       *store;
-    ngx_http_credential_t      **cred;
 
     store = cmcf->store;
 
@@ -1774,7 +1812,6 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
         return;
     }
 
-    cred = cmcf->logins.elts;
     n = cmcf->logins.nelts;
 
     ngx_edge_auth_store_lock(store);
@@ -1789,16 +1826,121 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     }
 
     store->sh->fleet_polled = now;
-    sweep = ((listening || ++store->sh->fleet_polls % 2 == 0) && n)
-            ? store->sh->fleet_sweep++ % n : n;
+    /* the sweep: one token every other poll, or a few each safety poll */
+
+    first = store->sh->fleet_sweep;
+    count = (n == 0) ? 0
+            : listening ? NGX_HTTP_CREDENTIAL_SWEEP
+            : (++store->sh->fleet_polls % 2 == 0);
+    store->sh->fleet_sweep += count;
 
     ngx_edge_auth_store_unlock(store);
 
-    ngx_http_credential_fleet_poll(cmcf);
+    ngx_http_credential_fleet_poll_sweep(cmcf, first, count);
+}
 
-    if (sweep < n) {
-        ngx_http_credential_fleet_get(cmcf, cred[sweep]);
+
+/*
+ * The counter and the sweep's tokens: one call, one answer to wake up
+ * for, where one node holds them all (not a cluster: a token's slot is
+ * its own; there each token is a call of its own, and one a poll).
+ */
+
+static void
+ngx_http_credential_fleet_poll_sweep(ngx_http_credential_main_conf_t *cmcf,
+    ngx_uint_t first, ngx_uint_t count)
+{
+    ngx_str_t                    argv[2];
+    ngx_uint_t                   i, n;
+    ngx_http_credential_t      **cred, *c;
+    ngx_edge_auth_redis_call_t  *call;
+
+    cred = cmcf->logins.elts;
+    n = cmcf->logins.nelts;
+
+    if (cmcf->redis_conf->cluster || cmcf->redis_polling) {
+        ngx_http_credential_fleet_poll(cmcf);
+
+        if (count) {
+            ngx_http_credential_fleet_get(cmcf, cred[first % n]);
+        }
+
+        return;
     }
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = cmcf->redis_changes;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_http_credential_fleet_nswept = 0;
+
+    for (i = 0; i < count && i < n; i++) {
+        c = cred[(first + i) % n];
+
+        if (c->login->redis_busy) {
+            continue;
+        }
+
+        argv[1] = c->login->redis_token;
+
+        if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+            goto failed;
+        }
+
+        c->login->redis_busy = 1;
+        ngx_http_credential_fleet_swept[ngx_http_credential_fleet_nswept++] =
+                                                                          c;
+    }
+
+    call->done = ngx_http_credential_fleet_polled_swept;
+    call->data = cmcf;
+
+    cmcf->redis_polling = 1;
+
+    ngx_http_credential_fleet_ch.again = 0;
+    ngx_http_credential_fleet_ch.told = ngx_http_credential_fleet_ch.message;
+    ngx_http_credential_fleet_ch.message = 0;
+
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+
+    return;
+
+failed:
+
+    for (i = 0; i < ngx_http_credential_fleet_nswept; i++) {
+        ngx_http_credential_fleet_swept[i]->login->redis_busy = 0;
+    }
+
+    ngx_http_credential_fleet_nswept = 0;
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+static void
+ngx_http_credential_fleet_polled_swept(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    ngx_uint_t  i, n;
+
+    n = ngx_http_credential_fleet_nswept;
+    ngx_http_credential_fleet_nswept = 0;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_credential_fleet_synced(cmcf,
+                                         ngx_http_credential_fleet_swept[i],
+                                         call, i + 1);
+    }
+
+    ngx_http_credential_fleet_polled(call);
 }
 
 
@@ -1821,6 +1963,10 @@ ngx_http_credential_fleet_poll(ngx_http_credential_main_conf_t *cmcf)
         == NGX_OK)
     {
         cmcf->redis_polling = 1;
+
+        ngx_http_credential_fleet_ch.told =
+                                       ngx_http_credential_fleet_ch.message;
+        ngx_http_credential_fleet_ch.message = 0;
     }
 }
 
@@ -2003,6 +2149,8 @@ ngx_http_credential_fleet_message(void *data, redisReply *reply)
      * The counter is read rather than taken from the message: anyone may
      * publish on a channel.  And the changes this node's workers made.
      */
+
+    ngx_http_credential_fleet_ch.message = 1;
 
     ngx_http_credential_fleet_rearm(cmcf);
     ngx_http_credential_fleet_poll(cmcf);
@@ -2222,6 +2370,12 @@ ngx_http_credential_fleet_counter(ngx_edge_auth_redis_call_t *call)
 
     if (action == NONE) {
         return;
+    }
+
+    if (action == CHANGES && ngx_http_credential_fleet_ch.told) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "credential store: change %L announced on the fleet's "
+                      "channel, the change log is read", (int64_t) v);
     }
 
     if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes_log,
@@ -2521,7 +2675,7 @@ ngx_http_credential_fleet_node_refused(ngx_edge_auth_redis_call_t *call,
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "credential store: Redis refused %s: %*s; the "
                       "fleet's new tokens reach this node by its slow sweep "
-                      "(one token every 2 seconds) or at their renewal",
+                      "or at their renewal",
                       command,
                       ngx_min(reply->len, 80), reply->str);
         ngx_http_credential_fleet_poll_error = 1;

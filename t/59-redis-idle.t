@@ -6,7 +6,7 @@
 # gateway used to read every token every second: 20 to 40 GETs a second
 # per node), and no worker wakes up for each credential every second, nor
 # for the poll: one worker per node listens on the fleet's channel and
-# polls every 10 seconds (it used to poll every second), the others sleep
+# polls every 30 seconds (it used to poll every second), the others sleep
 # (each used to wake up every second to look at the zone's changes).  A token that
 # gateway A stores is still taken by gateway B within a poll or two,
 # without a login or a failed request on B, and still after B's polling
