@@ -77,8 +77,8 @@
 /*
  * The node's poller renews its hold each poll (at least every safety
  * poll); past it (a stuck worker), another takes it.  The others wake up
- * once a hold: each wake-up of a sleeping process costs a few tenths of a
- * millisecond of CPU on a virtual machine.
+ * every 60 to 90 s (fleet_hold()): each wake-up of a process that slept
+ * long costs up to a millisecond or two of CPU on a loaded VM.
  */
 #define NGX_HTTP_CREDENTIAL_POLL_HOLD    (60 * NGX_HTTP_CREDENTIAL_POLL)
 #define NGX_HTTP_CREDENTIAL_CHANGES_MAX  256
@@ -2208,12 +2208,18 @@ ngx_http_credential_fleet_hold(ngx_http_credential_main_conf_t *cmcf,
             || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH));
 
     if (!take) {
-        now = sh->fleet_poller_until - now + 1;
+        /*
+         * Half a hold past its end: a poller that renews every safety
+         * poll (30 s) has renewed it by then, so this worker sleeps 60
+         * to 90 s, not 30; a stuck one is taken over within 90 s.
+         */
+        now = sh->fleet_poller_until - now + NGX_HTTP_CREDENTIAL_POLL_HOLD / 2;
         ngx_edge_auth_store_unlock(store);
 
         ngx_http_credential_fleet_poller = 0;
 
-        return (ngx_msec_t) ngx_min(now, NGX_HTTP_CREDENTIAL_POLL_HOLD);
+        return (ngx_msec_t) ngx_min(now, 3 * NGX_HTTP_CREDENTIAL_POLL_HOLD
+                                         / 2);
     }
 
     /*
