@@ -1830,8 +1830,8 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     first = store->sh->fleet_sweep;
     count = (n == 0) ? 0
-            : listening ? NGX_HTTP_CREDENTIAL_SWEEP
-            : (++store->sh->fleet_polls % 2 == 0);
+            : !listening ? (++store->sh->fleet_polls % 2 == 0)
+            : cmcf->redis_conf->cluster ? 1 : NGX_HTTP_CREDENTIAL_SWEEP;
     store->sh->fleet_sweep += count;
 
     ngx_edge_auth_store_unlock(store);
