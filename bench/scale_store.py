@@ -21,7 +21,9 @@ Environment (all optional):
   MODULE           the module's .so (absolute path)     build/ngx_http_credential_module.so
   BENCH_T_RUNS     nginx -t runs per size               3
   BENCH_REDIS_N    credentials of the Redis node        1000
-  BENCH_IDLE       seconds counted at rest              10
+  BENCH_IDLE       seconds counted at rest              120
+                   (the poller's safety poll comes every 30 s: a
+                   window of several)
   BENCH_WORKERS    worker_processes of the Redis node   1 2 4
                    (one node after the other, same Redis)
   BENCH_BEFORE     another build of the module (.so): nginx -t runs
@@ -46,7 +48,7 @@ from benchlib import (NGINX, MODULE, log, die, free_port, read,  # noqa: E402
 
 T_RUNS = int(os.environ.get('BENCH_T_RUNS', '3'))
 REDIS_N = int(os.environ.get('BENCH_REDIS_N', '1000'))
-IDLE = int(os.environ.get('BENCH_IDLE', '10'))
+IDLE = int(os.environ.get('BENCH_IDLE', '120'))
 WORKERS = [int(w) for w in os.environ.get('BENCH_WORKERS', '1 2 4').split()]
 BEFORE = os.environ.get('BENCH_BEFORE', '')
 REDIS_ONLY = os.environ.get('BENCH_REDIS_ONLY', '') == '1'

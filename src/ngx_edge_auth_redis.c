@@ -53,6 +53,9 @@ struct ngx_edge_auth_redis_s {
     ngx_edge_auth_redis_sentinel_t  *sentinel;
     ngx_addr_t                  *master;     /* as the sentinels said */
     ngx_edge_auth_redis_route_t *route;      /* calls go elsewhere */
+
+    ngx_edge_auth_redis_push_pt  push;       /* a listener's messages */
+    void                        *push_data;
 };
 
 
@@ -80,6 +83,7 @@ static void ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd,
 static void ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd);
 static void ngx_edge_auth_redis_posted(ngx_event_t *ev);
 static redisReader *ngx_edge_auth_redis_reader(void);
+static ngx_uint_t ngx_edge_auth_redis_message(redisReply *reply);
 
 
 /* hiredis 1 counts elements in a size_t, 0.14 in an int */
@@ -164,6 +168,15 @@ ngx_edge_auth_redis_route(ngx_edge_auth_redis_t *rd,
     ngx_edge_auth_redis_route_t *route)
 {
     rd->route = route;
+}
+
+
+void
+ngx_edge_auth_redis_listen(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_push_pt push, void *data)
+{
+    rd->push = push;
+    rd->push_data = data;
 }
 
 
@@ -749,6 +762,19 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
                 return;
             }
 
+            /* a listener's message comes between the answers to calls */
+
+            if (rd->push && ngx_edge_auth_redis_message(reply)) {
+                rd->push(rd->push_data, reply);
+                freeReplyObject(reply);
+
+                if (rd->peer.connection == NULL) {
+                    return;
+                }
+
+                continue;
+            }
+
             if (call == NULL || call->nreplies == call->ncommands) {
                 freeReplyObject(reply);
                 ngx_edge_auth_redis_fail(rd, "an answer to no command", 0);
@@ -1141,6 +1167,13 @@ ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd)
         }
     }
 
+    /* a listener that was ready misses what is published from now on */
+
+    if (rd->push && rd->ready) {
+        rd->ready = 0;
+        rd->push(rd->push_data, NULL);
+    }
+
     rd->ready = 0;
 }
 
@@ -1207,6 +1240,63 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
         call->error = "the worker is exiting";
         call->done(call);
     }
+}
+
+
+/* a listener that stops: its connection closes, its calls fail */
+
+void
+ngx_edge_auth_redis_drop(ngx_edge_auth_redis_t *rd)
+{
+    ngx_queue_t                 *q;
+    ngx_edge_auth_redis_call_t  *call;
+
+    call = rd->current;
+    rd->current = NULL;
+
+    if (call) {
+        if (call->done == ngx_edge_auth_redis_hello_done) {
+            ngx_edge_auth_redis_call_free(call);
+
+        } else {
+            ngx_queue_insert_tail(&rd->failed, &call->queue);
+        }
+    }
+
+    ngx_edge_auth_redis_disconnect(rd);
+
+    ngx_queue_add(&rd->failed, &rd->calls);
+    ngx_queue_init(&rd->calls);
+
+    for (q = ngx_queue_head(&rd->failed);
+         q != ngx_queue_sentinel(&rd->failed);
+         q = ngx_queue_next(q))
+    {
+        call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
+        call->error = "the connection was dropped";
+    }
+
+    if (!ngx_queue_empty(&rd->failed) && !rd->posted.posted) {
+        ngx_post_event(&rd->posted, &ngx_posted_events);
+    }
+}
+
+
+/* a pub/sub message: "message", the channel, the payload (RESP2) */
+
+static ngx_uint_t
+ngx_edge_auth_redis_message(redisReply *reply)
+{
+    redisReply  *kind;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        return 0;
+    }
+
+    kind = reply->element[0];
+
+    return (kind->type == REDIS_REPLY_STRING && kind->len == 7
+            && ngx_strncmp(kind->str, "message", 7) == 0);
 }
 
 

@@ -9,7 +9,8 @@
  * after the other.  After a failure the client refuses calls for a while,
  * doubling the pause, so callers fall back to what they have at once.
  * Over TLS the chain and the name are checked before anything is sent; a
- * failed check is an outage like any other.
+ * failed check is an outage like any other.  A client may also listen
+ * (SUBSCRIBE): the messages that come outside any call go to a handler.
  */
 
 
@@ -31,6 +32,12 @@ typedef struct ngx_edge_auth_redis_s       ngx_edge_auth_redis_t;
 typedef struct ngx_edge_auth_redis_call_s  ngx_edge_auth_redis_call_t;
 
 typedef void (*ngx_edge_auth_redis_done_pt)(ngx_edge_auth_redis_call_t *call);
+/*
+ * A listening client's: a pub/sub message (an array "message", channel,
+ * payload; freed after the call), or NULL when a connection that was
+ * ready is gone (what was published meanwhile is lost).
+ */
+typedef void (*ngx_edge_auth_redis_push_pt)(void *data, redisReply *reply);
 
 
 typedef struct {
@@ -105,6 +112,9 @@ ngx_edge_auth_redis_t *ngx_edge_auth_redis_create(ngx_cycle_t *cycle,
     ngx_edge_auth_redis_conf_t *conf, ngx_atomic_t *down);
 void ngx_edge_auth_redis_route(ngx_edge_auth_redis_t *rd,
     ngx_edge_auth_redis_route_t *route);
+/* a client whose connection listens: SUBSCRIBE is sent as a call */
+void ngx_edge_auth_redis_listen(ngx_edge_auth_redis_t *rd,
+    ngx_edge_auth_redis_push_pt push, void *data);
 /* 0 while pausing after a failure: do without Redis for now */
 ngx_uint_t ngx_edge_auth_redis_usable(ngx_edge_auth_redis_t *rd);
 
@@ -119,6 +129,8 @@ void ngx_edge_auth_redis_call_free(ngx_edge_auth_redis_call_t *call);
 
 /* at worker exit: fails what is pending and closes */
 void ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd);
+/* the connection only (a listener that stops): pending calls fail */
+void ngx_edge_auth_redis_drop(ngx_edge_auth_redis_t *rd);
 
 
 #endif /* _NGX_EDGE_AUTH_REDIS_H_INCLUDED_ */

@@ -15,15 +15,17 @@
  *   - a node that starts reads each stored token once, adopts a newer
  *     one and stores its own when Redis lacks it;
  *   - whoever stores a token then counts it in the fleet's change log
- *     (a counter and the names of the last changed keys, one script);
- *     every second one worker per node (it holds the poll; the others
- *     sleep) reads the counter, and only when it moved reads the log
- *     and the tokens it names: a node at rest
- *     sends one GET a second, whatever the number of credentials, and a
- *     slow sweep (one token every other second) finds what a node of an
- *     older version stored without counting it.  A counter that went
- *     back (Redis lost its data) or a node back from an outage reads
- *     every token again.
+ *     (a counter and the names of the last changed keys, one script)
+ *     and announces it on the fleet's channel (PUBLISH); one worker per
+ *     node (it holds the poll; the others sleep) listens there
+ *     (SUBSCRIBE) and reads the counter when told, and every 30 seconds
+ *     (the safety poll; every second when it cannot listen), and only
+ *     when it moved reads the log and the tokens it names: a node at
+ *     rest sends one GET of the counter and three of tokens (a slow sweep
+ *     that finds what a node of an older version stored without counting
+ *     it) every 30 seconds, whatever the number of credentials.  A
+ *     counter that went back (Redis lost its data), a node back from an
+ *     outage or a lost subscription reads every token again.
  *
  * When Redis cannot be reached every node carries on alone: one login
  * per node, as without Redis.  Values are AES-256-GCM sealed, bound to
@@ -49,12 +51,34 @@
 /* no node asks for a lease this long: one that lasts longer is broken */
 #define NGX_HTTP_CREDENTIAL_LEASE_MAX  (600 * 1000)
 
-/* the fleet's change log: how often, and how many names it keeps */
-#define NGX_HTTP_CREDENTIAL_POLL         1000
 /*
- * The node's poller renews its hold each poll; past it (a stuck worker),
- * another takes it.  The others wake up once a hold: each wake-up of a
- * sleeping process costs about a millisecond of CPU on a virtual machine.
+ * The fleet's change log: how often the node reads its counter without
+ * the fleet's channel (not subscribed, or Redis refuses SUBSCRIBE), how
+ * often with it (the safety poll: a message lost on a connection that
+ * stayed up, a node of an older version that does not publish, and the
+ * poll's hold, renewed then), and how many names the log keeps.  30 s: a
+ * connection that drops is noticed at once (every token is read again),
+ * so the safety poll is for rare cases, and each wake-up of a sleeping
+ * process costs 0.2 to 0.8 ms of CPU on a loaded VM; at rest the poller
+ * wakes up twice per safety poll (the timer, the answer to the counter
+ * and the sweep's tokens, one call; a third time in a cluster), twice
+ * the hold's renewal it also is.
+ */
+#define NGX_HTTP_CREDENTIAL_POLL         1000
+#define NGX_HTTP_CREDENTIAL_SAFETY_POLL  (30 * NGX_HTTP_CREDENTIAL_POLL)
+/*
+ * Tokens the sweep reads each safety poll, in the counter's call (room
+ * for the counter's GET in NGX_EDGE_AUTH_REDIS_MAX_COMMANDS): 0.1 a
+ * second, as many as 1,000 credentials in about 3 hours.
+ */
+#define NGX_HTTP_CREDENTIAL_SWEEP        3
+/* SUBSCRIBE refused (an ACL without the channel): asked again this late */
+#define NGX_HTTP_CREDENTIAL_LISTEN_RETRY (60 * NGX_HTTP_CREDENTIAL_POLL)
+/*
+ * The node's poller renews its hold each poll (at least every safety
+ * poll); past it (a stuck worker), another takes it.  The others wake up
+ * every 60 to 90 s (fleet_hold()): each wake-up of a process that slept
+ * long costs up to a millisecond or two of CPU on a loaded VM.
  */
 #define NGX_HTTP_CREDENTIAL_POLL_HOLD    (60 * NGX_HTTP_CREDENTIAL_POLL)
 #define NGX_HTTP_CREDENTIAL_CHANGES_MAX  256
@@ -84,13 +108,35 @@ static ngx_int_t ngx_http_credential_fleet_get_key(
     ngx_edge_auth_redis_done_pt done, void *data);
 static void ngx_http_credential_fleet_sync_done(
     ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_synced(
+    ngx_http_credential_main_conf_t *cmcf, ngx_http_credential_t *cred,
+    ngx_edge_auth_redis_call_t *call, ngx_uint_t i);
+static void ngx_http_credential_fleet_poll_sweep(
+    ngx_http_credential_main_conf_t *cmcf, ngx_uint_t first,
+    ngx_uint_t count);
+static void ngx_http_credential_fleet_polled_swept(
+    ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_tick(ngx_event_t *ev);
 static ngx_msec_t ngx_http_credential_fleet_hold(
     ngx_http_credential_main_conf_t *cmcf, int64_t now);
+static void ngx_http_credential_fleet_poll(
+    ngx_http_credential_main_conf_t *cmcf);
+static void ngx_http_credential_fleet_poll_again(
+    ngx_http_credential_main_conf_t *cmcf);
+static void ngx_http_credential_fleet_listen(
+    ngx_http_credential_main_conf_t *cmcf, int64_t now);
+static void ngx_http_credential_fleet_subscribed(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_message(void *data, redisReply *reply);
+static void ngx_http_credential_fleet_unlisten(
+    ngx_http_credential_main_conf_t *cmcf);
 static void ngx_http_credential_fleet_polled(
+    ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_counter(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_changes(
     ngx_edge_auth_redis_call_t *call);
+static void ngx_http_credential_fleet_log(ngx_edge_auth_redis_call_t *call);
 static ngx_uint_t ngx_http_credential_fleet_node_refused(
     ngx_edge_auth_redis_call_t *call, const char *command);
 static void ngx_http_credential_fleet_up(
@@ -169,7 +215,16 @@ static const char  ngx_http_credential_notify_script[] =
     "if string.len(log) > max then log = string.sub(log, -max) end "
     "redis.call('set', KEYS[2], n .. ' ' .. log) "
     "redis.call('set', KEYS[1], n) "
+    "if ARGV[3] then redis.pcall('publish', ARGV[3], n) end "
     "return n";
+
+/*
+ * ARGV[3], the fleet's channel, "PREFIXfleet:changes:DB" (a channel is
+ * not a key: one for every database): the pollers of the nodes that
+ * listen read the counter at once.  PUBLISH through pcall: an ACL without
+ * the channel (Redis 7 grants none by default) still counts the change.
+ * In a Redis Cluster a PUBLISH reaches every node.
+ */
 
 
 /* a refusal of the node's poll or notification, said once until it works */
@@ -177,6 +232,37 @@ static ngx_uint_t  ngx_http_credential_fleet_poll_error;
 
 /* this worker holds the node's poll (store->sh->fleet_poller) */
 static ngx_uint_t  ngx_http_credential_fleet_poller;
+
+/* the sweep's credentials, read in the counter's call (one at a time) */
+static ngx_http_credential_t  *ngx_http_credential_fleet_swept[
+                                              NGX_HTTP_CREDENTIAL_SWEEP];
+static ngx_uint_t              ngx_http_credential_fleet_nswept;
+
+
+/*
+ * The poller's connection that listens on the fleet's channel (its own,
+ * as a subscribed connection takes no other command): a message reads
+ * the counter at once, and the poll slows down to the safety poll.
+ */
+
+typedef enum {
+    NGX_HTTP_CREDENTIAL_LISTEN_OFF = 0,
+    NGX_HTTP_CREDENTIAL_LISTEN_ASKED,
+    NGX_HTTP_CREDENTIAL_LISTEN_ON
+} ngx_http_credential_listen_e;
+
+typedef struct {
+    ngx_edge_auth_redis_t       *rd;
+    ngx_str_t                    channel;
+    ngx_http_credential_listen_e state;
+    int64_t                      retry;      /* SUBSCRIBE refused: then */
+    ngx_uint_t                   refused;    /* said once */
+    ngx_uint_t                   again;      /* a message during a poll */
+    ngx_uint_t                   message;    /* one came, not yet read */
+    ngx_uint_t                   told;       /* the poll reads for one */
+} ngx_http_credential_fleet_listen_t;
+
+static ngx_http_credential_fleet_listen_t  ngx_http_credential_fleet_ch;
 
 
 /* the "redis..." parameters of credential_store */
@@ -1003,6 +1089,36 @@ ngx_http_credential_fleet_init(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    /*
+     * The poller's listening connection, to any node of a cluster (a
+     * PUBLISH reaches them all): its seeds, in turn, like a standalone
+     * Redis's addresses; a Sentinel's master, asked at each connection.
+     */
+
+    ngx_http_credential_fleet_ch.rd = ngx_edge_auth_redis_create(cycle,
+                                          cmcf->redis_conf,
+                                          &cmcf->store->sh->redis_down);
+    if (ngx_http_credential_fleet_ch.rd == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_edge_auth_redis_listen(ngx_http_credential_fleet_ch.rd,
+                               ngx_http_credential_fleet_message, cmcf);
+
+    p = ngx_pnalloc(cycle->pool, cmcf->redis_prefix.len
+                                 + sizeof("fleet:changes:") - 1
+                                 + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_credential_fleet_ch.channel.data = p;
+    p = ngx_cpymem(p, cmcf->redis_prefix.data, cmcf->redis_prefix.len);
+    p = ngx_sprintf(p, "fleet:changes:%ui", cmcf->redis_conf->db);
+    ngx_http_credential_fleet_ch.channel.len =
+                                p - ngx_http_credential_fleet_ch.channel.data;
+    ngx_http_credential_fleet_ch.state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+
     /* the credentials by the names the change log holds */
 
     n = cmcf->logins.nelts;
@@ -1114,6 +1230,14 @@ ngx_http_credential_fleet_exit(ngx_http_credential_main_conf_t *cmcf)
     /* callbacks see no client and only release what they hold */
     cmcf->redis = NULL;
     ngx_edge_auth_redis_close(rd);
+
+    rd = ngx_http_credential_fleet_ch.rd;
+
+    if (rd) {
+        ngx_http_credential_fleet_ch.rd = NULL;
+        ngx_http_credential_fleet_ch.state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        ngx_edge_auth_redis_close(rd);
+    }
 }
 
 
@@ -1383,26 +1507,37 @@ ngx_http_credential_fleet_sync_done(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_t *cred = call->data;
 
-    ngx_int_t                         rc;
     ngx_http_credential_main_conf_t  *cmcf;
 
     cmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_credential_module);
 
+    ngx_http_credential_fleet_synced(cmcf, cred, call, 0);
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+/* the answer i of a call to GET the credential's token */
+
+static void
+ngx_http_credential_fleet_synced(ngx_http_credential_main_conf_t *cmcf,
+    ngx_http_credential_t *cred, ngx_edge_auth_redis_call_t *call,
+    ngx_uint_t i)
+{
+    ngx_int_t  rc;
+
     cred->login->redis_busy = 0;
 
-    if (call->error || cmcf->redis == NULL
-        || ngx_http_credential_fleet_refused(cred, call, "GET", 0,
+    if (call->error || cmcf->redis == NULL || i >= call->nreplies
+        || ngx_http_credential_fleet_refused(cred, call, "GET", i,
                                              ngx_cycle->log))
     {
         rc = NGX_ERROR;
 
     } else {
-        rc = ngx_http_credential_fleet_apply(cmcf, cred, call->replies[0],
+        rc = ngx_http_credential_fleet_apply(cmcf, cred, call->replies[i],
                                              ngx_cycle->log);
     }
-
-    ngx_edge_auth_redis_call_free(call);
 
     /* answered or not: a starting node may now conclude from what it has */
 
@@ -1562,7 +1697,7 @@ static void
 ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
-    ngx_str_t                    argv[7];
+    ngx_str_t                    argv[8];
     ngx_edge_auth_redis_call_t  *call;
 
     call = ngx_edge_auth_redis_call_create(cmcf->redis);
@@ -1580,8 +1715,9 @@ ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
     argv[5].len = NGX_EDGE_AUTH_SEAL_NAME_LEN;
     argv[6].data = (u_char *) ngx_value(NGX_HTTP_CREDENTIAL_CHANGES_MAX);
     argv[6].len = ngx_strlen(argv[6].data);
+    argv[7] = ngx_http_credential_fleet_ch.channel;
 
-    if (ngx_edge_auth_redis_command(call, 7, argv) != NGX_OK) {
+    if (ngx_edge_auth_redis_command(call, 8, argv) != NGX_OK) {
         ngx_edge_auth_redis_call_free(call);
         return;
     }
@@ -1604,10 +1740,12 @@ ngx_http_credential_fleet_notified(ngx_edge_auth_redis_call_t *call)
 
 
 /*
- * Every second, the node's poller (one worker, see fleet_hold()) reads
- * the change counter; every other poll it also reads one token, in turn:
- * the sweep.  The other workers sleep: the idle cost of a node does not
- * grow with its workers.
+ * The node's poller (one worker, see fleet_hold()) listens on the fleet's
+ * channel and reads the change counter when a message comes, and at each
+ * safety poll (every 30 seconds); without the channel, every second.
+ * Each poll also reads one token, in turn: the sweep (every other poll
+ * without the channel).  The other workers sleep: the idle cost of a node
+ * does not grow with its workers, nor with its credentials.
  */
 
 static void
@@ -1617,9 +1755,8 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
 
     int64_t                      now;
     ngx_msec_t                   delay;
-    ngx_uint_t                   sweep, n;
+    ngx_uint_t                   first, count, n, listening;
     ngx_edge_auth_store_t       *store;
-    ngx_http_credential_t      **cred;
 
     store = cmcf->store;
 
@@ -1634,18 +1771,20 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
         }
 
         ngx_edge_auth_store_unlock(store);
+
+        ngx_http_credential_fleet_unlisten(cmcf);
         return;
     }
 
-    delay = ngx_http_credential_fleet_hold(cmcf, ngx_edge_auth_now());
+    now = ngx_edge_auth_now();
+    delay = ngx_http_credential_fleet_hold(cmcf, now);
 
     if (delay) {
         /* another worker polls: look again when its hold would lapse */
+        ngx_http_credential_fleet_unlisten(cmcf);
         ngx_add_timer(ev, delay);
         return;
     }
-
-    ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
 
     /* the credentials whose token another process changed */
     ngx_http_credential_fleet_rearm(cmcf);
@@ -1655,16 +1794,25 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
         ngx_edge_auth_store_lock(store);
         store->sh->fleet_lost = 1;
         ngx_edge_auth_store_unlock(store);
+
+        ngx_http_credential_fleet_unlisten(cmcf);
+        ngx_add_timer(ev, NGX_HTTP_CREDENTIAL_POLL);
         return;
     }
+
+    ngx_http_credential_fleet_listen(cmcf, now);
+
+    listening = (ngx_http_credential_fleet_ch.state
+                 == NGX_HTTP_CREDENTIAL_LISTEN_ON);
+
+    ngx_add_timer(ev, listening ? NGX_HTTP_CREDENTIAL_SAFETY_POLL
+                                : NGX_HTTP_CREDENTIAL_POLL);
 
     if (cmcf->redis_polling) {
         return;
     }
 
-    cred = cmcf->logins.elts;
     n = cmcf->logins.nelts;
-    now = ngx_edge_auth_now();
 
     ngx_edge_auth_store_lock(store);
 
@@ -1678,10 +1826,136 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
     }
 
     store->sh->fleet_polled = now;
-    sweep = (++store->sh->fleet_polls % 2 == 0 && n)
-            ? store->sh->fleet_sweep++ % n : n;
+    /* the sweep: one token every other poll, or a few each safety poll */
+
+    first = store->sh->fleet_sweep;
+    count = (n == 0) ? 0
+            : !listening ? (++store->sh->fleet_polls % 2 == 0)
+            : cmcf->redis_conf->cluster ? 1 : NGX_HTTP_CREDENTIAL_SWEEP;
+    store->sh->fleet_sweep += count;
 
     ngx_edge_auth_store_unlock(store);
+
+    ngx_http_credential_fleet_poll_sweep(cmcf, first, count);
+}
+
+
+/*
+ * The counter and the sweep's tokens: one call, one answer to wake up
+ * for, where one node holds them all (not a cluster: a token's slot is
+ * its own; there each token is a call of its own, and one a poll).
+ */
+
+static void
+ngx_http_credential_fleet_poll_sweep(ngx_http_credential_main_conf_t *cmcf,
+    ngx_uint_t first, ngx_uint_t count)
+{
+    ngx_str_t                    argv[2];
+    ngx_uint_t                   i, n;
+    ngx_http_credential_t      **cred, *c;
+    ngx_edge_auth_redis_call_t  *call;
+
+    cred = cmcf->logins.elts;
+    n = cmcf->logins.nelts;
+
+    if (cmcf->redis_conf->cluster || cmcf->redis_polling) {
+        ngx_http_credential_fleet_poll(cmcf);
+
+        if (count) {
+            ngx_http_credential_fleet_get(cmcf, cred[first % n]);
+        }
+
+        return;
+    }
+
+    call = ngx_edge_auth_redis_call_create(cmcf->redis);
+    if (call == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = cmcf->redis_changes;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_http_credential_fleet_nswept = 0;
+
+    for (i = 0; i < count && i < n; i++) {
+        c = cred[(first + i) % n];
+
+        if (c->login->redis_busy) {
+            continue;
+        }
+
+        argv[1] = c->login->redis_token;
+
+        if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+            goto failed;
+        }
+
+        c->login->redis_busy = 1;
+        ngx_http_credential_fleet_swept[ngx_http_credential_fleet_nswept++] =
+                                                                          c;
+    }
+
+    call->done = ngx_http_credential_fleet_polled_swept;
+    call->data = cmcf;
+
+    cmcf->redis_polling = 1;
+
+    ngx_http_credential_fleet_ch.again = 0;
+    ngx_http_credential_fleet_ch.told = ngx_http_credential_fleet_ch.message;
+    ngx_http_credential_fleet_ch.message = 0;
+
+    ngx_edge_auth_redis_send(cmcf->redis, call);
+
+    return;
+
+failed:
+
+    for (i = 0; i < ngx_http_credential_fleet_nswept; i++) {
+        ngx_http_credential_fleet_swept[i]->login->redis_busy = 0;
+    }
+
+    ngx_http_credential_fleet_nswept = 0;
+    ngx_edge_auth_redis_call_free(call);
+}
+
+
+static void
+ngx_http_credential_fleet_polled_swept(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    ngx_uint_t  i, n;
+
+    n = ngx_http_credential_fleet_nswept;
+    ngx_http_credential_fleet_nswept = 0;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_credential_fleet_synced(cmcf,
+                                         ngx_http_credential_fleet_swept[i],
+                                         call, i + 1);
+    }
+
+    ngx_http_credential_fleet_polled(call);
+}
+
+
+/* a read of the change counter, unless one is under way */
+
+static void
+ngx_http_credential_fleet_poll(ngx_http_credential_main_conf_t *cmcf)
+{
+    if (cmcf->redis_polling) {
+        /* what it reads may be older than the message: once more after */
+        ngx_http_credential_fleet_ch.again = 1;
+        return;
+    }
+
+    ngx_http_credential_fleet_ch.again = 0;
 
     if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes,
                                           ngx_http_credential_fleet_polled,
@@ -1689,11 +1963,215 @@ ngx_http_credential_fleet_tick(ngx_event_t *ev)
         == NGX_OK)
     {
         cmcf->redis_polling = 1;
+
+        ngx_http_credential_fleet_ch.told =
+                                       ngx_http_credential_fleet_ch.message;
+        ngx_http_credential_fleet_ch.message = 0;
+    }
+}
+
+
+/* a read of the counter or the log is over: one asked for meanwhile */
+
+static void
+ngx_http_credential_fleet_poll_again(ngx_http_credential_main_conf_t *cmcf)
+{
+    if (ngx_http_credential_fleet_ch.again && !cmcf->redis_polling
+        && cmcf->redis && !ngx_exiting && !ngx_terminate && !ngx_quit
+        && ngx_http_credential_fleet_poller
+        && ngx_http_credential_fleet_usable(cmcf))
+    {
+        ngx_http_credential_fleet_poll(cmcf);
+    }
+}
+
+
+/*
+ * The poller subscribes to the fleet's channel (a connection of its own,
+ * with the same address, TLS, AUTH and database as the others).
+ */
+
+static void
+ngx_http_credential_fleet_listen(ngx_http_credential_main_conf_t *cmcf,
+    int64_t now)
+{
+    ngx_str_t                            argv[2];
+    ngx_edge_auth_redis_call_t          *call;
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (ch->rd == NULL || ch->state != NGX_HTTP_CREDENTIAL_LISTEN_OFF
+        || now < ch->retry || !ngx_edge_auth_redis_usable(ch->rd))
+    {
+        return;
     }
 
-    if (sweep < n) {
-        ngx_http_credential_fleet_get(cmcf, cred[sweep]);
+    call = ngx_edge_auth_redis_call_create(ch->rd);
+    if (call == NULL) {
+        return;
     }
+
+    ngx_str_set(&argv[0], "SUBSCRIBE");
+    argv[1] = ch->channel;
+
+    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    call->done = ngx_http_credential_fleet_subscribed;
+    call->data = cmcf;
+
+    ch->state = NGX_HTTP_CREDENTIAL_LISTEN_ASKED;
+
+    ngx_edge_auth_redis_send(ch->rd, call);
+}
+
+
+static void
+ngx_http_credential_fleet_subscribed(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    redisReply                          *reply;
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (cmcf->redis == NULL || ch->state != NGX_HTTP_CREDENTIAL_LISTEN_ASKED)
+    {
+        /* the worker exits, or stopped listening meanwhile */
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    reply = call->error ? NULL : call->replies[0];
+
+    if (reply == NULL) {
+        /* Redis away: the client pauses, the next tick asks again */
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        ngx_edge_auth_redis_call_free(call);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        if (!ch->refused) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "credential store: Redis refused SUBSCRIBE "
+                          "\"%V\": %*s; this node reads the fleet's change "
+                          "counter every second instead",
+                          &ch->channel,
+                          reply->type == REDIS_REPLY_ERROR
+                          ? ngx_min(reply->len, 80) : 0,
+                          reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+            ch->refused = 1;
+        }
+
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        ch->retry = ngx_edge_auth_now() + NGX_HTTP_CREDENTIAL_LISTEN_RETRY;
+        ngx_edge_auth_redis_call_free(call);
+        ngx_edge_auth_redis_drop(ch->rd);
+        return;
+    }
+
+    ngx_edge_auth_redis_call_free(call);
+
+    ch->state = NGX_HTTP_CREDENTIAL_LISTEN_ON;
+    ch->refused = 0;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "credential store: this worker listens on the fleet's "
+                  "channel \"%V\"", &ch->channel);
+
+    /*
+     * What changed before the subscription is in the counter: read now
+     * (everything, after a lost subscription: fleet_lost).
+     */
+
+    ngx_http_credential_fleet_poll(cmcf);
+}
+
+
+/* a message on the fleet's channel, or NULL: the subscription is lost */
+
+static void
+ngx_http_credential_fleet_message(void *data, redisReply *reply)
+{
+    ngx_http_credential_main_conf_t *cmcf = data;
+
+    ngx_edge_auth_store_t               *store;
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (cmcf->redis == NULL || ngx_exiting || ngx_terminate || ngx_quit) {
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+        return;
+    }
+
+    if (reply == NULL) {
+        if (ch->state != NGX_HTTP_CREDENTIAL_LISTEN_ON) {
+            return;
+        }
+
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+
+        /* what was published meanwhile is lost: every token is read */
+
+        store = cmcf->store;
+
+        ngx_edge_auth_store_lock(store);
+        store->sh->fleet_lost = 1;
+        ngx_edge_auth_store_unlock(store);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "credential store: the fleet's channel is lost; "
+                      "this worker listens again and reads every token");
+
+        /* polls every second until it listens again */
+
+        if (cmcf->redis_timer && ngx_http_credential_fleet_poller) {
+            ngx_add_timer(cmcf->redis_timer, NGX_HTTP_CREDENTIAL_POLL);
+        }
+
+        return;
+    }
+
+    if (!ngx_http_credential_fleet_poller) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "credential store: a message on \"%V\"", &ch->channel);
+
+    /*
+     * The counter is read rather than taken from the message: anyone may
+     * publish on a channel.  And the changes this node's workers made.
+     */
+
+    ngx_http_credential_fleet_ch.message = 1;
+
+    ngx_http_credential_fleet_rearm(cmcf);
+    ngx_http_credential_fleet_poll(cmcf);
+}
+
+
+/* the poll moved to another worker, or Redis failed: not listening */
+
+static void
+ngx_http_credential_fleet_unlisten(ngx_http_credential_main_conf_t *cmcf)
+{
+    ngx_http_credential_fleet_listen_t  *ch;
+
+    ch = &ngx_http_credential_fleet_ch;
+
+    if (ch->rd == NULL || ch->state == NGX_HTTP_CREDENTIAL_LISTEN_OFF) {
+        return;
+    }
+
+    ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+    ngx_edge_auth_redis_drop(ch->rd);
 }
 
 
@@ -1730,12 +2208,18 @@ ngx_http_credential_fleet_hold(ngx_http_credential_main_conf_t *cmcf,
             || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH));
 
     if (!take) {
-        now = sh->fleet_poller_until - now + 1;
+        /*
+         * Half a hold past its end: a poller that renews every safety
+         * poll (30 s) has renewed it by then, so this worker sleeps 60
+         * to 90 s, not 30; a stuck one is taken over within 90 s.
+         */
+        now = sh->fleet_poller_until - now + NGX_HTTP_CREDENTIAL_POLL_HOLD / 2;
         ngx_edge_auth_store_unlock(store);
 
         ngx_http_credential_fleet_poller = 0;
 
-        return (ngx_msec_t) ngx_min(now, NGX_HTTP_CREDENTIAL_POLL_HOLD);
+        return (ngx_msec_t) ngx_min(now, 3 * NGX_HTTP_CREDENTIAL_POLL_HOLD
+                                         / 2);
     }
 
     /*
@@ -1794,6 +2278,16 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_main_conf_t *cmcf = call->data;
 
+    ngx_http_credential_fleet_counter(call);
+    ngx_http_credential_fleet_poll_again(cmcf);
+}
+
+
+static void
+ngx_http_credential_fleet_counter(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
     int64_t                  seen;
     ngx_int_t                v;
     ngx_uint_t               lost, action;
@@ -1827,6 +2321,14 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
         ngx_edge_auth_store_unlock(store);
 
         ngx_http_credential_fleet_up(cmcf, 0);
+
+        /* a listening connection that may be as dead: made again */
+        ngx_http_credential_fleet_unlisten(cmcf);
+
+        if (cmcf->redis_timer && ngx_http_credential_fleet_poller) {
+            ngx_add_timer(cmcf->redis_timer, NGX_HTTP_CREDENTIAL_POLL);
+        }
+
         return;
     }
 
@@ -1876,6 +2378,12 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
         return;
     }
 
+    if (action == CHANGES && ngx_http_credential_fleet_ch.told) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "credential store: change %L announced on the fleet's "
+                      "channel, the change log is read", (int64_t) v);
+    }
+
     if (ngx_http_credential_fleet_get_key(cmcf, &cmcf->redis_changes_log,
                                           ngx_http_credential_fleet_changes,
                                           cmcf)
@@ -1890,6 +2398,16 @@ ngx_http_credential_fleet_polled(ngx_edge_auth_redis_call_t *call)
 
 static void
 ngx_http_credential_fleet_changes(ngx_edge_auth_redis_call_t *call)
+{
+    ngx_http_credential_main_conf_t *cmcf = call->data;
+
+    ngx_http_credential_fleet_log(call);
+    ngx_http_credential_fleet_poll_again(cmcf);
+}
+
+
+static void
+ngx_http_credential_fleet_log(ngx_edge_auth_redis_call_t *call)
 {
     ngx_http_credential_main_conf_t *cmcf = call->data;
 
@@ -2163,7 +2681,7 @@ ngx_http_credential_fleet_node_refused(ngx_edge_auth_redis_call_t *call,
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "credential store: Redis refused %s: %*s; the "
                       "fleet's new tokens reach this node by its slow sweep "
-                      "(one token every 2 seconds) or at their renewal",
+                      "or at their renewal",
                       command,
                       ngx_min(reply->len, 80), reply->str);
         ngx_http_credential_fleet_poll_error = 1;

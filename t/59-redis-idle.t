@@ -4,9 +4,10 @@
 # the number of credentials: two gateways (two workers each) with 20 token
 # credentials, counted with INFO commandstats over a few seconds (each
 # gateway used to read every token every second: 20 to 40 GETs a second
-# per node), and no worker wakes up for each credential every second: one
-# worker per node wakes up for the poll, the others sleep (each used to
-# wake up every second to look at the zone's changes).  A token that
+# per node), and no worker wakes up for each credential every second, nor
+# for the poll: one worker per node listens on the fleet's channel and
+# polls every 30 seconds (it used to poll every second), the others sleep
+# (each used to wake up every second to look at the zone's changes).  A token that
 # gateway A stores is still taken by gateway B within a poll or two,
 # without a login or a failed request on B, and still after B's polling
 # worker exits.
@@ -128,12 +129,17 @@ note sprintf "%.2f Redis commands a second per node at rest, %d credentials",
      $rate, $N;
 ok($rate <= 3, sprintf "at rest, a node sends at most 3 commands a second "
                        . "(%.2f), not one per credential", $rate);
-ok($rate > 0, '... and still looks at Redis');
+
+# each node listens on the fleet's channel, with one connection
+my $clients = $redis->cmd('CLIENT', 'LIST', 'TYPE', 'pubsub');
+my $subs = () = $clients =~ /\bsub=1\b/g;
+is($subs, 2, 'one connection per node listens on the fleet\'s channel')
+    or diag $clients;
 
 # Nor does a worker look at every credential every second (each used to
-# wake up for each of its credentials in turn, 10 here): it wakes up for
-# the fleet's poll (and the answer), and looks at the credentials whose
-# token changed
+# wake up for each of its credentials in turn, 10 here), nor poll every
+# second: it wakes up for a message or the safety poll, and looks at the
+# credentials whose token changed
 my %rate = map { $_ => ($w1->{$_} - $w0->{$_}) / ($t1 - $t0) } @workers;
 my $wake = 0;
 $wake += $_ for values %rate;
@@ -144,15 +150,20 @@ is(scalar @workers, 4, 'two workers a gateway');
 ok($wake < 4, sprintf "at rest, a worker wakes up a few times a second "
                       . "(%.2f), not once per credential", $wake);
 
-# ... and only one worker per node wakes up every second: the one that
-# polls; the other sleeps (a look at the poll's holder every few seconds)
+# ... and no worker wakes up every second (the poller did: 2.4 times a
+# second), the poller sleeps between safety polls
 my %awake;
 for my $pid (@workers) {
     $awake{$gateway{$pid}}++ if $rate{$pid} >= 0.5;
 }
-is($awake{A} // 0, 1, 'A: one worker wakes up every second at rest');
-is($awake{B} // 0, 1, 'B: one worker wakes up every second at rest');
-my ($poller_b) = grep { $gateway{$_} eq 'B' && $rate{$_} >= 0.5 } @workers;
+is($awake{A} // 0, 0, 'A: no worker wakes up every second at rest');
+is($awake{B} // 0, 0, 'B: no worker wakes up every second at rest');
+
+# the worker that listens says so
+my @listen = $b->error_log =~ /\] (\d+)#\d+: .*this worker listens on the fleet/g;
+my $poller_b = $listen[-1];
+ok($poller_b && grep({ $_ == $poller_b } @workers),
+   'B: the listening worker is one of its workers');
 
 # a new token on A reaches B through the change log
 
