@@ -19,6 +19,11 @@
 #define NGX_EDGE_AUTH_REDIS_ANSWER_MAX    (64 * 1024)
 #define NGX_EDGE_AUTH_REDIS_ELEMENTS_MAX  1024
 
+/* a silent listening connection is found dead within 90 s */
+#define NGX_EDGE_AUTH_REDIS_KEEPIDLE      60
+#define NGX_EDGE_AUTH_REDIS_KEEPINTVL     10
+#define NGX_EDGE_AUTH_REDIS_KEEPCNT       3
+
 
 struct ngx_edge_auth_redis_s {
     ngx_edge_auth_redis_conf_t  *conf;
@@ -60,6 +65,8 @@ struct ngx_edge_auth_redis_s {
 
 
 static void ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_keepalive(ngx_edge_auth_redis_t *rd,
+    ngx_connection_t *c);
 static void ngx_edge_auth_redis_master(void *data, ngx_addr_t *master,
     const char *error);
 static ngx_int_t ngx_edge_auth_redis_hello(ngx_edge_auth_redis_t *rd);
@@ -340,6 +347,47 @@ ngx_edge_auth_redis_call_free(ngx_edge_auth_redis_call_t *call)
 }
 
 
+/*
+ * A listening connection sends nothing for minutes: one that died without
+ * a close (a peer's reboot, a dropped route) would leave the node waiting
+ * for the safety poll.  The kernel's probes find it, without waking the
+ * worker until it is gone.
+ */
+
+static void
+ngx_edge_auth_redis_keepalive(ngx_edge_auth_redis_t *rd, ngx_connection_t *c)
+{
+    int  value;
+
+    value = 1;
+
+    if (setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE,
+                   (const void *) &value, sizeof(int))
+        == -1)
+    {
+        ngx_log_error(NGX_LOG_INFO, rd->log, ngx_socket_errno,
+                      "redis: setsockopt(SO_KEEPALIVE) failed");
+        return;
+    }
+
+#if (NGX_HAVE_KEEPALIVE_TUNABLE)
+
+    value = NGX_EDGE_AUTH_REDIS_KEEPIDLE;
+    (void) setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE,
+                      (const void *) &value, sizeof(int));
+
+    value = NGX_EDGE_AUTH_REDIS_KEEPINTVL;
+    (void) setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL,
+                      (const void *) &value, sizeof(int));
+
+    value = NGX_EDGE_AUTH_REDIS_KEEPCNT;
+    (void) setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT,
+                      (const void *) &value, sizeof(int));
+
+#endif
+}
+
+
 static void
 ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
 {
@@ -375,6 +423,10 @@ ngx_edge_auth_redis_connect(ngx_edge_auth_redis_t *rd)
 
     c->read->handler = ngx_edge_auth_redis_read_handler;
     c->write->handler = ngx_edge_auth_redis_write_handler;
+
+    if (rd->push && addr->sockaddr->sa_family != AF_UNIX) {
+        ngx_edge_auth_redis_keepalive(rd, c);
+    }
 
     rd->connected = 0;
     rd->answered = 0;

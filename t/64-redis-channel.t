@@ -7,6 +7,8 @@
 #
 #   - a token that gateway A stores reaches gateway B through the channel
 #     (B's log says the change came announced);
+#   - the listening connections have TCP keepalive (a silent dead one is
+#     found by the kernel, not at the next safety poll);
 #   - B's listening connection killed (CLIENT KILL TYPE pubsub): B listens
 #     again, reads every token, and A's next token still reaches it;
 #   - the channel refused (an ACL without it: Redis 7 disconnects the
@@ -115,6 +117,25 @@ is(wait_log($b, $LISTENS, 1), 1, 'B: one worker listens on the channel');
 
 my $clients = $redis->cmd('CLIENT', 'LIST', 'TYPE', 'pubsub');
 like($clients, qr/sub=1/, 'Redis has the listeners') or diag $clients;
+
+# the listening connections, silent for minutes, have the kernel's
+# keepalive probes (timer 2 in /proc/net/tcp), the command ones need none
+sub probed {
+    my ($n, @lines) = (0);
+    open my $fh, '<', '/proc/net/tcp' or return -1;
+    <$fh>;
+    for (<$fh>) {
+        my @f = split;
+        my ($rport) = $f[2] =~ /:([0-9A-F]+)$/;
+        next unless hex($rport) == $redis->port && $f[3] eq '01';
+        push @lines, $_;
+        $n++ if $f[5] =~ /^02:/;
+    }
+    return wantarray ? ($n, @lines) : $n;
+}
+my ($probed, @conns) = probed();
+is($probed, 2, "the two listeners' connections are probed by keepalive")
+    or diag @conns;
 
 
 # ---------------------------------------------------------------- announced
