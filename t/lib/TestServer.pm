@@ -80,7 +80,7 @@ or a time is up), C<reason>.
 
 =head2 State
 
-C<TestServer::State> (t/lib/TestServer/State.pm) keeps a JSON object in C<DIR/state.json>, read and
+C<TestServer::State> (t/lib/TestServer/State.pm) keeps a hash in C<DIR/state> (Storable), read and
 rewritten under flock on C<DIR/lock>, so that the test process, the server
 and every worker see one state.  C<txn(CODE)> runs CODE on the
 state under an exclusive lock and writes it back; C<get> reads it under a
