@@ -285,6 +285,7 @@ ngx_edge_auth_redis_cluster_done(ngx_edge_auth_redis_call_t *call)
 {
     ngx_edge_auth_redis_cluster_ctx_t *ctx = call->data;
 
+    ngx_uint_t                      n;
     ngx_edge_auth_redis_cluster_t  *cl;
 
     cl = ctx->cl;
@@ -299,6 +300,24 @@ ngx_edge_auth_redis_cluster_done(ngx_edge_auth_redis_call_t *call)
             || ngx_quit)
         {
             ngx_edge_auth_redis_cluster_finish(call);
+            return;
+        }
+
+        /*
+         * Sent with an older map: since, the map was asked again (another
+         * call lost the node, a MOVED) and names another master for the
+         * slot.  The call goes there, once, however recent the map: the
+         * once-a-second limit below is for asking the map, and failing it
+         * would have this worker log in by itself after a failover that
+         * its map already knows.
+         */
+
+        n = cl->slots[call->slot];
+
+        if (n != 0 && cl->nodes[n - 1] != ctx->node) {
+            ctx->lost = 1;
+            ngx_edge_auth_redis_cluster_reset(call);
+            ngx_edge_auth_redis_cluster_dispatch(cl, call);
             return;
         }
 
@@ -510,14 +529,17 @@ ngx_edge_auth_redis_cluster_redirected(ngx_edge_auth_redis_call_t *r)
 {
     ngx_edge_auth_redis_cluster_ctx_t *rctx = r->data;
 
-    ngx_uint_t                   k, j;
-    ngx_edge_auth_redis_call_t  *call;
+    ngx_uint_t                          k, j;
+    ngx_edge_auth_redis_call_t         *call;
+    ngx_edge_auth_redis_cluster_ctx_t  *ctx;
 
     call = rctx->orig;
+    ctx = call->data;
 
     if (r->error) {
-        /* as if the call itself had lost its node */
+        /* as if the call itself had lost its node: that one */
         call->error = r->error;
+        ctx->node = rctx->node;
 
     } else {
         for (k = 0; k < rctx->n; k++) {
