@@ -53,6 +53,7 @@ typedef struct {
     ngx_queue_t                          waiting;    /* for the map */
     ngx_queue_t                          failed;
     ngx_event_t                          posted;     /* fails them */
+    ngx_event_t                          start;      /* the first map */
     ngx_uint_t                           closed;
 } ngx_edge_auth_redis_cluster_t;
 
@@ -109,6 +110,7 @@ static void ngx_edge_auth_redis_cluster_fail(
 static void ngx_edge_auth_redis_cluster_fail_waiting(
     ngx_edge_auth_redis_cluster_t *cl, const char *error);
 static void ngx_edge_auth_redis_cluster_posted(ngx_event_t *ev);
+static void ngx_edge_auth_redis_cluster_start(ngx_event_t *ev);
 static void ngx_edge_auth_redis_cluster_finish(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_edge_auth_redis_cluster_reset(
@@ -175,7 +177,32 @@ ngx_edge_auth_redis_cluster_create(ngx_cycle_t *cycle,
 
     ngx_edge_auth_redis_route(front, &cl->route);
 
+    /*
+     * The map as the worker starts, not at its first call: a worker whose
+     * first call came after a failover knew its seeds alone, and with the
+     * lost master the only seed (or all of them lost) it found no node
+     * that served the map and logged in by itself, while its other
+     * workers knew the new master.
+     */
+
+    cl->start.handler = ngx_edge_auth_redis_cluster_start;
+    cl->start.data = cl;
+    cl->start.log = cl->log;
+
+    ngx_post_event(&cl->start, &ngx_posted_events);
+
     return front;
+}
+
+
+static void
+ngx_edge_auth_redis_cluster_start(ngx_event_t *ev)
+{
+    ngx_edge_auth_redis_cluster_t *cl = ev->data;
+
+    if (!cl->mapped && !cl->closed) {
+        ngx_edge_auth_redis_cluster_refresh(cl, NULL);
+    }
 }
 
 
@@ -1078,6 +1105,10 @@ ngx_edge_auth_redis_cluster_close(void *data)
 
     if (cl->posted.posted) {
         ngx_delete_posted_event(&cl->posted);
+    }
+
+    if (cl->start.posted) {
+        ngx_delete_posted_event(&cl->start);
     }
 
     for (i = 0; i < cl->nnodes; i++) {
