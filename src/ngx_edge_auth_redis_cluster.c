@@ -53,6 +53,7 @@ typedef struct {
     ngx_queue_t                          waiting;    /* for the map */
     ngx_queue_t                          failed;
     ngx_event_t                          posted;     /* fails them */
+    ngx_event_t                          start;      /* the first map */
     ngx_uint_t                           closed;
 } ngx_edge_auth_redis_cluster_t;
 
@@ -109,6 +110,7 @@ static void ngx_edge_auth_redis_cluster_fail(
 static void ngx_edge_auth_redis_cluster_fail_waiting(
     ngx_edge_auth_redis_cluster_t *cl, const char *error);
 static void ngx_edge_auth_redis_cluster_posted(ngx_event_t *ev);
+static void ngx_edge_auth_redis_cluster_start(ngx_event_t *ev);
 static void ngx_edge_auth_redis_cluster_finish(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_edge_auth_redis_cluster_reset(
@@ -175,7 +177,32 @@ ngx_edge_auth_redis_cluster_create(ngx_cycle_t *cycle,
 
     ngx_edge_auth_redis_route(front, &cl->route);
 
+    /*
+     * The map as the worker starts, not at its first call: a worker whose
+     * first call came after a failover knew its seeds alone, and with the
+     * lost master the only seed (or all of them lost) it found no node
+     * that served the map and logged in by itself, while its other
+     * workers knew the new master.
+     */
+
+    cl->start.handler = ngx_edge_auth_redis_cluster_start;
+    cl->start.data = cl;
+    cl->start.log = cl->log;
+
+    ngx_post_event(&cl->start, &ngx_posted_events);
+
     return front;
+}
+
+
+static void
+ngx_edge_auth_redis_cluster_start(ngx_event_t *ev)
+{
+    ngx_edge_auth_redis_cluster_t *cl = ev->data;
+
+    if (!cl->mapped && !cl->closed) {
+        ngx_edge_auth_redis_cluster_refresh(cl, NULL);
+    }
 }
 
 
@@ -285,6 +312,7 @@ ngx_edge_auth_redis_cluster_done(ngx_edge_auth_redis_call_t *call)
 {
     ngx_edge_auth_redis_cluster_ctx_t *ctx = call->data;
 
+    ngx_uint_t                      n;
     ngx_edge_auth_redis_cluster_t  *cl;
 
     cl = ctx->cl;
@@ -299,6 +327,24 @@ ngx_edge_auth_redis_cluster_done(ngx_edge_auth_redis_call_t *call)
             || ngx_quit)
         {
             ngx_edge_auth_redis_cluster_finish(call);
+            return;
+        }
+
+        /*
+         * Sent with an older map: since, the map was asked again (another
+         * call lost the node, a MOVED) and names another master for the
+         * slot.  The call goes there, once, however recent the map: the
+         * once-a-second limit below is for asking the map, and failing it
+         * would have this worker log in by itself after a failover that
+         * its map already knows.
+         */
+
+        n = cl->slots[call->slot];
+
+        if (n != 0 && cl->nodes[n - 1] != ctx->node) {
+            ctx->lost = 1;
+            ngx_edge_auth_redis_cluster_reset(call);
+            ngx_edge_auth_redis_cluster_dispatch(cl, call);
             return;
         }
 
@@ -510,14 +556,17 @@ ngx_edge_auth_redis_cluster_redirected(ngx_edge_auth_redis_call_t *r)
 {
     ngx_edge_auth_redis_cluster_ctx_t *rctx = r->data;
 
-    ngx_uint_t                   k, j;
-    ngx_edge_auth_redis_call_t  *call;
+    ngx_uint_t                          k, j;
+    ngx_edge_auth_redis_call_t         *call;
+    ngx_edge_auth_redis_cluster_ctx_t  *ctx;
 
     call = rctx->orig;
+    ctx = call->data;
 
     if (r->error) {
-        /* as if the call itself had lost its node */
+        /* as if the call itself had lost its node: that one */
         call->error = r->error;
+        ctx->node = rctx->node;
 
     } else {
         for (k = 0; k < rctx->n; k++) {
@@ -1056,6 +1105,10 @@ ngx_edge_auth_redis_cluster_close(void *data)
 
     if (cl->posted.posted) {
         ngx_delete_posted_event(&cl->posted);
+    }
+
+    if (cl->start.posted) {
+        ngx_delete_posted_event(&cl->start);
     }
 
     for (i = 0; i < cl->nnodes; i++) {

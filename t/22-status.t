@@ -314,8 +314,10 @@ is(get('/status')->{headers}{'cache-control'}[0], 'no-store', 'no-store');
 my $prom = get('/status?format=prometheus')->{body};
 
 # Debian's package is for Debian's python3, which another one on PATH
-# (pyenv, a venv) may hide
-my ($py) = grep { system("$_ -c 'import prometheus_client' 2>/dev/null") == 0 }
+# (pyenv, a venv) may hide; found, not imported (the parser below does)
+my $FOUND = 'import importlib.util as u, sys; '
+          . 'sys.exit(u.find_spec("prometheus_client") is None)';
+my ($py) = grep { system("$_ -c '$FOUND' 2>/dev/null") == 0 }
            '/usr/bin/python3', 'python3';
 
 SKIP: {

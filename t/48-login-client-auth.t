@@ -39,7 +39,9 @@ my $HS_SECRET = 'hs-Secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 # make test installs them (Makefile DEBS); a verifier missing is a failure,
 # not a reason to pass
 BAIL_OUT('python3-jwt and python3-cryptography are needed (make deps)')
-    unless system($PY, '-c', 'import jwt, cryptography') == 0;
+    unless system($PY, '-c', 'import importlib.util as u, sys; sys.exit('
+                  . 'not (u.find_spec("jwt") and u.find_spec("cryptography")))')
+           == 0;
 
 my $dir = tempdir('client-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir;

@@ -94,8 +94,7 @@ sub reset {
     my ($self) = @_;
     my $state = $self->{state};
     my $lk = $state->lock;
-    TestServer::State::write_json($state->dir . '/state.json',
-        { settings => {}, count => 0, answers => [] });
+    $state->replace({ settings => {}, count => 0, answers => [] });
     unlink map { $state->dir . "/$_" } qw(last_body last_head);
 }
 

@@ -80,7 +80,7 @@ or a time is up), C<reason>.
 
 =head2 State
 
-C<TestServer::State> (t/lib/TestServer/State.pm) keeps a JSON object in C<DIR/state.json>, read and
+C<TestServer::State> (t/lib/TestServer/State.pm) keeps a hash in C<DIR/state> (Storable), read and
 rewritten under flock on C<DIR/lock>, so that the test process, the server
 and every worker see one state.  C<txn(CODE)> runs CODE on the
 state under an exclusive lock and writes it back; C<get> reads it under a
@@ -228,12 +228,15 @@ sub _kill_group {
 
 # The server process: a pool of worker processes that accept on the
 # shared socket and serve one connection after another.  A worker says
-# when it is busy and idle again on a pipe; while fewer than $SPARE are
-# idle (a connection held by a "hang", a slow answer, a burst) another one
-# is forked, up to $MAX_WORKERS.  Forking once per connection instead costs
-# more CPU than the request itself, which slows every test under load.
+# when it is busy and idle again on a pipe; it starts with one, and when a
+# connection waits and none is idle (one held by a "hang", a slow answer,
+# a burst) another one is forked, up to $MAX_WORKERS.  Forking once per
+# connection instead costs more CPU than the request itself, which slows
+# every test under load; so does a spare forked ahead that is never used
+# (a fork of this process costs 40-80 ms of CPU on CI's VM, most of it the
+# pages the child writes: a server that saw sequential requests only kept
+# three workers with two spares, one now).
 
-my $SPARE = 2;
 my $MAX_WORKERS = 64;
 
 sub _serve {
@@ -276,8 +279,17 @@ sub _serve {
 
     my %busy;    # worker pid => 0 idle, 1 busy
     my $master = $$;
-    my $sel = IO::Select->new($status_r);
     my $buf = '';
+    my $fork = sub {
+        my $pid = fork;
+        return unless defined $pid;
+        if ($pid == 0) {
+            close $status_r;
+            $self->_worker($listen, $status_w, $master);
+            POSIX::_exit(0);
+        }
+        $busy{$pid} = 0;
+    };
 
     while (!$stop) {
         while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
@@ -285,20 +297,19 @@ sub _serve {
         }
         last if getppid() != $ppid || time > $end;
 
-        my $idle = grep { !$_ } values %busy;
-        while ($idle < $SPARE && keys %busy < $MAX_WORKERS) {
-            my $pid = fork;
-            last unless defined $pid;
-            if ($pid == 0) {
-                close $status_r;
-                $self->_worker($listen, $status_w, $master);
-                POSIX::_exit(0);
-            }
-            $busy{$pid} = 0;
-            $idle++;
-        }
+        $fork->() unless %busy;
 
-        next unless $sel->can_read(0.5);
+        # none idle: a connection that waits on the listening socket
+        # needs another worker
+        my $idle = grep { !$_ } values %busy;
+        my $sel = IO::Select->new($status_r);
+        $sel->add($listen) if !$idle && keys %busy < $MAX_WORKERS;
+
+        my @ready = $sel->can_read(0.5) or next;
+        if (grep { $_ == $listen } @ready) {
+            $fork->();
+            next;
+        }
         my $n = sysread($status_r, $buf, 4096, length $buf);
         while ($buf =~ s/^(\d+) ([bi])\n//) {
             $busy{$1} = $2 eq 'b' ? 1 : 0 if exists $busy{$1};
