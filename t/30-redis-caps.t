@@ -50,7 +50,7 @@ sub wait_log {
 }
 
 
-# a value of 1 MB under the token key: read at the next look at Redis
+# a value of 1 MB under the token key: read when the change is announced
 
 my ($a, $port_a) = gateway();
 ok($nilo->wait_logins(1, 10), 'the gateway logged in');
@@ -62,6 +62,16 @@ ok($nilo->wait_for(sub {
 
 is($redis->cmd('SET', $keys->[0], 'x' x (1024 * 1024)), 'OK',
    'a value of 1 MB replaces it');
+
+# ... and announced as a node of the fleet announces a change (the change
+# log's script: counter, log, channel), so the node reads it now, not at
+# its next safety poll
+
+my ($name) = $keys->[0] =~ /token:([0-9a-f]{32})$/;
+my $count = $redis->cmd('INCR', 'nginx:credential:fleet:{changes}');
+is($redis->cmd('SET', 'nginx:credential:fleet:{changes}:log',
+               "$count $name"), 'OK', 'the change is logged');
+$redis->cmd('PUBLISH', 'nginx:credential:fleet:changes:0', $count);
 
 my $want = 'redis ' . $redis->address . ': an answer larger than 64 KB';
 ok(wait_log($a, qr/\[error\].*\Q$want\E/, 10),
