@@ -597,6 +597,19 @@ ngx_edge_auth_redis_hello_done(ngx_edge_auth_redis_call_t *call)
     ngx_edge_auth_redis_call_free(call);
 
     rd->ready = 1;
+
+    /*
+     * A listener is not back until its first call (SUBSCRIBE) is answered:
+     * a server that takes AUTH but drops or ignores SUBSCRIBE (a proxy
+     * without pub/sub) is asked less and less often, and the node's
+     * outage is the command connections' to say.
+     */
+
+    if (rd->push) {
+        ngx_edge_auth_redis_next(rd);
+        return;
+    }
+
     rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
 
     /*
@@ -843,6 +856,11 @@ ngx_edge_auth_redis_read_handler(ngx_event_t *rev)
 
             if (rev->timer_set) {
                 ngx_del_timer(rev);
+            }
+
+            if (rd->push && call->done != ngx_edge_auth_redis_hello_done) {
+                /* a listener whose SUBSCRIBE was answered works again */
+                rd->pause = NGX_EDGE_AUTH_REDIS_PAUSE_MIN;
             }
 
             /* done() may send the next call or close everything */
@@ -1174,7 +1192,8 @@ ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd, const char *error,
      * node's workers share the flag, and each meets the outage itself.
      */
 
-    level = (!rd->conf->cluster && ngx_atomic_cmp_set(rd->down, 0, 1))
+    level = (!rd->conf->cluster && !rd->push
+             && ngx_atomic_cmp_set(rd->down, 0, 1))
             ? NGX_LOG_ERR : NGX_LOG_INFO;
 
     ngx_log_error(level, rd->log, err,
