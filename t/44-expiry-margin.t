@@ -187,8 +187,15 @@ SKIP: {
     my ($left) = get($gw[1][1], '/status?format=prometheus')->{body}
         =~ /^nginx_credential_token_expiry_seconds\{credential="nilo"\} (\S+)$/m;
     $left //= -1;
+    # the seconds left plus the time since the login: 95 s of use, as for
+    # c above (a fixed "more than 93 s left" held only if the second node
+    # started and read the token within 2 s of the login, which a loaded
+    # machine does not promise)
+    my $life = sprintf '%.3f',
+        $left + time - ($nilo->requests('login'))[0]{time};
     is($nilo->logins, 1, 'redis: the second node took the first one\'s token');
-    ok($left <= 95 && $left > 93, "redis: $left s left, up to 95");
+    ok($left <= 95 && $life >= 95 - 0.05,
+       "redis: $left s left, up to 95; usable for about $life s of 95");
 
     $_->[0]->stop for @gw;
     $nilo->stop;

@@ -396,4 +396,24 @@ sub run_c_unit {
 }
 
 
+# Waits (up to $secs, 20 by default) for the error log to match $re and
+# returns the log as it is then: a line written by the event that a test
+# saw the effect of may come a moment later on a loaded machine.  The
+# caller still asserts on what is returned.
+
+sub wait_error_log {
+    my ($self, $re, $secs) = @_;
+
+    my $until = Time::HiRes::time() + ($secs // 20);
+    my $log = $self->error_log;
+
+    while ($log !~ $re && Time::HiRes::time() < $until) {
+        sleep 0.1;
+        $log = $self->error_log;
+    }
+
+    return $log;
+}
+
+
 1;
