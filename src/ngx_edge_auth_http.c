@@ -547,6 +547,7 @@ static void
 ngx_edge_auth_http_send(ngx_edge_auth_http_t *hc)
 {
     ssize_t            n;
+    ngx_time_t        *tp;
     ngx_connection_t  *c;
 
     c = hc->peer.connection;
@@ -578,7 +579,14 @@ ngx_edge_auth_http_send(ngx_edge_auth_http_t *hc)
         hc->sent += n;
     }
 
-    /* all sent: from now on only the answer matters */
+    /*
+     * All sent: from now on only the answer matters.  A token's life
+     * starts no earlier than this: the caller counts from here, not from
+     * the answer, which a slow partner or network may bring late.
+     */
+
+    tp = ngx_timeofday();
+    hc->sent_at = (int64_t) tp->sec * 1000 + tp->msec;
 
     c->write->handler = ngx_edge_auth_http_dummy_handler;
 

@@ -61,6 +61,7 @@ struct ngx_edge_auth_http_s {
     const char                  *error;
     ngx_err_t                    err;
     ngx_edge_auth_http_answer_t  answer;
+    int64_t                      sent_at;    /* ms: the request's last byte */
 
     /* private */
     ngx_peer_connection_t        peer;

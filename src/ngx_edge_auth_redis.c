@@ -88,6 +88,8 @@ static void ngx_edge_auth_redis_refused(ngx_edge_auth_redis_t *rd,
 static void ngx_edge_auth_redis_fail(ngx_edge_auth_redis_t *rd,
     const char *error, ngx_err_t err);
 static void ngx_edge_auth_redis_disconnect(ngx_edge_auth_redis_t *rd);
+static void ngx_edge_auth_redis_abandon(ngx_edge_auth_redis_t *rd,
+    const char *error);
 static void ngx_edge_auth_redis_posted(ngx_event_t *ev);
 static redisReader *ngx_edge_auth_redis_reader(void);
 static ngx_uint_t ngx_edge_auth_redis_message(redisReply *reply);
@@ -1286,29 +1288,13 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
         ngx_edge_auth_redis_sentinel_close(rd->sentinel);
     }
 
-    if (rd->current) {
-        call = rd->current;
-        rd->current = NULL;
-
-        if (call->done == ngx_edge_auth_redis_hello_done) {
-            ngx_edge_auth_redis_call_free(call);
-
-        } else {
-            ngx_queue_insert_tail(&rd->failed, &call->queue);
-        }
-    }
-
-    ngx_edge_auth_redis_disconnect(rd);
-
-    ngx_queue_add(&rd->failed, &rd->calls);
-    ngx_queue_init(&rd->calls);
+    ngx_edge_auth_redis_abandon(rd, "the worker is exiting");
 
     while (!ngx_queue_empty(&rd->failed)) {
         q = ngx_queue_head(&rd->failed);
         ngx_queue_remove(q);
 
         call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
-        call->error = "the worker is exiting";
         call->done(call);
     }
 }
@@ -1318,6 +1304,22 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
 
 void
 ngx_edge_auth_redis_drop(ngx_edge_auth_redis_t *rd)
+{
+    ngx_edge_auth_redis_abandon(rd, "the connection was dropped");
+
+    if (!ngx_queue_empty(&rd->failed) && !rd->posted.posted) {
+        ngx_post_event(&rd->posted, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * The connection closes; every call sent or waiting joins the failed ones
+ * with the error given (the connection's own greeting is just freed).
+ */
+
+static void
+ngx_edge_auth_redis_abandon(ngx_edge_auth_redis_t *rd, const char *error)
 {
     ngx_queue_t                 *q;
     ngx_edge_auth_redis_call_t  *call;
@@ -1344,11 +1346,7 @@ ngx_edge_auth_redis_drop(ngx_edge_auth_redis_t *rd)
          q = ngx_queue_next(q))
     {
         call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
-        call->error = "the connection was dropped";
-    }
-
-    if (!ngx_queue_empty(&rd->failed) && !rd->posted.posted) {
-        ngx_post_event(&rd->posted, &ngx_posted_events);
+        call->error = error;
     }
 }
 

@@ -1163,6 +1163,7 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
     ngx_edge_auth_http_t *hc, ngx_uint_t how,
     ngx_http_credential_renewal_t *rn)
 {
+    int64_t                           sent;
     ngx_str_t                         token, refresh;
     ngx_uint_t                        status, kept, parsed;
     ngx_edge_auth_entry_t            *e;
@@ -1202,7 +1203,16 @@ ngx_http_credential_renew_finish(ngx_http_credential_t *cred,
                         : "the endpoint refused the login";
 
         } else {
-            (void) ngx_http_credential_login_answer(cred, hc, rn->now,
+            /*
+             * The token's life counts from the request, not the answer
+             * (an answer that came before the request was all sent: from
+             * the answer)
+             */
+
+            sent = (hc->sent_at && hc->sent_at < rn->now) ? hc->sent_at
+                                                          : rn->now;
+
+            (void) ngx_http_credential_login_answer(cred, hc, sent,
                                                     &token, &refresh,
                                                     &rn->expires, &rn->error);
             parsed = 1;
