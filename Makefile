@@ -48,14 +48,17 @@ OIDC_STAMP  := $(OIDC)/node_modules/.installed
 TEST_JOBS   ?= 14
 # the longest files first: prove -j starts files in this order, and one of
 # a minute started last would add its minute to the run
-TESTS_FIRST := t/06-token-failures.t t/51-redis-tls-refused.t \
+TESTS_FIRST := t/06-token-failures.t t/65-redis-channel-ha.t \
+               t/51-redis-tls-refused.t \
                t/16-redis-outage.t t/07-token-partners.t t/17-oauth-code.t \
                t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t \
                t/55-redis-cluster.t t/55-redis-cluster-tls.t t/00-deps.t \
                t/48-login-client-auth.t t/24-examples.t t/14-json-scan.t \
                t/41-refusal-storm.t \
                t/15-redis-fleet.t t/53-oidc-provider.t t/32-oauth-refresh.t \
-               t/56-login-concurrency.t
+               t/56-login-concurrency.t \
+               t/59-redis-idle.t t/64-redis-channel.t \
+               t/66-review2-channel-silent.t t/44-expiry-margin.t
 # the TLS tests' certificates: one set, made once (t/lib/TestServer/Certs.pm)
 TEST_ENV    := TEST_CERT_CACHE=$(BUILD)/test-certs
 TESTS       := $(TESTS_FIRST) \
