@@ -1272,9 +1272,6 @@ ngx_edge_auth_redis_posted(ngx_event_t *ev)
 void
 ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
 {
-    ngx_queue_t                 *q;
-    ngx_edge_auth_redis_call_t  *call;
-
     if (rd->route) {
         rd->route->close(rd->route->data);
         return;
@@ -1290,13 +1287,9 @@ ngx_edge_auth_redis_close(ngx_edge_auth_redis_t *rd)
 
     ngx_edge_auth_redis_abandon(rd, "the worker is exiting");
 
-    while (!ngx_queue_empty(&rd->failed)) {
-        q = ngx_queue_head(&rd->failed);
-        ngx_queue_remove(q);
+    /* the failed calls' done() now, not in a posted event: it is exiting */
 
-        call = ngx_queue_data(q, ngx_edge_auth_redis_call_t, queue);
-        call->done(call);
-    }
+    ngx_edge_auth_redis_posted(&rd->posted);
 }
 
 
