@@ -106,6 +106,9 @@ static void ngx_http_credential_fleet_get(
 static ngx_int_t ngx_http_credential_fleet_get_key(
     ngx_http_credential_main_conf_t *cmcf, ngx_str_t *key,
     ngx_edge_auth_redis_done_pt done, void *data);
+static ngx_int_t ngx_http_credential_fleet_call(ngx_edge_auth_redis_t *rd,
+    ngx_uint_t argc, ngx_str_t *argv, ngx_edge_auth_redis_done_pt done,
+    void *data);
 static void ngx_http_credential_fleet_sync_done(
     ngx_edge_auth_redis_call_t *call);
 static void ngx_http_credential_fleet_synced(
@@ -1453,18 +1456,29 @@ static ngx_int_t
 ngx_http_credential_fleet_get_key(ngx_http_credential_main_conf_t *cmcf,
     ngx_str_t *key, ngx_edge_auth_redis_done_pt done, void *data)
 {
-    ngx_str_t                    argv[2];
-    ngx_edge_auth_redis_call_t  *call;
-
-    call = ngx_edge_auth_redis_call_create(cmcf->redis);
-    if (call == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_str_t  argv[2];
 
     ngx_str_set(&argv[0], "GET");
     argv[1] = *key;
 
-    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
+    return ngx_http_credential_fleet_call(cmcf->redis, 2, argv, done, data);
+}
+
+
+/* one command on its own, done() with its answer */
+
+static ngx_int_t
+ngx_http_credential_fleet_call(ngx_edge_auth_redis_t *rd, ngx_uint_t argc,
+    ngx_str_t *argv, ngx_edge_auth_redis_done_pt done, void *data)
+{
+    ngx_edge_auth_redis_call_t  *call;
+
+    call = ngx_edge_auth_redis_call_create(rd);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_edge_auth_redis_command(call, argc, argv) != NGX_OK) {
         ngx_edge_auth_redis_call_free(call);
         return NGX_ERROR;
     }
@@ -1472,7 +1486,7 @@ ngx_http_credential_fleet_get_key(ngx_http_credential_main_conf_t *cmcf,
     call->done = done;
     call->data = data;
 
-    ngx_edge_auth_redis_send(cmcf->redis, call);
+    ngx_edge_auth_redis_send(rd, call);
 
     return NGX_OK;
 }
@@ -1697,13 +1711,7 @@ static void
 ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
     ngx_http_credential_t *cred)
 {
-    ngx_str_t                    argv[8];
-    ngx_edge_auth_redis_call_t  *call;
-
-    call = ngx_edge_auth_redis_call_create(cmcf->redis);
-    if (call == NULL) {
-        return;
-    }
+    ngx_str_t  argv[8];
 
     ngx_str_set(&argv[0], "EVAL");
     argv[1].data = (u_char *) ngx_http_credential_notify_script;
@@ -1717,15 +1725,9 @@ ngx_http_credential_fleet_notify(ngx_http_credential_main_conf_t *cmcf,
     argv[6].len = ngx_strlen(argv[6].data);
     argv[7] = ngx_http_credential_fleet_ch.channel;
 
-    if (ngx_edge_auth_redis_command(call, 8, argv) != NGX_OK) {
-        ngx_edge_auth_redis_call_free(call);
-        return;
-    }
-
-    call->done = ngx_http_credential_fleet_notified;
-    call->data = cmcf;
-
-    ngx_edge_auth_redis_send(cmcf->redis, call);
+    (void) ngx_http_credential_fleet_call(cmcf->redis, 8, argv,
+                                          ngx_http_credential_fleet_notified,
+                                          cmcf);
 }
 
 
@@ -1996,7 +1998,6 @@ ngx_http_credential_fleet_listen(ngx_http_credential_main_conf_t *cmcf,
     int64_t now)
 {
     ngx_str_t                            argv[2];
-    ngx_edge_auth_redis_call_t          *call;
     ngx_http_credential_fleet_listen_t  *ch;
 
     ch = &ngx_http_credential_fleet_ch;
@@ -2007,25 +2008,18 @@ ngx_http_credential_fleet_listen(ngx_http_credential_main_conf_t *cmcf,
         return;
     }
 
-    call = ngx_edge_auth_redis_call_create(ch->rd);
-    if (call == NULL) {
-        return;
-    }
-
     ngx_str_set(&argv[0], "SUBSCRIBE");
     argv[1] = ch->channel;
 
-    if (ngx_edge_auth_redis_command(call, 2, argv) != NGX_OK) {
-        ngx_edge_auth_redis_call_free(call);
-        return;
-    }
-
-    call->done = ngx_http_credential_fleet_subscribed;
-    call->data = cmcf;
-
     ch->state = NGX_HTTP_CREDENTIAL_LISTEN_ASKED;
 
-    ngx_edge_auth_redis_send(ch->rd, call);
+    if (ngx_http_credential_fleet_call(ch->rd, 2, argv,
+                                       ngx_http_credential_fleet_subscribed,
+                                       cmcf)
+        != NGX_OK)
+    {
+        ch->state = NGX_HTTP_CREDENTIAL_LISTEN_OFF;
+    }
 }
 
 

@@ -69,6 +69,15 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 static ngx_str_t  ngx_http_credential_unavailable_code =
     ngx_string("credential-unavailable");
+/* the variables that read what the credential changes in a request */
+static ngx_str_t  ngx_http_credential_read_vars[] = {
+    ngx_string("http_"),
+    ngx_string("cookie_"),
+    ngx_string("remote_user"),
+    ngx_string("request_body"),
+    ngx_null_string
+};
+
 static ngx_str_t  ngx_http_credential_unavailable_message =
     ngx_string("The upstream credential is not available at the moment");
 
@@ -76,6 +85,7 @@ static ngx_str_t  ngx_http_credential_unavailable_message =
 ngx_int_t
 ngx_http_credential_handler_init(ngx_conf_t *cf)
 {
+    ngx_str_t                        *name;
     ngx_uint_t                        i, n;
     ngx_http_variable_t              *v;
     ngx_http_handler_pt              *h;
@@ -111,19 +121,19 @@ ngx_http_credential_handler_init(ngx_conf_t *cf)
     v = cmcf->variables.elts;
 
     for (i = 0; i < cmcf->variables.nelts; i++) {
-        if (!((v[i].name.len > sizeof("http_") - 1
-               && ngx_strncmp(v[i].name.data, "http_", sizeof("http_") - 1)
-                  == 0)
-              || (v[i].name.len > sizeof("cookie_") - 1
-                  && ngx_strncmp(v[i].name.data, "cookie_",
-                                 sizeof("cookie_") - 1) == 0)
-              || (v[i].name.len == sizeof("remote_user") - 1
-                  && ngx_strncmp(v[i].name.data, "remote_user",
-                                 sizeof("remote_user") - 1) == 0)
-              || (v[i].name.len == sizeof("request_body") - 1
-                  && ngx_strncmp(v[i].name.data, "request_body",
-                                 sizeof("request_body") - 1) == 0)))
-        {
+        for (name = ngx_http_credential_read_vars; name->len; name++) {
+
+            /* a name that ends in "_" is a prefix: $http_*, $cookie_* */
+
+            if ((name->data[name->len - 1] == '_'
+                 ? v[i].name.len > name->len : v[i].name.len == name->len)
+                && ngx_strncmp(v[i].name.data, name->data, name->len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (name->len == 0) {
             continue;
         }
 
