@@ -76,6 +76,9 @@ typedef struct {
      */
     ngx_http_credential_view_t       client;     /* before injection */
     ngx_http_credential_view_t       sent;       /* for answer attempts */
+
+    /* what body points to once body.c reads: no allocation of its own */
+    ngx_http_credential_body_ctx_t   body_state;
 } ngx_http_credential_ctx_t;
 
 

@@ -255,6 +255,21 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * The body came after the request header: its handler ran the phases
+     * again.  Static headers are in since the first pass, as they were:
+     * on with the body.  A token is looked at again (it may be renewed
+     * meanwhile), a signature or computed header made again.
+     */
+
+    if (ctx->body && ctx->injected && cred->login == NULL
+        && cred->sigv4 == NULL && cred->httpsig == NULL
+        && cred->ncomputed == 0
+        && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_READ)
+    {
+        goto body;
+    }
+
     if (cred->login) {
 
         if (refused) {
@@ -347,6 +362,19 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * No header to put in, none to take out (a body_json credential, no
+     * header credential in an earlier location): the client's list as it
+     * is, not looked through
+     */
+
+    if (cred->headers.nelts + nextra + cred->ncomputed == 0
+        && (!r->internal || cmcf->injected.nelts == 0))
+    {
+        ctx->linked = 0;
+        goto headers_done;
+    }
+
     rc = NGX_DECLINED;
 
     if (stash) {
@@ -370,6 +398,8 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+headers_done:
 
     if (cred->stats) {
         ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
@@ -416,6 +446,8 @@ ngx_http_credential_handler(ngx_http_request_t *r)
      * nginx's own body reading does.
      */
 
+body:
+
     r->main->count++;
 
     rc = ngx_http_credential_body_handler(r, cred);
@@ -424,6 +456,17 @@ ngx_http_credential_handler(ngx_http_request_t *r)
 
     if (ctx->body && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_ANSWER) {
         ngx_http_credential_restore(r, ctx);
+    }
+
+    /*
+     * Injected and on to the upstream: the request was not ended, and the
+     * reference is given back as ngx_http_finalize_request(r, NGX_DONE)
+     * would, without its calls (the body is read, not discarded)
+     */
+
+    if (rc == NGX_DECLINED && r->main->count > 1 && !r->discard_body) {
+        r->main->count--;
+        return rc;
     }
 
     ngx_http_finalize_request(r, NGX_DONE);
