@@ -97,7 +97,7 @@ static ngx_int_t ngx_http_credential_body_parts(ngx_http_request_t *r,
 static ngx_int_t ngx_http_credential_body_map(ngx_http_request_t *r,
     ngx_buf_t *b, ngx_edge_auth_json_part_t *part);
 static void ngx_http_credential_body_unmap(void *data);
-static ngx_buf_t *ngx_http_credential_body_memory(
+static ngx_inline ngx_buf_t *ngx_http_credential_body_memory(
     ngx_http_credential_splice_t *splice, u_char *data, size_t len);
 static ngx_int_t ngx_http_credential_body_flush(
     ngx_http_credential_splice_t *splice);
@@ -969,7 +969,7 @@ ngx_http_credential_body_unmap(void *data)
 
 /* a part of the new body from memory that outlives the request */
 
-static ngx_buf_t *
+static ngx_inline ngx_buf_t *
 ngx_http_credential_body_memory(ngx_http_credential_splice_t *splice,
     u_char *data, size_t len)
 {
@@ -1197,16 +1197,15 @@ ngx_http_credential_body_replace(ngx_http_request_t *r,
 /*
  * In the rewrite phase of an internal request (a redirect, a named
  * location, a subrequest): the client's body again, so that only this
- * location's credential, if any, is written into it.
+ * location's credential, if any, is written into it.  The stash is the
+ * main request's, which the caller has looked up.
  */
 
 ngx_int_t
-ngx_http_credential_body_restore(ngx_http_request_t *r)
+ngx_http_credential_body_restore(ngx_http_request_t *r,
+    ngx_http_credential_stash_t *stash)
 {
-    ngx_table_elt_t              *h;
-    ngx_http_credential_stash_t  *stash;
-
-    stash = ngx_http_credential_stash(r->main, 0);
+    ngx_table_elt_t  *h;
 
     if (stash == NULL || stash->body == NULL
         || r->request_body == stash->body)

@@ -250,9 +250,17 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
-    ctx = ngx_http_credential_ctx(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        /* not redirected: none of the module's state yet, nothing to find */
+
+        ctx = r->internal ? ngx_http_credential_ctx(r)
+                          : ngx_http_credential_ctx_first(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     /*
@@ -970,7 +978,8 @@ ngx_http_credential_restore(ngx_http_request_t *r,
 
     stash = ctx->stash ? ctx->stash : ngx_http_credential_stash(r, 0);
 
-    if (stash && stash->body && ngx_http_credential_body_restore(r) != NGX_OK)
+    if (stash && stash->body
+        && ngx_http_credential_body_restore(r, stash) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "credential: the client's Content-Length not put "
@@ -1041,16 +1050,14 @@ ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
      * of the names injected included.
      */
 
-    if (r == r->main) {
-        stash = ngx_http_credential_stash(r, 0);
+    stash = ngx_http_credential_stash(r->main, 0);
 
-        if (stash && stash->injected) {
-            ngx_http_credential_restore(r, stash->injected);
-            stash->injected = NULL;
-        }
+    if (r == r->main && stash && stash->injected) {
+        ngx_http_credential_restore(r, stash->injected);
+        stash->injected = NULL;
     }
 
-    if (ngx_http_credential_body_restore(r) != NGX_OK) {
+    if (ngx_http_credential_body_restore(r, stash) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
