@@ -214,17 +214,27 @@ class _OneWrite(http.client.HTTPConnection):
     second event (body_json ran the phases again for them): a figure mixed
     of two paths in a ratio set by the timing"""
 
+    pause = 0
+
     def _send_output(self, message_body=None, encode_chunked=False):
         self._buffer.extend((b"", b""))
         msg = b"\r\n".join(self._buffer)
         del self._buffer[:]
+        if self.pause and message_body:
+            self.send(msg)
+            time.sleep(self.pause)
+            self.send(message_body)
+            return
         self.send(msg + (message_body or b''))
 
 
-def keepalive(port, n, method='GET', path='/', body=None, headers=None):
+def keepalive(port, n, method='GET', path='/', body=None, headers=None,
+              pause=0):
     """n requests on one keepalive connection; the number of non-200
-    answers (a bytes body is sent in the head's write, _OneWrite)"""
+    answers (a bytes body is sent in the head's write, _OneWrite; or
+    pause seconds after it, to be read in an event of its own)"""
     c = _OneWrite('127.0.0.1', port, timeout=60)
+    c.pause = pause
     bad = 0
     try:
         for _ in range(n):

@@ -466,18 +466,7 @@ body:
         ngx_http_credential_restore(r, ctx);
     }
 
-    /*
-     * Injected and on to the upstream: the request was not ended, and the
-     * reference is given back as ngx_http_finalize_request(r, NGX_DONE)
-     * would, without its calls (the body is read, not discarded)
-     */
-
-    if (rc == NGX_DECLINED && r->main->count > 1 && !r->discard_body) {
-        r->main->count--;
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
+    ngx_http_credential_done(r);
 
     return rc;
 }
