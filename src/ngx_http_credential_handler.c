@@ -178,8 +178,15 @@ static ngx_inline void
 ngx_http_credential_token_held(ngx_http_credential_t *cred,
     ngx_http_credential_ctx_t *ctx, ngx_http_credential_stash_t *stash)
 {
-    ngx_edge_auth_store_count(cred->login->entry,
-                              NGX_EDGE_AUTH_STAT_INJECTED);
+    /*
+     * Injected already: the body came after the header, and the token is
+     * looked at again (it may be renewed meanwhile).  One injection still.
+     */
+
+    if (!ctx->injected) {
+        ngx_edge_auth_store_count(cred->login->entry,
+                                  NGX_EDGE_AUTH_STAT_INJECTED);
+    }
 
     ctx->cred = cred;
     ctx->generation = cred->login->copy.generation;
