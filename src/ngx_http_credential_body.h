@@ -36,7 +36,8 @@ ngx_int_t ngx_http_credential_body_finish(ngx_conf_t *cf,
     ngx_http_credential_t *cred);
 ngx_int_t ngx_http_credential_body_handler(ngx_http_request_t *r,
     ngx_http_credential_t *cred);
-ngx_int_t ngx_http_credential_body_restore(ngx_http_request_t *r);
+ngx_int_t ngx_http_credential_body_restore(ngx_http_request_t *r,
+    ngx_http_credential_stash_t *stash);
 
 
 #endif /* _NGX_HTTP_CREDENTIAL_BODY_H_INCLUDED_ */

@@ -76,6 +76,9 @@ typedef struct {
      */
     ngx_http_credential_view_t       client;     /* before injection */
     ngx_http_credential_view_t       sent;       /* for answer attempts */
+
+    /* what body points to once body.c reads: no allocation of its own */
+    ngx_http_credential_body_ctx_t   body_state;
 } ngx_http_credential_ctx_t;
 
 
@@ -138,6 +141,25 @@ ngx_http_credential_view_get(ngx_http_request_t *r,
     view->body = r->request_body;
     view->content_length_n = r->headers_in.content_length_n;
     view->chunked = r->headers_in.chunked;
+}
+
+
+/*
+ * ngx_http_finalize_request(r, NGX_DONE) while another reference holds the
+ * request: all it does then is give one back (ngx_http_close_request()),
+ * here without its calls.  A request whose body is discarded gets its
+ * lingering timer from nginx.
+ */
+
+static ngx_inline void
+ngx_http_credential_done(ngx_http_request_t *r)
+{
+    if (r->main->count > 1 && !r->discard_body) {
+        r->main->count--;
+        return;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
 }
 
 

@@ -178,8 +178,15 @@ static ngx_inline void
 ngx_http_credential_token_held(ngx_http_credential_t *cred,
     ngx_http_credential_ctx_t *ctx, ngx_http_credential_stash_t *stash)
 {
-    ngx_edge_auth_store_count(cred->login->entry,
-                              NGX_EDGE_AUTH_STAT_INJECTED);
+    /*
+     * Injected already: the body came after the header, and the token is
+     * looked at again (it may be renewed meanwhile).  One injection still.
+     */
+
+    if (!ctx->injected) {
+        ngx_edge_auth_store_count(cred->login->entry,
+                                  NGX_EDGE_AUTH_STAT_INJECTED);
+    }
 
     ctx->cred = cred;
     ctx->generation = cred->login->copy.generation;
@@ -250,9 +257,32 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
-    ctx = ngx_http_credential_ctx(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_credential_module);
+
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        /* not redirected: none of the module's state yet, nothing to find */
+
+        ctx = r->internal ? ngx_http_credential_ctx(r)
+                          : ngx_http_credential_ctx_first(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /*
+     * The body came after the request header: its handler ran the phases
+     * again.  Static headers are in since the first pass, as they were:
+     * on with the body.  A token is looked at again (it may be renewed
+     * meanwhile), a signature or computed header made again.
+     */
+
+    if (ctx->body && ctx->injected && cred->login == NULL
+        && cred->sigv4 == NULL && cred->httpsig == NULL
+        && cred->ncomputed == 0
+        && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_READ)
+    {
+        goto body;
     }
 
     if (cred->login) {
@@ -347,6 +377,19 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * No header to put in, none to take out (a body_json credential, no
+     * header credential in an earlier location): the client's list as it
+     * is, not looked through
+     */
+
+    if (cred->headers.nelts + nextra + cred->ncomputed == 0
+        && (!r->internal || cmcf->injected.nelts == 0))
+    {
+        ctx->linked = 0;
+        goto headers_done;
+    }
+
     rc = NGX_DECLINED;
 
     if (stash) {
@@ -370,6 +413,8 @@ ngx_http_credential_handler(ngx_http_request_t *r)
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+headers_done:
 
     if (cred->stats) {
         ngx_edge_auth_stats_count(cred->stats, NGX_EDGE_AUTH_STATS_INJECTED);
@@ -416,6 +461,8 @@ ngx_http_credential_handler(ngx_http_request_t *r)
      * nginx's own body reading does.
      */
 
+body:
+
     r->main->count++;
 
     rc = ngx_http_credential_body_handler(r, cred);
@@ -426,7 +473,7 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         ngx_http_credential_restore(r, ctx);
     }
 
-    ngx_http_finalize_request(r, NGX_DONE);
+    ngx_http_credential_done(r);
 
     return rc;
 }
@@ -927,7 +974,8 @@ ngx_http_credential_restore(ngx_http_request_t *r,
 
     stash = ctx->stash ? ctx->stash : ngx_http_credential_stash(r, 0);
 
-    if (stash && stash->body && ngx_http_credential_body_restore(r) != NGX_OK)
+    if (stash && stash->body
+        && ngx_http_credential_body_restore(r, stash) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "credential: the client's Content-Length not put "
@@ -998,16 +1046,14 @@ ngx_http_credential_rewrite_handler(ngx_http_request_t *r)
      * of the names injected included.
      */
 
-    if (r == r->main) {
-        stash = ngx_http_credential_stash(r, 0);
+    stash = ngx_http_credential_stash(r->main, 0);
 
-        if (stash && stash->injected) {
-            ngx_http_credential_restore(r, stash->injected);
-            stash->injected = NULL;
-        }
+    if (r == r->main && stash && stash->injected) {
+        ngx_http_credential_restore(r, stash->injected);
+        stash->injected = NULL;
     }
 
-    if (ngx_http_credential_body_restore(r) != NGX_OK) {
+    if (ngx_http_credential_body_restore(r, stash) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

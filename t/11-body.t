@@ -117,6 +117,10 @@ my $n = nginx_new(env => { OCTAMILE_PARTNER_ID => $ID },
             credential_inject octamile;
             proxy_pass http://127.0.0.1:$echo;
         }
+
+        location = /status {
+            credential_status;
+        }
     }
 CONF
 
@@ -432,6 +436,62 @@ is($body, '{"userInfo":{"id":"mine"}}', 'no credential: body untouched');
     }
 
     is("@bad", '', 'a body in two buffers: every member across the boundary');
+}
+
+# a body that comes after the request header is read in an event of its
+# own, and the phases run again: the request is injected, and counted, once
+
+sub injections {
+    my $r = http_request($port, "GET /status HTTP/1.1\nHost: x\n"
+                                . "Connection: close\n\n");
+    my ($j) = $r->{body} =~ /"octamile":\s*\{[^}]*"injections":\s*(\d+)/;
+    return $j // -1;
+}
+
+{
+    my $before = injections();
+
+    my $b = '{"late":1}';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    $s->autoflush(1);
+    print $s "POST /echo/late HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nContent-Length: " . length($b) . "\r\n\r\n";
+    select(undef, undef, undef, 0.3);
+    print $s $b;
+    local $/;
+    my $rest = <$s> // '';
+    like($rest, qr/\Q{$USERINFO,"late":1}\E$/,
+         'body after the header: injected');
+    is(injections() - $before, 1, 'body after the header: counted once');
+
+    $before = injections();
+    post('/echo/early', '{"early":1}');
+    is(injections() - $before, 1, 'body with the header: counted once');
+}
+
+# a body read in many parts is a buffer per read: more than the checker's
+# parts on the stack (8)
+
+{
+    my @pieces = ('{"a":1', map({ qq(,"k$_":$_) } 1 .. 11), '}');
+    my $b = join '', @pieces;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10) or die;
+    $s->autoflush(1);
+    print $s "POST /echo/many HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\nContent-Length: " . length($b) . "\r\n\r\n";
+    for (@pieces) {
+        select(undef, undef, undef, 0.05);
+        print $s $_;
+    }
+    local $/;
+    my $rest = <$s> // '';
+    my ($head2, $body2) = split /\r\n\r\n/, $rest, 2;
+    ($head, $body, $len) = echoed({ body => $body2 // '' });
+    is($body, '{' . $USERINFO . ',' . substr($b, 1),
+       'a body in 13 reads: injected');
+    is($len, length $body, 'a body in 13 reads: Content-Length');
 }
 
 # no value in any log line, debug included
