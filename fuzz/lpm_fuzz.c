@@ -6,7 +6,10 @@
  * The input is a list of prefixes with allow/deny, and the index size:
  *
  *   byte 0        bit 7: IPv6; bits 0-4: IPv4 index bits (17 and up:
- *                 automatic)
+ *                 automatic); bit 5: IPv4 in slots instead (the
+ *                 layout of large lists); bit 6: IPv4 addresses in
+ *                 0.0.0.0/14 (their first two bytes taken modulo 4), so
+ *                 that /16 buckets overflow their slots
  *   then          IPv4: 6 bytes per prefix, address, length % 33, flags
  *                 IPv6: 18 bytes per prefix, address, length % 129, flags
  *                 (flags bit 0: deny)
@@ -102,7 +105,7 @@ probe4(ngx_edge_auth_lpm4_t *lpm, size_t n, uint32_t addr)
 
 
 static void
-run4(const uint8_t *data, size_t size, int bits)
+run4(const uint8_t *data, size_t size, int bits, int slots, int cluster)
 {
     void                        *mem;
     size_t                       i, n, k;
@@ -118,6 +121,11 @@ run4(const uint8_t *data, size_t size, int bits)
         e4[n].prefix = data[i + 4] % 33;
         e4[n].addr = ((uint32_t) data[i] << 24) | ((uint32_t) data[i + 1] << 16)
                      | ((uint32_t) data[i + 2] << 8) | data[i + 3];
+
+        if (cluster) {
+            e4[n].addr &= 0x0003ffff;
+        }
+
         e4[n].addr &= e4[n].prefix ? 0xffffffff << (32 - e4[n].prefix) : 0;
         e4[n].value = data[i + 5] & 1;      /* deny flag, for now */
         n++;
@@ -147,9 +155,17 @@ run4(const uint8_t *data, size_t size, int bits)
         e4[i].value = 1 + ((uint32_t) e4[i].prefix << 1 | e4[i].value);
     }
 
-    mem = malloc(ngx_edge_auth_lpm4_layout(&lpm,
-                     ngx_edge_auth_lpm4_count(e4, n, sizeof(e4[0])), 8, bits)
-                 + 1);
+    if (slots) {
+        mem = malloc(ngx_edge_auth_lpm4_layout_slots(&lpm,
+                         ngx_edge_auth_lpm4_nodes(e4, n, sizeof(e4[0]))));
+
+    } else {
+        mem = malloc(ngx_edge_auth_lpm4_layout(&lpm,
+                         ngx_edge_auth_lpm4_count(e4, n, sizeof(e4[0])), 8,
+                         bits)
+                     + 1);
+    }
+
     ngx_edge_auth_lpm4_build(&lpm, e4, n, sizeof(e4[0]), mem);
 
     if (lpm.n > 2 * n + 1) {
@@ -315,7 +331,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run6(data + 1, size - 1);
 
     } else {
-        run4(data + 1, size - 1, bits > 16 ? NGX_EDGE_AUTH_LPM_AUTO : bits);
+        run4(data + 1, size - 1, bits > 16 ? NGX_EDGE_AUTH_LPM_AUTO : bits,
+             data[0] & 0x20, data[0] & 0x40);
     }
 
     return 0;

@@ -908,8 +908,9 @@ static ngx_int_t
 ngx_http_auth_ip_table4(ngx_conf_t *cf, ngx_edge_auth_lpm4_t *lpm,
     void *entries, ngx_uint_t n, size_t size, uint32_t max)
 {
-    void    *mem;
-    size_t   len;
+    void      *mem;
+    size_t     len, ranges;
+    unsigned   vbits;
 
     ngx_memzero(lpm, sizeof(ngx_edge_auth_lpm4_t));
 
@@ -919,10 +920,18 @@ ngx_http_auth_ip_table4(ngx_conf_t *cf, ngx_edge_auth_lpm4_t *lpm,
 
     /* counted first, so built straight into memory of the right size */
 
-    len = ngx_edge_auth_lpm4_layout(lpm,
-                                    ngx_edge_auth_lpm4_count(entries, n, size),
-                                    ngx_edge_auth_lpm_vbits(max),
-                                    NGX_EDGE_AUTH_LPM_AUTO);
+    ranges = ngx_edge_auth_lpm4_count(entries, n, size);
+    vbits = ngx_edge_auth_lpm_vbits(max);
+
+    if (ranges >= NGX_EDGE_AUTH_LPM_SLOTS_MIN && vbits <= 8) {
+        /* one place per lookup: a slot per /16 */
+        len = ngx_edge_auth_lpm4_layout_slots(lpm,
+                              ngx_edge_auth_lpm4_nodes(entries, n, size));
+
+    } else {
+        len = ngx_edge_auth_lpm4_layout(lpm, ranges, vbits,
+                                        NGX_EDGE_AUTH_LPM_AUTO);
+    }
 
     mem = ngx_http_auth_ip_buffer(cf->pool, len, 0);
     if (mem == NULL) {
