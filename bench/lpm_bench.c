@@ -396,9 +396,14 @@ main(int argc, char **argv)
     pollution = map(pollution_size, 0);
     memset(pollution, 1, pollution_size);
 
-    printf("prefixes %zu, ranges %u, index bits %u, key bytes %u, "
+    printf("prefixes %zu, ranges %u, index bits %u, key bytes %u%s, "
            "table %zu bytes (%.2f per prefix)\n",
            n, tables[1].lpm.n, tables[1].lpm.bits, tables[1].lpm.kbytes,
+#ifdef NGX_EDGE_AUTH_LPM_SLOTS_MIN
+           tables[1].lpm.slots ? ", in 128-byte slots" : "",
+#else
+           "",
+#endif
            tables[1].size, (double) tables[1].size / n);
     printf("%zu lookups a run, %zu rounds interleaved, cold: %zu bytes "
            "read between lookups\n", lookups, rounds, polluted);

@@ -99,6 +99,9 @@ typedef struct {
 
 typedef struct {
     ngx_edge_auth_ref_t          ref;       /* first: $auth_ip_list */
+    ngx_edge_auth_lpm4_t         lpm4;      /* the list's, copied: its
+                                               table is found without
+                                               a load of the list */
 } ngx_http_auth_ip_loc_conf_t;
 
 
@@ -296,7 +299,7 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
     case AF_INET:
         sin = (struct sockaddr_in *) r->connection->sockaddr;
         addr4 = ntohl(sin->sin_addr.s_addr);
-        value = ngx_edge_auth_lpm4_find(&list->lpm4, addr4);
+        value = ngx_edge_auth_lpm4_find(&alcf->lpm4, addr4);
         break;
 
 #if (NGX_HAVE_INET6)
@@ -307,7 +310,7 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
             addr4 = ((uint32_t) p[12] << 24) | ((uint32_t) p[13] << 16)
                     | ((uint32_t) p[14] << 8) | p[15];
-            value = ngx_edge_auth_lpm4_find(&list->lpm4, addr4);
+            value = ngx_edge_auth_lpm4_find(&alcf->lpm4, addr4);
 
         } else {
             addr6 = p;
@@ -1186,8 +1189,24 @@ ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_auth_ip_loc_conf_t *prev = parent;
     ngx_http_auth_ip_loc_conf_t *conf = child;
 
-    return ngx_edge_auth_ref_merge(cf, &conf->ref, &prev->ref,
-                                   ngx_http_auth_ip_find, "auth_ip_list");
+    char                     *rv;
+    ngx_http_auth_ip_list_t  *list;
+
+    rv = ngx_edge_auth_ref_merge(cf, &conf->ref, &prev->ref,
+                                 ngx_http_auth_ip_find, "auth_ip_list");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* lists are compiled at the end of their blocks, before any merge */
+
+    list = conf->ref.target;
+
+    if (list != NULL) {
+        conf->lpm4 = list->lpm4;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
