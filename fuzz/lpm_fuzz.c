@@ -31,6 +31,13 @@
 
 #define MAX_ENTRIES  512
 
+/*
+ * The slots' 8 MB, allocated once (under ASan a malloc() and free() of
+ * it for every input made 40 runs a second); each table is placed at its
+ * end, so a write past the table's size still hits the redzone
+ */
+#define SLOTS_MAX    ((65536 + 1024) * 128 + 127)
+
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static ngx_edge_auth_lpm4_entry_t  e4[MAX_ENTRIES], a4[MAX_ENTRIES],
                                    b4[MAX_ENTRIES];
 static ngx_edge_auth_lpm6_entry_t  e6[MAX_ENTRIES];
+static u_char                     *slots_mem;
 
 
 /* the entry that wins by a linear scan: its position + 1, 0 if none */
@@ -108,7 +116,7 @@ static void
 run4(const uint8_t *data, size_t size, int bits, int slots, int cluster)
 {
     void                        *mem;
-    size_t                       i, n, k;
+    size_t                       i, n, k, len;
     uint32_t                     a, last, step;
     ngx_edge_auth_lpm4_t         lpm;
     ngx_edge_auth_lpm_part_t     part;
@@ -156,8 +164,18 @@ run4(const uint8_t *data, size_t size, int bits, int slots, int cluster)
     }
 
     if (slots) {
-        mem = malloc(ngx_edge_auth_lpm4_layout_slots(&lpm,
-                         ngx_edge_auth_lpm4_nodes(e4, n, sizeof(e4[0]))));
+        len = ngx_edge_auth_lpm4_layout_slots(&lpm,
+                  ngx_edge_auth_lpm4_nodes(e4, n, sizeof(e4[0])));
+
+        if (len > SLOTS_MAX) {
+            abort();
+        }
+
+        if (slots_mem == NULL) {
+            slots_mem = malloc(SLOTS_MAX);
+        }
+
+        mem = slots_mem + SLOTS_MAX - len;
 
     } else {
         mem = malloc(ngx_edge_auth_lpm4_layout(&lpm,
@@ -185,6 +203,12 @@ run4(const uint8_t *data, size_t size, int bits, int slots, int cluster)
     probe4(&lpm, n, 0);
     probe4(&lpm, n, 0xffffffff);
 
+    if (cluster) {
+        for (a = 0; a < 0x40000; a += 97) {
+            probe4(&lpm, n, a);
+        }
+    }
+
     if (lpm.bits) {
         step = (uint32_t) 1 << (32 - lpm.bits);
 
@@ -196,7 +220,9 @@ run4(const uint8_t *data, size_t size, int bits, int slots, int cluster)
         }
     }
 
-    free(mem);
+    if (!slots) {
+        free(mem);
+    }
 }
 
 

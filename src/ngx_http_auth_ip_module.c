@@ -782,9 +782,9 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
  * VM; they were a fifth of "nginx -t").  "whole" rounds the huge pages up
  * to cover the buffer's end as well.
  *
- * A large list's table, too: a lookup reads three lines at random places
- * of some 4 MB (at a million prefixes), and in 4 KB pages each may be a
- * TLB miss besides, whose page walk in a VM reads more lines.  It stays as
+ * A large list's table, too: a lookup reads a 128-byte slot of 8 MB (at
+ * a million prefixes), and in 4 KB pages it may be a TLB miss besides,
+ * whose page walk in a VM reads more lines.  It stays as
  * long as the configuration: only the huge pages that it fills are
  * advised, its end is in 4 KB pages (not up to 2 MB more memory).
  */
