@@ -23,6 +23,10 @@ Environment (all optional):
   BENCH_BEFORE     a worktree of an earlier module (its build/*.so and
                    src/): its d' interleaved in section 1b, its lookup in
                    1c, for figures before and after from one run
+  BENCH_ONLY       lookup: only a', d' (and h'), memory of d', sections
+                   1b and 1c: no nginx -t, no throughput rounds, no geo,
+                   nothing recorded for summary.py; the edge addresses
+                   compared between d' and h' instead of geo (~3 min)
 """
 
 import os
@@ -52,6 +56,7 @@ LOOKUP_ROUNDS = int(os.environ.get('BENCH_LOOKUP_ROUNDS', '15'))
 LOOKUP_SECONDS = int(os.environ.get('BENCH_LOOKUP_SECONDS', '2'))
 PERF_ROUNDS = int(os.environ.get('BENCH_PERF_ROUNDS', '5'))
 BEFORE = os.environ.get('BENCH_BEFORE', '')
+ONLY = os.environ.get('BENCH_ONLY', '')
 
 running = []            # Instance objects with a live nginx
 
@@ -499,6 +504,56 @@ def merged(runs):
 
 # --------------------------------------------------------------------------
 
+def memory_detail(work, inst, mem, nbig, pd, debug_build):
+    """Section 2 after the bytes per prefix of d': geo's, where the
+    auth_ip bytes go, the lists split. Returns (pf, pfix, b_text, pg)."""
+    L = lambda n: os.path.join(work, n)
+    pf = (mem['f'][0] - mem['a'][0]) * 1024.0 / nbig
+    log('  => auth_ip_list %.1f bytes/prefix (target <= 64), geo %.1f '
+        'bytes/prefix: geo uses %.1fx the memory'
+        % (pd, pf, pf / pd if pd > 0 else float('nan')))
+
+    # where the auth_ip_list bytes go: the same configurations again with
+    # a fixed malloc mmap threshold (every large block freed after the
+    # configuration is read goes back to the kernel), and two costs of
+    # nginx's own configuration parser, counted from the list file
+    tun = {'GLIBC_TUNABLES': 'glibc.malloc.mmap_threshold=131072'}
+    fixed = {}
+    for k, src in (('a', inst['a']), ('d', inst['d'])):
+        i = src.clone(work, src.name + '-mmap', env=tun)
+        i.start()
+        fixed[k] = status_kb(i.master, 'VmRSS')
+        i.stop()
+    pfix = (fixed['d'] - fixed['a']) * 1024.0 / nbig
+    text = os.path.getsize(L('big.authip'))
+    b_text = text / float(nbig) if debug_build else 0.0
+    log('  auth_ip_list %.1f bytes/prefix, where they go:' % pd)
+    log('    %5.1f  freed parse-time memory still resident in the malloc '
+        'heap (RSS with' % (pd - pfix))
+    log('           %s: %.1f bytes/prefix)'
+        % (tun['GLIBC_TUNABLES'], pfix))
+    if debug_build:
+        log('    %5.1f  text of the included list file: a --with-debug nginx '
+            'keeps a copy of' % b_text)
+        log('           every configuration file for "nginx -T" '
+            '(ngx_conf_parse); geo pays it too')
+    log('    %5.1f  the rest: the module\'s own tables (range starts, values, '
+        'index)' % (pfix - b_text))
+
+    # proportional to the prefixes, whatever the number of lists: the same
+    # prefixes dealt into LISTS lists against one list
+    pg = (mem['g'][0] - mem['a'][0]) * 1024.0 / nbig
+    log('  the same %s prefixes in %d lists of ~%s: master %.1f MiB, %.1f '
+        'bytes/prefix (module\'s own %.1f),'
+        % (fmt_n(nbig), LISTS, fmt_n(nbig // LISTS), mem['g'][0] / 1024.0, pg,
+           pg - b_text))
+    log('  => %d lists / one list: %.2fx the memory (target <= 1.1x)'
+        % (LISTS, pg / pd if pd > 0 else float('nan')))
+    log('')
+
+    return pf, pfix, b_text, pg
+
+
 def main():
     if len(sys.argv) != 2:
         die('usage: bench.py WORKDIR')
@@ -595,6 +650,9 @@ def main():
                                       for i in range(LISTS)),
                          loc='            auth_ip l0;')
 
+    if ONLY == 'lookup':
+        inst = {k: inst[k] for k in ('a', 'd')}
+
     if BEFORE:
         before_so = os.path.join(work, 'before.so')
         shutil.copy2(os.path.join(BEFORE, 'build', os.path.basename(MODULE)),
@@ -608,10 +666,12 @@ def main():
         'runs, interleaved) ==' % T_RUNS)
     log('   peak: VmHWM of a master started in the foreground (the process '
         'that read the configuration)')
-    tests = {k: [] for k in ('a', 'c', 'd', 'f')}
-    for _ in range(T_RUNS):
+    tests = {k: [] for k in ('a', 'c', 'd', 'f') if k in inst}
+    for _ in range(T_RUNS if ONLY != 'lookup' else 0):
         for k in tests:
             tests[k].append(inst[k].test())
+    if ONLY == 'lookup':
+        tests = {}
     t_med = {k: statistics.median(x[0] for x in v) for k, v in tests.items()}
     c_med = {k: statistics.median(x[1] for x in v) for k, v in tests.items()}
     c_rng = {k: (min(x[1] for x in v), max(x[1] for x in v))
@@ -631,10 +691,11 @@ def main():
         log('  %-36s %9.3f %7.1fx %5.2f (%.2f-%.2f) %8.1f MiB %s'
             % (labels[k], t_med[k], t_med[k] / t_med['a'], c_med[k],
                c_rng[k][0], c_rng[k][1], hwm[k] / 1024.0, per))
-    log('  => nginx -t with %s auth_ip_list prefixes: %.2f s CPU, %.3fx '
-        'geo\'s CPU time (target <= 0.15x); wall %.2f s, %.3fx geo'
-        % (fmt_n(nbig), c_med['d'], c_med['d'] / c_med['f'], t_med['d'],
-           t_med['d'] / t_med['f']))
+    if 'f' in tests:
+        log('  => nginx -t with %s auth_ip_list prefixes: %.2f s CPU, '
+            '%.3fx geo\'s CPU time (target <= 0.15x); wall %.2f s, %.3fx '
+            'geo' % (fmt_n(nbig), c_med['d'], c_med['d'] / c_med['f'],
+                     t_med['d'], t_med['d'] / t_med['f']))
     log('')
 
     # -- start ------------------------------------------------------------
@@ -649,7 +710,9 @@ def main():
     # -- 2. memory --------------------------------------------------------
     log('== 2. memory after startup (VmRSS; before any request) ==')
     mem = {}
-    for k in ('a', 'd', 'f', 'g'):
+    for k in ('a', 'd', 'f', 'g', 'h'):
+        if k not in inst:
+            continue
         m = inst[k].master
         w = inst[k].worker()
         mem[k] = (status_kb(m, 'VmRSS'), status_kb(w, 'VmRSS') if w else 0)
@@ -657,7 +720,11 @@ def main():
                                     'bytes/prefix: master (worker)'))
     for k, lab in (('a', 'empty (module loaded, no list)'),
                    ('d', 'auth_ip_list, %s prefixes' % fmt_n(nbig)),
+                   ('h', 'auth_ip_list, %s prefixes, module before'
+                    % fmt_n(nbig)),
                    ('f', 'geo, %s prefixes' % fmt_n(nbig))):
+        if k not in mem:
+            continue
         ms, ws = mem[k]
         per = ''
         if k != 'a':
@@ -667,68 +734,27 @@ def main():
         log('  %-36s %8.1f MiB %8.1f MiB   %s'
             % (lab, ms / 1024.0, ws / 1024.0, per))
     pd = (mem['d'][0] - mem['a'][0]) * 1024.0 / nbig
-    pf = (mem['f'][0] - mem['a'][0]) * 1024.0 / nbig
-    log('  => auth_ip_list %.1f bytes/prefix (target <= 64), geo %.1f '
-        'bytes/prefix: geo uses %.1fx the memory'
-        % (pd, pf, pf / pd if pd > 0 else float('nan')))
-
-    # where the auth_ip_list bytes go: the same configurations again with
-    # a fixed malloc mmap threshold (every large block freed after the
-    # configuration is read goes back to the kernel), and two costs of
-    # nginx's own configuration parser, counted from the list file
-    tun = {'GLIBC_TUNABLES': 'glibc.malloc.mmap_threshold=131072'}
-    fixed = {}
-    for k, src in (('a', inst['a']), ('d', inst['d'])):
-        i = src.clone(work, src.name + '-mmap', env=tun)
-        i.start()
-        fixed[k] = status_kb(i.master, 'VmRSS')
-        i.stop()
-    pfix = (fixed['d'] - fixed['a']) * 1024.0 / nbig
-    text = os.path.getsize(L('big.authip'))
-    b_text = text / float(nbig) if debug_build else 0.0
-    log('  auth_ip_list %.1f bytes/prefix, where they go:' % pd)
-    log('    %5.1f  freed parse-time memory still resident in the malloc '
-        'heap (RSS with' % (pd - pfix))
-    log('           %s: %.1f bytes/prefix)'
-        % (tun['GLIBC_TUNABLES'], pfix))
-    if debug_build:
-        log('    %5.1f  text of the included list file: a --with-debug nginx '
-            'keeps a copy of' % b_text)
-        log('           every configuration file for "nginx -T" '
-            '(ngx_conf_parse); geo pays it too')
-    log('    %5.1f  the rest: the module\'s own tables (range starts, values, '
-        'index)' % (pfix - b_text))
-
-    # proportional to the prefixes, whatever the number of lists: the same
-    # prefixes dealt into LISTS lists against one list
-    pg = (mem['g'][0] - mem['a'][0]) * 1024.0 / nbig
-    log('  the same %s prefixes in %d lists of ~%s: master %.1f MiB, %.1f '
-        'bytes/prefix (module\'s own %.1f),'
-        % (fmt_n(nbig), LISTS, fmt_n(nbig // LISTS), mem['g'][0] / 1024.0, pg,
-           pg - b_text))
-    log('  => %d lists / one list: %.2fx the memory (target <= 1.1x)'
-        % (LISTS, pg / pd if pd > 0 else float('nan')))
-    log('')
+    if ONLY == 'lookup':
+        log('  => auth_ip_list %.1f bytes/prefix (target <= 32)' % pd)
+        log('')
+    else:
+        pf, pfix, b_text, pg = memory_detail(work, inst, mem, nbig, pd,
+                                             debug_build)
 
     # -- sanity: the access checks really run ---------------------------
     addrs = [l.strip() for l in open(L('big.addr')) if l.strip()]
-    checks = [
-        ('a', inst['a'].port, None, 200),
-        ('b', inst['b'].port, None, 200),
-        ('c', inst['c'].port, None, 200),
-        ('d', inst['d'].port, None, 200),
-        ('e', inst['e'].port, None, 200),
-        ('f', inst['f'].port, None, 200),
-        ('a realip', inst['a'].rport, '127.0.0.2', 200),
-        ('d realip', inst['d'].rport, '127.0.0.2', 403),
-        ('f realip', inst['f'].rport, '127.0.0.2', 403),
-        ('d realip', inst['d'].rport, '127.0.1.1', 403),
-        ('f realip', inst['f'].rport, '127.0.1.1', 403),
-        ('d realip', inst['d'].rport, '127.1.2.3', 200),
-    ]
+    checks = [(k, None, 200) for k in 'abcdef']
+    checks += [('a realip', '127.0.0.2', 200),
+               ('d realip', '127.0.0.2', 403),
+               ('f realip', '127.0.0.2', 403),
+               ('d realip', '127.0.1.1', 403),
+               ('f realip', '127.0.1.1', 403),
+               ('d realip', '127.1.2.3', 200)]
     for a in addrs[:100]:
-        checks.append(('d realip', inst['d'].rport, a, 200))
-        checks.append(('f realip', inst['f'].rport, a, 200))
+        checks.append(('d realip', a, 200))
+        checks.append(('f realip', a, 200))
+    checks = [(name, inst[name[0]].rport if xr else inst[name[0]].port, xr,
+               want) for name, xr, want in checks if name[0] in inst]
     bad = []
     for name, port, xr, want in checks:
         code, body = get(port, xr)
@@ -738,7 +764,10 @@ def main():
 
     # auth_ip and geo hold the same prefixes with the same allow/deny
     # (geo: 1/0, default 0): they must answer alike, also on the edges of
-    # the prefixes (first and last address, and the ones just outside)
+    # the prefixes (first and last address, and the ones just outside);
+    # without geo, the module before (h') instead
+    other = 'f' if 'f' in inst else 'h' if 'h' in inst else 'd'
+    other_name = {'f': 'geo', 'h': 'the module before', 'd': 'itself'}[other]
     import random
     rnd = random.Random(7)
     sample = rnd.sample(open(L('big.authip')).read().splitlines(), 150)
@@ -756,17 +785,19 @@ def main():
     agree = {200: 0, 403: 0}
     for xr in edge:
         cd, _ = get(inst['d'].rport, xr)
-        cf, _ = get(inst['f'].rport, xr)
+        cf, _ = get(inst[other].rport, xr)
         if cd != cf:
-            bad.append('X-Real-IP %s: auth_ip %d, geo %d' % (xr, cd, cf))
+            bad.append('X-Real-IP %s: auth_ip %d, %s %d'
+                       % (xr, cd, other_name, cf))
         else:
             agree[cd] = agree.get(cd, 0) + 1
     if bad:
         die('sanity checks failed:\n  ' + '\n  '.join(bad[:30]))
     log('sanity: %d requests answered as expected (200 for allowed '
-        'addresses, JSON 403 for denied ones); auth_ip and geo agree on '
+        'addresses, JSON 403 for denied ones); auth_ip and %s agree on '
         '%d edge addresses of %d prefixes (%d allowed, %d denied)'
-        % (len(checks), len(edge), len(sample), agree[200], agree[403]))
+        % (len(checks), other_name, len(edge), len(sample), agree[200],
+           agree[403]))
     log('')
 
     # -- 1. throughput ----------------------------------------------------
@@ -778,6 +809,11 @@ def main():
     # configurations rotates from round to round.
     script = os.path.join(HERE, 'random_client.lua')
     addr_file = L('big.addr')
+    families = [('a', ['b', 'c', 'd', 'e', 'f']), ('ar', ['dr', 'fr'])]
+    order = ['a', 'b', 'c', 'd', 'e', 'f', 'ar', 'dr', 'fr']
+    if ONLY == 'lookup':
+        families = []
+        order = []
     label = {
         'a': 'a  baseline: static file, no access rules',
         'b': 'b  auth_ip, 1 prefix',
@@ -789,19 +825,11 @@ def main():
         'dr': "d' auth_ip %s + realip, random clients" % fmt_n(nbig),
         'fr': "f' geo %s + realip, random clients" % fmt_n(nbig),
     }
-    target = {  # instance, port, random clients
-        'a': (inst['a'], inst['a'].port, False),
-        'b': (inst['b'], inst['b'].port, False),
-        'c': (inst['c'], inst['c'].port, False),
-        'd': (inst['d'], inst['d'].port, False),
-        'e': (inst['e'], inst['e'].port, False),
-        'f': (inst['f'], inst['f'].port, False),
-        'ar': (inst['a'], inst['a'].rport, True),
-        'dr': (inst['d'], inst['d'].rport, True),
-        'fr': (inst['f'], inst['f'].rport, True),
-    }
-    families = [('a', ['b', 'c', 'd', 'e', 'f']), ('ar', ['dr', 'fr'])]
-    order = ['a', 'b', 'c', 'd', 'e', 'f', 'ar', 'dr', 'fr']
+    target = {}         # instance, port, random clients
+    for k in order if ONLY != 'lookup' else ['ar', 'dr']:
+        i = inst[k[0]]
+        target[k] = (i, i.rport if k.endswith('r') else i.port,
+                     k.endswith('r'))
 
     def measure(k):
         i, port, rnd = target[k]
@@ -819,85 +847,92 @@ def main():
             return rps, float('nan'), bad + 1
         return rps, (c1 - c0) / 1e9 / nreq, bad
 
-    nruns = ROUNDS * sum(2 * len(x) + 1 for _, x in families)
-    log('== 1. throughput: wrk -t1 -c%d -d%ds, GET /f.txt (3-byte static '
-        'file) ==' % (CONNS, DURATION))
-    log('  %d rounds, each configuration between two runs of its baseline; '
-        '%d runs, ~%d s'
-        % (ROUNDS, nruns, nruns * (DURATION + 0.2) + WARMUP * len(order)))
-
-    if WARMUP:
-        for k in order:
-            i, port, rnd = target[k]
-            wrk(port, WARMUP, *((script, addr_file) if rnd else (None, None)))
-
-    rps = {k: [] for k in order}
-    cpu = {k: [] for k in order}
-    ratio = {k: [] for k in order}
-    cratio = {k: [] for k in order}
-    cdiff = {k: [] for k in order}      # CPU/req - its baselines' mean
-    nbad = {k: 0 for k in order}
-
-    for r in range(ROUNDS):
-        line = []
-        for base, xs in families:
-            xs = xs[r % len(xs):] + xs[:r % len(xs)]
-            prev = measure(base)
-            rps[base].append(prev[0])
-            cpu[base].append(prev[1])
-            nbad[base] += prev[2]
-            line.append('%s %.0f' % (base, prev[0]))
-            for x in xs:
-                cur = measure(x)
-                nxt = measure(base)
-                rps[x].append(cur[0])
-                cpu[x].append(cur[1])
-                nbad[x] += cur[2]
-                rps[base].append(nxt[0])
-                cpu[base].append(nxt[1])
-                nbad[base] += nxt[2]
-                ratio[x].append(cur[0] / ((prev[0] + nxt[0]) / 2.0))
-                cratio[x].append(((prev[1] + nxt[1]) / 2.0) / cur[1])
-                cdiff[x].append(cur[1] - (prev[1] + nxt[1]) / 2.0)
-                line.append('%s %.0f' % (x, cur[0]))
-                line.append('%s %.0f' % (base, nxt[0]))
-                prev = nxt
-        log('  round %d req/s: %s' % (r + 1, ' '.join(line)))
-
-    log('')
-    log('  %-46s %8s %7s  %-24s %8s %7s'
-        % ('configuration', 'req/s', 'ratio', 'ratio per round',
-           'CPU/req', 'ratio'))
+    nbad = {k: 0 for k in ['ar', 'dr']}
     summary = {}
-    for k in order:
-        base = k in ('a', 'ar')
-        med_r = 1.0 if base else statistics.median(ratio[k])
-        med_c = 1.0 if base else statistics.median(cratio[k])
-        summary[k] = (med_r, med_c)
-        log('  %-46s %8.0f %7.3f  %-24s %6.1fus %7.3f%s'
-            % (label[k], statistics.median(rps[k]), med_r,
-               '' if base else ' '.join('%.2f' % x for x in ratio[k]),
-               statistics.median(cpu[k]) * 1e6, med_c,
-               '' if not nbad[k] else
-               '   !! %d non-2xx, socket errors or lost workers' % nbad[k]))
-    log('  ratio: median over rounds of req/s / mean req/s of the two '
-        'baseline runs around it')
-    log('  CPU/req: CPU time of the nginx worker per request; its ratio is '
-        'baseline CPU/req / CPU/req,')
-    log('    the throughput ratio of a CPU-bound worker, much less '
-        'disturbed by other load')
-    log("  baseline of d' and f' is a'; a' / a = %.3f (realip, and wrk "
-        "replaying %s requests)"
-        % (statistics.median(rps['ar']) / statistics.median(rps['a']),
-           fmt_n(len(addrs))))
-    log('')
-    log('  SUMMARY  throughput ratio (CPU-bound ratio) to baseline a:')
-    log('    b %.2f (%.2f)   c %.2f (%.2f)   d %.2f (%.2f)   e allow/deny '
-        '%.2f (%.2f)   f geo %.2f (%.2f)'
-        % tuple(x for k in 'bcdef' for x in summary[k]))
-    log("    random clients, to a': d' auth_ip %.2f (%.2f)   f' geo %.2f "
-        "(%.2f)" % tuple(x for k in ('dr', 'fr') for x in summary[k]))
-    log('')
+    if families:
+        nruns = ROUNDS * sum(2 * len(x) + 1 for _, x in families)
+        log('== 1. throughput: wrk -t1 -c%d -d%ds, GET /f.txt (3-byte static '
+            'file) ==' % (CONNS, DURATION))
+        log('  %d rounds, each configuration between two runs of its '
+            'baseline; '
+            '%d runs, ~%d s'
+            % (ROUNDS, nruns, nruns * (DURATION + 0.2) + WARMUP * len(order)))
+
+        if WARMUP:
+            for k in order:
+                i, port, rnd = target[k]
+                wrk(port, WARMUP, *((script, addr_file) if rnd
+                                    else (None, None)))
+
+        rps = {k: [] for k in order}
+        cpu = {k: [] for k in order}
+        ratio = {k: [] for k in order}
+        cratio = {k: [] for k in order}
+        cdiff = {k: [] for k in order}      # CPU/req - its baselines' mean
+        nbad = {k: 0 for k in order}
+
+        for r in range(ROUNDS):
+            line = []
+            for base, xs in families:
+                xs = xs[r % len(xs):] + xs[:r % len(xs)]
+                prev = measure(base)
+                rps[base].append(prev[0])
+                cpu[base].append(prev[1])
+                nbad[base] += prev[2]
+                line.append('%s %.0f' % (base, prev[0]))
+                for x in xs:
+                    cur = measure(x)
+                    nxt = measure(base)
+                    rps[x].append(cur[0])
+                    cpu[x].append(cur[1])
+                    nbad[x] += cur[2]
+                    rps[base].append(nxt[0])
+                    cpu[base].append(nxt[1])
+                    nbad[base] += nxt[2]
+                    ratio[x].append(cur[0] / ((prev[0] + nxt[0]) / 2.0))
+                    cratio[x].append(((prev[1] + nxt[1]) / 2.0) / cur[1])
+                    cdiff[x].append(cur[1] - (prev[1] + nxt[1]) / 2.0)
+                    line.append('%s %.0f' % (x, cur[0]))
+                    line.append('%s %.0f' % (base, nxt[0]))
+                    prev = nxt
+            log('  round %d req/s: %s' % (r + 1, ' '.join(line)))
+
+        log('')
+        log('  %-46s %8s %7s  %-24s %8s %7s'
+            % ('configuration', 'req/s', 'ratio', 'ratio per round',
+               'CPU/req', 'ratio'))
+        summary = {}
+        for k in order:
+            base = k in ('a', 'ar')
+            med_r = 1.0 if base else statistics.median(ratio[k])
+            med_c = 1.0 if base else statistics.median(cratio[k])
+            summary[k] = (med_r, med_c)
+            log('  %-46s %8.0f %7.3f  %-24s %6.1fus %7.3f%s'
+                % (label[k], statistics.median(rps[k]), med_r,
+                   '' if base else ' '.join('%.2f' % x for x in ratio[k]),
+                   statistics.median(cpu[k]) * 1e6, med_c,
+                   '' if not nbad[k] else
+                   '   !! %d non-2xx, socket errors or lost workers'
+                   % nbad[k]))
+        log('  ratio: median over rounds of req/s / mean req/s of the two '
+            'baseline runs around it')
+        log('  CPU/req: CPU time of the nginx worker per request; its '
+            'ratio is '
+            'baseline CPU/req / CPU/req,')
+        log('    the throughput ratio of a CPU-bound worker, much less '
+            'disturbed by other load')
+        log("  baseline of d' and f' is a'; a' / a = %.3f (realip, and wrk "
+            "replaying %s requests)"
+            % (statistics.median(rps['ar']) / statistics.median(rps['a']),
+               fmt_n(len(addrs))))
+        log('')
+        log('  SUMMARY  throughput ratio (CPU-bound ratio) to baseline a:')
+        log('    b %.2f (%.2f)   c %.2f (%.2f)   d %.2f (%.2f)   e allow/deny '
+            '%.2f (%.2f)   f geo %.2f (%.2f)'
+            % tuple(x for k in 'bcdef' for x in summary[k]))
+        log("    random clients, to a': d' auth_ip %.2f (%.2f)   f' geo %.2f "
+            "(%.2f)" % tuple(x for k in ('dr', 'fr') for x in summary[k]))
+        log('')
 
     # -- 1b. the lookup's own cost: a' and d' loaded at the same time -----
     # Measured one after the other, even in 1 s runs, the CPU time per
@@ -1028,6 +1063,9 @@ def main():
     log('  the 1-prefix table, the list in 4 KB pages, the list in 2 MB '
         'pages')
     log('')
+
+    if ONLY == 'lookup':
+        return
 
     # the headline figures for bench/summary.py (issue 13 item 4)
     own = pfix - b_text

@@ -168,6 +168,7 @@ static void
 build(table_t *t, const ngx_edge_auth_lpm4_entry_t *e, size_t n, int huge)
 {
     void                        *a, *b, *sorted, *mem;
+    size_t                       ranges;
     ngx_edge_auth_lpm_part_t     part;
 
     a = malloc(n * sizeof(*e) + 1);
@@ -179,11 +180,23 @@ build(table_t *t, const ngx_edge_auth_lpm4_entry_t *e, size_t n, int huge)
     /* the module's order; gen_prefixes.py writes no duplicates */
     sorted = ngx_edge_auth_lpm4_sort(&part, 1, a, b, sizeof(*e));
 
-    t->size = ngx_edge_auth_lpm4_layout(&t->lpm,
-                                 ngx_edge_auth_lpm4_count(sorted, n, sizeof(*e)),
+    /* as the module chooses */
+
+    ranges = ngx_edge_auth_lpm4_count(sorted, n, sizeof(*e));
+
+#ifdef NGX_EDGE_AUTH_LPM_SLOTS_MIN
+    if (ranges >= NGX_EDGE_AUTH_LPM_SLOTS_MIN) {
+        t->size = ngx_edge_auth_lpm4_layout_slots(&t->lpm,
+                                 ngx_edge_auth_lpm4_nodes(sorted, n,
+                                                          sizeof(*e)));
+    } else
+#endif
+    {
+        t->size = ngx_edge_auth_lpm4_layout(&t->lpm, ranges,
                                  ngx_edge_auth_lpm_vbits(
                                      NGX_EDGE_AUTH_LPM4_VALUE(32, 1)),
                                  NGX_EDGE_AUTH_LPM_AUTO);
+    }
 
     mem = map(t->size, huge);
     ngx_edge_auth_lpm4_build(&t->lpm, sorted, n, sizeof(*e), mem);
@@ -383,9 +396,14 @@ main(int argc, char **argv)
     pollution = map(pollution_size, 0);
     memset(pollution, 1, pollution_size);
 
-    printf("prefixes %zu, ranges %u, index bits %u, key bytes %u, "
+    printf("prefixes %zu, ranges %u, index bits %u, key bytes %u%s, "
            "table %zu bytes (%.2f per prefix)\n",
            n, tables[1].lpm.n, tables[1].lpm.bits, tables[1].lpm.kbytes,
+#ifdef NGX_EDGE_AUTH_LPM_SLOTS_MIN
+           tables[1].lpm.slots ? ", in 128-byte slots" : "",
+#else
+           "",
+#endif
            tables[1].size, (double) tables[1].size / n);
     printf("%zu lookups a run, %zu rounds interleaved, cold: %zu bytes "
            "read between lookups\n", lookups, rounds, polluted);

@@ -6,7 +6,10 @@
  * The input is a list of prefixes with allow/deny, and the index size:
  *
  *   byte 0        bit 7: IPv6; bits 0-4: IPv4 index bits (17 and up:
- *                 automatic)
+ *                 automatic); bit 5: IPv4 in slots instead (the
+ *                 layout of large lists); bit 6: IPv4 addresses in
+ *                 0.0.0.0/14 (their first two bytes taken modulo 4), so
+ *                 that /16 buckets overflow their slots
  *   then          IPv4: 6 bytes per prefix, address, length % 33, flags
  *                 IPv6: 18 bytes per prefix, address, length % 129, flags
  *                 (flags bit 0: deny)
@@ -28,6 +31,13 @@
 
 #define MAX_ENTRIES  512
 
+/*
+ * The slots' 8 MB, allocated once (under ASan a malloc() and free() of
+ * it for every input made 40 runs a second); each table is placed at its
+ * end, so a write past the table's size still hits the redzone
+ */
+#define SLOTS_MAX    ((65536 + 1024) * 128 + 127)
+
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static ngx_edge_auth_lpm4_entry_t  e4[MAX_ENTRIES], a4[MAX_ENTRIES],
                                    b4[MAX_ENTRIES];
 static ngx_edge_auth_lpm6_entry_t  e6[MAX_ENTRIES];
+static u_char                     *slots_mem;
 
 
 /* the entry that wins by a linear scan: its position + 1, 0 if none */
@@ -102,10 +113,10 @@ probe4(ngx_edge_auth_lpm4_t *lpm, size_t n, uint32_t addr)
 
 
 static void
-run4(const uint8_t *data, size_t size, int bits)
+run4(const uint8_t *data, size_t size, int bits, int slots, int cluster)
 {
     void                        *mem;
-    size_t                       i, n, k;
+    size_t                       i, n, k, len;
     uint32_t                     a, last, step;
     ngx_edge_auth_lpm4_t         lpm;
     ngx_edge_auth_lpm_part_t     part;
@@ -118,6 +129,11 @@ run4(const uint8_t *data, size_t size, int bits)
         e4[n].prefix = data[i + 4] % 33;
         e4[n].addr = ((uint32_t) data[i] << 24) | ((uint32_t) data[i + 1] << 16)
                      | ((uint32_t) data[i + 2] << 8) | data[i + 3];
+
+        if (cluster) {
+            e4[n].addr &= 0x0003ffff;
+        }
+
         e4[n].addr &= e4[n].prefix ? 0xffffffff << (32 - e4[n].prefix) : 0;
         e4[n].value = data[i + 5] & 1;      /* deny flag, for now */
         n++;
@@ -147,9 +163,27 @@ run4(const uint8_t *data, size_t size, int bits)
         e4[i].value = 1 + ((uint32_t) e4[i].prefix << 1 | e4[i].value);
     }
 
-    mem = malloc(ngx_edge_auth_lpm4_layout(&lpm,
-                     ngx_edge_auth_lpm4_count(e4, n, sizeof(e4[0])), 8, bits)
-                 + 1);
+    if (slots) {
+        len = ngx_edge_auth_lpm4_layout_slots(&lpm,
+                  ngx_edge_auth_lpm4_nodes(e4, n, sizeof(e4[0])));
+
+        if (len > SLOTS_MAX) {
+            abort();
+        }
+
+        if (slots_mem == NULL) {
+            slots_mem = malloc(SLOTS_MAX);
+        }
+
+        mem = slots_mem + SLOTS_MAX - len;
+
+    } else {
+        mem = malloc(ngx_edge_auth_lpm4_layout(&lpm,
+                         ngx_edge_auth_lpm4_count(e4, n, sizeof(e4[0])), 8,
+                         bits)
+                     + 1);
+    }
+
     ngx_edge_auth_lpm4_build(&lpm, e4, n, sizeof(e4[0]), mem);
 
     if (lpm.n > 2 * n + 1) {
@@ -169,6 +203,12 @@ run4(const uint8_t *data, size_t size, int bits)
     probe4(&lpm, n, 0);
     probe4(&lpm, n, 0xffffffff);
 
+    if (cluster) {
+        for (a = 0; a < 0x40000; a += 97) {
+            probe4(&lpm, n, a);
+        }
+    }
+
     if (lpm.bits) {
         step = (uint32_t) 1 << (32 - lpm.bits);
 
@@ -180,7 +220,9 @@ run4(const uint8_t *data, size_t size, int bits)
         }
     }
 
-    free(mem);
+    if (!slots) {
+        free(mem);
+    }
 }
 
 
@@ -315,7 +357,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run6(data + 1, size - 1);
 
     } else {
-        run4(data + 1, size - 1, bits > 16 ? NGX_EDGE_AUTH_LPM_AUTO : bits);
+        run4(data + 1, size - 1, bits > 16 ? NGX_EDGE_AUTH_LPM_AUTO : bits,
+             data[0] & 0x20, data[0] & 0x40);
     }
 
     return 0;

@@ -6,6 +6,10 @@
 
 #include <string.h>
 
+#if (defined __SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "ngx_edge_auth_lpm.h"
 
 
@@ -14,6 +18,13 @@
 
 /* the automatic IPv4 index keeps about this many ranges per bucket */
 #define NGX_EDGE_AUTH_LPM_BUCKET  64
+
+/* the slots: /16 buckets, ranges (or children) per 128-byte node */
+#define NGX_EDGE_AUTH_LPM_SLOTS   65536
+#define NGX_EDGE_AUTH_LPM_FANOUT  40
+
+/* a bucket of 2^17 ranges (65536 /32s) has 4 levels below its slot */
+#define NGX_EDGE_AUTH_LPM_LEVELS  8
 
 
 /*
@@ -34,6 +45,32 @@ typedef struct {
 } ngx_edge_auth_lpm_open_t;
 
 
+/*
+ * A slot, or a node past the slots: a leaf holds ranges (a start's low 16
+ * bits and its value), an inner node the first start of each child, its
+ * children one after the other from "child".  Keys past n are 0xffff, so
+ * that a lookup compares all 40 at once, in vector registers.
+ */
+
+typedef struct {
+    uint16_t               key[NGX_EDGE_AUTH_LPM_FANOUT];
+    u_char                 value[NGX_EDGE_AUTH_LPM_FANOUT];
+    uint32_t               child;
+    u_char                 n;
+    u_char                 inner;
+    u_char                 carry;       /* leaf: the value below key[0] */
+    u_char                 spare;
+} ngx_edge_auth_lpm_node_t;
+
+
+/* the lookup compares the keys 8 at a time, 5 times */
+typedef char  ngx_edge_auth_lpm_fanout_check
+                  [NGX_EDGE_AUTH_LPM_FANOUT == 40 ? 1 : -1];
+
+typedef char  ngx_edge_auth_lpm_node_size_check
+                  [sizeof(ngx_edge_auth_lpm_node_t) == 128 ? 1 : -1];
+
+
 /* where the sweep writes; with no table it only counts */
 
 typedef struct {
@@ -46,6 +83,16 @@ typedef struct {
     uint32_t               bucket;      /* the next index slot to fill */
     ngx_edge_auth_u128_t   last;
     uint32_t               last_value;
+
+    /* the slots: counting (1) and placing (2) passes */
+    unsigned               pass;
+    size_t                 nodes;       /* counted nodes past the slots */
+    uint32_t               current;     /* the bucket being filled, + 1 */
+    uint32_t               j;           /* its ranges so far */
+    unsigned               levels;      /* below its slot */
+    uint32_t               level[NGX_EDGE_AUTH_LPM_LEVELS];  /* first node
+                                                                of each */
+    u_char                *vp;          /* the last range's value */
 } ngx_edge_auth_lpm_out_t;
 
 
@@ -57,6 +104,14 @@ static void ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
     ngx_edge_auth_u128_t start, uint32_t value);
 static void ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i,
     uint32_t start, uint32_t value);
+static unsigned ngx_edge_auth_lpm_levels(size_t ranges, uint32_t *len);
+static void ngx_edge_auth_lpm_slots_count(ngx_edge_auth_lpm_out_t *out,
+    uint32_t bucket);
+static void ngx_edge_auth_lpm_slots_plan(ngx_edge_auth_lpm4_t *lpm);
+static void ngx_edge_auth_lpm_slots_put(ngx_edge_auth_lpm_out_t *out,
+    uint32_t start, uint32_t value);
+static void ngx_edge_auth_lpm_slots_carry(ngx_edge_auth_lpm_out_t *out,
+    uint32_t to);
 static void ngx_edge_auth_lpm_set(uint32_t *values, unsigned vbits, size_t i,
     uint32_t value);
 static uint32_t ngx_edge_auth_lpm_get(const uint32_t *values, unsigned vbits,
@@ -65,6 +120,8 @@ static void ngx_edge_auth_lpm4_set(ngx_edge_auth_lpm4_t *lpm, size_t i,
     uint32_t value);
 static size_t ngx_edge_auth_lpm4_size(size_t ranges, unsigned vbits,
     unsigned bits, size_t *index);
+static uint32_t ngx_edge_auth_lpm4_find_slot(const ngx_edge_auth_lpm4_t *lpm,
+    uint32_t addr);
 static ngx_edge_auth_u128_t ngx_edge_auth_lpm_end(ngx_edge_auth_u128_t start,
     unsigned prefix);
 static int ngx_edge_auth_u128_lt(ngx_edge_auth_u128_t a,
@@ -326,8 +383,47 @@ void
 ngx_edge_auth_lpm4_build(ngx_edge_auth_lpm4_t *lpm, const void *entries,
     size_t n, size_t size, void *mem)
 {
-    size_t                   total, index;
-    ngx_edge_auth_lpm_out_t  out;
+    size_t                     total, index;
+    ngx_edge_auth_lpm_out_t    out;
+    ngx_edge_auth_lpm_node_t  *node;
+
+    if (lpm->slots) {
+        /* lpm->n: the nodes past the slots, from the layout */
+
+        node = (ngx_edge_auth_lpm_node_t *)
+                   (((uintptr_t) mem + 127) & ~(uintptr_t) 127);
+        total = (NGX_EDGE_AUTH_LPM_SLOTS + (size_t) lpm->n)
+                * sizeof(ngx_edge_auth_lpm_node_t);
+
+        memset(node, 0, total);
+
+        lpm->index = NULL;
+        lpm->ranges = (u_char *) node;
+
+        /* the ranges of each bucket counted, then placed */
+
+        memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
+        out.lpm4 = lpm;
+        out.implicit = 16;
+        out.pass = 1;
+
+        ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
+
+        ngx_edge_auth_lpm_slots_plan(lpm);
+
+        memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
+        out.lpm4 = lpm;
+        out.implicit = 16;
+        out.pass = 2;
+
+        ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
+
+        ngx_edge_auth_lpm_slots_carry(&out, NGX_EDGE_AUTH_LPM_SLOTS);
+
+        lpm->n = (uint32_t) out.count;
+
+        return;
+    }
 
     total = ngx_edge_auth_lpm4_size(lpm->n, lpm->vbytes * 8, lpm->bits,
                                     &index);
@@ -352,6 +448,44 @@ ngx_edge_auth_lpm4_build(ngx_edge_auth_lpm4_t *lpm, const void *entries,
             lpm->index[out.bucket++] = lpm->n;
         }
     }
+}
+
+
+size_t
+ngx_edge_auth_lpm4_nodes(const void *entries, size_t n, size_t size)
+{
+    ngx_edge_auth_lpm_out_t  out;
+
+    memset(&out, 0, sizeof(ngx_edge_auth_lpm_out_t));
+
+    out.implicit = 16;
+    out.pass = 1;
+
+    ngx_edge_auth_lpm_sweep(entries, n, size, 4, &out);
+
+    /* the last bucket's */
+    ngx_edge_auth_lpm_slots_count(&out, NGX_EDGE_AUTH_LPM_SLOTS);
+
+    return out.nodes;
+}
+
+
+size_t
+ngx_edge_auth_lpm4_layout_slots(ngx_edge_auth_lpm4_t *lpm, size_t nodes)
+{
+    memset(lpm, 0, sizeof(ngx_edge_auth_lpm4_t));
+
+    lpm->n = (uint32_t) nodes;        /* until the build */
+    lpm->bits = 16;
+    lpm->kbytes = 2;
+    lpm->vbytes = 1;
+    lpm->rbytes = 3;
+    lpm->slots = 1;
+
+    /* and room to align the nodes with cache lines */
+
+    return (NGX_EDGE_AUTH_LPM_SLOTS + nodes) * sizeof(ngx_edge_auth_lpm_node_t)
+           + 127;
 }
 
 
@@ -498,7 +632,12 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
             /* a range that begins where a nested prefix begins is empty */
             out->last_value = value;
 
-            if (out->lpm4) {
+            if (out->lpm4 && out->lpm4->slots) {
+                if (out->pass == 2) {
+                    *out->vp = (u_char) value;
+                }
+
+            } else if (out->lpm4) {
                 ngx_edge_auth_lpm4_set(out->lpm4, out->count - 1, value);
 
             } else if (out->lpm6) {
@@ -521,13 +660,20 @@ ngx_edge_auth_lpm_emit(ngx_edge_auth_lpm_out_t *out,
 
     i = out->count++;
 
-    out->last = start;
-    out->last_value = value;
+    /* before last_value changes: the slots' carries take it */
 
     if (out->lpm4) {
         ngx_edge_auth_lpm_put4(out, i, (uint32_t) (start.hi >> 32), value);
 
-    } else if (out->lpm6) {
+    } else if (out->pass) {
+        ngx_edge_auth_lpm_slots_count(out, (uint32_t) (start.hi >> 48));
+        out->j++;
+    }
+
+    out->last = start;
+    out->last_value = value;
+
+    if (out->lpm6) {
         out->lpm6->keys[2 * i] = start.hi;
         out->lpm6->keys[2 * i + 1] = start.lo;
 
@@ -545,6 +691,18 @@ ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i, uint32_t start,
     ngx_edge_auth_lpm4_t  *lpm;
 
     lpm = out->lpm4;
+
+    if (lpm->slots) {
+        if (out->pass == 1) {
+            /* counted in the slot's child until the plan */
+            ((ngx_edge_auth_lpm_node_t *) lpm->ranges)[start >> 16].child++;
+
+        } else {
+            ngx_edge_auth_lpm_slots_put(out, start, value);
+        }
+
+        return;
+    }
 
     if (lpm->bits) {
         /* index[k]: the first range that starts in bucket k or later */
@@ -584,6 +742,195 @@ ngx_edge_auth_lpm_put4(ngx_edge_auth_lpm_out_t *out, size_t i, uint32_t start,
     }
 
     ngx_edge_auth_lpm4_set(lpm, i, value);
+}
+
+
+/* the nodes below a slot of so many ranges, level by level from leaves */
+
+static unsigned
+ngx_edge_auth_lpm_levels(size_t ranges, uint32_t *len)
+{
+    unsigned  t;
+
+    for (t = 0; ranges > NGX_EDGE_AUTH_LPM_FANOUT; t++) {
+        ranges = (ranges + NGX_EDGE_AUTH_LPM_FANOUT - 1)
+                 / NGX_EDGE_AUTH_LPM_FANOUT;
+        len[t] = (uint32_t) ranges;
+    }
+
+    return t;
+}
+
+
+/* counting: a range in this bucket; a new bucket closes the last one */
+
+static void
+ngx_edge_auth_lpm_slots_count(ngx_edge_auth_lpm_out_t *out, uint32_t bucket)
+{
+    unsigned  t, levels;
+    uint32_t  len[NGX_EDGE_AUTH_LPM_LEVELS];
+
+    if (out->current == bucket + 1) {
+        return;
+    }
+
+    if (out->current) {
+        levels = ngx_edge_auth_lpm_levels(out->j, len);
+
+        for (t = 0; t < levels; t++) {
+            out->nodes += len[t];
+        }
+    }
+
+    out->current = bucket + 1;
+    out->j = 0;
+}
+
+
+/*
+ * Between the passes: each slot's count of ranges (in its child) becomes
+ * a leaf, or a root whose nodes start at "base"; the root keeps where,
+ * and how many ranges, in its keys until its first range is placed.
+ */
+
+static void
+ngx_edge_auth_lpm_slots_plan(ngx_edge_auth_lpm4_t *lpm)
+{
+    size_t                     k;
+    unsigned                   t, levels;
+    uint32_t                   b, c, base, len[NGX_EDGE_AUTH_LPM_LEVELS];
+    ngx_edge_auth_lpm_node_t  *node;
+
+    node = (ngx_edge_auth_lpm_node_t *) lpm->ranges;
+    base = NGX_EDGE_AUTH_LPM_SLOTS;
+
+    for (b = 0; b < NGX_EDGE_AUTH_LPM_SLOTS; b++) {
+        c = node[b].child;
+        node[b].child = 0;
+
+        memset(node[b].key, 0xff, sizeof(node[b].key));
+
+        if (c <= NGX_EDGE_AUTH_LPM_FANOUT) {
+            continue;
+        }
+
+        node[b].inner = 1;
+        memcpy(&node[b].key[0], &base, sizeof(uint32_t));
+        memcpy(&node[b].key[2], &c, sizeof(uint32_t));
+
+        levels = ngx_edge_auth_lpm_levels(c, len);
+
+        for (t = 0; t < levels; t++) {
+            base += len[t];
+        }
+    }
+
+    for (k = NGX_EDGE_AUTH_LPM_SLOTS; k < base; k++) {
+        memset(node[k].key, 0xff, sizeof(node[k].key));
+    }
+}
+
+
+/* a leaf's carry: a prefix of 16 bits or more ends in its own bucket */
+
+#define NGX_EDGE_AUTH_LPM_CARRY(v)                                            \
+    (((v) == 0 || NGX_EDGE_AUTH_LPM4_PREFIX(v) >= 16) ? 0 : (u_char) (v))
+
+
+static void
+ngx_edge_auth_lpm_slots_put(ngx_edge_auth_lpm_out_t *out, uint32_t start,
+    uint32_t value)
+{
+    unsigned                   t;
+    uint32_t                   bucket, j, idx, pos, c, base,
+                               len[NGX_EDGE_AUTH_LPM_LEVELS];
+    ngx_edge_auth_lpm_node_t  *node, *slot, *leaf, *parent;
+
+    node = (ngx_edge_auth_lpm_node_t *) out->lpm4->ranges;
+    bucket = start >> 16;
+    slot = &node[bucket];
+
+    if (out->current != bucket + 1) {
+        ngx_edge_auth_lpm_slots_carry(out, bucket + 1);
+
+        out->current = bucket + 1;
+        out->j = 0;
+        out->levels = 0;
+
+        if (slot->inner) {
+            memcpy(&base, &slot->key[0], sizeof(uint32_t));
+            memcpy(&c, &slot->key[2], sizeof(uint32_t));
+            memset(slot->key, 0xff, sizeof(slot->key));
+
+            out->levels = ngx_edge_auth_lpm_levels(c, len);
+
+            for (t = 0; t < out->levels; t++) {
+                out->level[t] = base;
+                base += len[t];
+            }
+        }
+    }
+
+    j = out->j++;
+
+    if (out->levels == 0) {
+        slot->key[j] = (uint16_t) start;
+        slot->value[j] = (u_char) value;
+        slot->n = (u_char) (j + 1);
+        out->vp = &slot->value[j];
+        return;
+    }
+
+    idx = j / NGX_EDGE_AUTH_LPM_FANOUT;
+    pos = j % NGX_EDGE_AUTH_LPM_FANOUT;
+
+    leaf = &node[out->level[0] + idx];
+    leaf->key[pos] = (uint16_t) start;
+    leaf->value[pos] = (u_char) value;
+    leaf->n = (u_char) (pos + 1);
+    out->vp = &leaf->value[pos];
+
+    if (pos) {
+        return;
+    }
+
+    /* a new node: its first key goes up to its parent, and so on */
+
+    leaf->carry = NGX_EDGE_AUTH_LPM_CARRY(out->last_value);
+
+    for (t = 1; t <= out->levels; t++) {
+        parent = (t == out->levels)
+                 ? slot
+                 : &node[out->level[t] + idx / NGX_EDGE_AUTH_LPM_FANOUT];
+        pos = idx % NGX_EDGE_AUTH_LPM_FANOUT;
+
+        parent->key[pos] = (uint16_t) start;
+        parent->n = (u_char) (pos + 1);
+        parent->inner = 1;
+        parent->child = out->level[t - 1] + idx - pos;
+
+        if (pos) {
+            break;
+        }
+
+        idx /= NGX_EDGE_AUTH_LPM_FANOUT;
+    }
+}
+
+
+/* the slots before "to" not yet reached take the value before them */
+
+static void
+ngx_edge_auth_lpm_slots_carry(ngx_edge_auth_lpm_out_t *out, uint32_t to)
+{
+    ngx_edge_auth_lpm_node_t  *node;
+
+    node = (ngx_edge_auth_lpm_node_t *) out->lpm4->ranges;
+
+    while (out->bucket < to) {
+        node[out->bucket++].carry =
+                                 NGX_EDGE_AUTH_LPM_CARRY(out->last_value);
+    }
 }
 
 
@@ -704,6 +1051,103 @@ ngx_edge_auth_u128_next(ngx_edge_auth_u128_t *a)
 
 
 /*
+ * The slots: down from the address's /16 slot to the leaf, the keys at or
+ * below the address counted in each node (all 40: no branches, in vector
+ * registers); the range is the last of them, or none: the value below
+ * the leaf's first key.  Only a leaf past the slots is reached through
+ * its first key, so the carry is only ever the one of a bucket's start.
+ */
+
+static uint32_t
+ngx_edge_auth_lpm4_find_slot(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
+{
+    unsigned                          c, prefix;
+    uint32_t                          low, value;
+    const ngx_edge_auth_lpm_node_t   *node, *nodes;
+#if (defined __SSE2__)
+    __m128i                           lows, zero, sum;
+#else
+    unsigned                          i;
+#endif
+
+    nodes = (const ngx_edge_auth_lpm_node_t *) lpm->ranges;
+    node = &nodes[addr >> 16];
+    low = addr & 0xffff;
+
+#if (defined __SSE2__)
+    lows = _mm_set1_epi16((short) low);
+    zero = _mm_setzero_si128();
+#endif
+
+    for ( ;; ) {
+
+#if (defined __SSE2__)
+
+        /*
+         * nginx builds with -O, which vectorizes nothing: 8 keys at a
+         * time by hand; a key at or below the address saturates to 0
+         * when the address is taken from it, and each such lane of
+         * "sum" goes up by 1
+         */
+
+#define NGX_EDGE_AUTH_LPM_LE(k)                                               \
+        _mm_cmpeq_epi16(_mm_subs_epu16(                                       \
+            _mm_loadu_si128((const __m128i *) &node->key[k]), lows), zero)
+
+        sum = _mm_add_epi16(NGX_EDGE_AUTH_LPM_LE(0), NGX_EDGE_AUTH_LPM_LE(8));
+        sum = _mm_add_epi16(sum, NGX_EDGE_AUTH_LPM_LE(16));
+        sum = _mm_add_epi16(sum, NGX_EDGE_AUTH_LPM_LE(24));
+        sum = _mm_add_epi16(sum, NGX_EDGE_AUTH_LPM_LE(32));
+
+        /* lanes of -5 .. 0: their sum, negated */
+        sum = _mm_madd_epi16(sum, _mm_set1_epi16(-1));
+        sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+        sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+        c = (unsigned) _mm_cvtsi128_si32(sum);
+
+#else
+        c = 0;
+
+        for (i = 0; i < NGX_EDGE_AUTH_LPM_FANOUT; i++) {
+            c += (node->key[i] <= low);
+        }
+#endif
+
+        /* the padding's 0xffff counts for the address 0xffff */
+
+        if (c > node->n) {
+            c = node->n;
+        }
+
+        if (!node->inner) {
+            break;
+        }
+
+        node = &nodes[node->child + (c ? c - 1 : 0)];
+    }
+
+    if (c == 0) {
+        return node->carry;
+    }
+
+    value = node->value[c - 1];
+    prefix = NGX_EDGE_AUTH_LPM4_PREFIX(value);
+
+    if (value == 0 || prefix <= 16) {
+        return value;
+    }
+
+    /* a prefix within the bucket may have no range after it */
+
+    if (((low ^ node->key[c - 1]) >> (32 - prefix)) != 0) {
+        return 0;
+    }
+
+    return value;
+}
+
+
+/*
  * The ranges of the address's bucket start in [lo, hi); the range that
  * covers it is the last one of them starting at or below it, or, if none
  * does, the one before the bucket (range 0 starts at 0, in bucket 0).
@@ -719,6 +1163,10 @@ ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
     unsigned       prefix;
     uint32_t       low, bucket, key, below, value;
     const u_char  *k, *ranges;
+
+    if (lpm->slots) {
+        return ngx_edge_auth_lpm4_find_slot(lpm, addr);
+    }
 
     if (lpm->n == 0) {
         return 0;

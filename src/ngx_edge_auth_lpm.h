@@ -27,6 +27,16 @@
  * ranges and an index of at most a few bytes per range: no part is fixed
  * per list.
  *
+ * Large IPv4 tables (NGX_EDGE_AUTH_LPM_SLOTS_MIN ranges or more, values
+ * of 8 bits) have no index: a 128-byte slot per /16 holds the bucket's
+ * ranges, up to 40 (2-byte starts, then 1-byte values, and the value
+ * that covers the bucket's first address), so a lookup reads one place:
+ * after a system call or a switch of process, one page walk and two
+ * adjacent lines instead of two of each.  The few buckets with more
+ * ranges (some 5 % of a random million-prefix list's) are small B-trees
+ * of such nodes: the slot holds the first start of each of up to 40
+ * nodes past the slots.  8 MB fixed: only for lists that large.
+ *
  * Pure C, for unit tests and fuzzing.
  */
 
@@ -42,6 +52,13 @@
 
 /* automatic choice of index bits in ngx_edge_auth_lpm4_layout() */
 #define NGX_EDGE_AUTH_LPM_AUTO  (-1)
+
+/*
+ * IPv4 tables of this many ranges (ngx_edge_auth_lpm4_count()) or more
+ * take the slots (ngx_edge_auth_lpm4_layout_slots()), at most 8 bytes a
+ * range: about 760,000 random prefixes and up
+ */
+#define NGX_EDGE_AUTH_LPM_SLOTS_MIN  (1 << 20)
 
 
 /*
@@ -83,6 +100,7 @@ typedef struct {
     u_char      kbytes;     /* 2, 3 or 4 */
     u_char      vbytes;     /* 1 (values up to 8 bits) or 2 */
     u_char      rbytes;     /* kbytes + vbytes */
+    u_char      slots;      /* ranges: 2^16 slots, then more nodes */
 } ngx_edge_auth_lpm4_t;
 
 
@@ -130,6 +148,15 @@ size_t ngx_edge_auth_lpm4_layout(ngx_edge_auth_lpm4_t *lpm, size_t ranges,
     unsigned vbits, int bits);
 void ngx_edge_auth_lpm4_build(ngx_edge_auth_lpm4_t *lpm, const void *entries,
     size_t n, size_t size, void *mem);
+
+/*
+ * The slots instead (values of 8 bits at most): the nodes besides the
+ * 2^16 slots that the records need, then the layout for them.  The build
+ * is ngx_edge_auth_lpm4_build(); the memory needs no alignment.
+ */
+size_t ngx_edge_auth_lpm4_nodes(const void *entries, size_t n, size_t size);
+size_t ngx_edge_auth_lpm4_layout_slots(ngx_edge_auth_lpm4_t *lpm,
+    size_t nodes);
 
 size_t ngx_edge_auth_lpm6_count(const void *entries, size_t n, size_t size);
 size_t ngx_edge_auth_lpm6_layout(ngx_edge_auth_lpm6_t *lpm, size_t ranges,
