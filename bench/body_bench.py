@@ -59,8 +59,10 @@ PROXIES = [k for k in os.environ.get('BENCH_PROXIES', 'BC') if k in 'BC']
 SPLIT = os.environ.get('BENCH_CG_SPLIT', '1') != '0'
 SPLIT_KEY = '1 KB, the body after the head'
 
-# issue 13: what body_json may add to a plain proxy_pass of the same body
-GOAL_PER_BYTE = 2.0
+# issue 13: what body_json may add to a plain proxy_pass of the same body;
+# the issue sets it on the 64 KB body (its "today 16.9" was that body's
+# figure), and at 1 KB sets the CPU ratio below instead
+GOAL_PER_BYTE = {'64 KB': 2.0}
 # issue 13: CPU per request at least this share of plain proxy_pass's
 GOAL_CPU = {'1 KB': 0.98, '64 KB': 0.85}
 
@@ -364,11 +366,14 @@ def per_byte(proxy, ports, sizes):
         a = counts[(s, 'A')][0]
         x = counts[(s, 'B')][0]
         per = (x - a) / len(b)
+        g = GOAL_PER_BYTE.get(s)
         log('%-6s  %-30s %14.0f' % (s, 'A proxy_pass (baseline)', a))
-        log('%-6s  %-30s %14.0f %14.2f   (goal <= %.0f)'
-            % (s, 'B body_json', x, per, GOAL_PER_BYTE))
+        log('%-6s  %-30s %14.0f %14.2f   %s'
+            % (s, 'B body_json', x, per,
+               '(goal <= %.0f)' % g if g else ''))
         figs.append(figure('body_json %s, extra instr/byte' % s, per, '',
-                           '<= %.0f' % GOAL_PER_BYTE, per <= GOAL_PER_BYTE,
+                           '<= %.0f' % g if g else None,
+                           per <= g if g else None,
                            '%.0f vs %.0f per request' % (x, a)))
     if SPLIT:
         a = counts[(SPLIT_KEY, 'A')][0]
