@@ -51,7 +51,6 @@ NGX_EDGE_AUTH_JSON_FAST_FN(const u_char *p, const u_char *end,
     kb = &ngx_edge_auth_json_bk[0][0];
     __asm__ ("" : "+r" (kb));
     ngx_edge_auth_json_class_init();
-    ngx_edge_auth_json_class_unused();
 
     in_c = f->in_c;
     s_c = f->s_c;
@@ -79,7 +78,15 @@ NGX_EDGE_AUTH_JSON_FAST_FN(const u_char *p, const u_char *end,
         }
 
         if (q == 0 && in_c) {
-            break;                  /* a long string: the general loop's */
+
+            /* inside a long string, as in the general loop */
+
+            do {
+                p += 64;
+            } while ((size_t) (end - p) >= 64
+                     && !ngx_edge_auth_json_special(p));
+
+            continue;
         }
 
         instr = (uint64_t) _mm_cvtsi128_si64(_mm_clmulepi64_si128(
@@ -528,6 +535,10 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
         w &= ~instr;
         cq = q & ~instr;
 
+        /* the compact loop for the next block, unless white space is near */
+
+        compact = ((w | sp) == 0);
+
         /* scalars: the other bytes outside strings */
 
         s = ~(w | open | close | colon | comma | q | instr);
@@ -709,10 +720,6 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
 
             ev &= ev - 1;
         }
-
-        /* the compact loop again, unless white space is around */
-
-        compact = ((w | sp) == 0);
 
     next:
 
@@ -2207,7 +2214,6 @@ typedef struct {
     __m256i  v0, v1, c0, c1v
 
 #define ngx_edge_auth_json_class_init()
-#define ngx_edge_auth_json_class_unused()
 
 #define ngx_edge_auth_json_mask64(a, b)                                      \
     ((uint64_t) (uint32_t) _mm256_movemask_epi8(a)                           \
@@ -2276,7 +2282,6 @@ typedef struct {
 #undef NGX_EDGE_AUTH_JSON_FAST_FN
 #undef ngx_edge_auth_json_class_vectors
 #undef ngx_edge_auth_json_class_init
-#undef ngx_edge_auth_json_class_unused
 #undef ngx_edge_auth_json_class
 #undef ngx_edge_auth_json_classify
 #undef ngx_edge_auth_json_class_backslash
@@ -2305,9 +2310,6 @@ typedef struct {
     k20 = _mm512_set1_epi8(' ');                                             \
     kbs = _mm512_set1_epi8('\\');                                           \
     kqt = _mm512_set1_epi8('"')
-
-/* the compact loop tests no quote alone */
-#define ngx_edge_auth_json_class_unused()  (void) kqt
 
 #define ngx_edge_auth_json_class(k)                                          \
     (uint64_t) _mm512_test_epi8_mask(cz,                                     \
