@@ -22,6 +22,8 @@
 
 #if (NGX_EDGE_AUTH_JSON_BLOCKS_PASS)
 
+#if (NGX_EDGE_AUTH_JSON_COMPACT_BUILD)
+
 /*
  * The compact blocks, in a loop of their own (at nginx's -O the general
  * loop below keeps some 35 values and spills them around every block):
@@ -249,6 +251,8 @@ done:
 
     return p - start;
 }
+
+#endif
 
 NGX_EDGE_AUTH_JSON_BLOCKS_SCOPE int
 NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
@@ -2209,6 +2213,7 @@ typedef struct {
     static __attribute__((target("avx2,pclmul,bmi,bmi2")))
 #define NGX_EDGE_AUTH_JSON_BLOCKS_FN  ngx_edge_auth_json_scan_blocks_avx2
 #define NGX_EDGE_AUTH_JSON_FAST_FN    ngx_edge_auth_json_compact_avx2
+#define NGX_EDGE_AUTH_JSON_COMPACT_BUILD  1
 
 #define ngx_edge_auth_json_class_vectors                                     \
     __m256i  v0, v1, c0, c1v
@@ -2280,6 +2285,7 @@ typedef struct {
 #undef NGX_EDGE_AUTH_JSON_BLOCKS_SCOPE
 #undef NGX_EDGE_AUTH_JSON_BLOCKS_FN
 #undef NGX_EDGE_AUTH_JSON_FAST_FN
+#undef NGX_EDGE_AUTH_JSON_COMPACT_BUILD
 #undef ngx_edge_auth_json_class_vectors
 #undef ngx_edge_auth_json_class_init
 #undef ngx_edge_auth_json_class
@@ -2298,7 +2304,13 @@ typedef struct {
 #define NGX_EDGE_AUTH_JSON_BLOCKS_SCOPE                                      \
     static __attribute__((target("avx512f,avx512bw,pclmul,bmi,bmi2")))
 #define NGX_EDGE_AUTH_JSON_BLOCKS_FN  ngx_edge_auth_json_scan_blocks_avx512
-#define NGX_EDGE_AUTH_JSON_FAST_FN    ngx_edge_auth_json_compact_avx512
+
+/*
+ * its compact blocks run the AVX2 build's loop: the AVX-512 one was no
+ * faster (its classification is cheap, and the general loop spills less)
+ */
+#define NGX_EDGE_AUTH_JSON_FAST_FN    ngx_edge_auth_json_compact_avx2
+#define NGX_EDGE_AUTH_JSON_COMPACT_BUILD  0
 
 #define ngx_edge_auth_json_class_vectors                                     \
     __m512i  vz, cz, lo, hi, k0f, k20, kbs, kqt
