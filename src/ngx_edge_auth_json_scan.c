@@ -388,6 +388,7 @@ NGX_EDGE_AUTH_JSON_BLOCKS_FN(const ngx_edge_auth_json_part_t *part,
                 p += k;
                 off += k;
                 first = 0;
+                ngx_edge_auth_json_blocks_compact += k / 64;
             }
         }
 
@@ -2381,6 +2382,7 @@ ngx_edge_auth_json_skip_member(void *data, const u_char *key, size_t key_len,
 
 int     ngx_edge_auth_json_scan_avx2 = -1;
 size_t  ngx_edge_auth_json_blocks_undecided;
+size_t  ngx_edge_auth_json_blocks_compact;
 
 
 int
@@ -2443,6 +2445,7 @@ ngx_edge_auth_json_scan(const ngx_edge_auth_json_part_t *part, size_t n,
 
 int     ngx_edge_auth_json_scan_avx2 = 0;
 size_t  ngx_edge_auth_json_blocks_undecided;
+size_t  ngx_edge_auth_json_blocks_compact;
 
 #endif
 
