@@ -659,11 +659,12 @@ bench_body_tests(void)
 
 /*
  * The block checker's compact loop (brackets, colons, commas, digits and
- * strings, deep in the nesting): rows like the bench's, one value in one
- * row something it leaves to the general loop (white space, a literal, a
- * fraction, an escape, UTF-8) or an error (a leading zero, a bracket that
- * does not match, a missing comma), at each offset in its block, after a
- * "},{" (a push over a pop the general loop must not see).  Each text is
+ * strings, deep in the nesting): rows like the bench's, objects and
+ * arrays in turn, a value in two rows something it leaves to the general
+ * loop (white space, a literal, a fraction, an escape, UTF-8) or an error
+ * (a leading zero, a bracket that does not match, a missing comma), at
+ * each offset in its block, after a "},[" or a "],{" (a push over a pop
+ * the general loop must not see).  Each text is
  * compared as the others; the valid ones are decided by the block checker
  * itself, and most of its blocks by the compact loop.
  */
@@ -690,8 +691,9 @@ compact_tests(void)
 
             for (j = 0; j < 12; j++) {
                 len += snprintf(text + len, sizeof(text) - len,
-                                ",{\"n\":%s,\"v\":\"xxxxxxxxxxxxxxxxxxxxxx\"}",
-                                j == 7 ? odd[b] : "123");
+                                (j & 1) ? ",[%s,\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"]"
+                                        : ",{\"n\":%s,\"v\":\"xxxxxxxxxxxxxxxxxx\"}",
+                                (j == 6 || j == 7) ? odd[b] : "123");
             }
 
             len += snprintf(text + len, sizeof(text) - len, "]},\"c\":1}");
