@@ -1930,7 +1930,8 @@ ngx_edge_auth_json_key_fold(const u_char *key, size_t len, u_char *out,
  * gathered across parts) it hands back undecided, with the number of
  * members it reported, and the one-pass checker does the text again from
  * its start, skipping those members: every "invalid" is the one-pass
- * checker's.
+ * checker's.  Compact blocks below the top-level members run in a loop of
+ * their own (the first function in this file).
  */
 
 #define NGX_EDGE_AUTH_JSON_UNDECIDED  -1
