@@ -698,7 +698,7 @@ compact_tests(void)
 
             len += snprintf(text + len, sizeof(text) - len, "]},\"c\":1}");
 
-            compare(text, len, "compact blocks", 4);
+            compare(text, len, "compact blocks", i % 4 == 0);
 
             if (has_mode[2]
                 && reference(text, len) != NGX_EDGE_AUTH_JSON_INVALID)
@@ -714,7 +714,7 @@ compact_tests(void)
     }
 
     if (has_mode[2]) {
-        ok(ngx_edge_auth_json_blocks_compact - blocks > 20000,
+        ok(ngx_edge_auth_json_blocks_compact - blocks > 10000,
            "the compact loop ran", "", 0);
     }
 }
