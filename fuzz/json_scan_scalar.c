@@ -16,5 +16,7 @@
 #define ngx_edge_auth_json_scan_avx2  ngx_edge_auth_json_scan_avx2_scalar
 #define ngx_edge_auth_json_blocks_undecided                                  \
     ngx_edge_auth_json_blocks_undecided_scalar
+#define ngx_edge_auth_json_blocks_compact                                    \
+    ngx_edge_auth_json_blocks_compact_scalar
 
 #include "ngx_edge_auth_json_scan.c"

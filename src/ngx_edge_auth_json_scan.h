@@ -75,10 +75,14 @@ extern const char  ngx_edge_auth_json_scan_path[];
  * asked yet.  The unit test and the fuzzer set it to compare them.
  * Always 0 in the word build.  ngx_edge_auth_json_blocks_undecided counts
  * the texts the block checker handed on: errors, and an escape or a UTF-8
- * sequence cut where one part ends.
+ * sequence cut where one part ends.  ngx_edge_auth_json_blocks_compact
+ * counts the 64-byte blocks the block checker did in its compact loop
+ * (no white space outside strings, no escape, no byte from 0x80, numbers
+ * of digits, deeper than the top-level members).
  */
 extern int     ngx_edge_auth_json_scan_avx2;
 extern size_t  ngx_edge_auth_json_blocks_undecided;
+extern size_t  ngx_edge_auth_json_blocks_compact;
 
 
 /*

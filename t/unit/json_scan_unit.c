@@ -657,6 +657,69 @@ bench_body_tests(void)
 }
 
 
+/*
+ * The block checker's compact loop (brackets, colons, commas, digits and
+ * strings, deep in the nesting): rows like the bench's, objects and
+ * arrays in turn, a value in two rows something it leaves to the general
+ * loop (white space, a literal, a fraction, an escape, UTF-8) or an error
+ * (a leading zero, a bracket that does not match, a missing comma), at
+ * each offset in its block, after a "},[" or a "],{" (a push over a pop
+ * the general loop must not see).  Each text is
+ * compared as the others; the valid ones are decided by the block checker
+ * itself, and most of its blocks by the compact loop.
+ */
+
+static void
+compact_tests(void)
+{
+    int          i, j, b;
+    char         text[2048];
+    size_t       len, blocks, undecided;
+    glue_t       g;
+    static const char  *odd[] = {
+        "1", "true", " 7", "0.5", "-2", "\"\\n\"", "\"\xc3\xa9\"", "[]",
+        "{}", "[1,2]", "01", "[}", "1}", "\"a\":1", "1,", "\"x\"\"y\"", "\"",
+        "0", "00", "{\"k\":1}"
+    };
+
+    blocks = ngx_edge_auth_json_blocks_compact;
+
+    for (b = 0; b < (int) (sizeof(odd) / sizeof(odd[0])); b++) {
+        for (i = 0; i < 64; i++) {
+            len = snprintf(text, sizeof(text), "{\"a\":{\"b\":[{\"p\":\"%.*s\"}",
+                           i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+
+            for (j = 0; j < 12; j++) {
+                len += snprintf(text + len, sizeof(text) - len,
+                                (j & 1) ? ",[%s,\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"]"
+                                        : ",{\"n\":%s,\"v\":\"xxxxxxxxxxxxxxxxxx\"}",
+                                (j == 6 || j == 7) ? odd[b] : "123");
+            }
+
+            len += snprintf(text + len, sizeof(text) - len, "]},\"c\":1}");
+
+            compare(text, len, "compact blocks", i % 4 == 0);
+
+            if (has_mode[2]
+                && reference(text, len) != NGX_EDGE_AUTH_JSON_INVALID)
+            {
+                undecided = ngx_edge_auth_json_blocks_undecided;
+                scan_cut(paths[4], text, len, NULL, 0, &g);
+
+                ok(ngx_edge_auth_json_blocks_undecided == undecided,
+                   "compact blocks, decided by the block checker", text,
+                   len);
+            }
+        }
+    }
+
+    if (has_mode[2]) {
+        ok(ngx_edge_auth_json_blocks_compact - blocks > 10000,
+           "the compact loop ran", "", 0);
+    }
+}
+
+
 static const char  *table[] = {
     "{}", " {} ", "{\"a\":1}", "{\"a\" : [1, 2.5e-3, -0, true, null]}",
     "[]", "[1]", "1", "-1.5E+10", "\"s\"", "true", "null", "false",
@@ -897,6 +960,7 @@ main(void)
     vector_tests();
     long_tests();
     bench_body_tests();
+    compact_tests();
 
     printf("%s 2 - the edges of the fast paths, long texts: %d scans, "
            "%d differ\n# the block checker handed on %zu texts\n",
