@@ -21,21 +21,15 @@
 #include "ngx_edge_auth_cidr.h"
 #include "ngx_edge_auth_lpm.h"
 #include "ngx_edge_auth_stats.h"
+#include "ngx_edge_auth_huge.h"
 
 #if (NGX_LINUX && defined __GLIBC__)
 #include <malloc.h>
 #endif
 
-#if (NGX_LINUX)
-#include <sys/mman.h>
-#endif
-
 
 /* once this many entries were parsed, freed parse memory is handed back */
 #define NGX_HTTP_AUTH_IP_TRIM   65536
-
-/* buffers this large are mapped in huge pages where the kernel can */
-#define NGX_HTTP_AUTH_IP_HUGE   (2 * 1024 * 1024)
 
 /* the parsed IPv4 records: blocks of 256 records, doubling up to 8 MB */
 #define NGX_HTTP_AUTH_IP_BLOCK  256
@@ -128,9 +122,6 @@ static void *ngx_http_auth_ip_gather(ngx_pool_t *pool, ngx_list_t *list,
 static void *ngx_http_auth_ip_push4(ngx_list_t *list);
 static void *ngx_http_auth_ip_buffer(ngx_pool_t *pool, size_t size,
     ngx_uint_t whole);
-#if (NGX_LINUX)
-static void ngx_http_auth_ip_unmap(void *data);
-#endif
 static int ngx_http_auth_ip_parsed6_cmp(const void *one, const void *two);
 static ngx_int_t ngx_http_auth_ip_list_dedup4(ngx_conf_t *cf,
     ngx_http_auth_ip_build_t *build, ngx_http_auth_ip_parsed4_t *p,
@@ -792,58 +783,20 @@ ngx_http_auth_ip_list_compile(ngx_conf_t *cf, ngx_http_auth_ip_build_t *build)
 static void *
 ngx_http_auth_ip_buffer(ngx_pool_t *pool, size_t size, ngx_uint_t whole)
 {
-#if (NGX_LINUX)
-    u_char              *p;
-    size_t               len;
-    ngx_pool_cleanup_t  *cln;
+    void  *p;
 
-    if (size >= NGX_HTTP_AUTH_IP_HUGE) {
-        cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        len = ngx_align(size, NGX_HTTP_AUTH_IP_HUGE) + NGX_HTTP_AUTH_IP_HUGE;
-
-        p = mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,
-                 -1, 0);
-
-        if (p != MAP_FAILED) {
-            ((ngx_str_t *) cln->data)->data = p;
-            ((ngx_str_t *) cln->data)->len = len;
-            cln->handler = ngx_http_auth_ip_unmap;
-
-            /* from a 2 MB boundary, so that whole huge pages fit */
-
-            p = ngx_align_ptr(p, NGX_HTTP_AUTH_IP_HUGE);
-
-#ifdef MADV_HUGEPAGE
-            (void) madvise(p, whole ? ngx_align(size, NGX_HTTP_AUTH_IP_HUGE)
-                                    : size & ~(NGX_HTTP_AUTH_IP_HUGE - 1),
-                           MADV_HUGEPAGE);
-#endif
-
+    if (size >= NGX_EDGE_AUTH_HUGE) {
+        p = ngx_edge_auth_huge_palloc(pool, size,
+                                      whole ? ngx_align(size,
+                                                        NGX_EDGE_AUTH_HUGE)
+                                            : size);
+        if (p != NULL) {
             return p;
         }
     }
 
-#endif
-
     return ngx_palloc(pool, size);
 }
-
-
-#if (NGX_LINUX)
-
-static void
-ngx_http_auth_ip_unmap(void *data)
-{
-    ngx_str_t  *map = data;
-
-    (void) munmap(map->data, map->len);
-}
-
-#endif
 
 
 /* ngx_list_push() with blocks that grow, so that large ones are huge */

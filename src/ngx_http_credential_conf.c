@@ -11,6 +11,7 @@
 
 #include "ngx_http_credential_conf.h"
 #include "ngx_edge_auth_secret.h"
+#include "ngx_edge_auth_huge.h"
 
 
 /*
@@ -19,7 +20,6 @@
  * one 2 MB page each, a new block when less than NGX_HTTP_CREDENTIAL_ROOM
  * is left for the next credential.
  */
-#define NGX_HTTP_CREDENTIAL_HUGE        (2 * 1024 * 1024)
 #define NGX_HTTP_CREDENTIAL_HUGE_AFTER  64
 #define NGX_HTTP_CREDENTIAL_ROOM        (64 * 1024)
 
@@ -38,10 +38,8 @@ typedef struct {
 } ngx_http_credential_pool_cln_t;
 
 
-#if (NGX_LINUX && defined MADV_HUGEPAGE)
 static ngx_int_t ngx_http_credential_pool_grow(
     ngx_http_credential_main_conf_t *cmcf);
-#endif
 static void ngx_http_credential_pool_destroy(void *data);
 
 
@@ -97,8 +95,6 @@ ngx_http_credential_block_pool(ngx_conf_t *cf,
         cln->handler = ngx_http_credential_pool_destroy;
     }
 
-#if (NGX_LINUX && defined MADV_HUGEPAGE)
-
     /* without a 2 MB block, the pool's own blocks as before */
 
     if (cmcf->credentials.nelts >= NGX_HTTP_CREDENTIAL_HUGE_AFTER
@@ -109,46 +105,23 @@ ngx_http_credential_block_pool(ngx_conf_t *cf,
         (void) ngx_http_credential_pool_grow(cmcf);
     }
 
-#endif
-
     return cmcf->pool;
 }
 
 
-#if (NGX_LINUX && defined MADV_HUGEPAGE)
-
 static ngx_int_t
 ngx_http_credential_pool_grow(ngx_http_credential_main_conf_t *cmcf)
 {
-    u_char                      *map, *start;
-    size_t                       len;
     ngx_pool_t                  *p;
     ngx_http_credential_huge_t  *h;
 
-    /* twice the size, for a block on a 2 MB boundary; the rest unmapped */
-
-    len = 2 * NGX_HTTP_CREDENTIAL_HUGE;
-
-    map = mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,
-               -1, 0);
-    if (map == MAP_FAILED) {
+    h = ngx_edge_auth_huge_alloc(NGX_EDGE_AUTH_HUGE, NGX_EDGE_AUTH_HUGE);
+    if (h == NULL) {
         return NGX_ERROR;
     }
 
-    start = ngx_align_ptr(map, NGX_HTTP_CREDENTIAL_HUGE);
-
-    if (start > map) {
-        (void) munmap(map, start - map);
-    }
-
-    (void) munmap(start + NGX_HTTP_CREDENTIAL_HUGE,
-                  map + len - start - NGX_HTTP_CREDENTIAL_HUGE);
-
-    (void) madvise(start, NGX_HTTP_CREDENTIAL_HUGE, MADV_HUGEPAGE);
-
-    h = (ngx_http_credential_huge_t *) start;
-    h->d.last = start + sizeof(ngx_http_credential_huge_t);
-    h->d.end = start + NGX_HTTP_CREDENTIAL_HUGE;
+    h->d.last = (u_char *) h + sizeof(ngx_http_credential_huge_t);
+    h->d.end = (u_char *) h + NGX_EDGE_AUTH_HUGE;
     h->d.next = NULL;
     h->d.failed = 0;
 
@@ -164,8 +137,6 @@ ngx_http_credential_pool_grow(ngx_http_credential_main_conf_t *cmcf)
 
     return NGX_OK;
 }
-
-#endif
 
 
 static void
@@ -203,13 +174,11 @@ ngx_http_credential_pool_destroy(void *data)
 
     ngx_destroy_pool(pool);
 
-#if (NGX_LINUX && defined MADV_HUGEPAGE)
     while (pc->cmcf->huge) {
         h = pc->cmcf->huge;
         pc->cmcf->huge = h->next;
-        (void) munmap(h, NGX_HTTP_CREDENTIAL_HUGE);
+        ngx_edge_auth_huge_free(h, NGX_EDGE_AUTH_HUGE);
     }
-#endif
 }
 
 
