@@ -270,6 +270,23 @@ ngx_http_credential_handler(ngx_http_request_t *r)
         }
     }
 
+    if (cred->login && refused) {
+        ctx->refused = refused;
+    }
+
+    /*
+     * Reading the body, or an answer code's attempts under way: the
+     * headers were set, and counted, before; each attempt sends what was
+     * saved then (ctx->sent).  An answer that came must not wait for a
+     * token, or become a 503.
+     */
+
+    bctx = ctx->body;
+
+    if (bctx && bctx->state != NGX_HTTP_CREDENTIAL_BODY_READ) {
+        return ngx_http_credential_body_handler(r, cred);
+    }
+
     /*
      * The body came after the request header: its handler ran the phases
      * again.  Static headers are in since the first pass, as they were:
@@ -277,31 +294,14 @@ ngx_http_credential_handler(ngx_http_request_t *r)
      * meanwhile), a signature or computed header made again.
      */
 
-    if (ctx->body && ctx->injected && cred->login == NULL
+    if (bctx && ctx->injected && cred->login == NULL
         && cred->sigv4 == NULL && cred->httpsig == NULL
-        && cred->ncomputed == 0
-        && ctx->body->state == NGX_HTTP_CREDENTIAL_BODY_READ)
+        && cred->ncomputed == 0)
     {
         goto body;
     }
 
     if (cred->login) {
-
-        if (refused) {
-            ctx->refused = refused;
-        }
-
-        /*
-         * Reading the body, or an answer code's attempts under way: the
-         * headers are set, and an answer that came must not wait for a
-         * token, or become a 503.
-         */
-
-        bctx = ctx->body;
-
-        if (bctx && bctx->state != NGX_HTTP_CREDENTIAL_BODY_READ) {
-            return ngx_http_credential_body_handler(r, cred);
-        }
 
         stash = ctx->stash ? ctx->stash : ngx_http_credential_stash(r, 1);
         if (stash == NULL) {
