@@ -373,6 +373,15 @@ def wrk_together(ports, seconds, script, addr):
     return [wrk_parse(p.wait(), p.stdout.read()) for p in ps]
 
 
+# nginx's functions from the server rewrite phase, where auth_ip prefetches
+# the slot, to the gate, first of the rewrite phase: a prefetch that only
+# moved the slot's stall would show here
+BETWEEN = ('ngx_http_core_run_phases', 'ngx_http_core_rewrite_phase',
+           'ngx_http_rewrite_handler', 'ngx_http_core_find_config_phase',
+           'ngx_http_core_find_location', 'ngx_http_core_find_static_location',
+           'ngx_http_update_location_config')
+
+
 def perf_lookup(work, ks, target, script, addr_file, seconds):
     """The CPU time per request in the module's lookup (ngx_http_auth_ip_*
     and ngx_edge_auth_lpm* functions), sampled by perf record (cpu-clock,
@@ -414,15 +423,18 @@ def perf_lookup(work, ks, target, script, addr_file, seconds):
         r = subprocess.run(['perf', 'report', '-i', f, '--sort', 'sym',
                             '-F', 'sample,sym', '--stdio'],
                            capture_output=True, text=True)
-        n = 0
+        n = nb = 0
         for line in r.stdout.splitlines():
             x = line.split()
             if len(x) >= 3 and x[0].isdigit() and (
                     x[2].startswith('ngx_http_auth_ip_')
                     or x[2].startswith('ngx_edge_auth_lpm')):
                 n += int(x[0])
+            elif len(x) >= 3 and x[0].isdigit() and x[2] in BETWEEN:
+                nb += int(x[0])
         # the samples cover the whole wrk run, less the 0.3 s before it
         out[k] = n * period / float(nreq or 1)
+        out[(k, 'between')] = nb * period / float(nreq or 1)
     return out
 
 
@@ -992,12 +1004,20 @@ def main():
             break
         for k in xs:
             lkp[k].append(got[k])
+            lkp.setdefault((k, 'between'), []).append(got[(k, 'between')])
     for k in xs:
         if lkp[k]:
             log("  %s, CPU in auth_ip's functions per request (perf record, "
                 "cpu-clock): median %.0f ns  (min %.0f, max %.0f), rounds: %s"
                 % ((k[0] + "'",) + spread(lkp[k])
                    + (' '.join('%.0f' % v for v in lkp[k]),)))
+    for k in xs:
+        if lkp.get((k, 'between')):
+            log("  %s, CPU in nginx's functions from the server rewrite "
+                "phase to the gate: median %.0f ns  (min %.0f, max %.0f), "
+                "rounds: %s"
+                % ((k[0] + "'",) + spread(lkp[(k, 'between')])
+                   + (' '.join('%.0f' % v for v in lkp[(k, 'between')]),)))
     if why:
         log('  perf record: %s' % why)
     for k in ['ar'] + xs:
