@@ -26,7 +26,15 @@
  * interleaved; printed: median, min and max of the rounds, in ns per
  * lookup, as "RESULT name median min max" lines.
  *
- *   lpm_bench LIST ADDRESSES [LOOKUPS [ROUNDS [POLLUTE]]]
+ *   lpm_bench LIST ADDRESSES [LOOKUPS [ROUNDS [POLLUTE [WORK]]]]
+ *
+ * WORK (bytes, 0: not run): what a prefetch of the slot early in the
+ * request (ngx_edge_auth_lpm4_prefetch(), as auth_ip does in the server
+ * rewrite phase) saves.  Each iteration makes a system call (getppid: a
+ * recv() empties the TLB in some VMs), reads WORK bytes of other memory
+ * (nginx's work between the two phases), then looks the address up:
+ * "work" without the lookup, "work+find", and "pf+work+find" with the
+ * slot prefetched before the work; ns per iteration, a chain as above.
  *
  * ADDRESSES: one address a line (gen_prefixes.py --addresses, addresses
  * the list allows, like the bench's random clients); a quarter of the
@@ -325,6 +333,52 @@ run_chain(const table_t *t, size_t lookups, size_t polluted,
 }
 
 
+/* the prefetch section: a system call, the work, the lookup */
+
+static double
+run_overlap(const table_t *t, size_t lookups, size_t work, int prefetch,
+    unsigned *sink)
+{
+    size_t    i, j;
+    unsigned  sum;
+    uint32_t  v, a;
+    double    t0;
+
+    static size_t  run;
+
+    /* each run from elsewhere: not the slots the last run left cached */
+    run += 4099;
+
+    sum = 0;
+    j = run & (NADDR - 1);
+    t0 = now_ns();
+
+    for (i = 0; i < lookups; i++) {
+        sum += (unsigned) syscall(SYS_getppid);
+
+        a = addrs[j];
+
+#ifdef NGX_EDGE_AUTH_LPM_PREFETCH
+        if (prefetch) {
+            ngx_edge_auth_lpm4_prefetch(&t->lpm, a);
+        }
+#else
+        (void) prefetch;
+#endif
+
+        sum += pollute(work);
+
+        v = t ? ngx_edge_auth_lpm4_find(&t->lpm, a) : (uint32_t) i;
+
+        j = (j + 1 + (v & 1) * 7) & (NADDR - 1);
+    }
+
+    *sink += sum + (unsigned) j;
+
+    return (now_ns() - t0) / lookups;
+}
+
+
 static int
 cmp_double(const void *one, const void *two)
 {
@@ -347,10 +401,12 @@ report(const char *name, double *x, size_t n)
 int
 main(int argc, char **argv)
 {
-    size_t                       n, i, k, r, lookups, rounds, polluted;
+    size_t                       n, i, k, r, lookups, rounds, polluted,
+                                 work;
     unsigned                     sink;
     double                       base[MAX_ROUNDS], b0, b1;
     double                       res[3][3][MAX_ROUNDS];
+    double                       ov[2][3][MAX_ROUNDS], d[2][MAX_ROUNDS];
     char                         name[64];
     table_t                      tables[3];
     ngx_edge_auth_lpm4_entry_t  *e, one;
@@ -364,6 +420,7 @@ main(int argc, char **argv)
     lookups = argc > 3 ? strtoul(argv[3], NULL, 10) : 200000;
     rounds = argc > 4 ? strtoul(argv[4], NULL, 10) : 31;
     polluted = argc > 5 ? strtoul(argv[5], NULL, 10) : 32768;
+    work = argc > 6 ? strtoul(argv[6], NULL, 10) : 0;
 
     if (rounds < 1 || rounds > MAX_ROUNDS || lookups < 1000) {
         fprintf(stderr, "lpm_bench: 1 to %d rounds, 1000 lookups or more\n",
@@ -387,7 +444,8 @@ main(int argc, char **argv)
     tables[2].name = "list, 2M pages";
     build(&tables[2], e, n, 1);
 
-    for (pollution_size = 64; pollution_size < 16 * polluted;
+    for (pollution_size = 64;
+         pollution_size < 16 * (polluted > work ? polluted : work);
          pollution_size *= 2)
     {
         /* void */
@@ -435,7 +493,42 @@ main(int argc, char **argv)
         }
     }
 
+    /* the prefetch: the lists' tables, rounds interleaved */
+
+    for (r = 0; work && r < rounds; r++) {
+        for (k = 0; k < 2; k++) {
+            ov[k][0][r] = run_overlap(NULL, lookups / 16, work, 0, &sink);
+            ov[k][1][r] = run_overlap(&tables[k + 1], lookups / 16, work, 0,
+                                      &sink);
+            ov[k][2][r] = run_overlap(&tables[k + 1], lookups / 16, work, 1,
+                                      &sink);
+        }
+    }
+
     report("cold baseline (read)", base, rounds);
+
+    for (k = 0; work && k < 2; k++) {
+        /* the lookup's share, against the work alone of the same round */
+
+        for (r = 0; r < rounds; r++) {
+            d[0][r] = ov[k][1][r] - ov[k][0][r];
+            d[1][r] = ov[k][2][r] - ov[k][0][r];
+        }
+
+        for (i = 0; i < 3; i++) {
+            snprintf(name, sizeof(name), "%s %s",
+                     i == 0 ? "work" : i == 1 ? "work+find" : "pf+work+find",
+                     k == 0 ? "4k" : "2m");
+            report(name, ov[k][i], rounds);
+        }
+
+        snprintf(name, sizeof(name), "find after work %s",
+                 k == 0 ? "4k" : "2m");
+        report(name, d[0], rounds);
+        snprintf(name, sizeof(name), "find, prefetched %s",
+                 k == 0 ? "4k" : "2m");
+        report(name, d[1], rounds);
+    }
 
     for (k = 0; k < 3; k++) {
         for (i = 0; i < 3; i++) {

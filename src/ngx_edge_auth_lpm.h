@@ -164,6 +164,15 @@ size_t ngx_edge_auth_lpm6_layout(ngx_edge_auth_lpm6_t *lpm, size_t ranges,
 void ngx_edge_auth_lpm6_build(ngx_edge_auth_lpm6_t *lpm, const void *entries,
     size_t n, size_t size, void *mem);
 
+/*
+ * Slots: starts loading the slot of addr's /16 into the cache, so that a
+ * lookup of addr a little later finds it there (other layouts: nothing)
+ */
+#define NGX_EDGE_AUTH_LPM_PREFETCH  1
+
+void ngx_edge_auth_lpm4_prefetch(const ngx_edge_auth_lpm4_t *lpm,
+    uint32_t addr);
+
 /* the value of the longest prefix that covers addr, 0 if none does */
 uint32_t ngx_edge_auth_lpm4_find(const ngx_edge_auth_lpm4_t *lpm,
     uint32_t addr);

@@ -88,7 +88,18 @@ typedef struct {
     ngx_array_t                  lists;     /* ngx_http_auth_ip_list_t * */
     ngx_edge_auth_names_t        names;     /* the lists */
     ngx_uint_t                   untrimmed; /* entries parsed since a trim */
+    ngx_uint_t                   prefetch;  /* a server prefetches */
 } ngx_http_auth_ip_main_conf_t;
+
+
+/* tables in slots that a server's locations check, for the prefetch */
+
+#define NGX_HTTP_AUTH_IP_PREFETCH  2
+
+typedef struct {
+    ngx_edge_auth_lpm4_t         lpm4[NGX_HTTP_AUTH_IP_PREFETCH];
+    ngx_uint_t                   n;
+} ngx_http_auth_ip_srv_conf_t;
 
 
 typedef struct {
@@ -107,6 +118,7 @@ typedef struct {
 } ngx_http_auth_ip_ctx_t;
 
 
+static ngx_int_t ngx_http_auth_ip_prefetch(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_ip_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_ip_deny(ngx_http_request_t *r,
     ngx_http_auth_ip_list_t *list, uint32_t value, uint32_t addr4,
@@ -143,6 +155,7 @@ static char *ngx_http_auth_ip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static void *ngx_http_auth_ip_find(ngx_conf_t *cf, ngx_str_t *name);
 static ngx_int_t ngx_http_auth_ip_add_variables(ngx_conf_t *cf);
 static void *ngx_http_auth_ip_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_auth_ip_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_auth_ip_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -177,7 +190,7 @@ static ngx_http_module_t  ngx_http_auth_ip_module_ctx = {
     ngx_http_auth_ip_create_main_conf,     /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_auth_ip_create_srv_conf,      /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_auth_ip_create_loc_conf,      /* create location configuration */
@@ -214,6 +227,68 @@ static ngx_http_variable_t  ngx_http_auth_ip_vars[] = {
 
       ngx_http_null_variable
 };
+
+
+/*
+ * The server rewrite phase, first of it: the client's address is final
+ * (realip sets it in the post-read phase, or in the preaccess phase from
+ * a location's configuration, then the gate checks it again), but which
+ * location, and so which list, is not known yet.  The slot of each large
+ * table that the server's locations check is fetched into the cache
+ * while nginx finds the location, so that the gate, first of the rewrite
+ * phase, does not wait for the slot's page walk and line.  Registered
+ * only where some list is large enough for slots.
+ */
+
+static ngx_int_t
+ngx_http_auth_ip_prefetch(ngx_http_request_t *r)
+{
+    uint32_t                      addr4;
+    ngx_uint_t                    i;
+    struct sockaddr_in           *sin;
+    ngx_http_auth_ip_srv_conf_t  *ascf;
+#if (NGX_HAVE_INET6)
+    u_char                       *p;
+    struct sockaddr_in6          *sin6;
+#endif
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_auth_ip_module);
+
+    if (ascf->n == 0) {
+        return NGX_DECLINED;
+    }
+
+    switch (r->connection->sockaddr->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) r->connection->sockaddr;
+        addr4 = ntohl(sin->sin_addr.s_addr);
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+
+        if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            return NGX_DECLINED;
+        }
+
+        p = sin6->sin6_addr.s6_addr;
+        addr4 = ((uint32_t) p[12] << 24) | ((uint32_t) p[13] << 16)
+                | ((uint32_t) p[14] << 8) | p[15];
+        break;
+#endif
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < ascf->n; i++) {
+        ngx_edge_auth_lpm4_prefetch(&ascf->lpm4[i], addr4);
+    }
+
+    return NGX_DECLINED;
+}
 
 
 /*
@@ -1129,6 +1204,13 @@ ngx_http_auth_ip_create_main_conf(ngx_conf_t *cf)
 
 
 static void *
+ngx_http_auth_ip_create_srv_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_ip_srv_conf_t));
+}
+
+
+static void *
 ngx_http_auth_ip_create_loc_conf(ngx_conf_t *cf)
 {
     /* ref zeroed: not set */
@@ -1142,8 +1224,11 @@ ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_auth_ip_loc_conf_t *prev = parent;
     ngx_http_auth_ip_loc_conf_t *conf = child;
 
-    char                     *rv;
-    ngx_http_auth_ip_list_t  *list;
+    char                          *rv;
+    ngx_uint_t                     i;
+    ngx_http_auth_ip_list_t       *list;
+    ngx_http_auth_ip_srv_conf_t   *ascf;
+    ngx_http_auth_ip_main_conf_t  *amcf;
 
     rv = ngx_edge_auth_ref_merge(cf, &conf->ref, &prev->ref,
                                  ngx_http_auth_ip_find, "auth_ip_list");
@@ -1155,8 +1240,32 @@ ngx_http_auth_ip_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     list = conf->ref.target;
 
-    if (list != NULL) {
-        conf->lpm4 = list->lpm4;
+    if (list == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    conf->lpm4 = list->lpm4;
+
+    if (!list->lpm4.slots) {
+        return NGX_CONF_OK;
+    }
+
+    /* nginx merges a server's locations with its srv_conf in cf->ctx */
+
+    ascf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_auth_ip_module);
+
+    for (i = 0; i < ascf->n; i++) {
+        if (ascf->lpm4[i].ranges == list->lpm4.ranges) {
+            return NGX_CONF_OK;
+        }
+    }
+
+    if (ascf->n < NGX_HTTP_AUTH_IP_PREFETCH) {
+        ascf->lpm4[ascf->n++] = list->lpm4;
+
+        amcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_auth_ip_module);
+        amcf->prefetch = 1;
     }
 
     return NGX_CONF_OK;
@@ -1169,9 +1278,7 @@ ngx_http_auth_ip_init(ngx_conf_t *cf)
     ngx_uint_t                     i;
     ngx_http_handler_pt           *h;
     ngx_http_core_main_conf_t     *cmcf;
-#if (NGX_LINUX && defined __GLIBC__)
     ngx_http_auth_ip_main_conf_t  *amcf;
-#endif
 
     static ngx_uint_t  phases[] = {
         NGX_HTTP_REWRITE_PHASE,
@@ -1179,9 +1286,9 @@ ngx_http_auth_ip_init(ngx_conf_t *cf)
         NGX_HTTP_PRECONTENT_PHASE
     };
 
-#if (NGX_LINUX && defined __GLIBC__)
-
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_ip_module);
+
+#if (NGX_LINUX && defined __GLIBC__)
 
     if (amcf->untrimmed) {
         amcf->untrimmed = 0;
@@ -1199,6 +1306,18 @@ ngx_http_auth_ip_init(ngx_conf_t *cf)
         }
 
         *h = ngx_http_auth_ip_handler;
+    }
+
+    /* the servers are merged: which of them check tables in slots is known */
+
+    if (amcf->prefetch) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_SERVER_REWRITE_PHASE]
+                               .handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_auth_ip_prefetch;
     }
 
     return NGX_OK;

@@ -766,6 +766,349 @@ test_ranges(void)
 }
 
 
+/*
+ * The slots (ngx_edge_auth_lpm4_layout_slots()), which the module takes
+ * for lists of NGX_EDGE_AUTH_LPM_SLOTS_MIN ranges or more.  Two
+ * references: the /16 index layout (tested above against brute force)
+ * for every probe, and a longest-prefix search that looks up the
+ * address's prefix of each length among the sorted prefixes
+ * (naive_sorted4()) for a share of them.
+ */
+
+static uint32_t  slots_rng;
+
+
+/* xorshift32: the same tables on every libc */
+
+static uint32_t
+slots_rand(void)
+{
+    slots_rng ^= slots_rng << 13;
+    slots_rng ^= slots_rng >> 17;
+    slots_rng ^= slots_rng << 5;
+
+    return slots_rng;
+}
+
+
+/* the longest prefix of addr among e (sorted, no duplicates): 33 lookups */
+
+static uint32_t NAIVE
+naive_sorted4(const ngx_edge_auth_lpm4_entry_t *e, size_t n, uint32_t addr)
+{
+    int       p;
+    size_t    lo, hi, mid;
+    uint32_t  key;
+
+    for (p = 32; p >= 0; p--) {
+        key = p ? addr & (0xffffffff << (32 - p)) : 0;
+        lo = 0;
+        hi = n;
+
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            if (e[mid].addr < key
+                || (e[mid].addr == key && e[mid].prefix < p))
+            {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        if (lo < n && e[lo].addr == key && e[lo].prefix == p) {
+            return e[lo].value;
+        }
+    }
+
+    return 0;
+}
+
+
+typedef struct {
+    ngx_edge_auth_lpm4_t   slots;
+    ngx_edge_auth_lpm4_t   index;
+    void                  *slots_mem;
+    void                  *index_mem;
+    size_t                 nodes;
+    size_t                 ranges;
+    size_t                 probes;
+    size_t                 bad;
+    const ngx_edge_auth_lpm4_entry_t  *e;
+    size_t                 n;
+} slots_case_t;
+
+
+static void
+slots_build(slots_case_t *sc, const ngx_edge_auth_lpm4_entry_t *e, size_t n)
+{
+    size_t  len;
+
+    memset(sc, 0, sizeof(slots_case_t));
+    sc->e = e;
+    sc->n = n;
+
+    sc->nodes = ngx_edge_auth_lpm4_nodes(e, n, sizeof(*e));
+    len = ngx_edge_auth_lpm4_layout_slots(&sc->slots, sc->nodes);
+    sc->slots_mem = malloc(len);
+    ngx_edge_auth_lpm4_build(&sc->slots, e, n, sizeof(*e), sc->slots_mem);
+
+    sc->ranges = ngx_edge_auth_lpm4_count(e, n, sizeof(*e));
+    len = ngx_edge_auth_lpm4_layout(&sc->index, sc->ranges, 8, 16);
+    sc->index_mem = malloc(len + 1);
+    ngx_edge_auth_lpm4_build(&sc->index, e, n, sizeof(*e), sc->index_mem);
+}
+
+
+/* naive: check this probe against the sorted search too */
+
+static void
+slots_probe(slots_case_t *sc, uint32_t addr, int naive)
+{
+    uint32_t  got, want;
+
+    got = ngx_edge_auth_lpm4_find(&sc->slots, addr);
+    want = ngx_edge_auth_lpm4_find(&sc->index, addr);
+
+    if (naive && got == want) {
+        want = naive_sorted4(sc->e, sc->n, addr);
+    }
+
+    sc->probes++;
+
+    if (got != want && sc->bad++ < 3) {
+        printf("# slots: %u.%u.%u.%u: got %u, want %u\n", addr >> 24,
+               (addr >> 16) & 255, (addr >> 8) & 255, addr & 255, got, want);
+    }
+}
+
+
+/* the first and last address of each /16, 0.0.0.0 and 255.255.255.255 */
+
+static void
+slots_probe_buckets(slots_case_t *sc)
+{
+    uint32_t  b;
+
+    for (b = 0; b < 65536; b++) {
+        slots_probe(sc, b << 16, (b & 63) == 0);
+        slots_probe(sc, b << 16 | 0xffff, (b & 63) == 1);
+    }
+
+    slots_probe(sc, 0, 1);
+    slots_probe(sc, 0xffffffff, 1);
+}
+
+
+/* the first and last address of prefix i, and their neighbours */
+
+static void
+slots_probe_prefix(slots_case_t *sc, size_t i, int naive)
+{
+    uint32_t  a, last;
+
+    a = sc->e[i].addr;
+    last = a | (uint32_t) (0xffffffffULL >> sc->e[i].prefix);
+
+    slots_probe(sc, a - 1, naive);
+    slots_probe(sc, a, naive);
+    slots_probe(sc, last, naive);
+    slots_probe(sc, last + 1, naive);
+}
+
+
+static void
+slots_free(slots_case_t *sc)
+{
+    free(sc->slots_mem);
+    free(sc->index_mem);
+}
+
+
+static void
+slots_values(ngx_edge_auth_lpm4_entry_t *e, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        e[i].value = NGX_EDGE_AUTH_LPM4_VALUE(e[i].prefix,
+                                              slots_rand() % 2);
+    }
+}
+
+
+static void
+test_slots_random(void)
+{
+    size_t                       i, n, count;
+    uint32_t                     r;
+    unsigned                     p;
+    char                         label[160];
+    slots_case_t                 sc;
+    ngx_edge_auth_lpm4_entry_t  *e;
+
+    /* as a large blocklist: mostly /32s and /24s, some shorter around */
+
+    count = 1100000;
+    slots_rng = 2463534242u;
+    e = calloc(count, sizeof(*e));
+
+    for (i = 0; i < count; i++) {
+        r = slots_rand();
+        p = r % 100;
+        p = p < 55 ? 32 : p < 75 ? 24 : p < 90 ? 25 + r % 7
+            : p < 98 ? 16 + r % 8 : r % 16;
+        e[i].prefix = (u_char) p;
+        e[i].addr = slots_rand() & (p ? 0xffffffff << (32 - p) : 0);
+    }
+
+    n = prepare4(e, count);
+    slots_values(e, n);
+
+    slots_build(&sc, e, n);
+
+    /* every /16 edge, every prefix's edges, random addresses */
+
+    slots_probe_buckets(&sc);
+
+    for (i = 0; i < n; i++) {
+        slots_probe_prefix(&sc, i, (i & 63) == 0);
+    }
+
+    for (i = 0; i < 100000; i++) {
+        slots_probe(&sc, slots_rand(), (i & 7) == 0);
+    }
+
+    snprintf(label, sizeof(label), "%zu prefixes, %zu ranges (slots from "
+             "%u), %zu nodes past the slots, %zu lookups", n, sc.ranges,
+             NGX_EDGE_AUTH_LPM_SLOTS_MIN, sc.nodes, sc.probes);
+
+    ok(sc.bad == 0 && sc.ranges >= NGX_EDGE_AUTH_LPM_SLOTS_MIN
+       && sc.nodes > 0,
+       "IPv4 slots match the index layout and longest-prefix search: %s",
+       label);
+
+    slots_free(&sc);
+    free(e);
+}
+
+
+/*
+ * Crowded /16s: one full of /32s (65,536 ranges, a tree of three levels
+ * below its slot), and /16s of 39 to 1,601 /32s, on both sides of a
+ * slot's 40 ranges and of an inner node's 40 x 40; some inside a /8, so
+ * that each /32 has a range after it, some at the edges of the address
+ * space (0.0.0.0/32, 255.255.255.255/32).  Addresses all over those /16s
+ * are looked up, and the edges of every /16 and every prefix.
+ */
+
+typedef struct {
+    uint32_t    bucket;     /* the /16 */
+    uint32_t    count;      /* /32s in it */
+    uint32_t    stride;
+} slots_crowd_t;
+
+
+static const slots_crowd_t  slots_crowds[] = {
+    { 0x0000, 41, 7 },          /* from 0.0.0.0 */
+    { 0xffff, 40, 13 },         /* to 255.255.255.255: see below */
+    { 0x0a01, 20, 3 },          /* in 10/8: 40 ranges */
+    { 0x0a02, 21, 3 },          /* in 10/8: 42 ranges */
+    { 0x0a03, 800, 2 },         /* in 10/8: 1,600 ranges */
+    { 0x0a04, 801, 2 },         /* in 10/8: 1,602 ranges */
+    { 0x0b01, 39, 5 },
+    { 0x0b02, 40, 5 },
+    { 0x0b03, 79, 5 },
+    { 0x0b04, 80, 5 },
+    { 0x0b05, 81, 5 },
+    { 0x0b06, 1599, 3 },
+    { 0x0b07, 1600, 3 },
+    { 0x0b08, 1601, 3 },
+    { 0x0b09, 32768, 2 },       /* every other address */
+    { 0x1401, 65536, 1 },       /* every address */
+};
+
+#define NCROWDS  (sizeof(slots_crowds) / sizeof(slots_crowds[0]))
+
+
+static void
+test_slots_crowded(void)
+{
+    size_t                       i, k, n;
+    uint32_t                     a, b, step;
+    char                         label[160];
+    slots_case_t                 sc;
+    ngx_edge_auth_lpm4_entry_t  *e;
+
+    slots_rng = 88172645u;
+    e = calloc(300000, sizeof(*e));
+    n = 0;
+
+    for (i = 0; i < NCROWDS; i++) {
+        for (k = 0; k < slots_crowds[i].count; k++) {
+            e[n].addr = slots_crowds[i].bucket << 16
+                        | (uint32_t) (k * slots_crowds[i].stride);
+            e[n].prefix = 32;
+            n++;
+        }
+    }
+
+    /* the last address of all, a /8 around some, /24s and /20s between */
+
+    e[n].addr = 0xffffffff;
+    e[n++].prefix = 32;
+    e[n].addr = 0x0a000000;
+    e[n++].prefix = 8;
+    e[n].addr = 0x0b020100;
+    e[n++].prefix = 24;
+    e[n].addr = 0x0b07f000;
+    e[n++].prefix = 20;
+    e[n].addr = 0x14010000;
+    e[n++].prefix = 16;
+
+    /* some background: /24s in the /16s around */
+
+    for (b = 0; b < 4096; b++) {
+        e[n].addr = (slots_rand() & 0x00ffff00) | 0x0c000000;
+        e[n++].prefix = 24;
+    }
+
+    n = prepare4(e, n);
+    slots_values(e, n);
+
+    slots_build(&sc, e, n);
+
+    /* every address of the deepest trees, every third of the others */
+
+    for (i = 0; i < NCROWDS; i++) {
+        step = slots_crowds[i].count > 10000 ? 1 : 3;
+
+        for (a = 0; a < 65536; a += step) {
+            slots_probe(&sc, slots_crowds[i].bucket << 16 | a,
+                        (a & 15) == 0);
+        }
+    }
+
+    slots_probe_buckets(&sc);
+
+    for (i = 0; i < n; i++) {
+        slots_probe_prefix(&sc, i, 1);
+    }
+
+    snprintf(label, sizeof(label), "%zu /16s, %zu ranges, %zu nodes past "
+             "the slots, %zu lookups", NCROWDS, sc.ranges, sc.nodes,
+             sc.probes);
+
+    ok(sc.bad == 0 && sc.nodes > 0,
+       "IPv4 slots, crowded /16s match: %s", label);
+
+    slots_free(&sc);
+    free(e);
+}
+
+
 int
 main(void)
 {
@@ -780,6 +1123,8 @@ main(void)
     test_sort4();
     test_edges4();
     test_random4();
+    test_slots_random();
+    test_slots_crowded();
 
     for (seed = 1; seed <= 20; seed++) {
         snprintf(name, sizeof(name), "seed %u", seed);
