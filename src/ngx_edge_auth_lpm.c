@@ -23,7 +23,7 @@
 #define NGX_EDGE_AUTH_LPM_SLOTS   65536
 #define NGX_EDGE_AUTH_LPM_FANOUT  40
 
-/* a bucket of 2^17 ranges (65536 /32s) has 4 levels below its slot */
+/* a bucket holds 2^16 ranges at most (65536 /32s): 3 levels below its slot */
 #define NGX_EDGE_AUTH_LPM_LEVELS  8
 
 
@@ -1098,6 +1098,8 @@ ngx_edge_auth_lpm4_find_slot(const ngx_edge_auth_lpm4_t *lpm, uint32_t addr)
         sum = _mm_add_epi16(sum, NGX_EDGE_AUTH_LPM_LE(16));
         sum = _mm_add_epi16(sum, NGX_EDGE_AUTH_LPM_LE(24));
         sum = _mm_add_epi16(sum, NGX_EDGE_AUTH_LPM_LE(32));
+
+#undef NGX_EDGE_AUTH_LPM_LE
 
         /* lanes of -5 .. 0: their sum, negated */
         sum = _mm_madd_epi16(sum, _mm_set1_epi16(-1));
