@@ -32,8 +32,9 @@ ngx_int_t ngx_http_credential_headers_apply(ngx_http_request_t *r,
 /*
  * Inline, in the request path's common case (handler.c): a static
  * credential's headers or a token's into a main request that was not
- * redirected, whose list is one part.  1 when the client sent one of their names: they
- * cannot be appended.  The names' lengths first, the names only then.
+ * redirected, whose list is one part.  1 when the client sent one of
+ * their names: they cannot be appended.  The names' lengths first, the
+ * names only then.
  */
 
 static ngx_inline ngx_uint_t
