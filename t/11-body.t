@@ -441,33 +441,20 @@ is($body, '{"userInfo":{"id":"mine"}}', 'no credential: body untouched');
 # a body that comes after the request header is read in an event of its
 # own, and the phases run again: the request is injected, and counted, once
 
-sub injections {
-    my $r = http_request($port, "GET /status HTTP/1.1\nHost: x\n"
-                                . "Connection: close\n\n");
-    my ($j) = $r->{body} =~ /"octamile":\s*\{[^}]*"injections":\s*(\d+)/;
-    return $j // -1;
-}
-
 {
-    my $before = injections();
+    my $before = injections($port, 'octamile');
 
     my $b = '{"late":1}';
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10) or die;
-    $s->autoflush(1);
-    print $s "POST /echo/late HTTP/1.1\r\nHost: localhost\r\n"
-        . "Connection: close\r\nContent-Length: " . length($b) . "\r\n\r\n";
-    select(undef, undef, undef, 0.3);
-    print $s $b;
-    local $/;
-    my $rest = <$s> // '';
+    my $rest = post_json($port, '/echo/late', $b, 1);
     like($rest, qr/\Q{$USERINFO,"late":1}\E$/,
          'body after the header: injected');
-    is(injections() - $before, 1, 'body after the header: counted once');
+    is(injections($port, 'octamile') - $before, 1,
+       'body after the header: counted once');
 
-    $before = injections();
+    $before = injections($port, 'octamile');
     post('/echo/early', '{"early":1}');
-    is(injections() - $before, 1, 'body with the header: counted once');
+    is(injections($port, 'octamile') - $before, 1,
+       'body with the header: counted once');
 }
 
 # a body read in many parts is a buffer per read: more than the checker's

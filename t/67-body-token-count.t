@@ -11,7 +11,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
 use EdgeAuthTest;
 use MockPartner;
 
@@ -59,13 +58,6 @@ $n->start($port);
 
 ok($nilo->wait_logins(1, 10), 'logged in at start-up');
 
-sub injections {
-    my $r = http_request($port, "GET /status HTTP/1.1\nHost: x\n"
-                                . "Connection: close\n\n");
-    my ($j) = $r->{body} =~ /"tok":\s*\{.*?"injections":\s*(\d+)/s;
-    return $j // -1;
-}
-
 # the body the echo upstream received, and whether it had the token
 
 sub sent {
@@ -79,32 +71,25 @@ my $USERINFO = '"userInfo":{"id":"body-67"}';
 
 # with the header: one write
 
-my $before = injections();
+my $before = injections($port, 'tok');
 my $b = '{"early":1}';
-my $r = http_request($port, "POST /echo/a HTTP/1.1\nHost: localhost\n"
-    . "Connection: close\nContent-Length: " . length($b) . "\n\n$b");
-my ($head, $body) = sent($r->{raw});
+my ($head, $body) = sent(post_json($port, '/echo/a', $b));
 is($body, "{$USERINFO,\"early\":1}", 'body with the header: injected');
 like($head, qr/Authorization: Bearer /, 'body with the header: the token');
-is(injections() - $before, 1, 'body with the header: counted once');
+is(injections($port, 'tok') - $before, 1,
+   'body with the header: counted once');
 
 # after the header
 
-$before = injections();
+$before = injections($port, 'tok');
 $b = '{"late":1}';
-my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                              Proto => 'tcp', Timeout => 10) or die;
-$s->autoflush(1);
-print $s "POST /echo/b HTTP/1.1\r\nHost: localhost\r\n"
-    . "Connection: close\r\nContent-Length: " . length($b) . "\r\n\r\n";
-select(undef, undef, undef, 0.3);
-print $s $b;
-my $raw = do { local $/; <$s> } // '';
+my $raw = post_json($port, '/echo/b', $b, 1);
 ($head, $body) = sent($raw);
 is($body, "{$USERINFO,\"late\":1}", 'body after the header: injected');
 is(scalar(() = $head =~ /^Authorization:/mig), 1,
    'body after the header: one token');
-is(injections() - $before, 1, 'body after the header: counted once');
+is(injections($port, 'tok') - $before, 1,
+   'body after the header: counted once');
 
 unlike($n->error_log, qr/\Q$SECRET\E/, 'no secret in the log');
 

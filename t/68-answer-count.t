@@ -12,7 +12,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
 use EdgeAuthTest;
 
 my $KEY = 'static-key-68-never-logged';
@@ -70,32 +69,12 @@ CONF
 
 $n->start($port);
 
-sub injections {
-    my $r = http_request($port, "GET /status HTTP/1.1\nHost: x\n"
-                                . "Connection: close\n\n");
-    my ($j) = $r->{body} =~ /"st":\s*\{.*?"injections":\s*(\d+)/s;
-    return $j // -1;
-}
+# the body the client got: the upstream's answer
 
 sub post {
     my ($path, $late) = @_;
-    my $b = '{"a":1}';
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $port, Proto => 'tcp',
-                                  Timeout => 10) or die "connect: $!";
-    $s->autoflush(1);
-    my $head = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-               . "Connection: close\r\nContent-Type: application/json\r\n"
-               . "Content-Length: " . length($b) . "\r\n\r\n";
-    if ($late) {
-        print $s $head;
-        select(undef, undef, undef, 0.3);
-        print $s $b;
-    } else {
-        print $s $head . $b;
-    }
-    my $raw = do { local $/; <$s> } // '';
-    my (undef, $body) = split /\r\n\r\n/, $raw, 2;
+    my (undef, $body) = split /\r\n\r\n/,
+                              post_json($port, $path, '{"a":1}', $late), 2;
     return $body // '';
 }
 
@@ -105,11 +84,11 @@ for my $case (['/ok/a', 0, 'answered, body with the header'],
               ['/busy/b', 1, 'retried twice, body after the header'])
 {
     my ($path, $late, $what) = @$case;
-    my $before = injections();
+    my $before = injections($port, 'st');
     my $body = post($path, $late);
     like($body, qr/"keys":1,"member":1/,
          "$what: the credential once, the member in the body");
-    is(injections() - $before, 1, "$what: counted once");
+    is(injections($port, 'st') - $before, 1, "$what: counted once");
 }
 
 unlike($n->error_log, qr/\Q$KEY\E/, 'no key in the log');

@@ -18,7 +18,8 @@ use TestPort ();
 use TestServer ();
 
 our @EXPORT = qw(free_port nginx_new echo_server http_request
-                 parallel_requests count_header header_values run_c_unit);
+                 parallel_requests count_header header_values run_c_unit
+                 post_json injections);
 
 my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $MODULE = $ENV{MODULE} || do {
@@ -352,6 +353,47 @@ sub parallel_requests {
     }
 
     return @answers;
+}
+
+
+# POSTs a JSON body, with its header in one write or ($late) 0.3 s after
+# it, so that nginx reads it in an event of its own; returns the raw answer
+
+sub post_json {
+    my ($port, $path, $body, $late) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect $port: $!";
+    $s->autoflush(1);
+
+    my $head = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+               . "Connection: close\r\nContent-Type: application/json\r\n"
+               . "Content-Length: " . length($body) . "\r\n\r\n";
+    if ($late) {
+        print $s $head;
+        select(undef, undef, undef, 0.3);
+        print $s $body;
+    } else {
+        print $s $head . $body;
+    }
+
+    local $/;
+    my $raw = <$s> // '';
+    close $s;
+    return $raw;
+}
+
+
+# a credential's injections on the status page at GET /status; -1: none
+
+sub injections {
+    my ($port, $name) = @_;
+
+    my $r = http_request($port, "GET /status HTTP/1.1\nHost: x\n"
+                                . "Connection: close\n\n");
+    my ($n) = $r->{body} =~ /"\Q$name\E":\s*\{.*?"injections":\s*(\d+)/s;
+    return $n // -1;
 }
 
 
