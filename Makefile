@@ -199,14 +199,13 @@ TESTS_UNIT   = $(filter t/14-json-scan.t t/00-unit%,$(TESTS))
 TESTS_MODULE = $(filter-out $(TESTS_UNIT),$(TESTS))
 
 # $(1), built while npm ci installs t/lib/oidc's packages (npm mostly
-# waits for the network, and takes 7 s of CPU on a fresh clone: niced, as
-# the unit tests, so that ./configure keeps its core) and
+# waits for the network; on a fresh clone it took 10 s of make test) and
 # prove runs $(TESTS_UNIT), niced: the build comes first; then $(2) (the
 # tests of the module) while the last of those may still run; their output
 # comes after the build's and $(2)'s, and any of the four failing fails
 define build_and_test
 	@mkdir -p $(BUILD); \
-	nice -n 10 $(MAKE) -s --no-print-directory $(OIDC_STAMP) \
+	$(MAKE) -s --no-print-directory $(OIDC_STAMP) \
 	    > $(BUILD)/oidc-deps.log 2>&1 & npm=$$!; \
 	unit=""; \
 	if [ -n "$(TESTS_UNIT)" ]; then \
