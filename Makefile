@@ -47,18 +47,28 @@ OIDC_STAMP  := $(OIDC)/node_modules/.installed
 # and keeps its files in temporary directories
 TEST_JOBS   ?= 14
 # the longest files first: prove -j starts files in this order, and one of
-# a minute started last would add its minute to the run
-TESTS_FIRST := t/06-token-failures.t t/65-redis-channel-ha.t \
-               t/51-redis-tls-refused.t \
-               t/16-redis-outage.t t/07-token-partners.t t/17-oauth-code.t \
-               t/18-oauth-redis.t t/51-redis-tls.t t/54-redis-sentinel.t \
-               t/55-redis-cluster.t t/55-redis-cluster-tls.t t/00-deps.t \
-               t/48-login-client-auth.t t/24-examples.t t/14-json-scan.t \
-               t/41-refusal-storm.t \
-               t/15-redis-fleet.t t/53-oidc-provider.t t/32-oauth-refresh.t \
-               t/56-login-concurrency.t \
-               t/59-redis-idle.t t/64-redis-channel.t \
-               t/66-review2-channel-silent.t t/44-expiry-margin.t
+# a minute started last would add its minute to the run; the files of 9 s
+# and more, by their wall time in a make test run (-j14 on 2 cores), so
+# that the run ends with files of a few seconds
+TESTS_FIRST := t/14-json-scan.t t/06-token-failures.t \
+               t/51-redis-tls-refused.t t/55-redis-cluster.t \
+               t/65-redis-channel-ha.t t/54-redis-sentinel.t \
+               t/07-token-partners.t t/16-redis-outage.t t/17-oauth-code.t \
+               t/21-directive-tables.t t/18-oauth-redis.t t/22-status.t \
+               t/48-login-client-auth.t t/41-refusal-storm.t \
+               t/51-redis-tls.t t/15-redis-fleet.t t/56-login-concurrency.t \
+               t/10-token-edges.t t/13-body-config.t t/32-oauth-refresh.t \
+               t/59-redis-idle.t t/24-examples.t t/34-answer-cut.t \
+               t/37-retry-after.t t/55-redis-cluster-tls.t \
+               t/60-answer-crash.t t/23-status-html.t t/12-answer.t \
+               t/19-oauth-edges.t t/47-sigv4.t t/64-redis-channel.t \
+               t/44-expiry-margin.t t/01-config.t t/57-zone-full.t \
+               t/38-lease-expiry.t t/58-store-reclaim.t t/05-token-nilo.t \
+               t/00-deps.t t/30-redis-caps.t t/45-proxy-cache.t t/11-body.t \
+               t/63-review3-poller-killed.t t/35-expiry-dates.t \
+               t/09-token-resolver.t t/52-http-signature.t \
+               t/53-oidc-provider.t t/66-review2-channel-silent.t \
+               t/33-body-hardening.t t/46-redis-outage-once.t
 # the TLS tests' certificates: one set, made once (t/lib/TestServer/Certs.pm)
 TEST_ENV    := TEST_CERT_CACHE=$(BUILD)/test-certs
 TESTS       := $(TESTS_FIRST) \
