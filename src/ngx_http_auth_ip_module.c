@@ -119,6 +119,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_auth_ip_prefetch(ngx_http_request_t *r);
+static ngx_inline ngx_uint_t ngx_http_auth_ip_addr(ngx_connection_t *c,
+    uint32_t *addr4, u_char **addr6);
 static ngx_int_t ngx_http_auth_ip_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_auth_ip_deny(ngx_http_request_t *r,
     ngx_http_auth_ip_list_t *list, uint32_t value, uint32_t addr4,
@@ -243,43 +245,15 @@ static ngx_http_variable_t  ngx_http_auth_ip_vars[] = {
 static ngx_int_t
 ngx_http_auth_ip_prefetch(ngx_http_request_t *r)
 {
+    u_char                       *addr6;
     uint32_t                      addr4;
     ngx_uint_t                    i;
-    struct sockaddr_in           *sin;
     ngx_http_auth_ip_srv_conf_t  *ascf;
-#if (NGX_HAVE_INET6)
-    u_char                       *p;
-    struct sockaddr_in6          *sin6;
-#endif
 
     ascf = ngx_http_get_module_srv_conf(r, ngx_http_auth_ip_module);
 
-    if (ascf->n == 0) {
-        return NGX_DECLINED;
-    }
-
-    switch (r->connection->sockaddr->sa_family) {
-
-    case AF_INET:
-        sin = (struct sockaddr_in *) r->connection->sockaddr;
-        addr4 = ntohl(sin->sin_addr.s_addr);
-        break;
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
-
-        if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-            return NGX_DECLINED;
-        }
-
-        p = sin6->sin6_addr.s6_addr;
-        addr4 = ((uint32_t) p[12] << 24) | ((uint32_t) p[13] << 16)
-                | ((uint32_t) p[14] << 8) | p[15];
-        break;
-#endif
-
-    default:
+    if (ascf->n == 0 || !ngx_http_auth_ip_addr(r->connection, &addr4, &addr6))
+    {
         return NGX_DECLINED;
     }
 
@@ -288,6 +262,52 @@ ngx_http_auth_ip_prefetch(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The client's address: 1 and *addr4 for an IPv4 one, IPv4-mapped IPv6
+ * included; 0 and *addr6 for another IPv6 one; 0 and no address for a
+ * UNIX-domain client
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_auth_ip_addr(ngx_connection_t *c, uint32_t *addr4, u_char **addr6)
+{
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    u_char               *p;
+    struct sockaddr_in6  *sin6;
+#endif
+
+    *addr4 = 0;
+    *addr6 = NULL;
+
+    switch (c->sockaddr->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) c->sockaddr;
+        *addr4 = ntohl(sin->sin_addr.s_addr);
+        return 1;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) c->sockaddr;
+        p = sin6->sin6_addr.s6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            *addr4 = ((uint32_t) p[12] << 24) | ((uint32_t) p[13] << 16)
+                     | ((uint32_t) p[14] << 8) | p[15];
+            return 1;
+        }
+
+        *addr6 = p;
+        return 0;
+#endif
+
+    default:
+        return 0;
+    }
 }
 
 
@@ -319,14 +339,6 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
     ngx_http_auth_ip_ctx_t       *ctx;
     ngx_http_auth_ip_list_t      *list;
     ngx_http_auth_ip_loc_conf_t  *alcf;
-    struct sockaddr_in           *sin;
-#if (NGX_HAVE_INET6)
-    u_char                       *p;
-    struct sockaddr_in6          *sin6;
-#endif
-
-    addr4 = 0;
-    addr6 = NULL;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_auth_ip_module);
 
@@ -360,36 +372,15 @@ ngx_http_auth_ip_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    switch (r->connection->sockaddr->sa_family) {
-
-    case AF_INET:
-        sin = (struct sockaddr_in *) r->connection->sockaddr;
-        addr4 = ntohl(sin->sin_addr.s_addr);
+    if (ngx_http_auth_ip_addr(r->connection, &addr4, &addr6)) {
         value = ngx_edge_auth_lpm4_find(&alcf->lpm4, addr4);
-        break;
 
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
-        p = sin6->sin6_addr.s6_addr;
+    } else if (addr6 != NULL) {
+        value = ngx_edge_auth_lpm6_find(&list->lpm6, addr6);
 
-        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-            addr4 = ((uint32_t) p[12] << 24) | ((uint32_t) p[13] << 16)
-                    | ((uint32_t) p[14] << 8) | p[15];
-            value = ngx_edge_auth_lpm4_find(&alcf->lpm4, addr4);
-
-        } else {
-            addr6 = p;
-            value = ngx_edge_auth_lpm6_find(&list->lpm6, p);
-        }
-
-        break;
-#endif
-
-    default:
+    } else {
         /* a UNIX-domain client has no address to match */
         value = 0;
-        break;
     }
 
     if (NGX_HTTP_AUTH_IP_ALLOWS(value)) {
