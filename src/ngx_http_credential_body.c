@@ -589,7 +589,7 @@ ngx_http_credential_body_handler(ngx_http_request_t *r,
                 || (cred->answer && cred->answer->code.len))
             {
                 /* as mirror does: the body handler runs the phases again */
-                ngx_http_credential_done(r);
+                ngx_http_finalize_request(r, NGX_DONE);
                 return NGX_DONE;
             }
 

@@ -144,25 +144,6 @@ ngx_http_credential_view_get(ngx_http_request_t *r,
 }
 
 
-/*
- * ngx_http_finalize_request(r, NGX_DONE) while another reference holds the
- * request: all it does then is give one back (ngx_http_close_request()),
- * here without its calls.  A request whose body is discarded gets its
- * lingering timer from nginx.
- */
-
-static ngx_inline void
-ngx_http_credential_done(ngx_http_request_t *r)
-{
-    if (r->main->count > 1 && !r->discard_body) {
-        r->main->count--;
-        return;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-}
-
-
 ngx_http_credential_ctx_t *ngx_http_credential_ctx(ngx_http_request_t *r);
 ngx_http_credential_ctx_t *ngx_http_credential_ctx_first(
     ngx_http_request_t *r);

@@ -473,7 +473,7 @@ body:
         ngx_http_credential_restore(r, ctx);
     }
 
-    ngx_http_credential_done(r);
+    ngx_http_finalize_request(r, NGX_DONE);
 
     return rc;
 }
