@@ -118,13 +118,6 @@ static ngx_str_t  ngx_http_credential_invalid_body =
 static ngx_str_t  ngx_http_credential_large_body =
     ngx_string("body-too-large");
 
-/* 00 to 99, for the new Content-Length */
-static u_char  ngx_http_credential_digits[] =
-    "0001020304050607080910111213141516171819"
-    "2021222324252627282930313233343536373839"
-    "4041424344454647484950515253545556575859"
-    "6061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
 
 
 /* a list: one body_json per path */
@@ -1110,8 +1103,7 @@ static ngx_int_t
 ngx_http_credential_body_replace(ngx_http_request_t *r,
     ngx_http_request_body_t *rb, ngx_chain_t *out, off_t len)
 {
-    size_t                        v, d;
-    u_char                       *p, *last;
+    u_char                       *p;
     ngx_table_elt_t              *h;
     ngx_http_credential_stash_t  *stash;
 
@@ -1160,34 +1152,11 @@ ngx_http_credential_body_replace(ngx_http_request_t *r,
             r->headers_in.content_length = h;
         }
 
-        /*
-         * the digits from the last one on, two at a time: ngx_sprintf()
-         * costs 100, one at a time 57 for a 1 KB body
-         */
+        /* the digits in the room after rb (body_inject()) */
 
-        last = (u_char *) (rb + 1) + NGX_OFF_T_LEN;
-        p = last;
-        v = (size_t) len;           /* unsigned: a shorter division */
-
-        while (v >= 100) {
-            d = (v % 100) * 2;
-            v /= 100;
-            p -= 2;
-            p[0] = ngx_http_credential_digits[d];
-            p[1] = ngx_http_credential_digits[d + 1];
-        }
-
-        if (v >= 10) {
-            p -= 2;
-            p[0] = ngx_http_credential_digits[v * 2];
-            p[1] = ngx_http_credential_digits[v * 2 + 1];
-
-        } else {
-            *--p = (u_char) ('0' + v);
-        }
-
+        p = (u_char *) (rb + 1);
         h->value.data = p;
-        h->value.len = last - p;
+        h->value.len = ngx_sprintf(p, "%O", len) - p;
     }
 
     return NGX_OK;
