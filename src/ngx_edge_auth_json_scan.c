@@ -812,12 +812,13 @@ const char  ngx_edge_auth_json_scan_path[] = "sse2";
     { NGX_EDGE_AUTH_JSON_K8(c), NGX_EDGE_AUTH_JSON_K8(c),                    \
       NGX_EDGE_AUTH_JSON_K8(c), NGX_EDGE_AUTH_JSON_K8(c) }
 
-static const u_char  ngx_edge_auth_json_k[8][32] __attribute__((aligned(32)))
-    = {
+static const u_char  ngx_edge_auth_json_k[10][32]
+    __attribute__((aligned(32))) = {
     NGX_EDGE_AUTH_JSON_K32('"'), NGX_EDGE_AUTH_JSON_K32('\\'),
     NGX_EDGE_AUTH_JSON_K32(' '), NGX_EDGE_AUTH_JSON_K32('\n'),
     NGX_EDGE_AUTH_JSON_K32('\r'), NGX_EDGE_AUTH_JSON_K32('\t'),
-    NGX_EDGE_AUTH_JSON_K32('0' - 1), NGX_EDGE_AUTH_JSON_K32('9' + 1)
+    NGX_EDGE_AUTH_JSON_K32('0' - 1), NGX_EDGE_AUTH_JSON_K32('9' + 1),
+    NGX_EDGE_AUTH_JSON_K32(' ' - 1), NGX_EDGE_AUTH_JSON_K32('9')
 };
 
 #define ngx_edge_auth_json_vectors                                           \
@@ -866,7 +867,7 @@ static const u_char  ngx_edge_auth_json_k[8][32] __attribute__((aligned(32)))
                                         _mm_cmpgt_epi8(above9, x)))          \
         ^ 0xffff
 
-#define ngx_edge_auth_json_first(m)  ((size_t) __builtin_ctz(m))
+#define ngx_edge_auth_json_first(m)  ((size_t) (unsigned) __builtin_ctz(m))
 
 #else
 
@@ -1077,6 +1078,95 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 
 #define ngx_edge_auth_json_offset(p)  (cur.base + ((p) - cur.part->pos))
 
+
+/*
+ * The lane: the loop below for what most of a large body is, values under
+ * the top-level members (no member to report), with no end of a part in
+ * sight.  It runs while at least NGX_EDGE_AUTH_JSON_ROOM bytes are left in
+ * the part, which it asks at each bracket opened or closed, comma and run
+ * of white space, and reads the bytes between without asking: a key, a
+ * colon, a string or number of less than WIDE bytes, a literal and a few
+ * blanks.  Its grammar is the loop's (the code it runs in says which
+ * token may come next), on the loop's stack; anything else (an escape,
+ * a byte from 0x80, a long number, an error, the bracket that closes a
+ * top-level member's value, the end of its room) it leaves to the loop
+ * at the start of that token, with the state the loop takes it up in.
+ * What the loop would do at the byte after a value the lane does on the
+ * cold side of its branches: a fraction or an exponent is taken where a
+ * digit precedes them.
+ */
+
+#define NGX_EDGE_AUTH_JSON_ROOM  (4 * NGX_EDGE_AUTH_JSON_WIDE + 32)
+
+/* p at a blank: past the run, or to leave when the room ends in it */
+
+#define ngx_edge_auth_json_lane_blanks(leave)                                \
+    if (*++p > ' ') {                                                        \
+        /* void */                                                           \
+    } else {                                                                 \
+        for ( ;; ) {                                                         \
+            if (p > safe) {                                                  \
+                goto leave;                                                  \
+            }                                                                \
+            ngx_edge_auth_json_blank_mask();                                 \
+            if (m) {                                                         \
+                p += ngx_edge_auth_json_first(m);                            \
+                break;                                                       \
+            }                                                                \
+            p += NGX_EDGE_AUTH_JSON_WIDE;                                    \
+        }                                                                    \
+    }
+
+/*
+ * p at the first byte inside a string: past its closing quote, or to
+ * plain when a byte in it is not plain, or to leave when the room ends
+ * in it (long: the string was longer than one load)
+ */
+
+#define ngx_edge_auth_json_lane_string(plain, leave)                         \
+    ngx_edge_auth_json_lane_plain_mask();                                    \
+    if (m == 0) {                                                            \
+        do {                                                                 \
+            p += NGX_EDGE_AUTH_JSON_WIDE;                                    \
+            if (p > wide) {                                                  \
+                goto plain;                                                  \
+            }                                                                \
+            ngx_edge_auth_json_lane_plain_mask();                            \
+        } while (m == 0);                                                    \
+        p += ngx_edge_auth_json_first(m);                                    \
+        if (*p != '"') {                                                     \
+            goto plain;                                                      \
+        }                                                                    \
+        if (++p > safe) {                                                    \
+            goto leave;                                                      \
+        }                                                                    \
+    } else {                                                                 \
+        p += ngx_edge_auth_json_first(m);                                    \
+        if (*p != '"') {                                                     \
+            goto plain;                                                      \
+        }                                                                    \
+        p++;                                                                 \
+    }
+
+/* p past the digits from p on, or to long when there are WIDE of them */
+
+#define ngx_edge_auth_json_lane_digits(back)                                 \
+    ngx_edge_auth_json_lane_digit_mask();                                    \
+    if (m == 0) {                                                            \
+        goto back;                                                           \
+    }                                                                        \
+    p += ngx_edge_auth_json_first(m)
+
+/* where the lane leaves the text to the loop: the state to take it up in */
+
+#define NGX_EDGE_AUTH_JSON_L_VALUE   0   /* a value is expected at p */
+#define NGX_EDGE_AUTH_JSON_L_KEY     1   /* a key, after a comma */
+#define NGX_EDGE_AUTH_JSON_L_OBJECT  2   /* a key or '}', after '{' */
+#define NGX_EDGE_AUTH_JSON_L_ARRAY   3   /* a value or ']', after '[' */
+#define NGX_EDGE_AUTH_JSON_L_COLON   4   /* a colon, after a key */
+#define NGX_EDGE_AUTH_JSON_L_AFTER   5   /* a value ended at p */
+
+
 /* at the bottom of the stack */
 #define NGX_EDGE_AUTH_JSON_NOTHING  0xfe
 
@@ -1090,6 +1180,14 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define NGX_EDGE_AUTH_JSON_SCOPE
 #define NGX_EDGE_AUTH_JSON_FN     ngx_edge_auth_json_scan
 #endif
+
+#define NGX_EDGE_AUTH_JSON_LANE_SCOPE  static
+#define NGX_EDGE_AUTH_JSON_LANE_FN     ngx_edge_auth_json_lane
+
+#define ngx_edge_auth_json_lane_vectors
+#define ngx_edge_auth_json_lane_vectors_init()
+#define ngx_edge_auth_json_lane_plain_mask()  ngx_edge_auth_json_plain_mask()
+#define ngx_edge_auth_json_lane_digit_mask()  ngx_edge_auth_json_digit_mask()
 
 #else /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
 
@@ -1108,6 +1206,12 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #undef ngx_edge_auth_json_first
 #undef NGX_EDGE_AUTH_JSON_SCOPE
 #undef NGX_EDGE_AUTH_JSON_FN
+#undef NGX_EDGE_AUTH_JSON_LANE_SCOPE
+#undef NGX_EDGE_AUTH_JSON_LANE_FN
+#undef ngx_edge_auth_json_lane_vectors
+#undef ngx_edge_auth_json_lane_vectors_init
+#undef ngx_edge_auth_json_lane_plain_mask
+#undef ngx_edge_auth_json_lane_digit_mask
 
 #define NGX_EDGE_AUTH_JSON_WIDE  32
 
@@ -1147,19 +1251,418 @@ ngx_edge_auth_json_first_byte(uint64_t m)
         _mm256_and_si256(_mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(6)),      \
                          _mm256_cmpgt_epi8(ngx_edge_auth_json_c(7), x)))
 
-#define ngx_edge_auth_json_first(m)  ((size_t) __builtin_ctz(m))
+#define ngx_edge_auth_json_first(m)  ((size_t) (unsigned) __builtin_ctz(m))
 
 #define NGX_EDGE_AUTH_JSON_SCOPE  static __attribute__((target("avx2")))
 #define NGX_EDGE_AUTH_JSON_FN     ngx_edge_auth_json_scan_avx2_build
 
+#define NGX_EDGE_AUTH_JSON_LANE_SCOPE                                        \
+    static __attribute__((target("avx2")))
+#define NGX_EDGE_AUTH_JSON_LANE_FN     ngx_edge_auth_json_lane_avx2
+
+/*
+ * The lane's masks compare x with constants in memory, x first: no
+ * constant needs a register of its own (gcc -O builds such a constant
+ * again where it is used)
+ */
+
+#define ngx_edge_auth_json_lane_vectors
+#define ngx_edge_auth_json_lane_vectors_init()
+
+/* m: not all ones when a byte is not plain: ' ' to '~' but '"' and '\\' */
+
+#define ngx_edge_auth_json_lane_plain_mask()                                 \
+    x = _mm256_loadu_si256((const __m256i *) p);                             \
+    m = ~(unsigned) _mm256_movemask_epi8(                                    \
+        _mm256_andnot_si256(_mm256_or_si256(ngx_edge_auth_json_eq(0),        \
+                                            ngx_edge_auth_json_eq(1)),       \
+                            _mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(8))))
+
+#define ngx_edge_auth_json_lane_digit_mask()                                 \
+    x = _mm256_loadu_si256((const __m256i *) p);                             \
+    m = ~(unsigned) _mm256_movemask_epi8(                                    \
+        _mm256_andnot_si256(_mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(9)),   \
+                            _mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(6))))
+
 #endif /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
+
+
+NGX_EDGE_AUTH_JSON_LANE_SCOPE __attribute__((noinline)) int
+NGX_EDGE_AUTH_JSON_LANE_FN(const u_char **pos, const u_char *end, int st,
+    u_char *stack, size_t *depth_p, size_t limit)
+{
+    u_char         c, *top, *full, *bottom;
+    uint32_t       w;
+    const u_char  *p, *safe, *wide;
+    ngx_edge_auth_json_vectors;
+    ngx_edge_auth_json_lane_vectors;
+
+    ngx_edge_auth_json_vectors_init();
+    ngx_edge_auth_json_lane_vectors_init();
+
+    p = *pos;
+    safe = end - NGX_EDGE_AUTH_JSON_ROOM;
+    wide = end - NGX_EDGE_AUTH_JSON_WIDE;
+    top = stack + *depth_p;
+    full = stack + limit;
+
+    /*
+     * the bracket at bottom it leaves to the loop: a top-level member's
+     * value, or the text itself when it is not an object (the loop's
+     * stack starts at 2 then, see below)
+     */
+
+    bottom = full - NGX_EDGE_AUTH_JSON_DEPTH + 2;
+
+    switch (st) {
+
+    case NGX_EDGE_AUTH_JSON_L_KEY:
+        goto key;
+
+    case NGX_EDGE_AUTH_JSON_L_OBJECT:
+        goto object;
+
+    case NGX_EDGE_AUTH_JSON_L_ARRAY:
+        goto array;
+
+    default: /* NGX_EDGE_AUTH_JSON_L_VALUE */
+        goto value;
+    }
+
+value:          /* a value is expected at p */
+
+    /* the usual ones first: gcc makes a search tree of a switch */
+
+    c = *p;
+
+    if (c == '"') {
+        p++;
+        ngx_edge_auth_json_lane_string(value_string, leave_after);
+        goto after;
+    }
+
+    if ((u_char) (c - '1') < 9) {
+        p++;
+        ngx_edge_auth_json_lane_digits(number_back);
+        goto after;
+    }
+
+    if (c == '{') {
+        if (top == full || p > safe) {
+            goto leave_value;
+        }
+
+        *++top = '{';
+        p++;
+        goto object;
+    }
+
+    switch (c) {
+
+    case '0':
+        p++;
+        goto after;
+
+    case '-':
+        c = p[1];
+
+        if (c == '0') {
+            p += 2;
+            goto after;
+        }
+
+        if ((u_char) (c - '1') < 9) {
+            p += 2;
+            ngx_edge_auth_json_lane_digits(number_back);
+            goto after;
+        }
+
+        goto leave_value;
+
+    case '[':
+        if (top == full || p > safe) {
+            goto leave_value;
+        }
+
+        *++top = '[';
+        p++;
+        goto array;
+
+    case 't':
+        memcpy(&w, p, 4);
+
+        if (memcmp(&w, "true", 4) != 0) {
+            goto leave_value;
+        }
+
+        p += 4;
+        goto after;
+
+    case 'f':
+        memcpy(&w, p + 1, 4);
+
+        if (memcmp(&w, "alse", 4) != 0) {
+            goto leave_value;
+        }
+
+        p += 5;
+        goto after;
+
+    case 'n':
+        memcpy(&w, p, 4);
+
+        if (memcmp(&w, "null", 4) != 0) {
+            goto leave_value;
+        }
+
+        p += 4;
+        goto after;
+
+    case ' ': case '\n': case '\r': case '\t':
+        ngx_edge_auth_json_lane_blanks(leave_value);
+        goto value;
+
+    default:
+        goto leave_value;
+    }
+
+array:          /* after '[': a value or ']' */
+
+    c = *p;
+
+    if (c == ']') {
+        goto close;
+    }
+
+    if (c <= ' ') {
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            goto leave_array;
+        }
+
+        ngx_edge_auth_json_lane_blanks(leave_array);
+
+        if (*p == ']') {
+            goto close;
+        }
+    }
+
+    goto value;
+
+object:         /* after '{': a key or '}' */
+
+    c = *p;
+
+    if (c == '"') {
+        goto key_quote;
+    }
+
+    if (c == '}') {
+        goto close;
+    }
+
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        goto leave_object;
+    }
+
+    ngx_edge_auth_json_lane_blanks(leave_object);
+
+    if (*p == '}') {
+        goto close;
+    }
+
+    /* fall through */
+
+key:            /* after a comma in an object */
+
+    if (*p != '"') {
+        c = *p;
+
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            goto leave_key;
+        }
+
+        ngx_edge_auth_json_lane_blanks(leave_key);
+
+        if (*p != '"') {
+            goto leave_key;
+        }
+    }
+
+key_quote:      /* *p == '"' */
+
+    p++;
+    ngx_edge_auth_json_lane_string(key_string, leave_colon);
+
+    if (*p != ':') {
+        c = *p;
+
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            goto leave_colon;
+        }
+
+        ngx_edge_auth_json_lane_blanks(leave_colon);
+
+        if (*p != ':') {
+            goto leave_colon;
+        }
+    }
+
+    p++;
+    goto value;
+
+after:          /* a value ended at p */
+
+    c = *p;
+
+    if (c == ',') {
+        if (p > safe) {
+            goto leave_after;
+        }
+
+        p++;
+
+        if (*top == '{') {
+            goto key;
+        }
+
+        goto value;
+    }
+
+    if (c == *top + 2) {
+
+close:          /* *p closes the open bracket */
+
+        if (top == bottom || p > safe) {
+            goto leave_close;
+        }
+
+        top--;
+        p++;
+        goto after;
+    }
+
+    switch (c) {
+
+    case ' ': case '\n': case '\r': case '\t':
+        ngx_edge_auth_json_lane_blanks(leave_after);
+        goto after;
+
+    case '.':
+        if ((u_char) (p[-1] - '0') >= 10) {
+            goto leave_after;
+        }
+
+        p++;
+        ngx_edge_auth_json_lane_digits(number_back);
+
+        if (ngx_edge_auth_json_first(m) == 0) {
+            goto number_back;   /* no digit after the dot */
+        }
+
+        if ((*p | 0x20) != 'e') {
+            goto after_number;
+        }
+
+        /* fall through */
+
+    case 'e': case 'E':
+        if ((u_char) (p[-1] - '0') >= 10) {
+            goto leave_after;
+        }
+
+        c = *++p;
+
+        if (c == '+' || c == '-') {
+            p++;
+        }
+
+        ngx_edge_auth_json_lane_digits(number_back);
+
+        if (ngx_edge_auth_json_first(m) == 0) {
+            goto number_back;   /* no digit in the exponent */
+        }
+
+        goto after_number;
+
+    default:
+        goto leave_after;
+    }
+
+after_number:   /* after a fraction or an exponent: no other one */
+
+    c = *p;
+
+    if (c == ',' || c == *top + 2) {
+        goto after;
+    }
+
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        goto leave_after;
+    }
+
+    goto after;
+
+number_back:    /* WIDE digits, or none where one must be: the loop takes
+                   the number again from its start */
+
+    while (p[-1] == '.' || p[-1] == 'e' || p[-1] == 'E' || p[-1] == '+'
+           || p[-1] == '-' || (u_char) (p[-1] - '0') < 10)
+    {
+        p--;
+    }
+
+    goto leave_value;
+
+value_string:   /* a byte the lane leaves to the loop: the opening quote */
+
+    while (*--p != '"') { /* void */ }
+
+    goto leave_value;
+
+key_string:
+
+    while (*--p != '"') { /* void */ }
+
+    goto leave_key;
+
+leave_value:
+    st = NGX_EDGE_AUTH_JSON_L_VALUE;
+    goto leave;
+
+leave_key:
+    st = NGX_EDGE_AUTH_JSON_L_KEY;
+    goto leave;
+
+leave_object:
+    st = NGX_EDGE_AUTH_JSON_L_OBJECT;
+    goto leave;
+
+leave_array:
+    st = NGX_EDGE_AUTH_JSON_L_ARRAY;
+    goto leave;
+
+leave_colon:
+    st = NGX_EDGE_AUTH_JSON_L_COLON;
+    goto leave;
+
+leave_close:
+leave_after:
+    st = NGX_EDGE_AUTH_JSON_L_AFTER;
+
+leave:
+
+    *pos = p;
+    *depth_p = top - stack;
+
+    return st;
+}
 
 
 NGX_EDGE_AUTH_JSON_SCOPE int
 NGX_EDGE_AUTH_JSON_FN(const ngx_edge_auth_json_part_t *part, size_t n,
     ngx_edge_auth_json_member_pt member, void *data)
 {
-    int                               c, object, in_key;
+    int                               c, object, in_key, st;
     size_t                            depth, limit, i, k, start, key_len;
     u_char                            open, tmp[12];
     u_char                            stack[NGX_EDGE_AUTH_JSON_DEPTH + 3];
@@ -1244,6 +1747,13 @@ value_c:        /* c == *p; white space is tested last */
         open = '{';
         p++;
 
+        if (depth >= 2 && (size_t) (end - p) >= NGX_EDGE_AUTH_JSON_ROOM) {
+            st = NGX_EDGE_AUTH_JSON_L_OBJECT;
+            goto lane;
+        }
+
+object_open:    /* after '{' */
+
         c = ngx_edge_auth_json_peek();
 
         if (c == '"') {
@@ -1271,6 +1781,13 @@ value_c:        /* c == *p; white space is tested last */
         stack[++depth] = '[';
         open = '[';
         p++;
+
+        if (depth >= 2 && (size_t) (end - p) >= NGX_EDGE_AUTH_JSON_ROOM) {
+            st = NGX_EDGE_AUTH_JSON_L_ARRAY;
+            goto lane;
+        }
+
+array_open:     /* after '[' */
 
         c = ngx_edge_auth_json_peek();
 
@@ -1509,12 +2026,26 @@ after_c:        /* c == *p; white space is tested last */
     if (c == ',') {
         p++;
 
+        if (depth < 2 || (size_t) (end - p) < NGX_EDGE_AUTH_JSON_ROOM) {
+            if (open == '{') {
+                goto key;
+            }
+
+            if (open == '[') {
+                goto value;
+            }
+
+            goto invalid;
+        }
+
         if (open == '{') {
-            goto key;
+            st = NGX_EDGE_AUTH_JSON_L_KEY;
+            goto lane;
         }
 
         if (open == '[') {
-            goto value;
+            st = NGX_EDGE_AUTH_JSON_L_VALUE;
+            goto lane;
         }
 
         goto invalid;
@@ -1534,6 +2065,34 @@ after_c:        /* c == *p; white space is tested last */
     if (c == -1 && open == NGX_EDGE_AUTH_JSON_NOTHING) {
         return object ? NGX_EDGE_AUTH_JSON_OBJECT
                       : NGX_EDGE_AUTH_JSON_NOT_OBJECT;
+    }
+
+    goto invalid;
+
+lane:           /* below the top-level members, in the part's room */
+
+    st = NGX_EDGE_AUTH_JSON_LANE_FN(&p, end, st, stack, &depth, limit);
+    open = stack[depth];
+
+    switch (st) {
+
+    case NGX_EDGE_AUTH_JSON_L_VALUE:
+        goto value;
+
+    case NGX_EDGE_AUTH_JSON_L_KEY:
+        goto key;
+
+    case NGX_EDGE_AUTH_JSON_L_OBJECT:
+        goto object_open;
+
+    case NGX_EDGE_AUTH_JSON_L_ARRAY:
+        goto array_open;
+
+    case NGX_EDGE_AUTH_JSON_L_COLON:
+        goto colon;
+
+    default: /* NGX_EDGE_AUTH_JSON_L_AFTER */
+        goto after;
     }
 
 invalid:

@@ -720,6 +720,154 @@ compact_tests(void)
 }
 
 
+/*
+ * The lane (values below the top-level members, read while the part has
+ * room): a value or a key, valid or not, in one row of many, in an object
+ * and in an array, in a text that is an object and in one that is not,
+ * well inside the lane's room; then some of them moved byte by byte
+ * across the end of the room (a string after them, of each length up to
+ * more than the room of every build).  Each text compared as the others.
+ */
+
+static void
+lane_tests(void)
+{
+    int          k, form, pad;
+    char         text[4096];
+    size_t       len, v, nodd, nkey;
+    static const char  *odd[] = {
+        "1.5e3", "12345678901234567890123456789012345",
+        "0.12345678901234567890123456789012345",
+        "1e000000000000000000000000000000000007", "\n\n   [\n  1\n]\n",
+        "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxx\"", "\"x\\\"y\"", "1 .5",
+        /*
+         * the longest reach between two looks at the room, for each WIDE
+         * (an exponent jansson takes: it refuses what overflows a double)
+         */
+        "{\"xxxxxxx\":1234567.1234567e+0000007}",
+        "{\"xxxxxxxxxxxxxxx\":123456789012345.123456789012345e+000000000000007}",
+        "{\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": \t1234567890123456789012345678901"
+        ".1234567890123456789012345678901e+0000000000000000000000000000007}",
+        /* those above also across the end of the room */
+        "1e", "[ ]", "tru", "1.5.3", "1e5.3", "\"a\".5", "true.5", "[1].5", "{}e1", "1.e5",
+        "1.", "1e+", "1E-7", "-", "-0", "-01", "-a", "-7.25", "0.0", "00",
+        "1. 5", "1 e5", "0e0", "fals", "nul", "truex", "nullx", "false",
+        "true", "null", "{ }", "[ 1 , 2 ]", "{ \"a\" : 1 }", "{\"a\" 1}",
+        "{\"a\":1,}", "[1,]", "[,1]", "{,}", "{\"a\":1 ,\"b\":[]}", "[]]",
+        "{}}", "\"\xc3\xa9\"", "\"\x01\"", "\"\x7f\"", "[[[[[[]]]]]]",
+        "{\"a\":{\"b\":{\"c\":[]}}}", "]", "}", ",", ":", "\"k\":1", "1 2",
+        "\t1\n", "\"", "[\"a\",\"b\\u00e9\",3]"
+    };
+    static const char  *key[] = {
+        "\"a\\n\"", "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"",
+        /* those above also across the end of the room */
+        "\"k\" ", " \"k\"",
+        "\"\xc3\xa9\"", "a", "\"k\"\t", "\"a\":1,\"b\"", "1", "\"k\"::",
+        "\"k\" :", "}", "\"k\"", "\"\""
+    };
+
+    nodd = sizeof(odd) / sizeof(odd[0]);
+    nkey = sizeof(key) / sizeof(key[0]);
+
+    for (k = 0; k < (int) (nodd + nkey); k++) {
+        for (pad = -1; pad < 4 * 32 + 48; pad++) {
+            for (form = 0; form < 3; form++) {
+
+                if (pad >= 0
+                    && (form != 0 || (k >= 11 && k < (int) nodd)
+                        || k >= (int) nodd + 2))
+                {
+                    continue;
+                }
+
+                len = snprintf(text, sizeof(text), "%s",
+                               form == 2 ? "[[\"\"" : "{\"a\":{\"b\":[\"\"");
+
+                for (v = 0; v < 4; v++) {
+                    len += snprintf(text + len, sizeof(text) - len,
+                                    ",{\"n\":%zu,\"v\":\"xxxxxxxxxxxxxxxx\"}",
+                                    v);
+                }
+
+                if (k >= (int) nodd) {
+                    len += snprintf(text + len, sizeof(text) - len,
+                                    ",{\"n\":1,%s:2}", key[k - nodd]);
+
+                } else if (form == 1) {
+                    len += snprintf(text + len, sizeof(text) - len,
+                                    ",[%s,\"x\"]", odd[k]);
+
+                } else {
+                    len += snprintf(text + len, sizeof(text) - len,
+                                    ",{\"n\":%s,\"v\":\"x\"}", odd[k]);
+                }
+
+                /* well inside the room, or pad bytes before its end */
+
+                if (pad < 0) {
+                    for (v = 0; v < 8; v++) {
+                        len += snprintf(text + len, sizeof(text) - len,
+                                        ",{\"n\":%zu,\"v\":[true,null]}", v);
+                    }
+
+                } else {
+                    memset(text + len, 'y', pad + 3);
+                    text[len] = ',';
+                    text[len + 1] = '"';
+                    text[len + pad + 2] = '"';
+                    len += pad + 3;
+                    len += snprintf(text + len, sizeof(text) - len, "%s",
+                                    ",1,2,3,4,5,6,7,8,9,0,[],{},7,8,9,0");
+                }
+
+                len += snprintf(text + len, sizeof(text) - len, "%s",
+                                form == 2 ? "]]" : "]},\"c\":1}");
+
+                if (pad == 70 && k == 10) {
+                    every_cut(text, len, "lane, cut everywhere");
+                }
+
+                compare(text, len, "lane", pad % 16 == 0);
+            }
+        }
+    }
+
+    /*
+     * long runs of commas and of long strings with no bracket between,
+     * cut everywhere: the lane must look at its room at each
+     */
+
+    len = snprintf(text, sizeof(text), "{\"a\":[[0");
+
+    for (v = 1; v < 120; v++) {
+        len += snprintf(text + len, sizeof(text) - len, ",%zu", v % 10);
+    }
+
+    len += snprintf(text + len, sizeof(text) - len, "],[\"");
+
+    for (v = 0; v < 6; v++) {
+        len += snprintf(text + len, sizeof(text) - len, "%s%.*s\"",
+                        v ? ",\"" : "", (int) (33 + v),
+                        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy");
+    }
+
+    /*
+     * and one longer than the room whose quote the last load of each
+     * build finds in its last byte (32k + 31 bytes): it may end where
+     * the part does
+     */
+
+    memset(text + len, 'y', 193);
+    memcpy(text + len, ",\"", 2);
+    len += 193;
+    text[len++] = '"';
+
+    len += snprintf(text + len, sizeof(text) - len, "]]}");
+
+    every_cut(text, len, "lane, commas and long strings, cut everywhere");
+}
+
 static const char  *table[] = {
     "{}", " {} ", "{\"a\":1}", "{\"a\" : [1, 2.5e-3, -0, true, null]}",
     "[]", "[1]", "1", "-1.5E+10", "\"s\"", "true", "null", "false",
@@ -961,6 +1109,7 @@ main(void)
     long_tests();
     bench_body_tests();
     compact_tests();
+    lane_tests();
 
     printf("%s 2 - the edges of the fast paths, long texts: %d scans, "
            "%d differ\n# the block checker handed on %zu texts\n",
