@@ -1418,11 +1418,12 @@ value:          /* a value is expected at p */
         p += 4;
         goto after;
 
-    case ' ': case '\n': case '\r': case '\t':
-        ngx_edge_auth_json_lane_blanks(leave_value);
-        goto value;
-
     default:
+        if (ngx_edge_auth_json_is_blank(c)) {
+            ngx_edge_auth_json_lane_blanks(leave_value);
+            goto value;
+        }
+
         goto leave_value;
     }
 
@@ -1435,7 +1436,7 @@ array:          /* after '[': a value or ']' */
     }
 
     if (c <= ' ') {
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        if (!ngx_edge_auth_json_is_blank(c)) {
             goto leave_array;
         }
 
@@ -1460,7 +1461,7 @@ object:         /* after '{': a key or '}' */
         goto close;
     }
 
-    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+    if (!ngx_edge_auth_json_is_blank(c)) {
         goto leave_object;
     }
 
@@ -1477,7 +1478,7 @@ key:            /* after a comma in an object */
     if (*p != '"') {
         c = *p;
 
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        if (!ngx_edge_auth_json_is_blank(c)) {
             goto leave_key;
         }
 
@@ -1496,7 +1497,7 @@ key_quote:      /* *p == '"' */
     if (*p != ':') {
         c = *p;
 
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        if (!ngx_edge_auth_json_is_blank(c)) {
             goto leave_colon;
         }
 
@@ -1541,11 +1542,12 @@ close:          /* *p closes the open bracket */
         goto after;
     }
 
-    switch (c) {
-
-    case ' ': case '\n': case '\r': case '\t':
+    if (ngx_edge_auth_json_is_blank(c)) {
         ngx_edge_auth_json_lane_blanks(leave_after);
         goto after;
+    }
+
+    switch (c) {
 
     case '.':
         if ((u_char) (p[-1] - '0') >= 10) {
@@ -1596,7 +1598,7 @@ after_number:   /* after a fraction or an exponent: no other one */
         goto after;
     }
 
-    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+    if (!ngx_edge_auth_json_is_blank(c)) {
         goto leave_after;
     }
 
