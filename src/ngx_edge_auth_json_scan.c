@@ -1307,12 +1307,13 @@ NGX_EDGE_AUTH_JSON_LANE_FN(const u_char **pos, const u_char *end, int st,
     full = stack + limit;
 
     /*
-     * the bracket at bottom it leaves to the loop: a top-level member's
-     * value, or the text itself when it is not an object (the loop's
-     * stack starts at 2 then, see below)
+     * The bracket at bottom it leaves to the loop, which reports a member
+     * after it or ends the text there: the loop's stack starts at 0 for
+     * an object (the text at 1, the top-level members' values at 2), at 2
+     * for any other text (its own bracket at 3), see below.
      */
 
-    bottom = full - NGX_EDGE_AUTH_JSON_DEPTH + 2;
+    bottom = stack + ((limit == NGX_EDGE_AUTH_JSON_DEPTH) ? 2 : 3);
 
     switch (st) {
 

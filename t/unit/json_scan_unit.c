@@ -834,6 +834,29 @@ lane_tests(void)
     }
 
     /*
+     * the bracket the lane leaves to the loop, of a text that is not an
+     * object, and of a top-level member's value, and what may follow it
+     * (the fuzzer found "[ ] ,2" taken for valid)
+     */
+
+    for (k = 0; k < 12; k++) {
+        len = snprintf(text, sizeof(text), "%s", (k & 1) ? "{\"a\":[" : "[");
+
+        for (v = 0; v < 12; v++) {
+            len += snprintf(text + len, sizeof(text) - len, "%s%zu,\"%s\"",
+                            v ? "," : "", v, "xxxxxxxxxxxxxxxxxxxx");
+        }
+
+        /* with white space after it: the lane has room there */
+
+        len += snprintf(text + len, sizeof(text) - len, "]%s%s%200s",
+                        (const char *[]) { "", ",2", "]", " ,[]", "}", "\t2"
+                        }[k / 2], (k & 1) ? "}" : "", "");
+
+        compare(text, len, "lane, the bracket at its bottom", 4);
+    }
+
+    /*
      * long runs of commas and of long strings with no bracket between,
      * cut everywhere: the lane must look at its room at each
      */
