@@ -272,7 +272,9 @@ run: deps $(MODULE)
 # the benches count instructions under valgrind; Lua and njs are the
 # token bench's peers (installed only when missing); each bench writes its
 # headline figures to build/bench/NAME.json, bench/summary.py prints them
-BENCH_DEBS  := valgrind libnginx-mod-http-lua libnginx-mod-http-js
+# g++ and libsimdjson-dev: the JSON checker's peer in bench/body_bench.py
+BENCH_DEBS  := valgrind libnginx-mod-http-lua libnginx-mod-http-js g++ \
+               libsimdjson-dev
 
 bench-deps: deps
 	@sh tools/apt-missing $(BENCH_DEBS)

@@ -28,6 +28,14 @@ Environment (all optional):
                   proxy, after 100 unmeasured (0: skip)    500
   BENCH_CG_SPLIT  also 1 KB with the body sent 5 ms after the request
                   head, read in an event of its own (0: not)    1
+  BENCH_CHECK_ROUNDS  interleaved rounds of the JSON checker alone
+                  against simdjson on the 64 KB body (0: skip)  7
+
+The JSON checker alone (bench/json_check_bench.c, built with nginx's
+flags) and its peer simdjson (bench/json_simdjson.cpp, Debian's
+libsimdjson-dev, when g++ and it are installed): time a check of the
+64 KB body, and instructions a byte under callgrind (AVX2: valgrind has
+no AVX-512).
 """
 
 import json
@@ -44,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # the helpers every bench shares, and the token bench's configuration
 sys.path.insert(0, HERE)
-from benchlib import (NGINX, MODULE, log, die, free_port,  # noqa: E402
+from benchlib import (NGINX, MODULE, ROOT, log, die, free_port,  # noqa: E402
                       wait_port, stop_pid, keepalive, callgrind_runs,
                       callgrind_parse, alloc_fixed, callgrind_functions,
                       figure, record)
@@ -58,6 +66,7 @@ PROXIES = [k for k in os.environ.get('BENCH_PROXIES', 'BC') if k in 'BC']
 # under callgrind, 1 KB also with the body 5 ms after the head (0: not)
 SPLIT = os.environ.get('BENCH_CG_SPLIT', '1') != '0'
 SPLIT_KEY = '1 KB, the body after the head'
+CHECK_ROUNDS = int(os.environ.get('BENCH_CHECK_ROUNDS', '7'))
 
 # issue 13: what body_json may add to a plain proxy_pass of the same body;
 # the issue sets it on the 64 KB body (its "today 16.9" was that body's
@@ -327,7 +336,95 @@ def main():
     time.sleep(0.5)
 
     figs += per_byte(proxy, ports, sizes)
+    figs += checker_alone(work, sizes['64 KB'])
     record('body', figs)
+
+
+def checker_alone(work, body):
+    """the JSON checker without nginx against simdjson, on the same body:
+    time a check (interleaved rounds, the median of each run's fastest
+    round) and instructions a byte under callgrind"""
+    if CHECK_ROUNDS <= 0:
+        return []
+    path = os.path.join(work, 'body64.json')
+    with open(path, 'w') as f:
+        f.write(body)
+    ours = os.path.join(work, 'json_check_bench')
+    cc = os.environ.get('CC', 'cc')
+    # nginx's flags for the module (its configure's -O)
+    subprocess.run([cc, '-pipe', '-O', '-W', '-Wall', '-Wpointer-arith',
+                    '-Wno-unused-parameter', '-Werror', '-g',
+                    '-I' + os.path.join(ROOT, 'src'), '-o', ours,
+                    os.path.join(HERE, 'json_check_bench.c'),
+                    os.path.join(ROOT, 'src', 'ngx_edge_auth_json_scan.c')],
+                   check=True)
+    peer = os.path.join(work, 'json_simdjson')
+    version = subprocess.run(['dpkg-query', '-W', '-f', '${Version}',
+                              'libsimdjson-dev'], capture_output=True,
+                             text=True).stdout.strip()
+    if not version or shutil.which('g++') is None or subprocess.run(
+            ['g++', '-O2', '-std=c++17', '-o', peer,
+             os.path.join(HERE, 'json_simdjson.cpp'), '-lsimdjson']
+            ).returncode != 0:
+        log('the JSON checker alone: simdjson skipped (no g++ or '
+            'libsimdjson-dev)')
+        peer = None
+
+    # what runs: the module's builds, and the peer's two SIMD builds; the
+    # AVX2 ones also under callgrind
+    runs = []
+    for mode, what in ((3, 'block checker, AVX-512BW'),
+                       (1, 'one-pass, AVX2'), (0, 'one-pass, SSE2')):
+        if subprocess.run([ours, path, str(mode), '1', '1'],
+                          capture_output=True).returncode == 0:
+            runs.append(('JSON check alone, 64 KB, ' + what,
+                         [ours, path, str(mode)], mode == 1))
+    for impl, what in (('icelake', 'AVX-512'), ('haswell', 'AVX2')):
+        if peer and subprocess.run([peer, path, impl, '1', '1'],
+                                   capture_output=True).returncode == 0:
+            runs.append(('peer: simdjson %s DOM parse, %s' % (version, what),
+                         [peer, path, impl], impl == 'haswell'))
+
+    times = {name: [] for name, _, _ in runs}
+    for _ in range(CHECK_ROUNDS):
+        for name, cmd, _ in runs:
+            out = subprocess.run(cmd + ['100', '5'], capture_output=True,
+                                 text=True, check=True).stdout
+            times[name].append(float(out))
+
+    def instructions(cmd):
+        n = []
+        for it in ('1', '11'):
+            r = subprocess.run(['valgrind', '--tool=callgrind',
+                                '--callgrind-out-file=/dev/null'] + cmd
+                               + [it, '1'], capture_output=True, text=True)
+            m = re.search(r'refs:\s+([\d,]+)', r.stderr)
+            if r.returncode != 0 or not m:
+                return None
+            n.append(int(m.group(1).replace(',', '')))
+        return (n[1] - n[0]) / 10.0 / len(body)
+
+    log('')
+    log('%-52s %8s %11s %11s' % ('64 KB body, without nginx', 'us',
+                                 'min-max', 'instr/byte'))
+    figs = []
+    for name, cmd, count in runs:
+        t = times[name]
+        ipb = instructions(cmd) if count and shutil.which('valgrind') \
+            else None
+        log('%-52s %8.1f %5.1f-%-5.1f %11s'
+            % (name, statistics.median(t), min(t), max(t),
+               '%.2f' % ipb if ipb is not None else '-'))
+        figs.append(figure(name + ', us', statistics.median(t), 'us', None,
+                           None, 'median of %d interleaved runs, min %.1f '
+                           'max %.1f' % (len(t), min(t), max(t))))
+        if ipb is not None:
+            figs.append(figure(name + ', instr/byte', ipb, '', None, None,
+                               'callgrind: (11 checks - 1) / 10 / bytes'))
+    log('the fastest of 5 rounds of 100 checks a run, %d runs interleaved; '
+        'instructions under callgrind (no AVX-512 there): (11 checks - 1) '
+        '/ 10 / body bytes' % CHECK_ROUNDS)
+    return figs
 
 
 def per_byte(proxy, ports, sizes):
@@ -443,8 +540,13 @@ def measure(ports, scripts, sizes, pids):
                                    'proxy_pass' % s, r, '',
                                    '>= %.2f' % g if g else None,
                                    r >= g if g else None,
-                                   'min-max %.2f-%.2f'
-                                   % (min(cpu[(s, k)]), max(cpu[(s, k)]))))
+                                   'min-max %.2f-%.2f; A %.1f us CPU a '
+                                   'request%s'
+                                   % (min(cpu[(s, k)]), max(cpu[(s, k)]),
+                                      a_cpu / 1000,
+                                      ', the goal leaves B %.1f us more'
+                                      % (a_cpu / 1000 * (1 / g - 1))
+                                      if g else '')))
     log('')
     log('minor page faults per request, median: %s' % ', '.join(
         '%s %s %.2f' % (s, k, statistics.median(v))
