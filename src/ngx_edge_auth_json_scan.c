@@ -1292,7 +1292,6 @@ NGX_EDGE_AUTH_JSON_LANE_FN(const u_char **pos, const u_char *end, int st,
     u_char *stack, size_t *depth_p, size_t limit)
 {
     u_char         c, *top, *full, *bottom;
-    uint32_t       w;
     const u_char  *p, *safe, *wide;
     ngx_edge_auth_json_vectors;
     ngx_edge_auth_json_lane_vectors;
@@ -1390,9 +1389,7 @@ value:          /* a value is expected at p */
         goto array;
 
     case 't':
-        memcpy(&w, p, 4);
-
-        if (memcmp(&w, "true", 4) != 0) {
+        if (p[1] != 'r' || p[2] != 'u' || p[3] != 'e') {
             goto leave_value;
         }
 
@@ -1400,9 +1397,7 @@ value:          /* a value is expected at p */
         goto after;
 
     case 'f':
-        memcpy(&w, p + 1, 4);
-
-        if (memcmp(&w, "alse", 4) != 0) {
+        if (p[1] != 'a' || p[2] != 'l' || p[3] != 's' || p[4] != 'e') {
             goto leave_value;
         }
 
@@ -1410,9 +1405,7 @@ value:          /* a value is expected at p */
         goto after;
 
     case 'n':
-        memcpy(&w, p, 4);
-
-        if (memcmp(&w, "null", 4) != 0) {
+        if (p[1] != 'u' || p[2] != 'l' || p[3] != 'l') {
             goto leave_value;
         }
 
@@ -1436,11 +1429,7 @@ array:          /* after '[': a value or ']' */
         goto close;
     }
 
-    if (c <= ' ') {
-        if (!ngx_edge_auth_json_is_blank(c)) {
-            goto leave_array;
-        }
-
+    if (ngx_edge_auth_json_is_blank(c)) {
         ngx_edge_auth_json_lane_blanks(leave_array);
 
         if (*p == ']') {
