@@ -168,7 +168,11 @@ scan(int path, const u_char *text, size_t len, const size_t *cut,
 }
 
 
-/* jansson's verdict; -1 where the checker differs by design */
+/*
+ * jansson's verdict; -1 where the checker differs by design: a number
+ * jansson cannot hold, a key with "\u0000" (valid JSON, which jansson's
+ * objects cannot hold)
+ */
 
 static int
 reference(const u_char *text, size_t len)
@@ -182,8 +186,9 @@ reference(const u_char *text, size_t len)
                       &err);
 
     if (root == NULL) {
-        return strstr(err.text, "overflow") ? -1
-                                            : NGX_EDGE_AUTH_JSON_INVALID;
+        return (strstr(err.text, "overflow")
+                || strstr(err.text, "NUL byte in object key"))
+               ? -1 : NGX_EDGE_AUTH_JSON_INVALID;
     }
 
     v = json_is_object(root) ? NGX_EDGE_AUTH_JSON_OBJECT

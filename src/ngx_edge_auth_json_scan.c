@@ -1083,10 +1083,12 @@ ngx_edge_auth_json_first_byte(uint64_t m)
  * The lane: the loop below for what most of a large body is, values under
  * the top-level members (no member to report), with no end of a part in
  * sight.  It runs while at least NGX_EDGE_AUTH_JSON_ROOM bytes are left in
- * the part, which it asks at each bracket opened or closed, comma and run
- * of white space, and reads the bytes between without asking: a key, a
- * colon, a string or number of less than WIDE bytes, a literal and a few
- * blanks.  Its grammar is the loop's (the code it runs in says which
+ * the part, which it asks at each bracket opened or closed, comma, run of
+ * white space, string longer than one load and a number's fraction or
+ * exponent, and reads the bytes between without asking: a key and a value
+ * of one load each (an integer of less than WIDE digits), a colon, a few
+ * blanks, at most 3 WIDE + 5 bytes past where it last asked, whose room
+ * is 4 WIDE + 32.  Its grammar is the loop's (the code it runs in says which
  * token may come next), on the loop's stack; anything else (an escape,
  * a byte from 0x80, a long number, an error, the bracket that closes a
  * top-level member's value, the end of its room) it leaves to the loop
@@ -1148,7 +1150,7 @@ ngx_edge_auth_json_first_byte(uint64_t m)
         p++;                                                                 \
     }
 
-/* p past the digits from p on, or to long when there are WIDE of them */
+/* p past the digits from p on, or to back when there are WIDE of them */
 
 #define ngx_edge_auth_json_lane_digits(back)                                 \
     ngx_edge_auth_json_lane_digit_mask();                                    \
@@ -1269,7 +1271,7 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define ngx_edge_auth_json_lane_vectors
 #define ngx_edge_auth_json_lane_vectors_init()
 
-/* m: not all ones when a byte is not plain: ' ' to '~' but '"' and '\\' */
+/* m: a bit for each byte that is not plain (from ' ' to 0x7f but " and \\) */
 
 #define ngx_edge_auth_json_lane_plain_mask()                                 \
     x = _mm256_loadu_si256((const __m256i *) p);                             \
@@ -1544,6 +1546,10 @@ close:          /* *p closes the open bracket */
             goto leave_after;
         }
 
+        if (p > safe) {
+            goto number_back;   /* the room may end in the fraction */
+        }
+
         p++;
         ngx_edge_auth_json_lane_digits(number_back);
 
@@ -1560,6 +1566,10 @@ close:          /* *p closes the open bracket */
     case 'e': case 'E':
         if ((u_char) (p[-1] - '0') >= 10) {
             goto leave_after;
+        }
+
+        if (p > safe) {
+            goto number_back;
         }
 
         c = *++p;
