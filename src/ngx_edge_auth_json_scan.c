@@ -1186,8 +1186,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define NGX_EDGE_AUTH_JSON_LANE_SCOPE  static
 #define NGX_EDGE_AUTH_JSON_LANE_FN     ngx_edge_auth_json_lane
 
-#define ngx_edge_auth_json_lane_vectors
-#define ngx_edge_auth_json_lane_vectors_init()
 #define ngx_edge_auth_json_lane_plain_mask()  ngx_edge_auth_json_plain_mask()
 #define ngx_edge_auth_json_lane_digit_mask()  ngx_edge_auth_json_digit_mask()
 
@@ -1210,8 +1208,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #undef NGX_EDGE_AUTH_JSON_FN
 #undef NGX_EDGE_AUTH_JSON_LANE_SCOPE
 #undef NGX_EDGE_AUTH_JSON_LANE_FN
-#undef ngx_edge_auth_json_lane_vectors
-#undef ngx_edge_auth_json_lane_vectors_init
 #undef ngx_edge_auth_json_lane_plain_mask
 #undef ngx_edge_auth_json_lane_digit_mask
 
@@ -1268,9 +1264,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
  * again where it is used)
  */
 
-#define ngx_edge_auth_json_lane_vectors
-#define ngx_edge_auth_json_lane_vectors_init()
-
 /* m: a bit for each byte that is not plain (from ' ' to 0x7f but " and \\) */
 
 #define ngx_edge_auth_json_lane_plain_mask()                                 \
@@ -1289,6 +1282,13 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #endif /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
 
 
+/*
+ * *pos at a token the loop would take in state st, at depth *depth_p of
+ * its stack; at least NGX_EDGE_AUTH_JSON_ROOM bytes from *pos to end.
+ * Returns the state the loop takes the text up in at the new *pos, with
+ * the new depth.  Not inlined: at -O the loop's registers would be its.
+ */
+
 NGX_EDGE_AUTH_JSON_LANE_SCOPE __attribute__((noinline)) int
 NGX_EDGE_AUTH_JSON_LANE_FN(const u_char **pos, const u_char *end, int st,
     u_char *stack, size_t *depth_p, size_t limit)
@@ -1296,10 +1296,8 @@ NGX_EDGE_AUTH_JSON_LANE_FN(const u_char **pos, const u_char *end, int st,
     u_char         c, *top, *full, *bottom;
     const u_char  *p, *safe, *wide;
     ngx_edge_auth_json_vectors;
-    ngx_edge_auth_json_lane_vectors;
 
     ngx_edge_auth_json_vectors_init();
-    ngx_edge_auth_json_lane_vectors_init();
 
     p = *pos;
     safe = end - NGX_EDGE_AUTH_JSON_ROOM;

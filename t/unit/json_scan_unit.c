@@ -691,13 +691,16 @@ compact_tests(void)
 
     for (b = 0; b < (int) (sizeof(odd) / sizeof(odd[0])); b++) {
         for (i = 0; i < 64; i++) {
-            len = snprintf(text, sizeof(text), "{\"a\":{\"b\":[{\"p\":\"%.*s\"}",
-                           i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+            len = snprintf(text, sizeof(text),
+                           "{\"a\":{\"b\":[{\"p\":\"%.*s\"}", i,
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 
             for (j = 0; j < 12; j++) {
                 len += snprintf(text + len, sizeof(text) - len,
-                                (j & 1) ? ",[%s,\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"]"
-                                        : ",{\"n\":%s,\"v\":\"xxxxxxxxxxxxxxxxxx\"}",
+                                (j & 1)
+                                ? ",[%s,\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"]"
+                                : ",{\"n\":%s,\"v\":\"xxxxxxxxxxxxxxxxxx\"}",
                                 (j == 6 || j == 7) ? odd[b] : "123");
             }
 
@@ -751,11 +754,14 @@ lane_tests(void)
          * (an exponent jansson takes: it refuses what overflows a double)
          */
         "{\"xxxxxxx\":1234567.1234567e+0000007}",
-        "{\"xxxxxxxxxxxxxxx\":123456789012345.123456789012345e+000000000000007}",
-        "{\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": \t1234567890123456789012345678901"
-        ".1234567890123456789012345678901e+0000000000000000000000000000007}",
+        "{\"xxxxxxxxxxxxxxx\":123456789012345.123456789012345"
+        "e+000000000000007}",
+        "{\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": \t"
+        "1234567890123456789012345678901.1234567890123456789012345678901"
+        "e+0000000000000000000000000000007}",
         /* those above also across the end of the room */
-        "1e", "[ ]", "tru", "1.5.3", "1e5.3", "\"a\".5", "true.5", "[1].5", "{}e1", "1.e5",
+        "1e", "[ ]", "tru", "1.5.3", "1e5.3", "\"a\".5", "true.5", "[1].5",
+        "{}e1", "1.e5",
         "1.", "1e+", "1E-7", "-", "-0", "-01", "-a", "-7.25", "0.0", "00",
         "1. 5", "1 e5", "0e0", "fals", "nul", "truex", "nullx", "false",
         "true", "null", "{ }", "[ 1 , 2 ]", "{ \"a\" : 1 }", "{\"a\" 1}",
