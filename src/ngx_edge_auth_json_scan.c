@@ -812,13 +812,12 @@ const char  ngx_edge_auth_json_scan_path[] = "sse2";
     { NGX_EDGE_AUTH_JSON_K8(c), NGX_EDGE_AUTH_JSON_K8(c),                    \
       NGX_EDGE_AUTH_JSON_K8(c), NGX_EDGE_AUTH_JSON_K8(c) }
 
-static const u_char  ngx_edge_auth_json_k[10][32]
-    __attribute__((aligned(32))) = {
+static const u_char  ngx_edge_auth_json_k[8][32] __attribute__((aligned(32)))
+    = {
     NGX_EDGE_AUTH_JSON_K32('"'), NGX_EDGE_AUTH_JSON_K32('\\'),
     NGX_EDGE_AUTH_JSON_K32(' '), NGX_EDGE_AUTH_JSON_K32('\n'),
     NGX_EDGE_AUTH_JSON_K32('\r'), NGX_EDGE_AUTH_JSON_K32('\t'),
-    NGX_EDGE_AUTH_JSON_K32('0' - 1), NGX_EDGE_AUTH_JSON_K32('9' + 1),
-    NGX_EDGE_AUTH_JSON_K32(' ' - 1), NGX_EDGE_AUTH_JSON_K32('9')
+    NGX_EDGE_AUTH_JSON_K32('0' - 1), NGX_EDGE_AUTH_JSON_K32('9' + 1)
 };
 
 #define ngx_edge_auth_json_vectors                                           \
@@ -1126,14 +1125,14 @@ ngx_edge_auth_json_first_byte(uint64_t m)
  */
 
 #define ngx_edge_auth_json_lane_string(plain, leave)                         \
-    ngx_edge_auth_json_lane_plain_mask();                                    \
+    ngx_edge_auth_json_plain_mask();                                         \
     if (m == 0) {                                                            \
         do {                                                                 \
             p += NGX_EDGE_AUTH_JSON_WIDE;                                    \
             if (p > wide) {                                                  \
                 goto plain;                                                  \
             }                                                                \
-            ngx_edge_auth_json_lane_plain_mask();                            \
+            ngx_edge_auth_json_plain_mask();                                 \
         } while (m == 0);                                                    \
         p += ngx_edge_auth_json_first(m);                                    \
         if (*p != '"') {                                                     \
@@ -1153,7 +1152,7 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 /* p past the digits from p on, or to back when there are WIDE of them */
 
 #define ngx_edge_auth_json_lane_digits(back)                                 \
-    ngx_edge_auth_json_lane_digit_mask();                                    \
+    ngx_edge_auth_json_digit_mask();                                         \
     if (m == 0) {                                                            \
         goto back;                                                           \
     }                                                                        \
@@ -1186,9 +1185,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define NGX_EDGE_AUTH_JSON_LANE_SCOPE  static
 #define NGX_EDGE_AUTH_JSON_LANE_FN     ngx_edge_auth_json_lane
 
-#define ngx_edge_auth_json_lane_plain_mask()  ngx_edge_auth_json_plain_mask()
-#define ngx_edge_auth_json_lane_digit_mask()  ngx_edge_auth_json_digit_mask()
-
 #else /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
 
 /*
@@ -1208,8 +1204,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #undef NGX_EDGE_AUTH_JSON_FN
 #undef NGX_EDGE_AUTH_JSON_LANE_SCOPE
 #undef NGX_EDGE_AUTH_JSON_LANE_FN
-#undef ngx_edge_auth_json_lane_plain_mask
-#undef ngx_edge_auth_json_lane_digit_mask
 
 #define NGX_EDGE_AUTH_JSON_WIDE  32
 
@@ -1257,27 +1251,6 @@ ngx_edge_auth_json_first_byte(uint64_t m)
 #define NGX_EDGE_AUTH_JSON_LANE_SCOPE                                        \
     static __attribute__((target("avx2")))
 #define NGX_EDGE_AUTH_JSON_LANE_FN     ngx_edge_auth_json_lane_avx2
-
-/*
- * The lane's masks compare x with constants in memory, x first: no
- * constant needs a register of its own (gcc -O builds such a constant
- * again where it is used)
- */
-
-/* m: a bit for each byte that is not plain (from ' ' to 0x7f but " and \\) */
-
-#define ngx_edge_auth_json_lane_plain_mask()                                 \
-    x = _mm256_loadu_si256((const __m256i *) p);                             \
-    m = ~(unsigned) _mm256_movemask_epi8(                                    \
-        _mm256_andnot_si256(_mm256_or_si256(ngx_edge_auth_json_eq(0),        \
-                                            ngx_edge_auth_json_eq(1)),       \
-                            _mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(8))))
-
-#define ngx_edge_auth_json_lane_digit_mask()                                 \
-    x = _mm256_loadu_si256((const __m256i *) p);                             \
-    m = ~(unsigned) _mm256_movemask_epi8(                                    \
-        _mm256_andnot_si256(_mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(9)),   \
-                            _mm256_cmpgt_epi8(x, ngx_edge_auth_json_c(6))))
 
 #endif /* NGX_EDGE_AUTH_JSON_AVX2_PASS */
 
